@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Builds ONE self-contained executable: dist/wyng-qubes.mjs (all dependencies bundled),
+// so dom0 needs nothing but `node` (>= 18.19).
+import { build } from 'esbuild';
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const outfile = join(root, 'dist', 'wyng-qubes.mjs');
+mkdirSync(dirname(outfile), { recursive: true });
+
+await build({
+  entryPoints: [join(root, 'src', 'main.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node18.19',
+  minify: false,
+  legalComments: 'none',
+  define: { __WYNG_QUBES_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    // CommonJS dependencies inside an ESM bundle still call require() for node built-ins.
+    js: [
+      '#!/usr/bin/env node',
+      "import { createRequire as __wq_createRequire } from 'node:module';",
+      'const require = __wq_createRequire(import.meta.url);',
+    ].join('\n'),
+  },
+  logLevel: 'warning',
+});
+chmodSync(outfile, 0o755);

@@ -1,0 +1,26 @@
+import type { Config } from '../../core/config.ts';
+import type { ErrorRecord } from '../../core/errors.ts';
+import type { CommandName, CommonOptions } from '../../core/options.ts';
+import type { CliIo } from '../io.ts';
+
+export interface CommandContext {
+  command: CommandName;
+  /** Positional arguments after the command: qube names, or a sub-command's arguments. */
+  args: string[];
+  options: CommonOptions;
+  config: Config;
+  io: CliIo;
+  /** Human output: stdout, or stderr under --json. */
+  say(text: string): void;
+  /** Warnings and errors: always stderr. */
+  warn(text: string): void;
+  debug(text: string): void;
+}
+
+export interface CommandOutcome {
+  exitCode: number;
+  result: unknown;
+  errors: ErrorRecord[];
+}
+
+export type CommandHandler = (ctx: CommandContext) => Promise<CommandOutcome>;

@@ -1,0 +1,28 @@
+import { WqError } from '../../core/errors.ts';
+import type { CommandName } from '../../core/options.ts';
+import type { CommandHandler } from './context.ts';
+import { versionCommand } from './version.ts';
+
+export type { CommandContext, CommandOutcome, CommandHandler } from './context.ts';
+
+const notImplemented =
+  (name: string): CommandHandler =>
+  async () => {
+    throw new WqError('not-implemented', `'${name}' is not implemented in this build`);
+  };
+
+export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
+  version: versionCommand,
+  create: notImplemented('create'),
+  list: notImplemented('list'),
+  verify: notImplemented('verify'),
+  prune: notImplemented('prune'),
+  delete: notImplemented('delete'),
+  backup: notImplemented('backup'),
+  restore: notImplemented('restore'),
+  profiles: notImplemented('profiles'),
+  rpc: notImplemented('rpc'),
+  remote: notImplemented('remote'),
+  schedule: notImplemented('schedule'),
+  report: notImplemented('report'),
+};

@@ -1,0 +1,169 @@
+import { Command, CommanderError, Option } from 'commander';
+import { resolveConfig } from '../core/config.ts';
+import { WqError, toWqError, type ErrorRecord } from '../core/errors.ts';
+import { COMMANDS, CommonOptionsSchema, describeZodError, type CommandName, type CommonOptions } from '../core/options.ts';
+import { assertQubeName } from '../core/names.ts';
+import { VERSION } from '../core/version.ts';
+import type { CliIo } from './io.ts';
+import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
+import { renderEnvelope } from './output.ts';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function intArg(value: string): number {
+  if (!/^-?\d+$/.test(value)) throw new WqError('option', `'${value}' is not an integer`);
+  return Number(value);
+}
+
+/** The commander program: options anywhere, `COMMAND [QUBE ...]` positionals (as wyng-util-qubes). */
+export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
+  const program = new Command('wyng-qubes');
+  program
+    .description('Back up and restore Qubes OS qubes (data and settings) with Wyng.')
+    .usage('[options] COMMAND [QUBE ...]')
+    .argument('<command>', `one of: ${COMMANDS.join(', ')}`)
+    .argument('[qubes...]', 'qube names (or sub-command arguments)')
+    .option('--dest <url>', 'URL location of the Wyng archive (passed to Wyng)')
+    .option('--authmin <n>', 'retain authentication for N minutes', intArg)
+    .option('--session <s>', 'session YYYYMMDD-HHMMSS, or a range S1,S2 (prune)')
+    .option('-d, --dedup', 'use deduplication (backup)')
+    .option('-i, --includes', 'select every qube marked "include in backups" (backup)')
+    .option('--exclude <name>', 'exclude a qube (repeatable)', collect, [])
+    .option('--check-after-send', 'check the new session after backup')
+    .addOption(new Option('--autoprune <mode>', 'automatic pruning').choices(['off', 'on', 'full']))
+    .option('--all-before', 'select all sessions before --session (prune)')
+    .option('--all', 'all volumes / sessions (list, prune)')
+    .option('--pref <spec>', 'NAME::x skips property NAME on restore (repeatable)', collect, [])
+    .option('--pool-info', 'show local storage pools (list)')
+    .option('-p, --pool <pool>', 'Qubes storage pool for qubes created by restore')
+    .option('--wyng <path>', 'path of the Wyng executable')
+    .option('-w, --wyngopt <opt>', 'pass --OPT[=VAL] to Wyng (repeatable)', collect, [])
+    .option('--no-snapshot-restore', "don't restore from local snapshots (restore)")
+    .option('--no-auto-rename', "don't rename volumes between LVM and reflink names (backup)")
+    .option('--no-qubes-post', 'skip qvm-sync-appmenus / qvm-appmenus after restore')
+    .addOption(new Option('--include-disposable <mode>', 'include disposable qubes (restore, list)').choices(['off', 'on']))
+    .option('--remap', 're-pair local snapshots with this archive (backup)')
+    .option('--force-incomplete', 'restore templates/standalones with missing volumes')
+    .option('-u, --unattended', 'operate without prompts')
+    .option('--verbose', 'more output')
+    .option('--debug', 'debug output (Admin API call log, Wyng argv)')
+    .option('--meta-dir <path>', 'Wyng metadata cache directory')
+    .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
+    .option('--dry-run', 'restore: print the plan, change nothing')
+    .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option('--profile <name>', 'use a profile from profiles.yaml')
+    .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
+    .helpOption('-h, --help', 'show this help')
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: () => undefined })
+    .action(() => undefined);
+  return program;
+}
+
+interface ParsedCommandLine {
+  command: CommandName;
+  args: string[];
+  options: CommonOptions;
+}
+
+/** Turns commander's raw option bag into our zod-checked option model. */
+export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdout' | 'stderr' | 'stdinIsTTY'>): ParsedCommandLine | { help: true } {
+  const program = buildProgram(io);
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return { help: true };
+      throw new WqError('option', err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  const [commandRaw, rest] = program.processedArgs as [string, string[] | undefined];
+  if (!(COMMANDS as readonly string[]).includes(commandRaw)) {
+    throw new WqError('option', `unknown command '${commandRaw}' (expected one of: ${COMMANDS.join(', ')})`);
+  }
+  const command = commandRaw as CommandName;
+  const o = program.opts<Record<string, unknown>>();
+  const raw = {
+    dest: o.dest,
+    authmin: o.authmin,
+    session: o.session,
+    dedup: o.dedup === true,
+    includes: o.includes === true,
+    exclude: o.exclude,
+    checkAfterSend: o.checkAfterSend === true,
+    autoprune: o.autoprune,
+    allBefore: o.allBefore === true,
+    all: o.all === true,
+    pref: o.pref,
+    poolInfo: o.poolInfo === true,
+    pool: o.pool,
+    wyng: o.wyng,
+    wyngopt: o.wyngopt,
+    noSnapshotRestore: o.snapshotRestore === false,
+    noAutoRename: o.autoRename === false,
+    noQubesPost: o.qubesPost === false,
+    includeDisposable: o.includeDisposable === 'on',
+    remap: o.remap === true,
+    forceIncomplete: o.forceIncomplete === true,
+    // Unattended is implied when stdin is not a terminal (SPEC.md).
+    unattended: o.unattended === true || !io.stdinIsTTY,
+    verbose: o.verbose === true,
+    debug: o.debug === true,
+    metaDir: o.metaDir,
+    json: o.json === true,
+    dryRun: o.dryRun === true,
+    ignoreMissing: o.ignoreMissing === true,
+    profile: o.profile,
+    progress: o.progress,
+  };
+  const parsed = CommonOptionsSchema.safeParse(raw);
+  if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
+  const options = parsed.data;
+  if (options.all && command !== 'list' && command !== 'prune') {
+    throw new WqError('option', '--all is only valid with list and prune');
+  }
+  return { command, args: rest ?? [], options };
+}
+
+const ARG_COMMANDS: ReadonlySet<CommandName> = new Set(['profiles', 'rpc', 'remote', 'schedule', 'report']);
+
+/** Runs the CLI; returns the exit status. Never calls process.exit. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let json = argv.includes('--json');
+  let command: CommandName | 'unknown' = 'unknown';
+  try {
+    const parsed = parseCommandLine(argv, io);
+    if ('help' in parsed) return 0;
+    command = parsed.command;
+    json = parsed.options.json;
+    // Qube names are checked before any program runs.
+    if (!ARG_COMMANDS.has(parsed.command)) parsed.args.forEach(assertQubeName);
+    const handler = COMMAND_HANDLERS[parsed.command];
+    const say = (text: string): void => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`));
+    const ctx: CommandContext = {
+      command: parsed.command,
+      args: parsed.args,
+      options: parsed.options,
+      config: resolveConfig(io.env),
+      io,
+      say,
+      warn: (text) => io.stderr(`${text}\n`),
+      debug: (text) => {
+        if (parsed.options.debug) io.stderr(`debug: ${text}\n`);
+      },
+    };
+    const outcome = await handler(ctx);
+    if (json) io.stdout(renderEnvelope(parsed.command, outcome.exitCode, outcome.result, outcome.errors));
+    return outcome.exitCode;
+  } catch (err) {
+    const e = toWqError(err);
+    const errors: ErrorRecord[] = [e.toRecord()];
+    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
+    if (json) io.stdout(renderEnvelope(command, e.exitCode, null, errors));
+    return e.exitCode;
+  }
+}
+
+export { VERSION };

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { qubeNameProblem, SESSION_ID } from './names.ts';
+
+/** Commands of wyng-util-qubes 0.9, plus the ones wyng-qubes adds. */
+export const REFERENCE_COMMANDS = ['create', 'backup', 'restore', 'verify', 'prune', 'delete', 'list', 'version'] as const;
+export const EXTRA_COMMANDS = ['profiles', 'rpc', 'remote', 'schedule', 'report'] as const;
+export const COMMANDS = [...REFERENCE_COMMANDS, ...EXTRA_COMMANDS] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+export const QubeNameSchema = z.string().superRefine((name, ctx) => {
+  const problem = qubeNameProblem(name);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `invalid qube name '${name}': ${problem}` });
+});
+
+/** `S` or `S1,S2` (inclusive range), or `newest`, or `^tag`, as Wyng accepts for --session. */
+export const SessionSpecSchema = z
+  .string()
+  .regex(/^(\d{8}-\d{6}(,\d{8}-\d{6})?|newest|\^[a-z0-9_.-]{1,25})$/, 'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]');
+
+export const SessionIdSchema = z.string().regex(SESSION_ID, 'session must be YYYYMMDD-HHMMSS');
+
+/** `--pref NAME::x` — skip that property on restore. */
+export const PrefSpecSchema = z.string().regex(/^[a-z_][a-z0-9_]{0,63}::x$/, "pref must look like NAME::x");
+
+/** `-w OPT[=VAL]` — passed to Wyng as `--OPT[=VAL]`. */
+export const WyngOptSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}(=[^\0\n]*)?$/, 'wyng option must look like name[=value] (without leading dashes)');
+
+export const AutopruneSchema = z.enum(['off', 'on', 'full']);
+
+/**
+ * The options every command understands (SPEC.md "Commands and options" + Part 2).
+ * This is the trust boundary for the command line, the library API and RPC requests.
+ */
+export const CommonOptionsSchema = z
+  .object({
+    dest: z.string().min(1).max(4096).optional(),
+    authmin: z.number().int().min(-1).max(60).optional(),
+    session: SessionSpecSchema.optional(),
+    dedup: z.boolean().default(false),
+    includes: z.boolean().default(false),
+    exclude: z.array(QubeNameSchema).default([]),
+    checkAfterSend: z.boolean().default(false),
+    autoprune: AutopruneSchema.optional(),
+    allBefore: z.boolean().default(false),
+    all: z.boolean().default(false),
+    pref: z.array(PrefSpecSchema).default([]),
+    poolInfo: z.boolean().default(false),
+    pool: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'pool name may contain only letters, digits, "_", "." and "-"').optional(),
+    wyng: z.string().min(1).optional(),
+    wyngopt: z.array(WyngOptSchema).default([]),
+    noSnapshotRestore: z.boolean().default(false),
+    noAutoRename: z.boolean().default(false),
+    noQubesPost: z.boolean().default(false),
+    includeDisposable: z.boolean().default(false),
+    remap: z.boolean().default(false),
+    forceIncomplete: z.boolean().default(false),
+    unattended: z.boolean().default(true),
+    verbose: z.boolean().default(false),
+    debug: z.boolean().default(false),
+    metaDir: z.string().min(1).optional(),
+    json: z.boolean().default(false),
+    dryRun: z.boolean().default(false),
+    ignoreMissing: z.boolean().default(false),
+    profile: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"').optional(),
+    progress: z.enum(['json']).optional(),
+  })
+  .strict();
+
+export type CommonOptions = z.output<typeof CommonOptionsSchema>;
+export type CommonOptionsInput = z.input<typeof CommonOptionsSchema>;
+
+/** Names of the properties skipped by `--pref NAME::x`. */
+export function skippedPrefs(options: Pick<CommonOptions, 'pref'>): Set<string> {
+  return new Set(options.pref.map((p) => p.slice(0, -'::x'.length)));
+}
+
+/** One-line, user-facing summary of a zod error. */
+export function describeZodError(error: z.ZodError, what = 'option'): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return `invalid ${what}`;
+  const path = issue.path.length > 0 ? issue.path.join('.') : what;
+  return `${path}: ${issue.message}`;
+}
