@@ -6,7 +6,7 @@ import { assertQubeName } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
 import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
-import { renderEnvelope } from './output.ts';
+import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -131,38 +131,50 @@ const ARG_COMMANDS: ReadonlySet<CommandName> = new Set(['profiles', 'rpc', 'remo
 
 /** Runs the CLI; returns the exit status. Never calls process.exit. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let json = argv.includes('--json');
-  let command: CommandName | 'unknown' = 'unknown';
+  let parsed: ParsedCommandLine;
   try {
-    const parsed = parseCommandLine(argv, io);
-    if ('help' in parsed) return 0;
-    command = parsed.command;
-    json = parsed.options.json;
+    const p = parseCommandLine(argv, io);
+    if ('help' in p) return 0;
+    parsed = p;
+  } catch (err) {
+    const e = toWqError(err);
+    io.stderr(`Error: ${e.message}\n`);
+    if (argv.includes('--json')) io.stdout(renderEnvelope('unknown', e.exitCode, null, [e.toRecord()]));
+    return e.exitCode;
+  }
+  const envelope = await execute(parsed.command, parsed.args, parsed.options, io);
+  if (parsed.options.json) io.stdout(`${JSON.stringify(envelope)}\n`);
+  return envelope.exitCode;
+}
+
+/**
+ * Runs one command with already-validated options and returns its `--json` document.
+ * The CLI, the library API and the RPC services all end here.
+ */
+export async function execute(command: CommandName, args: string[], options: CommonOptions, io: CliIo): Promise<Envelope> {
+  const json = options.json;
+  try {
     // Qube names are checked before any program runs.
-    if (!ARG_COMMANDS.has(parsed.command)) parsed.args.forEach(assertQubeName);
-    const handler = COMMAND_HANDLERS[parsed.command];
-    const say = (text: string): void => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`));
+    if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
     const ctx: CommandContext = {
-      command: parsed.command,
-      args: parsed.args,
-      options: parsed.options,
+      command,
+      args,
+      options,
       config: resolveConfig(io.env),
       io,
-      say,
+      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       warn: (text) => io.stderr(`${text}\n`),
       debug: (text) => {
-        if (parsed.options.debug) io.stderr(`debug: ${text}\n`);
+        if (options.debug) io.stderr(`debug: ${text}\n`);
       },
     };
-    const outcome = await handler(ctx);
-    if (json) io.stdout(renderEnvelope(parsed.command, outcome.exitCode, outcome.result, outcome.errors));
-    return outcome.exitCode;
+    const outcome = await COMMAND_HANDLERS[command](ctx);
+    return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
     io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
-    if (json) io.stdout(renderEnvelope(command, e.exitCode, null, errors));
-    return e.exitCode;
+    return makeEnvelope(command, e.exitCode, null, errors);
   }
 }
 
