@@ -35,6 +35,7 @@ export async function run(command: CommandName, options: LibraryOptions = {}, co
     stdout: text,
     stderr: text,
     stdinIsTTY: false,
+    wyngStdin: 'ignore',
     env: context.env ?? process.env,
     confirm: async () => false,
     readStdin: async () => Buffer.alloc(0),

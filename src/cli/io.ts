@@ -8,6 +8,8 @@ export interface CliIo {
   env: Env;
   /** Asks a yes/no question on the terminal; only called in attended runs. */
   confirm(question: string): Promise<boolean>;
+  /** Whether Wyng may use our stdin (to prompt for a passphrase): true for the real CLI. */
+  wyngStdin: 'inherit' | 'ignore';
   /** Reads all of standard input (RPC requests). */
   readStdin(limitBytes: number, timeoutMs: number): Promise<Buffer>;
 }

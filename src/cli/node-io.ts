@@ -8,6 +8,7 @@ export function nodeIo(): CliIo {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     stdinIsTTY: process.stdin.isTTY === true,
+    wyngStdin: 'inherit',
     env: process.env,
     confirm: async (question) => {
       const rl = createInterface({ input: process.stdin, output: process.stderr });

@@ -25,6 +25,7 @@ export async function runInProcess(
     stdout: (t) => void (stdout += t),
     stderr: (t) => void (stderr += t),
     stdinIsTTY: opts.tty ?? false,
+    wyngStdin: 'ignore',
     env: { PATH: process.env.PATH, ...opts.env },
     confirm: async () => opts.confirm ?? false,
     readStdin: async () => Buffer.from(opts.stdin ?? ''),

@@ -8,6 +8,8 @@ export interface CommandContext {
   /** Positional arguments after the command: qube names, or a sub-command's arguments. */
   args: string[];
   options: CommonOptions;
+  /** Passphrase for an encrypted archive (from a profile); handed to Wyng via its environment only. */
+  passphrase?: string | undefined;
   config: Config;
   io: CliIo;
   /** Human output: stdout, or stderr under --json. */

@@ -1,0 +1,54 @@
+import type { Env } from '../../core/config.ts';
+import { buildArchiveModel, parseWyngListOutput, type ArchiveModel, type WyngList } from '../../core/archive.ts';
+import { wyngArgv, type WyngGlobals } from '../../core/wyng-argv.ts';
+import { wyngFailure } from './errors.ts';
+import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
+
+export interface WyngArchiveOptions {
+  wyngPath: string;
+  globals: Omit<WyngGlobals, 'passphraseEnv'>;
+  env: Env;
+  passphrase?: string | undefined;
+  stdin: 'inherit' | 'ignore';
+  /** Where Wyng's own output goes when it is passed through (human output sink). */
+  passthrough: (text: string) => void;
+  debug: (text: string) => void;
+}
+
+/** One Wyng archive as wyng-qubes drives it: every call gets the same prefix options. */
+export class WyngArchive {
+  readonly globals: WyngGlobals;
+  readonly calls: WyngProcessResult[] = [];
+
+  constructor(private readonly opts: WyngArchiveOptions) {
+    this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
+  }
+
+  /** Runs Wyng; never throws for Wyng's exit status. */
+  async raw(argv: string[], passthrough: boolean): Promise<WyngProcessResult> {
+    this.opts.debug(`wyng ${argv.join(' ')}`);
+    const result = await runWyngProcess(this.opts.wyngPath, argv, {
+      env: this.opts.env,
+      passphrase: this.opts.passphrase,
+      stdin: this.opts.stdin,
+      onStdout: passthrough ? this.opts.passthrough : undefined,
+      onStderr: passthrough ? this.opts.passthrough : undefined,
+    });
+    this.calls.push(result);
+    this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);
+    return result;
+  }
+
+  /** Runs Wyng and throws our mapped error unless it exits 0. */
+  async check(argv: string[], what: string, passthrough: boolean): Promise<WyngProcessResult> {
+    const result = await this.raw(argv, passthrough);
+    if (result.exitCode !== 0) throw wyngFailure(result, what);
+    return result;
+  }
+
+  async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
+    const result = await this.check(wyngArgv.list(this.globals), 'list', false);
+    const list = parseWyngListOutput(result.stdout);
+    return { list, model: buildArchiveModel(list) };
+  }
+}

@@ -1,0 +1,106 @@
+import { execa } from 'execa';
+import type { Env } from '../../core/config.ts';
+
+/** Standard system directories appended to PATH so Wyng always finds python3, ps, btrfs… */
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export const PASSPHRASE_ENV = 'WYNG_QUBES_PASSPHRASE';
+
+let active = 0;
+/** How many Wyng processes this program is running right now. */
+export function activeWyngProcesses(): number {
+  return active;
+}
+
+export interface WyngRunOptions {
+  env: Env;
+  /** Passphrase for an encrypted archive; only the Wyng child sees it (environment). */
+  passphrase?: string | undefined;
+  /** `inherit` lets Wyng prompt on the terminal; `ignore` for unattended/library runs. */
+  stdin: 'inherit' | 'ignore';
+  /** Receives Wyng's stdout/stderr as it runs (progress pass-through). */
+  onStdout?: ((text: string) => void) | undefined;
+  onStderr?: ((text: string) => void) | undefined;
+}
+
+export interface WyngProcessResult {
+  argv: string[];
+  exitCode: number | undefined;
+  signal: string | undefined;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** The program could not be started at all. */
+  spawnError: string | undefined;
+}
+
+/** The environment Wyng runs with: ours minus a small COLUMNS (CONTRACT.md §2), a sane PATH. */
+export function wyngEnvironment(env: Env, passphrase: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) continue;
+    if (k === 'COLUMNS' || k === 'LINES' || k === PASSPHRASE_ENV) continue;
+    out[k] = v;
+  }
+  const dirs = (env.PATH ?? '').split(':').filter((d) => d !== '');
+  for (const d of SYSTEM_PATH) if (!dirs.includes(d)) dirs.push(d);
+  out.PATH = dirs.join(':');
+  if (passphrase !== undefined) out[PASSPHRASE_ENV] = passphrase;
+  return out;
+}
+
+/**
+ * Runs Wyng once. Never throws for a failing Wyng: the caller maps the result (see errors.ts
+ * in this folder). SIGINT/SIGTERM received meanwhile are forwarded to Wyng.
+ */
+export async function runWyngProcess(wyng: string, argv: string[], opts: WyngRunOptions): Promise<WyngProcessResult> {
+  const started = Date.now();
+  active += 1;
+  const child = execa(wyng, argv, {
+    reject: false,
+    extendEnv: false,
+    env: wyngEnvironment(opts.env, opts.passphrase),
+    stdin: opts.stdin,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    buffer: false,
+    stripFinalNewline: false,
+    encoding: 'utf8',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer | string) => {
+    const text = chunk.toString();
+    stdout += text;
+    opts.onStdout?.(text);
+  });
+  child.stderr?.on('data', (chunk: Buffer | string) => {
+    const text = chunk.toString();
+    stderr += text;
+    opts.onStderr?.(text);
+  });
+  const forward = (signal: NodeJS.Signals) => () => {
+    child.kill(signal);
+  };
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  try {
+    const result = await child;
+    const spawnFailed = result.failed && result.exitCode === undefined && result.signal === undefined;
+    return {
+      argv,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      stdout,
+      stderr,
+      durationMs: Date.now() - started,
+      spawnError: spawnFailed ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined,
+    };
+  } finally {
+    active -= 1;
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  }
+}

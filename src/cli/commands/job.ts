@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { acquireJobLock } from '../../adapters/lock.ts';
+import { WyngArchive } from '../../adapters/wyng/archive.ts';
+import { activeWyngProcesses } from '../../adapters/wyng/process.ts';
+import { locateWyng } from '../../adapters/wyng/locate.ts';
+import type { CommandContext } from './context.ts';
+
+export interface Job {
+  wyng: WyngArchive;
+  /** Private temp dir (mode 700), removed when the job ends. */
+  tmpDir: string;
+}
+
+export function makeWyng(ctx: CommandContext): WyngArchive {
+  const wyngPath = locateWyng(ctx.options.wyng ?? ctx.config.wyng, process.argv[1], ctx.io.env.PATH);
+  const o = ctx.options;
+  return new WyngArchive({
+    wyngPath,
+    globals: { dest: o.dest, metaDir: o.metaDir, unattended: o.unattended, authmin: o.authmin, wyngopt: o.wyngopt },
+    env: ctx.io.env,
+    passphrase: ctx.passphrase,
+    stdin: ctx.io.wyngStdin,
+    passthrough: (text) => (o.json ? ctx.io.stderr(text) : ctx.io.stdout(text)),
+    debug: ctx.debug,
+  });
+}
+
+/**
+ * Runs one job: the global lock (one job at a time), a private temp dir, and cleanup on any
+ * exit — also when SIGINT/SIGTERM arrive while no Wyng runs (with Wyng running, the signal is
+ * forwarded to it and the job ends through Wyng's interrupt code).
+ */
+export async function withJob<T>(ctx: CommandContext, fn: (job: Job) => Promise<T>): Promise<T> {
+  const wyng = makeWyng(ctx);
+  const lock = await acquireJobLock(ctx.config.stateDir, ctx.config.lockTimeoutMs, `${ctx.command} (pid ${process.pid})`);
+  const tmpDir = mkdtempSync(join(ctx.io.env.TMPDIR ?? tmpdir(), 'wyng-qubes-'));
+  const cleanup = (): void => {
+    rmSync(tmpDir, { recursive: true, force: true });
+  };
+  const onSignal = (): void => {
+    if (activeWyngProcesses() > 0) return;
+    cleanup();
+    void lock.release().finally(() => process.exit(8));
+  };
+  const onInt = onSignal;
+  const onTerm = onSignal;
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  process.on('exit', cleanup);
+  try {
+    return await fn({ wyng, tmpDir });
+  } finally {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    process.off('exit', cleanup);
+    cleanup();
+    await lock.release();
+  }
+}

@@ -1,0 +1,52 @@
+import { METADATA_VOLUME, qubesSessionsOf, type ArchiveModel } from './archive.ts';
+import { WqError } from './errors.ts';
+
+/**
+ * Session selection for restore/verify (SPEC.md "restore"): `--session`, else the newest
+ * session of the named qubes; differing newest sessions are ambiguous.
+ */
+export function selectSession(model: ArchiveModel, qubes: readonly string[], session: string | undefined, verb: string): string {
+  if (session !== undefined) {
+    if (!/^\d{8}-\d{6}$/.test(session)) throw new WqError('selection', `--session must name one session (YYYYMMDD-HHMMSS) for ${verb}.`);
+    if (!model.qubesSessions.includes(session)) throw new WqError('selection', `No sessions match ${session}.`);
+    return session;
+  }
+  if (qubes.length === 0) throw new WqError('selection', `Please specify either a --session or qube names to ${verb}.`);
+  const newest = new Set<string>();
+  for (const q of qubes) {
+    const sessions = qubesSessionsOf(model, q);
+    const last = sessions[sessions.length - 1];
+    if (last !== undefined) newest.add(last);
+  }
+  if (newest.size === 0) throw new WqError('selection', `No Qubes backup sessions for: ${qubes.join(', ')}.`);
+  if (newest.size > 1) {
+    throw new WqError('selection', 'Ambiguous VM session selection. Please use --session to choose a date-time.');
+  }
+  return [...newest][0]!;
+}
+
+/** Every archive volume of these qubes, in any session (prune, delete). */
+export function volumesOfQubes(model: ArchiveModel, qubes: readonly string[]): string[] {
+  const wanted = new Set(qubes);
+  return Object.keys(model.volumeQube)
+    .filter((v) => wanted.has(model.volumeQube[v]!))
+    .sort();
+}
+
+/** The volumes of these qubes in one session (verify, restore). */
+export function volumesInSession(model: ArchiveModel, qubes: readonly string[], session: string): string[] {
+  const out: string[] = [];
+  for (const q of qubes) out.push(...(model.qubeSessions[q]?.[session]?.all ?? []));
+  return [...new Set(out)].sort();
+}
+
+/** Qubes that have a volume in the session (the session must hold metadata). */
+export function qubesInSession(model: ArchiveModel, session: string): string[] {
+  return model.sessionQubes[session] ?? [];
+}
+
+export function newestSession(model: ArchiveModel): string | undefined {
+  return model.qubesSessions[model.qubesSessions.length - 1];
+}
+
+export { METADATA_VOLUME };
