@@ -1,6 +1,11 @@
 import { WqError } from '../../core/errors.ts';
 import type { CommandName } from '../../core/options.ts';
 import type { CommandHandler } from './context.ts';
+import { createCommand } from './create.ts';
+import { deleteCommand } from './delete.ts';
+import { listCommand } from './list.ts';
+import { pruneCommand } from './prune.ts';
+import { verifyCommand } from './verify.ts';
 import { versionCommand } from './version.ts';
 
 export type { CommandContext, CommandOutcome, CommandHandler } from './context.ts';
@@ -13,11 +18,11 @@ const notImplemented =
 
 export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
   version: versionCommand,
-  create: notImplemented('create'),
-  list: notImplemented('list'),
-  verify: notImplemented('verify'),
-  prune: notImplemented('prune'),
-  delete: notImplemented('delete'),
+  create: createCommand,
+  list: listCommand,
+  verify: verifyCommand,
+  prune: pruneCommand,
+  delete: deleteCommand,
   backup: notImplemented('backup'),
   restore: notImplemented('restore'),
   profiles: notImplemented('profiles'),

@@ -1,0 +1,38 @@
+import { softFailures } from '../../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../../core/archive.ts';
+import { WqError, type ErrorRecord } from '../../core/errors.ts';
+import { volumesOfQubes } from '../../core/selection.ts';
+import { wyngArgv } from '../../core/wyng-argv.ts';
+import type { CommandHandler } from './context.ts';
+import { withJob } from './job.ts';
+import { failedQubesOutcome } from './outcome.ts';
+
+/** `delete QUBE`: remove every archive volume of exactly one qube. */
+export const deleteCommand: CommandHandler = async (ctx) => {
+  if (ctx.args.length !== 1) throw new WqError('selection', 'Please specify a single qube name to delete.');
+  const qube = ctx.args[0]!;
+  return withJob(ctx, async ({ wyng }) => {
+    const { model } = await wyng.list();
+    requireQubesSessions(model);
+    const volumes = volumesOfQubes(model, [qube]);
+    if (volumes.length === 0) throw new WqError('selection', `Qube '${qube}' has no volumes in the archive.`);
+    if (!ctx.options.unattended) {
+      ctx.say('Warning:  Data cannot be recovered after deleting it from the archive.');
+      if (!(await ctx.io.confirm('Continue'))) {
+        return { exitCode: 0, result: { qube, deleted: [], cancelled: true }, errors: [] };
+      }
+    }
+    const errors: ErrorRecord[] = [];
+    const deleted: string[] = [];
+    for (const volume of volumes) {
+      const result = await wyng.raw(wyngArgv.delete(wyng.globals, { volume, verbose: ctx.options.verbose }), true);
+      if (result.exitCode === 0 && softFailures(result).notFound.length === 0) {
+        deleted.push(volume);
+      } else {
+        const why = result.exitCode === 0 ? 'not found' : `exit ${result.exitCode ?? result.signal}`;
+        errors.push({ qube, kind: 'wyng', message: `Could not delete volume '${volume}' (${why}).` });
+      }
+    }
+    return failedQubesOutcome(ctx, { qube, deleted, cancelled: false }, errors);
+  });
+};

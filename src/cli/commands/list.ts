@@ -1,0 +1,99 @@
+import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
+import { qubesSessionsOf, requireQubesSessions, type ArchiveModel } from '../../core/archive.ts';
+import { WqError } from '../../core/errors.ts';
+import { archivedDomains } from '../../core/metadata-view.ts';
+import type { CommandHandler } from './context.ts';
+import { withJob } from './job.ts';
+
+/** `list --json` result (README "JSON output"). */
+export interface ListResult {
+  archive: { url: string; encrypted: boolean | null; authenticated: boolean | null; updatedAt: string };
+  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[] }>;
+  qubes: Record<string, { sessions: string[]; newest: string }>;
+  session?: { id: string; tags: Record<string, string>; qubes: Array<{ name: string; class: string; disposable: boolean }> };
+}
+
+/** The archive overview, pure over the model. */
+export function listResult(model: ArchiveModel, selected: readonly string[] | undefined): ListResult {
+  const qubes: ListResult['qubes'] = {};
+  const names = selected ?? Object.keys(model.qubeSessions).sort();
+  for (const q of names) {
+    const sessions = qubesSessionsOf(model, q);
+    if (sessions.length > 0) qubes[q] = { sessions, newest: sessions[sessions.length - 1]! };
+  }
+  return {
+    archive: {
+      url: model.url,
+      encrypted: model.encrypted ?? null,
+      authenticated: model.authenticated ?? null,
+      updatedAt: model.updatedAt,
+    },
+    sessions: model.qubesSessions.map((id) => ({ id, tags: model.sessionTags[id] ?? {}, qubes: model.sessionQubes[id] ?? [] })),
+    qubes,
+  };
+}
+
+function localTime(iso: string): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const offset = -d.getTimezoneOffset();
+  const sign = offset >= 0 ? '+' : '-';
+  const pad = (n: number): string => String(Math.trunc(Math.abs(n))).padStart(2, '0');
+  const local = new Date(d.getTime() + offset * 60_000).toISOString().replace('T', ' ').replace('Z', '');
+  return `${local} (${sign}${pad(offset / 60)}:${pad(offset % 60)})`;
+}
+
+export const listCommand: CommandHandler = async (ctx) => {
+  const o = ctx.options;
+  return withJob(ctx, async ({ wyng, tmpDir }) => {
+    const { model } = await wyng.list();
+    requireQubesSessions(model);
+    const selected = o.all ? undefined : ctx.args.length > 0 ? ctx.args : undefined;
+    const result = listResult(model, selected);
+
+    ctx.say(`\nURL ${model.url}`);
+    ctx.say(`Last updated ${localTime(model.updatedAt)}`);
+    if (model.encrypted !== undefined) {
+      ctx.say(`Encryption: ${model.encrypted ? 'On' : 'OFF'}${model.authenticated === true ? ', Authenticated' : ''}`);
+    }
+
+    if (o.poolInfo) {
+      throw new WqError('not-implemented', '--pool-info needs the Admin API client, not available in this build.');
+    } else if (o.session !== undefined) {
+      const id = o.session;
+      if (!model.qubesSessions.includes(id)) throw new WqError('selection', `No match for session ${id}.`);
+      const domains = archivedDomains(await fetchSessionMetadata(wyng, tmpDir, id));
+      const withVolumes = new Set(model.sessionQubes[id] ?? []);
+      const entries = domains
+        .filter((d) => d.name !== 'dom0' && (withVolumes.has(d.name) || d.klass === 'DispVM'))
+        .map((d) => ({ name: d.name, class: d.klass, disposable: d.klass === 'DispVM' }))
+        .sort((a, b) => a.name.localeCompare(b.name));
+      const tags = model.sessionTags[id] ?? {};
+      result.session = { id, tags, qubes: entries };
+      ctx.say(`\nVMs in session ${id}:`);
+      for (const e of entries) ctx.say(`  ${e.name}${e.disposable ? ' (D)' : ''}`);
+      const shown = Object.entries(tags).filter(([k, v]) => !(k === 'qubes' && v === ''));
+      if (shown.length > 0) {
+        ctx.say('\nTags in session:');
+        for (const [k, v] of shown) ctx.say(`  ${k.padEnd(12)} - ${v}`);
+      }
+      if (o.verbose) {
+        ctx.say('\nVMs referenced in this qubes.xml:');
+        for (const d of domains) ctx.say(`  ${d.name} (${d.klass})`);
+      }
+    } else if (selected !== undefined) {
+      for (const [q, info] of Object.entries(result.qubes)) {
+        ctx.say(`\n${q}:`);
+        for (const s of info.sessions) ctx.say(s);
+      }
+      const missing = selected.filter((q) => result.qubes[q] === undefined);
+      if (missing.length > 0) ctx.warn(`No Qubes backup sessions for: ${missing.join(', ')}`);
+    } else {
+      ctx.say('\n* Archived Qubes VMs *');
+      ctx.say('\nLatest:           VM Name:');
+      for (const [q, info] of Object.entries(result.qubes)) ctx.say(`${info.newest}   ${q}`);
+    }
+    ctx.say('');
+    return { exitCode: 0, result, errors: [] };
+  });
+};

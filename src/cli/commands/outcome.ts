@@ -1,0 +1,17 @@
+import type { ErrorRecord } from '../../core/errors.ts';
+import type { CommandContext, CommandOutcome } from './context.ts';
+
+/**
+ * Ends a command that works per qube: exit 2 and "Error for VMs: a, b" when any qube failed
+ * (SPEC.md "Exit codes"), else "Done." and 0.
+ */
+export function failedQubesOutcome(ctx: CommandContext, result: unknown, errors: ErrorRecord[]): CommandOutcome {
+  for (const e of errors) ctx.warn(e.qube !== undefined ? `${e.qube}: ${e.message}` : e.message);
+  const failed = [...new Set(errors.map((e) => e.qube).filter((q): q is string => q !== undefined))].sort();
+  if (errors.length > 0) {
+    ctx.warn(`\nError for VMs: ${failed.join(', ') || '(unknown)'}`);
+    return { exitCode: 2, result, errors };
+  }
+  ctx.say('\nDone.');
+  return { exitCode: 0, result, errors };
+}

@@ -1,0 +1,54 @@
+import { softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
+import { requireQubesSessions, type ArchiveModel } from '../../core/archive.ts';
+import { WqError } from '../../core/errors.ts';
+import { volumesOfQubes } from '../../core/selection.ts';
+import { wyngArgv } from '../../core/wyng-argv.ts';
+import type { CommandHandler } from './context.ts';
+import { withJob } from './job.ts';
+
+/**
+ * Wyng exits 0 when asked to prune a session that does not exist (CONTRACT.md §11), so the
+ * selection is checked against the archive first.
+ */
+export function checkPruneSession(model: ArchiveModel, session: string, volumes: readonly string[] | undefined): void {
+  const pool = volumes === undefined ? Object.keys(model.volumeSessions) : volumes;
+  const sessions = new Set(pool.flatMap((v) => model.volumeSessions[v] ?? []));
+  const [from, to] = session.split(',') as [string, string | undefined];
+  const matches = to === undefined ? sessions.has(from) : [...sessions].some((s) => s >= from && s <= to);
+  if (!matches) throw new WqError('selection', `No sessions match ${session}.`);
+}
+
+/** Pruning result lines: `<volume> -<count> ` (CONTRACT.md §4.1). */
+export function parsePruneCounts(stdout: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of stdout.matchAll(/^(\S+) -(\d+) /gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+export const pruneCommand: CommandHandler = async (ctx) => {
+  const o = ctx.options;
+  if (o.session === undefined && o.autoprune === undefined) {
+    throw new WqError('selection', 'Please specify a session, an autoprune mode or both.');
+  }
+  if (o.allBefore && (o.session === undefined || o.session.includes(','))) {
+    throw new WqError('option', '--all-before needs one --session date-time.');
+  }
+  return withJob(ctx, async ({ wyng }) => {
+    const { model } = await wyng.list();
+    requireQubesSessions(model);
+    const unknown = ctx.args.filter((q) => model.qubeSessions[q] === undefined);
+    if (unknown.length > 0) throw new WqError('selection', `Not in the archive: ${unknown.join(', ')}.`);
+    const volumes = volumesOfQubes(model, ctx.args);
+    if (o.session !== undefined && /^\d/.test(o.session) && !o.allBefore) {
+      checkPruneSession(model, o.session, o.all || ctx.args.length === 0 ? undefined : volumes);
+    }
+    const argv = wyngArgv.prune(wyng.globals, { session: o.session, all: o.all, allBefore: o.allBefore, autoprune: o.autoprune, volumes });
+    const result = await wyng.raw(argv, true);
+    if (result.exitCode !== 0) throw wyngFailure(result, 'prune');
+    const notFound = softFailures(result).notFound;
+    if (notFound.length > 0) throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
+    const removed = parsePruneCounts(result.stdout);
+    ctx.say('\nDone.');
+    return { exitCode: 0, result: { session: o.session ?? null, volumes, removed }, errors: [] };
+  });
+};

@@ -1,0 +1,72 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
+import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../../core/archive.ts';
+import { WqError, type ErrorRecord } from '../../core/errors.ts';
+import { archivedDomains } from '../../core/metadata-view.ts';
+import { qubesInSession, selectSession, volumesInSession } from '../../core/selection.ts';
+import { wyngArgv } from '../../core/wyng-argv.ts';
+import type { CommandHandler } from './context.ts';
+import { withJob } from './job.ts';
+import { failedQubesOutcome } from './outcome.ts';
+
+/** `verify`: check the archived data of the selected qubes in one session. */
+export const verifyCommand: CommandHandler = async (ctx) => {
+  const o = ctx.options;
+  return withJob(ctx, async ({ wyng, tmpDir }) => {
+    const { model } = await wyng.list();
+    requireQubesSessions(model);
+    const session = selectSession(model, ctx.args, o.session, 'verify');
+    const domains = archivedDomains(await fetchSessionMetadata(wyng, tmpDir, session));
+    const dispvms = new Set(domains.filter((d) => d.klass === 'DispVM').map((d) => d.name));
+    const inXml = new Set(domains.map((d) => d.name));
+    const available = new Set([...qubesInSession(model, session), ...dispvms]);
+    available.delete('dom0');
+
+    const errors: ErrorRecord[] = [];
+    let selected: string[];
+    if (ctx.args.length > 0) {
+      for (const q of ctx.args.filter((q) => !available.has(q))) {
+        errors.push({ qube: q, kind: 'selection', message: `Qube '${q}' is not in session ${session}.` });
+      }
+      selected = [...new Set(ctx.args.filter((q) => available.has(q)))].sort();
+    } else {
+      const excluded = new Set(o.exclude);
+      selected = [...available].filter((q) => (o.includeDisposable || !dispvms.has(q)) && !excluded.has(q)).sort();
+    }
+    ctx.say(`\nVMs matched in session ${session}:\n ${selected.join(', ') || '(none)'}\n`);
+    if (errors.length > 0) ctx.say(`\nNot matched:\n ${errors.map((e) => e.qube).join(', ')}`);
+    if (selected.length === 0) throw new WqError('selection', 'No match.');
+
+    const volumes = volumesInSession(model, selected, session);
+    const failedVolumes = new Set<string>();
+    if (volumes.length > 0) {
+      const volsFrom = join(tmpDir, 'verify-vols.json');
+      writeFileSync(volsFrom, JSON.stringify({ null: volumes.map((v) => [v, '']) }));
+      removeErrorFile(volsFrom);
+      const argv = wyngArgv.verify(wyng.globals, { volsFrom, session, volumes, verbose: o.verbose || !o.unattended });
+      const result = await wyng.raw(argv, true);
+      if (result.exitCode === 2 && readErrorFile(volsFrom) !== undefined) {
+        for (const v of readErrorFile(volsFrom) ?? []) failedVolumes.add(v);
+      } else if (result.exitCode !== 0) {
+        throw wyngFailure(result, 'verify');
+      }
+      for (const v of softFailures(result).notFound) failedVolumes.add(v);
+    }
+    for (const v of failedVolumes) {
+      const q = model.volumeQube[v];
+      errors.push({ ...(q !== undefined ? { qube: q } : {}), kind: 'wyng', message: `Verification failed for volume '${v}'.` });
+    }
+    for (const q of selected.filter((q) => !inXml.has(q))) {
+      errors.push({ qube: q, kind: 'input', message: `No settings metadata for qube ${q}.` });
+    }
+    const failed = new Set(errors.map((e) => e.qube).filter((q): q is string => q !== undefined));
+    const qubes = selected.map((name) => ({
+      name,
+      status: failed.has(name) ? 'failed' : 'ok',
+      volumes: model.qubeSessions[name]?.[session]?.all ?? [],
+    }));
+    return failedQubesOutcome(ctx, { session, qubes }, errors);
+  });
+};
