@@ -23,7 +23,8 @@ export function parseQubesXmlSummary(text: string): Array<{ name: string; klass:
     const klass = String((d['@class'] as string[] | string | undefined) ?? '');
     const props = ((d.properties as Array<Record<string, unknown>> | undefined)?.[0]?.property ?? []) as Array<Record<string, unknown>>;
     const nameProp = props.find((p) => String(p['@name']) === 'name');
-    const name = klass === 'AdminVM' ? 'dom0' : String((nameProp?.['#text'] as unknown[] | undefined)?.[0] ?? '');
+    const text = nameProp?.['#text'];
+    const name = klass === 'AdminVM' ? 'dom0' : String((Array.isArray(text) ? text[0] : text) ?? '');
     if (!isValidQubeName(name) && name !== 'dom0') throw new WqError('input', `qubes.xml names an invalid qube '${name.slice(0, 40)}'.`);
     out.push({ name, klass });
   }

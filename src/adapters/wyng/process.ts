@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import type { Env } from '../../core/config.ts';
 
-/** Standard system directories appended to PATH so Wyng always finds python3, ps, btrfs… */
+/** Standard system directories put first on PATH so Wyng always finds the system python3, ps, btrfs… */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 export const PASSPHRASE_ENV = 'WYNG_QUBES_PASSPHRASE';
@@ -42,8 +42,10 @@ export function wyngEnvironment(env: Env, passphrase: string | undefined): Recor
     if (k === 'COLUMNS' || k === 'LINES' || k === PASSPHRASE_ENV) continue;
     out[k] = v;
   }
-  const dirs = (env.PATH ?? '').split(':').filter((d) => d !== '');
-  for (const d of SYSTEM_PATH) if (!dirs.includes(d)) dirs.push(d);
+  // System directories first: Wyng runs `python3` and must get the system Python with its
+  // modules (CONTRACT.md §2), and a root tool must not pick programs from a user's PATH first.
+  const dirs = [...SYSTEM_PATH];
+  for (const d of (env.PATH ?? '').split(':')) if (d !== '' && !dirs.includes(d)) dirs.push(d);
   out.PATH = dirs.join(':');
   if (passphrase !== undefined) out[PASSPHRASE_ENV] = passphrase;
   return out;
