@@ -182,3 +182,11 @@ test('order: a reference cycle is broken by deferring the closing reference', ()
   assert.deepEqual(order, ['debian-12', 'dvm', 'sys-firewall']);
   assert.deepEqual(deferred, { 'debian-12': ['netvm'], dvm: ['netvm'] });
 });
+
+test('the table normaliser compares typed values', async () => {
+  const { tableNormaliser } = await import('../../src/core/restore/diff.ts');
+  assert.equal(tableNormaliser('memory', '0800'), '800');
+  assert.equal(tableNormaliser('include_in_backups', 'true'), 'True');
+  assert.equal(tableNormaliser('kernelopts', ' a  b '), ' a  b ');
+  assert.equal(tableNormaliser('no_such_property', 'X'), 'X');
+});

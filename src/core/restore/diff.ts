@@ -2,22 +2,28 @@
 // Pure: the result lists exactly the writes a restore has to make, so an unchanged qube
 // produces an empty diff and its restore makes no Admin API write at all.
 import type { DeviceAssignment, QubeSettings } from '../qubes/model.ts';
+import { normalisePropertyValue, propertyInfo, RESTORE_EXCLUDED_PROPERTIES } from '../qubes/properties.ts';
 
 export const IN_PROGRESS_TAG = 'backup-restore-in-progress';
 
 /**
- * Properties a restore never writes: identity and write-once values, computed values,
- * host-specific values and the backup's own stamp (PROTOCOL.md §6, SPEC.md "restore").
- * `label` and `template` are handled on their own (set, never reset). Unlike wyng-util-qubes,
- * `default_dispvm` is restored: settings are applied in dependency order, so the disposable
- * template has `template_for_dispvms` before anything points at it.
+ * Properties a restore never writes (identity, computed, host-specific; the property table's
+ * RESTORE_EXCLUDED_PROPERTIES). Unlike wyng-util-qubes, `default_dispvm` is restored: settings
+ * are applied in dependency order, so the disposable template has `template_for_dispvms`
+ * before anything points at it.
  */
-export const NEVER_RESTORED = new Set([
-  'dispid', 'installed_by_rpm', 'qid', 'uuid', 'xid', 'klass', 'name', 'backup_timestamp',
-  'ip', 'ip6', 'mac', 'stubdom_mem', 'stubdom_xid', 'stubdom_uuid', 'start_time', 'icon',
-  'visible_ip', 'visible_ip6', 'visible_gateway', 'visible_gateway6', 'visible_netmask',
-  'gateway', 'gateway6', 'dns', 'updateable',
-]);
+export const NEVER_RESTORED: ReadonlySet<string> = new Set(RESTORE_EXCLUDED_PROPERTIES);
+
+/** Compares values as the property's type says (`true` = `True`, `0800` = `800`). */
+export function tableNormaliser(name: string, value: string): string {
+  const spec = propertyInfo(name, 'AppVM') ?? propertyInfo(name, 'TemplateVM') ?? propertyInfo(name, 'AdminVM');
+  if (spec === undefined) return value;
+  try {
+    return normalisePropertyValue(spec.type, value);
+  } catch {
+    return value;
+  }
+}
 
 /** Handled outside the generic property loop. */
 export const SPECIAL_PROPERTIES = new Set(['label', 'template']);

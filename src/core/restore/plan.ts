@@ -74,6 +74,8 @@ export interface PlannedQube {
   changeCount: number;
   /** reference properties set in the second pass (dependency cycles) */
   deferred: string[];
+  /** archived values replaced by the planner (--ignore-missing fallbacks; null = default) */
+  overrides: Record<string, string | null>;
   problems: PlanProblem[];
   /** true when an error problem means this qube will not be restored */
   fails: boolean;
@@ -228,6 +230,7 @@ export function planRestore(input: PlanInput): RestorePlan {
       changes,
       changeCount: diffSize(changes) + (action === 'overwrite' ? 0 : 1),
       deferred: [],
+      overrides: Object.fromEntries(overrides),
       problems,
       fails: problems.some((p) => p.severity === 'error'),
     });

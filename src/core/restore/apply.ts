@@ -1,0 +1,291 @@
+// Carries out a restore plan through injected ports (Admin API writes, Wyng receive, notes
+// files, post steps). The orchestration is here, the I/O is behind the ports, so every step
+// and every fault can be tested without a Qubes system.
+//
+// Steps: stop what must stop → remove/create qubes (in dependency order) → ONE Wyng receive
+// for every volume → settings per qube in dependency order (label, template, properties,
+// features, tags, devices, firewall, notes) → deferred references (cycles) → re-read and
+// verify each qube against the archive → drop `backup-restore-in-progress` from qubes that
+// verified → post steps. One qube's failure never stops the others.
+import type { QubeSettings } from '../qubes/model.ts';
+import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
+import { REFERENCE_PROPERTIES } from './order.ts';
+import type { PlannedQube, PlannedVolume, RestorePlan } from './plan.ts';
+
+export interface VolumeTarget {
+  /** the pool path Wyng's --local-from keys on (dir_path, or VG/THINPOOL) */
+  poolPath: string;
+  /** the volume's local name in that pool */
+  localName: string;
+}
+
+export interface RestorePorts {
+  kill(qube: string): Promise<void>;
+  remove(qube: string): Promise<void>;
+  create(qube: string, spec: NonNullable<PlannedQube['create']>, pool: string | null): Promise<void>;
+  setProperty(qube: string, name: string, value: string): Promise<void>;
+  resetProperty(qube: string, name: string): Promise<void>;
+  setFeature(qube: string, name: string, value: string): Promise<void>;
+  removeFeature(qube: string, name: string): Promise<void>;
+  addTag(qube: string, tag: string): Promise<void>;
+  removeTag(qube: string, tag: string): Promise<void>;
+  assignDevice(qube: string, change: SettingsDiff['devices'][number]['assignment']): Promise<void>;
+  unassignDevice(qube: string, change: SettingsDiff['devices'][number]['assignment']): Promise<void>;
+  setFirewall(qube: string, rules: readonly string[]): Promise<void>;
+  writeNotes(qube: string, klass: QubeSettings['klass'], text: string): Promise<void>;
+  /** fresh (uncached) settings of these qubes */
+  readSettings(qubes: readonly string[]): Promise<Map<string, QubeSettings>>;
+  readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
+  volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
+  /** one Wyng receive; resolves with the archive volume names that failed */
+  receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
+  post(qube: string, klass: QubeSettings['klass']): Promise<void>;
+  say(text: string): void;
+}
+
+export interface ApplyInput {
+  plan: RestorePlan;
+  /** archived settings by name (the restore's target) */
+  archived: ReadonlyMap<string, QubeSettings>;
+  archivedNotes: Readonly<Record<string, string>>;
+  skip: ReadonlySet<string>;
+  normalise: NormaliseValue;
+  pool: string | null;
+  post: boolean;
+  /** stop before any write (dry run callers never get here, this is a second guard) */
+  dryRun?: false;
+}
+
+export type QubeOutcomeStatus = 'restored' | 'failed' | 'skipped';
+
+export interface QubeOutcome {
+  name: string;
+  status: QubeOutcomeStatus;
+  changes: number;
+  error?: string;
+}
+
+class QubeRun {
+  errors: string[] = [];
+  changes = 0;
+  tagged = false;
+  constructor(readonly q: PlannedQube) {}
+  get failed(): boolean {
+    return this.errors.length > 0;
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function applyRestore(input: ApplyInput, ports: RestorePorts): Promise<QubeOutcome[]> {
+  const runs = new Map<string, QubeRun>();
+  for (const q of input.plan.qubes) runs.set(q.name, new QubeRun(q));
+  const active = (): QubeRun[] => input.plan.order.map((n) => runs.get(n)!).filter((r) => !r.failed);
+
+  for (const r of runs.values()) {
+    if (r.q.fails) r.errors.push(...r.q.problems.filter((p) => p.severity === 'error').map((p) => p.message));
+  }
+
+  const step = async (r: QubeRun, what: string, fn: () => Promise<void>, counts = true): Promise<boolean> => {
+    try {
+      await fn();
+      if (counts) r.changes += 1;
+      return true;
+    } catch (err) {
+      r.errors.push(`${what}: ${message(err)}`);
+      return false;
+    }
+  };
+  const tag = async (r: QubeRun): Promise<void> => {
+    if (r.tagged) return;
+    try {
+      await ports.addTag(r.q.name, IN_PROGRESS_TAG);
+      r.tagged = true;
+    } catch (err) {
+      r.errors.push(`tagging ${IN_PROGRESS_TAG}: ${message(err)}`);
+    }
+  };
+
+  // 1. stop, remove, create — in dependency order, so a created qube's template exists
+  for (const r of active()) {
+    const q = r.q;
+    for (const d of q.stopDisposables) await step(r, `killing disposable ${d}`, () => ports.kill(d), false);
+    if (q.running && !(await step(r, 'killing the running qube', () => ports.kill(q.name), false))) continue;
+    if (q.action === 'replace-class') {
+      await tag(r);
+      if (!(await step(r, `removing the live ${q.liveClass}`, () => ports.remove(q.name)))) continue;
+      r.tagged = false;
+    }
+    if (q.action === 'create' || q.action === 'replace-class') {
+      if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) continue;
+      await tag(r);
+    } else if (q.changeCount > 0) {
+      await tag(r);
+    }
+  }
+
+  // 2. data: one receive for every volume of the qubes still going
+  const map = new Map<string, Array<[string, string]>>();
+  const volumeOwner = new Map<string, QubeRun>();
+  for (const r of active()) {
+    for (const v of r.q.volumes) {
+      try {
+        const t = await ports.volumeTarget(r.q.name, v);
+        const list = map.get(t.poolPath) ?? [];
+        list.push([v.archiveName, t.localName]);
+        map.set(t.poolPath, list);
+        volumeOwner.set(v.archiveName, r);
+      } catch (err) {
+        r.errors.push(`locating the local ${v.kind} volume: ${message(err)}`);
+      }
+    }
+  }
+  if (map.size > 0) {
+    ports.say(`Restoring ${volumeOwner.size} data volume(s) from session ${input.plan.session}.`);
+    try {
+      const failed = await ports.receive(map);
+      for (const vol of failed) {
+        const r = volumeOwner.get(vol);
+        if (r) r.errors.push(`Wyng could not restore volume '${vol}'`);
+      }
+    } catch (err) {
+      for (const r of new Set(volumeOwner.values())) r.errors.push(`receiving volumes: ${message(err)}`);
+    }
+    for (const r of new Set(volumeOwner.values())) if (r.failed) await tag(r);
+  }
+
+  // 3. settings, in dependency order; created qubes are diffed against what qubesd made
+  const created = active().filter((r) => r.q.action !== 'overwrite').map((r) => r.q.name);
+  const fresh = created.length > 0 ? await ports.readSettings(created).catch(() => new Map<string, QubeSettings>()) : new Map<string, QubeSettings>();
+  const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
+    diffSettings({
+      target: input.archived.get(name)!,
+      current,
+      skip: input.skip,
+      normalise: input.normalise,
+      overrides: new Map(Object.entries(runs.get(name)!.q.overrides)),
+      targetNotes: input.archivedNotes[name],
+    });
+  const late: Array<[QubeRun, SettingsDiff['properties'][number]]> = [];
+  for (const r of active()) {
+    const q = r.q;
+    const diff = q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
+    if (q.action !== 'overwrite' && !fresh.has(q.name)) {
+      r.errors.push('the created qube could not be read back');
+      continue;
+    }
+    if (diffSize(diff) > 0) await tag(r);
+    await applyDiff(r, diff, q.deferred, input.archivedNotes[q.name], ports, step);
+    for (const p of diff.properties) if (q.deferred.includes(p.name)) late.push([r, p]);
+  }
+  // 3b. references deferred by dependency cycles, once every qube they name is configured
+  for (const [r, p] of late) {
+    if (r.failed) continue;
+    if (p.to === null) await step(r, `resetting ${p.name}`, () => ports.resetProperty(r.q.name, p.name));
+    else await step(r, `setting ${p.name}`, () => ports.setProperty(r.q.name, p.name, p.to!));
+  }
+
+  // 4. verify against the archive, then drop the in-progress tag where it holds
+  const toVerify = input.plan.qubes.filter((q) => !runs.get(q.name)!.failed || runs.get(q.name)!.tagged).map((q) => q.name);
+  let live = new Map<string, QubeSettings>();
+  try {
+    live = toVerify.length > 0 ? await ports.readSettings(toVerify) : live;
+  } catch (err) {
+    for (const n of toVerify) runs.get(n)!.errors.push(`verification read failed: ${message(err)}`);
+  }
+  for (const r of active()) {
+    const now = live.get(r.q.name);
+    if (now === undefined) {
+      r.errors.push('verification: the qube is missing after the restore');
+      continue;
+    }
+    const left = diffOf(r.q.name, now);
+    left.notes = null; // notes are files; checked below
+    if (input.archivedNotes[r.q.name] !== undefined) {
+      const notes = await ports.readNotes(r.q.name, r.q.klass).catch(() => undefined);
+      if (notes !== input.archivedNotes[r.q.name]) r.errors.push('verification: notes.txt differs from the archive');
+    }
+    if (diffSize(left) > 0) r.errors.push(`verification: live settings differ from the archive (${describeDiff(left)})`);
+    const hasTag = now.tags.includes(IN_PROGRESS_TAG) || r.tagged;
+    if (!r.failed && hasTag) {
+      try {
+        await ports.removeTag(r.q.name, IN_PROGRESS_TAG);
+      } catch (err) {
+        r.errors.push(`removing ${IN_PROGRESS_TAG}: ${message(err)}`);
+      }
+    }
+  }
+
+  // 5. post steps (menus); their failures are reported but do not fail the qube
+  if (input.post) {
+    for (const r of active()) {
+      if (r.q.klass === 'DispVM') continue;
+      await ports.post(r.q.name, r.q.klass).catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
+    }
+  }
+
+  return input.plan.order.map((name) => {
+    const r = runs.get(name)!;
+    const status: QubeOutcomeStatus = r.failed ? 'failed' : 'restored';
+    return { name, status, changes: r.changes, ...(r.failed ? { error: r.errors.join('; ') } : {}) };
+  });
+}
+
+function describeDiff(d: SettingsDiff): string {
+  const parts: string[] = [];
+  if (d.label) parts.push('label');
+  if (d.template) parts.push('template');
+  parts.push(...d.properties.map((p) => p.name));
+  parts.push(...d.features.map((f) => `feature ${f.name}`));
+  parts.push(...d.tags.map((t) => `tag ${t.tag}`));
+  if (d.devices.length > 0) parts.push('devices');
+  if (d.firewall) parts.push('firewall');
+  return parts.join(', ');
+}
+
+type Step = (r: QubeRun, what: string, fn: () => Promise<void>, counts?: boolean) => Promise<boolean>;
+
+async function applyDiff(
+  r: QubeRun,
+  d: SettingsDiff,
+  deferred: readonly string[],
+  notes: string | undefined,
+  ports: RestorePorts,
+  step: Step,
+): Promise<void> {
+  const name = r.q.name;
+  if (d.label) await step(r, 'setting label', () => ports.setProperty(name, 'label', d.label!.to!));
+  if (d.template && !deferred.includes('template')) {
+    await step(r, 'setting template', () => ports.setProperty(name, 'template', d.template!.to!));
+  }
+  // plain properties first (provides_network, template_for_dispvms, …), references last
+  const props = [...d.properties].sort((a, b) => Number(isRef(a.name)) - Number(isRef(b.name)));
+  for (const p of props) {
+    if (deferred.includes(p.name)) continue;
+    if (p.to === null) await step(r, `resetting ${p.name}`, () => ports.resetProperty(name, p.name));
+    else await step(r, `setting ${p.name}`, () => ports.setProperty(name, p.name, p.to!));
+  }
+  for (const f of d.features) {
+    if (f.to === null) await step(r, `removing feature ${f.name}`, () => ports.removeFeature(name, f.name));
+    else await step(r, `setting feature ${f.name}`, () => ports.setFeature(name, f.name, f.to!));
+  }
+  for (const t of d.tags) {
+    if (t.op === 'add') await step(r, `adding tag ${t.tag}`, () => ports.addTag(name, t.tag));
+    else await step(r, `removing tag ${t.tag}`, () => ports.removeTag(name, t.tag));
+  }
+  for (const c of d.devices.filter((x) => x.op === 'unassign')) {
+    await step(r, `unassigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () => ports.unassignDevice(name, c.assignment));
+  }
+  for (const c of d.devices.filter((x) => x.op === 'assign')) {
+    await step(r, `assigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () => ports.assignDevice(name, c.assignment));
+  }
+  if (d.firewall) await step(r, 'setting firewall rules', () => ports.setFirewall(name, d.firewall!.to));
+  if (d.notes && notes !== undefined) await step(r, 'writing notes.txt', () => ports.writeNotes(name, r.q.klass, notes));
+}
+
+const REFS: ReadonlySet<string> = new Set(REFERENCE_PROPERTIES);
+function isRef(name: string): boolean {
+  return REFS.has(name);
+}
