@@ -1,5 +1,5 @@
 import { WqError } from './errors.ts';
-import { parseQubesXmlSummary } from './qubesxml-summary.ts';
+import { parseQubesXml } from './qubesxml/qubes-xml.ts';
 
 /** What list/verify need from a session's archived qubes.xml: each qube's name and class. */
 export interface ArchivedDomain {
@@ -10,5 +10,5 @@ export interface ArchivedDomain {
 export function archivedDomains(files: ReadonlyMap<string, Buffer>): ArchivedDomain[] {
   const xml = files.get('qubes.xml');
   if (xml === undefined) throw new WqError('input', 'Backup metadata contains no qubes.xml.');
-  return parseQubesXmlSummary(xml.toString('utf8'));
+  return parseQubesXml(xml, { source: 'qubes.xml of the backup metadata' }).qubes.map((q) => ({ name: q.name, klass: q.klass }));
 }

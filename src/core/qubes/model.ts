@@ -40,6 +40,17 @@ export type DeviceAssignment = z.infer<typeof DeviceAssignmentSchema>;
 export const FirewallRuleSchema = z.string();
 export type FirewallRule = z.infer<typeof FirewallRuleSchema>;
 
+/**
+ * One `<volume>` of a qube's `<volume-config>` in qubes.xml: the volume name (root, private,
+ * volatile, kernel) and every other attribute as text (pool, vid, size, rw, snap_on_start,
+ * save_on_stop, source, revisions_to_keep, ephemeral, …).
+ */
+export const VolumeConfigSchema = z.strictObject({
+  name: z.string(),
+  config: z.record(z.string(), z.string()),
+});
+export type VolumeConfig = z.infer<typeof VolumeConfigSchema>;
+
 export const QubeSettingsSchema = z.strictObject({
   name: z.string(),
   klass: QubeClassSchema,
@@ -50,6 +61,8 @@ export const QubeSettingsSchema = z.strictObject({
   devices: z.array(DeviceAssignmentSchema),
   /** undefined = not known / not read; [] = no rules file (qubes' default: allow all) */
   firewall: z.array(FirewallRuleSchema).optional(),
+  /** archived volume configuration (qubes.xml `<volume-config>`); undefined = not known */
+  volumes: z.array(VolumeConfigSchema).optional(),
 });
 export type QubeSettings = z.infer<typeof QubeSettingsSchema>;
 

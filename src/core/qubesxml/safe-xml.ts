@@ -1,0 +1,265 @@
+// A restricted, defensive XML reader for the small XML files Qubes writes (qubes.xml,
+// firewall.xml). The input is untrusted (it comes out of a backup archive):
+// - bytes must be UTF-8 (a BOM is accepted), size-capped;
+// - no DTD at all: any `<!DOCTYPE`, `<!ENTITY`, `<!ELEMENT`, `<!ATTLIST` … is refused, so there
+//   is no entity expansion and no external entity; only the five predefined entities and
+//   character references are decoded (by us, with fast-xml-parser's entity processing off);
+// - well-formedness is checked (fast-xml-parser's validator) before the tree is built;
+// - nesting depth and the number of elements are bounded.
+// Every problem is a WqError('input') naming the file and what is wrong.
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { WqError } from '../errors.ts';
+import { printable } from '../names.ts';
+
+export interface XmlLimits {
+  /** maximum size in bytes */
+  maxBytes: number;
+  /** maximum element nesting depth */
+  maxDepth: number;
+  /** maximum number of elements */
+  maxElements: number;
+}
+
+export const DEFAULT_XML_LIMITS: XmlLimits = Object.freeze({
+  maxBytes: 32 * 1024 * 1024,
+  maxDepth: 16,
+  maxElements: 2_000_000,
+});
+
+/** One element: attributes and text already decoded; children in document order. */
+export interface XNode {
+  readonly tag: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  /** the element's own character data (text and CDATA), decoded, exactly as written */
+  readonly text: string;
+  readonly children: readonly XNode[];
+}
+
+function refuse(source: string, what: string): never {
+  throw new WqError('input', `Refusing ${source}: ${what}.`);
+}
+
+/** Bytes → text: UTF-8 only, size cap, optional BOM dropped. */
+export function decodeXmlBytes(input: Uint8Array | string, source: string, limits: XmlLimits = DEFAULT_XML_LIMITS): string {
+  if (typeof input === 'string') {
+    // a JS string of more than maxBytes UTF-16 units is certainly more than maxBytes bytes
+    if (input.length > limits.maxBytes || Buffer.byteLength(input, 'utf8') > limits.maxBytes) {
+      refuse(source, `larger than ${limits.maxBytes} bytes`);
+    }
+    return input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  }
+  if (input.byteLength > limits.maxBytes) refuse(source, `larger than ${limits.maxBytes} bytes (${input.byteLength})`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(input);
+  } catch {
+    const at = firstInvalidUtf8(input);
+    refuse(source, `not valid UTF-8 text (bad byte at offset ${at})`);
+  }
+  return text;
+}
+
+/** Offset of the first byte that breaks UTF-8 (for the error message). */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i] as number;
+    const need = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xf0 && b < 0xf5 ? 3 : -1;
+    if (need < 0) return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      if (c === undefined || (c & 0xc0) !== 0x80) return i;
+    }
+    i += need + 1;
+  }
+  return i;
+}
+
+const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const ENTITY = /&(?:#x([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));/y;
+
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/** Decodes the predefined entities and character references; anything else after `&` is refused. */
+export function decodeEntities(raw: string, source: string, where: () => string): string {
+  if (!raw.includes('&')) return raw;
+  let out = '';
+  let last = 0;
+  let i = raw.indexOf('&');
+  while (i >= 0) {
+    out += raw.slice(last, i);
+    ENTITY.lastIndex = i;
+    const m = ENTITY.exec(raw);
+    if (m === null) {
+      const shown = /^&[^;\s<]{0,20};?/.exec(raw.slice(i))?.[0] ?? '&';
+      refuse(source, `${where()}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`);
+    }
+    if (m[3] !== undefined) {
+      out += PREDEFINED[m[3]];
+    } else {
+      const cp = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2] as string, 10);
+      if (!isXmlChar(cp)) refuse(source, `${where()}: character reference '${printable(m[0])}' is not an XML character`);
+      out += String.fromCodePoint(cp);
+    }
+    last = ENTITY.lastIndex;
+    i = raw.indexOf('&', last);
+  }
+  return out + raw.slice(last);
+}
+
+// fast-xml-parser's preserveOrder output: an array of items, each either a text item
+// { '#text': string }, a CDATA item { '#cdata': [ { '#text': string } ] }, or an element
+// { <tag>: item[], ':@'?: { '@<attr>': string } }.
+type RawItem = Record<string, unknown>;
+
+const ATTR_PREFIX = '@';
+
+function makeParser(limits: XmlLimits): XMLParser {
+  return new XMLParser({
+    preserveOrder: true,
+    ignoreAttributes: false,
+    attributeNamePrefix: ATTR_PREFIX,
+    textNodeName: '#text',
+    cdataPropName: '#cdata',
+    commentPropName: false,
+    processEntities: false,
+    htmlEntities: false,
+    parseTagValue: false,
+    parseAttributeValue: false,
+    trimValues: false,
+    ignoreDeclaration: false,
+    ignorePiTags: true,
+    allowBooleanAttributes: false,
+    removeNSPrefix: false,
+    maxNestedTags: limits.maxDepth,
+  });
+}
+
+/**
+ * Parses `input` into a tree of XNode and returns the root element. `rootTag` names the
+ * allowed document element(s).
+ */
+export function parseSafeXml(
+  input: Uint8Array | string,
+  rootTag: string | readonly string[],
+  source: string,
+  limits: XmlLimits = DEFAULT_XML_LIMITS,
+): XNode {
+  const text = decodeXmlBytes(input, source, limits);
+  if (text.trim() === '') refuse(source, 'the file is empty');
+  const dtd = /<!(?!--|\[CDATA\[)([A-Za-z]*)/.exec(text);
+  if (dtd !== null) {
+    refuse(source, `it contains a DTD declaration ('<!${printable(dtd[1] ?? '', 20)}'); DOCTYPE, ENTITY and other declarations are not allowed`);
+  }
+  // cheap upper bound of the element count before building anything
+  let elements = 0;
+  for (let i = text.indexOf('<'); i >= 0; i = text.indexOf('<', i + 1)) {
+    if (++elements > limits.maxElements * 2 + 16) refuse(source, `more than ${limits.maxElements} elements`);
+  }
+  checkDepth(text, source, limits.maxDepth);
+  const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
+  if (valid !== true) {
+    refuse(source, `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}: ${printable(valid.err.msg, 160)})`);
+  }
+  let items: unknown;
+  try {
+    items = makeParser(limits).parse(text);
+  } catch (err) {
+    refuse(source, `not readable XML (${printable(err instanceof Error ? err.message : String(err), 160)})`);
+  }
+  if (!Array.isArray(items)) refuse(source, 'not readable XML');
+  const counter = { n: 0 };
+  let root: XNode | undefined;
+  for (const item of items as RawItem[]) {
+    if (isTextItem(item)) {
+      if (String(item['#text']).trim() !== '') refuse(source, 'text outside the document element');
+      continue;
+    }
+    const tag = elementTag(item);
+    if (tag === '?xml') {
+      checkDeclaration(item, source);
+      continue;
+    }
+    if (tag === undefined) continue;
+    if (root !== undefined) refuse(source, 'more than one document element');
+    root = convert(item, tag, source, counter, limits, 1);
+  }
+  if (root === undefined) refuse(source, 'no document element');
+  const roots = typeof rootTag === 'string' ? [rootTag] : rootTag;
+  if (!roots.includes(root.tag)) {
+    refuse(source, `the document element is <${printable(root.tag, 40)}>, expected ${roots.map((r) => `<${r}>`).join(' or ')}`);
+  }
+  return root;
+}
+
+/** Rough but safe depth bound computed on the text, before the parser builds anything. */
+function checkDepth(text: string, source: string, maxDepth: number): void {
+  let depth = 0;
+  const tag = /<(\/?)([^\s>/!?]*)[^>]*?(\/?)>/g;
+  let m: RegExpExecArray | null;
+  // attribute values never contain a raw '<' in well-formed XML, and '>' inside an attribute
+  // only shortens a match; the validator catches the rest
+  while ((m = tag.exec(text)) !== null) {
+    if (m[2] === '') continue; // <!-- --> <? ?> and the like
+    if (m[1] === '/') depth--;
+    else if (m[3] !== '/') {
+      depth++;
+      if (depth > maxDepth) refuse(source, `elements nested deeper than ${maxDepth} levels`);
+    }
+  }
+}
+
+function isTextItem(item: RawItem): boolean {
+  return Object.prototype.hasOwnProperty.call(item, '#text');
+}
+
+function elementTag(item: RawItem): string | undefined {
+  for (const key of Object.keys(item)) if (key !== ':@') return key;
+  return undefined;
+}
+
+function checkDeclaration(item: RawItem, source: string): void {
+  const attrs = (item[':@'] ?? {}) as Record<string, unknown>;
+  const enc = attrs[`${ATTR_PREFIX}encoding`];
+  if (typeof enc === 'string' && !/^utf-?8$/i.test(enc)) {
+    refuse(source, `it declares encoding '${printable(enc, 20)}'; only UTF-8 is accepted`);
+  }
+}
+
+function convert(item: RawItem, tag: string, source: string, counter: { n: number }, limits: XmlLimits, depth: number): XNode {
+  if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
+  if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
+  const where = (): string => `element <${printable(tag, 40)}>`;
+  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+  const rawAttrs = item[':@'];
+  if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
+    for (const [key, value] of Object.entries(rawAttrs as Record<string, unknown>)) {
+      if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string') refuse(source, `${where()}: unreadable attribute '${printable(key, 40)}'`);
+      const name = key.slice(ATTR_PREFIX.length);
+      // attribute-value normalisation: literal whitespace characters become spaces
+      attrs[name] = decodeEntities(value.replace(/[\t\n\r]/g, ' '), source, () => `${where()} attribute '${printable(name, 40)}'`);
+    }
+  }
+  const children: XNode[] = [];
+  let text = '';
+  const content = item[tag];
+  if (Array.isArray(content)) {
+    for (const child of content as RawItem[]) {
+      if (isTextItem(child)) {
+        text += decodeEntities(String(child['#text']), source, where);
+        continue;
+      }
+      const childTag = elementTag(child);
+      if (childTag === undefined) continue;
+      if (childTag === '#cdata') {
+        const parts = child['#cdata'];
+        if (Array.isArray(parts)) for (const part of parts as RawItem[]) text += String(part['#text'] ?? '');
+        continue;
+      }
+      children.push(convert(child, childTag, source, counter, limits, depth + 1));
+    }
+  }
+  return { tag, attrs, text, children };
+}
