@@ -1,10 +1,12 @@
 import { WqError } from '../../core/errors.ts';
 import type { CommandName } from '../../core/options.ts';
 import type { CommandHandler } from './context.ts';
+import { backupCommand } from './backup.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
 import { listCommand } from './list.ts';
 import { pruneCommand } from './prune.ts';
+import { restoreCommand } from './restore.ts';
 import { verifyCommand } from './verify.ts';
 import { versionCommand } from './version.ts';
 
@@ -23,8 +25,8 @@ export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
   verify: verifyCommand,
   prune: pruneCommand,
   delete: deleteCommand,
-  backup: notImplemented('backup'),
-  restore: notImplemented('restore'),
+  backup: backupCommand,
+  restore: restoreCommand,
   profiles: notImplemented('profiles'),
   rpc: notImplemented('rpc'),
   remote: notImplemented('remote'),

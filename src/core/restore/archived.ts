@@ -1,0 +1,40 @@
+// From the files of a session's metadata tar (already read safely) to the restore's target:
+// the archived system (qubes.xml) with each qube's firewall rules (firewall.xml) and notes
+// (notes.txt) from the qube's directory. Pure; every problem is a WqError('input').
+import { WqError } from '../errors.ts';
+import type { ArchivedSystem, QubeClass } from '../qubes/model.ts';
+import { parseFirewallXml } from '../qubesxml/firewall-xml.ts';
+import { parseQubesXml } from '../qubesxml/qubes-xml.ts';
+
+export interface ArchivedRestoreSource {
+  system: ArchivedSystem;
+  notes: Record<string, string>;
+}
+
+/** The directory of a qube below the Qubes dir, as qubesd lays it out. */
+export function qubeDirOf(name: string, klass: QubeClass): string {
+  return klass === 'TemplateVM' ? `vm-templates/${name}` : `appvms/${name}`;
+}
+
+/** notes.txt is shown to the user: printable text, tabs and newlines only, bounded. */
+const MAX_NOTES_BYTES = 256000;
+
+export function readArchivedSource(files: ReadonlyMap<string, Buffer>, session: string): ArchivedRestoreSource {
+  const xml = files.get('qubes.xml');
+  if (xml === undefined) throw new WqError('input', `The metadata of session ${session} holds no qubes.xml.`);
+  const parsed = parseQubesXml(xml, { source: `qubes.xml of session ${session}` });
+  const notes: Record<string, string> = {};
+  const qubes = parsed.qubes.map((q) => {
+    const dir = qubeDirOf(q.name, q.klass);
+    const fw = files.get(`${dir}/firewall.xml`);
+    const firewall = fw === undefined ? [] : parseFirewallXml(fw, { source: `${dir}/firewall.xml of session ${session}` });
+    const note = files.get(`${dir}/notes.txt`);
+    if (note !== undefined) {
+      if (note.length > MAX_NOTES_BYTES) throw new WqError('input', `Refusing ${dir}/notes.txt of session ${session}: larger than ${MAX_NOTES_BYTES} bytes.`);
+      const text = new TextDecoder('utf-8', { fatal: false }).decode(note);
+      notes[q.name] = text;
+    }
+    return { ...q, firewall };
+  });
+  return { system: { ...parsed, qubes }, notes };
+}
