@@ -296,14 +296,17 @@ export const WYNG_UTIL_QUBES_SKIPPED_PROPERTIES: readonly string[] = Object.free
 ]);
 
 /**
- * Properties a restore never writes with `property.Set` (PROTOCOL.md §6): identity / write-once,
- * computed without setter, host-specific. `label` and `template` are not here: they are written,
+ * Properties a restore never writes with `property.Set` on a qube (PROTOCOL.md §6): identity /
+ * write-once, computed without setter, host-specific (dom0's own read-only ones, e.g. its
+ * `maxmem`, are not listed: use restoreExclusionReason for a class-exact answer). `label` and `template` are not here: they are written,
  * but at creation / in their own step (see SPECIAL_RESTORE_PROPERTIES).
  */
 export const RESTORE_EXCLUDED_PROPERTIES: readonly string[] = Object.freeze(
   [
     ...new Set([
-      ...VM_PROPERTIES.filter((s) => s.access !== 'settable' || s.hostSpecific).map((s) => s.name),
+      ...VM_PROPERTIES.filter(
+        (s) => s.classes.some((k) => VM_CLASSES.includes(k)) && (s.access !== 'settable' || s.hostSpecific),
+      ).map((s) => s.name),
       ...WYNG_UTIL_QUBES_SKIPPED_PROPERTIES.filter((n) => n !== 'label' && n !== 'default_dispvm'),
     ]),
   ].sort(),
