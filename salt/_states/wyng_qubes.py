@@ -1,0 +1,260 @@
+"""
+Salt states for wyng-qubes: qubes restored from a Wyng backup, profiles backed up in time.
+
+Both states reach the tool only through the ``wyng_qubes`` execution module (``__salt__``),
+which runs the wyng-qubes bundle with ``--json``.
+
+.. code-block:: yaml
+
+    fedora-41:
+      wyng_qubes.restored:
+        - profile: laptop
+
+    work:
+      wyng_qubes.restored:
+        - profile: laptop
+        - require:
+          - wyng_qubes: fedora-41
+
+    nightly:
+      wyng_qubes.backed_up:
+        - max_age: 24h
+"""
+
+import re
+
+from salt.exceptions import CommandExecutionError, SaltInvocationError
+
+__virtualname__ = "wyng_qubes"
+
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+# Plan actions that create or rebuild the qube whatever its settings show.
+_REBUILDS = ("create", "replace-class")
+
+
+def __virtual__():
+    if "wyng_qubes.plan" in __salt__:
+        return __virtualname__
+    return (False, "wyng_qubes: the wyng_qubes execution module is not available")
+
+
+def _ret(name):
+    return {"name": name, "result": False, "changes": {}, "comment": ""}
+
+
+def _parse_age(value):
+    """``24h``, ``90m``, ``2d``, ``1w``, ``3600s`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise SaltInvocationError(f"max_age: expected a duration such as 24h, got {value!r}")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = _AGE.match(str(value))
+        if not match:
+            raise SaltInvocationError(
+                f"max_age: expected a duration such as 24h, 90m, 2d or 1w, got {value!r}"
+            )
+        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise SaltInvocationError(f"max_age must be positive, got {value!r}")
+    return seconds
+
+
+def _human(seconds):
+    if seconds is None:
+        return "unknown"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds}s"
+
+
+def _select(profile, dest, kwargs):
+    opts = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    if profile is not None:
+        opts["profile"] = profile
+    if dest is not None:
+        opts["dest"] = dest
+    return opts
+
+
+def _plan_entry(doc, name):
+    for entry in ((doc.get("result") or {}).get("plan") or {}).get("qubes") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    return None
+
+
+def _differs(entry):
+    """A plan entry that would change the qube: created, rebuilt, or any setting change."""
+    if entry.get("action") in _REBUILDS:
+        return True
+    changes = entry.get("changes") or {}
+    return any(bool(v) for v in changes.values())
+
+
+def _would_change(entry, session):
+    """What a restore of this plan entry changes, for the state's ``changes``."""
+    out = {"action": entry.get("action"), "session": session}
+    if entry.get("volumes"):
+        out["volumes"] = entry["volumes"]
+    for key, value in sorted((entry.get("changes") or {}).items()):
+        if value:
+            out[key] = value
+    if entry.get("problems"):
+        out["problems"] = entry["problems"]
+    return out
+
+
+def restored(
+    name, profile=None, dest=None, session=None, only_if_missing=True, **kwargs
+):
+    """
+    The qube ``name`` is restored from a Wyng backup (data and settings).
+
+    name
+        The qube.
+    profile / dest
+        A profile of profiles.yaml, or the archive URL.
+    session
+        The session to restore from; default the newest session holding the qube.
+    only_if_missing
+        True (default): restore only when the qube does not exist. False: also restore an
+        existing qube when the plan shows any difference (settings, class).
+
+    Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
+    ``ignore_missing``, ``no_qubes_post``, ``wyng``, ...). Under ``test=True`` only the plan
+    runs: ``result`` is None and ``changes`` shows what would change.
+    """
+    ret = _ret(name)
+    opts = _select(profile, dest, kwargs)
+    try:
+        plan_doc = __salt__["wyng_qubes.plan"](qubes=[name], session=session, **opts)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = f"Planning the restore of {name} failed: {exc}"
+        return ret
+
+    entry = _plan_entry(plan_doc, name)
+    chosen = (plan_doc.get("result") or {}).get("session") or session
+    if entry is None:
+        ret["comment"] = f"The restore plan of session {chosen} has no entry for {name}"
+        return ret
+    action = entry.get("action")
+
+    if action == "skip":
+        ret["result"] = True
+        problems = "; ".join(str(p) for p in entry.get("problems") or [])
+        ret["comment"] = f"{name}: the plan skips it" + (f" ({problems})" if problems else "")
+        return ret
+    if only_if_missing and action != "create":
+        ret["result"] = True
+        ret["comment"] = f"{name} exists; not restored (only_if_missing is set)"
+        return ret
+    if not _differs(entry):
+        ret["result"] = True
+        ret["comment"] = f"{name} already matches session {chosen}"
+        return ret
+
+    would = _would_change(entry, chosen)
+    verb = "created" if action == "create" else "restored"
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["changes"] = {name: would}
+        ret["comment"] = f"{name} would be {verb} from session {chosen}"
+        if entry.get("problems"):
+            ret["comment"] += "; problems: " + "; ".join(str(p) for p in entry["problems"])
+        return ret
+
+    try:
+        doc = __salt__["wyng_qubes.restore"](qubes=[name], session=chosen, **opts)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = f"Restoring {name} from session {chosen} failed: {exc}"
+        return ret
+
+    outcome = None
+    for q in (doc.get("result") or {}).get("qubes") or []:
+        if isinstance(q, dict) and q.get("name") == name:
+            outcome = q
+    status = (outcome or {}).get("status")
+    if status != "restored":
+        ret["result"] = status == "skipped"
+        reason = (outcome or {}).get("error") or f"status {status!r}"
+        ret["comment"] = f"{name} was not restored from session {chosen}: {reason}"
+        return ret
+    would["status"] = status
+    if "changes" in outcome:
+        would["settings_changed"] = outcome["changes"]
+    ret["result"] = True
+    ret["changes"] = {name: would}
+    ret["comment"] = f"{name} {verb} from session {chosen}"
+    return ret
+
+
+def backed_up(name, max_age="24h", profile=None, dest=None, qubes=None, **kwargs):
+    """
+    The profile ``name`` has a backup newer than ``max_age`` (``24h``, ``90m``, ``2d``,
+    ``1w`` or seconds); otherwise back it up now.
+
+    name
+        The profile (profiles.yaml). With ``dest`` (and ``qubes``) given instead, ``name``
+        is only the state's label and no profile is used unless ``profile`` is set.
+    max_age
+        How old the newest session of the profile's qubes may be.
+
+    Further options go to ``wyng_qubes.backup`` (``includes``, ``exclude``, ``dedup``, ...).
+    Under ``test=True`` it only says whether it would back up.
+    """
+    ret = _ret(name)
+    try:
+        limit = _parse_age(max_age)
+    except SaltInvocationError as exc:
+        ret["comment"] = str(exc)
+        return ret
+    if profile is None and dest is None:
+        profile = name
+    selection = _select(profile, dest, {})
+    try:
+        state = __salt__["wyng_qubes.status"](qubes=qubes, **selection)
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = f"Reading the backups of {name} failed: {exc}"
+        return ret
+
+    result = state.get("result") or {}
+    newest, age = result.get("newest"), result.get("age_seconds")
+    if newest is not None and age is not None and age <= limit:
+        ret["result"] = True
+        ret["comment"] = f"{name}: newest session {newest} is {_human(age)} old (max_age {max_age})"
+        return ret
+
+    why = (
+        "no backup session yet"
+        if newest is None
+        else f"newest session {newest} is {_human(age)} old (max_age {max_age})"
+    )
+    if __opts__["test"]:
+        ret["result"] = None
+        ret["changes"] = {name: {"old": newest, "new": "a new backup session"}}
+        ret["comment"] = f"{name} would be backed up: {why}"
+        return ret
+
+    try:
+        doc = __salt__["wyng_qubes.backup"](qubes=qubes, **_select(profile, dest, kwargs))
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        ret["comment"] = f"Backing up {name} failed ({why}): {exc}"
+        partial = (getattr(exc, "document", None) or {}).get("result")
+        if isinstance(partial, dict) and partial.get("session"):
+            ret["changes"] = {name: {"old": newest, "new": partial.get("session"), "qubes": partial.get("qubes")}}
+        return ret
+    backup_result = doc.get("result") or {}
+    ret["result"] = True
+    ret["changes"] = {
+        name: {
+            "old": newest,
+            "new": backup_result.get("session"),
+            "qubes": backup_result.get("qubes"),
+        }
+    }
+    ret["comment"] = f"{name} backed up in session {backup_result.get('session')}: {why}"
+    return ret

@@ -1,0 +1,334 @@
+"""State module: restored and backed_up over a patched __salt__ (the execution module's
+functions), and once end to end over the real execution module with cmd.run_all patched."""
+
+import time
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+from helpers import envelope
+
+SESSION = "20250301-020304"
+
+
+class Calls:
+    """Fake wyng_qubes.* functions: queued answers (a document or an exception), recorded calls."""
+
+    def __init__(self):
+        self.calls = []
+        self.answers = {}
+
+    def answer(self, fun, value):
+        self.answers.setdefault(fun, []).append(value)
+
+    def fun(self, name):
+        def call(**kwargs):
+            self.calls.append((name, kwargs))
+            queue = self.answers.get(name) or []
+            if not queue:
+                raise AssertionError(f"unexpected call of wyng_qubes.{name}({kwargs})")
+            value = queue.pop(0)
+            if isinstance(value, Exception):
+                raise value
+            return value
+
+        return call
+
+    def names(self):
+        return [c[0] for c in self.calls]
+
+
+@pytest.fixture
+def calls(state_mod):
+    c = Calls()
+    state_mod.__salt__ = {f"wyng_qubes.{n}": c.fun(n) for n in ("plan", "restore", "backup", "status")}
+    return c
+
+
+def plan_doc(entries, session=SESSION):
+    return envelope("restore", {"session": session, "plan": {"qubes": entries, "order": [e["name"] for e in entries]}})
+
+
+def entry(name, action, changes=None, problems=(), volumes=("private",)):
+    return {
+        "name": name,
+        "action": action,
+        "volumes": list(volumes),
+        "changes": changes or {"properties": [], "features": [], "tags": [], "devices": []},
+        "problems": list(problems),
+    }
+
+
+def restore_doc(name, status="restored", changes=3, session=SESSION):
+    return envelope("restore", {"session": session, "qubes": [{"name": name, "status": status, "changes": changes}]})
+
+
+# --- restored --------------------------------------------------------------------------
+
+
+def test_virtual_needs_the_execution_module(state_mod, calls):
+    assert state_mod.__virtual__() == "wyng_qubes"
+    state_mod.__salt__ = {}
+    ok, reason = state_mod.__virtual__()
+    assert ok is False and "execution module" in reason
+
+
+def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work", "create", {"properties": [{"name": "label", "from": None, "to": "red"}]})]))
+    calls.answer("restore", restore_doc("work"))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is True
+    assert calls.calls == [
+        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop"}),
+        ("restore", {"qubes": ["work"], "session": SESSION, "profile": "laptop"}),
+    ]
+    assert ret["changes"] == {
+        "work": {
+            "action": "create",
+            "session": SESSION,
+            "volumes": ["private"],
+            "properties": [{"name": "label", "from": None, "to": "red"}],
+            "status": "restored",
+            "settings_changed": 3,
+        }
+    }
+    assert ret["comment"] == f"work created from session {SESSION}"
+
+
+def test_test_mode_runs_the_plan_only(state_mod, calls):
+    state_mod.__opts__["test"] = True
+    calls.answer("plan", plan_doc([entry("work", "create", problems=["netvm sys-vpn does not exist"])]))
+    ret = state_mod.restored("work", dest="file:/b", session=SESSION)
+    assert calls.names() == ["plan"]
+    assert calls.calls[0][1] == {"qubes": ["work"], "session": SESSION, "dest": "file:/b"}
+    assert ret["result"] is None
+    assert ret["changes"] == {
+        "work": {
+            "action": "create",
+            "session": SESSION,
+            "volumes": ["private"],
+            "problems": ["netvm sys-vpn does not exist"],
+        }
+    }
+    assert "would be created" in ret["comment"] and "netvm sys-vpn does not exist" in ret["comment"]
+
+
+def test_existing_qube_is_left_alone_when_only_if_missing(state_mod, calls):
+    changes = {"properties": [{"name": "memory", "from": 400, "to": 800}]}
+    calls.answer("plan", plan_doc([entry("work", "overwrite", changes)]))
+    ret = state_mod.restored("work", profile="laptop")
+    assert calls.names() == ["plan"]
+    assert ret == {
+        "name": "work",
+        "result": True,
+        "changes": {},
+        "comment": "work exists; not restored (only_if_missing is set)",
+    }
+
+
+def test_existing_qube_with_differences_is_restored_without_only_if_missing(state_mod, calls):
+    changes = {"properties": [{"name": "memory", "from": 400, "to": 800}], "tags": [], "features": []}
+    calls.answer("plan", plan_doc([entry("work", "overwrite", changes)]))
+    calls.answer("restore", restore_doc("work", changes=1))
+    ret = state_mod.restored("work", profile="laptop", only_if_missing=False, pool="vm-pool")
+    assert calls.names() == ["plan", "restore"]
+    assert calls.calls[1][1] == {"qubes": ["work"], "session": SESSION, "profile": "laptop", "pool": "vm-pool"}
+    assert ret["result"] is True
+    assert ret["changes"]["work"]["properties"] == changes["properties"]
+    assert "tags" not in ret["changes"]["work"]
+    assert ret["comment"] == f"work restored from session {SESSION}"
+
+
+def test_existing_qube_that_matches_is_not_restored(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work", "overwrite")]))
+    ret = state_mod.restored("work", profile="laptop", only_if_missing=False)
+    assert calls.names() == ["plan"]
+    assert ret["result"] is True and ret["changes"] == {}
+    assert ret["comment"] == f"work already matches session {SESSION}"
+
+
+def test_class_change_counts_as_a_difference(state_mod, calls):
+    state_mod.__opts__["test"] = True
+    calls.answer("plan", plan_doc([entry("work", "replace-class")]))
+    ret = state_mod.restored("work", profile="laptop", only_if_missing=False)
+    assert ret["result"] is None
+    assert ret["changes"]["work"]["action"] == "replace-class"
+
+
+def test_plan_skip_is_nothing_to_do(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("disp1", "skip", problems=["disposable (use include_disposable)"])]))
+    ret = state_mod.restored("disp1", profile="laptop")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "disposable" in ret["comment"]
+
+
+def test_planning_failure_is_result_false_with_the_tools_message(state_mod, calls):
+    calls.answer("plan", CommandExecutionError("wyng-qubes restore failed (exit 9): No match for VM vault"))
+    ret = state_mod.restored("vault", profile="laptop")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "No match for VM vault" in ret["comment"]
+
+
+def test_restore_failure_is_result_false_with_the_tools_message(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work", "create")]))
+    calls.answer("restore", CommandExecutionError("wyng-qubes restore failed (exit 2): work: receive failed"))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "work: receive failed" in ret["comment"]
+
+
+def test_plan_without_the_qube_is_a_failure(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("other", "create")]))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is False
+    assert "no entry for work" in ret["comment"]
+
+
+def test_restore_that_reports_the_qube_failed_is_a_failure(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work", "create")]))
+    doc = restore_doc("work", status="failed")
+    doc["result"]["qubes"][0]["error"] = "verify: label differs"
+    calls.answer("restore", doc)
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is False
+    assert "verify: label differs" in ret["comment"]
+
+
+# --- backed_up -------------------------------------------------------------------------
+
+
+def status_doc(newest, age):
+    return envelope("status", {"archive": None, "qubes": {}, "missing": [], "newest": newest, "age_seconds": age})
+
+
+@pytest.mark.parametrize(
+    "value, seconds",
+    [("24h", 86400), ("90m", 5400), ("2d", 172800), ("1w", 604800), ("45s", 45), ("3600", 3600), (600, 600)],
+)
+def test_max_age_units(state_mod, value, seconds):
+    assert state_mod._parse_age(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["", "24 hours", "-1h", "0", True, "1y"])
+def test_bad_max_age_is_result_false_before_anything_runs(state_mod, calls, value):
+    ret = state_mod.backed_up("nightly", max_age=value)
+    assert ret["result"] is False
+    assert "max_age" in ret["comment"]
+    assert calls.calls == []
+
+
+def test_fresh_backup_is_nothing_to_do(state_mod, calls):
+    calls.answer("status", status_doc(SESSION, 3600))
+    ret = state_mod.backed_up("nightly", max_age="24h")
+    assert calls.calls == [("status", {"qubes": None, "profile": "nightly"})]
+    assert ret["result"] is True and ret["changes"] == {}
+    assert f"newest session {SESSION} is 1.0h old" in ret["comment"]
+
+
+def test_old_backup_is_refreshed(state_mod, calls):
+    calls.answer("status", status_doc(SESSION, 90000))
+    calls.answer("backup", envelope("backup", {"session": "20250302-020304", "qubes": [{"name": "work", "status": "ok"}]}))
+    ret = state_mod.backed_up("nightly", max_age="24h", dedup=True)
+    assert calls.calls[1] == ("backup", {"qubes": None, "profile": "nightly", "dedup": True})
+    assert ret["result"] is True
+    assert ret["changes"] == {
+        "nightly": {"old": SESSION, "new": "20250302-020304", "qubes": [{"name": "work", "status": "ok"}]}
+    }
+    assert "backed up in session 20250302-020304" in ret["comment"]
+
+
+def test_no_session_yet_means_back_up(state_mod, calls):
+    calls.answer("status", status_doc(None, None))
+    calls.answer("backup", envelope("backup", {"session": "20250302-020304", "qubes": []}))
+    ret = state_mod.backed_up("nightly")
+    assert ret["result"] is True
+    assert "no backup session yet" in ret["comment"]
+
+
+def test_test_mode_says_it_would_back_up(state_mod, calls):
+    state_mod.__opts__["test"] = True
+    calls.answer("status", status_doc(SESSION, 90000))
+    ret = state_mod.backed_up("nightly", max_age="24h")
+    assert calls.names() == ["status"]
+    assert ret["result"] is None
+    assert ret["changes"] == {"nightly": {"old": SESSION, "new": "a new backup session"}}
+    assert "would be backed up" in ret["comment"]
+
+
+def test_test_mode_fresh_is_true(state_mod, calls):
+    state_mod.__opts__["test"] = True
+    calls.answer("status", status_doc(SESSION, 60))
+    ret = state_mod.backed_up("nightly", max_age="1h")
+    assert ret["result"] is True and ret["changes"] == {}
+
+
+def test_explicit_dest_uses_no_profile(state_mod, calls):
+    calls.answer("status", status_doc(SESSION, 60))
+    state_mod.backed_up("my-label", dest="file:/b", qubes=["work"])
+    assert calls.calls == [("status", {"qubes": ["work"], "dest": "file:/b"})]
+
+
+def test_backup_failure_is_result_false_with_the_tools_message(state_mod, calls):
+    calls.answer("status", status_doc(None, None))
+    calls.answer("backup", CommandExecutionError("wyng-qubes backup failed (exit 3): Wyng authentication failed"))
+    ret = state_mod.backed_up("nightly")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "Wyng authentication failed" in ret["comment"]
+
+
+def test_status_failure_is_result_false(state_mod, calls):
+    calls.answer("status", CommandExecutionError("wyng-qubes list failed (exit 9): profile 'nightly' is not defined"))
+    ret = state_mod.backed_up("nightly")
+    assert ret["result"] is False
+    assert "profile 'nightly' is not defined" in ret["comment"]
+
+
+# --- state over the real execution module (only cmd.run_all patched) -------------------
+
+
+@pytest.fixture
+def wired(state_mod, mod):
+    """The state's __salt__ holds the execution module's functions, as Salt's loader does."""
+    state_mod.__salt__ = {
+        "wyng_qubes.plan": mod.plan,
+        "wyng_qubes.restore": mod.restore,
+        "wyng_qubes.backup": mod.backup,
+        "wyng_qubes.status": mod.status,
+    }
+    return state_mod
+
+
+def test_partial_backup_failure_keeps_the_new_session_in_changes(wired, run_all):
+    run_all.reply(envelope("list", None, exit_code=1, errors=[{"kind": "no-sessions", "message": "No Qubes backup sessions."}]))
+    failed = envelope(
+        "backup",
+        {"session": "20250302-020304", "qubes": [{"name": "work", "status": "ok"}, {"name": "vault", "status": "failed"}]},
+        exit_code=2,
+        errors=[{"qube": "vault", "kind": "qubes-failed", "message": "volume vm-vault-private missing"}],
+    )
+    run_all.reply(failed)
+    ret = wired.backed_up("nightly")
+    assert ret["result"] is False
+    assert "vault: volume vm-vault-private missing" in ret["comment"]
+    assert ret["changes"]["nightly"]["new"] == "20250302-020304"
+    assert [c[0][-1] for c in run_all.calls] == ["list", "backup"]
+
+
+def test_restored_over_the_cli_documents(wired, run_all, node, bundle):
+    run_all.reply(plan_doc([entry("work", "create")]))
+    run_all.reply(restore_doc("work"))
+    ret = wired.restored("work", dest="file:/b")
+    assert [c[0] for c in run_all.calls] == [
+        [node, bundle, "--json", "--unattended", "--dest=file:/b", "--dry-run", "restore", "--", "work"],
+        [node, bundle, "--json", "--unattended", "--dest=file:/b", f"--session={SESSION}", "restore", "--", "work"],
+    ]
+    assert ret["result"] is True
+    assert ret["changes"]["work"]["status"] == "restored"
+
+
+def test_backed_up_over_the_cli_documents_with_a_real_age(wired, run_all):
+    recent = time.strftime("%Y%m%d-%H%M%S", time.localtime(time.time() - 1800))
+    run_all.reply(envelope("list", {"archive": {}, "sessions": [], "qubes": {"work": {"sessions": [recent], "newest": recent}}}))
+    ret = wired.backed_up("nightly", max_age="1h")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert len(run_all.calls) == 1
