@@ -7,11 +7,16 @@ import { execute } from './cli/program.ts';
 import type { CliIo } from './cli/io.ts';
 import type { Envelope } from './cli/output.ts';
 import { WqError } from './core/errors.ts';
+import type { RpcOperation } from './core/profiles.ts';
+import type { RemoteRequestInput } from './core/remote.ts';
+import { callRemote } from './rpc/client.ts';
 import { CommonOptionsSchema, describeZodError, type CommandName, type CommonOptionsInput } from './core/options.ts';
 
 export { WqError, exitCodeFor, type ErrorKind, type ErrorRecord } from './core/errors.ts';
 export type { Envelope } from './cli/output.ts';
 export type { CommonOptions, CommonOptionsInput, CommandName } from './core/options.ts';
+export type { RpcOperation, RpcRequest, Profile } from './core/profiles.ts';
+export type { RemoteRequestInput } from './core/remote.ts';
 
 export interface LibraryOptions extends CommonOptionsInput {
   /** Qube names (positional arguments of the CLI). */
@@ -40,7 +45,22 @@ export async function run(command: CommandName, options: LibraryOptions = {}, co
     confirm: async () => false,
     readStdin: async () => Buffer.alloc(0),
   };
-  return execute(command, [...qubes], { ...parsed.data, unattended: true }, io);
+  // The options given here win over a profile's values (`profile`).
+  const explicit = new Set(Object.keys(rest).filter((k) => (rest as Record<string, unknown>)[k] !== undefined));
+  return execute(command, [...qubes], { ...parsed.data, unattended: true }, io, explicit);
+}
+
+/**
+ * From a management qube: calls the qrexec service `wyng.OPERATION+PROFILE` in dom0 and returns
+ * its JSON document (or an error document for qrexec's own failures: 126/127/125).
+ */
+export async function remote(
+  operation: RpcOperation,
+  request: RemoteRequestInput & { profile: string },
+  context: Pick<LibraryContext, 'env'> = {},
+): Promise<Envelope> {
+  const { profile, ...rest } = request;
+  return callRemote(operation, profile, rest, context.env ?? process.env);
 }
 
 export const list = (o: LibraryOptions = {}, c?: LibraryContext): Promise<Envelope> => run('list', o, c);

@@ -7,6 +7,7 @@ import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
 import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
 import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
+import { applyProfileOptions } from './profile-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -65,7 +66,16 @@ interface ParsedCommandLine {
   command: CommandName;
   args: string[];
   options: CommonOptions;
+  /** Options given on the command line (they win over a profile's values). */
+  explicit: Set<string>;
 }
+
+/** Commander's option keys that are not named like our option model's. */
+const COMMANDER_KEY: Readonly<Record<string, string>> = {
+  noSnapshotRestore: 'snapshotRestore',
+  noAutoRename: 'autoRename',
+  noQubesPost: 'qubesPost',
+};
 
 /** Turns commander's raw option bag into our zod-checked option model. */
 export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdout' | 'stderr' | 'stdinIsTTY'>): ParsedCommandLine | { help: true } {
@@ -124,7 +134,10 @@ export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdou
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
-  return { command, args: rest ?? [], options };
+  const explicit = new Set(
+    Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),
+  );
+  return { command, args: rest ?? [], options, explicit };
 }
 
 const ARG_COMMANDS: ReadonlySet<CommandName> = new Set(['profiles', 'rpc', 'remote', 'schedule', 'report']);
@@ -142,7 +155,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (argv.includes('--json')) io.stdout(renderEnvelope('unknown', e.exitCode, null, [e.toRecord()]));
     return e.exitCode;
   }
-  const envelope = await execute(parsed.command, parsed.args, parsed.options, io);
+  const envelope = await execute(parsed.command, parsed.args, parsed.options, io, parsed.explicit);
   if (parsed.options.json) io.stdout(`${JSON.stringify(envelope)}\n`);
   return envelope.exitCode;
 }
@@ -151,16 +164,26 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
  * Runs one command with already-validated options and returns its `--json` document.
  * The CLI, the library API and the RPC services all end here.
  */
-export async function execute(command: CommandName, args: string[], options: CommonOptions, io: CliIo): Promise<Envelope> {
+export async function execute(
+  command: CommandName,
+  args: string[],
+  options: CommonOptions,
+  io: CliIo,
+  explicit?: ReadonlySet<string>,
+): Promise<Envelope> {
   const json = options.json;
   try {
     // Qube names are checked before any program runs.
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
+    const config = resolveConfig(io.env);
+    // --profile NAME: the profile's values under the explicit options (and its passphrase).
+    const applied = await applyProfileOptions(command, args, options, explicit, config);
     const ctx: CommandContext = {
       command,
-      args,
-      options,
-      config: resolveConfig(io.env),
+      args: applied.args,
+      options: applied.options,
+      passphrase: applied.passphrase,
+      config,
       io,
       say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
       warn: (text) => io.stderr(`${text}\n`),

@@ -15,6 +15,10 @@ export const ERROR_KINDS = [
   'busy', // 9: another wyng-qubes job holds the lock
   'config', // 9: bad configuration (profiles.yaml, state dir)
   'not-implemented', // 9: command not available in this build
+  'forbidden', // 9: an RPC request outside what its profile allows
+  'policy-refused', // 126: qrexec refused the call (policy deny, declined prompt) — remote client
+  'no-service', // 127: the qrexec service is not installed in dom0 — remote client
+  'qrexec', // 125: qrexec itself failed (bad service file, resources) — remote client
   'wyng', // Wyng failed: Wyng's own exit code
   'admin-api', // 1: the Qubes Admin API (qubesd) refused or failed a call
   'internal', // 1: a bug or an unexpected condition
@@ -79,7 +83,14 @@ export function exitCodeFor(kind: ErrorKind, wyngCode?: number): number {
     case 'busy':
     case 'config':
     case 'not-implemented':
+    case 'forbidden':
       return 9;
+    case 'policy-refused':
+      return 126;
+    case 'no-service':
+      return 127;
+    case 'qrexec':
+      return 125;
     case 'wyng':
       return wyngCode !== undefined && wyngCode > 0 ? wyngCode : 1;
     case 'admin-api':

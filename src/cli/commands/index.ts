@@ -5,6 +5,9 @@ import { backupCommand } from './backup.ts';
 import { createCommand } from './create.ts';
 import { deleteCommand } from './delete.ts';
 import { listCommand } from './list.ts';
+import { profilesCommand } from './profiles.ts';
+import { remoteCommand } from './remote.ts';
+import { rpcCommand } from './rpc.ts';
 import { pruneCommand } from './prune.ts';
 import { restoreCommand } from './restore.ts';
 import { verifyCommand } from './verify.ts';
@@ -27,9 +30,9 @@ export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
   delete: deleteCommand,
   backup: backupCommand,
   restore: restoreCommand,
-  profiles: notImplemented('profiles'),
-  rpc: notImplemented('rpc'),
-  remote: notImplemented('remote'),
+  profiles: profilesCommand,
+  rpc: rpcCommand,
+  remote: remoteCommand,
   schedule: notImplemented('schedule'),
   report: notImplemented('report'),
 };

@@ -1,0 +1,98 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Job reports in `<state dir>/reports/`: one JSON file per finished job, named
+ * `<UTC stamp>-<profile>-<operation>.json` so that name order is time order. Written
+ * atomically (temp file + rename); at most MAX_PER_PROFILE are kept per profile.
+ */
+export const REPORTS_DIR = 'reports';
+const MAX_PER_PROFILE = 100;
+const MAX_REPORT_BYTES = 4 * 1024 * 1024;
+
+export const ReportSchema = z.object({
+  version: z.literal(1),
+  profile: z.string(),
+  operation: z.string(),
+  command: z.string(),
+  source: z.enum(['rpc', 'cli', 'timer', 'salt']),
+  caller: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number(),
+  ok: z.boolean(),
+  exitCode: z.number(),
+  result: z.unknown(),
+  errors: z.array(z.object({ kind: z.string(), message: z.string(), qube: z.string().optional() })),
+});
+export type Report = z.output<typeof ReportSchema>;
+
+const NAME = /^(\d{8}T\d{6}\d{3}Z)-([a-z0-9][a-z0-9_-]{0,63})-([A-Za-z]+)\.json$/;
+
+function stamp(iso: string): string {
+  return iso.replace(/[-:]/g, '').replace('.', '');
+}
+
+export function reportFileName(report: Pick<Report, 'startedAt' | 'profile' | 'operation'>): string {
+  return `${stamp(report.startedAt)}-${report.profile}-${report.operation}.json`;
+}
+
+export function writeReport(stateDir: string, report: Report): string {
+  const dir = join(stateDir, REPORTS_DIR);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = reportFileName(report);
+  const path = join(dir, name);
+  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, path);
+  const mine = listReportFiles(stateDir).filter((f) => f.profile === report.profile);
+  for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_PROFILE))) rmSync(join(dir, old.file), { force: true });
+  return path;
+}
+
+interface ReportFile {
+  file: string;
+  stamp: string;
+  profile: string;
+  operation: string;
+}
+
+/** Report files, oldest first. */
+export function listReportFiles(stateDir: string): ReportFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(stateDir, REPORTS_DIR));
+  } catch {
+    return [];
+  }
+  const out: ReportFile[] = [];
+  for (const file of names) {
+    const m = NAME.exec(file);
+    if (m !== null) out.push({ file, stamp: m[1]!, profile: m[2]!, operation: m[3]! });
+  }
+  return out.sort((a, b) => (a.stamp < b.stamp ? -1 : a.stamp > b.stamp ? 1 : a.file.localeCompare(b.file)));
+}
+
+export function readReport(stateDir: string, file: string): Report | undefined {
+  try {
+    const text = readFileSync(join(stateDir, REPORTS_DIR, file), 'utf8');
+    if (text.length > MAX_REPORT_BYTES) return undefined;
+    const parsed = ReportSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The newest readable report of each profile. */
+export function lastReports(stateDir: string): Record<string, Report> {
+  const out: Record<string, Report> = {};
+  const files = listReportFiles(stateDir).reverse();
+  for (const f of files) {
+    if (Object.hasOwn(out, f.profile)) continue;
+    const r = readReport(stateDir, f.file);
+    if (r !== undefined) out[f.profile] = r;
+  }
+  return out;
+}

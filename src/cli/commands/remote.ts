@@ -1,0 +1,33 @@
+import { WqError } from '../../core/errors.ts';
+import { parseOperation } from '../../core/remote.ts';
+import { callRemote } from '../../rpc/client.ts';
+import { inferExplicit } from '../profile-options.ts';
+import type { CommandHandler } from './context.ts';
+
+/** Options `remote` can send; everything else is decided by the profile in dom0. */
+const REMOTE_OPTIONS = new Set(['profile', 'session', 'dryRun', 'exclude', 'includeDisposable', 'json', 'verbose', 'debug', 'unattended']);
+
+/** `remote OP --profile NAME [QUBE ...] [--session S] [--dry-run] [--exclude Q] [--json]` — from a management qube. */
+export const remoteCommand: CommandHandler = async (ctx) => {
+  const [opText, ...qubes] = ctx.args;
+  const op = parseOperation(opText);
+  const o = ctx.options;
+  const refused = [...inferExplicit(o)].filter((k) => !REMOTE_OPTIONS.has(k));
+  if (refused.length > 0) {
+    throw new WqError('option', `remote cannot send ${refused.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: the profile in dom0 decides these.`);
+  }
+  const envelope = await callRemote(
+    op,
+    o.profile,
+    { qubes, exclude: o.exclude, session: o.session, dryRun: o.dryRun, includeDisposable: o.includeDisposable },
+    ctx.io.env,
+  );
+  const service = `wyng.${op}+${o.profile ?? ''}`;
+  if (envelope.ok) {
+    ctx.say(`${service}: done.`);
+    if (envelope.result !== null && envelope.result !== undefined) ctx.say(JSON.stringify(envelope.result, null, 2));
+  } else {
+    for (const e of envelope.errors) ctx.warn(`${service}: ${e.qube !== undefined ? `${e.qube}: ` : ''}${e.message}`);
+  }
+  return { exitCode: envelope.exitCode, result: envelope.result, errors: envelope.errors };
+};
