@@ -146,6 +146,12 @@ class Ctx {
     return text;
   }
 
+  /** refuses `__proto__` (it cannot be a key of a plain record) */
+  key(name: string, where: string): string {
+    if (name === '__proto__') this.fail(where, `reserved name '__proto__'`);
+    return name;
+  }
+
   count(n: number, max: number, where: string, what: string): void {
     if (n > max) this.fail(where, `more than ${max} ${what}`);
   }
@@ -177,7 +183,7 @@ function nullRecord(): Record<string, string> {
 /** Copies a null-prototype record into a plain object (keys already validated, no `__proto__`). */
 function plain(rec: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(rec)) out[k] = rec[k] as string;
+  for (const k of Object.keys(rec)) Object.defineProperty(out, k, { value: rec[k], enumerable: true, writable: true, configurable: true });
   return out;
 }
 
@@ -220,7 +226,7 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
     for (const [k, v] of Object.entries(node.attrs)) {
       if (k === 'name' || k === 'driver') continue;
       if (!ATTR_NAME.test(k)) ctx.fail(where, `invalid attribute name '${printable(k, 40)}'`);
-      config[k] = ctx.value(v, `${where} attribute '${k}'`);
+      config[ctx.key(k, where)] = ctx.value(v, `${where} attribute '${k}'`);
     }
     pools.push({ name: a.name, driver: a.driver, config: plain(config) });
   }
@@ -282,6 +288,7 @@ function readProperties(
     const pw = `${where}: property '${printable(name, 64)}'`;
     if (!PROPERTY_NAME.test(name)) ctx.fail(pw, 'invalid property name');
     if (p.children.length > 0) ctx.fail(pw, `unexpected element <${printable((p.children[0] as XNode).tag, 40)}>`);
+    ctx.key(name, pw);
     if (Object.prototype.hasOwnProperty.call(out, name)) ctx.fail(pw, 'set twice');
     out[name] = convertValue(name, ctx.value(p.text, pw), pw);
   }
@@ -336,6 +343,7 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
     const fw = `${where}: feature '${printable(fname, 64)}'`;
     if (!FEATURE_NAME.test(fname)) ctx.fail(fw, 'invalid feature name (allowed: letters, digits, "_", ".", "-")');
     if (f.children.length > 0) ctx.fail(fw, `unexpected element <${printable((f.children[0] as XNode).tag, 40)}>`);
+    ctx.key(fname, fw);
     if (Object.prototype.hasOwnProperty.call(features, fname)) ctx.fail(fw, 'set twice');
     features[fname] = ctx.value(f.text, fw);
   }
@@ -380,7 +388,7 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
       for (const [k, val] of Object.entries(v.attrs)) {
         if (k === 'name') continue;
         if (!ATTR_NAME.test(k)) ctx.fail(vw, `invalid attribute name '${printable(k, 40)}'`);
-        config[k] = ctx.value(val, `${vw} attribute '${k}'`);
+        config[ctx.key(k, vw)] = ctx.value(val, `${vw} attribute '${k}'`);
       }
       volumes.push({ name: vname, config: plain(config) });
     }
@@ -404,6 +412,7 @@ function readDevice(ctx: Ctx, d: XNode, devclass: string, where: string): Device
     const { name } = ctx.attrs(NamedAttrs, o, `${where} option #${i + 1}`);
     const ow = `${where} option '${printable(name, 64)}'`;
     if (!OPTION_NAME.test(name)) ctx.fail(ow, 'invalid option name');
+    ctx.key(name, ow);
     if (Object.prototype.hasOwnProperty.call(options, name)) ctx.fail(ow, 'set twice');
     options[name] = ctx.value(o.text, ow);
   }

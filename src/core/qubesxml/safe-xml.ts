@@ -130,7 +130,7 @@ function makeParser(limits: XmlLimits): XMLParser {
     parseAttributeValue: false,
     trimValues: false,
     ignoreDeclaration: false,
-    ignorePiTags: true,
+    ignorePiTags: false, // keeps the <?xml ?> declaration (checked); other PIs are skipped
     allowBooleanAttributes: false,
     removeNSPrefix: false,
     maxNestedTags: limits.maxDepth,
@@ -182,7 +182,7 @@ export function parseSafeXml(
       checkDeclaration(item, source);
       continue;
     }
-    if (tag === undefined) continue;
+    if (tag === undefined || tag.startsWith('?')) continue;
     if (root !== undefined) refuse(source, 'more than one document element');
     root = convert(item, tag, source, counter, limits, 1);
   }
@@ -252,7 +252,7 @@ function convert(item: RawItem, tag: string, source: string, counter: { n: numbe
         continue;
       }
       const childTag = elementTag(child);
-      if (childTag === undefined) continue;
+      if (childTag === undefined || childTag.startsWith('?')) continue;
       if (childTag === '#cdata') {
         const parts = child['#cdata'];
         if (Array.isArray(parts)) for (const part of parts as RawItem[]) text += String(part['#text'] ?? '');
