@@ -43,10 +43,14 @@ export class LiveSystem {
 
   /** pool and vid of a qube's volume, or undefined when the qube has no such volume. */
   async volumeInfo(qube: string, kind: VolumeKind): Promise<VolumeInfo | undefined> {
-    const names = await this.client.listVolumes(qube);
-    if (!names.includes(kind)) return undefined;
-    const info = await this.client.volumeInfo(qube, kind);
-    return { pool: info.pool, vid: info.vid };
+    try {
+      const info = await this.client.volumeInfo(qube, kind);
+      return { pool: info.pool, vid: info.vid };
+    } catch (err) {
+      // qubesd: an unknown volume name is `PermissionDenied: Argument not in '<q> volumes'`
+      if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
+      throw err;
+    }
   }
 
   async pools(): Promise<Map<string, BackupPoolInfo>> {
@@ -66,9 +70,11 @@ export class LiveSystem {
     return this.client.setProperty(qube, 'backup_timestamp', seconds);
   }
 
-  /** Settings of these qubes, firewall included; a fresh read when `fresh`. */
-  async readSettings(names: readonly string[], fresh = false): Promise<Map<string, QubeSettings>> {
-    if (fresh) this.client.clearCache();
+  /**
+   * Settings of these qubes, firewall included. The client's read cache is emptied by every
+   * write, so a read after a change always goes to qubesd.
+   */
+  readSettings(names: readonly string[]): Promise<Map<string, QubeSettings>> {
     return this.client.readQubeSettings(names, { firewall: true });
   }
 

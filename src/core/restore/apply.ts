@@ -188,7 +188,10 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   }
 
   // 4. verify against the archive, then drop the in-progress tag where it holds
-  const toVerify = input.plan.qubes.filter((q) => !runs.get(q.name)!.failed || runs.get(q.name)!.tagged).map((q) => q.name);
+  // A qube that got no write at all was verified by its plan (its diff was empty).
+  const touched = (r: QubeRun): boolean =>
+    r.changes > 0 || r.tagged || r.q.staleTag || r.q.action !== 'overwrite' || r.q.changeCount > 0;
+  const toVerify = input.plan.qubes.map((q) => runs.get(q.name)!).filter((r) => (!r.failed || r.tagged) && touched(r)).map((r) => r.q.name);
   let live = new Map<string, QubeSettings>();
   try {
     live = toVerify.length > 0 ? await ports.readSettings(toVerify) : live;
@@ -196,6 +199,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     for (const n of toVerify) runs.get(n)!.errors.push(`verification read failed: ${message(err)}`);
   }
   for (const r of active()) {
+    if (!touched(r)) continue;
     const now = live.get(r.q.name);
     if (now === undefined) {
       r.errors.push('verification: the qube is missing after the restore');

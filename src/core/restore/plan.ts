@@ -2,7 +2,7 @@
 // state read in batches, the request) to the plan a restore applies and `--dry-run` prints.
 // Nothing here performs I/O; the applier (src/adapters/restore/) carries the plan out.
 import type { ArchivedSystem, PowerState, QubeClass, QubeSettings } from '../qubes/model.ts';
-import { diffSettings, diffSize, type NormaliseValue, type SettingsDiff } from './diff.ts';
+import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
 import { REFERENCE_PROPERTIES, restoreOrder, type OrderNode } from './order.ts';
 
 export interface LiveQube {
@@ -77,6 +77,8 @@ export interface PlannedQube {
   /** archived values replaced by the planner (--ignore-missing fallbacks; null = default) */
   overrides: Record<string, string | null>;
   problems: PlanProblem[];
+  /** the live qube still carries `backup-restore-in-progress` from an earlier run */
+  staleTag: boolean;
   /** true when an error problem means this qube will not be restored */
   fails: boolean;
 }
@@ -231,6 +233,7 @@ export function planRestore(input: PlanInput): RestorePlan {
       changeCount: diffSize(changes) + (action === 'overwrite' ? 0 : 1),
       deferred: [],
       overrides: Object.fromEntries(overrides),
+      staleTag: currentSettings?.tags.includes(IN_PROGRESS_TAG) ?? false,
       problems,
       fails: problems.some((p) => p.severity === 'error'),
     });
