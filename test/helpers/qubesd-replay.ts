@@ -19,8 +19,8 @@ export type ReplayBehaviour =
   | { kind: 'never-answer' }
   /** read the request (to EOF), then send these bytes and close */
   | { kind: 'raw'; bytes: Buffer }
-  /** read the request, send these bytes, then reset the connection */
-  | { kind: 'reset-after'; bytes: Buffer };
+  /** read the request, send these bytes, then destroy the connection without ending it */
+  | { kind: 'partial-then-close'; bytes: Buffer };
 
 export interface ReplayServer {
   socketPath: string;
@@ -68,8 +68,8 @@ export async function startReplay(exchanges: readonly Exchange[] = []): Promise<
         sock.end(b.bytes);
         return;
       }
-      if (b.kind === 'reset-after') {
-        sock.write(b.bytes, () => sock.resetAndDestroy());
+      if (b.kind === 'partial-then-close') {
+        sock.write(b.bytes, () => sock.destroy());
         return;
       }
       const i = queue.findIndex((e) => e.request.equals(req));

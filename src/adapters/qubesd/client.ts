@@ -87,6 +87,10 @@ export interface CreateQubeSpec {
 /** Methods whose answers cannot change through anything this client does. */
 const STATIC_READS = new Set(['admin.deviceclass.List', 'admin.vmclass.List', 'admin.label.List', 'admin.label.Get', 'admin.label.Index']);
 
+/** Writes after which the qube list (admin.vm.List) must be read again. */
+const LIFECYCLE_WRITE = /^admin\.vm\.(Create|CreateInPool)\.|^admin\.vm\.(Remove|Start|Shutdown|Kill|Pause|Unpause|Suspend|Resume)$/;
+const VM_LIST_KEY = 'dom0\0admin.vm.List\0';
+
 /** Write-once properties: qubesd answers Set/Reset with an EMPTY response (an internal AttributeError, §5, §6). */
 const WRITE_ONCE = new Set(['qid', 'uuid', 'name']);
 
@@ -140,13 +144,19 @@ export class AdminClient {
    * A write. Any write empties the read cache: qubesd computes defaults across qubes (a global
    * `default_netvm` changes every qube's `netvm default=True …`) and has side effects
    * (`service.meminfo-writer` rewrites `maxmem`, §8), so no cached read is safe after it.
+   * Only the qube list (names, classes, power states) survives writes that cannot change it:
+   * it is dropped by create, remove, start, shutdown and kill.
    */
   private async write(dest: string, method: string, arg = '', payload?: string): Promise<void> {
-    this.cache.clear();
+    const lifecycle = LIFECYCLE_WRITE.test(method);
+    const drop = (): void => {
+      for (const key of this.cache.keys()) if (lifecycle || !key.startsWith(VM_LIST_KEY)) this.cache.delete(key);
+    };
+    drop();
     try {
       await this.invoke('write', dest, method, arg, payload);
     } finally {
-      this.cache.clear();
+      drop();
     }
   }
 
@@ -175,12 +185,12 @@ export class AdminClient {
    * admin.vm.List to dom0: every qube, `<name> class=<C> state=<S> uuid=<u>` per line, dom0
    * first (§3). A qube caller sees only what its qrexec policy allows.
    */
-  listQubes(): Promise<VmListEntry[]> {
+  async listQubes(): Promise<VmListEntry[]> {
     return this.readParsed('dom0', 'admin.vm.List', '', parseVmList);
   }
 
   /** admin.vm.CurrentState: `mem= mem_static_max= cputime= power_state=` (§3). */
-  currentState(qube: string): Promise<CurrentState> {
+  async currentState(qube: string): Promise<CurrentState> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.CurrentState', '', parseCurrentState);
   }
@@ -188,7 +198,7 @@ export class AdminClient {
   // ---- properties (per qube: admin.vm.property.*, global: admin.property.* to dom0) -----------
 
   /** admin.vm.property.List: names, not sorted. */
-  listProperties(qube: string): Promise<string[]> {
+  async listProperties(qube: string): Promise<string[]> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.property.List', '', (t) => parseNameList(t, 'property list'));
   }
@@ -198,20 +208,20 @@ export class AdminClient {
    * per line with `\` → `\\` and newline → `\n` escaped (unescaped here). Order is not
    * alphabetical and not relied on (§3).
    */
-  getAllProperties(qube: string): Promise<Map<string, PropertyValue>> {
+  async getAllProperties(qube: string): Promise<Map<string, PropertyValue>> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.property.GetAll', '', parsePropertyGetAll);
   }
 
   /** admin.vm.property.Get+<p>: `default=X type=T value` (value unescaped; may span lines). */
-  getProperty(qube: string, name: string): Promise<PropertyValue> {
+  async getProperty(qube: string, name: string): Promise<PropertyValue> {
     checkQubeName(qube);
     checkPropertyName(name);
     return this.readParsed(qube, 'admin.vm.property.Get', name, (t) => parsePropertyGet(t, `property ${name}`));
   }
 
   /** admin.vm.property.GetDefault+<p>: undefined when the property has no default (label, template, qid). */
-  getPropertyDefault(qube: string, name: string): Promise<PropertyDefault | undefined> {
+  async getPropertyDefault(qube: string, name: string): Promise<PropertyDefault | undefined> {
     checkQubeName(qube);
     checkPropertyName(name);
     return this.readParsed(qube, 'admin.vm.property.GetDefault', name, (t) => parsePropertyDefault(t, `default of ${name}`));
@@ -257,16 +267,16 @@ export class AdminClient {
   }
 
   /** admin.property.GetAll to dom0: the global properties (same format as the per-qube call). */
-  getAllGlobals(): Promise<Map<string, PropertyValue>> {
+  async getAllGlobals(): Promise<Map<string, PropertyValue>> {
     return this.readParsed('dom0', 'admin.property.GetAll', '', parsePropertyGetAll);
   }
 
-  getGlobal(name: string): Promise<PropertyValue> {
+  async getGlobal(name: string): Promise<PropertyValue> {
     checkPropertyName(name);
     return this.readParsed('dom0', 'admin.property.Get', name, (t) => parsePropertyGet(t, `global property ${name}`));
   }
 
-  getGlobalDefault(name: string): Promise<PropertyDefault | undefined> {
+  async getGlobalDefault(name: string): Promise<PropertyDefault | undefined> {
     checkPropertyName(name);
     return this.readParsed('dom0', 'admin.property.GetDefault', name, (t) => parsePropertyDefault(t, `default of ${name}`));
   }
@@ -292,13 +302,13 @@ export class AdminClient {
   // ---- features (§8) ---------------------------------------------------------------------------
 
   /** admin.vm.feature.List: names in insertion order; there is no batch read of values. */
-  listFeatures(qube: string): Promise<string[]> {
+  async listFeatures(qube: string): Promise<string[]> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.feature.List', '', (t) => parseNameList(t, 'feature list'));
   }
 
   /** admin.vm.feature.Get+<f>: the raw value, may be empty. Missing → QubesFeatureNotFoundError. */
-  getFeature(qube: string, name: string): Promise<string> {
+  async getFeature(qube: string, name: string): Promise<string> {
     checkQubeName(qube);
     checkFeatureName(name);
     return this.read(qube, 'admin.vm.feature.Get', name);
@@ -314,7 +324,7 @@ export class AdminClient {
   }
 
   /** admin.vm.feature.CheckWithTemplate+<f>: the value, falling back to the template's. */
-  checkFeatureWithTemplate(qube: string, name: string): Promise<string> {
+  async checkFeatureWithTemplate(qube: string, name: string): Promise<string> {
     checkQubeName(qube);
     checkFeatureName(name);
     return this.read(qube, 'admin.vm.feature.CheckWithTemplate', name);
@@ -347,13 +357,13 @@ export class AdminClient {
    * admin.vm.tag.List: sorted. Includes tags qubesd adds itself: `created-by-<source>` on
    * create, `guivm-<q>` / `audiovm-<q>` from extensions.
    */
-  listTags(qube: string): Promise<string[]> {
+  async listTags(qube: string): Promise<string[]> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.tag.List', '', (t) => parseNameList(t, 'tag list'));
   }
 
   /** admin.vm.tag.Get+<t> → `1`/`0`. */
-  hasTag(qube: string, tag: string): Promise<boolean> {
+  async hasTag(qube: string, tag: string): Promise<boolean> {
     checkQubeName(qube);
     checkTagName(tag);
     return this.readParsed(qube, 'admin.vm.tag.Get', tag, parseTagGet);
@@ -379,7 +389,7 @@ export class AdminClient {
   // ---- devices (§7) ----------------------------------------------------------------------------
 
   /** admin.deviceclass.List: `pci`, `block` here; a real dom0 also has `usb`, `mic`. */
-  deviceClasses(): Promise<string[]> {
+  async deviceClasses(): Promise<string[]> {
     return this.readParsed('dom0', 'admin.deviceclass.List', '', (t) => parseNameList(t, 'device class list'));
   }
 
@@ -482,7 +492,7 @@ export class AdminClient {
    * `comment=` last), in order. A qube without its own rules answers `action=accept`. Not
    * for dom0 (ProtocolError: expected destination to not be AdminVM).
    */
-  getFirewall(qube: string): Promise<string[]> {
+  async getFirewall(qube: string): Promise<string[]> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.firewall.Get', '', parseFirewall);
   }
@@ -500,19 +510,19 @@ export class AdminClient {
   // ---- volumes, pools, labels ------------------------------------------------------------------
 
   /** admin.vm.volume.List: `root private volatile kernel` (dom0: none). */
-  listVolumes(qube: string): Promise<string[]> {
+  async listVolumes(qube: string): Promise<string[]> {
     checkQubeName(qube);
     return this.readParsed(qube, 'admin.vm.volume.List', '', (t) => parseNameList(t, 'volume list'));
   }
 
   /** admin.vm.volume.Info+<v>; an unknown volume → PermissionDenied `Argument not in '<q> volumes'`. */
-  volumeInfo(qube: string, volume: string): Promise<VolumeInfo> {
+  async volumeInfo(qube: string, volume: string): Promise<VolumeInfo> {
     checkQubeName(qube);
     checkVolumeName(volume);
     return this.readParsed(qube, 'admin.vm.volume.Info', volume, parseVolumeInfo);
   }
 
-  listPools(): Promise<string[]> {
+  async listPools(): Promise<string[]> {
     return this.readParsed('dom0', 'admin.pool.List', '', (t) => parseNameList(t, 'pool list'));
   }
 
@@ -521,7 +531,7 @@ export class AdminClient {
    * lvm_thin `volume_group`, `thin_pool`), then `size=`/`usage=` when the driver knows them and
    * `included_in=`. An unknown pool → PermissionDenied `Argument not in 'pools'`.
    */
-  poolInfo(pool: string): Promise<PoolInfo> {
+  async poolInfo(pool: string): Promise<PoolInfo> {
     checkPoolName(pool);
     return this.readParsed('dom0', 'admin.pool.Info', pool, parsePoolInfo);
   }
@@ -532,17 +542,17 @@ export class AdminClient {
     return Promise.all(names.map((n) => this.poolInfo(n)));
   }
 
-  listLabels(): Promise<string[]> {
+  async listLabels(): Promise<string[]> {
     return this.readParsed('dom0', 'admin.label.List', '', (t) => parseNameList(t, 'label list'));
   }
 
   /** admin.label.Get+<l> → `0xRRGGBB`; unknown → QubesLabelNotFoundError. */
-  labelColor(label: string): Promise<string> {
+  async labelColor(label: string): Promise<string> {
     checkLabelName(label);
     return this.readParsed('dom0', 'admin.label.Get', label, parseLabelColor);
   }
 
-  labelIndex(label: string): Promise<number> {
+  async labelIndex(label: string): Promise<number> {
     checkLabelName(label);
     return this.readParsed('dom0', 'admin.label.Index', label, parseLabelIndex);
   }
@@ -624,12 +634,12 @@ export class AdminClient {
   // ---- batched settings ------------------------------------------------------------------------
 
   /** Every setting of the named live qubes (see settings.ts for the call budget). */
-  readQubeSettings(names: readonly string[], opts?: ReadSettingsOptions): Promise<Map<string, QubeSettings>> {
+  async readQubeSettings(names: readonly string[], opts?: ReadSettingsOptions): Promise<Map<string, QubeSettings>> {
     return readQubeSettings(this, names, opts);
   }
 
   /** Explicitly set global properties (`default=False`), as the archive stores them. */
-  readGlobalSettings(): Promise<Record<string, string>> {
+  async readGlobalSettings(): Promise<Record<string, string>> {
     return readGlobalSettings(this);
   }
 }
