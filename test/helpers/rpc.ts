@@ -1,0 +1,158 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli/program.ts';
+import type { CliIo } from '../../src/cli/io.ts';
+import { WqError } from '../../src/core/errors.ts';
+import { BUNDLE, ROOT, type CliRun } from './cli.ts';
+
+export const WYNG_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'wyng-stub.mjs');
+export const SERVICES_DIR = join(ROOT, 'rpc', 'services');
+
+/** A sandbox for RPC tests: config dir with profiles.yaml, state dir, Wyng call log. */
+export interface RpcSandbox {
+  dir: string;
+  configDir: string;
+  stateDir: string;
+  wyngLog: string;
+  env: Record<string, string | undefined>;
+  /** The Wyng calls logged so far (argv of each). */
+  wyngCalls(): string[][];
+  auditLines(): Array<Record<string, unknown>>;
+}
+
+export function rpcSandbox(profilesYaml: string, opts: { wyng?: string; env?: Record<string, string | undefined> } = {}): RpcSandbox {
+  const dir = mkdtempSync(join(tmpdir(), 'wq-rpc-'));
+  const configDir = join(dir, 'etc');
+  const stateDir = join(dir, 'state');
+  mkdirSync(configDir);
+  writeFileSync(join(configDir, 'profiles.yaml'), profilesYaml, { mode: 0o600 });
+  chmodSync(join(configDir, 'profiles.yaml'), 0o600);
+  const wyngLog = join(dir, 'wyng-calls.log');
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    TZ: 'UTC',
+    WYNG_QUBES_CONFIG_DIR: configDir,
+    WYNG_QUBES_STATE_DIR: stateDir,
+    WYNG_QUBES_WYNG: opts.wyng ?? WYNG_STUB,
+    WYNG_QUBES_RPC_SUDO: '0',
+    WYNG_QUBES_LOCK_TIMEOUT_MS: '500',
+    WYNG_STUB_LOG: wyngLog,
+    WYNG_FAKE_LOG: wyngLog,
+    ...opts.env,
+  };
+  return {
+    dir,
+    configDir,
+    stateDir,
+    wyngLog,
+    env,
+    wyngCalls: () =>
+      existsSync(wyngLog)
+        ? readFileSync(wyngLog, 'utf8')
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => {
+              try {
+                const doc = JSON.parse(l) as { argv?: string[] };
+                return doc.argv ?? [l];
+              } catch {
+                return [l];
+              }
+            })
+        : [],
+    auditLines: () => {
+      const path = join(stateDir, 'audit.log');
+      return existsSync(path)
+        ? readFileSync(path, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as Record<string, unknown>)
+        : [];
+    },
+  };
+}
+
+export function qrexecEnv(service: string, argument: string, caller: string): Record<string, string> {
+  return {
+    QREXEC_SERVICE_FULL_NAME: argument === '' ? `${service}+` : `${service}+${argument}`,
+    QREXEC_SERVICE_ARGUMENT: argument,
+    QREXEC_REMOTE_DOMAIN: caller,
+    QREXEC_REQUESTED_TARGET_TYPE: 'keyword',
+    QREXEC_REQUESTED_TARGET_KEYWORD: 'adminvm',
+  };
+}
+
+/** The entry point in-process (`wyng-qubes rpc SERVICE`), stdin given as bytes, size cap honoured. */
+export async function rpcInProcess(
+  scriptService: string | undefined,
+  env: Record<string, string | undefined>,
+  stdin: Uint8Array | string,
+): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  const bytes = typeof stdin === 'string' ? Buffer.from(stdin) : Buffer.from(stdin);
+  const io: CliIo = {
+    stdout: (t) => void (stdout += t),
+    stderr: (t) => void (stderr += t),
+    stdinIsTTY: false,
+    wyngStdin: 'ignore',
+    env,
+    confirm: async () => false,
+    readStdin: async (limit) => {
+      if (bytes.length > limit) throw new WqError('input', `request larger than ${limit} bytes`);
+      return bytes;
+    },
+  };
+  const code = await runCli(scriptService === undefined ? ['rpc'] : ['rpc', scriptService], io);
+  return { code, stdout, stderr };
+}
+
+/**
+ * Runs an installed service script the way qrexec does: the script from rpc/services with
+ * `/usr/bin/wyng-qubes` replaced by the bundle, the qrexec environment, stdin from `stdin`
+ * (or left open for the caller to drive), stdout/stderr captured, no TTY.
+ */
+export function spawnService(
+  service: string,
+  env: Record<string, string | undefined>,
+  opts: { argv1?: string } = {},
+): { child: ChildProcessWithoutNullStreams; done: Promise<CliRun> } {
+  const script = readFileSync(join(SERVICES_DIR, service), 'utf8');
+  const entry = `${process.execPath} ${BUNDLE}`;
+  const body = script.replace('exec /usr/bin/wyng-qubes ', `exec ${entry} `);
+  if (body === script) throw new Error(`service script ${service} does not exec /usr/bin/wyng-qubes`);
+  const dir = mkdtempSync(join(tmpdir(), 'wq-svc-'));
+  const path = join(dir, service);
+  writeFileSync(path, body, { mode: 0o755 });
+  const child = spawn(path, opts.argv1 !== undefined ? [opts.argv1] : [], {
+    env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin.on('error', () => undefined);
+  const done = new Promise<CliRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+  return { child, done };
+}
+
+/** Runs a service script to completion with `stdin` as its whole input. */
+export async function runService(service: string, env: Record<string, string | undefined>, stdin: string | Buffer): Promise<CliRun> {
+  const { child, done } = spawnService(service, env);
+  child.stdin.end(stdin);
+  return done;
+}
+
+/** Parses the one JSON document a service prints. */
+export function onlyDocument(stdout: string): { ok: boolean; exitCode: number; command: string; result: unknown; errors: Array<{ kind: string; message: string; qube?: string }> } {
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  if (lines.length !== 1) throw new Error(`expected exactly one JSON document, got ${lines.length} lines: ${stdout}`);
+  return JSON.parse(lines[0]!) as ReturnType<typeof onlyDocument>;
+}
