@@ -40,13 +40,18 @@ export function show(bytes: Buffer): string {
   return JSON.stringify(bytes.toString('utf8'));
 }
 
-export async function startReplay(exchanges: readonly Exchange[] = []): Promise<ReplayServer> {
+/**
+ * `reuse`: a matched exchange stays available (for read-only replays where the same read may
+ * come many times); by default each exchange answers once.
+ */
+export async function startReplay(exchanges: readonly Exchange[] = [], opts: { reuse?: boolean } = {}): Promise<ReplayServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wq-qubesd-replay-'));
   const socketPath = join(dir, 'qubesd.sock');
   const queue: Exchange[] = [...exchanges];
   const received: Buffer[] = [];
   const unmatched: string[] = [];
   const open = new Set<Socket>();
+  const used = new Set<string>();
   let behaviour: ReplayBehaviour = { kind: 'replay' };
 
   const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
@@ -78,8 +83,10 @@ export async function startReplay(exchanges: readonly Exchange[] = []): Promise<
         sock.end();
         return;
       }
-      const [e] = queue.splice(i, 1);
-      sock.end(e!.response);
+      const e = queue[i]!;
+      if (opts.reuse !== true) queue.splice(i, 1);
+      used.add(e.id);
+      sock.end(e.response);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -90,7 +97,7 @@ export async function startReplay(exchanges: readonly Exchange[] = []): Promise<
     socketPath,
     received,
     unmatched,
-    unused: () => queue.map((e) => e.id),
+    unused: () => (opts.reuse === true ? queue.filter((e) => !used.has(e.id)) : queue).map((e) => e.id),
     setBehaviour: (nb) => void (behaviour = nb),
     add: (...ex) => void queue.push(...ex),
     close: async () => {
