@@ -1,0 +1,3 @@
+base:
+  dom0:
+    - wyng-qubes
