@@ -7,7 +7,9 @@ import type { CliIo } from '../../src/cli/io.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { BUNDLE, ROOT, type CliRun } from './cli.ts';
 
-export const WYNG_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'wyng-stub.mjs');
+export const WYNG_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'wyng-stub');
+export const SUDO_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'sudo-stub');
+export const QREXEC_CLIENT_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'qrexec-client-vm-stub');
 export const SERVICES_DIR = join(ROOT, 'rpc', 'services');
 
 /** A sandbox for RPC tests: config dir with profiles.yaml, state dir, Wyng call log. */
@@ -39,6 +41,7 @@ export function rpcSandbox(profilesYaml: string, opts: { wyng?: string; env?: Re
     WYNG_QUBES_WYNG: opts.wyng ?? WYNG_STUB,
     WYNG_QUBES_RPC_SUDO: '0',
     WYNG_QUBES_LOCK_TIMEOUT_MS: '500',
+    STUB_NODE: process.execPath,
     WYNG_STUB_LOG: wyngLog,
     WYNG_FAKE_LOG: wyngLog,
     ...opts.env,

@@ -7,12 +7,13 @@ let processGuarded = false;
 /**
  * A job must outlive its caller (QREXEC.md §6): when the calling qube goes away, writing the
  * reply fails with EPIPE — that must not end the process before the job and its report are
- * done. Hang-ups are ignored for the same reason.
+ * done (the same for a closed log on stderr). Hang-ups are ignored for the same reason.
  */
 function guardProcess(): void {
   if (processGuarded) return;
   processGuarded = true;
   process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   process.on('SIGHUP', () => undefined);
 }
 
