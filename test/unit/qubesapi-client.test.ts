@@ -3,7 +3,7 @@
 // gets the recorded answer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport, socketTransportFromConfig } from '../../src/adapters/qubesd/index.ts';
@@ -465,9 +465,14 @@ test('a socket that closes early, a missing socket, a broken answer', async () =
     await transportError(/^(closed-early|malformed)$/, () => t.call('dom0', 'admin.vm.List', ''));
     server.setBehaviour({ kind: 'partial-then-close', bytes: Buffer.from('0') });
     await transportError(/^(closed-early|malformed)$/, () => t.call('dom0', 'admin.vm.List', ''));
-    const gone = new SocketTransport({ socketPath: join(mkdtempSync(join(tmpdir(), 'wq-nosock-')), 'qubesd.sock'), timeoutMs: 5000 });
-    const e = await transportError('connect', () => gone.call('dom0', 'admin.vm.List', ''));
-    assert.match(e.message, /cannot connect to qubesd at .*qubesd\.sock: ENOENT/);
+    const empty = mkdtempSync(join(tmpdir(), 'wq-nosock-'));
+    try {
+      const gone = new SocketTransport({ socketPath: join(empty, 'qubesd.sock'), timeoutMs: 5000 });
+      const e = await transportError('connect', () => gone.call('dom0', 'admin.vm.List', ''));
+      assert.match(e.message, /cannot connect to qubesd at .*qubesd\.sock: ENOENT/);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
   } finally {
     await server.close();
   }
