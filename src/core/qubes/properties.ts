@@ -244,9 +244,13 @@ function inVersion(spec: PropertySpec, version: QubesVersion): boolean {
   return VERSION_RANK[spec.since] <= VERSION_RANK[version];
 }
 
+const BY_CLASS_AND_NAME = new Map<string, PropertySpec>();
+for (const spec of VM_PROPERTIES) for (const klass of spec.classes) BY_CLASS_AND_NAME.set(`${klass}:${spec.name}`, spec);
+
 /** The definition of property `name` for a qube of class `klass`, or undefined when it has none. */
 export function propertyInfo(name: string, klass: QubeClass, version: QubesVersion = '4.4'): PropertySpec | undefined {
-  return VM_PROPERTIES.find((s) => s.name === name && s.classes.includes(klass) && inVersion(s, version));
+  const spec = BY_CLASS_AND_NAME.get(`${klass}:${name}`);
+  return spec !== undefined && inVersion(spec, version) ? spec : undefined;
 }
 
 /** The definition of the global property `name`, or undefined. */

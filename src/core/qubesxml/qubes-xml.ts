@@ -101,7 +101,6 @@ const DomainAttrs = z.object({
   class: z.string().min(1, 'missing'),
   id: z.string().regex(/^domain-[0-9]{1,6}$/, 'must be domain-N').optional(),
 });
-const NamedAttrs = z.object({ name: z.string().min(1, 'missing') });
 const DevicesAttrs = z.object({ class: z.string().regex(DEVCLASS, 'invalid device class') });
 const DeviceAttrs = z.object({
   'backend-domain': z.string().min(1, 'missing'),
@@ -139,6 +138,13 @@ class Ctx {
       return this.fail(where, `attribute ${key}='${printable(raw, 60)}': ${issue.message}`);
     }
     return r.data;
+  }
+
+  /** the non-empty `name` attribute (the common case, checked without building messages) */
+  name(node: XNode, where: () => string): string {
+    const name = node.attrs['name'];
+    if (name === undefined || name === '') return this.fail(where(), name === undefined ? `attribute 'name' is missing` : `attribute 'name' is empty`);
+    return name;
   }
 
   value(text: string, where: string): string {
@@ -180,10 +186,10 @@ function nullRecord(): Record<string, string> {
   return Object.create(null) as Record<string, string>;
 }
 
-/** Copies a null-prototype record into a plain object (keys already validated, no `__proto__`). */
+/** Copies a null-prototype record into a plain object (every key went through Ctx.key: no `__proto__`). */
 function plain(rec: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of Object.keys(rec)) Object.defineProperty(out, k, { value: rec[k], enumerable: true, writable: true, configurable: true });
+  for (const k in rec) out[k] = rec[k] as string;
   return out;
 }
 
@@ -284,9 +290,9 @@ function readProperties(
 ): Record<string, string> {
   const out = nullRecord();
   for (const [i, p] of listOf(ctx, node, 'property', `${where} <properties>`, ctx.limits.maxProperties).entries()) {
-    const { name } = ctx.attrs(NamedAttrs, p, `${where}: property #${i + 1}`);
-    const pw = `${where}: property '${printable(name, 64)}'`;
-    if (!PROPERTY_NAME.test(name)) ctx.fail(pw, 'invalid property name');
+    const name = ctx.name(p, () => `${where}: property #${i + 1}`);
+    if (!PROPERTY_NAME.test(name)) ctx.fail(`${where}: property '${printable(name, 64)}'`, 'invalid property name');
+    const pw = `${where}: property '${name}'`;
     if (p.children.length > 0) ctx.fail(pw, `unexpected element <${printable((p.children[0] as XNode).tag, 40)}>`);
     ctx.key(name, pw);
     if (Object.prototype.hasOwnProperty.call(out, name)) ctx.fail(pw, 'set twice');
@@ -339,9 +345,9 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
   const features = nullRecord();
   const featuresNode = single(ctx, node, 'features', where);
   for (const [i, f] of listOf(ctx, featuresNode, 'feature', `${where} <features>`, ctx.limits.maxFeatures).entries()) {
-    const { name: fname } = ctx.attrs(NamedAttrs, f, `${where}: feature #${i + 1}`);
-    const fw = `${where}: feature '${printable(fname, 64)}'`;
-    if (!FEATURE_NAME.test(fname)) ctx.fail(fw, 'invalid feature name (allowed: letters, digits, "_", ".", "-")');
+    const fname = ctx.name(f, () => `${where}: feature #${i + 1}`);
+    if (!FEATURE_NAME.test(fname)) ctx.fail(`${where}: feature '${printable(fname, 64)}'`, 'invalid feature name (allowed: letters, digits, "_", ".", "-")');
+    const fw = `${where}: feature '${fname}'`;
     if (f.children.length > 0) ctx.fail(fw, `unexpected element <${printable((f.children[0] as XNode).tag, 40)}>`);
     ctx.key(fname, fw);
     if (Object.prototype.hasOwnProperty.call(features, fname)) ctx.fail(fw, 'set twice');
@@ -352,7 +358,7 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
   const tags: string[] = [];
   const tagSet = new Set<string>();
   for (const [i, t] of listOf(ctx, single(ctx, node, 'tags', where), 'tag', `${where} <tags>`, ctx.limits.maxTags).entries()) {
-    const { name: tname } = ctx.attrs(NamedAttrs, t, `${where}: tag #${i + 1}`);
+    const tname = ctx.name(t, () => `${where}: tag #${i + 1}`);
     if (!TAG_NAME.test(tname)) ctx.fail(`${where}: tag '${printable(tname, 64)}'`, 'invalid tag name (allowed: letters, digits, "_", "-")');
     if (!tagSet.has(tname)) tags.push(tname);
     tagSet.add(tname);
@@ -379,9 +385,9 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
     volumes = [];
     const seen = new Set<string>();
     for (const [i, v] of listOf(ctx, vc, 'volume', `${where} <volume-config>`, ctx.limits.maxVolumes).entries()) {
-      const { name: vname } = ctx.attrs(NamedAttrs, v, `${where}: volume #${i + 1}`);
-      const vw = `${where}: volume '${printable(vname, 32)}'`;
-      if (!VOLUME_NAME.test(vname)) ctx.fail(vw, 'invalid volume name');
+      const vname = ctx.name(v, () => `${where}: volume #${i + 1}`);
+      if (!VOLUME_NAME.test(vname)) ctx.fail(`${where}: volume '${printable(vname, 32)}'`, 'invalid volume name');
+      const vw = `${where}: volume '${vname}'`;
       if (seen.has(vname)) ctx.fail(vw, 'listed twice');
       seen.add(vname);
       const config = nullRecord();
@@ -409,9 +415,9 @@ function readDevice(ctx: Ctx, d: XNode, devclass: string, where: string): Device
   const port = a.id ?? '*';
   const options = nullRecord();
   for (const [i, o] of listOf(ctx, d, 'option', where, 256).entries()) {
-    const { name } = ctx.attrs(NamedAttrs, o, `${where} option #${i + 1}`);
-    const ow = `${where} option '${printable(name, 64)}'`;
-    if (!OPTION_NAME.test(name)) ctx.fail(ow, 'invalid option name');
+    const name = ctx.name(o, () => `${where} option #${i + 1}`);
+    if (!OPTION_NAME.test(name)) ctx.fail(`${where} option '${printable(name, 64)}'`, 'invalid option name');
+    const ow = `${where} option '${name}'`;
     ctx.key(name, ow);
     if (Object.prototype.hasOwnProperty.call(options, name)) ctx.fail(ow, 'set twice');
     options[name] = ctx.value(o.text, ow);

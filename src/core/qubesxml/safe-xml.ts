@@ -83,7 +83,7 @@ function isXmlChar(cp: number): boolean {
 }
 
 /** Decodes the predefined entities and character references; anything else after `&` is refused. */
-export function decodeEntities(raw: string, source: string, where: () => string): string {
+export function decodeEntities(raw: string, source: string, where: string): string {
   if (!raw.includes('&')) return raw;
   let out = '';
   let last = 0;
@@ -94,13 +94,13 @@ export function decodeEntities(raw: string, source: string, where: () => string)
     const m = ENTITY.exec(raw);
     if (m === null) {
       const shown = /^&[^;\s<]{0,20};?/.exec(raw.slice(i))?.[0] ?? '&';
-      refuse(source, `${where()}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`);
+      refuse(source, `${where}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`);
     }
     if (m[3] !== undefined) {
       out += PREDEFINED[m[3]];
     } else {
       const cp = m[1] !== undefined ? parseInt(m[1], 16) : parseInt(m[2] as string, 10);
-      if (!isXmlChar(cp)) refuse(source, `${where()}: character reference '${printable(m[0])}' is not an XML character`);
+      if (!isXmlChar(cp)) refuse(source, `${where}: character reference '${printable(m[0])}' is not an XML character`);
       out += String.fromCodePoint(cp);
     }
     last = ENTITY.lastIndex;
@@ -134,6 +134,7 @@ function makeParser(limits: XmlLimits): XMLParser {
     allowBooleanAttributes: false,
     removeNSPrefix: false,
     maxNestedTags: limits.maxDepth,
+    jPath: false, // no path strings per element (faster); no callback uses them
   });
 }
 
@@ -231,15 +232,16 @@ function checkDeclaration(item: RawItem, source: string): void {
 function convert(item: RawItem, tag: string, source: string, counter: { n: number }, limits: XmlLimits, depth: number): XNode {
   if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
   if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
-  const where = (): string => `element <${printable(tag, 40)}>`;
   const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
   const rawAttrs = item[':@'];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
-    for (const [key, value] of Object.entries(rawAttrs as Record<string, unknown>)) {
-      if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string') refuse(source, `${where()}: unreadable attribute '${printable(key, 40)}'`);
+    for (const key in rawAttrs as Record<string, unknown>) {
+      const value = (rawAttrs as Record<string, unknown>)[key];
+      if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string') refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(key, 40)}'`);
       const name = key.slice(ATTR_PREFIX.length);
       // attribute-value normalisation: literal whitespace characters become spaces
-      attrs[name] = decodeEntities(value.replace(/[\t\n\r]/g, ' '), source, () => `${where()} attribute '${printable(name, 40)}'`);
+      const norm = /[\t\n\r]/.test(value) ? value.replace(/[\t\n\r]/g, ' ') : value;
+      attrs[name] = norm.includes('&') ? decodeEntities(norm, source, `element <${printable(tag, 40)}> attribute '${printable(name, 40)}'`) : norm;
     }
   }
   const children: XNode[] = [];
@@ -247,8 +249,10 @@ function convert(item: RawItem, tag: string, source: string, counter: { n: numbe
   const content = item[tag];
   if (Array.isArray(content)) {
     for (const child of content as RawItem[]) {
-      if (isTextItem(child)) {
-        text += decodeEntities(String(child['#text']), source, where);
+      const raw = child['#text'];
+      if (raw !== undefined) {
+        const t = String(raw);
+        text += t.includes('&') ? decodeEntities(t, source, `element <${printable(tag, 40)}>`) : t;
         continue;
       }
       const childTag = elementTag(child);
