@@ -1,19 +1,24 @@
 /**
  * Contract tests of the Admin API client. The target is chosen by test/helpers/qubesd-target.ts:
  * a real qubesd when QUBESD_REAL_SOCKET is set (e.g. the lab of ../shared/lab/qubesd), else the
- * fake qubesd of test/fakes/qubesd seeded with the recorded qubes.xml, else (while the fake is
- * not available) the replay of the recorded qubesd bytes — which can only serve the read-only
- * part. Against a real qubesd the tests are read-mostly: the only qube they change is one they
+ * fake qubesd of test/fakes/qubesd seeded with the recorded qubes.xml (plus a 4.2-mode fake for
+ * the device API probe); QUBESD_CONTRACT_TARGET=replay replays the recorded qubesd bytes, which
+ * can only serve the read-only part. Against a real qubesd the tests are read-mostly: the only qube they change is one they
  * create, named `wq-test-*`, and remove again.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import { QubesApiError } from '../../src/core/qubesapi/errors.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { isValidQubeName } from '../../src/core/names.ts';
 import type { DeviceAssignment } from '../../src/core/qubes/model.ts';
 import { qubesdTarget, type QubesdTarget } from '../helpers/qubesd-target.ts';
+import { QUBESD_CONFORMANCE } from '../helpers/qubesd-transcripts.ts';
+import { startFakeQubesd } from '../fakes/qubesd/index.ts';
 
 const target: QubesdTarget = await qubesdTarget();
 after(() => target.close());
@@ -212,5 +217,33 @@ if (target.writable) {
     }
     assert.equal((await c.listQubes()).some((q) => q.name === name), false);
     await rejectsWith('QubesVMNotFoundError', () => c.removeQube(name));
+  });
+}
+
+if (target.kind === 'fake') {
+  test('[fake 4.2] the device API of Qubes 4.2 is found by probing and used for reads and writes', async () => {
+    const poolsDir = mkdtempSync(join(tmpdir(), 'wq-fake42-'));
+    const fake = await startFakeQubesd({ qubesXml: join(QUBESD_CONFORMANCE, 'qubes.xml'), poolsDir, api: '4.2' });
+    try {
+      const c = new AdminClient(new SocketTransport({ socketPath: fake.socketPath, timeoutMs: 10_000 }));
+      const [net, ...rest] = await c.assignedDevices('sys-net', 'pci');
+      assert.equal(c.deviceApi, '4.2');
+      assert.deepEqual(rest, []);
+      assert.deepEqual(net && { backend: net.backend, port: net.port, mode: net.mode, options: net.options }, {
+        backend: 'dom0',
+        port: '00_03.0',
+        mode: 'required',
+        options: { 'no-strict-reset': 'True' },
+      });
+      const blk: DeviceAssignment = { devclass: 'block', backend: 'dom0', port: 'wqtest0', deviceId: '*', mode: 'required', options: { 'read-only': 'yes' } };
+      await c.assignDevice('work', blk);
+      assert.deepEqual(await c.assignedDevices('work', 'block'), [blk]);
+      await c.unassignDevice('work', blk);
+      assert.deepEqual(await c.assignedDevices('work', 'block'), []);
+      assert.equal(c.log.entries.filter((e) => e.method.endsWith('.Assigned')).length, 1, 'probed once');
+    } finally {
+      await fake.stop();
+      rmSync(poolsDir, { recursive: true, force: true });
+    }
   });
 }

@@ -2,11 +2,16 @@
 //  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. the lab of ../shared/lab/qubesd);
 //  - else the fake qubesd of test/fakes/qubesd on a temp socket, seeded with the recorded
 //    qubes.xml (../shared/conformance/qubesd/qubes.xml);
-//  - else, while that fake is not available, a replay of the recorded qubesd bytes, which can
-//    only serve read-only calls (`writable: false`).
+//  - QUBESD_CONTRACT_TARGET=replay → a replay of the recorded qubesd bytes, which can only serve
+//    the read-only calls (`writable: false`): a check of the read-only tests against the bytes
+//    of the real daemon without a lab.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { VmListEntry } from '../../src/core/qubesapi/parse.ts';
+import { startFakeQubesd } from '../fakes/qubesd/index.ts';
 import { startReplay } from './qubesd-replay.ts';
-import { exchanges } from './qubesd-transcripts.ts';
+import { QUBESD_CONFORMANCE, exchanges } from './qubesd-transcripts.ts';
 
 export interface QubesdTarget {
   kind: 'real' | 'fake' | 'replay';
@@ -54,13 +59,28 @@ export async function qubesdTarget(): Promise<QubesdTarget> {
   if (real !== undefined && real !== '') {
     return { kind: 'real', socketPath: real, writable: true, readQubes: allButDom0, note: `real qubesd at ${real}`, close: async () => undefined };
   }
+  if (process.env.QUBESD_CONTRACT_TARGET !== 'replay') {
+    const poolsDir = mkdtempSync(join(tmpdir(), 'wq-fake-qubesd-'));
+    const fake = await startFakeQubesd({ qubesXml: join(QUBESD_CONFORMANCE, 'qubes.xml'), poolsDir });
+    return {
+      kind: 'fake',
+      socketPath: fake.socketPath,
+      writable: true,
+      readQubes: allButDom0,
+      note: 'fake qubesd (test/fakes/qubesd) seeded with the recorded qubes.xml',
+      close: async () => {
+        await fake.stop();
+        rmSync(poolsDir, { recursive: true, force: true });
+      },
+    };
+  }
   const replay = await startReplay(exchanges(...READ_ONLY_RECORDINGS), { reuse: true });
   return {
     kind: 'replay',
     socketPath: replay.socketPath,
     writable: false,
     readQubes: () => ['work'],
-    note: 'replaying the recorded qubesd bytes (read-only part only; the fake qubesd of test/fakes/qubesd is not available yet)',
+    note: 'replaying the recorded qubesd bytes (read-only part only)',
     close: async () => {
       const problems = replay.unmatched;
       await replay.close();
