@@ -88,11 +88,25 @@ def _plan_entry(doc, name):
 
 
 def _differs(entry):
-    """A plan entry that would change the qube: created, rebuilt, or any setting change."""
-    if entry.get("action") in _REBUILDS:
+    """
+    A plan entry that would change the qube: created, rebuilt, any setting change, or a
+    `backup-restore-in-progress` tag left by an earlier failed restore.
+    """
+    if entry.get("action") in _REBUILDS or entry.get("staleTag"):
         return True
     changes = entry.get("changes") or {}
     return any(bool(v) for v in changes.values())
+
+
+def _problems(entry):
+    """The plan's problems of one qube as one line (`error: …; warning: …`)."""
+    out = []
+    for p in entry.get("problems") or []:
+        if isinstance(p, dict):
+            out.append(f"{p.get('severity', 'problem')}: {p.get('message', '')}")
+        else:
+            out.append(str(p))
+    return "; ".join(out)
 
 
 def _would_change(entry, session):
@@ -130,22 +144,28 @@ def restored(
     """
     ret = _ret(name)
     opts = _select(profile, dest, kwargs)
+    plan_error = None
     try:
         plan_doc = __salt__["wyng_qubes.plan"](qubes=[name], session=session, **opts)
     except (CommandExecutionError, SaltInvocationError) as exc:
-        ret["comment"] = f"Planning the restore of {name} failed: {exc}"
-        return ret
+        plan_error = str(exc)
+        # A plan whose qube would fail still comes back (exit 2, `result.plan`): judge it
+        # below, so an existing qube left alone by only_if_missing is not a failure.
+        plan_doc = getattr(exc, "document", None)
+        if not ((plan_doc or {}).get("result") or {}).get("plan"):
+            ret["comment"] = f"Planning the restore of {name} failed: {exc}"
+            return ret
 
     entry = _plan_entry(plan_doc, name)
     chosen = (plan_doc.get("result") or {}).get("session") or session
     if entry is None:
-        ret["comment"] = f"The restore plan of session {chosen} has no entry for {name}"
+        ret["comment"] = plan_error or f"The restore plan of session {chosen} has no entry for {name}"
         return ret
     action = entry.get("action")
 
+    problems = _problems(entry)
     if action == "skip":
         ret["result"] = True
-        problems = "; ".join(str(p) for p in entry.get("problems") or [])
         ret["comment"] = f"{name}: the plan skips it" + (f" ({problems})" if problems else "")
         return ret
     if only_if_missing and action != "create":
@@ -159,12 +179,15 @@ def restored(
 
     would = _would_change(entry, chosen)
     verb = "created" if action == "create" else "restored"
+    if entry.get("fails"):
+        ret["comment"] = f"{name} cannot be restored from session {chosen}: {problems}"
+        return ret
     if __opts__["test"]:
         ret["result"] = None
         ret["changes"] = {name: would}
         ret["comment"] = f"{name} would be {verb} from session {chosen}"
-        if entry.get("problems"):
-            ret["comment"] += "; problems: " + "; ".join(str(p) for p in entry["problems"])
+        if problems:
+            ret["comment"] += f"; {problems}"
         return ret
 
     try:

@@ -1,12 +1,15 @@
 """State module: restored and backed_up over a patched __salt__ (the execution module's
 functions), and once end to end over the real execution module with cmd.run_all patched."""
 
+import json
 import time
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
-from helpers import envelope
+from helpers import envelope, load
+
+EXEC = load("_modules", "wyng_qubes")
 
 SESSION = "20250301-020304"
 
@@ -49,14 +52,30 @@ def plan_doc(entries, session=SESSION):
     return envelope("restore", {"session": session, "plan": {"qubes": entries, "order": [e["name"] for e in entries]}})
 
 
-def entry(name, action, changes=None, problems=(), volumes=("private",)):
+VOLUME = {"kind": "private", "archiveName": "appvms/work/private.img"}
+
+
+def entry(name, action, changes=None, problems=(), volumes=(VOLUME,), fails=False, stale_tag=False):
+    """A plan entry shaped as `restore --dry-run --json` gives it (src/core/restore/plan.ts)."""
+    diff = {"label": None, "template": None, "properties": [], "features": [], "tags": [], "devices": [], "firewall": None, "notes": None}
+    diff.update(changes or {})
     return {
         "name": name,
+        "klass": "AppVM",
         "action": action,
         "volumes": list(volumes),
-        "changes": changes or {"properties": [], "features": [], "tags": [], "devices": []},
-        "problems": list(problems),
+        "changes": diff,
+        "problems": [{"severity": sev, "message": msg} for sev, msg in problems],
+        "staleTag": stale_tag,
+        "fails": fails,
     }
+
+
+def planned_failure(doc):
+    """The execution module's own exception for a document that is not ok."""
+    with pytest.raises(CommandExecutionError) as info:
+        EXEC._parse_document(doc["command"], doc["exitCode"], json.dumps(doc), "")
+    return info.value
 
 
 def restore_doc(name, status="restored", changes=3, session=SESSION):
@@ -86,7 +105,7 @@ def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
         "work": {
             "action": "create",
             "session": SESSION,
-            "volumes": ["private"],
+            "volumes": [VOLUME],
             "properties": [{"name": "label", "from": None, "to": "red"}],
             "status": "restored",
             "settings_changed": 3,
@@ -97,7 +116,7 @@ def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
 
 def test_test_mode_runs_the_plan_only(state_mod, calls):
     state_mod.__opts__["test"] = True
-    calls.answer("plan", plan_doc([entry("work", "create", problems=["netvm sys-vpn does not exist"])]))
+    calls.answer("plan", plan_doc([entry("work", "create", problems=[("warning", "netvm sys-vpn does not exist")])]))
     ret = state_mod.restored("work", dest="file:/b", session=SESSION)
     assert calls.names() == ["plan"]
     assert calls.calls[0][1] == {"qubes": ["work"], "session": SESSION, "dest": "file:/b"}
@@ -106,11 +125,11 @@ def test_test_mode_runs_the_plan_only(state_mod, calls):
         "work": {
             "action": "create",
             "session": SESSION,
-            "volumes": ["private"],
-            "problems": ["netvm sys-vpn does not exist"],
+            "volumes": [VOLUME],
+            "problems": [{"severity": "warning", "message": "netvm sys-vpn does not exist"}],
         }
     }
-    assert "would be created" in ret["comment"] and "netvm sys-vpn does not exist" in ret["comment"]
+    assert "would be created" in ret["comment"] and "warning: netvm sys-vpn does not exist" in ret["comment"]
 
 
 def test_existing_qube_is_left_alone_when_only_if_missing(state_mod, calls):
@@ -156,10 +175,51 @@ def test_class_change_counts_as_a_difference(state_mod, calls):
 
 
 def test_plan_skip_is_nothing_to_do(state_mod, calls):
-    calls.answer("plan", plan_doc([entry("disp1", "skip", problems=["disposable (use include_disposable)"])]))
+    calls.answer("plan", plan_doc([entry("disp1", "skip", problems=[("warning", "disposable (use include_disposable)")])]))
     ret = state_mod.restored("disp1", profile="laptop")
     assert ret["result"] is True and ret["changes"] == {}
     assert "disposable" in ret["comment"]
+
+
+def test_a_plan_that_fails_the_qube_is_result_false_even_under_test(state_mod, calls):
+    state_mod.__opts__["test"] = True
+    doc = plan_doc([entry("work", "create", problems=[("error", "template fedora-41 is neither live nor restored")], fails=True)])
+    doc.update(ok=False, exitCode=2, errors=[{"qube": "work", "kind": "selection", "message": "template fedora-41 is neither live nor restored"}])
+    calls.answer("plan", planned_failure(doc))
+    ret = state_mod.restored("work", profile="laptop")
+    assert calls.names() == ["plan"]
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == f"work cannot be restored from session {SESSION}: error: template fedora-41 is neither live nor restored"
+
+
+def test_a_failing_plan_of_an_existing_qube_is_fine_when_only_if_missing(state_mod, calls):
+    doc = plan_doc([entry("work", "overwrite", problems=[("error", "work is running")], fails=True)])
+    doc.update(ok=False, exitCode=2)
+    calls.answer("plan", planned_failure(doc))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert "not restored (only_if_missing is set)" in ret["comment"]
+
+
+def test_a_qube_not_in_the_session_gives_the_tools_message(state_mod, calls):
+    doc = envelope(
+        "restore",
+        {"session": SESSION, "plan": {"qubes": [], "order": [], "notMatched": ["vault"]}},
+        exit_code=2,
+        errors=[{"qube": "vault", "kind": "selection", "message": f"Qube 'vault' is not in session {SESSION}."}],
+    )
+    calls.answer("plan", planned_failure(doc))
+    ret = state_mod.restored("vault", profile="laptop")
+    assert ret["result"] is False
+    assert f"vault: Qube 'vault' is not in session {SESSION}." in ret["comment"]
+
+
+def test_a_stale_in_progress_tag_is_a_difference(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work", "overwrite", stale_tag=True)]))
+    calls.answer("restore", restore_doc("work", changes=1))
+    ret = state_mod.restored("work", profile="laptop", only_if_missing=False)
+    assert calls.names() == ["plan", "restore"]
+    assert ret["result"] is True
 
 
 def test_planning_failure_is_result_false_with_the_tools_message(state_mod, calls):
