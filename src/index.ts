@@ -9,6 +9,7 @@ import type { Envelope } from './cli/output.ts';
 import { WqError } from './core/errors.ts';
 import type { RpcOperation } from './core/profiles.ts';
 import type { RemoteRequestInput } from './core/remote.ts';
+import type { RunOrigin } from './core/reports.ts';
 import { callRemote } from './rpc/client.ts';
 import { CommonOptionsSchema, describeZodError, type CommandName, type CommonOptionsInput } from './core/options.ts';
 
@@ -28,6 +29,8 @@ export interface LibraryContext {
   env?: Readonly<Record<string, string | undefined>>;
   /** Receives human-readable progress text; discarded by default. */
   onText?: (text: string) => void;
+  /** Who started the run, for its report (default: WYNG_QUBES_RUN_SOURCE, else `cli`). */
+  origin?: RunOrigin;
 }
 
 /** Runs any command as the CLI would, without printing; throws WqError only for invalid options. */
@@ -47,7 +50,7 @@ export async function run(command: CommandName, options: LibraryOptions = {}, co
   };
   // The options given here win over a profile's values (`profile`).
   const explicit = new Set(Object.keys(rest).filter((k) => (rest as Record<string, unknown>)[k] !== undefined));
-  return execute(command, [...qubes], { ...parsed.data, unattended: true }, io, explicit);
+  return execute(command, [...qubes], { ...parsed.data, unattended: true }, io, explicit, context.origin);
 }
 
 /**

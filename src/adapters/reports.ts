@@ -5,11 +5,27 @@ import { z } from 'zod';
 /**
  * Job reports in `<state dir>/reports/`: one JSON file per finished job, named
  * `<UTC stamp>-<profile>-<operation>.json` so that name order is time order. Written
- * atomically (temp file + rename); at most MAX_PER_PROFILE are kept per profile.
+ * atomically (temp file + rename); at most MAX_PER_PROFILE are kept per profile and
+ * MAX_TOTAL in all (the oldest go first). Runs without a profile are filed under NO_PROFILE,
+ * a name no profile can have.
  */
 export const REPORTS_DIR = 'reports';
-const MAX_PER_PROFILE = 100;
+export const NO_PROFILE = '_none';
+export const MAX_PER_PROFILE = 100;
+export const MAX_TOTAL = 1000;
 const MAX_REPORT_BYTES = 4 * 1024 * 1024;
+
+/** What a hook command did (profile `hooks.before` / `hooks.after`). */
+export const HookRecordSchema = z.object({
+  argv0: z.string(),
+  ok: z.boolean(),
+  exitCode: z.number().nullable(),
+  timedOut: z.boolean(),
+  durationMs: z.number(),
+  /** The end of its stdout and stderr, for the report. */
+  output: z.string(),
+});
+export type HookRecord = z.output<typeof HookRecordSchema>;
 
 export const ReportSchema = z.object({
   version: z.literal(1),
@@ -25,10 +41,13 @@ export const ReportSchema = z.object({
   exitCode: z.number(),
   result: z.unknown(),
   errors: z.array(z.object({ kind: z.string(), message: z.string(), qube: z.string().optional() })),
+  /** restore --dry-run: a plan only, nothing changed. */
+  dryRun: z.boolean().optional(),
+  hooks: z.object({ before: HookRecordSchema.optional(), after: HookRecordSchema.optional() }).optional(),
 });
 export type Report = z.output<typeof ReportSchema>;
 
-const NAME = /^(\d{8}T\d{6}\d{3}Z)-([a-z0-9][a-z0-9_-]{0,63})-([A-Za-z]+)\.json$/;
+const NAME = /^(\d{8}T\d{6}\d{3}Z)-(_none|[a-z0-9][a-z0-9_-]{0,63})-([A-Za-z]+)\.json$/;
 
 function stamp(iso: string): string {
   return iso.replace(/[-:]/g, '').replace('.', '');
@@ -46,9 +65,17 @@ export function writeReport(stateDir: string, report: Report): string {
   const tmp = join(dir, `.${name}.${process.pid}.tmp`);
   writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
-  const mine = listReportFiles(stateDir).filter((f) => f.profile === report.profile);
-  for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_PROFILE))) rmSync(join(dir, old.file), { force: true });
+  rotateReports(stateDir, report.profile);
   return path;
+}
+
+/** Keeps the newest MAX_PER_PROFILE of `profile` and the newest MAX_TOTAL in all. */
+function rotateReports(stateDir: string, profile: string): void {
+  const dir = join(stateDir, REPORTS_DIR);
+  const mine = listReportFiles(stateDir).filter((f) => f.profile === profile);
+  for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_PROFILE))) rmSync(join(dir, old.file), { force: true });
+  const all = listReportFiles(stateDir);
+  for (const old of all.slice(0, Math.max(0, all.length - MAX_TOTAL))) rmSync(join(dir, old.file), { force: true });
 }
 
 interface ReportFile {

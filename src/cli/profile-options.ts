@@ -2,7 +2,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { loadProfile, readPassphrase } from '../adapters/profiles.ts';
 import type { Config } from '../core/config.ts';
 import { CommonOptionsSchema, type CommandName, type CommonOptions } from '../core/options.ts';
-import { mergeProfile, PROFILE_COMMANDS } from '../core/profiles.ts';
+import { mergeProfile, PROFILE_COMMANDS, type Profile } from '../core/profiles.ts';
 
 const DEFAULTS: CommonOptions = CommonOptionsSchema.parse({});
 
@@ -19,6 +19,8 @@ export interface AppliedProfile {
   options: CommonOptions;
   args: string[];
   passphrase: string | undefined;
+  /** The profile applied, if any (its hooks and notifiers). */
+  profile?: Profile;
 }
 
 /**
@@ -37,5 +39,5 @@ export async function applyProfileOptions(
   const { profile } = loadProfile(config.configDir, name);
   const merged = mergeProfile(command, profile, options, args, explicit ?? inferExplicit(options));
   const passphrase = await readPassphrase(profile, name);
-  return { ...merged, passphrase };
+  return { ...merged, passphrase, profile };
 }

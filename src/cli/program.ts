@@ -8,6 +8,7 @@ import type { CliIo } from './io.ts';
 import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
 import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
 import { applyProfileOptions } from './profile-options.ts';
+import { RunRecorder, type RunOrigin } from './run-report.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -53,6 +54,7 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
     .option('--profile <name>', 'use a profile from profiles.yaml')
+    .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
     .helpOption('-h, --help', 'show this help')
     .showSuggestionAfterError(false)
@@ -127,6 +129,7 @@ export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdou
     ignoreMissing: o.ignoreMissing === true,
     profile: o.profile,
     progress: o.progress,
+    last: o.last === true,
   };
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
@@ -134,6 +137,7 @@ export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdou
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
+  if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),
   );
@@ -162,7 +166,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /**
  * Runs one command with already-validated options and returns its `--json` document.
- * The CLI, the library API and the RPC services all end here.
+ * The CLI, the library API and the RPC services all end here; so every backup, restore,
+ * verify and prune run leaves a report here (`origin` says who started it; run-report.ts).
  */
 export async function execute(
   command: CommandName,
@@ -170,6 +175,21 @@ export async function execute(
   options: CommonOptions,
   io: CliIo,
   explicit?: ReadonlySet<string>,
+  origin?: RunOrigin,
+): Promise<Envelope> {
+  const recorder = RunRecorder.start(command, io, origin);
+  recorder?.useProfileName(options.profile);
+  const envelope = await executeCommand(command, args, options, io, explicit, recorder);
+  return recorder === undefined ? envelope : recorder.finish(envelope, options);
+}
+
+async function executeCommand(
+  command: CommandName,
+  args: string[],
+  options: CommonOptions,
+  io: CliIo,
+  explicit: ReadonlySet<string> | undefined,
+  recorder: RunRecorder | undefined,
 ): Promise<Envelope> {
   const json = options.json;
   try {
@@ -178,6 +198,7 @@ export async function execute(
     const config = resolveConfig(io.env);
     // --profile NAME: the profile's values under the explicit options (and its passphrase).
     const applied = await applyProfileOptions(command, args, options, explicit, config);
+    recorder?.useProfile(applied.profile);
     const ctx: CommandContext = {
       command,
       args: applied.args,
@@ -190,6 +211,7 @@ export async function execute(
       debug: (text) => {
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
+      around: recorder?.around(),
     };
     const outcome = await COMMAND_HANDLERS[command](ctx);
     return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);

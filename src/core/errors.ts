@@ -16,6 +16,7 @@ export const ERROR_KINDS = [
   'config', // 9: bad configuration (profiles.yaml, state dir)
   'not-implemented', // 9: command not available in this build
   'forbidden', // 9: an RPC request outside what its profile allows
+  'hook', // 9: a profile's hooks.before command failed; the job did not run
   'policy-refused', // 126: qrexec refused the call (policy deny, declined prompt) — remote client
   'no-service', // 127: the qrexec service is not installed in dom0 — remote client
   'qrexec', // 125: qrexec itself failed (bad service file, resources) — remote client
@@ -84,6 +85,7 @@ export function exitCodeFor(kind: ErrorKind, wyngCode?: number): number {
     case 'config':
     case 'not-implemented':
     case 'forbidden':
+    case 'hook':
       return 9;
     case 'policy-refused':
       return 126;

@@ -65,6 +65,8 @@ export const CommonOptionsSchema = z
     ignoreMissing: z.boolean().default(false),
     profile: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"').optional(),
     progress: z.enum(['json']).optional(),
+    /** `report --last`. */
+    last: z.boolean().default(false),
   })
   .strict();
 

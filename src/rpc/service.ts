@@ -9,15 +9,16 @@
  *     3. validates the call again, loads the profile, narrows the request against the
  *        profile's `remote` permissions — refusing anything outside them before Wyng or
  *        qubesd is touched
- *     4. runs the operation through the library API (one job at a time: the job lock)
- *     5. writes a report (reports/) and one audit line (audit.log)
+ *     4. runs the operation through the library API (one job at a time: the job lock); like
+ *        every run, it leaves a report in reports/ (src/cli/run-report.ts, source "rpc")
+ *     5. writes one audit line (audit.log)
  *   → exactly one JSON document on stdout (the CLI's `--json` shape); exit code = exitCode.
  */
 import { appendAudit, type AuditRecord } from '../adapters/audit.ts';
 import { currentJob } from '../adapters/lock.ts';
 import { runPrivileged } from '../adapters/privileged.ts';
 import { readProfiles } from '../adapters/profiles.ts';
-import { lastReports, writeReport, type Report } from '../adapters/reports.ts';
+import { lastReports } from '../adapters/reports.ts';
 import type { CliIo } from '../cli/io.ts';
 import { makeEnvelope, type Envelope } from '../cli/output.ts';
 import type { Config } from '../core/config.ts';
@@ -146,9 +147,10 @@ function statusResult(config: Config, caller: string, io: CliIo): unknown {
 }
 
 /** Runs a narrowed plan through the library API. Separate so Backup/Restore need nothing more. */
-export async function runPlan(plan: Exclude<RpcPlan, { operation: 'Status' }>, profile: string, io: CliIo): Promise<Envelope> {
+export async function runPlan(plan: Exclude<RpcPlan, { operation: 'Status' }>, profile: string, io: CliIo, caller?: string): Promise<Envelope> {
   try {
-    return await run(plan.command, { ...plan.options, profile }, { env: io.env, onText: (t) => io.stderr(t) });
+    const origin = { source: 'rpc' as const, ...(caller !== undefined ? { caller } : {}) };
+    return await run(plan.command, { ...plan.options, profile }, { env: io.env, onText: (t) => io.stderr(t), origin });
   } catch (err) {
     return errorEnvelope(plan.command, err);
   }
@@ -174,30 +176,8 @@ async function performCall(call: ValidCall, io: CliIo, config: Config, stage: St
     audit(io, config, facts, envelope, started, stage, true);
     return envelope;
   }
-  const startedAt = new Date().toISOString();
-  const envelope = await runPlan(plan, call.profile, io);
-  if (envelope.errors[0]?.kind !== 'busy') {
-    const report: Report = {
-      version: 1,
-      profile: call.profile,
-      operation: plan.operation,
-      command: plan.command,
-      source: 'rpc',
-      caller: call.caller,
-      startedAt,
-      finishedAt: new Date().toISOString(),
-      durationMs: Date.now() - started,
-      ok: envelope.ok,
-      exitCode: envelope.exitCode,
-      result: envelope.result,
-      errors: envelope.errors,
-    };
-    try {
-      writeReport(config.stateDir, report);
-    } catch (err) {
-      io.stderr(`wyng-qubes rpc: cannot write the report: ${(err as Error).message}\n`);
-    }
-  }
+  // The report is written by execute() (src/cli/run-report.ts), as for every run.
+  const envelope = await runPlan(plan, call.profile, io, call.caller);
   audit(io, config, facts, envelope, started, stage, true);
   return envelope;
 }

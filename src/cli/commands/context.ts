@@ -2,6 +2,7 @@ import type { Config } from '../../core/config.ts';
 import type { ErrorRecord } from '../../core/errors.ts';
 import type { CommandName, CommonOptions } from '../../core/options.ts';
 import type { CliIo } from '../io.ts';
+import type { JobAround } from '../run-report.ts';
 
 export interface CommandContext {
   command: CommandName;
@@ -17,6 +18,8 @@ export interface CommandContext {
   /** Warnings and errors: always stderr. */
   warn(text: string): void;
   debug(text: string): void;
+  /** Runs around the job inside the job lock (a profile's hooks.before/after). */
+  around?: JobAround | undefined;
 }
 
 export interface CommandOutcome {

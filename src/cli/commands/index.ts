@@ -1,4 +1,3 @@
-import { WqError } from '../../core/errors.ts';
 import type { CommandName } from '../../core/options.ts';
 import type { CommandHandler } from './context.ts';
 import { backupCommand } from './backup.ts';
@@ -9,17 +8,13 @@ import { profilesCommand } from './profiles.ts';
 import { remoteCommand } from './remote.ts';
 import { rpcCommand } from './rpc.ts';
 import { pruneCommand } from './prune.ts';
+import { reportCommand } from './report.ts';
+import { scheduleCommand } from './schedule.ts';
 import { restoreCommand } from './restore.ts';
 import { verifyCommand } from './verify.ts';
 import { versionCommand } from './version.ts';
 
 export type { CommandContext, CommandOutcome, CommandHandler } from './context.ts';
-
-const notImplemented =
-  (name: string): CommandHandler =>
-  async () => {
-    throw new WqError('not-implemented', `'${name}' is not implemented in this build`);
-  };
 
 export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
   version: versionCommand,
@@ -33,6 +28,6 @@ export const COMMAND_HANDLERS: Record<CommandName, CommandHandler> = {
   profiles: profilesCommand,
   rpc: rpcCommand,
   remote: remoteCommand,
-  schedule: notImplemented('schedule'),
-  report: notImplemented('report'),
+  schedule: scheduleCommand,
+  report: reportCommand,
 };

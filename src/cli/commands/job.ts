@@ -50,7 +50,7 @@ export async function withJob<T>(ctx: CommandContext, fn: (job: Job) => Promise<
   process.on('SIGTERM', onTerm);
   process.on('exit', cleanup);
   try {
-    return await fn({ wyng, tmpDir });
+    return await (ctx.around !== undefined ? ctx.around(() => fn({ wyng, tmpDir })) : fn({ wyng, tmpDir }));
   } finally {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

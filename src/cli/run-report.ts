@@ -1,0 +1,151 @@
+/**
+ * What every backup/restore/verify/prune run does besides its job (`execute` uses this, so
+ * CLI, library, RPC, Salt and timer runs alike):
+ *   - a profile's `hooks.before` / `hooks.after` around the job, inside the job lock
+ *     (before fails → the job does not run; after always runs once before has run)
+ *   - one JSON report in <state dir>/reports/ (best effort: a report that cannot be written
+ *     is logged and never fails the run)
+ *   - the profile's notifiers: `notify.desktop` and `notify.command` (a failing notifier is
+ *     logged and never fails the run)
+ */
+import { DEFAULT_HOOK_TIMEOUT_S, describeHook, notifyDesktop, runHook, runNotifyCommand } from '../adapters/hooks.ts';
+import { NO_PROFILE, writeReport, type HookRecord, type Report } from '../adapters/reports.ts';
+import { resolveConfig } from '../core/config.ts';
+import { WqError } from '../core/errors.ts';
+import type { CommandName, CommonOptions } from '../core/options.ts';
+import { PROFILE_NAME, type Profile } from '../core/profiles.ts';
+import { desktopMessage, operationOf, originFromEnv, REPORTED_COMMANDS, shouldNotifyDesktop, type RunOrigin } from '../core/reports.ts';
+import type { CliIo } from './io.ts';
+import type { Envelope } from './output.ts';
+
+export type { RunOrigin } from '../core/reports.ts';
+
+/** Wraps the job (called by withJob with the lock held). */
+export type JobAround = <T>(job: () => Promise<T>) => Promise<T>;
+
+export class RunRecorder {
+  private readonly started = Date.now();
+  private readonly startedAt = new Date().toISOString();
+  private profileName: string | undefined;
+  private profile: Profile | undefined;
+  private readonly hooks: { before?: HookRecord; after?: HookRecord } = {};
+
+  private constructor(
+    private readonly command: CommandName,
+    private readonly io: CliIo,
+    private readonly origin: RunOrigin,
+  ) {}
+
+  /** A recorder for the reported commands; undefined for the others. */
+  static start(command: CommandName, io: CliIo, origin: RunOrigin | undefined): RunRecorder | undefined {
+    if (!REPORTED_COMMANDS.has(command)) return undefined;
+    return new RunRecorder(command, io, origin ?? originFromEnv(io.env));
+  }
+
+  /** The `--profile` name as given (reports are filed under it when it is a valid name). */
+  useProfileName(name: string | undefined): void {
+    this.profileName = name !== undefined && PROFILE_NAME.test(name) ? name : undefined;
+  }
+
+  /** The loaded profile: its hooks and notifiers apply to this run. */
+  useProfile(profile: Profile | undefined): void {
+    this.profile = profile;
+  }
+
+  private warn(text: string): void {
+    this.io.stderr(`wyng-qubes: ${text}\n`);
+  }
+
+  private hookVars(): Record<string, string> {
+    return {
+      WYNG_QUBES_PROFILE: this.profileName ?? '',
+      WYNG_QUBES_COMMAND: this.command,
+      WYNG_QUBES_RUN_SOURCE: this.origin.source,
+      ...(this.profile !== undefined ? { WYNG_QUBES_DEST: this.profile.dest } : {}),
+    };
+  }
+
+  /** The hooks wrapper for withJob, when the profile has hooks. */
+  around(): JobAround | undefined {
+    const hooks = this.profile?.hooks;
+    if (hooks === undefined || (hooks.before === undefined && hooks.after === undefined)) return undefined;
+    const timeoutMs = (hooks.timeout_s ?? DEFAULT_HOOK_TIMEOUT_S) * 1000;
+    const name = this.profileName ?? '?';
+    return async <T>(job: () => Promise<T>): Promise<T> => {
+      if (hooks.before !== undefined) {
+        const before = await runHook(hooks.before, timeoutMs, this.hookVars());
+        this.hooks.before = before;
+        if (!before.ok) {
+          throw new WqError('hook', `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`);
+        }
+      }
+      let ok = false;
+      let exitCode = 1;
+      try {
+        const value = await job();
+        const code = (value as { exitCode?: unknown } | null)?.exitCode;
+        exitCode = typeof code === 'number' ? code : 0;
+        ok = exitCode === 0;
+        return value;
+      } finally {
+        if (hooks.after !== undefined) {
+          const after = await runHook(hooks.after, timeoutMs, { ...this.hookVars(), WYNG_QUBES_OK: ok ? '1' : '0', WYNG_QUBES_EXIT_CODE: String(exitCode) });
+          this.hooks.after = after;
+          if (!after.ok) this.warn(`the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`);
+        }
+      }
+    };
+  }
+
+  /** Writes the report and notifies; returns the envelope unchanged. Never throws. */
+  async finish(envelope: Envelope, options: Pick<CommonOptions, 'dryRun'>): Promise<Envelope> {
+    // RPC callers that find another job running poll again; those refusals are audited only.
+    if (this.origin.source === 'rpc' && envelope.errors[0]?.kind === 'busy') return envelope;
+    const report: Report = {
+      version: 1,
+      profile: this.profileName ?? NO_PROFILE,
+      operation: operationOf(this.command),
+      command: this.command,
+      source: this.origin.source,
+      ...(this.origin.caller !== undefined ? { caller: this.origin.caller } : {}),
+      startedAt: this.startedAt,
+      finishedAt: new Date().toISOString(),
+      durationMs: Date.now() - this.started,
+      ok: envelope.ok,
+      exitCode: envelope.exitCode,
+      result: envelope.result,
+      errors: envelope.errors,
+      ...(this.command === 'restore' && options.dryRun ? { dryRun: true } : {}),
+      ...(this.hooks.before !== undefined || this.hooks.after !== undefined ? { hooks: { ...this.hooks } } : {}),
+    };
+    try {
+      writeReport(resolveConfig(this.io.env).stateDir, report);
+    } catch (err) {
+      this.warn(`cannot write the report: ${(err as Error).message}`);
+    }
+    await this.notify(report);
+    return envelope;
+  }
+
+  private async notify(report: Report): Promise<void> {
+    const notify = this.profile?.notify;
+    if (notify === undefined) return;
+    const name = this.profileName ?? '?';
+    if (notify.command !== undefined) {
+      try {
+        const problem = await runNotifyCommand(notify.command, `${JSON.stringify(report)}\n`);
+        if (problem !== undefined) this.warn(`the notify.command of profile '${name}' failed (${problem}); the ${this.command} result is not affected.`);
+      } catch (err) {
+        this.warn(`the notify.command of profile '${name}' failed (${(err as Error).message}); the ${this.command} result is not affected.`);
+      }
+    }
+    if (shouldNotifyDesktop(notify.desktop, report.ok)) {
+      try {
+        const problem = await notifyDesktop(this.io.env, desktopMessage(report));
+        if (problem !== undefined) this.warn(`desktop notification for profile '${name}' failed (${problem}).`);
+      } catch (err) {
+        this.warn(`desktop notification for profile '${name}' failed (${(err as Error).message}).`);
+      }
+    }
+  }
+}
