@@ -337,7 +337,8 @@ function forbidden(message: string): WqError {
  * must list the caller, and Restore/Prune need it (dom0 itself always passes); Backup may
  * only pick qubes from the profile's `qubes`; Restore only from `remote.restore_qubes`
  * (all of them when the request names none); Verify, List and Prune work on the profile's
- * archive and may name any qube in it. `exclude` only ever removes qubes.
+ * archive and may name any qube in it (Verify without names: the profile's `qubes`, if any).
+ * `exclude` only ever removes qubes.
  */
 export function narrowRequest(op: RpcOperation, name: string, profile: Profile, request: RpcRequest, caller: string): RpcPlan {
   const remote = profile.remote;
@@ -397,7 +398,25 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
         },
       };
     }
-    case 'Verify':
+    case 'Verify': {
+      if (requested !== undefined && requested.length === 0) throw new WqError('input', 'The request names an empty list of qubes.');
+      // No names: the profile's qubes (when it lists any), else the whole session minus exclude.
+      const excluded = [...new Set([...profile.exclude, ...exclude])];
+      const qubes = (requested ?? profile.qubes).filter((q) => !excluded.includes(q));
+      if ((requested !== undefined || profile.qubes.length > 0) && qubes.length === 0) {
+        throw new WqError('input', 'The request leaves no qube to verify.');
+      }
+      return {
+        operation: op,
+        command,
+        options: {
+          qubes,
+          exclude: excluded,
+          ...(request.session !== undefined ? { session: request.session } : {}),
+          ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
+        },
+      };
+    }
     case 'List':
     case 'Prune':
       if (requested !== undefined && requested.length === 0) throw new WqError('input', 'The request names an empty list of qubes.');
@@ -406,7 +425,6 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
         command,
         options: {
           qubes: requested ?? [],
-          ...(op === 'Verify' ? { exclude: [...new Set([...profile.exclude, ...exclude])] } : {}),
           ...(request.session !== undefined ? { session: request.session } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
         },

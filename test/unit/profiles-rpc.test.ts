@@ -91,6 +91,15 @@ test('Verify, List, Prune, Status: fields each operation accepts', () => {
     command: 'verify',
     options: { qubes: ['vault'], exclude: ['scratch'], session: '20250101-000000', includeDisposable: true },
   });
+  // No names: the profile's qubes, minus what the request excludes.
+  assert.deepEqual(narrow('Verify', { exclude: ['work'] }), { operation: 'Verify', command: 'verify', options: { qubes: ['personal'], exclude: ['scratch', 'work'] } });
+  assert.equal(refusal(() => narrow('Verify', { exclude: ['work', 'personal'] })).kind, 'input');
+  const includes = ProfileSchema.parse({ dest: 'file:/b', includes: true, remote: { operations: ['Verify'] } });
+  assert.deepEqual(narrow('Verify', { session: '20250101-000000', exclude: ['x'] }, 'a', includes), {
+    operation: 'Verify',
+    command: 'verify',
+    options: { qubes: [], exclude: ['x'], session: '20250101-000000' },
+  });
   assert.deepEqual(narrow('Prune', { session: '20250101-000000,20250301-000000' }), {
     operation: 'Prune',
     command: 'prune',
