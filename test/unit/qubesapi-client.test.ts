@@ -609,3 +609,29 @@ test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigne
     assert.equal(c.log.summary().calls, 8, 'second read of the same qube costs no call');
   });
 });
+
+test('the transport is an interface: a test double sees every call; in-flight calls are bounded', async () => {
+  const calls: string[] = [];
+  let open = 0;
+  let maxOpen = 0;
+  const transport = {
+    async call(dest: string, method: string, arg: string, payload?: Buffer | string): Promise<Buffer> {
+      calls.push(`${method}+${arg} ${dest} ${payload === undefined ? '' : String(payload)}`);
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      await new Promise((r) => setTimeout(r, 5));
+      open--;
+      if (method === 'admin.vm.feature.List') return Buffer.from(Array.from({ length: 10 }, (_, i) => `f${i}\n`).join(''));
+      if (method === 'admin.vm.feature.Get') return Buffer.from(`value of ${arg}`);
+      throw new QubesApiError({ method, dest, arg }, 'ProtocolError', `no such method: '${method}'`);
+    },
+  };
+  const c = new AdminClient(transport, { maxInFlight: 3 });
+  const features = await c.getFeatures('work');
+  assert.equal(Object.keys(features).length, 10);
+  assert.equal(features.f7, 'value of f7');
+  assert.equal(maxOpen, 3);
+  assert.equal(calls.length, 11);
+  assert.equal(calls[0], 'admin.vm.feature.List+ work ');
+  await assert.rejects(() => c.listQubes(), (e: unknown) => e instanceof QubesApiError && e.isNoSuchMethod());
+});

@@ -63,6 +63,8 @@ export interface AdminClientOptions {
   /** Force a device API instead of probing. */
   deviceApi?: DeviceApi | 'auto';
   log?: CallLog;
+  /** Most calls in flight at once (each is one connection to qubesd); default 16. */
+  maxInFlight?: number;
 }
 
 /** A value as the caller has it; encoded as qubesd expects (§4). */
@@ -111,20 +113,33 @@ export class AdminClient {
   private readonly cache = new Map<string, Promise<string>>();
   private readonly staticCache = new Map<string, Promise<string>>();
   private deviceApiKnown: DeviceApi | undefined;
+  private readonly maxInFlight: number;
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
 
   constructor(transport: QubesdTransport, opts: AdminClientOptions = {}) {
     this.transport = transport;
     this.cacheOn = opts.cache ?? true;
     this.log = opts.log ?? new CallLog();
     this.deviceApiKnown = opts.deviceApi === undefined || opts.deviceApi === 'auto' ? undefined : opts.deviceApi;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 16);
   }
 
   // ---- plumbing ------------------------------------------------------------------------------
 
   private async invoke(kind: CallKind, dest: string, method: string, arg: string, payload?: string): Promise<string> {
     const call: CallRef = { method, dest, arg };
-    const body = await this.log.record({ ...call, kind }, () => this.transport.call(dest, method, arg, payload));
-    return bodyText(call, body);
+    // a slot per connection; a finished call hands its slot straight to the next waiter
+    if (this.inFlight < this.maxInFlight) this.inFlight++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      const body = await this.log.record({ ...call, kind }, () => this.transport.call(dest, method, arg, payload));
+      return bodyText(call, body);
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.inFlight--;
+    }
   }
 
   /** A read, answered from the cache when the same read was made since the last write. */
