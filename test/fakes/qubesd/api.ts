@@ -598,7 +598,7 @@ function validateLabelName(text: string, creation: boolean): void {
 
 function labelOf(c: Call) {
   validateLabelName(c.arg, false);
-  const name = labelByText(c.app, c.arg);
+  const name = labelByText(c.app, c.arg, false);
   return c.app.labels.find((l) => l.name === name) as AppState['labels'][number];
 }
 
@@ -686,6 +686,7 @@ function vmCreate(c: Call, allowPool: boolean): void {
   const kw = new Set<string>();
   let template: Qube | undefined;
   let invalidTemplate = false;
+  let invalidLabel = false;
   if (c.arg !== '') {
     if (klass !== 'AppVM' && klass !== 'DispVM') throw protocolError(`${klass} cannot be based on template`);
     const t = c.app.qubes.get(c.arg);
@@ -716,7 +717,7 @@ function vmCreate(c: Call, allowPool: boolean): void {
       if (found !== undefined) {
         label = found.name;
         kw.add('label');
-      }
+      } else invalidLabel = true;
     } else if (key === 'pool' && allowPool) {
       if (pool !== undefined) throw protocolError("Option 'pool' must be unique");
       if (c.app.pools.has(value)) pool = value;
@@ -740,6 +741,8 @@ function vmCreate(c: Call, allowPool: boolean): void {
   if (pool !== undefined && pools.size > 0) throw protocolError("Conflicting options specified: 'pool=', 'pool:volume='");
   if (c.app.qubes.has(name)) throw qerr('QubesVMAlreadyExistsError', `Qube already exists: ${name}`);
   if (invalidTemplate) throw qerr('QubesVMNotFoundError', `No such domain: ${pyRepr(c.arg)}`);
+  // the label name came from the payload: qubesd does not repeat it
+  if (invalidLabel) throw qerr('QubesLabelNotFoundError', 'Label does not exist: untrusted label');
   if (poolError !== undefined) throw poolError;
   createQube(c.app, {
     klass,

@@ -146,6 +146,13 @@ export function removeQube(app: AppState, q: Qube): void {
 // ---------------------------------------------------------------------------------------------
 // power
 
+/** libvirt's node device name of a PCI port id (`00_09.0` → `pci_0000_00_09_0`) */
+function libvirtPciName(port: string): string {
+  const last = port.split('-').pop() as string;
+  const m = /^([0-9a-f]{2})_([0-9a-f]{2})\.([0-7])$/.exec(last);
+  return m === null ? `pci_${port}` : `pci_0000_${m[1]}_${m[2]}_${m[3]}`;
+}
+
 export function startQube(app: AppState, q: Qube, chain = new Set<string>()): void {
   if (q.klass === 'AdminVM') throw qerr('QubesVMNotHaltedError', 'Cannot start Dom0 fake domain!');
   if (q.power !== 'Halted') return;
@@ -158,6 +165,17 @@ export function startQube(app: AppState, q: Qube, chain = new Set<string>()): vo
   const prohibit = q.features.get('prohibit-start');
   if (prohibit !== undefined && prohibit !== '') {
     throw qerr('QubesException', `Qube start is prohibited. Rationale: ${prohibit}`);
+  }
+  // domain-pre-start: the pci extension binds every assigned PCI device to pciback first
+  for (const a of q.assigned.get('pci') ?? []) {
+    if (a.backend === '*' || a.port === '*') continue;
+    if (findExposed(app, 'pci', a.backend, a.port) === undefined) {
+      throw qerr(
+        'QubesException',
+        `Start failed: Node device not found: no node device with matching name '${libvirtPciName(a.port)}', ` +
+          'see /var/log/libvirt/libxl/libxl-driver.log for details',
+      );
+    }
   }
   for (const [devclass, list] of q.assigned) {
     for (const a of list) {

@@ -396,7 +396,7 @@ function commit(app: AppState, vol: Volume, from: string): void {
 
 /** Volume.resize(): grow/shrink the running image, or the committed one of an origin volume. */
 export function resizeVolume(app: AppState, vol: Volume, size: number): void {
-  if (isKernelVolume(app, vol)) throw qerr('QubesValueError', 'LinuxModules supports only read-only volumes');
+  if (isKernelVolume(app, vol)) throw drop('NotImplementedError: Volume LinuxModules has resize() not implemented');
   if (!vol.rw) throw qerr('StoragePoolException', `Cannot resize: ${vol.vid} is read-only`);
   const f = volumeFiles(app, vol);
   if (existsSync(f.dirty)) truncateSync(f.dirty, size);
