@@ -1,0 +1,82 @@
+// The simulator the e2e tests, the demo and the benchmarks run against: a fake qubesd seeded
+// from a real qubes.xml (volumes as real files below a temp root) plus the fake Wyng, and the
+// environment that points wyng-qubes at them. Nothing in src/ knows about it.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
+import { FAKE_WYNG, ROOT, runBundle, type CliRun } from './cli.ts';
+
+export const CONFORMANCE_QUBES_XML = join(ROOT, '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+
+export interface Simulator {
+  dir: string;
+  qubesd: FakeQubesd;
+  /** qubesd's base dir (what /var/lib/qubes is on a real system) */
+  qubesDir: string;
+  archiveUrl: string;
+  env: Record<string, string>;
+  /** runs the built bundle with the simulator's environment */
+  run(args: string[], opts?: { stdin?: string; env?: Record<string, string> }): Promise<CliRun & { json?: JsonEnvelope }>;
+  /** writes the fake's current state to qubes.xml in the Qubes dir, as qubesd does after each change */
+  syncQubesXml(): void;
+  stop(): Promise<void>;
+}
+
+export interface JsonEnvelope {
+  ok: boolean;
+  exitCode: number;
+  command: string;
+  result: unknown;
+  errors: Array<{ qube?: string; kind: string; message: string }>;
+}
+
+export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?: boolean } = {}): Promise<Simulator> {
+  const dir = mkdtempSync(join(tmpdir(), 'wq-sim-'));
+  const root = join(dir, 'root');
+  mkdirSync(root, { recursive: true });
+  const qubesd = await startFakeQubesd({
+    qubesXml: CONFORMANCE_QUBES_XML,
+    socketPath: join(dir, 'qubesd.sock'),
+    volumeFileSize: 256 * 1024,
+    ...opts,
+    poolsDir: root,
+  });
+  const qubesDir = join(root, 'var', 'lib', 'qubes');
+  mkdirSync(qubesDir, { recursive: true });
+  const env: Record<string, string> = {
+    WYNG_QUBES_QUBESD_SOCKET: qubesd.socketPath,
+    WYNG_QUBES_QUBES_DIR: qubesDir,
+    WYNG_QUBES_STATE_DIR: join(dir, 'state'),
+    WYNG_QUBES_CONFIG_DIR: join(dir, 'etc'),
+    WYNG_QUBES_WYNG: FAKE_WYNG,
+    WYNG_FAKE_LOCK: join(dir, 'wyng.lock'),
+    WYNG_FAKE_LOG: join(dir, 'wyng-calls.jsonl'),
+  };
+  const sim: Simulator = {
+    dir,
+    qubesd,
+    qubesDir,
+    archiveUrl: `file:${join(dir, 'archive')}`,
+    env,
+    syncQubesXml: () => writeFileSync(join(qubesDir, 'qubes.xml'), qubesd.dumpQubesXml()),
+    async run(args, runOpts = {}) {
+      sim.syncQubesXml();
+      const r = await runBundle(args, { env: { ...env, ...runOpts.env }, ...(runOpts.stdin !== undefined ? { stdin: runOpts.stdin } : {}) });
+      let json: JsonEnvelope | undefined;
+      if (args.includes('--json')) {
+        try {
+          json = JSON.parse(r.stdout) as JsonEnvelope;
+        } catch {
+          json = undefined;
+        }
+      }
+      return { ...r, ...(json ? { json } : {}) };
+    },
+    async stop() {
+      await qubesd.stop();
+      if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return sim;
+}
