@@ -503,9 +503,11 @@ export class AdminClient {
   // ---- firewall --------------------------------------------------------------------------------
 
   /**
-   * admin.vm.firewall.Get: one rule per line (`action=accept proto=tcp dsthost=… dstports=…`,
-   * `comment=` last), in order. A qube without its own rules answers `action=accept`. Not
-   * for dom0 (ProtocolError: expected destination to not be AdminVM).
+   * admin.vm.firewall.Get: one rule per line, in order, `comment=` last. A qube without its own
+   * rules answers `action=accept`. qubesd writes rules in ITS canonical form, not as they were
+   * sent: `dsthost=10.0.0.0/8` comes back as `dst4=10.0.0.0/8`, options in qubesd's order
+   * (measured on the lab qubesd) — compare rules after a round trip, not with the text sent.
+   * Not for dom0 (ProtocolError: expected destination to not be AdminVM).
    */
   async getFirewall(qube: string): Promise<string[]> {
     checkQubeName(qube);

@@ -10,7 +10,10 @@
 //             devices: 1 admin.vm.device.<c>.Assigned per class asked for (+1 deviceclass.List
 //                 shared); `devices: 'none'` or a per-qube class list keeps this to where needed
 //             firewall: 1 admin.vm.firewall.Get when `firewall: true`
-// So without devices and firewall: 1 + N × (3 + features). Everything goes through the
+// So without devices and firewall: 1 + N × (3 + features). Measured: the lab qubesd's 10 qubes
+// (15 features, 2 device classes) = 67 calls; a generated 199-qube qubes.xml in the fake qubesd
+// (494 features) = 1092 calls without devices (5.5 per qube), 1491 with both classes (7.5).
+// The feature values are the only part that is not batched. Everything goes through the
 // client's read cache: a second read of the same qubes costs no call until a write happens.
 import { QubeSettingsSchema, type QubeSettings } from '../../core/qubes/model.ts';
 import type { VmListEntry } from '../../core/qubesapi/parse.ts';
