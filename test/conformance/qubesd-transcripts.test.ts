@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
+import { parseQubesXml } from '../../src/core/qubesxml/index.ts';
 import { startFakeQubesd, type FakeQubesd } from '../fakes/qubesd/index.ts';
 import { touch } from '../fakes/qubesd/storage.ts';
 
@@ -128,5 +129,26 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
     }
     assert.equal(failures.length, 0, `${failures.length} exchanges differ:\n${failures.join('\n')}`);
     assert.equal(counts.exact + counts.normalised + counts.listed, exchanges.length);
+  });
+
+  it('ends in the state the real qubesd saved (qubes-after-transcripts.xml)', async () => {
+    // the listed admin.Events exchange was recorded while a second connection made these two
+    // changes (see its description); make them here instead
+    for (const req of ['admin.vm.property.Set+memory dom0 name work\u0000700', 'admin.vm.tag.Set+ev-test dom0 name work\u0000']) {
+      assert.equal((await fake.rawCall(Buffer.from(req, 'utf8'))).toString('utf8'), '0\0', JSON.stringify(fake.callLog.at(-1)));
+    }
+    const got = parseQubesXml(fake.dumpQubesXml());
+    const want = parseQubesXml(readFileSync(join(DIR, 'qubes-after-transcripts.xml')));
+    // random per run: uuids of created qubes, a created disposable's dispid; tag order is a set's
+    const canon = (x: unknown): string =>
+      JSON.stringify(x, (k, v: unknown) => (k === 'uuid' || k === 'dispid' ? '<random>' : k === 'tags' && Array.isArray(v) ? [...v].sort() : v));
+    assert.deepEqual(got.qubes.map((q) => q.name).sort(), want.qubes.map((q) => q.name).sort());
+    for (const w of want.qubes) {
+      const g = got.qubes.find((q) => q.name === w.name);
+      assert.equal(canon(g), canon(w), `qube ${w.name}`);
+    }
+    assert.equal(canon(got.globals), canon(want.globals));
+    assert.equal(canon(got.labels), canon(want.labels));
+    assert.equal(canon(got.pools), canon(want.pools));
   });
 });

@@ -2,7 +2,7 @@
 // only, in GetAll order; features in insertion order; devices with mode and identity).
 import type { AppState, Qube } from './model.ts';
 import { vmSpecs, globalSpecs, vmPropIsDefault } from './props.ts';
-import { volumeVid } from './storage.ts';
+import { volumeSize, volumeVid } from './storage.ts';
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -93,7 +93,8 @@ export function dumpQubesXml(app: AppState): string {
           `save_on_stop="${v.saveOnStop ? 'True' : 'False'}"`,
           `snap_on_start="${v.snapOnStart ? 'True' : 'False'}"`,
         ];
-        if (v.size > 0) attrs.push(`size="${v.size}"`);
+        const size = volumeSize(app, v);
+        if (size > 0) attrs.push(`size="${size}"`);
         if (v.source !== null) attrs.push(`source="${esc(v.source)}"`);
         if (v.ephemeral !== null) attrs.push(`ephemeral="${v.ephemeral ? 'True' : 'False'}"`);
         lines.push(`        <volume ${attrs.join(' ')}/>`);
