@@ -98,6 +98,9 @@ function component(text: string, field: Field): void {
 }
 
 function weekdays(text: string): void {
+  if (!/[,.]/.test(text) && WEEKDAYS[text.toLowerCase()] === undefined) {
+    fail(`'${text}' is not a weekday (Mon..Sun) nor a shorthand (${CALENDAR_SHORTHANDS.join(', ')})`);
+  }
   for (const item of text.split(',')) {
     if (item === '') fail(`empty item in the weekday list '${text}'`);
     const parts = item.split('..');
