@@ -11,6 +11,7 @@ import type { QubeClass, QubeSettings } from '../../core/qubes/model.ts';
 import { QubesApiError } from '../../core/qubesapi/errors.ts';
 import type { PoolInfo } from '../../core/qubesapi/parse.ts';
 import { qubeDirOf } from '../../core/restore/archived.ts';
+import { SETTINGS_PARTS, type SettingsPart } from '../../core/restore/apply.ts';
 import type { LiveQube } from '../../core/restore/plan.ts';
 import { AdminClient, socketTransportFromConfig } from '../qubesd/index.ts';
 
@@ -74,8 +75,38 @@ export class LiveSystem {
    * Settings of these qubes, firewall included. The client's read cache is emptied by every
    * write, so a read after a change always goes to qubesd.
    */
-  readSettings(names: readonly string[]): Promise<Map<string, QubeSettings>> {
-    return this.client.readQubeSettings(names, { firewall: true });
+  async readSettings(names: readonly string[], parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>): Promise<Map<string, QubeSettings>> {
+    if (parts === undefined) return this.client.readQubeSettings(names, { firewall: true });
+    const live = new Map((await this.client.listQubes()).map((q) => [q.name, q]));
+    const out = new Map<string, QubeSettings>();
+    await Promise.all(
+      names.map(async (name) => {
+        const q = live.get(name);
+        if (q === undefined) return;
+        const want = parts.get(name) ?? new Set<SettingsPart>(SETTINGS_PARTS);
+        const [props, features, tags, devices, firewall] = await Promise.all([
+          want.has('properties') ? this.client.getAllProperties(name) : undefined,
+          want.has('features') ? this.client.getFeatures(name) : {},
+          want.has('tags') ? this.client.listTags(name) : [],
+          want.has('devices')
+            ? this.client.deviceClasses().then((cs) => Promise.all(cs.map((c) => this.client.assignedDevices(name, c))))
+            : [],
+          want.has('firewall') ? this.client.getFirewall(name) : undefined,
+        ]);
+        const properties: Record<string, string> = {};
+        for (const [k, v] of props ?? []) if (!v.isDefault) properties[k] = v.value;
+        out.set(name, {
+          name,
+          klass: q.klass,
+          properties,
+          features,
+          tags: [...tags].sort(),
+          devices: devices.flat(),
+          ...(firewall !== undefined ? { firewall } : {}),
+        });
+      }),
+    );
+    return out;
   }
 
   globals(): Promise<Record<string, string>> {

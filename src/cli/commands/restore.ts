@@ -151,7 +151,7 @@ function restorePorts(ctx: CommandContext, job: Job, live: LiveSystem, plan: Res
     setFirewall: (q, rules) => c.setFirewall(q, rules),
     writeNotes: async (q, klass, text) => live.writeNotes(q, klass, text),
     readNotes: async (q, klass) => live.readNotes(q, klass),
-    readSettings: (names) => live.readSettings(names),
+    readSettings: (names, parts) => live.readSettings(names, parts),
     volumeTarget: async (q, v) => {
       pools ??= await live.pools();
       const info = await live.volumeInfo(q, v.kind);

@@ -33,14 +33,31 @@ export interface RestorePorts {
   unassignDevice(qube: string, change: SettingsDiff['devices'][number]['assignment']): Promise<void>;
   setFirewall(qube: string, rules: readonly string[]): Promise<void>;
   writeNotes(qube: string, klass: QubeSettings['klass'], text: string): Promise<void>;
-  /** fresh (uncached) settings of these qubes */
-  readSettings(qubes: readonly string[]): Promise<Map<string, QubeSettings>>;
+  /**
+   * Current settings of these qubes. With `parts`, only those parts are read for each qube
+   * (the others may be returned as anything: the caller does not look at them).
+   */
+  readSettings(qubes: readonly string[], parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>): Promise<Map<string, QubeSettings>>;
   readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
   volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
   /** one Wyng receive; resolves with the archive volume names that failed */
   receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
   post(qube: string, klass: QubeSettings['klass']): Promise<void>;
   say(text: string): void;
+}
+
+export const SETTINGS_PARTS = ['properties', 'features', 'tags', 'devices', 'firewall'] as const;
+export type SettingsPart = (typeof SETTINGS_PARTS)[number];
+
+/** Which parts of a qube's settings a diff writes. */
+export function partsOf(d: SettingsDiff): Set<SettingsPart> {
+  const parts = new Set<SettingsPart>();
+  if (d.label || d.template || d.properties.length > 0) parts.add('properties');
+  if (d.features.length > 0) parts.add('features');
+  if (d.tags.length > 0) parts.add('tags');
+  if (d.devices.length > 0) parts.add('devices');
+  if (d.firewall) parts.add('firewall');
+  return parts;
 }
 
 export interface ApplyInput {
@@ -67,6 +84,8 @@ export interface QubeOutcome {
 
 class QubeRun {
   errors: string[] = [];
+  /** settings parts written in this run (what verification has to re-read) */
+  written = new Set<SettingsPart>();
   changes = 0;
   tagged = false;
   constructor(readonly q: PlannedQube) {}
@@ -177,12 +196,14 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       continue;
     }
     if (diffSize(diff) > 0) await tag(r);
+    for (const part of partsOf(diff)) r.written.add(part);
     await applyDiff(r, diff, q.deferred, input.archivedNotes[q.name], ports, step);
     for (const p of diff.properties) if (q.deferred.includes(p.name)) late.push([r, p]);
   }
   // 3b. references deferred by dependency cycles, once every qube they name is configured
   for (const [r, p] of late) {
     if (r.failed) continue;
+    r.written.add('properties');
     if (p.to === null) await step(r, `resetting ${p.name}`, () => ports.resetProperty(r.q.name, p.name));
     else await step(r, `setting ${p.name}`, () => ports.setProperty(r.q.name, p.name, p.to!));
   }
@@ -192,9 +213,15 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   const touched = (r: QubeRun): boolean =>
     r.changes > 0 || r.tagged || r.q.staleTag || r.q.action !== 'overwrite' || r.q.changeCount > 0;
   const toVerify = input.plan.qubes.map((q) => runs.get(q.name)!).filter((r) => (!r.failed || r.tagged) && touched(r)).map((r) => r.q.name);
+  // Re-read only what was written: a created qube entirely, an overwritten one per part.
+  const partsToRead = new Map<string, ReadonlySet<SettingsPart>>();
+  for (const n of toVerify) {
+    const r = runs.get(n)!;
+    partsToRead.set(n, r.q.action === 'overwrite' ? r.written : new Set(SETTINGS_PARTS));
+  }
   let live = new Map<string, QubeSettings>();
   try {
-    live = toVerify.length > 0 ? await ports.readSettings(toVerify) : live;
+    live = toVerify.length > 0 ? await ports.readSettings(toVerify, partsToRead) : live;
   } catch (err) {
     for (const n of toVerify) runs.get(n)!.errors.push(`verification read failed: ${message(err)}`);
   }
@@ -205,14 +232,14 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       r.errors.push('verification: the qube is missing after the restore');
       continue;
     }
-    const left = diffOf(r.q.name, now);
+    const left = diffOf(r.q.name, withUnreadParts(now, partsToRead.get(r.q.name), input.archived.get(r.q.name)!, r.q.overrides));
     left.notes = null; // notes are files; checked below
     if (input.archivedNotes[r.q.name] !== undefined) {
       const notes = await ports.readNotes(r.q.name, r.q.klass).catch(() => undefined);
       if (notes !== input.archivedNotes[r.q.name]) r.errors.push('verification: notes.txt differs from the archive');
     }
     if (diffSize(left) > 0) r.errors.push(`verification: live settings differ from the archive (${describeDiff(left)})`);
-    const hasTag = now.tags.includes(IN_PROGRESS_TAG) || r.tagged;
+    const hasTag = r.tagged || r.q.staleTag || (partsToRead.get(r.q.name)?.has('tags') === true && now.tags.includes(IN_PROGRESS_TAG));
     if (!r.failed && hasTag) {
       try {
         await ports.removeTag(r.q.name, IN_PROGRESS_TAG);
@@ -235,6 +262,29 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     const status: QubeOutcomeStatus = r.failed ? 'failed' : 'restored';
     return { name, status, changes: r.changes, ...(r.failed ? { error: r.errors.join('; ') } : {}) };
   });
+}
+
+/** A re-read qube with the parts that were not re-read taken from the target (they were not written). */
+function withUnreadParts(
+  now: QubeSettings,
+  read: ReadonlySet<SettingsPart> | undefined,
+  target: QubeSettings,
+  overrides: Readonly<Record<string, string | null>>,
+): QubeSettings {
+  if (read === undefined) return now;
+  const props: Record<string, string> = { ...target.properties };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === null) delete props[k];
+    else props[k] = v;
+  }
+  return {
+    ...now,
+    properties: read.has('properties') ? now.properties : props,
+    features: read.has('features') ? now.features : target.features,
+    tags: read.has('tags') ? now.tags : target.tags,
+    devices: read.has('devices') ? now.devices : target.devices,
+    ...(read.has('firewall') ? {} : { firewall: target.firewall && target.firewall.length > 0 ? target.firewall : ['action=accept'] }),
+  };
 }
 
 function describeDiff(d: SettingsDiff): string {

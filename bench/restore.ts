@@ -1,0 +1,59 @@
+/**
+ * Restore of 200 qubes' settings through the built bundle against the simulator, after their
+ * settings were damaged: wall time, Admin API calls (per qube) and writes; then an unchanged
+ * rerun (writes must be 0); then a one-qube restore, next to wyng-util-qubes' 68–73 calls
+ * (../shared/conformance/qubesd/wyng-util-qubes-restore-calls.json).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
+import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { generateQubesXml } from './gen-qubes-xml.ts';
+import { emit } from './sim-bench.ts';
+
+const N = 200;
+const scratch = mkdtempSync(join(tmpdir(), 'wq-bench-restore-'));
+const xmlPath = join(scratch, 'qubes.xml');
+writeFileSync(xmlPath, generateQubesXml(N + 5));
+const sim: Simulator = await startSimulator({ qubesXml: xmlPath, volumeFileSize: 4096 });
+
+async function restore(args: string[]): Promise<{ ms: number; calls: number; writes: number; qubes: number }> {
+  const before = sim.qubesd.callLog.length;
+  const t0 = performance.now();
+  const r = await sim.run(['restore', '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json', ...args]);
+  const ms = performance.now() - t0;
+  if (r.code !== 0 || !r.json) throw new Error(`restore failed: ${r.stderr}`);
+  const log = sim.qubesd.callLog.slice(before);
+  return { ms, calls: log.length, writes: log.filter((c) => c.writes).length, qubes: (r.json.result as { qubes: unknown[] }).qubes.length };
+}
+
+try {
+  if ((await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u'])).code !== 0) throw new Error('create failed');
+  const b = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '-i', '--json']);
+  if (b.code !== 0 || !b.json) throw new Error(`backup failed: ${b.stderr}`);
+  const session = (b.json.result as { session: string }).session;
+  const client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10000 }));
+  const names = (await client.listQubes()).filter((q) => q.klass === 'AppVM').map((q) => q.name);
+  for (const q of names) await client.setProperty(q, 'memory', 1234); // one real change per app qube
+  const full = await restore(['--session', session]);
+  const rerun = await restore(['--session', session]);
+  const one = names[names.length - 1]!;
+  await client.setProperty(one, 'memory', 1234);
+  const single = await restore(['--session', session, one]);
+  emit(
+    [
+      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ${full.ms.toFixed(0)} ms incl. the (fake) Wyng receive, ${full.calls} Admin API calls (${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
+      `unchanged rerun: ${rerun.calls} calls, ${rerun.writes} writes`,
+      `one-qube restore: ${single.calls} calls, ${single.writes} writes (wyng-util-qubes: 68–73 calls)`,
+    ].join('\n'),
+    {
+      restore200: { ms: Math.round(full.ms), calls: full.calls, callsPerQube: Number((full.calls / full.qubes).toFixed(2)), writes: full.writes },
+      rerunWrites: rerun.writes,
+      restore1: { calls: single.calls, writes: single.writes },
+    },
+  );
+} finally {
+  await sim.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}
