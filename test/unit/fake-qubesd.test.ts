@@ -297,8 +297,8 @@ describe('fake qubesd: faults and call log', () => {
       fake.callLog.map((e) => [e.seq, e.method, e.arg, e.dest, e.payloadLength, e.outcome, e.writes]),
       [
         [1, 'admin.vm.List', '', 'dom0', 0, 'ok', false],
-        [2, 'admin.vm.property.Set', 'memory', 'work', 3, 'fault-fail', false],
-        [3, 'admin.vm.property.Set', 'memory', 'work', 3, 'fault-drop', false],
+        [2, 'admin.vm.property.Set', 'memory', 'work', 3, 'fault-fail', true],
+        [3, 'admin.vm.property.Set', 'memory', 'work', 3, 'fault-drop', true],
         [4, 'admin.vm.property.Get', 'memory', 'work', 0, 'ok', false],
         [5, 'admin.vm.property.Set', 'memory', 'work', 3, 'ok', true],
       ],

@@ -186,6 +186,11 @@ export function dispatch(app: AppState, req: WireRequest): Dispatched {
   }
 }
 
+/** qubesd's read/write/execute classification of a method name (for the call log) */
+export function classify(app: AppState, method: string): MethodKind | 'invalid' {
+  return methodTable(app).get(method)?.kind ?? 'invalid';
+}
+
 function okReply(body: string | null): Buffer {
   return Buffer.concat([Buffer.from([0x30, 0]), Buffer.from(body ?? '', 'utf8')]);
 }

@@ -7,7 +7,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseQubesXml } from '../../../src/core/qubesxml/index.ts';
-import { dispatch, LAB_PCI_DEVICES, type MethodKind } from './api.ts';
+import { classify, dispatch, LAB_PCI_DEVICES, type MethodKind } from './api.ts';
 import { dumpQubesXml } from './dump.ts';
 import { startQube } from './lifecycle.ts';
 import type { AppState, ApiVersion, ExposedDevice, HostInfo, Qube } from './model.ts';
@@ -153,17 +153,17 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
           }
         : { method: '', arg: '', src: '', dest: '', payloadLength: 0 };
       if (hits(faults.hangOnCall, n)) {
-        callLog.push(entry(n, started, { ...head, kind: 'invalid', outcome: 'fault-hang' }));
+        callLog.push(entry(n, started, { ...head, kind: classify(state, head.method), outcome: 'fault-hang' }));
         return; // never answered; closed by stop()
       }
       if (hits(faults.dropOnCall, n)) {
-        callLog.push(entry(n, started, { ...head, kind: 'invalid', outcome: 'fault-drop' }));
+        callLog.push(entry(n, started, { ...head, kind: classify(state, head.method), outcome: 'fault-drop' }));
         sock.destroy();
         return;
       }
       if (hits(faults.failOnCall, n)) {
         const f = faults.failWith ?? { type: 'QubesException', message: 'fake qubesd: injected failure' };
-        callLog.push(entry(n, started, { ...head, kind: 'invalid', outcome: 'fault-fail', excType: f.type }));
+        callLog.push(entry(n, started, { ...head, kind: classify(state, head.method), outcome: 'fault-fail', excType: f.type }));
         sock.end(encodeException(f.type, f.message));
         return;
       }
