@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, SUDO_STUB, type RpcSandbox } from '../helpers/rpc.ts';
@@ -174,14 +174,16 @@ test('bad JSON, oversized stdin and slow stdin: one JSON error each, nothing run
 });
 
 test('two concurrent calls: one runs, the other answers a JSON busy error after a bounded wait', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_STUB_SLEEP_MS: '2500', WYNG_QUBES_LOCK_TIMEOUT_MS: '300' } });
+  const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_LOCK_TIMEOUT_MS: '300' } });
   const started = join(sb.dir, 'started');
-  const first = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started });
+  const hold = join(sb.dir, 'release');
+  const first = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
   first.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
   const t0 = Date.now();
   const second = await runService('wyng.List', call(sb, 'wyng.List', 'listonly'), '{}');
   const waited = Date.now() - t0;
+  writeFileSync(hold, '');
   const firstRun = await first.done;
   assert.equal(firstRun.code, 0, firstRun.stderr);
   assert.equal(onlyDocument(firstRun.stdout).ok, true);
@@ -189,23 +191,25 @@ test('two concurrent calls: one runs, the other answers a JSON busy error after 
   const doc = onlyDocument(second.stdout);
   assert.equal(doc.errors[0]!.kind, 'busy');
   assert.match(doc.errors[0]!.message, /Another wyng-qubes job is running/);
-  assert.ok(waited >= 300 && waited < 2500, `bounded wait (${waited} ms)`);
+  assert.ok(waited >= 300 && waited < 20_000, `bounded wait (${waited} ms)`);
   assert.equal(sb.wyngCalls().length, 1, 'the busy call never reached Wyng');
   const outcomes = sb.auditLines().map((l) => `${String(l.profile)}:${String(l.outcome)}`).sort();
   assert.deepEqual(outcomes, ['listonly:busy', 'nightly:ok']);
 });
 
 test('wyng.Status: the running job (the lock file) while a job runs, none otherwise', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_STUB_SLEEP_MS: '1500' } });
+  const sb = rpcSandbox(PROFILES);
   const idle = await runService('wyng.Status', call(sb, 'wyng.Status', 'nightly'), '');
   assert.equal(idle.code, 0, idle.stderr);
   assert.deepEqual(onlyDocument(idle.stdout).result, { running: null, reports: {} });
 
   const started = join(sb.dir, 'started');
-  const job = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started });
+  const hold = join(sb.dir, 'release');
+  const job = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
   job.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
   const busy = await runService('wyng.Status', call(sb, 'wyng.Status', 'nightly'), '{}');
+  writeFileSync(hold, '');
   const running = (onlyDocument(busy.stdout).result as { running: { job: string; pid: number; since: string } | null }).running;
   assert.ok(running !== null, busy.stdout);
   assert.match(running.job, /^list /);
@@ -223,14 +227,17 @@ test('wyng.Status: the running job (the lock file) while a job runs, none otherw
 });
 
 test('a caller that disconnects mid-job: the job still finishes (and is audited)', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_STUB_SLEEP_MS: '1200' } });
+  const sb = rpcSandbox(PROFILES);
   const started = join(sb.dir, 'started');
-  const { child, done } = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started });
+  const hold = join(sb.dir, 'release');
+  const { child, done } = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
   child.stdin.end('{"qubes":["personal"]}');
   await waitFor(() => existsSync(started));
   // The calling qube goes away: qrexec closes the service's stdout (and stdin).
   child.stdout.destroy();
   child.stderr.destroy();
+  await sleep(200);
+  writeFileSync(hold, '');
   const r = await done;
   assert.equal(r.code, 0, 'the service still ends with the job status');
   assert.equal(sb.auditLines()[0]?.outcome, 'ok');
