@@ -31,20 +31,39 @@ export function qubesVersion(app: AppState): QubesVersion {
   return app.api === '4.2' ? '4.2' : '4.4';
 }
 
+// the shared table's lookups filter and sort on each call: memoised per class and version
+const specCache = new Map<string, { list: PropertySpec[]; byName: Map<string, PropertySpec> }>();
+
+function specsFor(klass: string, version: QubesVersion): { list: PropertySpec[]; byName: Map<string, PropertySpec> } {
+  const key = `${klass}|${version}`;
+  let entry = specCache.get(key);
+  if (entry === undefined) {
+    const list = klass === '@global' ? globalProperties(version) : propertiesOf(klass as Qube['klass'], version);
+    const byName = new Map<string, PropertySpec>();
+    for (const spec of list) {
+      const found = klass === '@global' ? globalPropertyInfo(spec.name, version) : propertyInfo(spec.name, klass as Qube['klass'], version);
+      if (found !== undefined) byName.set(spec.name, found);
+    }
+    entry = { list, byName };
+    specCache.set(key, entry);
+  }
+  return entry;
+}
+
 export function vmSpec(app: AppState, q: Qube, name: string): PropertySpec | undefined {
-  return propertyInfo(name, q.klass, qubesVersion(app));
+  return specsFor(q.klass, qubesVersion(app)).byName.get(name);
 }
 
 export function vmSpecs(app: AppState, q: Qube): PropertySpec[] {
-  return propertiesOf(q.klass, qubesVersion(app));
+  return specsFor(q.klass, qubesVersion(app)).list;
 }
 
 export function globalSpec(app: AppState, name: string): PropertySpec | undefined {
-  return globalPropertyInfo(name, qubesVersion(app));
+  return specsFor('@global', qubesVersion(app)).byName.get(name);
 }
 
 export function globalSpecs(app: AppState): PropertySpec[] {
-  return globalProperties(qubesVersion(app));
+  return specsFor('@global', qubesVersion(app)).list;
 }
 
 // ---------------------------------------------------------------------------------------------
