@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/program.ts';
@@ -24,8 +24,22 @@ export interface RpcSandbox {
   auditLines(): Array<Record<string, unknown>>;
 }
 
+const sandboxes: string[] = [];
+let cleanupRegistered = false;
+
+/** Sandboxes are removed when the test process ends (kept with WYNG_QUBES_KEEP_TEST_DIRS=1). */
+function track(dir: string): void {
+  sandboxes.push(dir);
+  if (cleanupRegistered || process.env.WYNG_QUBES_KEEP_TEST_DIRS === '1') return;
+  cleanupRegistered = true;
+  process.once('exit', () => {
+    for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 export function rpcSandbox(profilesYaml: string, opts: { wyng?: string; env?: Record<string, string | undefined> } = {}): RpcSandbox {
   const dir = mkdtempSync(join(tmpdir(), 'wq-rpc-'));
+  track(dir);
   const configDir = join(dir, 'etc');
   const stateDir = join(dir, 'state');
   mkdirSync(configDir);
@@ -128,6 +142,7 @@ export function spawnService(
   const body = script.replace('exec /usr/bin/wyng-qubes ', `exec ${entry} `);
   if (body === script) throw new Error(`service script ${service} does not exec /usr/bin/wyng-qubes`);
   const dir = mkdtempSync(join(tmpdir(), 'wq-svc-'));
+  track(dir);
   const path = join(dir, service);
   writeFileSync(path, body, { mode: 0o755 });
   const child = spawn(path, opts.argv1 !== undefined ? [opts.argv1] : [], {

@@ -1,5 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { WqError } from '../../src/core/errors.ts';
 import { narrowRequest, PROFILE_NAME, ProfileSchema, RPC_OPERATIONS, type Profile } from '../../src/core/profiles.ts';
@@ -200,6 +202,15 @@ test('fuzz: refused calls through the real entry point answer one JSON error and
     remote: { operations: [List, Status] }
 `,
   );
+  // A stand-in qubesd socket that counts connections: no refused call may reach qubesd.
+  let qubesdConnections = 0;
+  const socketPath = join(sandbox.dir, 'qubesd.sock');
+  const qubesd = createServer((conn) => {
+    qubesdConnections++;
+    conn.destroy();
+  });
+  await new Promise<void>((resolve) => qubesd.listen(socketPath, resolve));
+  sandbox.env.WYNG_QUBES_QUBESD_SOCKET = socketPath;
   let runs = 0;
   await fc.assert(
     fc.asyncProperty(rawCallArb, async (raw) => {
@@ -232,10 +243,15 @@ test('fuzz: refused calls through the real entry point answer one JSON error and
   );
   assert.ok(runs >= 400);
   assert.deepEqual(sandbox.wyngCalls(), [], 'no Wyng call for any refused input');
+  assert.equal(qubesdConnections, 0, 'no qubesd call for any refused input');
   assert.equal(sandbox.auditLines().length, runs, 'one audit line per call');
   assert.ok(sandbox.auditLines().every((l) => l.outcome === 'refused'));
   // Sanity: the same sandbox does run Wyng for an allowed call.
   const ok = await rpcInProcess('wyng.List', { ...sandbox.env, ...qrexecEnv('wyng.List', 'nightly', 'mgmt') }, '{}');
   assert.equal(onlyDocument(ok.stdout).ok, true, ok.stderr);
   assert.equal(sandbox.wyngCalls().length, 1);
+  // ... and an allowed Backup does reach (this stand-in) qubesd: the counter can see calls.
+  await rpcInProcess('wyng.Backup', { ...sandbox.env, ...qrexecEnv('wyng.Backup', 'nightly', 'mgmt') }, '{}');
+  await new Promise<void>((resolve) => qubesd.close(() => resolve()));
+  assert.ok(qubesdConnections > 0);
 });
