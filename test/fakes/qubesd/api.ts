@@ -643,9 +643,12 @@ function currentState(c: Call): string {
     const kib = c.app.host.dom0MaxmemMiB * 1024;
     return `mem=${kib} mem_static_max=${kib} cputime=0 power_state=Running`;
   }
+  // what the lab's hypervisor reports: memory (MiB) as mem, maxmem in KiB as the static maximum
   const running = isRunning(q);
-  const mem = running ? vmProp(c.app, q, 'memory') : '0';
-  return `mem=${mem === NOVAL || mem === null ? '0' : mem} mem_static_max=0 cputime=0 power_state=${q.power}`;
+  const num = (v: ReturnType<typeof vmProp>): number => (typeof v === 'string' ? Number(v) : 0);
+  const mem = running ? num(vmProp(c.app, q, 'memory')) : 0;
+  const max = running ? num(vmProp(c.app, q, 'maxmem')) * 1024 : 0;
+  return `mem=${mem} mem_static_max=${max} cputime=0 power_state=${q.power}`;
 }
 
 // --- features ---
