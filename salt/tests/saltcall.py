@@ -59,6 +59,8 @@ class Minion:
             "wyng_qubes": self.config,
             "log_level_logfile": "debug",
             "state_output": "full",
+            # No reverse-DNS lookups of the host's addresses (slow, and nothing here needs them).
+            "enable_fqdns_grains": False,
         }
         own = self.root / "root" / "var" / "cache" / "salt" / "minion" / "extmods"
         if self.extmods is not None and not own.exists():

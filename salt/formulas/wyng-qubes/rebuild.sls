@@ -11,6 +11,7 @@
 #       templates: [fedora-41, debian-12]
 #       net_qubes: [sys-net, sys-firewall]
 #       qubes: [work, personal, vault]
+#       options: {pool: vm-pool}       # optional; more wyng_qubes.restored options
 {%- set rb = salt['pillar.get']('wyng_qubes:rebuild', {}) %}
 {%- set with_profiles = salt['pillar.get']('wyng_qubes:profiles', {}) | length > 0 %}
 {%- set tiers = [rb.get('templates', []), rb.get('net_qubes', []), rb.get('qubes', [])] %}
@@ -38,6 +39,9 @@ wyng-qubes-restored-{{ qube }}:
     - session: '{{ rb.session }}'
 {%- endif %}
     - only_if_missing: {{ rb.get('only_if_missing', True) }}
+{%- for key, value in rb.get('options', {}) | dictsort %}
+    - {{ key }}: {{ value | json }}
+{%- endfor %}
 {%- if with_profiles or before %}
     - require:
 {%- if with_profiles %}

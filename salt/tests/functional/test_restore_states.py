@@ -1,0 +1,198 @@
+"""
+Backup, plan, restore and the states under real Salt, against the built bundle, the fake Wyng
+and the fake qubesd (seeded with the recorded qubes.xml): the example formulas rebuild missing
+qubes, a second run changes nothing, test=True changes nothing, a failing restore is
+result False with the tool's error, backed_up backs up a stale profile.
+"""
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from archive import FAKE_WYNG
+from qubesd import FakeQubesd
+from saltcall import BUNDLE, states
+
+BACKED_UP = ["fedora-41", "sys-net", "sys-firewall", "work", "personal"]
+
+
+class System:
+    """A fake dom0: qubesd + an archive with one backup of BACKED_UP made by the bundle."""
+
+    def __init__(self, root, minion):
+        self.qubesd = FakeQubesd(root)
+        self.dest = f"file:{root / 'archive'}"
+        minion.env.update(
+            {
+                "WYNG_QUBES_QUBESD_SOCKET": self.qubesd.socket,
+                "WYNG_QUBES_QUBES_DIR": str(self.qubesd.qubes_dir),
+                "WYNG_QUBES_WYNG": str(FAKE_WYNG),
+            }
+        )
+        minion.process_env.update(
+            {"TZ": "UTC", "WYNG_FAKE_LOCK": str(root / "wyng.lock"), "WYNG_FAKE_HOME": str(root / "wyng-home")}
+        )
+        self.minion = minion
+        self.cli("-w", "encrypt=off", "create")
+
+    def cli(self, *args, extra_env=None):
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **self.minion.env, **self.minion.process_env, **(extra_env or {})}
+        proc = subprocess.run(
+            ["node", str(BUNDLE), "--json", f"--dest={self.dest}", *args], env=env, capture_output=True, text=True
+        )
+        doc = json.loads(proc.stdout)
+        assert doc["ok"], proc.stderr
+        return doc
+
+    def backup(self, now=None):
+        extra = {} if now is None else {"WYNG_FAKE_NOW": str(int(now))}
+        return self.cli("backup", *BACKED_UP, extra_env=extra)["result"]["session"]
+
+
+@pytest.fixture
+def system(tmp_path, minion):
+    s = System(tmp_path, minion)
+    yield s
+    s.qubesd.stop()
+
+
+def rebuild_pillar(system, **extra):
+    rebuild = {
+        "dest": system.dest,
+        "templates": ["fedora-41"],
+        "net_qubes": ["sys-net", "sys-firewall"],
+        "qubes": ["work", "personal"],
+        "options": {"no_qubes_post": True},
+    }
+    rebuild.update(extra)
+    return {"wyng_qubes": {"env": system.minion.env, "rebuild": rebuild}}
+
+
+def test_backup_through_salt_then_list(minion, system):
+    code, doc, _ = minion.call("wyng_qubes.backup", "qubes=work,fedora-41", f"dest={system.dest}")
+    assert code == 0 and doc["ok"] is True
+    session = doc["result"]["session"]
+    assert [(q["name"], q["status"]) for q in doc["result"]["qubes"]] == [("fedora-41", "ok"), ("work", "ok")]
+    code, doc, _ = minion.call("wyng_qubes.list", f"dest={system.dest}")
+    assert doc["result"]["qubes"]["work"]["newest"] == session
+
+
+def test_plan_returns_the_plan_and_changes_nothing(minion, system):
+    session = system.backup()
+    system.qubesd.remove("work")
+    code, doc, _ = minion.call("wyng_qubes.plan", "work", f"dest={system.dest}")
+    assert code == 0
+    plan = doc["result"]["plan"]
+    assert doc["result"]["session"] == session
+    assert plan["order"] == ["work"]
+    (entry,) = plan["qubes"]
+    assert entry["name"] == "work" and entry["action"] == "create"
+    assert {"name": "memory", "from": None, "to": "800"} in entry["changes"]["properties"]
+    assert "work" not in system.qubesd.qubes()
+
+
+def test_rebuild_formula_restores_missing_qubes_once(minion, system):
+    system.backup()
+    system.qubesd.remove("work")
+    system.qubesd.remove("personal")
+    minion.pillar = rebuild_pillar(system)
+
+    # test=True: the plan only; nothing is created.
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.rebuild", "test=True")
+    by_id = states(ret)
+    for q in ("work", "personal"):
+        r = by_id[f"wyng-qubes-restored-{q}"]
+        assert r["result"] is None, r["comment"]
+        assert r["changes"][q]["action"] == "create"
+    for q in ("fedora-41", "sys-net", "sys-firewall"):
+        r = by_id[f"wyng-qubes-restored-{q}"]
+        assert r["result"] is True and r["changes"] == {}, r["comment"]
+    assert not {"work", "personal"} & set(system.qubesd.qubes())
+
+    # The real run restores both, after the template and net qubes.
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.rebuild")
+    assert code == 0
+    by_id = states(ret)
+    for q in ("work", "personal"):
+        r = by_id[f"wyng-qubes-restored-{q}"]
+        assert r["result"] is True, r["comment"]
+        assert r["changes"][q]["status"] == "restored"
+        assert r["changes"][q]["action"] == "create"
+        assert r["__run_num__"] > by_id["wyng-qubes-restored-sys-firewall"]["__run_num__"]
+    live = system.qubesd.qubes()
+    assert live["work"] == "AppVM" and live["personal"] == "AppVM"
+    assert system.qubesd.get("work", "memory") == "800"
+
+    # Second run: nothing to do.
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.rebuild")
+    assert code == 0
+    assert all(r["result"] is True and r["changes"] == {} for r in ret.values()), ret
+
+
+def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
+    session = system.backup()
+    system.qubesd.set("work", "memory", 1234)
+    args = ["state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "only_if_missing=False", "no_qubes_post=True"]
+
+    code, ret, _ = minion.call(*args, "test=True")
+    (r,) = ret.values()
+    assert r["result"] is None
+    assert r["changes"]["work"]["properties"] == [{"name": "memory", "from": "1234", "to": "800"}]
+    assert system.qubesd.get("work", "memory") == "1234"
+
+    code, ret, _ = minion.call(*args)
+    (r,) = ret.values()
+    assert r["result"] is True, r["comment"]
+    assert r["changes"]["work"]["session"] == session
+    assert system.qubesd.get("work", "memory") == "800"
+
+    code, ret, _ = minion.call(*args)
+    (r,) = ret.values()
+    assert r["result"] is True and r["changes"] == {}
+    assert r["comment"] == f"work already matches session {session}"
+
+
+def test_a_failing_restore_is_result_false_with_the_tools_error(minion, system):
+    system.backup()
+    system.qubesd.remove("work")
+    minion.process_env["WYNG_FAKE_FAIL"] = "receive-volume:appvms/work/private.img"
+    code, ret, _ = minion.call(
+        "state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "no_qubes_post=True", check=False
+    )
+    assert code != 0
+    (r,) = ret.values()
+    assert r["result"] is False
+    assert r["changes"] == {}
+    assert "wyng-qubes restore failed (exit 2): work:" in r["comment"]
+
+
+def test_nightly_formula_backs_up_a_stale_profile(minion, system):
+    old = system.backup(now=time.time() - 2 * 86400)
+    minion.pillar = {
+        "wyng_qubes": {
+            "env": minion.env,
+            "profiles": {"lab": {"dest": system.dest, "qubes": ["work", "personal"]}},
+            "nightly": {"profile": "lab", "max_age": "24h"},
+        }
+    }
+    # profiles.yaml first: under test=True the nightly state reads the archive through the profile.
+    minion.call("state.apply", "wyng-qubes.profiles")
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.nightly", "test=True")
+    r = states(ret)["wyng-qubes-backed-up-lab"]
+    assert r["result"] is None and r["changes"]["lab"]["old"] == old
+    assert len(system.cli("list")["result"]["sessions"]) == 1
+
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.nightly")
+    assert code == 0
+    r = states(ret)["wyng-qubes-backed-up-lab"]
+    assert r["result"] is True, r["comment"]
+    new = r["changes"]["lab"]["new"]
+    assert r["changes"]["lab"]["old"] == old and new > old
+    assert [q["name"] for q in r["changes"]["lab"]["qubes"]] == ["personal", "work"]
+    assert system.cli("list", "work")["result"]["qubes"]["work"]["newest"] == new
+
+    code, ret, _ = minion.call("state.apply", "wyng-qubes.nightly")
+    r = states(ret)["wyng-qubes-backed-up-lab"]
+    assert r["result"] is True and r["changes"] == {}
