@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import { startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
 import { FAKE_WYNG, ROOT, runBundle, type CliRun } from './cli.ts';
 
-export const CONFORMANCE_QUBES_XML = join(ROOT, '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+/**
+ * A realistic system recorded from the real qubesd 4.4 lab (../shared/conformance/qubesd/qubes.xml):
+ * a template, sys-net with a PCI device, sys-firewall, a disposable template and a named
+ * disposable, app qubes in two pools, a standalone, a clone.
+ */
+export const SCENARIO_QUBES_XML = join(ROOT, 'test', 'fixtures', 'qubes-xml', 'lab-scenario.xml');
 
 export interface Simulator {
   dir: string;
@@ -36,7 +41,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
   const root = join(dir, 'root');
   mkdirSync(root, { recursive: true });
   const qubesd = await startFakeQubesd({
-    qubesXml: CONFORMANCE_QUBES_XML,
+    qubesXml: SCENARIO_QUBES_XML,
     socketPath: join(dir, 'qubesd.sock'),
     volumeFileSize: 256 * 1024,
     ...opts,
