@@ -38,6 +38,7 @@ export function getPassphrase(ctx, { prompt = 'Enter passphrase: ', verify = fal
         'subprocess.CalledProcessError',
         `Command '/usr/bin/env -u LC_ALL ${cmd}' returned non-zero exit status ${rc}.`,
         'get_passphrase',
+        '\n* See Wyng log for details *\n',
       );
     }
     let end = out.length;

@@ -213,7 +213,7 @@ export async function receiveVolume(ctx, archive, pool, vol, { selectSes = '', s
 /** Restores the session's mtime; after receiving the newest session the snapshot is paired again. */
 function finishTarget(archive, pool, vol, ses, target, localName, home, newest) {
   try {
-    const t = Number(BigInt(ses.ts) / 1000n) / 1e6;
+    const t = Number(ses.ts) / 1e9;
     utimesSync(target, t, t);
   } catch {
     /* like Wyng, only where the storage allows it */

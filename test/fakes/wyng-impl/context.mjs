@@ -28,11 +28,13 @@ export class Exit extends Error {
 
 /** An unhandled Python exception in Wyng: traceback on stderr, exit 1. */
 export class PyCrash extends Error {
-  constructor(pyType, pyMessage, where = 'main') {
+  constructor(pyType, pyMessage, where = 'main', note = undefined) {
     super(`${pyType}: ${pyMessage}`);
     this.pyType = pyType;
     this.pyMessage = pyMessage;
     this.where = where;
+    /** PEP 678 note printed after the exception line */
+    this.note = note;
   }
 }
 

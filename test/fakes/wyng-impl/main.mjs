@@ -52,7 +52,7 @@ function finish(ctx, argv, code) {
 function traceback(ctx, e) {
   ctx.out('\n');
   ctx.err(
-    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n    ${e.where}\n${e.pyType}: ${e.pyMessage}\n`,
+    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
   );
 }
 
