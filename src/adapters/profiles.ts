@@ -32,22 +32,22 @@ function readRegularFile(path: string, limit: number, what: string, check: (st: 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && allowMissing) return undefined;
-    if (code === 'ELOOP') throw new WqError('config', `${what} '${path}' is a symbolic link; refusing it.`);
+    if (code === 'ELOOP') throw new WqError('config', `Refusing the ${what} '${path}': it is a symbolic link.`);
     throw new WqError('config', `Cannot open ${what} '${path}': ${code ?? (err as Error).message}.`, { cause: err });
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new WqError('config', `${what} '${path}' is not a regular file.`);
+    if (!st.isFile()) throw new WqError('config', `Refusing the ${what} '${path}': not a regular file.`);
     const problem = check(st);
-    if (problem !== undefined) throw new WqError('config', `${what} '${path}' ${problem}.`);
-    if (st.size > limit) throw new WqError('config', `${what} '${path}' is larger than ${limit} bytes.`);
+    if (problem !== undefined) throw new WqError('config', `Refusing the ${what} '${path}': it ${problem}.`);
+    if (st.size > limit) throw new WqError('config', `Refusing the ${what} '${path}': larger than ${limit} bytes.`);
     const buf = Buffer.alloc(limit + 1);
     let total = 0;
     for (;;) {
       const n = readSync(fd, buf, total, buf.length - total, null);
       if (n === 0) break;
       total += n;
-      if (total > limit) throw new WqError('config', `${what} '${path}' is larger than ${limit} bytes.`);
+      if (total > limit) throw new WqError('config', `Refusing the ${what} '${path}': larger than ${limit} bytes.`);
     }
     return buf.subarray(0, total);
   } finally {
@@ -67,7 +67,7 @@ export function readProfiles(configDir: string): ProfilesReading {
   const bytes = readRegularFile(
     file,
     MAX_PROFILES_BYTES,
-    'Profiles file',
+    'profiles file',
     (st) => ((st.mode & 0o022) !== 0 ? 'is writable by group or others (chmod go-w)' : ownerProblem(st)),
     true,
   );
@@ -121,7 +121,7 @@ function stripNewline(text: string): string {
 export async function readPassphrase(profile: Profile, name: string): Promise<string | undefined> {
   let secret: string;
   if (profile.passphrase_file !== undefined) {
-    const bytes = readRegularFile(profile.passphrase_file, MAX_PASSPHRASE_BYTES, `Passphrase file of profile '${name}'`, (st) => {
+    const bytes = readRegularFile(profile.passphrase_file, MAX_PASSPHRASE_BYTES, `passphrase file of profile '${name}'`, (st) => {
       if ((st.mode & 0o066) !== 0) return 'is readable or writable by group or others (chmod 600)';
       return ownerProblem(st);
     });
