@@ -2,7 +2,8 @@
  * What every backup/restore/verify/prune run does besides its job (`execute` uses this, so
  * CLI, library, RPC, Salt and timer runs alike):
  *   - a profile's `hooks.before` / `hooks.after` around the job, inside the job lock
- *     (before fails → the job does not run; after always runs once before has run)
+ *     (before fails → the job does not run; after always runs, also after a failed before,
+ *     so that it can undo what before did half)
  *   - one JSON report in <state dir>/reports/ (best effort: a report that cannot be written
  *     is logged and never fails the run)
  *   - the profile's notifiers: `notify.desktop` and `notify.command` (a failing notifier is
@@ -11,7 +12,7 @@
 import { DEFAULT_HOOK_TIMEOUT_S, describeHook, notifyDesktop, runHook, runNotifyCommand } from '../adapters/hooks.ts';
 import { NO_PROFILE, writeReport, type HookRecord, type Report } from '../adapters/reports.ts';
 import { resolveConfig } from '../core/config.ts';
-import { WqError } from '../core/errors.ts';
+import { toWqError, WqError } from '../core/errors.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { PROFILE_NAME, type Profile } from '../core/profiles.ts';
 import { desktopMessage, operationOf, originFromEnv, REPORTED_COMMANDS, shouldNotifyDesktop, type RunOrigin } from '../core/reports.ts';
@@ -72,24 +73,34 @@ export class RunRecorder {
     const timeoutMs = (hooks.timeout_s ?? DEFAULT_HOOK_TIMEOUT_S) * 1000;
     const name = this.profileName ?? '?';
     return async <T>(job: () => Promise<T>): Promise<T> => {
-      if (hooks.before !== undefined) {
-        const before = await runHook(hooks.before, timeoutMs, this.hookVars());
-        this.hooks.before = before;
-        if (!before.ok) {
-          throw new WqError('hook', `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`);
-        }
-      }
       let ok = false;
       let exitCode = 1;
+      let beforeFailed = false;
       try {
+        if (hooks.before !== undefined) {
+          const before = await runHook(hooks.before, timeoutMs, this.hookVars());
+          this.hooks.before = before;
+          if (!before.ok) {
+            beforeFailed = true;
+            throw new WqError('hook', `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`);
+          }
+        }
         const value = await job();
         const code = (value as { exitCode?: unknown } | null)?.exitCode;
         exitCode = typeof code === 'number' ? code : 0;
         ok = exitCode === 0;
         return value;
+      } catch (err) {
+        exitCode = toWqError(err).exitCode;
+        throw err;
       } finally {
         if (hooks.after !== undefined) {
-          const after = await runHook(hooks.after, timeoutMs, { ...this.hookVars(), WYNG_QUBES_OK: ok ? '1' : '0', WYNG_QUBES_EXIT_CODE: String(exitCode) });
+          const after = await runHook(hooks.after, timeoutMs, {
+            ...this.hookVars(),
+            WYNG_QUBES_OK: ok ? '1' : '0',
+            WYNG_QUBES_EXIT_CODE: String(exitCode),
+            WYNG_QUBES_BEFORE_FAILED: beforeFailed ? '1' : '0',
+          });
           this.hooks.after = after;
           if (!after.ok) this.warn(`the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`);
         }

@@ -2,11 +2,13 @@
 // through the real CLI in-process, with the stub Wyng and stub programs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { runInProcess } from '../helpers/cli.ts';
 import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
 import { run } from '../../src/index.ts';
+import { notifyDesktop, qubesGroupMembers } from '../../src/adapters/hooks.ts';
 import { listReportFiles, MAX_PER_PROFILE, MAX_TOTAL, readReport, writeReport, type Report } from '../../src/adapters/reports.ts';
 
 const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--json'];
@@ -100,6 +102,7 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   const [after] = sb.recorded('after');
   assert.equal(after?.env.WYNG_QUBES_OK, '1');
   assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, '0');
+  assert.equal(after?.env.WYNG_QUBES_BEFORE_FAILED, '0');
   assert.equal(after?.env.WYNG_QUBES_PROFILE, 'nightly');
   assert.equal(after?.env.WYNG_QUBES_COMMAND, 'prune');
   assert.equal(after?.env.WYNG_QUBES_DEST, 'file:/mnt/backup/laptop');
@@ -112,7 +115,7 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('hooks: a failing before aborts the job (Wyng never runs), after does not run, the report says why', async () => {
+test('hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the report says why', async () => {
   const sb = jobSandbox((s) => profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s));
   const r = await runInProcess(prune, { env: sb.env });
   assert.equal(r.code, 9);
@@ -121,7 +124,11 @@ test('hooks: a failing before aborts the job (Wyng never runs), after does not r
   assert.match(doc.errors[0]!.message, /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/);
   assert.equal(sb.recorded('before').length, 1);
   assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
-  assert.equal(sb.recorded('after').length, 0, 'after runs only once before has run');
+  const afters = sb.recorded('after');
+  assert.equal(afters.length, 1, 'after always runs');
+  assert.equal(afters[0]?.env.WYNG_QUBES_BEFORE_FAILED, '1');
+  assert.equal(afters[0]?.env.WYNG_QUBES_OK, '0');
+  assert.equal(afters[0]?.env.WYNG_QUBES_EXIT_CODE, '9');
   const [rep] = sb.reports();
   assert.equal(rep?.ok, false);
   assert.equal(rep?.exitCode, 9);
@@ -227,4 +234,31 @@ test('reports are rotated: at most MAX_PER_PROFILE per profile and MAX_TOTAL in 
   assert.ok(all.some((f) => f.profile === 'b'), 'the newest is kept');
   assert.ok(!all.some((f) => f.profile === 'a'), 'the oldest went first');
   chmodSync(dir, 0o700);
+});
+
+test('desktop notification for another user goes through runuser with that user\'s session bus', async () => {
+  const sb = jobSandbox();
+  const runuser = join(sb.dir, 'runuser');
+  const out = join(sb.dir, 'runuser.log');
+  writeFileSync(runuser, `#!/bin/sh\nprintf '%s\\n' "$@" > '${out}'\n`);
+  chmodSync(runuser, 0o755);
+  const problem = await notifyDesktop(
+    { WYNG_QUBES_DESKTOP_USER: 'nobody', WYNG_QUBES_RUNUSER: runuser, WYNG_QUBES_NOTIFY_SEND: '/usr/bin/notify-send' },
+    { summary: 'S', body: 'B', urgency: 'critical' },
+  );
+  assert.equal(problem, undefined);
+  const uid = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1];
+  assert.ok(uid !== undefined && userInfo().username !== 'nobody', 'this test needs a user nobody that is not the current user');
+  const args = readFileSync(out, 'utf8').trimEnd().split('\n');
+  assert.deepEqual(args.slice(0, 4), ['-u', 'nobody', '--', 'env']);
+  assert.ok(args.includes(`DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`), args.join(' '));
+  assert.deepEqual(args.slice(-7), ['/usr/bin/notify-send', '--app-name=wyng-qubes', '--urgency=critical', '--icon=drive-harddisk', '--', 'S', 'B']);
+  // No desktop user at all: a clear problem, not an exception.
+  assert.match((await notifyDesktop({ WYNG_QUBES_DESKTOP_USER: 'no such user!' }, { summary: 'S', body: 'B', urgency: 'normal' })) ?? '', /no desktop user found/);
+});
+
+test('the dom0 desktop user is the first non-root member of group qubes', () => {
+  assert.deepEqual(qubesGroupMembers('wheel:x:10:user\nqubes:x:1001:root,user,admin\n'), ['user', 'admin']);
+  assert.deepEqual(qubesGroupMembers('qubes:x:1001:\n'), []);
+  assert.deepEqual(qubesGroupMembers('users:x:100:user\n'), []);
 });
