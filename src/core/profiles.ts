@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { WqError } from './errors.ts';
 import { AutopruneSchema, QubeNameSchema, type CommandName, type CommonOptions } from './options.ts';
 import { printable } from './names.ts';
+import { checkCalendar } from './calendar.ts';
 
 /** Profile names double as qrexec arguments (QREXEC.md §5): a strict, lower-case grammar. */
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -201,6 +202,10 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
   }
   if (ops.includes('Restore') && p.remote.restore_qubes.length === 0) {
     out.push({ profile: name, field: 'remote.restore_qubes', message: 'remote Restore allows no qube until restore_qubes lists some' });
+  }
+  if (p.schedule !== undefined) {
+    const cal = checkCalendar(p.schedule);
+    if (!cal.ok) out.push({ profile: name, field: 'schedule', message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" will refuse it` });
   }
   if (ops.includes('Backup') && p.qubes.length === 0 && !p.includes) {
     out.push({ profile: name, field: 'qubes', message: 'remote Backup selects no qube (empty qubes and includes: false)' });

@@ -180,3 +180,15 @@ test('usage errors and a failing systemctl are clear errors', async () => {
   assert.equal(missing.code, 9);
   assert.match(missing.stderr, /Cannot run systemctl/);
 });
+
+test('profiles check warns about a schedule that schedule enable would refuse', async () => {
+  const s = sandbox();
+  const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
+  const warnings = (JSON.parse(r.stdout) as { result: { warnings: string[] } }).result.warnings;
+  assert.ok(
+    warnings.some((w) => /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w)),
+    warnings.join('\n'),
+  );
+  assert.ok(warnings.some((w) => /profile 'late': field 'schedule': .*hour 25 is out of range 0-23/.test(w)));
+  assert.ok(!warnings.some((w) => /profile '(nightly|weekly)'/.test(w)));
+});
