@@ -10,7 +10,7 @@ import os
 import subprocess
 import tarfile
 
-from helpers import REPO
+from helpers import REPO, clean_environ
 
 FAKE_WYNG = REPO / "test" / "fakes" / "wyng"
 METADATA_VOLUME = "wyng-qubes-metadata"
@@ -46,7 +46,7 @@ class FakeArchive:
         self.dest = f"file:{root / 'archive'}"
         self.pool = root / "pool"
         self.env = {
-            **os.environ,
+            **clean_environ(),
             "TZ": "UTC",
             "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
             "WYNG_FAKE_HOME": str(root / "wyng-home"),

@@ -3,6 +3,7 @@ object per file, dunders injected as globals)."""
 
 import importlib.util
 import json
+import os
 import pathlib
 
 SALT_DIR = pathlib.Path(__file__).resolve().parent.parent
@@ -46,3 +47,8 @@ def envelope(command, result=None, exit_code=0, errors=()):
         "result": result,
         "errors": list(errors),
     }
+
+
+def clean_environ():
+    """os.environ without WYNG_QUBES_* / WYNG_FAKE_* settings of whoever runs the tests."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("WYNG_QUBES_", "WYNG_FAKE_"))}

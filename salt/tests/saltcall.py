@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-from helpers import REPO, SALT_DIR
+from helpers import REPO, SALT_DIR, clean_environ
 
 BUNDLE = REPO / "dist" / "wyng-qubes.mjs"
 SALT_CALL = pathlib.Path(sys.executable).parent / "salt-call"
@@ -90,7 +90,7 @@ class Minion:
         return proc.returncode, out, proc.stderr
 
     def _run(self, *args, check=True):
-        env = dict(os.environ)
+        env = clean_environ()
         env.update(self.process_env)
         env.setdefault("TZ", "UTC")
         proc = subprocess.run(

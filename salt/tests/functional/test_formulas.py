@@ -1,12 +1,12 @@
 """The example formulas under real Salt: rendering, requisite order, profiles.yaml from pillar."""
 
 import json
-import os
 import stat
 import subprocess
 
 import yaml
 
+from helpers import clean_environ
 from saltcall import BUNDLE, states
 
 
@@ -111,7 +111,7 @@ def test_profiles_formula_installs_a_file_the_tool_accepts(minion, tmp_path):
 
     check = subprocess.run(
         ["node", str(BUNDLE), "--json", "profiles", "check"],
-        env={**os.environ, **minion.env},
+        env={**clean_environ(), **minion.env},
         capture_output=True,
         text=True,
     )

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from archive import FAKE_WYNG
+from helpers import clean_environ
 from qubesd import FakeQubesd
 from saltcall import BUNDLE, states
 
@@ -38,7 +39,7 @@ class System:
         self.cli("-w", "encrypt=off", "create")
 
     def cli(self, *args, extra_env=None):
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **self.minion.env, **self.minion.process_env, **(extra_env or {})}
+        env = {**clean_environ(), **self.minion.env, **self.minion.process_env, **(extra_env or {})}
         proc = subprocess.run(
             ["node", str(BUNDLE), "--json", f"--dest={self.dest}", *args], env=env, capture_output=True, text=True
         )
