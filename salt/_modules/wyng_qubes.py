@@ -138,11 +138,11 @@ def _locate():
         raise CommandExecutionError(
             f"the wyng-qubes bundle {bundle!r} does not exist (set wyng_qubes:bin)"
         )
-    node = _config("node", None) or salt.utils.path.which("node")
+    configured = _config("node", None)
+    node = configured or salt.utils.path.which("node")
     if not node or not os.path.isfile(node):
-        raise CommandExecutionError(
-            "node (Node.js >= 18.19) was not found on PATH (set wyng_qubes:node)"
-        )
+        where = f"at {configured!r} (wyng_qubes:node)" if configured else "on PATH (set wyng_qubes:node)"
+        raise CommandExecutionError(f"node (Node.js >= 18.19) was not found {where}")
     return bundle, node
 
 

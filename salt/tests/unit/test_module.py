@@ -179,6 +179,13 @@ def test_virtual_refuses_without_node(mod, config, monkeypatch):
     assert looked_up == ["node"]
 
 
+def test_virtual_names_a_configured_node_that_is_missing(mod, config, tmp_path):
+    config["wyng_qubes:node"] = str(tmp_path / "no-node")
+    ok, reason = mod.__virtual__()
+    assert ok is False
+    assert "no-node" in reason and "wyng_qubes:node" in reason
+
+
 def test_node_from_path_when_not_configured(mod, config, run_all, monkeypatch, node, bundle):
     config["wyng_qubes:node"] = None
     monkeypatch.setattr(mod.salt.utils.path, "which", lambda name: node if name == "node" else None)
