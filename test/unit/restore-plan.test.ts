@@ -183,6 +183,18 @@ test('order: a reference cycle is broken by deferring the closing reference', ()
   assert.deepEqual(deferred, { 'debian-12': ['netvm'], dvm: ['netvm'] });
 });
 
+test('order: a qube that refers to a cycle waits for the whole cycle (it is not the one broken)', () => {
+  // aa-app sorts first by name, but it is outside the cycle aa-dvm ↔ zz-net
+  const { order, deferred } = restoreOrder([
+    { name: 'aa-app', klass: 'AppVM', refs: { template: 'tpl', netvm: 'zz-net', default_dispvm: 'aa-dvm' } },
+    { name: 'zz-net', klass: 'AppVM', refs: { template: 'tpl', default_dispvm: 'aa-dvm' } },
+    { name: 'aa-dvm', klass: 'AppVM', refs: { template: 'tpl', netvm: 'zz-net' } },
+    { name: 'tpl', klass: 'TemplateVM', refs: {} },
+  ]);
+  assert.deepEqual(order, ['tpl', 'aa-dvm', 'zz-net', 'aa-app']);
+  assert.deepEqual(deferred, { 'aa-dvm': ['netvm'] });
+});
+
 test('the table normaliser compares typed values', async () => {
   const { tableNormaliser } = await import('../../src/core/restore/diff.ts');
   assert.equal(tableNormaliser('memory', '0800'), '800');

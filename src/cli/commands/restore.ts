@@ -48,9 +48,11 @@ export const restoreCommand: CommandHandler = async (ctx) => {
 
     const liveQubes = await live.listQubes();
     const liveNames = new Set(liveQubes.map((q) => q.name));
+    // read the live settings of exactly the qubes this run can restore (selection as planRestore)
     const candidates = source.system.qubes
-      .map((q) => q.name)
-      .filter((n) => liveNames.has(n) && n !== 'dom0' && (ctx.args.length === 0 || ctx.args.includes(n)));
+      .filter((q) => q.klass !== 'AdminVM' && q.name !== 'dom0' && liveNames.has(q.name) && !o.exclude.includes(q.name))
+      .filter((q) => (ctx.args.length === 0 ? o.includeDisposable || q.klass !== 'DispVM' : ctx.args.includes(q.name)))
+      .map((q) => q.name);
     const settings = await live.readSettings(candidates);
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => liveNames.has(q.name) && candidates.includes(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),

@@ -58,7 +58,29 @@ export function restoreOrder(nodes: readonly OrderNode[]): RestoreOrder {
       if ([...deps].every((d) => done.has(d)) && (next === undefined || before(node, next))) next = node;
     }
     if (next === undefined) {
-      for (const node of nodes) if (!done.has(node.name) && (next === undefined || before(node, next))) next = node;
+      // Only cycles remain. Break one that depends on nothing else unfinished: the qube goes
+      // next only if every unfinished qube it needs also needs it (directly or not), so a
+      // qube that merely refers to a cycle still waits for the whole cycle.
+      const reaches = (from: string, to: string): boolean => {
+        const seen = new Set<string>();
+        const stack = [from];
+        while (stack.length > 0) {
+          const n = stack.pop()!;
+          if (n === to) return true;
+          if (seen.has(n)) continue;
+          seen.add(n);
+          for (const d of pending.get(n) ?? []) if (!done.has(d)) stack.push(d);
+        }
+        return false;
+      };
+      for (const node of nodes) {
+        if (done.has(node.name)) continue;
+        const open = [...pending.get(node.name)!].filter((d) => !done.has(d));
+        if (!open.every((d) => reaches(d, node.name))) continue;
+        if (next === undefined || before(node, next)) next = node;
+      }
+      // (cannot happen: a stuck graph always has a cycle that needs nothing outside itself)
+      if (next === undefined) for (const node of nodes) if (!done.has(node.name) && (next === undefined || before(node, next))) next = node;
       const late = Object.entries(next!.refs)
         .filter(([, target]) => byName.has(target) && !done.has(target) && target !== next!.name)
         .map(([prop]) => prop)
