@@ -131,7 +131,7 @@ describe('fake qubesd: power state and volume files', () => {
     for (const q of ['work', 'sys-firewall', 'sys-net']) {
       assert.match(await ok(fake, 'admin.vm.List', '', q), / state=Running /, q);
     }
-    assert.equal(await ok(fake, 'admin.vm.CurrentState', '', 'work'), 'mem=800 mem_static_max=0 cputime=0 power_state=Running');
+    assert.equal(await ok(fake, 'admin.vm.CurrentState', '', 'work'), 'mem=800 mem_static_max=8192000 cputime=0 power_state=Running');
     const xid = await ok(fake, 'admin.vm.property.Get', 'xid', 'work');
     assert.match(xid, /^default=True type=int [1-9][0-9]*$/);
     // the running image; the VM "writes" into it
@@ -368,5 +368,24 @@ describe('fake qubesd: CLI entry', () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.ok(!readdirSync(dirname(sock)).includes('q.sock'), 'socket removed on exit');
+  });
+});
+
+describe('fake qubesd: socket file', () => {
+  it('replaces a stale socket file and refuses a socket in use', async () => {
+    const first = await start();
+    const path = first.fake.socketPath;
+    await assert.rejects(startFakeQubesd({ qubesXml: SEED, poolsDir: first.root, socketPath: path }), /socket already in use/);
+    const root = mkdtempSync(join(tmpdir(), 'wq-fake-qubesd-stale-'));
+    dirs.push(root);
+    const stale = join(root, 'stale.sock');
+    // what a crashed daemon leaves behind: a path nobody listens on
+    closeSync(openSync(stale, 'w'));
+    const second = await startFakeQubesd({ qubesXml: SEED, poolsDir: root, socketPath: stale });
+    try {
+      assert.equal(decode(await second.rawCall(encodeRequest('admin.label.Index', 'red', 'dom0'))).code, '0');
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@
 // half-closes), answer, close — or close without answering (framing error, non-Qubes
 // exception), exactly like qubesd. Plus what tests need: a call log, injected faults, and
 // access to the state and the volume files.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -187,6 +187,19 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
     });
   });
 
+  // like qubesd's cleanup_socket: a stale socket file is removed, a live one is an error
+  if (existsSync(socketPath)) {
+    const alive = await new Promise<boolean>((res) => {
+      const probe = connect(socketPath as string);
+      probe.on('connect', () => {
+        probe.destroy();
+        res(true);
+      });
+      probe.on('error', () => res(false));
+    });
+    if (alive) throw new Error(`fake qubesd: socket already in use: ${socketPath}`);
+    unlinkSync(socketPath);
+  }
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(socketPath, () => {
