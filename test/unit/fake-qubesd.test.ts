@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
-import { parseQubesXml } from '../../src/core/qubesxml/index.ts';
+import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
 import { encodeRequest, startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
 
 const SEED = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
@@ -387,5 +387,43 @@ describe('fake qubesd: socket file', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('fake qubesd: firewall', () => {
+  it('stores rules in qubesd\'s order and writes firewall.xml as qubesd does (checked against the lab)', async () => {
+    const { fake, root } = await start();
+    assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), 'action=accept\n');
+    await ok(
+      fake,
+      'admin.vm.firewall.Set',
+      '',
+      'work',
+      'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443 comment=web stuff\naction=accept dsthost=example.com expire=4102444800\naction=drop\n',
+    );
+    const rules = 'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web stuff\naction=accept expire=4102444800 dsthost=example.com\naction=drop\n';
+    assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), rules);
+    const xml = readFileSync(join(root, 'var/lib/qubes/appvms/work/firewall.xml'), 'utf8');
+    // what the real qubesd wrote for the same rules (qubesd lab, qubes-core-admin 4.4.0)
+    const rule = (props: string[]): string =>
+      `    <rule>\n      <properties>\n${props.map((p) => `        ${p}\n`).join('')}      </properties>\n    </rule>\n`;
+    assert.equal(
+      xml,
+      '<firewall version="2">\n  <rules>\n' +
+        rule([
+          '<property name="action">accept</property>',
+          '<property name="comment">web stuff</property>',
+          '<property name="dsthost">10.0.0.0/8</property>',
+          '<property name="proto">tcp</property>',
+          '<property name="dstports">443</property>',
+        ]) +
+        rule(['<property name="action">accept</property>', '<property name="expire">4102444800</property>', '<property name="dsthost">example.com</property>']) +
+        rule(['<property name="action">drop</property>']) +
+        '  </rules>\n</firewall>\n',
+    );
+    assert.deepEqual(parseFirewallXml(xml), rules.trimEnd().split('\n'));
+    // a bad rule is a plain ValueError in qubesd: no reply, nothing changed
+    assert.equal((await call(fake, 'admin.vm.firewall.Set', '', 'work', 'action=accept dstports=80\n')).code, 'empty');
+    assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), rules);
   });
 });

@@ -1,6 +1,8 @@
 // The Admin API methods: qubesd's dispatch (source/destination decoding, method lookup, the
 // argument/payload/destination checks in that order) and one handler per method.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DropConnection, QubesdError, drop, protocolError, qerr } from './errors.ts';
 import {
   LAB_PCI_DEVICES,
@@ -18,7 +20,7 @@ import {
   serializeExposed,
   type VirtualDevice,
 } from './devices.ts';
-import { activeRules, parseFirewallRules } from './firewall.ts';
+import { activeRules, firewallXml, parseFirewallRules } from './firewall.ts';
 import { GLOBAL_HELP, VM_HELP, VM_HELP_BY_CLASS } from './help-texts.ts';
 import { createQube, killQube, pauseQube, removeQube, shutdownQube, startQube, unpauseQube } from './lifecycle.ts';
 import type { AppState, Assignment, AssignmentMode, Qube } from './model.ts';
@@ -62,6 +64,7 @@ import {
   poolConfig,
   poolIncludedIn,
   poolUsage,
+  qubeDir,
   resizeVolume,
   volumeReportedPath,
   volumeRevisions,
@@ -313,7 +316,7 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
   if (app.api !== '4.2') t.set('admin.vm.device.denied.List', m(false, false, null, 'read', (c) => deniedList(c)));
   // firewall, notes
   t.set('admin.vm.firewall.Get', m(false, false, false, 'read', (c) => activeRules(c.dest.firewall ?? ['action=accept']).map((r) => `${r}\n`).join('')));
-  t.set('admin.vm.firewall.Set', m(false, true, false, 'write', (c) => void (c.dest.firewall = parseFirewallRules(c.payload))));
+  t.set('admin.vm.firewall.Set', m(false, true, false, 'write', firewallSet));
   t.set('admin.vm.firewall.Reload', m(false, false, false, 'execute', () => undefined));
   t.set('admin.vm.notes.Get', m(false, false, false, 'read', (c) => c.dest.notes));
   tableCache.set(app, { key, table: t });
@@ -516,6 +519,17 @@ function volumeCloneTo(c: Call): void {
   for (const q of c.app.qubes.values()) for (const v of q.volumes.values()) if (v.pool === entry.pool && v.vid === entry.vid) src = v;
   if (src === undefined) throw drop('QubesVolumeNotFoundError (a KeyError)');
   importVolume(c.app, dst, src);
+}
+
+// --- firewall ---
+
+/** admin.vm.firewall.Set: the rules, saved like qubesd to `<qube dir>/firewall.xml` */
+function firewallSet(c: Call): void {
+  const rules = parseFirewallRules(c.payload);
+  c.dest.firewall = rules;
+  const dir = qubeDir(c.app, c.dest);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'firewall.xml'), firewallXml(rules), { mode: 0o664 });
 }
 
 // --- tags ---

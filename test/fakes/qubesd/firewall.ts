@@ -8,6 +8,8 @@ const OPTION_CHARS = /^[A-Za-z0-9:;,./\-_[\]]*$/;
 const COMMENT_CHARS = /^[A-Za-z0-9:;,./\-_[\] ]*$/;
 
 interface Rule {
+  /** str() of each option, as qubesd saves it in firewall.xml */
+  raw?: { dsthost?: string; dstports?: string };
   action?: string;
   proto?: string;
   dsthost?: string; // `dst4=…`, `dst6=…` or `dsthost=…`
@@ -92,10 +94,14 @@ function parseRule(line: string): Rule {
       case 'dst6':
       case 'dstname':
         rule.dsthost = dstHost(value);
+        rule.raw = { ...rule.raw, dsthost: rule.dsthost.slice(rule.dsthost.indexOf('=') + 1) };
         break;
-      case 'dstports':
+      case 'dstports': {
         rule.dstports = ports(value);
+        const [lo, hi] = rule.dstports.split('-');
+        rule.raw = { ...rule.raw, dstports: lo === hi ? (lo as string) : rule.dstports };
         break;
+      }
       case 'icmptype':
         if (value.length > 3 || !/^[0-9]+$/.test(value) || Number(value) > 255) throw drop('ValueError: bad ICMP type');
         rule.icmptype = String(Number(value));
@@ -146,4 +152,34 @@ export function activeRules(rules: readonly string[], nowSeconds = Date.now() / 
     const m = /(?:^| )expire=([0-9]+)(?: |$)/.exec(r);
     return m === null || Number(m[1]) >= nowSeconds;
   });
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * firewall.xml as qubesd's Firewall.save() writes it (version 2, lxml pretty print): each rule's
+ * explicit options in qubesd's property order, expired rules left out.
+ */
+export function firewallXml(rules: readonly string[], nowSeconds = Date.now() / 1000): string {
+  const out = ['<firewall version="2">', '  <rules>'];
+  for (const line of activeRules(rules, nowSeconds)) {
+    const r = parseRule(line);
+    const props: Array<[string, string | undefined]> = [
+      ['action', r.action],
+      ['comment', r.comment],
+      ['expire', r.expire],
+      ['dsthost', r.raw?.dsthost],
+      ['proto', r.proto],
+      ['specialtarget', r.specialtarget],
+      ['dstports', r.raw?.dstports],
+      ['icmptype', r.icmptype],
+    ];
+    out.push('    <rule>', '      <properties>');
+    for (const [k, v] of props) if (v !== undefined) out.push(`        <property name="${k}">${xmlEscape(v)}</property>`);
+    out.push('      </properties>', '    </rule>');
+  }
+  out.push('  </rules>', '</firewall>');
+  return `${out.join('\n')}\n`;
 }
