@@ -427,3 +427,15 @@ describe('fake qubesd: firewall', () => {
     assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), rules);
   });
 });
+
+describe('fake qubesd: qubes.xml on disk', () => {
+  it('saves its state to /var/lib/qubes/qubes.xml below the root after each change, like qubesd', async () => {
+    const { fake, root } = await start();
+    const path = join(root, 'var/lib/qubes/qubes.xml');
+    assert.ok(parseQubesXml(readFileSync(path)).qubes.some((q) => q.name === 'work'));
+    await ok(fake, 'admin.vm.property.Set', 'memory', 'work', '1234');
+    const work = parseQubesXml(readFileSync(path)).qubes.find((q) => q.name === 'work');
+    assert.equal(work?.properties.memory, '1234');
+    assert.equal(readFileSync(path, 'utf8'), fake.dumpQubesXml());
+  });
+});

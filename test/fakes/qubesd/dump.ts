@@ -49,7 +49,11 @@ export function dumpQubesXml(app: AppState): string {
     if (v !== undefined) globals.push([spec.name, v]);
   }
   lines.push(...propertyLines(globals, '  '), '  <domains>');
-  for (const q of app.qubes.values()) {
+  // qubesd iterates its VMCollection: dom0 first, then by name
+  const qubes = [...app.qubes.values()].sort((a, b) =>
+    a.klass === 'AdminVM' ? -1 : b.klass === 'AdminVM' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
+  for (const q of qubes) {
     lines.push(`    <domain id="domain-${q.qid}" class="${q.klass}">`);
     lines.push(...propertyLines(qubeProps(app, q), '      '));
     if (q.features.size === 0) lines.push('      <features/>');

@@ -2,10 +2,10 @@
 // half-closes), answer, close — or close without answering (framing error, non-Qubes
 // exception), exactly like qubesd. Plus what tests need: a call log, injected faults, and
 // access to the state and the volume files.
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseQubesXml } from '../../../src/core/qubesxml/index.ts';
 import { classify, dispatch, LAB_PCI_DEVICES, type MethodKind } from './api.ts';
 import { dumpQubesXml } from './dump.ts';
@@ -49,6 +49,8 @@ export interface FakeQubesdOptions {
   running?: readonly string[];
   /** extra kernel versions to install */
   kernels?: readonly string[];
+  /** save the state to `<poolsDir>/var/lib/qubes/qubes.xml` after each change, like qubesd (default true) */
+  saveQubesXml?: boolean;
 }
 
 export interface CallLogEntry {
@@ -108,6 +110,15 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
     if (q === undefined) throw new Error(`fake qubesd: cannot start unknown qube ${name}`);
     startQube(state, q);
   }
+  const qubesXmlPath = join(state.root, 'var', 'lib', 'qubes', 'qubes.xml');
+  const save = opts.saveQubesXml === false
+    ? () => undefined
+    : () => {
+        mkdirSync(dirname(qubesXmlPath), { recursive: true });
+        writeFileSync(`${qubesXmlPath}~`, dumpQubesXml(state), { mode: 0o660 });
+        renameSync(`${qubesXmlPath}~`, qubesXmlPath);
+      };
+  save();
   let ownDir: string | undefined;
   let socketPath = opts.socketPath;
   if (socketPath === undefined) {
@@ -182,6 +193,7 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
           ...(d.why !== undefined ? { why: d.why } : {}),
         }),
       );
+      if (d.outcome === 'ok' && (d.kind === 'write' || d.kind === 'execute')) save();
       if (d.reply === null) sock.destroy();
       else sock.end(d.reply);
     });
