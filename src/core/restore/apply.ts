@@ -9,6 +9,7 @@
 // verified → post steps. One qube's failure never stops the others.
 import type { QubeSettings } from '../qubes/model.ts';
 import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
+import { crashPoint } from '../test-hook.ts';
 import { REFERENCE_PROPERTIES } from './order.ts';
 import type { PlannedQube, PlannedVolume, RestorePlan } from './plan.ts';
 
@@ -132,13 +133,19 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     const q = r.q;
     for (const d of q.stopDisposables) await step(r, `killing disposable ${d}`, () => ports.kill(d), false);
     if (q.running && !(await step(r, 'killing the running qube', () => ports.kill(q.name), false))) continue;
+    if (q.running) crashPoint('restore:stopped');
     if (q.action === 'replace-class') {
       await tag(r);
       if (!(await step(r, `removing the live ${q.liveClass}`, () => ports.remove(q.name)))) continue;
+      crashPoint('restore:removed');
       r.tagged = false;
     }
     if (q.action === 'create' || q.action === 'replace-class') {
+      // a disposable is created in step 3, once its disposable template is configured
+      // (qubesd refuses a DispVM whose template lacks template_for_dispvms)
+      if (createsLate(q)) continue;
       if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) continue;
+      crashPoint('restore:created');
       await tag(r);
     } else if (q.changeCount > 0) {
       await tag(r);
@@ -170,13 +177,18 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
         if (r) r.errors.push(`Wyng could not restore volume '${vol}'`);
       }
     } catch (err) {
-      for (const r of new Set(volumeOwner.values())) r.errors.push(`receiving volumes: ${message(err)}`);
+      // Wyng failed as a whole (auth, storage, interrupt, crash — not per volume): the run stops
+      // with Wyng's error and exit code (SPEC.md "Exit codes"); every qube whose data may be
+      // half-written keeps `backup-restore-in-progress`.
+      for (const r of new Set(volumeOwner.values())) await tag(r);
+      throw err;
     }
     for (const r of new Set(volumeOwner.values())) if (r.failed) await tag(r);
+    crashPoint('restore:received');
   }
 
   // 3. settings, in dependency order; created qubes are diffed against what qubesd made
-  const created = active().filter((r) => r.q.action !== 'overwrite').map((r) => r.q.name);
+  const created = active().filter((r) => r.q.action !== 'overwrite' && !createsLate(r.q)).map((r) => r.q.name);
   const fresh = created.length > 0 ? await ports.readSettings(created).catch(() => new Map<string, QubeSettings>()) : new Map<string, QubeSettings>();
   const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
     diffSettings({
@@ -190,6 +202,14 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   const late: Array<[QubeRun, SettingsDiff['properties'][number]]> = [];
   for (const r of active()) {
     const q = r.q;
+    if (q.action !== 'overwrite' && createsLate(q)) {
+      if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) continue;
+      crashPoint('restore:created');
+      await tag(r);
+      const back = await ports.readSettings([q.name]).catch(() => new Map<string, QubeSettings>());
+      const s = back.get(q.name);
+      if (s !== undefined) fresh.set(q.name, s);
+    }
     const diff = q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
     if (q.action !== 'overwrite' && !fresh.has(q.name)) {
       r.errors.push('the created qube could not be read back');
@@ -199,6 +219,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     for (const part of partsOf(diff)) r.written.add(part);
     await applyDiff(r, diff, q.deferred, input.archivedNotes[q.name], ports, step);
     for (const p of diff.properties) if (q.deferred.includes(p.name)) late.push([r, p]);
+    crashPoint('restore:settings');
   }
   // 3b. references deferred by dependency cycles, once every qube they name is configured
   for (const [r, p] of late) {
@@ -247,6 +268,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
         r.errors.push(`removing ${IN_PROGRESS_TAG}: ${message(err)}`);
       }
     }
+    crashPoint('restore:verified');
   }
 
   // 5. post steps (menus); their failures are reported but do not fail the qube
@@ -337,6 +359,11 @@ async function applyDiff(
   }
   if (d.firewall) await step(r, 'setting firewall rules', () => ports.setFirewall(name, d.firewall!.to));
   if (d.notes && notes !== undefined) await step(r, 'writing notes.txt', () => ports.writeNotes(name, r.q.klass, notes));
+}
+
+/** Qubes created in the settings step, right before their settings: disposables (no volumes). */
+function createsLate(q: PlannedQube): boolean {
+  return q.klass === 'DispVM' && q.volumes.length === 0;
 }
 
 const REFS: ReadonlySet<string> = new Set(REFERENCE_PROPERTIES);
