@@ -66,6 +66,7 @@ export class Archive {
       compression,
       hashtype,
       volumes: [],
+      saves: cipher !== 'off' ? 2 : 0,
     };
     mkdirSync(join(dir, 'chunks'), { recursive: true });
     atomicWrite(join(dir, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`);
@@ -112,6 +113,7 @@ export class Archive {
   /** Writes the metadata (updated_at = now); `cache` also refreshes the local metadata cache. */
   save({ cache = true, metaDir } = {}) {
     this.state.updated_at = pyFloat(now());
+    this.state.saves = (this.state.saves ?? 0) + 1;
     atomicWrite(join(this.dir, STATE_FILE), `${JSON.stringify(this.state, null, 1)}\n`);
     if (cache) this.writeCache(metaDir);
   }
@@ -163,7 +165,7 @@ export class Archive {
     let vid;
     do vid = `Vol_${randomBytes(3).toString('hex')}`;
     while (this.state.volumes.some((v) => v.vid === vid));
-    const vol = { name, vid, desc, nextSeq: 0, sessions: [] };
+    const vol = { name, vid, desc, sessions: [] };
     this.state.volumes.push(vol);
     mkdirSync(join(this.dir, vid), { recursive: true });
     return vol;

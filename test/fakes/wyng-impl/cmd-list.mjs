@@ -2,6 +2,9 @@
 import { terminalColumns } from './env.mjs';
 import { pyJson, pyTuple } from './pyfmt.mjs';
 
+const CI_MODES = { off: '00', 'xchacha20-ct': '32', 'xchacha20-msr': '34', 'xchacha20-dgr': '35' };
+const CIPHER_NAMES = { 'xchacha20-ct': 'xchacha20-poly1305-ct', 'xchacha20-msr': 'xchacha20-poly1305-msr', 'xchacha20-dgr': 'xchacha20-poly1305-msr' };
+
 /** The `--json list` document as Wyng 0.8 rc4 writes it (key order, types, "None"). */
 export function listDocument(archive) {
   const volumes = new Map();
@@ -55,16 +58,25 @@ export function listCommand(ctx, archive, opts, selected) {
   }
   if (opts.verbose) {
     ctx.print('\nArchive Properties:');
+    const st = archive.state;
+    const [compression, level] = (st.compression ?? 'zstd:3').split(':');
+    const cipher = st.cipher ?? 'off';
     const props = [
-      ['uuid', archive.uuid],
       ['updated_at', archive.updatedAt],
+      ['uuid', archive.uuid],
       ['format_ver', '3'],
       ['chunksize', String(archive.chunksize)],
-      ['compression', archive.state.compression ?? 'zstd:3'],
-      ['hashtype', archive.state.hashtype ?? 'blake2b'],
+      ['compression', compression],
+      ['compr_level', level],
+      ['hashtype', st.hashtype ?? 'blake2b'],
     ];
-    ctx.print(' %-15s = %s'.replace('%-15s', 'cipher'.padEnd(15)).replace('%s', archive.state.cipher ?? 'off'));
     for (const [k, v] of props) ctx.print(` ${k.padEnd(15)} = ${v}`);
+    ctx.print(` ${'cipher'.padEnd(15)} =`, cipher, cipher === 'off' ? '' : `(${CIPHER_NAMES[cipher] ?? cipher})`);
+    ctx.print(` ${'ci_mode'.padEnd(15)} = ${CI_MODES[cipher] ?? '00'}`);
+    if (cipher !== 'off') {
+      ctx.print(` ${'dataci_count'.padEnd(15)} = 0`);
+      ctx.print(` ${'mci_count'.padEnd(15)} = ${st.saves ?? 0}`);
+    }
   }
 
   if (opts.tag.length > 0) {

@@ -1,5 +1,5 @@
 // `delete` and `arch-check`.
-import { Exit, optionError } from './context.mjs';
+import { Exit, PyCrash, optionError } from './context.mjs';
 import { isMdVol } from './archive.mjs';
 import { receiveVolume } from './cmd-receive.mjs';
 
@@ -16,7 +16,7 @@ export function deleteCommand(ctx, archive, opts, storage) {
     vol = archive.volumes.find((v) => v.vid === opts.vid);
     if (!vol || !opts.vid.startsWith('Vol_')) {
       ctx.errOut(`Vid '${opts.vid}' not found.`);
-      throw new Exit(1);
+      throw new PyCrash('UnboundLocalError', "cannot access local variable 'dvid' where it is not associated with a value", 'delete_volume');
     }
     dv = undefined;
   } else {

@@ -118,7 +118,7 @@ export class Pruner {
         checkSessionName(sx);
         exclude.add(`S_${sx}`);
       } else {
-        throw new PyCrash('TypeError', "unsupported operand type(s) for +=: 'set' and 'set'", 'autoprune');
+        throw new PyCrash('AttributeError', "'str' object has no attribute 'tags'", 'autoprune');
       }
     }
     for (const x of exclude) include.delete(x);

@@ -1,7 +1,7 @@
 // `receive` and `verify` (CONTRACT.md §3, §4.1, §6, §11): data comes back from the chunk store,
 // every chunk checked against its hash.
 import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, utimesSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { Exit, PyCrash, sleep, tick } from './context.mjs';
 import { volumeDelayMs } from './env.mjs';
 import { isMdVol } from './archive.mjs';
@@ -100,6 +100,14 @@ export async function receiveVolume(ctx, archive, pool, vol, { selectSes = '', s
   if (!verifyOnly) {
     if (saveTo) {
       target = saveTo;
+      // Wyng has no storage object for a save path whose directory does not exist.
+      let dirOk = false;
+      try {
+        dirOk = statSync(dirname(resolvePath(saveTo))).isDirectory();
+      } catch {
+        dirOk = false;
+      }
+      if (!dirOk) throw new PyCrash('AttributeError', "'NoneType' object has no attribute 'file_punch_hole'", 'receive_volume');
     } else {
       if (!pool.online) {
         ctx.errOut('Local storage is offline!');

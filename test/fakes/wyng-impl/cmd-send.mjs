@@ -115,7 +115,7 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
 
   if (!pool.canSnapshot && datavols.length) {
     const reason = pool.online ? 'Local not a subvolume or no snapshot feature' : 'Local path not found';
-    ctx.errOut(`\nError, ${reason}: (${pool.pooltype}) ${pool.path ?? 'None'}`);
+    ctx.errOut(`\nError, ${reason}: (${pool.pooltype ?? 'None'}) ${pool.path ?? 'None'}`);
     ctx.errorCache.push(...datavols);
     return;
   }
@@ -124,8 +124,11 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
   for (const dv of [...datavols]) {
     const alias = archive.aliases.get(dv);
     if (alias && alias !== dv && archive.has(dv) && !archive.has(alias)) {
-      archive.vol(dv).name = alias;
+      const vol = archive.vol(dv);
+      vol.name = alias;
       archive.save({ metaDir: opts.metadir });
+      if (ctx.verbose) ctx.print('Archive volume renamed.');
+      pool.moveSnapshot(dv, alias, archive.uuid, vol.vid);
       datavols.splice(datavols.indexOf(dv), 1);
       datavols.push(alias);
     }
@@ -268,12 +271,12 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
     if (updated || opts.send_unchanged) {
       if (!started) begin();
       const tagList = [...sesTags.entries()];
-      if (tagList.length > MAX_TAGS) ctx.errOut(`${MAX_TAGS} maximum tags.`);
+      for (let k = MAX_TAGS; k < tagList.length; k++) ctx.errOut(`${MAX_TAGS} maximum tags.`);
       archive.writeManifest(vol, `S_${sid}`, scan.lines);
       vol.sessions.push({
         name: `S_${sid}`,
         volsize: scan.size,
-        sequence: vol.nextSeq++,
+        sequence: last !== undefined ? archive.session(vol, last).sequence + 1 : 0,
         ts: mtimeNs(path),
         tags: tagList.slice(0, MAX_TAGS),
       });

@@ -121,12 +121,12 @@ function isNegativeNumber(a) {
   return /^-\d+$|^-\d*\.\d+$/.test(a);
 }
 
-function lookupLong(name) {
+function lookupLong(name, arg) {
   const exact = LONG.get(name);
   if (exact) return exact;
   const matches = [...LONG.keys()].filter((k) => k.startsWith(name));
   if (matches.length === 1) return LONG.get(matches[0]);
-  if (matches.length > 1) throw new ArgparseError(`ambiguous option: ${name} could match ${matches.join(', ')}`);
+  if (matches.length > 1) throw new ArgparseError(`ambiguous option: ${arg} could match ${matches.join(', ')}`);
   return undefined;
 }
 
@@ -186,7 +186,7 @@ export function parseArgs(argv) {
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq < 0 ? a : a.slice(0, eq);
-      const def = lookupLong(name);
+      const def = lookupLong(name, a);
       if (!def) {
         extras.push(a);
         continue;
@@ -217,7 +217,7 @@ export function parseArgs(argv) {
     i += apply(def, a.slice(2).replace(/^=/, ''), argv[i + 1]);
   }
 
-  if (positionals.length === 0) throw new ArgparseError('the following arguments are required: action');
+  if (positionals.length === 0) throw new ArgparseError('the following arguments are required: action, volumes');
   const action = positionals[0];
   if (!ACTIONS.includes(action)) {
     throw new ArgparseError(`argument action: invalid choice: '${action}' (choose from ${ACTIONS.map((c) => `'${c}'`).join(', ')})`);

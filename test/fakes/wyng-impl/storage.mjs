@@ -24,7 +24,7 @@ export class LocalStorage {
     this.online = false;
     this.canSnapshot = false;
     this.path = null; // with trailing slash, like Wyng
-    this.pooltype = 'file';
+    this.pooltype = null;
     if (typeof localpath === 'string' && localpath !== '' && isPrintable(localpath)) {
       const abs = canonical(localpath);
       let isDir = false;
@@ -35,6 +35,7 @@ export class LocalStorage {
       }
       if (abs.startsWith('/') && !abs.startsWith('/dev') && isDir) {
         this.online = true;
+        this.pooltype = 'file';
         this.path = `${abs.replace(/\/+$/, '')}/`;
         this.canSnapshot = snapshotCapable(abs, faults);
         if (this.canSnapshot) this.pooltype = 'rlnk';
@@ -68,6 +69,14 @@ export class LocalStorage {
       this.snapshotPath(volname, uuid, vid),
       `${JSON.stringify({ uuid, vid, volume: volname, session, mtimeNs: st.mtimeNs.toString(), size: Number(st.size) })}\n`,
     );
+  }
+
+  /** rename_volume(): the local snapshot follows the archive volume to its new name. */
+  moveSnapshot(oldName, newName, uuid, vid) {
+    const m = this.readSnapshot(oldName, uuid, vid);
+    if (!m || !existsSync(this.file(newName))) return;
+    writeFileSync(this.snapshotPath(newName, uuid, vid), `${JSON.stringify({ ...m, volume: newName })}\n`);
+    if (this.snapshotPath(oldName, uuid, vid) !== this.snapshotPath(newName, uuid, vid)) this.removeSnapshot(oldName, uuid, vid);
   }
 
   removeSnapshot(volname, uuid, vid) {
