@@ -108,8 +108,13 @@ test('send, list, receive: the archive gives back exactly the bytes sent; sessio
   const s = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z' } });
   assert.equal(s.code, 0, s.stderr);
   assert.match(s.stdout, /Sending backup session 20300102-030405:/);
-  // same second again: the fake moves on by one second (Wyng would crash: "Duplicate session name")
-  const s2 = await l.send({ env: { WYNG_FAKE_NOW: String(Date.UTC(2030, 0, 2, 3, 4, 5) / 1000) } });
+  // same second again: Wyng crashes ("Duplicate session name") and sends nothing…
+  const dup = await l.send({ env: { WYNG_FAKE_NOW: String(Date.UTC(2030, 0, 2, 3, 4, 5) / 1000) } });
+  assert.equal(dup.code, 1);
+  assert.match(dup.stderr, /\nValueError: Duplicate session name\n$/);
+  // …unless WYNG_FAKE_SESSION_BUMP=1: then the session is named one second later
+  const s2 = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z', WYNG_FAKE_SESSION_BUMP: '1' } });
+  assert.equal(s2.code, 0, s2.stderr);
   assert.match(s2.stdout, /Sending backup session 20300102-030406:/);
   const doc = await l.list();
   assert.deepEqual(sessionsOf(doc, VOLS[0]!), ['S_20300102-030405', 'S_20300102-030406']);

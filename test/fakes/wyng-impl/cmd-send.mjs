@@ -72,11 +72,17 @@ async function scanFile(archive, path, prevLines, onChunk) {
   }
 }
 
-/** Session name from the start time; a name already in the archive moves on by one second. */
+/**
+ * Session name from the process start time. Like Wyng, a second send within the same second
+ * crashes with "Duplicate session name" (below); WYNG_FAKE_SESSION_BUMP=1 names it one second
+ * later instead.
+ */
 function sessionName(archive) {
-  const taken = new Set(archive.volumes.flatMap((v) => v.sessions.map((s) => s.name)));
   let t = Math.floor(startTime());
-  while (taken.has(`S_${sessionStamp(t)}`)) t += 1;
+  if (process.env.WYNG_FAKE_SESSION_BUMP === '1') {
+    const taken = new Set(archive.volumes.flatMap((v) => v.sessions.map((s) => s.name)));
+    while (taken.has(`S_${sessionStamp(t)}`)) t += 1;
+  }
   return sessionStamp(t);
 }
 
@@ -270,6 +276,7 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
     let sent = false;
     if (updated || opts.send_unchanged) {
       if (!started) begin();
+      if (archive.session(vol, `S_${sid}`)) throw new PyCrash('ValueError', 'Duplicate session name', 'new_session');
       const tagList = [...sesTags.entries()];
       for (let k = MAX_TAGS; k < tagList.length; k++) ctx.errOut(`${MAX_TAGS} maximum tags.`);
       archive.writeManifest(vol, `S_${sid}`, scan.lines);
