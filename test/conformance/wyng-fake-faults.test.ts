@@ -62,6 +62,9 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     WYNG_FAKE_HOME: join(dir, 'home'),
   };
   const wyng: Lab['wyng'] = (args, extra = {}) => runFake([`--dest=${dest}`, '-u', ...args], { env: { ...env, ...extra.env }, cwd: dir, stdin: extra.stdin });
+  // each send gets its own second (a second send in the same second fails, as with Wyng)
+  let clock = Date.UTC(2031, 0, 1) / 1000;
+  const nextSecond = (): string => String((clock += 10));
   const l: Lab = {
     dir,
     pool,
@@ -73,7 +76,10 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     env,
     wyng,
     send: (extra = {}) =>
-      wyng([...(extra.pre ?? []), `--local-from=${localFrom}`, '--tag=qubes', '--send-unchanged', `--import-other-from=${MD}:|:${tar}`, 'send'], extra),
+      wyng([...(extra.pre ?? []), `--local-from=${localFrom}`, '--tag=qubes', '--send-unchanged', `--import-other-from=${MD}:|:${tar}`, 'send'], {
+        ...extra,
+        env: { WYNG_FAKE_NOW: nextSecond(), ...extra.env },
+      }),
     list: async (extra = {}) => {
       const r = await wyng(['--json', 'list'], extra);
       assert.equal(r.code, 0, r.stderr);
