@@ -82,3 +82,14 @@ export function softFailures(result: WyngProcessResult): SoftFailures {
   const missingLocal = [...text.matchAll(/Warning: Local '([^']*)' does not exist!/g)].map((m) => m[1]!);
   return { notFound, missingLocal };
 }
+
+/**
+ * Volumes of a receive that Wyng never announced (`Receiving volume 'X' …`, CONTRACT.md §4.1).
+ * Wyng exits 0 without receiving anything when its --local-from file is missing (§6), so a
+ * volume it did not announce was not restored. Silenced output (no banner: `--quiet`) says nothing.
+ */
+export function unannouncedVolumes(result: WyngProcessResult, volumes: readonly string[]): string[] {
+  if (!/^Wyng /m.test(result.stdout)) return [];
+  const seen = new Set([...result.stdout.matchAll(/^Receiving volume '([^']*)'/gm)].map((m) => m[1]!));
+  return volumes.filter((v) => !seen.has(v));
+}

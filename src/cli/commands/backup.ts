@@ -14,6 +14,7 @@ import {
   type QubeVolumesForBackup,
 } from '../../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../../core/errors.ts';
+import { crashPoint } from '../../core/test-hook.ts';
 import { wyngArgv } from '../../core/wyng-argv.ts';
 import type { CommandContext, CommandHandler } from './context.ts';
 import { withJob } from './job.ts';
@@ -103,7 +104,9 @@ export const backupCommand: CommandHandler = async (ctx) => {
 
     progress(ctx, { event: 'send', volumes: plan.volumes.length + 1 });
     const argv = wyngArgv.send(wyng.globals, { localFrom, metadataTar: tarPath, autoprune: o.autoprune, remap: o.remap, dedup: o.dedup });
+    crashPoint('backup:before-send');
     const send = await wyng.raw(argv, true);
+    crashPoint('backup:after-send');
     const failedVolumes = new Set<string>();
     if (send.exitCode === 2 && readErrorFile(localFrom) !== undefined) {
       for (const v of readErrorFile(localFrom) ?? []) failedVolumes.add(v);
@@ -147,6 +150,7 @@ export const backupCommand: CommandHandler = async (ctx) => {
       } catch (err) {
         ctx.warn(`Could not set backup_timestamp of ${r.name}: ${(err as Error).message}`);
       }
+      crashPoint('backup:stamped');
     }
 
     if (o.checkAfterSend) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireJobLock } from '../../adapters/lock.ts';
@@ -27,6 +27,43 @@ export function makeWyng(ctx: CommandContext): WyngArchive {
   });
 }
 
+const TMP_PREFIX = 'wyng-qubes-';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temp dirs of jobs whose process is gone: a job killed with SIGKILL (or a power
+ * loss) never runs its cleanup. Only our own directories named `wyng-qubes-<pid>-XXXXXX`
+ * of a process that no longer exists are touched.
+ */
+export function removeStaleJobDirs(root: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  for (const name of names) {
+    const m = /^wyng-qubes-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
+    if (m === null || pidAlive(Number(m[1]))) continue;
+    const path = join(root, name);
+    try {
+      const st = lstatSync(path);
+      if (st.isDirectory() && (uid === undefined || st.uid === uid)) rmSync(path, { recursive: true, force: true });
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+}
+
 /**
  * Runs one job: the global lock (one job at a time), a private temp dir, and cleanup on any
  * exit — also when SIGINT/SIGTERM arrive while no Wyng runs (with Wyng running, the signal is
@@ -35,7 +72,9 @@ export function makeWyng(ctx: CommandContext): WyngArchive {
 export async function withJob<T>(ctx: CommandContext, fn: (job: Job) => Promise<T>): Promise<T> {
   const wyng = makeWyng(ctx);
   const lock = await acquireJobLock(ctx.config.stateDir, ctx.config.lockTimeoutMs, `${ctx.command} (pid ${process.pid})`);
-  const tmpDir = mkdtempSync(join(ctx.io.env.TMPDIR ?? tmpdir(), 'wyng-qubes-'));
+  const tmpRoot = ctx.io.env.TMPDIR ?? tmpdir();
+  removeStaleJobDirs(tmpRoot);
+  const tmpDir = mkdtempSync(join(tmpRoot, `${TMP_PREFIX}${process.pid}-`));
   const cleanup = (): void => {
     rmSync(tmpDir, { recursive: true, force: true });
   };

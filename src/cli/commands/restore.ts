@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LiveSystem, openAdminClient } from '../../adapters/live/system.ts';
 import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
-import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
+import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from '../../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../../core/archive.ts';
 import { localVolumeName, poolPath } from '../../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../../core/errors.ts';
@@ -186,6 +186,7 @@ function restorePorts(ctx: CommandContext, job: Job, live: LiveSystem, plan: Res
         throw wyngFailure(r, 'receive');
       }
       for (const v of softFailures(r).notFound) failed.add(v);
+      for (const v of unannouncedVolumes(r, [...map.values()].flat().map(([arch]) => arch))) failed.add(v);
       // a local name in the error file maps back to its archive name
       for (const list of map.values()) for (const [arch, local] of list) if (failed.has(local)) failed.add(arch);
       return [...failed];
