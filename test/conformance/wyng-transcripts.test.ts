@@ -554,7 +554,7 @@ test('Wyng test double replays the recorded Wyng 0.8 rc4 transcripts', { timeout
           let started = '';
           lockedSend = runFake(lockedPrepared.argv, {
             ...lockedPrepared,
-            env: { ...lockedPrepared.env, WYNG_FAKE_DELAY_MS: '700' },
+            env: { ...lockedPrepared.env, WYNG_FAKE_DELAY_MS: '2000' },
             during: async (_child, out) => {
               await waitFor(() => out.stdout().includes('Sending backup session'), 60_000, 'i09 to start sending');
               started = 'yes';

@@ -276,7 +276,3 @@ export async function verifyCommand(ctx, archive, opts, sets, selected) {
     });
   await eachVolume(ctx, archive, sets, selected, fn);
 }
-
-export function statSize(p) {
-  return statSync(p).size;
-}

@@ -2,7 +2,7 @@
 // (CONTRACT.md §6). Wyng's local snapshots `sn<uuid>_<vid>.wyng1` are small JSON marker files
 // here: they record which archive session the local volume was last paired with.
 import { existsSync, readFileSync, realpathSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { PyCrash, selectionError } from './context.mjs';
 import { requireBtrfs } from './env.mjs';
 import { isPrintable, pyRepr } from './pyfmt.mjs';
@@ -162,9 +162,3 @@ export function storageSets(ctx, opts, archive, { requireLocal, faults }) {
   }
   return { storage, sets };
 }
-
-export function fileExists(p) {
-  return existsSync(p);
-}
-
-export { basename };
