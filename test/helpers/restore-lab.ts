@@ -140,6 +140,20 @@ export async function startRestoreLab(opts: LabOptions = {}): Promise<RestoreLab
     return { ...r, ...(json ? { json } : {}) };
   };
 
+  try {
+    return await setUp(sim, client, cli, prepare);
+  } catch (err) {
+    await sim.stop(); // a failed setup must not leave a server keeping the test process alive
+    throw err;
+  }
+}
+
+async function setUp(
+  sim: Simulator,
+  client: () => AdminClient,
+  cli: (args: string[], runOpts?: RunOpts) => Promise<LabRun>,
+  prepare: LabOptions['prepare'],
+): Promise<RestoreLab> {
   const c = client();
   const created = await cli(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u']);
   assert.equal(created.code, 0, created.stderr);
@@ -149,6 +163,7 @@ export async function startRestoreLab(opts: LabOptions = {}): Promise<RestoreLab
   await c.setProperty('work', 'kernelopts', 'nopat');
   await c.setFeature('work', 'gui-allow-fullscreen', '1');
   await c.setTag('vault', 'offline');
+  await c.setProperty('work', 'virt_mode', 'hvm'); // PCI devices need HVM
   await c.assignDevice('work', { devclass: 'pci', backend: 'dom0', port: '00_05.0', deviceId: '0x1af4:0x1044::pffff00', mode: 'required', options: { 'permissive': 'True' } });
   await setFirewallLikeQubesd(sim, c, 'work', 'AppVM', [
     'action=accept proto=tcp dsthost=www.qubes-os.org dstports=443-443',

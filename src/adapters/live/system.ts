@@ -109,6 +109,18 @@ export class LiveSystem {
     return out;
   }
 
+  /**
+   * The device API of this qubesd (4.3+ Assign/Assigned or 4.2 Attach/List), found by probing
+   * one device read of a live qube (free when the settings were already read: reads are cached).
+   */
+  async deviceApi(live: readonly LiveQube[]): Promise<'4.2' | '4.3'> {
+    if (this.client.deviceApi !== undefined) return this.client.deviceApi;
+    const q = live.find((x) => x.klass !== 'AdminVM');
+    const devclass = (await this.client.deviceClasses())[0];
+    if (q !== undefined && devclass !== undefined) await this.client.assignedDevices(q.name, devclass);
+    return this.client.deviceApi ?? '4.3';
+  }
+
   globals(): Promise<Record<string, string>> {
     return this.readGlobalValues();
   }

@@ -442,7 +442,9 @@ export class AdminClient {
       this.deviceApiKnown ??= '4.3';
       return this.parse({ method, dest: qube, arg: '' }, text, (t) => parseAssigned(t, devclass));
     } catch (err) {
-      if (this.deviceApiKnown === undefined && err instanceof QubesApiError && err.isNoSuchMethod()) {
+      // `!== '4.3'`, not `=== undefined`: concurrent first calls (pci and block) all probe, and
+      // the first answer to come back may already have recorded 4.2
+      if (this.deviceApiKnown !== '4.3' && err instanceof QubesApiError && err.isNoSuchMethod()) {
         this.deviceApiKnown = '4.2';
         return this.legacyAssigned(qube, devclass);
       }

@@ -8,7 +8,7 @@ import { localVolumeName, poolPath } from '../../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../../core/errors.ts';
 import { skippedPrefs } from '../../core/options.ts';
 import { applyRestore, type QubeOutcome, type RestorePorts } from '../../core/restore/apply.ts';
-import { readArchivedSource } from '../../core/restore/archived.ts';
+import { projectForDeviceApi, readArchivedSource } from '../../core/restore/archived.ts';
 import { tableNormaliser } from '../../core/restore/diff.ts';
 import { planRestore, type RestorePlan, type SessionVolumes } from '../../core/restore/plan.ts';
 import { renderPlan } from '../../core/restore/render.ts';
@@ -38,7 +38,7 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'restore');
-    const source = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
+    const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
 
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
@@ -47,6 +47,7 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
+    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
     const liveNames = new Set(liveQubes.map((q) => q.name));
     // read the live settings of exactly the qubes this run can restore (selection as planRestore)
     const candidates = source.system.qubes
@@ -80,6 +81,11 @@ export const restoreCommand: CommandHandler = async (ctx) => {
       request,
       normalise: tableNormaliser,
     });
+    for (const q of plan.qubes) {
+      if (widened.has(q.name)) {
+        q.problems.push({ severity: 'warning', message: 'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, without device identity and mode.' });
+      }
+    }
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({ qube: q, kind: 'selection', message: `Qube '${q}' is not in session ${session}.` }));
     if (plan.qubes.length === 0 && plan.notMatched.length === 0) throw new WqError('selection', `No qubes to restore from session ${session}.`);

@@ -38,3 +38,24 @@ export function readArchivedSource(files: ReadonlyMap<string, Buffer>, session: 
   });
   return { system: { ...parsed, qubes }, notes };
 }
+
+/**
+ * The restore target as a Qubes 4.2 qubesd can hold it: its device API (`Attach` with
+ * `persistent=True`, listed by `List`) keeps backend, port and options but no device identity
+ * and no mode, so an archived assignment becomes "the device in that port, attached at start"
+ * — what reading the assignment back gives. Without this, a backup made on 4.3+ could never
+ * verify after a restore onto 4.2. Also returns the qubes whose assignments lost their identity
+ * or mode (for the plan's warnings).
+ */
+export function projectForDeviceApi(source: ArchivedRestoreSource, api: '4.2' | '4.3'): { source: ArchivedRestoreSource; widened: Set<string> } {
+  const widened = new Set<string>();
+  if (api === '4.3') return { source, widened };
+  const qubes = source.system.qubes.map((q) => ({
+    ...q,
+    devices: q.devices.map((d) => {
+      if (d.deviceId !== '*' || d.mode !== 'required') widened.add(q.name);
+      return { ...d, deviceId: '*', mode: 'required' as const };
+    }),
+  }));
+  return { source: { ...source, system: { ...source.system, qubes } }, widened };
+}
