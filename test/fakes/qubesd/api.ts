@@ -90,7 +90,7 @@ export interface Call {
   endpoint: string;
 }
 
-interface MethodDef {
+export interface MethodDef {
   /** true: needs one; false: refuses one; null: no check */
   wantsArg: boolean | null;
   wantsPayload: boolean | null;
