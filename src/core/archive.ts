@@ -155,7 +155,9 @@ const sortedUnique = (xs: Iterable<string>): string[] => [...new Set(xs)].sort()
 
 function updatedAtIso(value: string | number): string {
   const seconds = typeof value === 'number' ? value : Number.parseFloat(value);
-  return Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : '';
+  // a finite number can still be outside the Date range (toISOString would throw)
+  const date = new Date(seconds * 1000);
+  return Number.isFinite(date.getTime()) ? date.toISOString() : '';
 }
 
 /** Builds every lookup table SPEC.md "Reading the archive" names, as plain data. */
