@@ -3,6 +3,7 @@
 // Nothing here performs I/O; the applier (src/adapters/restore/) carries the plan out.
 import type { ArchivedSystem, PowerState, QubeClass, QubeSettings } from '../qubes/model.ts';
 import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
+import { MAX_REQUEST_BYTES } from '../qubesapi/validate.ts';
 import { REFERENCE_PROPERTIES, restoreOrder, type OrderNode } from './order.ts';
 
 export interface LiveQube {
@@ -91,6 +92,9 @@ export interface RestorePlan {
   notMatched: string[];
 }
 
+/** The longest setting value that fits in one Admin API request (qubesd's limit minus a header). */
+const MAX_VALUE_BYTES = MAX_REQUEST_BYTES - 1024;
+
 const HAS_ROOT: ReadonlySet<QubeClass> = new Set(['TemplateVM', 'StandaloneVM']);
 const GLOBAL_DEFAULT_OF: Record<string, string> = {
   template: 'default_template',
@@ -178,6 +182,11 @@ export function planRestore(input: PlanInput): RestorePlan {
     for (const prop of REFERENCE_PROPERTIES) {
       if (request.skip.has(prop)) continue;
       const ref = target.properties[prop];
+      if (ref === 'dom0' && prop !== 'guivm' && prop !== 'audiovm') {
+        // qubesd cannot use dom0 as a template, net qube or disposable template: a wrong or tampered archive
+        problems.push({ severity: 'error', message: `its ${prop} is dom0, which can only be a guivm or audiovm: refused.` });
+        continue;
+      }
       if (ref === undefined || ref === '' || liveByName.has(ref) || selectedSet.has(ref)) continue;
       const fallbackName = GLOBAL_DEFAULT_OF[prop]!;
       if (!request.ignoreMissing) {
@@ -214,6 +223,18 @@ export function planRestore(input: PlanInput): RestorePlan {
       targetNotes: input.archivedNotes[name],
       currentNotes: action === 'overwrite' ? live.notes?.[name] : undefined,
     });
+    // roles that let a qube handle other qubes' traffic or start their disposables: shown, so a
+    // tampered archive cannot slip them in unnoticed
+    for (const [prop, role] of [['provides_network', 'a network provider: qubes using it as netvm send all their traffic through it'], ['template_for_dispvms', 'a disposable template: disposables can be started from it']] as const) {
+      if (changes.properties.some((p) => p.name === prop && p.to === 'True')) problems.push({ severity: 'warning', message: `'${name}' becomes ${role} (${prop}=True).` });
+    }
+    // a value no Admin API call can carry would fail half-way through the qube's settings
+    for (const [kind, list] of [['property', changes.properties], ['feature', changes.features]] as const) {
+      for (const c of list) {
+        const bytes = c.to === null ? 0 : new TextEncoder().encode(c.to).length;
+        if (bytes > MAX_VALUE_BYTES) problems.push({ severity: 'error', message: `its ${kind} ${c.name} is ${bytes} bytes long, more than an Admin API call can carry: refused.` });
+      }
+    }
     const label = target.properties.label ?? '';
     const template = overrides.has('template') ? overrides.get('template')! : target.properties.template ?? null;
     if (action !== 'overwrite' && label === '') problems.push({ severity: 'error', message: `the backup gives '${name}' no label.` });
