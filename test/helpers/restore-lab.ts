@@ -6,7 +6,8 @@
 // `restore` in-process (the real program, against src/) and compare the live state with what
 // was backed up, setting by setting and byte by byte.
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeClass, QubeSettings } from '../../src/core/qubes/model.ts';
@@ -247,7 +248,7 @@ export async function assertRestored(lab: RestoreLab, names: readonly string[]):
   }
 }
 
-/** Every file below a directory with size and mtime (to prove nothing was written there). */
+/** Every file below a directory with a hash of its content (to prove nothing was written there). */
 export function treeSnapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (rel: string): void => {
@@ -259,9 +260,9 @@ export function treeSnapshot(dir: string): Map<string, string> {
     }
     for (const n of names) {
       const r = rel === '' ? n : `${rel}/${n}`;
-      const st = statSync(join(dir, r), { throwIfNoEntry: false });
+      const st = lstatSync(join(dir, r), { throwIfNoEntry: false });
       if (st === undefined) continue;
-      out.set(r, `${st.isDirectory() ? 'd' : st.size}:${st.mtimeMs}`);
+      out.set(r, st.isDirectory() ? 'dir' : st.isFile() ? createHash('sha256').update(readFileSync(join(dir, r))).digest('hex') : `mode ${st.mode}`);
       if (st.isDirectory()) walk(r);
     }
   };

@@ -1,25 +1,36 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv } from '../../core/wyng-argv.ts';
 import type { WyngArchive } from '../wyng/archive.ts';
-import { readMetadataTar, type MetadataFiles } from './safe-tar.ts';
+import { DEFAULT_METADATA_LIMITS, readMetadataTar, type MetadataFiles, type MetadataLimits } from './safe-tar.ts';
 
 /**
  * Receives a session's `wyng-qubes-metadata` tarball into the job's private temp dir
  * (`--save-to`) and reads it safely in memory. The tarball is removed right after.
  */
-export async function fetchSessionMetadata(wyng: WyngArchive, tmpDir: string, session: string): Promise<MetadataFiles> {
+export async function fetchSessionMetadata(
+  wyng: Pick<WyngArchive, 'check' | 'globals'>,
+  tmpDir: string,
+  session: string,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+): Promise<MetadataFiles> {
   const tarPath = join(tmpDir, `metadata-${session}.tgz`);
   rmSync(tarPath, { force: true });
   await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), `receive of the metadata of session ${session}`, false);
   let tgz: Buffer;
   try {
+    // size first: the volume is untrusted and may be huge (never read it whole into memory)
+    const st = lstatSync(tarPath, { throwIfNoEntry: false });
+    if (st === undefined || !st.isFile()) {
+      throw new WqError('wyng', `Wyng did not save the metadata of session ${session}.`, { wyngCode: 1 });
+    }
+    if (st.size > limits.maxCompressedBytes) {
+      throw new WqError('input', `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (${st.size}).`);
+    }
     tgz = readFileSync(tarPath);
-  } catch {
-    throw new WqError('wyng', `Wyng did not save the metadata of session ${session}.`, { wyngCode: 1 });
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return readMetadataTar(tgz);
+  return readMetadataTar(tgz, limits);
 }

@@ -60,9 +60,14 @@ export function isWantedMetadataFile(path: string): boolean {
 export function readMetadataTar(tgz: Buffer, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): MetadataFiles {
   if (tgz.length > limits.maxCompressedBytes) refuse(`archive larger than ${limits.maxCompressedBytes} bytes`);
   let tarBytes: Buffer;
+  const maxTarBytes = limits.maxTotalBytes + 16 * 1024 * 1024;
   try {
-    tarBytes = gunzipSync(tgz, { maxOutputLength: limits.maxTotalBytes + 16 * 1024 * 1024 });
+    tarBytes = gunzipSync(tgz, { maxOutputLength: maxTarBytes });
   } catch (err) {
+    // zlib stops at maxOutputLength with ERR_BUFFER_TOO_LARGE (a decompression bomb)
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      refuse(`it uncompresses to more than ${maxTarBytes} bytes`);
+    }
     refuse(`not a readable gzip file (${(err as Error).message})`);
   }
   const files: MetadataFiles = new Map();
@@ -98,6 +103,12 @@ export function readMetadataTar(tgz: Buffer, limits: MetadataLimits = DEFAULT_ME
         entry.resume();
       }
     },
+  });
+  // Entries node-tar skips without showing them to onReadEntry: GNU sparse files, tape volume
+  // headers, continuation files, unknown type flags, oversized pax/long-name headers. Skipping
+  // them would restore from something else than what the archive says: refuse instead.
+  parser.on('ignoredEntry', (entry: ReadEntry) => {
+    failure ??= new WqError('input', `Refusing backup metadata: entry '${printable(entry.path)}' is a ${entry.type}, not a regular file`);
   });
   parser.on('warn', (code: string, message: string | Error) => {
     failure ??= new WqError('input', `Refusing backup metadata: damaged tar (${code}: ${message instanceof Error ? message.message : message})`);
