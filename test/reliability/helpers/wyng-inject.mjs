@@ -17,8 +17,10 @@
 //   rm-archive-volume { volume } another Wyng deletes that archive volume just before the call
 //   prune-first               another Wyng runs the same prune just before the call
 // `once: true` applies a rule to the first matching call only (marker files in WQ_INJECT_DIR).
+// WQ_INJECT_TRACE=FILE appends one JSON line per call: the calling process (ppid), the call,
+// its start and end time (ms) — to show which calls of which wyng-qubes processes overlapped.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,6 +60,11 @@ function otherWyng(args) {
 
 const rules = JSON.parse(process.env.WQ_INJECT ?? '[]');
 const point = pointOf(argv);
+const trace = process.env.WQ_INJECT_TRACE;
+if (trace !== undefined && trace !== '') {
+  const start = Date.now();
+  process.on('exit', (code) => appendFileSync(trace, `${JSON.stringify({ ppid: process.ppid, pid: process.pid, point, start, end: Date.now(), code })}\n`));
+}
 const markerDir = process.env.WQ_INJECT_DIR;
 const rule = rules.find((r, i) => {
   if (r.on !== point) return false;
