@@ -178,6 +178,17 @@ test('qubesd faults (error, dropped connection, no reply) at the first, the last
   const ns = [...new Set([1, total, ...firstOf.values()])].sort((a, b) => a - b);
   const cases = (['fail', 'drop', 'hang'] as const).flatMap((kind) => ns.map((n) => [kind, n] as const));
   const outcomes = await pool(cases, 4, ([kind, n]) => runCase(kind, n));
+  // Reads run in parallel, so call N is not always the same method: a method the sweep missed
+  // is tried again at its other positions in the reference run.
+  for (const kind of ['fail', 'drop', 'hang'] as const) {
+    for (const method of firstOf.keys()) {
+      const positions = reference.calls.map((c, i) => (c.method === method ? i + 1 : 0)).filter((n) => n > 0);
+      for (const n of [...positions.slice(1, 4), positions[0]!]) {
+        if (outcomes.some((o) => o.kind === kind && o.hit.split(/[+ ]/)[0] === method)) break;
+        outcomes.push(await runCase(kind, n));
+      }
+    }
+  }
   const text = table(
     ['fault', 'call N', 'faulted call', 'exit', 'failed qubes', 'ms', 'rerun', 'ok'],
     outcomes.map((o) => [o.kind, `${o.n}/${total}`, o.hit, String(o.code), o.failed.join(',') || '-', String(o.ms), String(o.rerun), o.problems.length === 0 ? 'yes' : `NO ${o.problems.join('; ')}`]),
