@@ -197,12 +197,18 @@ test(`kill -9 at every step of a restore (${RESTORE_STEPS.length}) and a backup 
   assert.deepEqual(outcomes.filter((o) => o.problems.length > 0).map((o) => `${o.step}: ${o.problems.join('; ')}`), []);
 });
 
-test('the crash hook is inert without its variable and ignores other steps', async () => {
+test('the crash hook is inert for other steps; a job removes temp dirs of dead jobs only', async () => {
   const sim = await simWithArchive(template);
   try {
+    const tmp = envFor(sim).TMPDIR!;
+    // a dead job's dir (no such pid), a live process's dir (this test), something else
+    const dead = join(tmp, 'wyng-qubes-99999999-AbC123');
+    const live = join(tmp, `wyng-qubes-${process.pid}-XyZ789`);
+    const other = join(tmp, 'wyng-qubes-notes');
+    for (const d of [dead, live, other]) mkdirSync(join(d, 'sub'), { recursive: true });
     const r = await sim.run(backupArgs(sim), { env: { ...envFor(sim), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(readdirSync(join(sim.dir, 'tmp')).length, 0, 'a finished job leaves no temp dir');
+    assert.deepEqual(readdirSync(tmp).sort(), [`wyng-qubes-${process.pid}-XyZ789`, 'wyng-qubes-notes'], 'the dead job\'s dir is gone, the others stay; the finished job left none');
     assert.ok(!existsSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'wyng-qubes.lock')), 'lock released');
   } finally {
     await sim.stop();
