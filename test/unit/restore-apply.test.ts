@@ -210,3 +210,52 @@ test('a failed volume fails its qube only and leaves the tag', async () => {
   assert.equal(byName['sys-firewall']!.status, 'restored');
   assert.ok(mem.qubes.get('work')!.tags.includes(IN_PROGRESS_TAG));
 });
+
+test('a created qube that cannot be tagged is removed again (never left half-made without the tag)', async () => {
+  const mem = new MemoryQubes();
+  mem.failWhen = (call) => call === `tag work.${IN_PROGRESS_TAG}`;
+  const { outcomes } = await restore(mem);
+  const byName = Object.fromEntries(outcomes.map((o) => [o.name, o]));
+  assert.equal(byName.work!.status, 'failed');
+  assert.match(byName.work!.error!, /tagging backup-restore-in-progress/);
+  assert.equal(mem.qubes.has('work'), false, 'the untagged new qube is gone');
+  assert.ok(mem.calls.indexOf('remove work') > mem.calls.indexOf('create work'));
+  for (const n of ['debian-12', 'sys-firewall', 'dvm']) assert.equal(byName[n]!.status, 'restored', n);
+  mem.failWhen = () => false;
+  assert.ok((await restore(mem)).outcomes.every((o) => o.status === 'restored'));
+  assertEqualsArchive(mem);
+});
+
+test('replace-class: a live qube that cannot be tagged first is not removed', async () => {
+  const mem = new MemoryQubes();
+  await restore(mem);
+  mem.qubes.set('work', { ...q('work', 'StandaloneVM', { label: 'green' }), state: 'Halted' });
+  mem.calls = [];
+  mem.failWhen = (call) => call === `tag work.${IN_PROGRESS_TAG}`;
+  const { plan, outcomes } = await restore(mem);
+  assert.equal(plan.qubes.find((x) => x.name === 'work')!.action, 'replace-class');
+  assert.equal(outcomes.find((o) => o.name === 'work')!.status, 'failed');
+  assert.equal(mem.qubes.get('work')!.klass, 'StandaloneVM', 'the live qube is kept');
+  assert.ok(!mem.calls.includes('remove work'), mem.calls.join(', '));
+});
+
+test("one qube's failed read (after the data, or in verification) fails that qube only", async () => {
+  for (const phase of ['created', 'verify'] as const) {
+    const mem = new MemoryQubes();
+    if (phase === 'verify') {
+      await restore(mem);
+      mem.qubes.get('work')!.properties.memory = '1234';
+      mem.calls = [];
+    }
+    const read = mem.readSettings.bind(mem);
+    mem.readSettings = async (names: readonly string[]) => {
+      if (mem.calls.includes('receive') && names.includes('work')) throw new Error('injected read failure');
+      return read(names);
+    };
+    const { outcomes } = await restore(mem);
+    const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.name);
+    assert.deepEqual(failed, ['work'], `${phase}: ${JSON.stringify(outcomes)}`);
+    assert.ok(mem.qubes.get('work')!.tags.includes(IN_PROGRESS_TAG), `${phase}: work keeps the tag`);
+    for (const n of ['debian-12', 'sys-firewall', 'dvm']) assert.equal(mem.qubes.get(n)!.tags.includes(IN_PROGRESS_TAG), false, `${phase}: ${n}`);
+  }
+});

@@ -127,6 +127,19 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       r.errors.push(`tagging ${IN_PROGRESS_TAG}: ${message(err)}`);
     }
   };
+  /**
+   * Creates a qube and marks it. A new qube that cannot be marked is removed again: it holds
+   * nothing yet, and a half-made qube must never be left without `backup-restore-in-progress`.
+   */
+  const createTagged = async (r: QubeRun): Promise<boolean> => {
+    const q = r.q;
+    if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) return false;
+    crashPoint('restore:created');
+    await tag(r);
+    if (r.tagged) return true;
+    await step(r, 'removing the new qube that could not be tagged', () => ports.remove(q.name), false);
+    return false;
+  };
 
   // 1. stop, remove, create — in dependency order, so a created qube's template exists
   for (const r of active()) {
@@ -136,6 +149,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     if (q.running) crashPoint('restore:stopped');
     if (q.action === 'replace-class') {
       await tag(r);
+      if (!r.tagged) continue; // never remove a qube that could not be marked first
       if (!(await step(r, `removing the live ${q.liveClass}`, () => ports.remove(q.name)))) continue;
       crashPoint('restore:removed');
       r.tagged = false;
@@ -144,9 +158,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       // a disposable is created in step 3, once its disposable template is configured
       // (qubesd refuses a DispVM whose template lacks template_for_dispvms)
       if (createsLate(q)) continue;
-      if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) continue;
-      crashPoint('restore:created');
-      await tag(r);
+      await createTagged(r);
     } else if (q.changeCount > 0) {
       await tag(r);
     }
@@ -188,8 +200,18 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   }
 
   // 3. settings, in dependency order; created qubes are diffed against what qubesd made
+  // Reads are made per qube (concurrently; the same calls as one batch): one qube's failed read
+  // fails that qube only.
+  const readOne = async (name: string, parts?: ReadonlySet<SettingsPart>): Promise<QubeSettings | undefined> =>
+    (await ports.readSettings([name], parts ? new Map([[name, parts]]) : undefined)).get(name);
   const created = active().filter((r) => r.q.action !== 'overwrite' && !createsLate(r.q)).map((r) => r.q.name);
-  const fresh = created.length > 0 ? await ports.readSettings(created).catch(() => new Map<string, QubeSettings>()) : new Map<string, QubeSettings>();
+  const fresh = new Map<string, QubeSettings>();
+  await Promise.all(
+    created.map(async (name) => {
+      const s = await readOne(name).catch(() => undefined);
+      if (s !== undefined) fresh.set(name, s);
+    }),
+  );
   const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
     diffSettings({
       target: input.archived.get(name)!,
@@ -203,11 +225,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   for (const r of active()) {
     const q = r.q;
     if (q.action !== 'overwrite' && createsLate(q)) {
-      if (!(await step(r, 'creating the qube', () => ports.create(q.name, q.create!, input.pool)))) continue;
-      crashPoint('restore:created');
-      await tag(r);
-      const back = await ports.readSettings([q.name]).catch(() => new Map<string, QubeSettings>());
-      const s = back.get(q.name);
+      if (!(await createTagged(r))) continue;
+      const s = await readOne(q.name).catch(() => undefined);
       if (s !== undefined) fresh.set(q.name, s);
     }
     const diff = q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
@@ -215,7 +234,10 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       r.errors.push('the created qube could not be read back');
       continue;
     }
-    if (diffSize(diff) > 0) await tag(r);
+    if (diffSize(diff) > 0) {
+      await tag(r);
+      if (!r.tagged) continue;
+    }
     for (const part of partsOf(diff)) r.written.add(part);
     await applyDiff(r, diff, q.deferred, input.archivedNotes[q.name], ports, step);
     for (const p of diff.properties) if (q.deferred.includes(p.name)) late.push([r, p]);
@@ -240,12 +262,17 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     const r = runs.get(n)!;
     partsToRead.set(n, r.q.action === 'overwrite' ? r.written : new Set(SETTINGS_PARTS));
   }
-  let live = new Map<string, QubeSettings>();
-  try {
-    live = toVerify.length > 0 ? await ports.readSettings(toVerify, partsToRead) : live;
-  } catch (err) {
-    for (const n of toVerify) runs.get(n)!.errors.push(`verification read failed: ${message(err)}`);
-  }
+  const live = new Map<string, QubeSettings>();
+  await Promise.all(
+    toVerify.map(async (n) => {
+      try {
+        const s = await readOne(n, partsToRead.get(n));
+        if (s !== undefined) live.set(n, s);
+      } catch (err) {
+        runs.get(n)!.errors.push(`verification read failed: ${message(err)}`);
+      }
+    }),
+  );
   for (const r of active()) {
     if (!touched(r)) continue;
     const now = live.get(r.q.name);
