@@ -24,15 +24,25 @@ export class WyngArchive {
     this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
   }
 
-  /** Runs Wyng; never throws for Wyng's exit status. */
-  async raw(argv: string[], passthrough: boolean): Promise<WyngProcessResult> {
+  /**
+   * Runs Wyng; never throws for Wyng's exit status. `passthrough` hands Wyng's output to the
+   * human output sink as it comes; `onStdout` sees Wyng's stdout as it comes either way.
+   */
+  async raw(argv: string[], passthrough: boolean, onStdout?: (text: string) => void): Promise<WyngProcessResult> {
     this.opts.debug(`wyng ${argv.join(' ')}`);
+    const sink = this.opts.passthrough;
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
       passphrase: this.opts.passphrase,
       stdin: this.opts.stdin,
-      onStdout: passthrough ? this.opts.passthrough : undefined,
-      onStderr: passthrough ? this.opts.passthrough : undefined,
+      onStdout:
+        passthrough || onStdout !== undefined
+          ? (text) => {
+              if (passthrough) sink(text);
+              onStdout?.(text);
+            }
+          : undefined,
+      onStderr: passthrough ? sink : undefined,
     });
     this.calls.push(result);
     this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);

@@ -3,14 +3,17 @@ import { join } from 'node:path';
 import { buildMetadataTar } from '../../adapters/metadata/build.ts';
 import { LiveSystem, openAdminClient } from '../../adapters/live/system.ts';
 import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
+import { METADATA_VOLUME } from '../../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
+  sendProgressVolume,
   sentMegabytes,
   sessionFromSendOutput,
   sessionIdAt,
+  settleSend,
   volumeKindsFor,
-  type BackupVolume,
+  WYNG_MB,
   type QubeVolumesForBackup,
 } from '../../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../../core/errors.ts';
@@ -32,7 +35,7 @@ export interface BackupResult {
   qubes: BackupQubeResult[];
   bytesSent?: number;
   seconds: number;
-  /** Split of the wall time: Wyng's send vs everything else. */
+  /** Split of the wall time: Wyng's processes (list, send, list, arch-check) vs everything else. */
   timing: { wyngMs: number; oursMs: number };
 }
 
@@ -91,6 +94,16 @@ export const backupCommand: CommandHandler = async (ctx) => {
       ctx.say(`Auto-rename: archive volume '${v.renamedFrom}' becomes '${v.local}'`);
     }
 
+    if (plan.volumes.length === 0) {
+      // Wyng sends an import only together with at least one volume of a pool (CONTRACT.md §11):
+      // a send of the metadata alone would fail after the fact.
+      throw new WqError(
+        'selection',
+        `Nothing to send: ${selection.selected.join(', ')} ${selection.selected.length === 1 ? 'has' : 'have'} no volumes Wyng can back up ` +
+          '(DispVMs have none); Wyng cannot store the Qubes metadata without at least one volume. Add a qube with volumes.',
+      );
+    }
+
     const tarPath = join(tmpDir, 'qubes-metadata.tgz');
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml')) throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
@@ -102,43 +115,68 @@ export const backupCommand: CommandHandler = async (ctx) => {
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
 
-    progress(ctx, { event: 'send', volumes: plan.volumes.length + 1 });
+    const total = plan.volumes.length + 1;
+    progress(ctx, { event: 'send', volumes: total });
     const argv = wyngArgv.send(wyng.globals, { localFrom, metadataTar: tarPath, autoprune: o.autoprune, remap: o.remap, dedup: o.dedup });
+    // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
+    const passthrough = !(o.json && o.progress === 'json');
+    let index = 0;
+    let pending = '';
+    const onStdout =
+      o.progress === 'json'
+        ? (text: string): void => {
+            const lines = (pending + text).split(/\r|\n/);
+            pending = lines.pop() ?? '';
+            for (const line of lines) {
+              const name = sendProgressVolume(line);
+              if (name !== undefined) progress(ctx, { event: 'volume', name, index: (index += 1), total });
+            }
+          }
+        : undefined;
     crashPoint('backup:before-send');
-    const send = await wyng.raw(argv, true);
+    const send = await wyng.raw(argv, passthrough, onStdout);
     crashPoint('backup:after-send');
-    const failedVolumes = new Set<string>();
-    if (send.exitCode === 2 && readErrorFile(localFrom) !== undefined) {
-      for (const v of readErrorFile(localFrom) ?? []) failedVolumes.add(v);
-    } else if (send.exitCode !== 0) {
-      throw wyngFailure(send, 'send');
+    const errorFile = send.exitCode === 2 ? readErrorFile(localFrom) : undefined;
+    if (send.exitCode !== 0 && errorFile === undefined) throw wyngFailure(send, 'send');
+
+    // The archive after the send is the truth about what was stored (see settleSend).
+    let after: Record<string, string[]> | undefined;
+    try {
+      after = (await wyng.list()).model.volumeSessions;
+    } catch (err) {
+      ctx.warn(`Could not re-read the archive after the send (${(err as Error).message}); going by Wyng's report.`);
     }
-    const soft = softFailures(send);
-    const byLocalPath = new Map(plan.volumes.map((v) => [join(v.poolPath, v.local), v]));
-    for (const path of soft.missingLocal) {
-      const v = byLocalPath.get(path) ?? plan.volumes.find((x) => path.endsWith(`/${x.local}`));
-      if (v !== undefined) failedVolumes.add(v.archive);
+    const outcome = settleSend({
+      volumes: plan.volumes,
+      metadataBefore: model.volumeSessions[METADATA_VOLUME] ?? [],
+      after,
+      printedSession: sessionFromSendOutput(send.stdout),
+      errorFile: errorFile ?? [],
+      missingLocal: softFailures(send).missingLocal,
+      exitCode: send.exitCode ?? 1,
+    });
+    const session = outcome.session ?? null;
+    if (!outcome.metadataStored) {
+      ctx.warn(`Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: no qube can be restored from it.`);
     }
-    if (failedVolumes.has('wyng-qubes-metadata')) {
-      throw new WqError('wyng', 'Wyng could not store the Qubes metadata volume; no qube was backed up.', { wyngCode: 2 });
-    }
-    const session = sessionFromSendOutput(send.stdout) ?? null;
 
     const errors: ErrorRecord[] = [];
-    const volumesOf = (q: string): BackupVolume[] => plan.volumes.filter((v) => v.qube === q);
     for (const name of selection.selected) {
-      const vols = volumesOf(name);
-      const bad = vols.filter((v) => failedVolumes.has(v.archive) || failedVolumes.has(v.local));
-      const skippedVols = plan.skipped.filter((s) => s.qube === name);
-      if (bad.length > 0 || skippedVols.length > 0) {
-        const why = bad.length > 0 ? `Wyng failed to send ${bad.map((v) => v.archive).join(', ')}` : skippedVols.map((s) => `${s.kind} ${s.reason}`).join('; ');
-        errors.push({ qube: name, kind: 'wyng', message: why });
-        results.set(name, { name, status: 'failed', volumes: vols.map((v) => v.archive), error: why });
+      const vols = outcome.volumes.filter((v) => v.volume.qube === name);
+      const why = [
+        ...vols.filter((v) => v.failure !== undefined).map((v) => v.failure!),
+        ...plan.skipped.filter((s) => s.qube === name).map((s) => `${s.kind} volume skipped: ${s.reason}`),
+        ...(outcome.metadataStored ? [] : ['the Qubes metadata volume was not stored, so this session is not a Qubes backup session']),
+      ];
+      const volumes = vols.map((v) => v.name);
+      if (why.length > 0) {
+        const error = why.join('; ');
+        errors.push({ qube: name, kind: 'wyng', message: error });
+        results.set(name, { name, status: 'failed', volumes, error });
       } else {
-        results.set(name, { name, status: 'ok', volumes: vols.map((v) => v.archive) });
+        results.set(name, { name, status: 'ok', volumes });
       }
     }
-    const wyngMs = send.durationMs;
 
     // backup_timestamp on every qube that made it (not disposables created by dom0).
     const stamp = Math.floor(Date.now() / 1000);
@@ -153,23 +191,36 @@ export const backupCommand: CommandHandler = async (ctx) => {
       crashPoint('backup:stamped');
     }
 
+    let checkError: WqError | undefined;
     if (o.checkAfterSend) {
       progress(ctx, { event: 'check' });
-      await wyng.check(wyngArgv.archCheckNewest(wyng.globals), 'arch-check', true);
+      try {
+        await wyng.check(wyngArgv.archCheckNewest(wyng.globals), 'arch-check', passthrough);
+      } catch (err) {
+        if (!(err instanceof WqError)) throw err;
+        checkError = err;
+      }
     }
 
     const mb = sentMegabytes(send.stdout);
-    const seconds = (Date.now() - started) / 1000;
+    const elapsedMs = Date.now() - started;
+    const wyngMs = wyng.calls.reduce((sum, c) => sum + c.durationMs, 0);
     const result: BackupResult = {
       session,
       qubes: [...results.values()].sort((a, b) => a.name.localeCompare(b.name)),
-      ...(mb !== undefined ? { bytesSent: Math.round(mb * 1_000_000) } : {}),
-      seconds,
-      timing: { wyngMs, oursMs: Date.now() - started - wyngMs },
+      ...(mb !== undefined ? { bytesSent: mb * WYNG_MB } : {}),
+      seconds: elapsedMs / 1000,
+      timing: { wyngMs, oursMs: Math.max(0, elapsedMs - wyngMs) },
     };
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
-    ctx.say(`\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${plan.volumes.length + 1} volume(s)${mb !== undefined ? `, ${mb} MB sent` : ''} in ${seconds.toFixed(1)} s.`);
-    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
+    const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
+    ctx.say(`\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`);
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
+    if (checkError !== undefined) {
+      const out = errors.length > 0 ? failedQubesOutcome(ctx, result, errors) : { exitCode: 0, result, errors };
+      ctx.warn(`Error: ${checkError.message}`);
+      return { exitCode: checkError.exitCode, result, errors: [...out.errors, checkError.toRecord()] };
+    }
     return failedQubesOutcome(ctx, result, errors);
   });
 };

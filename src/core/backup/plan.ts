@@ -1,4 +1,4 @@
-import { lvmVolumeName, reflinkVolumeName, type VolumeKind } from '../archive.ts';
+import { lvmVolumeName, METADATA_VOLUME as METADATA_VOLUME_NAME, reflinkVolumeName, type VolumeKind } from '../archive.ts';
 import type { LocalFromMap } from '../wyng-argv.ts';
 
 /**
@@ -136,10 +136,101 @@ export function sessionFromSendOutput(stdout: string): string | undefined {
   return /Sending backup session (\d{8}-\d{6}):/.exec(stdout)?.[1];
 }
 
-/** `N volumes, A——>B MB in S seconds.` */
+/** Wyng's "MB" are MiB (`MB = 1024**2` in Wyng's source). */
+export const WYNG_MB = 1024 * 1024;
+
+/**
+ * `N volumes, A——>B MB in S seconds.`: Wyng prints one such line per pool it sent from, with
+ * whole MiB (truncated). The sum of B over all lines, or undefined when there is none.
+ */
 export function sentMegabytes(stdout: string): number | undefined {
-  const m = /(\d+) volumes, ([\d.]+)\u2014\u2014>([\d.]+) MB in/.exec(stdout);
-  return m === null ? undefined : Number(m[3]);
+  const sent = [...stdout.matchAll(/(\d+) volumes, ([\d.]+)\u2014\u2014>([\d.]+) MB in/g)].map((m) => Number(m[3]));
+  return sent.length === 0 ? undefined : sent.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * The volume a line of Wyng's send output starts: `Volume 'NAME'` (unattended) or
+ * `            |     | NAME` (attended; the line ends in `\r`).
+ */
+export function sendProgressVolume(line: string): string | undefined {
+  const m = /^Volume '(.+)'$/.exec(line) ?? /^ {12}\| {5}\| (.+)$/.exec(line);
+  return m?.[1];
+}
+
+export interface SendOutcomeInput {
+  volumes: readonly BackupVolume[];
+  /** sessions of the metadata volume before the send */
+  metadataBefore: readonly string[];
+  /** volume → its sessions after the send (the archive re-read); undefined when it could not be read */
+  after: Readonly<Record<string, readonly string[]>> | undefined;
+  /** the session id the send printed */
+  printedSession: string | undefined;
+  /** volumes of Wyng's `.error` file (exit 2) */
+  errorFile: readonly string[];
+  /** paths of `Warning: Local 'P' does not exist!` */
+  missingLocal: readonly string[];
+  exitCode: number;
+}
+
+export interface VolumeOutcome {
+  volume: BackupVolume;
+  /** the volume's name in the archive now (an auto-renamed volume has its local name) */
+  name: string;
+  /** why it is not in the new session; undefined when it is */
+  failure?: string;
+}
+
+export interface SendOutcome {
+  session: string | undefined;
+  /** the new session holds `wyng-qubes-metadata` (else it is no Qubes session) */
+  metadataStored: boolean;
+  volumes: VolumeOutcome[];
+}
+
+/**
+ * What a send really stored. The archive as re-read after the send is the truth: Wyng's exit
+ * code 2 overrides an interrupt or a fatal error (its `.error` file then lists only the volumes
+ * that failed before, not the ones never sent), an exit-0 run may have skipped missing local
+ * volumes, and a pool that cannot snapshot drops the metadata import without a word
+ * (CONTRACT.md §6, §8, §11). Without the re-read, Wyng's own reports are all there is.
+ */
+export function settleSend(input: SendOutcomeInput): SendOutcome {
+  const errored = new Set(input.errorFile);
+  const missing = (v: BackupVolume): string | undefined =>
+    input.missingLocal.find((p) => p === `${v.poolPath.replace(/\/+$/, '')}/${v.local}` || p.endsWith(`/${v.local}`));
+  const reported = (v: BackupVolume): string | undefined => {
+    if (errored.has(v.local) || errored.has(v.archive)) return `Wyng reported an error sending ${errored.has(v.local) ? v.local : v.archive}`;
+    const path = missing(v);
+    if (path !== undefined) return `the local volume ${path} does not exist`;
+    return undefined;
+  };
+  const after = input.after;
+  if (after === undefined) {
+    return {
+      session: input.printedSession,
+      metadataStored: !errored.has(METADATA_VOLUME_NAME) && input.printedSession !== undefined,
+      volumes: input.volumes.map((v) => {
+        const failure = reported(v);
+        return { volume: v, name: v.local, ...(failure !== undefined ? { failure } : {}) };
+      }),
+    };
+  }
+  const before = new Set(input.metadataBefore);
+  const newMeta = (after[METADATA_VOLUME_NAME] ?? []).filter((s) => !before.has(s));
+  const session = newMeta[newMeta.length - 1] ?? input.printedSession;
+  const ended = input.exitCode !== 0 ? ` (Wyng ended with exit ${input.exitCode})` : '';
+  return {
+    session,
+    metadataStored: newMeta.length > 0,
+    volumes: input.volumes.map((v) => {
+      const names = [v.local, v.archive].filter((n) => after[n] !== undefined);
+      const inSession = session !== undefined ? names.find((n) => after[n]!.includes(session)) : undefined;
+      const name = inSession ?? names[0] ?? v.local;
+      if (inSession !== undefined) return { volume: v, name };
+      const failure = reported(v) ?? (session !== undefined ? `${name} was not stored in session ${session}${ended}` : `Wyng stored no session${ended}`);
+      return { volume: v, name, failure };
+    }),
+  };
 }
 
 /** Session id of a local time, as Wyng names sessions (YYYYMMDD-HHMMSS, local time zone). */
