@@ -181,3 +181,33 @@ test('--include-disposable=on with the disposable template deleted too: both com
   assert.deepEqual(comparable(now), comparable(before));
   await lab.client().setGlobal('default_dispvm', 'fedora-41-dvm');
 });
+
+test('session selection without --session: the newest session of the named qubes; differing newest sessions are ambiguous (exit 9)', async () => {
+  // a second, newer session with work only (the fake Wyng names sessions by the second)
+  await new Promise((r) => setTimeout(r, 1100));
+  const b = await lab.cli(['backup', '--dest', lab.sim.archiveUrl, '-u', '--json', 'work']);
+  assert.equal(b.code, 0, b.stderr);
+  const newer = (b.json!.result as { session: string }).session;
+  assert.notEqual(newer, lab.session);
+  const m = lab.mark();
+  const ambiguous = await lab.restore(['--dry-run', 'work', 'personal']);
+  assert.equal(ambiguous.code, 9);
+  assert.match(ambiguous.json!.errors[0]!.message, /Ambiguous VM session selection/);
+  const one = await lab.restore(['--dry-run', 'work']);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal((one.json!.result as PlanJson).session, newer);
+  const both = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'personal']);
+  assert.equal(both.code, 0, both.stderr);
+  assert.deepEqual((both.json!.result as PlanJson).plan.order, ['personal', 'work']);
+  assert.deepEqual(writes(lab.callsSince(m)), []);
+});
+
+test('--exclude: the excluded qube is neither planned nor read', async () => {
+  const m = lab.mark();
+  const r = await lab.restore(['--dry-run', '--session', lab.session, '--exclude', 'work']);
+  assert.equal(r.code, 0, r.stderr);
+  const plan = (r.json!.result as PlanJson).plan;
+  assert.ok(!plan.order.includes('work'));
+  assert.ok(plan.order.includes('personal'));
+  assert.deepEqual(lab.callsSince(m).filter((x) => x.dest === 'work').map((x) => x.method), []);
+});
