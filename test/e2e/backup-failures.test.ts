@@ -4,7 +4,7 @@
 // qubesd is told, and that no temp file is left behind.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { backupResult, byName, startBackupEnv, timestampWrites, wyngAction, type BackupEnv, type BackupRun } from '../helpers/backup-env.ts';
@@ -214,3 +214,24 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     }
   });
 }
+
+test('SIGINT while Wyng re-reads the archive after the send: the interrupt wins (exit 8), nothing stamped', async () => {
+  let sent = false;
+  const r = await backup(['--json'], { CAPTURE_HANG_LIST_AFTER_SEND: '1' }, (child) => {
+    const timer = setInterval(() => {
+      if (!sent && existsSync(join(env.captureDir, 'list-after-send.started'))) {
+        sent = true;
+        clearInterval(timer);
+        // give the fake Wyng a moment to start and hang; an earlier signal ends it just the same
+        setTimeout(() => child.kill('SIGINT'), 300);
+      }
+    }, 20);
+    child.on('exit', () => clearInterval(timer));
+  });
+  assert.ok(sent, 'the re-read started');
+  assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 0, 'the send itself completed');
+  assert.equal(r.code, 8, r.stderr);
+  assert.equal(r.json!.errors[0]!.kind, 'interrupted');
+  assert.deepEqual(timestampWrites(r.qubesd), []);
+  await assertCleanAfter(r);
+});

@@ -173,6 +173,10 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
 
   // backup_timestamp: every qube that made it (the DispVM has no disp-created-by-dom0 tag here)
   assert.deepEqual(timestampWrites(r.qubesd), selected);
+  // Admin API: fewer than 5 reads per qube, and the backup_timestamp writes are the only writes
+  const reads = r.qubesd.filter((c) => !c.writes).length;
+  assert.ok(reads < 5 * selected.length, `${reads} reads for ${selected.length} qubes`);
+  assert.equal(r.qubesd.filter((c) => c.writes).length, selected.length);
   const stamp = Number((await client.getProperty('work', 'backup_timestamp')).value);
   assert.ok(Math.abs(stamp - Date.now() / 1000) < 120, `backup_timestamp is now (${stamp})`);
   assert.equal((await client.getProperty('work-clone', 'backup_timestamp')).isDefault, true, 'excluded qube not stamped');
@@ -277,4 +281,17 @@ test('--progress=json: JSON-lines events on stderr, one per volume; with --json 
   const quiet = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', 'personal']);
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.ok(!quiet.stderr.split('\n').some((l) => l.startsWith('{')), quiet.stderr);
+});
+
+test('extra tags (-w tag=…), --autoprune, --remap and -d reach the one send in the contract order', async () => {
+  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '-w', 'tag=nightly,Nightly backup', '--autoprune=on', '--remap', '-d', 'personal']);
+  assert.equal(r.code, 0, r.stderr);
+  const tmp = r.captured.tmpDir()!;
+  assert.deepEqual(wyngAction(r.wyng, 'send')[0]!.argv, [
+    `--dest=${env.sim.archiveUrl}`, '-u', '--tag=nightly,Nightly backup', `--local-from=${tmp}/volumes.json`, '--tag=qubes', '--send-unchanged',
+    '--autoprune=on', '--remap', '-d', `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`, 'send',
+  ]);
+  const session = backupResult(r).session!;
+  const list = await env.listJson();
+  assert.deepEqual(list.sessions.find((s) => s.id === session)?.tags, { nightly: 'Nightly backup', qubes: '' });
 });

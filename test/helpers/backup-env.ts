@@ -93,6 +93,8 @@ export interface ListJson {
  * sets WYNG_FAKE_FAIL for that action only; CAPTURE_DELAY_<ACTION> sets WYNG_FAKE_DELAY_MS;
  * CAPTURE_PLANT_STALE writes that text as `volumes.json.error` into every wyng-qubes temp dir
  * below $TMPDIR during `list` (a stale error file, as if left by an earlier run).
+ * CAPTURE_HANG_LIST_AFTER_SEND makes a `list` after the send hang (until a signal) and marks
+ * its start with `list-after-send.started` in the capture dir.
  */
 function wrapperScript(): string {
   return `#!/bin/sh
@@ -125,6 +127,10 @@ eval "fail=\\\${CAPTURE_FAIL_$key:-}"
 eval "delay=\\\${CAPTURE_DELAY_$key:-}"
 if [ -n "$fail" ]; then export WYNG_FAKE_FAIL="$fail"; fi
 if [ -n "$delay" ]; then export WYNG_FAKE_DELAY_MS="$delay"; fi
+if [ "$action" = list ] && [ -n "$CAPTURE_HANG_LIST_AFTER_SEND" ] && [ -e "$CAPTURE_DIR/send.local-from.json" ]; then
+  : > "$CAPTURE_DIR/list-after-send.started"
+  export WYNG_FAKE_FAIL=hang
+fi
 exec ${JSON.stringify(FAKE_WYNG)} "$@"
 `;
 }

@@ -144,6 +144,8 @@ export const backupCommand: CommandHandler = async (ctx) => {
     try {
       after = (await wyng.list()).model.volumeSessions;
     } catch (err) {
+      // an interrupt (Ctrl-C while Wyng reads) ends the job like any interrupt: exit 8, nothing stamped
+      if (err instanceof WqError && err.kind === 'interrupted') throw err;
       ctx.warn(`Could not re-read the archive after the send (${(err as Error).message}); going by Wyng's report.`);
     }
     const outcome = settleSend({
