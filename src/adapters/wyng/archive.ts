@@ -12,6 +12,8 @@ export interface WyngArchiveOptions {
   stdin: 'inherit' | 'ignore';
   /** Where Wyng's own output goes when it is passed through (human output sink). */
   passthrough: (text: string) => void;
+  /** Where Wyng's stderr (errors, warnings, prompts) goes when passed through; default: `passthrough`. */
+  passthroughStderr?: ((text: string) => void) | undefined;
   debug: (text: string) => void;
 }
 
@@ -42,7 +44,7 @@ export class WyngArchive {
               onStdout?.(text);
             }
           : undefined,
-      onStderr: passthrough ? sink : undefined,
+      onStderr: passthrough ? (this.opts.passthroughStderr ?? sink) : undefined,
     });
     this.calls.push(result);
     this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);

@@ -23,6 +23,8 @@ export function makeWyng(ctx: CommandContext): WyngArchive {
     passphrase: ctx.passphrase,
     stdin: ctx.io.wyngStdin,
     passthrough: (text) => (o.json ? ctx.io.stderr(text) : ctx.io.stdout(text)),
+    // Wyng's errors and warnings stay on stderr (wyng-util-qubes passes Wyng's stderr through as is)
+    passthroughStderr: (text) => ctx.io.stderr(text),
     debug: ctx.debug,
   });
 }
