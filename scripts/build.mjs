@@ -18,7 +18,9 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node18.19',
-  minify: false,
+  // whitespace and syntax only: identifiers (class and function names) stay as written
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'none',
   define: { __WYNG_QUBES_VERSION__: JSON.stringify(pkg.version) },
   banner: {
