@@ -25,11 +25,17 @@ async function restore(args: string[]): Promise<{ ms: number; calls: number; wri
   const ms = performance.now() - t0;
   if (r.code !== 0 || !r.json) throw new Error(`restore failed: ${r.stderr}`);
   const log = sim.qubesd.callLog.slice(before);
-  return { ms, calls: log.length, writes: log.filter((c) => c.writes).length, qubes: (r.json.result as { qubes: unknown[] }).qubes.length };
+  return {
+    ms,
+    calls: log.length,
+    writes: log.filter((c) => c.writes).length,
+    qubes: (r.json.result as { qubes: unknown[] }).qubes.length,
+  };
 }
 
 try {
-  if ((await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u'])).code !== 0) throw new Error('create failed');
+  if ((await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u'])).code !== 0)
+    throw new Error('create failed');
   const b = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '-i', '--json']);
   if (b.code !== 0 || !b.json) throw new Error(`backup failed: ${b.stderr}`);
   const session = (b.json.result as { session: string }).session;
@@ -48,7 +54,12 @@ try {
       `one-qube restore: ${single.calls} calls, ${single.writes} writes (wyng-util-qubes: 68–73 calls)`,
     ].join('\n'),
     {
-      restore200: { ms: Math.round(full.ms), calls: full.calls, callsPerQube: Number((full.calls / full.qubes).toFixed(2)), writes: full.writes },
+      restore200: {
+        ms: Math.round(full.ms),
+        calls: full.calls,
+        callsPerQube: Number((full.calls / full.qubes).toFixed(2)),
+        writes: full.writes,
+      },
       rerunWrites: rerun.writes,
       restore1: { calls: single.calls, writes: single.writes },
     },

@@ -22,7 +22,10 @@ for (const file of BENCHES) {
     failures.push(`${file}: missing`);
     continue;
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path, '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = (r.stdout ?? '').trim().split('\n');
   for (const l of lines.slice(0, -1)) console.log(l);
   if (r.status !== 0) {
@@ -38,18 +41,35 @@ for (const file of BENCHES) {
 
 const get = (path: string): string => {
   let v: unknown = results;
-  for (const k of path.split('.')) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+  for (const k of path.split('.'))
+    v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
   return v === undefined ? 'n/a' : typeof v === 'number' ? String(Number(v.toFixed(2))) : String(v);
 };
 const rows: Array<[string, string, string]> = [
   ['cold start of the bundle (`version`, median)', `${get('coldStartMs')} ms`, '< 150 ms'],
   ['parse a 1,000-domain qubes.xml (median)', `${get('xmlParse1000Ms')} ms`, '< 100 ms'],
   ['parse a 1,000-domain qubes.xml, peak RSS', `${get('xmlParse1000RssMb')} MB`, '—'],
-  ['read all settings of 200 qubes', `${get('settingsRead200.ms')} ms, ${get('settingsRead200.calls')} calls`, '< 300 ms, ≤ 3 calls/qube + 1'],
-  ['backup of 50 qubes: ours vs Wyng', `${get('backup50.oursMs')} ms vs ${get('backup50.wyngMs')} ms, ${get('backup50.calls')} calls`, 'ours < 5 % of a real send; < 5 reads/qube + 1 write'],
-  ['restore settings of 200 qubes', `${get('restore200.ms')} ms, ${get('restore200.calls')} calls (${get('restore200.callsPerQube')}/qube), ${get('restore200.writes')} writes`, '< 1 s, ≤ 3 reads/qube + 1 per change'],
+  [
+    'read all settings of 200 qubes',
+    `${get('settingsRead200.ms')} ms, ${get('settingsRead200.calls')} calls`,
+    '< 300 ms, ≤ 3 calls/qube + 1',
+  ],
+  [
+    'backup of 50 qubes: ours vs Wyng',
+    `${get('backup50.oursMs')} ms vs ${get('backup50.wyngMs')} ms, ${get('backup50.calls')} calls`,
+    'ours < 5 % of a real send; < 5 reads/qube + 1 write',
+  ],
+  [
+    'restore settings of 200 qubes',
+    `${get('restore200.ms')} ms, ${get('restore200.calls')} calls (${get('restore200.callsPerQube')}/qube), ${get('restore200.writes')} writes`,
+    '< 1 s, ≤ 3 reads/qube + 1 per change',
+  ],
   ['unchanged rerun: Admin API writes', get('rerunWrites'), '0'],
-  ['restore of one qube: calls, writes', `${get('restore1.calls')} calls, ${get('restore1.writes')} writes`, 'wyng-util-qubes: 68–73 calls'],
+  [
+    'restore of one qube: calls, writes',
+    `${get('restore1.calls')} calls, ${get('restore1.writes')} writes`,
+    'wyng-util-qubes: 68–73 calls',
+  ],
 ];
 console.log('\n| figure | measured | target |\n| --- | --- | --- |');
 for (const [a, b, c] of rows) console.log(`| ${a} | ${b} | ${c} |`);

@@ -13,7 +13,12 @@ import { emit, median } from './sim-bench.ts';
 
 const N = 200;
 const dir = mkdtempSync(join(tmpdir(), 'wq-bench-read-'));
-const fake = await startFakeQubesd({ qubesXml: generateQubesXml(N + 1), poolsDir: join(dir, 'root'), socketPath: join(dir, 's.sock'), volumeFileSize: 4096 });
+const fake = await startFakeQubesd({
+  qubesXml: generateQubesXml(N + 1),
+  poolsDir: join(dir, 'root'),
+  socketPath: join(dir, 's.sock'),
+  volumeFileSize: 4096,
+});
 try {
   const times: number[] = [];
   let calls = 0;

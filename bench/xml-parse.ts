@@ -31,7 +31,9 @@ const median = times[Math.floor(times.length / 2)] as number;
 const rssMb = process.resourceUsage().maxRSS / 1024;
 
 if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ xmlParse1000Ms: Number(median.toFixed(1)), xmlParse1000RssMb: Number(rssMb.toFixed(1)) }));
+  console.log(
+    JSON.stringify({ xmlParse1000Ms: Number(median.toFixed(1)), xmlParse1000RssMb: Number(rssMb.toFixed(1)) }),
+  );
 } else {
   console.log(
     `qubes.xml with ${DOMAINS} domains (${(xml.length / 1024 / 1024).toFixed(2)} MiB): median parse ${median.toFixed(1)} ms over ${runs} runs ` +

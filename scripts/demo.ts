@@ -26,7 +26,11 @@ const keepDir = process.argv.includes('--keep');
 function comparable(s: QubeSettings): string {
   const props = { ...s.properties };
   for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return JSON.stringify({ ...s, properties: Object.fromEntries(Object.entries(props).sort()), tags: [...s.tags].sort() });
+  return JSON.stringify({
+    ...s,
+    properties: Object.fromEntries(Object.entries(props).sort()),
+    tags: [...s.tags].sort(),
+  });
 }
 
 async function cli(sim: Simulator, args: string[], what: string): Promise<Record<string, unknown>> {
@@ -57,25 +61,59 @@ try {
     }
   }
   const names = qubes.filter((q) => q.klass !== 'DispVM').map((q) => q.name);
-  const before = await client.readQubeSettings(qubes.map((q) => q.name), { firewall: true });
+  const before = await client.readQubeSettings(
+    qubes.map((q) => q.name),
+    { firewall: true },
+  );
 
   step('1. create an archive and back up every qube (one Wyng send)');
   await cli(sim, ['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u'], 'create');
-  const backup = await cli(sim, ['backup', '--dest', sim.archiveUrl, '-u', ...names], 'backup') as {
-    session: string; qubes: Array<{ name: string; status: string; volumes: string[] }>; seconds: number;
+  const backup = (await cli(sim, ['backup', '--dest', sim.archiveUrl, '-u', ...names], 'backup')) as {
+    session: string;
+    qubes: Array<{ name: string; status: string; volumes: string[] }>;
+    seconds: number;
   };
   const session = backup.session;
-  out(`session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`);
+  out(
+    `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`,
+  );
 
   step('2. damage the system');
   const damage: Array<[string, () => Promise<void>]> = [
     ['remove qube personal', () => client.removeQube('personal')],
     ['remove qube vault', () => client.removeQube('vault')],
-    ['work: memory 400 → 1234, label blue → green', async () => { await client.setProperty('work', 'memory', 1234); await client.setProperty('work', 'label', 'green'); }],
-    ['work: add feature and tag, replace firewall rules', async () => { await client.setFeature('work', 'stray', '1'); await client.setTag('work', 'stray'); await client.setFirewall('work', ['action=drop']); }],
-    ['sys-net: unassign its PCI network card', async () => { for (const a of await client.assignedDevices('sys-net', 'pci')) await client.unassignDevice('sys-net', a); }],
-    ['work-clone: swap its template to a new template fedora-42', async () => { await client.createQube({ klass: 'TemplateVM', name: 'fedora-42', label: 'black' }); await client.setProperty('work-clone', 'template', 'fedora-42'); }],
-    ['work: overwrite its private volume', async () => writeFileSync(sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 0x5a))],
+    [
+      'work: memory 400 → 1234, label blue → green',
+      async () => {
+        await client.setProperty('work', 'memory', 1234);
+        await client.setProperty('work', 'label', 'green');
+      },
+    ],
+    [
+      'work: add feature and tag, replace firewall rules',
+      async () => {
+        await client.setFeature('work', 'stray', '1');
+        await client.setTag('work', 'stray');
+        await client.setFirewall('work', ['action=drop']);
+      },
+    ],
+    [
+      'sys-net: unassign its PCI network card',
+      async () => {
+        for (const a of await client.assignedDevices('sys-net', 'pci')) await client.unassignDevice('sys-net', a);
+      },
+    ],
+    [
+      'work-clone: swap its template to a new template fedora-42',
+      async () => {
+        await client.createQube({ klass: 'TemplateVM', name: 'fedora-42', label: 'black' });
+        await client.setProperty('work-clone', 'template', 'fedora-42');
+      },
+    ],
+    [
+      'work: overwrite its private volume',
+      async () => writeFileSync(sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 0x5a)),
+    ],
   ];
   for (const [what, fn] of damage) {
     await fn();
@@ -88,16 +126,31 @@ try {
 
   step('4. restore');
   const callsBefore = sim.qubesd.callLog.length;
-  const restore = await cli(sim, ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'], 'restore') as {
-    qubes: Array<{ name: string; status: string; changes: number; error?: string }>; adminApi: { calls: number; reads: number; writes: number }; seconds: number;
+  const restore = (await cli(
+    sim,
+    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'],
+    'restore',
+  )) as {
+    qubes: Array<{ name: string; status: string; changes: number; error?: string }>;
+    adminApi: { calls: number; reads: number; writes: number };
+    seconds: number;
   };
-  for (const q of restore.qubes) out(`  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)${q.error ? ` — ${q.error}` : ''}`);
+  for (const q of restore.qubes)
+    out(
+      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)${q.error ? ` — ${q.error}` : ''}`,
+    );
   const calls = sim.qubesd.callLog.slice(callsBefore);
-  out(`  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`);
-  if (calls.length !== restore.adminApi.calls) problems.push(`call count mismatch: fake saw ${calls.length}, tool reported ${restore.adminApi.calls}`);
+  out(
+    `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`,
+  );
+  if (calls.length !== restore.adminApi.calls)
+    problems.push(`call count mismatch: fake saw ${calls.length}, tool reported ${restore.adminApi.calls}`);
 
   step('5. check: every setting and every volume byte');
-  const after = await client.readQubeSettings(qubes.map((q) => q.name), { firewall: true });
+  const after = await client.readQubeSettings(
+    qubes.map((q) => q.name),
+    { firewall: true },
+  );
   let settingsOk = 0;
   for (const q of qubes) {
     if (q.klass === 'DispVM') continue; // named disposables are restored only with --include-disposable=on
@@ -113,7 +166,11 @@ try {
   }
   out(`  settings identical: ${settingsOk}/${names.length} qubes; volumes byte-identical: ${bytesOk}/${volumes.size}`);
   const rerunBefore = sim.qubesd.callLog.length;
-  await cli(sim, ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'], 'second restore');
+  await cli(
+    sim,
+    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'],
+    'second restore',
+  );
   const rerunWrites = sim.qubesd.callLog.slice(rerunBefore).filter((c) => c.writes).length;
   out(`  restoring again: ${rerunWrites} Admin API writes (nothing left to change)`);
   if (rerunWrites !== 0) problems.push(`an unchanged rerun made ${rerunWrites} writes`);
@@ -127,37 +184,61 @@ try {
   );
   const rpc = await sim.run(['rpc', 'wyng.List'], {
     stdin: '{"qubes":["work"]}',
-    env: { QREXEC_SERVICE_FULL_NAME: 'wyng.List+demo', QREXEC_SERVICE_ARGUMENT: 'demo', QREXEC_REMOTE_DOMAIN: 'mgmt', WYNG_QUBES_RPC_SUDO: '0' },
+    env: {
+      QREXEC_SERVICE_FULL_NAME: 'wyng.List+demo',
+      QREXEC_SERVICE_ARGUMENT: 'demo',
+      QREXEC_REMOTE_DOMAIN: 'mgmt',
+      WYNG_QUBES_RPC_SUDO: '0',
+    },
   });
   const rpcDoc = JSON.parse(rpc.stdout) as { ok: boolean; result: { qubes?: Record<string, { newest: string }> } };
   out(`  exit ${rpc.code}; ok=${rpcDoc.ok}; work's newest session: ${rpcDoc.result.qubes?.work?.newest ?? '(none)'}`);
-  if (!rpcDoc.ok || rpcDoc.result.qubes?.work?.newest !== session) problems.push('the qrexec-style List did not report the session');
+  if (!rpcDoc.ok || rpcDoc.result.qubes?.work?.newest !== session)
+    problems.push('the qrexec-style List did not report the session');
   const refused = await sim.run(['rpc', 'wyng.Restore'], {
     stdin: '{"qubes":["vault"]}',
-    env: { QREXEC_SERVICE_FULL_NAME: 'wyng.Restore+demo', QREXEC_SERVICE_ARGUMENT: 'demo', QREXEC_REMOTE_DOMAIN: 'mgmt', WYNG_QUBES_RPC_SUDO: '0' },
+    env: {
+      QREXEC_SERVICE_FULL_NAME: 'wyng.Restore+demo',
+      QREXEC_SERVICE_ARGUMENT: 'demo',
+      QREXEC_REMOTE_DOMAIN: 'mgmt',
+      WYNG_QUBES_RPC_SUDO: '0',
+    },
   });
   const refusedDoc = JSON.parse(refused.stdout) as { ok: boolean; errors: Array<{ message: string }> };
-  out(`  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ${refusedDoc.errors[0]?.message ?? ''}`);
+  out(
+    `  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ${refusedDoc.errors[0]?.message ?? ''}`,
+  );
   if (refusedDoc.ok) problems.push('the profile did not refuse a restore of vault');
 
   step('7. a Salt call: wyng_qubes.plan (what `qubesctl` highstate uses)');
   // asynchronous: the fake qubesd lives in this process and must keep answering
-  const salt = await execa('python3', [join(ROOT, 'scripts', 'demo-salt.py'), BUNDLE, 'plan', `dest=${sim.archiveUrl}`, `session=${session}`], {
-    env: { ...sim.env, DEMO_NODE: process.execPath },
-    reject: false,
-  });
+  const salt = await execa(
+    'python3',
+    [join(ROOT, 'scripts', 'demo-salt.py'), BUNDLE, 'plan', `dest=${sim.archiveUrl}`, `session=${session}`],
+    {
+      env: { ...sim.env, DEMO_NODE: process.execPath },
+      reject: false,
+    },
+  );
   if (salt.exitCode === 0) {
-    const doc = JSON.parse(salt.stdout) as { ok: boolean; result?: { plan?: { qubes: Array<{ name: string; changeCount: number }> } } };
+    const doc = JSON.parse(salt.stdout) as {
+      ok: boolean;
+      result?: { plan?: { qubes: Array<{ name: string; changeCount: number }> } };
+    };
     const plan = doc.result?.plan;
     const pending = plan?.qubes.filter((q) => q.changeCount > 0).length ?? -1;
-    out(`  ok=${doc.ok}; plan of session ${session}: ${plan?.qubes.length ?? 0} qubes, ${pending} with pending changes`);
+    out(
+      `  ok=${doc.ok}; plan of session ${session}: ${plan?.qubes.length ?? 0} qubes, ${pending} with pending changes`,
+    );
     if (pending !== 0) problems.push('the Salt plan shows pending changes after the restore');
   } else {
     problems.push(`the Salt-style call failed: ${salt.stderr.slice(-400)}`);
   }
 
   step('report');
-  out(`  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes with ${restore.adminApi.writes} writes`);
+  out(
+    `  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes with ${restore.adminApi.writes} writes`,
+  );
   out(`  total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length === 0) out('\nRESULT: everything matched.');
   else {

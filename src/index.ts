@@ -34,7 +34,11 @@ export interface LibraryContext {
 }
 
 /** Runs any command as the CLI would, without printing; throws WqError only for invalid options. */
-export async function run(command: CommandName, options: LibraryOptions = {}, context: LibraryContext = {}): Promise<Envelope> {
+export async function run(
+  command: CommandName,
+  options: LibraryOptions = {},
+  context: LibraryContext = {},
+): Promise<Envelope> {
   const { qubes = [], ...rest } = options;
   const parsed = CommonOptionsSchema.safeParse({ unattended: true, ...rest });
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
@@ -74,4 +78,5 @@ export const deleteQube = (o: LibraryOptions = {}, c?: LibraryContext): Promise<
 export const backup = (o: LibraryOptions = {}, c?: LibraryContext): Promise<Envelope> => run('backup', o, c);
 export const restore = (o: LibraryOptions = {}, c?: LibraryContext): Promise<Envelope> => run('restore', o, c);
 /** The restore plan only (`restore --dry-run`). */
-export const plan = (o: LibraryOptions = {}, c?: LibraryContext): Promise<Envelope> => run('restore', { ...o, dryRun: true }, c);
+export const plan = (o: LibraryOptions = {}, c?: LibraryContext): Promise<Envelope> =>
+  run('restore', { ...o, dryRun: true }, c);

@@ -27,7 +27,11 @@ function tail(text: string): string {
 }
 
 /** Runs one hook command; never throws. `vars` are added to its environment. */
-export async function runHook(argv: readonly string[], timeoutMs: number, vars: Record<string, string>): Promise<HookRecord> {
+export async function runHook(
+  argv: readonly string[],
+  timeoutMs: number,
+  vars: Record<string, string>,
+): Promise<HookRecord> {
   const [program, ...args] = argv as [string, ...string[]];
   const started = Date.now();
   const r = await execa(program, args, {
@@ -44,7 +48,11 @@ export async function runHook(argv: readonly string[], timeoutMs: number, vars: 
     encoding: 'utf8',
   });
   const spawnFailed = r.exitCode === undefined && !r.timedOut && r.signal === undefined;
-  const output = spawnFailed ? (r.cause instanceof Error ? r.cause.message : (r.shortMessage ?? 'could not start')) : String(r.all ?? '');
+  const output = spawnFailed
+    ? r.cause instanceof Error
+      ? r.cause.message
+      : (r.shortMessage ?? 'could not start')
+    : String(r.all ?? '');
   return {
     argv0: program,
     ok: !r.failed && r.exitCode === 0,
@@ -79,8 +87,12 @@ export async function runNotifyCommand(argv: readonly string[], reportJson: stri
   });
   if (!r.failed && r.exitCode === 0) return undefined;
   if (r.timedOut) return `timed out after ${NOTIFY_TIMEOUT_MS / 1000} s`;
-  if (r.exitCode === undefined) return `could not start: ${r.cause instanceof Error ? r.cause.message : r.shortMessage}`;
-  const last = String(r.all ?? '').trim().split('\n').at(-1);
+  if (r.exitCode === undefined)
+    return `could not start: ${r.cause instanceof Error ? r.cause.message : r.shortMessage}`;
+  const last = String(r.all ?? '')
+    .trim()
+    .split('\n')
+    .at(-1);
   return `exit ${r.exitCode}${last ? `: ${tail(last)}` : ''}`;
 }
 
@@ -88,7 +100,11 @@ export async function runNotifyCommand(argv: readonly string[], reportJson: stri
 export function qubesGroupMembers(groupFile: string): string[] {
   for (const line of groupFile.split('\n')) {
     const [name, , , members] = line.split(':');
-    if (name === 'qubes' && members !== undefined) return members.split(',').map((m) => m.trim()).filter((m) => m !== '' && m !== 'root');
+    if (name === 'qubes' && members !== undefined)
+      return members
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== '' && m !== 'root');
   }
   return [];
 }
@@ -141,7 +157,14 @@ export async function notifyDesktop(env: Env, message: DesktopMessage): Promise<
   const notifySend = env.WYNG_QUBES_NOTIFY_SEND || 'notify-send';
   const user = desktopUser(env);
   if (user === undefined) return 'no desktop user found (set WYNG_QUBES_DESKTOP_USER, or add the user to group qubes)';
-  const sendArgs = ['--app-name=wyng-qubes', `--urgency=${message.urgency}`, '--icon=drive-harddisk', '--', message.summary, message.body];
+  const sendArgs = [
+    '--app-name=wyng-qubes',
+    `--urgency=${message.urgency}`,
+    '--icon=drive-harddisk',
+    '--',
+    message.summary,
+    message.body,
+  ];
   const sessionEnv = {
     PATH: SAFE_PATH,
     LANG: 'C.UTF-8',
@@ -152,7 +175,15 @@ export async function notifyDesktop(env: Env, message: DesktopMessage): Promise<
   const asOther = user.uid !== userInfo().uid;
   const program = asOther ? env.WYNG_QUBES_RUNUSER || 'runuser' : notifySend;
   const args = asOther
-    ? ['-u', user.name, '--', 'env', ...Object.entries(sessionEnv).map(([k, v]) => `${k}=${v}`), notifySend, ...sendArgs]
+    ? [
+        '-u',
+        user.name,
+        '--',
+        'env',
+        ...Object.entries(sessionEnv).map(([k, v]) => `${k}=${v}`),
+        notifySend,
+        ...sendArgs,
+      ]
     : sendArgs;
   const r = await execa(program, args, {
     reject: false,
@@ -166,7 +197,11 @@ export async function notifyDesktop(env: Env, message: DesktopMessage): Promise<
     encoding: 'utf8',
   });
   if (!r.failed && r.exitCode === 0) return undefined;
-  if (r.exitCode === undefined) return `could not run ${program}: ${r.cause instanceof Error ? r.cause.message : r.shortMessage}`;
-  const last = String(r.all ?? '').trim().split('\n').at(-1);
+  if (r.exitCode === undefined)
+    return `could not run ${program}: ${r.cause instanceof Error ? r.cause.message : r.shortMessage}`;
+  const last = String(r.all ?? '')
+    .trim()
+    .split('\n')
+    .at(-1);
   return `${program} exit ${r.exitCode}${last ? `: ${tail(last)}` : ''}`;
 }

@@ -8,7 +8,12 @@ import { WqError } from '../core/errors.ts';
  * state dir. A lock whose owner process is gone (kill -9, crash) is taken over. A second job
  * waits up to `timeoutMs`, then fails with a "busy" error (exit 9).
  */
-const LockInfoSchema = z.object({ pid: z.number().int().positive(), startTicks: z.string(), job: z.string(), since: z.string() });
+const LockInfoSchema = z.object({
+  pid: z.number().int().positive(),
+  startTicks: z.string(),
+  job: z.string(),
+  since: z.string(),
+});
 type LockInfo = z.output<typeof LockInfoSchema>;
 
 export interface JobLock {
@@ -58,7 +63,12 @@ export function ensureStateDir(stateDir: string): void {
 export async function acquireJobLock(stateDir: string, timeoutMs: number, job = 'job'): Promise<JobLock> {
   ensureStateDir(stateDir);
   const path = join(stateDir, 'wyng-qubes.lock');
-  const me: LockInfo = { pid: process.pid, startTicks: startTicksOf(process.pid), job, since: new Date().toISOString() };
+  const me: LockInfo = {
+    pid: process.pid,
+    startTicks: startTicksOf(process.pid),
+    job,
+    since: new Date().toISOString(),
+  };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -87,7 +97,10 @@ export async function acquireJobLock(stateDir: string, timeoutMs: number, job = 
       continue;
     }
     if (Date.now() >= deadline) {
-      throw new WqError('busy', `Another wyng-qubes job is running (${holder.job}, pid ${holder.pid}, since ${holder.since}); try again later.`);
+      throw new WqError(
+        'busy',
+        `Another wyng-qubes job is running (${holder.job}, pid ${holder.pid}, since ${holder.since}); try again later.`,
+      );
     }
     await sleep(Math.min(200, Math.max(10, deadline - Date.now())));
   }

@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import { WqError } from '../core/errors.ts';
-import { formatProblem, validateProfilesDocument, type Profile, type ProfileProblem, type ProfilesFile } from '../core/profiles.ts';
+import {
+  formatProblem,
+  validateProfilesDocument,
+  type Profile,
+  type ProfileProblem,
+  type ProfilesFile,
+} from '../core/profiles.ts';
 
 /**
  * Reads `<config dir>/profiles.yaml` (js-yaml, core schema: plain data only, duplicate keys
@@ -24,8 +30,20 @@ export interface ProfilesReading {
 
 /** Opens a regular file without following a final symlink and reads at most `limit` bytes. */
 function readRegularFile(path: string, limit: number, what: string, check: (st: Stats) => string | undefined): Buffer;
-function readRegularFile(path: string, limit: number, what: string, check: (st: Stats) => string | undefined, allowMissing: true): Buffer | undefined;
-function readRegularFile(path: string, limit: number, what: string, check: (st: Stats) => string | undefined, allowMissing = false): Buffer | undefined {
+function readRegularFile(
+  path: string,
+  limit: number,
+  what: string,
+  check: (st: Stats) => string | undefined,
+  allowMissing: true,
+): Buffer | undefined;
+function readRegularFile(
+  path: string,
+  limit: number,
+  what: string,
+  check: (st: Stats) => string | undefined,
+  allowMissing = false,
+): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -82,7 +100,10 @@ export function readProfiles(configDir: string): ProfilesReading {
   try {
     doc = loadYaml(text, { schema: CORE_SCHEMA, filename: file });
   } catch (err) {
-    const message = err instanceof YAMLException ? `YAML error: ${err.reason} (line ${err.mark.line + 1}, column ${err.mark.column + 1})` : String(err);
+    const message =
+      err instanceof YAMLException
+        ? `YAML error: ${err.reason} (line ${err.mark.line + 1}, column ${err.mark.column + 1})`
+        : String(err);
     return { file, exists: true, profiles: {}, problems: [{ message }] };
   }
   const { profiles, problems } = validateProfilesDocument(doc);
@@ -121,10 +142,15 @@ function stripNewline(text: string): string {
 export async function readPassphrase(profile: Profile, name: string): Promise<string | undefined> {
   let secret: string;
   if (profile.passphrase_file !== undefined) {
-    const bytes = readRegularFile(profile.passphrase_file, MAX_PASSPHRASE_BYTES, `passphrase file of profile '${name}'`, (st) => {
-      if ((st.mode & 0o066) !== 0) return 'is readable or writable by group or others (chmod 600)';
-      return ownerProblem(st);
-    });
+    const bytes = readRegularFile(
+      profile.passphrase_file,
+      MAX_PASSPHRASE_BYTES,
+      `passphrase file of profile '${name}'`,
+      (st) => {
+        if ((st.mode & 0o066) !== 0) return 'is readable or writable by group or others (chmod 600)';
+        return ownerProblem(st);
+      },
+    );
     secret = stripNewline(bytes.toString('utf8'));
   } else if (profile.passphrase_command !== undefined) {
     const [program, ...args] = profile.passphrase_command as [string, ...string[]];
@@ -141,7 +167,13 @@ export async function readPassphrase(profile: Profile, name: string): Promise<st
       encoding: 'utf8',
     });
     if (r.failed || r.exitCode !== 0) {
-      const why = r.timedOut ? 'timed out' : r.exitCode !== undefined ? `exit ${r.exitCode}` : r.isMaxBuffer ? 'too much output' : 'could not start';
+      const why = r.timedOut
+        ? 'timed out'
+        : r.exitCode !== undefined
+          ? `exit ${r.exitCode}`
+          : r.isMaxBuffer
+            ? 'too much output'
+            : 'could not start';
       throw new WqError('config', `The passphrase_command of profile '${name}' failed (${why}).`);
     }
     secret = stripNewline(String(r.stdout));
@@ -149,6 +181,7 @@ export async function readPassphrase(profile: Profile, name: string): Promise<st
     return undefined;
   }
   if (secret.length === 0) throw new WqError('config', `The passphrase of profile '${name}' is empty.`);
-  if (/[\0\n]/.test(secret)) throw new WqError('config', `The passphrase of profile '${name}' contains a newline or NUL.`);
+  if (/[\0\n]/.test(secret))
+    throw new WqError('config', `The passphrase of profile '${name}' contains a newline or NUL.`);
   return secret;
 }

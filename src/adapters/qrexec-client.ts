@@ -11,7 +11,13 @@ export interface QrexecCallResult {
 
 const MAX_OUTPUT = 32 * 1024 * 1024;
 
-export function callQrexec(program: string, target: string, service: string, input: string, env: Record<string, string>): Promise<QrexecCallResult> {
+export function callQrexec(
+  program: string,
+  target: string,
+  service: string,
+  input: string,
+  env: Record<string, string>,
+): Promise<QrexecCallResult> {
   return new Promise((resolve) => {
     const child = spawn(program, [target, service], { env, stdio: ['pipe', 'pipe', 'pipe'], shell: false });
     let stdout = '';
@@ -29,7 +35,9 @@ export function callQrexec(program: string, target: string, service: string, inp
     child.on('error', (err: NodeJS.ErrnoException) => {
       spawnError = { code: err.code, message: err.message };
     });
-    child.on('close', (code, signal) => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, stdout, stderr, spawnError }));
+    child.on('close', (code, signal) =>
+      resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, stdout, stderr, spawnError }),
+    );
     child.stdin.end(input);
   });
 }

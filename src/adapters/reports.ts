@@ -73,7 +73,8 @@ export function writeReport(stateDir: string, report: Report): string {
 function rotateReports(stateDir: string, profile: string): void {
   const dir = join(stateDir, REPORTS_DIR);
   const mine = listReportFiles(stateDir).filter((f) => f.profile === profile);
-  for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_PROFILE))) rmSync(join(dir, old.file), { force: true });
+  for (const old of mine.slice(0, Math.max(0, mine.length - MAX_PER_PROFILE)))
+    rmSync(join(dir, old.file), { force: true });
   const all = listReportFiles(stateDir);
   for (const old of all.slice(0, Math.max(0, all.length - MAX_TOTAL))) rmSync(join(dir, old.file), { force: true });
 }

@@ -118,7 +118,12 @@ export interface ProgramResult {
   stderr: string;
 }
 
-async function runProgram(program: string, args: string[], settings: SystemdSettings, what: string): Promise<ProgramResult> {
+async function runProgram(
+  program: string,
+  args: string[],
+  settings: SystemdSettings,
+  what: string,
+): Promise<ProgramResult> {
   const r = await execa(program, args, {
     reject: false,
     shell: false,
@@ -130,7 +135,7 @@ async function runProgram(program: string, args: string[], settings: SystemdSett
     encoding: 'utf8',
   });
   if (r.exitCode === undefined) {
-    const why = r.timedOut ? 'timed out' : (r.cause instanceof Error ? r.cause.message : r.shortMessage);
+    const why = r.timedOut ? 'timed out' : r.cause instanceof Error ? r.cause.message : r.shortMessage;
     throw new WqError('config', `Cannot run ${what} '${program}': ${why}`);
   }
   return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr) };
@@ -174,7 +179,8 @@ export async function timerState(settings: SystemdSettings, profile: string): Pr
     timerUnit(profile),
   ]);
   const kv = parseShow(r.stdout);
-  const time = (v: string | undefined): string | null => (v === undefined || v === '' || v === 'n/a' || v === '0' ? null : v);
+  const time = (v: string | undefined): string | null =>
+    v === undefined || v === '' || v === 'n/a' || v === '0' ? null : v;
   return {
     unitFileState: kv.UnitFileState || 'unknown',
     activeState: kv.ActiveState || 'unknown',
@@ -187,7 +193,10 @@ export async function timerState(settings: SystemdSettings, profile: string): Pr
  * `systemd-analyze calendar EXPR` when the program exists: undefined when it accepts the
  * expression (or is absent), else its complaint.
  */
-export async function analyzeCalendar(settings: SystemdSettings, expression: string): Promise<{ checked: boolean; problem?: string }> {
+export async function analyzeCalendar(
+  settings: SystemdSettings,
+  expression: string,
+): Promise<{ checked: boolean; problem?: string }> {
   let r: ProgramResult;
   try {
     r = await runProgram(settings.systemdAnalyze, ['calendar', expression], settings, 'systemd-analyze');

@@ -31,7 +31,10 @@ export function nodeIo(): CliIo {
           if (err) reject(err);
           else resolve(Buffer.concat(chunks));
         };
-        const timer = setTimeout(() => done(new WqError('input', `request not received within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new WqError('input', `request not received within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         process.stdin.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > limitBytes) return done(new WqError('input', `request larger than ${limitBytes} bytes`));

@@ -12,7 +12,12 @@ export interface Envelope<T = unknown> {
   errors: ErrorRecord[];
 }
 
-export function makeEnvelope<T>(command: string, exitCode: number, result: T | null, errors: ErrorRecord[]): Envelope<T> {
+export function makeEnvelope<T>(
+  command: string,
+  exitCode: number,
+  result: T | null,
+  errors: ErrorRecord[],
+): Envelope<T> {
   return { ok: exitCode === 0, exitCode, command, result, errors };
 }
 

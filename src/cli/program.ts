@@ -1,7 +1,13 @@
 import { Command, CommanderError, Option } from 'commander';
 import { resolveConfig } from '../core/config.ts';
 import { WqError, toWqError, type ErrorRecord } from '../core/errors.ts';
-import { COMMANDS, CommonOptionsSchema, describeZodError, type CommandName, type CommonOptions } from '../core/options.ts';
+import {
+  COMMANDS,
+  CommonOptionsSchema,
+  describeZodError,
+  type CommandName,
+  type CommonOptions,
+} from '../core/options.ts';
 import { assertQubeName } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
@@ -43,7 +49,9 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--no-snapshot-restore', "don't restore from local snapshots (restore)")
     .option('--no-auto-rename', "don't rename volumes between LVM and reflink names (backup)")
     .option('--no-qubes-post', 'skip qvm-sync-appmenus / qvm-appmenus after restore')
-    .addOption(new Option('--include-disposable <mode>', 'include disposable qubes (restore, list)').choices(['off', 'on']))
+    .addOption(
+      new Option('--include-disposable <mode>', 'include disposable qubes (restore, list)').choices(['off', 'on']),
+    )
     .option('--remap', 're-pair local snapshots with this archive (backup)')
     .option('--force-incomplete', 'restore templates/standalones with missing volumes')
     .option('-u, --unattended', 'operate without prompts')
@@ -80,7 +88,10 @@ const COMMANDER_KEY: Readonly<Record<string, string>> = {
 };
 
 /** Turns commander's raw option bag into our zod-checked option model. */
-export function parseCommandLine(argv: readonly string[], io: Pick<CliIo, 'stdout' | 'stderr' | 'stdinIsTTY'>): ParsedCommandLine | { help: true } {
+export function parseCommandLine(
+  argv: readonly string[],
+  io: Pick<CliIo, 'stdout' | 'stderr' | 'stdinIsTTY'>,
+): ParsedCommandLine | { help: true } {
   const program = buildProgram(io);
   try {
     program.parse([...argv], { from: 'user' });

@@ -15,7 +15,14 @@ import { resolveConfig } from '../core/config.ts';
 import { toWqError, WqError } from '../core/errors.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { PROFILE_NAME, type Profile } from '../core/profiles.ts';
-import { desktopMessage, operationOf, originFromEnv, REPORTED_COMMANDS, shouldNotifyDesktop, type RunOrigin } from '../core/reports.ts';
+import {
+  desktopMessage,
+  operationOf,
+  originFromEnv,
+  REPORTED_COMMANDS,
+  shouldNotifyDesktop,
+  type RunOrigin,
+} from '../core/reports.ts';
 import type { CliIo } from './io.ts';
 import type { Envelope } from './output.ts';
 
@@ -82,7 +89,10 @@ export class RunRecorder {
           this.hooks.before = before;
           if (!before.ok) {
             beforeFailed = true;
-            throw new WqError('hook', `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`);
+            throw new WqError(
+              'hook',
+              `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`,
+            );
           }
         }
         const value = await job();
@@ -102,7 +112,10 @@ export class RunRecorder {
             WYNG_QUBES_BEFORE_FAILED: beforeFailed ? '1' : '0',
           });
           this.hooks.after = after;
-          if (!after.ok) this.warn(`the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`);
+          if (!after.ok)
+            this.warn(
+              `the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`,
+            );
         }
       }
     };
@@ -145,9 +158,14 @@ export class RunRecorder {
     if (notify.command !== undefined) {
       try {
         const problem = await runNotifyCommand(notify.command, `${JSON.stringify(report)}\n`);
-        if (problem !== undefined) this.warn(`the notify.command of profile '${name}' failed (${problem}); the ${this.command} result is not affected.`);
+        if (problem !== undefined)
+          this.warn(
+            `the notify.command of profile '${name}' failed (${problem}); the ${this.command} result is not affected.`,
+          );
       } catch (err) {
-        this.warn(`the notify.command of profile '${name}' failed (${(err as Error).message}); the ${this.command} result is not affected.`);
+        this.warn(
+          `the notify.command of profile '${name}' failed (${(err as Error).message}); the ${this.command} result is not affected.`,
+        );
       }
     }
     if (shouldNotifyDesktop(notify.desktop, report.ok)) {

@@ -54,12 +54,20 @@ export function parseWyngListOutput(stdout: string): WyngList {
   try {
     raw = JSON.parse(stdout.slice(start));
   } catch (err) {
-    throw new WqError('input', `Wyng list output is not valid JSON (${err instanceof Error ? err.message : String(err)}).`);
+    throw new WqError(
+      'input',
+      `Wyng list output is not valid JSON (${err instanceof Error ? err.message : String(err)}).`,
+    );
   }
   const parsed = WyngListSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const where = issue ? issue.path.map(String).map((p) => printable(p, 60)).join('.') : '';
+    const where = issue
+      ? issue.path
+          .map(String)
+          .map((p) => printable(p, 60))
+          .join('.')
+      : '';
     throw new WqError('input', `Wyng list output is malformed at '${where}': ${issue?.message ?? 'invalid'}.`);
   }
   checkWyngVersion(parsed.data.wversion, parsed.data.wdate);
@@ -70,10 +78,7 @@ export function checkWyngVersion(wversion: string, wdate: string): void {
   const m = /^(\d+)\.(\d+)/.exec(wversion);
   const [minMaj, minMin] = MIN_WYNG_VERSION.split('.').map(Number) as [number, number];
   const tooOld =
-    m === null ||
-    Number(m[1]) < minMaj ||
-    (Number(m[1]) === minMaj && Number(m[2]) < minMin) ||
-    wdate < MIN_WYNG_DATE;
+    m === null || Number(m[1]) < minMaj || (Number(m[1]) === minMaj && Number(m[2]) < minMin) || wdate < MIN_WYNG_DATE;
   if (tooOld) {
     throw new WqError(
       'wyng',
@@ -168,7 +173,9 @@ export function buildArchiveModel(list: WyngList): ArchiveModel {
   const volumeSizes: Record<string, Record<string, number>> = {};
 
   for (const [volume, info] of Object.entries(list.volumes)) {
-    const ids = Object.keys(info.sessions).map((k) => k.slice(2)).sort();
+    const ids = Object.keys(info.sessions)
+      .map((k) => k.slice(2))
+      .sort();
     volumeSessions[volume] = ids;
     volumeSizes[volume] = {};
     for (const [key, session] of Object.entries(info.sessions)) {
@@ -232,7 +239,9 @@ export function qubesSessionsOf(model: ArchiveModel, qube: string): string[] {
   const sessions = model.qubeSessions[qube];
   if (sessions === undefined) return [];
   const meta = new Set(model.qubesSessions);
-  return Object.keys(sessions).filter((s) => meta.has(s)).sort();
+  return Object.keys(sessions)
+    .filter((s) => meta.has(s))
+    .sort();
 }
 
 export function hasQubesSessions(model: ArchiveModel): boolean {

@@ -82,7 +82,8 @@ function component(text: string, field: Field): void {
     const [range, step, extra] = item.split('/');
     if (extra !== undefined) fail(`'${item}' has more than one '/'`);
     if (step !== undefined) {
-      if (!/^\d{1,4}(\.\d{1,6})?$/.test(step) || Number(step) <= 0) fail(`repetition '/${step}' in the ${field.name} must be a positive number`);
+      if (!/^\d{1,4}(\.\d{1,6})?$/.test(step) || Number(step) <= 0)
+        fail(`repetition '/${step}' in the ${field.name} must be a positive number`);
       if (range === '*') continue;
     }
     const parts = range!.split('..');
@@ -106,7 +107,8 @@ function weekdays(text: string): void {
     const parts = item.split('..');
     if (parts.length > 2) fail(`'${item}' is not a valid weekday range`);
     for (const p of parts) {
-      if (WEEKDAYS[p.toLowerCase()] === undefined) fail(`unknown weekday '${p}' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`);
+      if (WEEKDAYS[p.toLowerCase()] === undefined)
+        fail(`unknown weekday '${p}' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`);
     }
   }
 }
@@ -178,7 +180,11 @@ function check(expression: string): void {
   }
   if (seen === 0) {
     const t = tokens[0]!;
-    fail(/^\d+$/.test(t) ? `'${t}' is neither a date nor a time (write e.g. ${t}:00 for a time)` : `'${t}' is not a weekday, a date or a time`);
+    fail(
+      /^\d+$/.test(t)
+        ? `'${t}' is neither a date nor a time (write e.g. ${t}:00 for a time)`
+        : `'${t}' is not a weekday, a date or a time`,
+    );
   }
   if (tokens[i] !== undefined && isTimezone(tokens[i]!)) i += 1;
   if (i < tokens.length) fail(`unexpected '${tokens[i]}' (the order is: weekdays, date, time, timezone)`);

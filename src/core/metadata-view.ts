@@ -10,5 +10,8 @@ export interface ArchivedDomain {
 export function archivedDomains(files: ReadonlyMap<string, Buffer>): ArchivedDomain[] {
   const xml = files.get('qubes.xml');
   if (xml === undefined) throw new WqError('input', 'Backup metadata contains no qubes.xml.');
-  return parseQubesXml(xml, { source: 'qubes.xml of the backup metadata' }).qubes.map((q) => ({ name: q.name, klass: q.klass }));
+  return parseQubesXml(xml, { source: 'qubes.xml of the backup metadata' }).qubes.map((q) => ({
+    name: q.name,
+    klass: q.klass,
+  }));
 }

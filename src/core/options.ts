@@ -2,7 +2,16 @@ import { z } from 'zod';
 import { qubeNameProblem, SESSION_ID } from './names.ts';
 
 /** Commands of wyng-util-qubes 0.9, plus the ones wyng-qubes adds. */
-export const REFERENCE_COMMANDS = ['create', 'backup', 'restore', 'verify', 'prune', 'delete', 'list', 'version'] as const;
+export const REFERENCE_COMMANDS = [
+  'create',
+  'backup',
+  'restore',
+  'verify',
+  'prune',
+  'delete',
+  'list',
+  'version',
+] as const;
 export const EXTRA_COMMANDS = ['profiles', 'rpc', 'remote', 'schedule', 'report'] as const;
 export const COMMANDS = [...REFERENCE_COMMANDS, ...EXTRA_COMMANDS] as const;
 export type CommandName = (typeof COMMANDS)[number];
@@ -15,12 +24,15 @@ export const QubeNameSchema = z.string().superRefine((name, ctx) => {
 /** `S` or `S1,S2` (inclusive range), or `newest`, or `^tag`, as Wyng accepts for --session. */
 export const SessionSpecSchema = z
   .string()
-  .regex(/^(\d{8}-\d{6}(,\d{8}-\d{6})?|newest|\^[a-z0-9_.-]{1,25})$/, 'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]');
+  .regex(
+    /^(\d{8}-\d{6}(,\d{8}-\d{6})?|newest|\^[a-z0-9_.-]{1,25})$/,
+    'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]',
+  );
 
 export const SessionIdSchema = z.string().regex(SESSION_ID, 'session must be YYYYMMDD-HHMMSS');
 
 /** `--pref NAME::x` — skip that property on restore. */
-export const PrefSpecSchema = z.string().regex(/^[a-z_][a-z0-9_]{0,63}::x$/, "pref must look like NAME::x");
+export const PrefSpecSchema = z.string().regex(/^[a-z_][a-z0-9_]{0,63}::x$/, 'pref must look like NAME::x');
 
 /** `-w OPT[=VAL]` — passed to Wyng as `--OPT[=VAL]`. */
 export const WyngOptSchema = z
@@ -47,7 +59,10 @@ export const CommonOptionsSchema = z
     all: z.boolean().default(false),
     pref: z.array(PrefSpecSchema).default([]),
     poolInfo: z.boolean().default(false),
-    pool: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'pool name may contain only letters, digits, "_", "." and "-"').optional(),
+    pool: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'pool name may contain only letters, digits, "_", "." and "-"')
+      .optional(),
     wyng: z.string().min(1).optional(),
     wyngopt: z.array(WyngOptSchema).default([]),
     noSnapshotRestore: z.boolean().default(false),
@@ -63,7 +78,10 @@ export const CommonOptionsSchema = z
     json: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     ignoreMissing: z.boolean().default(false),
-    profile: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"').optional(),
+    profile: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')
+      .optional(),
     progress: z.enum(['json']).optional(),
     /** `report --last`. */
     last: z.boolean().default(false),

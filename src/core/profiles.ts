@@ -50,7 +50,10 @@ const Argv = z
 const WyngUrl = z
   .string()
   .max(4096)
-  .regex(/^(file:\/|ssh:\/\/|qubes:\/\/|qubes-ssh:\/\/)\S+$/, 'must be a Wyng URL (file:/…, ssh://…, qubes://…, qubes-ssh://…)');
+  .regex(
+    /^(file:\/|ssh:\/\/|qubes:\/\/|qubes-ssh:\/\/)\S+$/,
+    'must be a Wyng URL (file:/…, ssh://…, qubes://…, qubes-ssh://…)',
+  );
 
 const WyngOption = z
   .string()
@@ -112,10 +115,15 @@ export const ProfileSchema = z
   })
   .superRefine((p, ctx) => {
     if (p.passphrase_file !== undefined && p.passphrase_command !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['passphrase_command'], message: 'give passphrase_file or passphrase_command, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['passphrase_command'],
+        message: 'give passphrase_file or passphrase_command, not both',
+      });
     }
     for (const q of p.remote.restore_qubes) {
-      if (q === 'dom0') ctx.addIssue({ code: 'custom', path: ['remote', 'restore_qubes'], message: 'dom0 cannot be restored' });
+      if (q === 'dom0')
+        ctx.addIssue({ code: 'custom', path: ['remote', 'restore_qubes'], message: 'dom0 cannot be restored' });
     }
   });
 
@@ -148,7 +156,11 @@ function describeIssue(issue: z.core.$ZodIssue): { field: string | undefined; me
 }
 
 export function formatProblem(file: string, p: ProfileProblem): string {
-  const where = [file, p.profile !== undefined ? `profile '${p.profile}'` : undefined, p.field !== undefined ? `field '${p.field}'` : undefined]
+  const where = [
+    file,
+    p.profile !== undefined ? `profile '${p.profile}'` : undefined,
+    p.field !== undefined ? `field '${p.field}'` : undefined,
+  ]
     .filter((x) => x !== undefined)
     .join(': ');
   return `${where}: ${p.message}`;
@@ -158,10 +170,14 @@ export function formatProblem(file: string, p: ProfileProblem): string {
  * Validates the parsed YAML document. Returns every problem (for `profiles check`); the
  * profiles that are valid are returned too.
  */
-export function validateProfilesDocument(doc: unknown): { profiles: Record<string, Profile>; problems: ProfileProblem[] } {
+export function validateProfilesDocument(doc: unknown): {
+  profiles: Record<string, Profile>;
+  problems: ProfileProblem[];
+} {
   const problems: ProfileProblem[] = [];
   const profiles: Record<string, Profile> = {};
-  if (doc === undefined || doc === null) return { profiles, problems: [{ message: 'the file is empty (expected a "profiles:" mapping)' }] };
+  if (doc === undefined || doc === null)
+    return { profiles, problems: [{ message: 'the file is empty (expected a "profiles:" mapping)' }] };
   const top = ProfilesFileSchema.safeParse(doc);
   if (!top.success) {
     for (const issue of top.error.issues) {
@@ -197,18 +213,35 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
   const ops = p.remote.operations;
   for (const op of ['Restore', 'Prune'] as const) {
     if (ops.includes(op) && (p.remote.callers === undefined || p.remote.callers.length === 0)) {
-      out.push({ profile: name, field: 'remote.callers', message: `remote ${op} is refused until remote.callers names the calling qube(s)` });
+      out.push({
+        profile: name,
+        field: 'remote.callers',
+        message: `remote ${op} is refused until remote.callers names the calling qube(s)`,
+      });
     }
   }
   if (ops.includes('Restore') && p.remote.restore_qubes.length === 0) {
-    out.push({ profile: name, field: 'remote.restore_qubes', message: 'remote Restore allows no qube until restore_qubes lists some' });
+    out.push({
+      profile: name,
+      field: 'remote.restore_qubes',
+      message: 'remote Restore allows no qube until restore_qubes lists some',
+    });
   }
   if (p.schedule !== undefined) {
     const cal = checkCalendar(p.schedule);
-    if (!cal.ok) out.push({ profile: name, field: 'schedule', message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" will refuse it` });
+    if (!cal.ok)
+      out.push({
+        profile: name,
+        field: 'schedule',
+        message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" will refuse it`,
+      });
   }
   if (ops.includes('Backup') && p.qubes.length === 0 && !p.includes) {
-    out.push({ profile: name, field: 'qubes', message: 'remote Backup selects no qube (empty qubes and includes: false)' });
+    out.push({
+      profile: name,
+      field: 'qubes',
+      message: 'remote Backup selects no qube (empty qubes and includes: false)',
+    });
   }
   return out;
 }
@@ -226,8 +259,18 @@ export function publicProfile(name: string, p: Profile): Record<string, unknown>
     options: p.options,
     remote: p.remote,
     ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
-    ...(p.notify !== undefined ? { notify: { desktop: p.notify.desktop ?? 'never', command: p.notify.command !== undefined } } : {}),
-    ...(p.hooks !== undefined ? { hooks: { before: p.hooks.before !== undefined, after: p.hooks.after !== undefined, timeout_s: p.hooks.timeout_s } } : {}),
+    ...(p.notify !== undefined
+      ? { notify: { desktop: p.notify.desktop ?? 'never', command: p.notify.command !== undefined } }
+      : {}),
+    ...(p.hooks !== undefined
+      ? {
+          hooks: {
+            before: p.hooks.before !== undefined,
+            after: p.hooks.after !== undefined,
+            timeout_s: p.hooks.timeout_s,
+          },
+        }
+      : {}),
   };
 }
 
@@ -235,16 +278,39 @@ export function publicProfile(name: string, p: Profile): Record<string, unknown>
 // Merging a profile under explicit options (CLI `--profile NAME`, library `profile`)
 
 /** Commands a local `--profile` applies to (the others give `--profile` their own meaning). */
-export const PROFILE_COMMANDS: ReadonlySet<CommandName> = new Set(['create', 'backup', 'restore', 'verify', 'prune', 'delete', 'list']);
+export const PROFILE_COMMANDS: ReadonlySet<CommandName> = new Set([
+  'create',
+  'backup',
+  'restore',
+  'verify',
+  'prune',
+  'delete',
+  'list',
+]);
 
 /** The option keys a profile can supply. */
-export const PROFILE_OPTION_KEYS = ['dest', 'dedup', 'autoprune', 'checkAfterSend', 'pool', 'authmin', 'metaDir', 'wyngopt', 'includes', 'exclude'] as const;
+export const PROFILE_OPTION_KEYS = [
+  'dest',
+  'dedup',
+  'autoprune',
+  'checkAfterSend',
+  'pool',
+  'authmin',
+  'metaDir',
+  'wyngopt',
+  'includes',
+  'exclude',
+] as const;
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
 /** The option values a profile stands for (only those it sets). */
 export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, ProfileOptionKey>> {
   const o = p.options;
-  const out: Partial<Pick<CommonOptions, ProfileOptionKey>> = { dest: p.dest, includes: p.includes, exclude: [...p.exclude] };
+  const out: Partial<Pick<CommonOptions, ProfileOptionKey>> = {
+    dest: p.dest,
+    includes: p.includes,
+    exclude: [...p.exclude],
+  };
   if (o.dedup !== undefined) out.dedup = o.dedup;
   if (o.autoprune !== undefined) out.autoprune = o.autoprune;
   if (o.check_after_send !== undefined) out.checkAfterSend = o.check_after_send;
@@ -281,7 +347,9 @@ export function mergeProfile(
 // RPC requests and narrowing
 
 /** A session as an RPC request may name it: one id, or (prune) an inclusive range. */
-const RequestSessionSchema = z.string().regex(/^\d{8}-\d{6}(,\d{8}-\d{6})?$/, 'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]');
+const RequestSessionSchema = z
+  .string()
+  .regex(/^\d{8}-\d{6}(,\d{8}-\d{6})?$/, 'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]');
 
 /** The JSON document a remote caller sends on stdin. Unknown keys are refused. */
 export const RpcRequestSchema = z.strictObject({
@@ -345,7 +413,13 @@ function forbidden(message: string): WqError {
  * archive and may name any qube in it (Verify without names: the profile's `qubes`, if any).
  * `exclude` only ever removes qubes.
  */
-export function narrowRequest(op: RpcOperation, name: string, profile: Profile, request: RpcRequest, caller: string): RpcPlan {
+export function narrowRequest(
+  op: RpcOperation,
+  name: string,
+  profile: Profile,
+  request: RpcRequest,
+  caller: string,
+): RpcPlan {
   const remote = profile.remote;
   if (!remote.operations.includes(op)) throw forbidden(`Profile '${name}' does not allow remote ${op}.`);
   if (caller !== 'dom0') {
@@ -353,7 +427,9 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
       throw forbidden(`Profile '${name}' does not accept calls from qube '${caller}'.`);
     }
     if (DESTRUCTIVE.has(op) && (remote.callers === undefined || remote.callers.length === 0)) {
-      throw forbidden(`Profile '${name}' allows remote ${op} only for the qubes listed in remote.callers, and lists none.`);
+      throw forbidden(
+        `Profile '${name}' allows remote ${op} only for the qubes listed in remote.callers, and lists none.`,
+      );
     }
   }
   const accepted = ACCEPTED_FIELDS[op];
@@ -376,12 +452,20 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
         const outside = requested.filter((q) => !profile.qubes.includes(q));
         if (outside.length > 0) throw forbidden(`Not in profile '${name}': ${outside.join(', ')}.`);
         if (requested.length === 0) throw new WqError('input', 'The request names an empty list of qubes.');
-        return { operation: op, command, options: { qubes: requested, includes: false, exclude: [...new Set([...profile.exclude, ...exclude])] } };
+        return {
+          operation: op,
+          command,
+          options: { qubes: requested, includes: false, exclude: [...new Set([...profile.exclude, ...exclude])] },
+        };
       }
       return {
         operation: op,
         command,
-        options: { qubes: [...profile.qubes], includes: profile.includes, exclude: [...new Set([...profile.exclude, ...exclude])] },
+        options: {
+          qubes: [...profile.qubes],
+          includes: profile.includes,
+          exclude: [...new Set([...profile.exclude, ...exclude])],
+        },
       };
     }
     case 'Restore': {
@@ -404,7 +488,8 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
       };
     }
     case 'Verify': {
-      if (requested !== undefined && requested.length === 0) throw new WqError('input', 'The request names an empty list of qubes.');
+      if (requested !== undefined && requested.length === 0)
+        throw new WqError('input', 'The request names an empty list of qubes.');
       // No names: the profile's qubes (when it lists any), else the whole session minus exclude.
       const excluded = [...new Set([...profile.exclude, ...exclude])];
       const qubes = (requested ?? profile.qubes).filter((q) => !excluded.includes(q));
@@ -424,7 +509,8 @@ export function narrowRequest(op: RpcOperation, name: string, profile: Profile, 
     }
     case 'List':
     case 'Prune':
-      if (requested !== undefined && requested.length === 0) throw new WqError('input', 'The request names an empty list of qubes.');
+      if (requested !== undefined && requested.length === 0)
+        throw new WqError('input', 'The request names an empty list of qubes.');
       return {
         operation: op,
         command,

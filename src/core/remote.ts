@@ -17,7 +17,10 @@ export function parseOperation(text: string | undefined): RpcOperation {
 export function serviceCall(op: RpcOperation, profile: string | undefined): string {
   if (profile === undefined) throw new WqError('option', 'remote needs --profile NAME (a profile defined in dom0).');
   if (!PROFILE_NAME.test(profile)) {
-    throw new WqError('option', `Invalid profile name '${printable(profile)}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit.`);
+    throw new WqError(
+      'option',
+      `Invalid profile name '${printable(profile)}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit.`,
+    );
   }
   return `wyng.${op}+${profile}`;
 }
@@ -48,7 +51,9 @@ export const ReplySchema = z.object({
   exitCode: z.number().int().min(0).max(255),
   command: z.string(),
   result: z.unknown(),
-  errors: z.array(z.object({ kind: z.enum(ERROR_KINDS).catch('internal'), message: z.string(), qube: z.string().optional() })),
+  errors: z.array(
+    z.object({ kind: z.enum(ERROR_KINDS).catch('internal'), message: z.string(), qube: z.string().optional() }),
+  ),
 });
 export type Reply = z.output<typeof ReplySchema>;
 
@@ -73,9 +78,15 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
         `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.`,
       );
     case 127:
-      return new WqError('no-service', `${service.split('+')[0]} is not installed in dom0 (no /etc/qubes-rpc/${service.split('+')[0]}).`);
+      return new WqError(
+        'no-service',
+        `${service.split('+')[0]} is not installed in dom0 (no /etc/qubes-rpc/${service.split('+')[0]}).`,
+      );
     case 125:
-      return new WqError('qrexec', `qrexec could not start ${service} in dom0 (bad service file or rpc-config, or out of resources).`);
+      return new WqError(
+        'qrexec',
+        `qrexec could not start ${service} in dom0 (bad service file or rpc-config, or out of resources).`,
+      );
     default:
       return new WqError(
         'internal',

@@ -120,8 +120,16 @@ export function desktopMessage(r: ReportView): { summary: string; body: string; 
   if (r.ok) {
     const bytes = bytesOf(r);
     const session = sessionOf(r);
-    const parts = [session !== undefined ? `session ${session}` : undefined, bytes !== undefined ? `${formatBytes(bytes)} sent` : undefined, formatDuration(r.durationMs)];
-    return { summary: `wyng-qubes: ${r.command} of '${who}' done`, body: parts.filter((p) => p !== undefined).join(', '), urgency: 'normal' };
+    const parts = [
+      session !== undefined ? `session ${session}` : undefined,
+      bytes !== undefined ? `${formatBytes(bytes)} sent` : undefined,
+      formatDuration(r.durationMs),
+    ];
+    return {
+      summary: `wyng-qubes: ${r.command} of '${who}' done`,
+      body: parts.filter((p) => p !== undefined).join(', '),
+      urgency: 'normal',
+    };
   }
   return {
     summary: `wyng-qubes: ${r.command} of '${who}' FAILED`,
@@ -222,7 +230,9 @@ function runLine(r: RunSummary): string {
     formatDuration(r.durationMs),
     r.session !== undefined ? `session ${r.session}` : undefined,
     r.bytesSent !== undefined ? formatBytes(r.bytesSent) : undefined,
-    r.qubes !== undefined ? `${r.qubes.ok} qube(s) ok${r.qubes.failed > 0 ? `, ${r.qubes.failed} failed` : ''}` : undefined,
+    r.qubes !== undefined
+      ? `${r.qubes.ok} qube(s) ok${r.qubes.failed > 0 ? `, ${r.qubes.failed} failed` : ''}`
+      : undefined,
     `via ${r.source}`,
   ];
   return parts.filter((p) => p !== undefined).join(', ');
@@ -234,7 +244,9 @@ export function renderSummary(summaries: readonly ProfileSummary[]): string {
   const blocks = summaries.map((s) => {
     const lines = [`${profileLabel(s.profile)}: ${s.runs} run(s) kept, ${s.failures} failed`];
     lines.push(`  last success: ${s.lastSuccess === null ? '-' : runLine(s.lastSuccess)}`);
-    lines.push(`  last failure: ${s.lastFailure === null ? '-' : `${runLine(s.lastFailure)} (exit ${s.lastFailure.exitCode}): ${s.lastFailure.error ?? ''}`}`);
+    lines.push(
+      `  last failure: ${s.lastFailure === null ? '-' : `${runLine(s.lastFailure)} (exit ${s.lastFailure.exitCode}): ${s.lastFailure.error ?? ''}`}`,
+    );
     if (s.backupAverage !== null) {
       const avg = s.backupAverage;
       lines.push(
@@ -260,7 +272,9 @@ export function renderReport(r: ReportView & { hooks?: { before?: HookView; afte
   if (s.qubes !== undefined) lines.push(`  qubes:    ${s.qubes.ok} ok, ${s.qubes.failed} failed`);
   for (const [which, h] of Object.entries(r.hooks ?? {})) {
     if (h === undefined) continue;
-    lines.push(`  hook ${which}: ${h.argv0} ${h.ok ? 'ok' : h.timedOut ? 'timed out' : `failed (exit ${h.exitCode ?? '-'})`}`);
+    lines.push(
+      `  hook ${which}: ${h.argv0} ${h.ok ? 'ok' : h.timedOut ? 'timed out' : `failed (exit ${h.exitCode ?? '-'})`}`,
+    );
   }
   for (const e of r.errors) lines.push(`  error:    ${e.qube !== undefined ? `${e.qube}: ` : ''}${e.message}`);
   return lines.join('\n');

@@ -56,7 +56,7 @@ function operationOf(service: string): RpcOperation | undefined {
 /** Printable facts for logging, whatever the input (truncated, non-printables replaced). */
 export function callFacts(raw: RawCall): CallFacts {
   const full = raw.fullName ?? '';
-  const service = full !== '' ? full.split('+')[0] ?? '' : (raw.scriptService ?? '');
+  const service = full !== '' ? (full.split('+')[0] ?? '') : (raw.scriptService ?? '');
   return {
     service: printable(service, 64),
     profile: printable(raw.argument ?? (full.includes('+') ? full.slice(full.indexOf('+') + 1) : ''), 80),
@@ -66,7 +66,11 @@ export function callFacts(raw: RawCall): CallFacts {
 }
 
 /** Service, profile argument and caller from the qrexec environment. */
-export function parseServiceCall(raw: Omit<RawCall, 'stdin'>): { operation: RpcOperation; profile: string; caller: string } {
+export function parseServiceCall(raw: Omit<RawCall, 'stdin'>): {
+  operation: RpcOperation;
+  profile: string;
+  caller: string;
+} {
   const { scriptService, fullName, argument, remoteDomain } = raw;
   if (remoteDomain === undefined || remoteDomain === '') {
     throw new WqError('input', 'QREXEC_REMOTE_DOMAIN is not set: not called through qrexec.');
@@ -84,19 +88,27 @@ export function parseServiceCall(raw: Omit<RawCall, 'stdin'>): { operation: RpcO
       throw new WqError('input', 'QREXEC_SERVICE_ARGUMENT does not match QREXEC_SERVICE_FULL_NAME.');
     }
     if (scriptService !== undefined && scriptService !== service) {
-      throw new WqError('input', `Service '${printable(service)}' reached the entry point of ${printable(scriptService)}.`);
+      throw new WqError(
+        'input',
+        `Service '${printable(service)}' reached the entry point of ${printable(scriptService)}.`,
+      );
     }
   } else {
     // Run directly in dom0 (QREXEC.md §7): the script names the service.
-    if (scriptService === undefined) throw new WqError('input', 'No service: QREXEC_SERVICE_FULL_NAME is not set and none was named.');
+    if (scriptService === undefined)
+      throw new WqError('input', 'No service: QREXEC_SERVICE_FULL_NAME is not set and none was named.');
     service = scriptService;
     arg = argument ?? '';
   }
   const operation = operationOf(service);
   if (operation === undefined) throw new WqError('input', `Unknown service '${printable(service)}'.`);
-  if (arg === '') throw new WqError('input', `wyng.${operation} needs a profile name as argument (wyng.${operation}+PROFILE).`);
+  if (arg === '')
+    throw new WqError('input', `wyng.${operation} needs a profile name as argument (wyng.${operation}+PROFILE).`);
   if (!PROFILE_NAME.test(arg)) {
-    throw new WqError('input', `Invalid profile name '${printable(arg)}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit.`);
+    throw new WqError(
+      'input',
+      `Invalid profile name '${printable(arg)}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit.`,
+    );
   }
   return { operation, profile: arg, caller: remoteDomain };
 }
@@ -117,9 +129,11 @@ export function parseRequest(bytes: Uint8Array): RpcRequest {
   } catch (err) {
     throw new WqError('input', `Request is not valid JSON: ${printable((err as Error).message)}`);
   }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new WqError('input', 'Request must be a JSON object.');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new WqError('input', 'Request must be a JSON object.');
   const parsed = RpcRequestSchema.safeParse(doc);
-  if (!parsed.success) throw new WqError('input', `Invalid request: ${printable(describeZodError(parsed.error, 'request'), 200)}`);
+  if (!parsed.success)
+    throw new WqError('input', `Invalid request: ${printable(describeZodError(parsed.error, 'request'), 200)}`);
   return parsed.data;
 }
 

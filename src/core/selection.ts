@@ -5,9 +5,15 @@ import { WqError } from './errors.ts';
  * Session selection for restore/verify (SPEC.md "restore"): `--session`, else the newest
  * session of the named qubes; differing newest sessions are ambiguous.
  */
-export function selectSession(model: ArchiveModel, qubes: readonly string[], session: string | undefined, verb: string): string {
+export function selectSession(
+  model: ArchiveModel,
+  qubes: readonly string[],
+  session: string | undefined,
+  verb: string,
+): string {
   if (session !== undefined) {
-    if (!/^\d{8}-\d{6}$/.test(session)) throw new WqError('selection', `--session must name one session (YYYYMMDD-HHMMSS) for ${verb}.`);
+    if (!/^\d{8}-\d{6}$/.test(session))
+      throw new WqError('selection', `--session must name one session (YYYYMMDD-HHMMSS) for ${verb}.`);
     if (!model.qubesSessions.includes(session)) throw new WqError('selection', `No sessions match ${session}.`);
     return session;
   }

@@ -59,7 +59,10 @@ export const wyngArgv = {
     METADATA_VOLUME,
   ],
 
-  receive: (g: WyngGlobals, o: { localFrom: string; session: string; useSnapshot: boolean; verbose: boolean }): string[] => [
+  receive: (
+    g: WyngGlobals,
+    o: { localFrom: string; session: string; useSnapshot: boolean; verbose: boolean },
+  ): string[] => [
     ...wyngPrefix(g),
     ...(o.verbose ? ['--verbose'] : []),
     '--force',
@@ -70,7 +73,10 @@ export const wyngArgv = {
     'receive',
   ],
 
-  verify: (g: WyngGlobals, o: { volsFrom: string; session: string; volumes: readonly string[]; verbose: boolean }): string[] => [
+  verify: (
+    g: WyngGlobals,
+    o: { volsFrom: string; session: string; volumes: readonly string[]; verbose: boolean },
+  ): string[] => [
     ...wyngPrefix(g),
     ...(o.verbose ? ['--verbose'] : []),
     `--vols-from=${o.volsFrom}`,
@@ -81,7 +87,13 @@ export const wyngArgv = {
 
   prune: (
     g: WyngGlobals,
-    o: { session?: string | undefined; all: boolean; allBefore: boolean; autoprune?: string | undefined; volumes: readonly string[] },
+    o: {
+      session?: string | undefined;
+      all: boolean;
+      allBefore: boolean;
+      autoprune?: string | undefined;
+      volumes: readonly string[];
+    },
   ): string[] => [
     ...wyngPrefix(g),
     ...(o.session !== undefined ? [`--session=${o.session}`] : []),

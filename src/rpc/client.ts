@@ -14,7 +14,12 @@ export const REMOTE_TARGET = 'dom0';
  * an error document for qrexec's own failures (126 refused, 127 not installed, 125 qrexec).
  * Throws WqError (`option`) only for an invalid operation, profile name or request.
  */
-export async function callRemote(op: RpcOperation, profile: string | undefined, input: RemoteRequestInput, env: Env): Promise<Envelope> {
+export async function callRemote(
+  op: RpcOperation,
+  profile: string | undefined,
+  input: RemoteRequestInput,
+  env: Env,
+): Promise<Envelope> {
   const service = serviceCall(op, profile);
   const request = buildRequest(input);
   const config = resolveConfig(env);
@@ -25,7 +30,10 @@ export async function callRemote(op: RpcOperation, profile: string | undefined, 
   if (r.spawnError !== undefined) {
     const e =
       r.spawnError.code === 'ENOENT'
-        ? new WqError('config', `${config.qrexecClient} not found: run 'remote' in a qube (or set WYNG_QUBES_QREXEC_CLIENT).`)
+        ? new WqError(
+            'config',
+            `${config.qrexecClient} not found: run 'remote' in a qube (or set WYNG_QUBES_QREXEC_CLIENT).`,
+          )
         : new WqError('config', `Cannot run ${config.qrexecClient}: ${r.spawnError.message}`);
     return makeEnvelope(command, e.exitCode, null, [e.toRecord()]);
   }

@@ -23,7 +23,15 @@ import type { CliIo } from '../cli/io.ts';
 import { makeEnvelope, type Envelope } from '../cli/output.ts';
 import type { Config } from '../core/config.ts';
 import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
-import { formatProblem, narrowRequest, OPERATION_COMMAND, RPC_OPERATIONS, type Profile, type RpcOperation, type RpcPlan } from '../core/profiles.ts';
+import {
+  formatProblem,
+  narrowRequest,
+  OPERATION_COMMAND,
+  RPC_OPERATIONS,
+  type Profile,
+  type RpcOperation,
+  type RpcPlan,
+} from '../core/profiles.ts';
 import {
   callFacts,
   MAX_REQUEST_BYTES,
@@ -49,7 +57,9 @@ function commandOf(op: RpcOperation | undefined): string {
 
 function commandOfService(service: string): string {
   const op = service.slice('wyng.'.length);
-  return service.startsWith('wyng.') && (RPC_OPERATIONS as readonly string[]).includes(op) ? commandOf(op as RpcOperation) : 'rpc';
+  return service.startsWith('wyng.') && (RPC_OPERATIONS as readonly string[]).includes(op)
+    ? commandOf(op as RpcOperation)
+    : 'rpc';
 }
 
 function errorEnvelope(command: string, err: unknown): Envelope {
@@ -69,7 +79,16 @@ interface Facts {
 }
 
 /** Writes the audit line to audit.log (when possible) and always to the dom0 log (stderr). */
-function audit(io: CliIo, config: Config, facts: Facts, envelope: Envelope, started: number, stage: Stage, ran: boolean, error = false): void {
+function audit(
+  io: CliIo,
+  config: Config,
+  facts: Facts,
+  envelope: Envelope,
+  started: number,
+  stage: Stage,
+  ran: boolean,
+  error = false,
+): void {
   const first: ErrorRecord | undefined = envelope.errors[0];
   const outcome: AuditRecord['outcome'] = envelope.ok
     ? 'ok'
@@ -147,7 +166,12 @@ function statusResult(config: Config, caller: string, io: CliIo): unknown {
 }
 
 /** Runs a narrowed plan through the library API. Separate so Backup/Restore need nothing more. */
-export async function runPlan(plan: Exclude<RpcPlan, { operation: 'Status' }>, profile: string, io: CliIo, caller?: string): Promise<Envelope> {
+export async function runPlan(
+  plan: Exclude<RpcPlan, { operation: 'Status' }>,
+  profile: string,
+  io: CliIo,
+  caller?: string,
+): Promise<Envelope> {
   try {
     const origin = { source: 'rpc' as const, ...(caller !== undefined ? { caller } : {}) };
     return await run(plan.command, { ...plan.options, profile }, { env: io.env, onText: (t) => io.stderr(t), origin });
@@ -159,8 +183,19 @@ export async function runPlan(plan: Exclude<RpcPlan, { operation: 'Status' }>, p
 /**
  * Step 3–5 for a validated call (privileged, or in-process). Never throws.
  */
-async function performCall(call: ValidCall, io: CliIo, config: Config, stage: Stage, started: number): Promise<Envelope> {
-  const facts: Facts = { service: `wyng.${call.operation}`, profile: call.profile, caller: call.caller, digest: call.digest };
+async function performCall(
+  call: ValidCall,
+  io: CliIo,
+  config: Config,
+  stage: Stage,
+  started: number,
+): Promise<Envelope> {
+  const facts: Facts = {
+    service: `wyng.${call.operation}`,
+    profile: call.profile,
+    caller: call.caller,
+    digest: call.digest,
+  };
   const command = commandOf(call.operation);
   let plan: RpcPlan;
   try {
@@ -219,27 +254,49 @@ export async function serveEntry(io: CliIo, config: Config, scriptService: strin
     audit(io, config, facts, envelope, started, 'entry', false);
     return envelope;
   }
-  if (settings.sudo === 'never' || (settings.sudo === 'auto' && isRoot())) return performCall(call, io, config, 'in-process', started);
+  if (settings.sudo === 'never' || (settings.sudo === 'auto' && isRoot()))
+    return performCall(call, io, config, 'in-process', started);
 
   // Step 2: the privileged part, through one fixed sudo rule.
   const input = JSON.stringify(privilegedCallFrom(call, stdin));
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
-  const r = await runPrivileged(settings.sudoProgram, settings.self, input, { env: childEnv, onStderr: (t) => io.stderr(t) });
-  const facts: Facts = { service: `wyng.${call.operation}`, profile: call.profile, caller: call.caller, digest: call.digest };
+  const r = await runPrivileged(settings.sudoProgram, settings.self, input, {
+    env: childEnv,
+    onStderr: (t) => io.stderr(t),
+  });
+  const facts: Facts = {
+    service: `wyng.${call.operation}`,
+    profile: call.profile,
+    caller: call.caller,
+    digest: call.digest,
+  };
   const command = commandOf(call.operation);
   const reply = r.truncated ? undefined : parseReply(r.stdout);
   if (reply !== undefined) return reply;
   let envelope: Envelope;
   if (r.spawnError !== undefined) {
     io.stderr(`wyng-qubes rpc: cannot run ${settings.sudoProgram}: ${r.spawnError}\n`);
-    envelope = errorEnvelope(command, new WqError('config', 'dom0 is not set up for wyng-qubes RPC (sudo is missing).'));
+    envelope = errorEnvelope(
+      command,
+      new WqError('config', 'dom0 is not set up for wyng-qubes RPC (sudo is missing).'),
+    );
   } else if (r.exitCode === 1 && r.stdout.trim() === '') {
-    io.stderr(`wyng-qubes rpc: ${settings.sudoProgram} -n refused to run ${settings.self} rpc privileged (no sudoers rule?)\n`);
-    envelope = errorEnvelope(command, new WqError('config', 'dom0 is not set up for wyng-qubes RPC (sudo refused the privileged part).'));
+    io.stderr(
+      `wyng-qubes rpc: ${settings.sudoProgram} -n refused to run ${settings.self} rpc privileged (no sudoers rule?)\n`,
+    );
+    envelope = errorEnvelope(
+      command,
+      new WqError('config', 'dom0 is not set up for wyng-qubes RPC (sudo refused the privileged part).'),
+    );
   } else {
-    io.stderr(`wyng-qubes rpc: the privileged part ended with ${r.signal ?? `exit ${r.exitCode}`} and no valid JSON document\n`);
-    envelope = errorEnvelope(command, new WqError('internal', 'The privileged part of the service failed; the dom0 log has the details.'));
+    io.stderr(
+      `wyng-qubes rpc: the privileged part ended with ${r.signal ?? `exit ${r.exitCode}`} and no valid JSON document\n`,
+    );
+    envelope = errorEnvelope(
+      command,
+      new WqError('internal', 'The privileged part of the service failed; the dom0 log has the details.'),
+    );
   }
   audit(io, config, facts, envelope, started, 'entry', false, true);
   return envelope;

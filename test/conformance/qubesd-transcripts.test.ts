@@ -83,7 +83,10 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
     });
     // disk state qubes.xml cannot carry: the lab had cloned work into work-clone
     // (qvm-clone imports the volume, which leaves one revision of the old image)
-    touch(join(root, 'var/lib/qubes/appvms/work-clone/private.img.1@2026-11-23T03:56:40Z'), new Date('2026-11-23T03:56:40Z'));
+    touch(
+      join(root, 'var/lib/qubes/appvms/work-clone/private.img.1@2026-11-23T03:56:40Z'),
+      new Date('2026-11-23T03:56:40Z'),
+    );
   });
 
   after(async () => {
@@ -98,7 +101,10 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
   it('covers every recorded exchange in sequence order', () => {
     assert.ok(exchanges.length >= 300, `only ${exchanges.length} exchanges found under ${DIR}`);
     const seqs = exchanges.map((e) => e.sequence);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
   });
 
   it('answers each exchange like the real qubesd', async () => {
@@ -113,7 +119,8 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
       let request = ex.request;
       for (const [recorded, live] of tokens) request = request.split(recorded).join(live);
       const reply = (await fake.rawCall(Buffer.from(request, 'utf8'))).toString('utf8');
-      if (headerMethod === 'admin.vm.volume.CloneFrom' && reply.startsWith('0\0')) tokens.set(ex.response.slice(2), reply.slice(2));
+      if (headerMethod === 'admin.vm.volume.CloneFrom' && reply.startsWith('0\0'))
+        tokens.set(ex.response.slice(2), reply.slice(2));
       if (reply === ex.response) {
         counts.exact++;
         continue;
@@ -125,7 +132,9 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
         normalisedIds.push(`#${ex.sequence} ${ex.method}/${ex.name}`);
         continue;
       }
-      failures.push(`#${ex.sequence} ${ex.method}/${ex.name}\n  request: ${JSON.stringify(request)}\n  want: ${JSON.stringify(ex.response)}\n  got:  ${JSON.stringify(reply)}`);
+      failures.push(
+        `#${ex.sequence} ${ex.method}/${ex.name}\n  request: ${JSON.stringify(request)}\n  want: ${JSON.stringify(ex.response)}\n  got:  ${JSON.stringify(reply)}`,
+      );
     }
     assert.equal(failures.length, 0, `${failures.length} exchanges differ:\n${failures.join('\n')}`);
     assert.equal(counts.exact + counts.normalised + counts.listed, exchanges.length);
@@ -134,14 +143,23 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
   it('ends in the state the real qubesd saved (qubes-after-transcripts.xml)', async () => {
     // the listed admin.Events exchange was recorded while a second connection made these two
     // changes (see its description); make them here instead
-    for (const req of ['admin.vm.property.Set+memory dom0 name work\u0000700', 'admin.vm.tag.Set+ev-test dom0 name work\u0000']) {
-      assert.equal((await fake.rawCall(Buffer.from(req, 'utf8'))).toString('utf8'), '0\0', JSON.stringify(fake.callLog.at(-1)));
+    for (const req of [
+      'admin.vm.property.Set+memory dom0 name work\u0000700',
+      'admin.vm.tag.Set+ev-test dom0 name work\u0000',
+    ]) {
+      assert.equal(
+        (await fake.rawCall(Buffer.from(req, 'utf8'))).toString('utf8'),
+        '0\0',
+        JSON.stringify(fake.callLog.at(-1)),
+      );
     }
     const got = parseQubesXml(fake.dumpQubesXml());
     const want = parseQubesXml(readFileSync(join(DIR, 'qubes-after-transcripts.xml')));
     // random per run: uuids of created qubes, a created disposable's dispid; tag order is a set's
     const canon = (x: unknown): string =>
-      JSON.stringify(x, (k, v: unknown) => (k === 'uuid' || k === 'dispid' ? '<random>' : k === 'tags' && Array.isArray(v) ? [...v].sort() : v));
+      JSON.stringify(x, (k, v: unknown) =>
+        k === 'uuid' || k === 'dispid' ? '<random>' : k === 'tags' && Array.isArray(v) ? [...v].sort() : v,
+      );
     assert.deepEqual(got.qubes.map((q) => q.name).sort(), want.qubes.map((q) => q.name).sort());
     for (const w of want.qubes) {
       const g = got.qubes.find((q) => q.name === w.name);

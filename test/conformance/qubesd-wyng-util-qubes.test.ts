@@ -19,7 +19,9 @@ const DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance',
 const RunSchema = z.object({
   run: z.string(),
   description: z.string(),
-  calls: z.array(z.object({ method: z.string(), arg: z.string(), dest: z.string(), payload: z.string(), response: z.string() })),
+  calls: z.array(
+    z.object({ method: z.string(), arg: z.string(), dest: z.string(), payload: z.string(), response: z.string() }),
+  ),
 });
 const FileSchema = z.object({ runs: z.array(RunSchema) });
 
@@ -44,7 +46,9 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
   const seedUuids = new Set(seedXml.match(UUID) ?? []);
   // PROTOCOL.md: pool size/usage depend on the host; a re-created qube gets a new uuid
   const normalise = (t: string): string =>
-    t.replace(UUID, (u) => (seedUuids.has(u) ? u : '<new-uuid>')).replace(/(?<=^|\n|\0)(size|usage)=\d+(?=\n)/g, '$1=<host>');
+    t
+      .replace(UUID, (u) => (seedUuids.has(u) ? u : '<new-uuid>'))
+      .replace(/(?<=^|\n|\0)(size|usage)=\d+(?=\n)/g, '$1=<host>');
   let fake: FakeQubesd;
   let root: string;
   const counts = { exact: 0, normalised: 0 };
@@ -76,10 +80,15 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
       }
       const failures: string[] = [];
       for (const [i, call] of run.calls.entries()) {
-        const got = (await fake.rawCall(encodeRequest(call.method, call.arg, call.dest, call.payload))).toString('utf8');
+        const got = (await fake.rawCall(encodeRequest(call.method, call.arg, call.dest, call.payload))).toString(
+          'utf8',
+        );
         if (got === call.response) counts.exact++;
         else if (normalise(got) === normalise(call.response)) counts.normalised++;
-        else failures.push(`#${i} ${call.method}+${call.arg} ${call.dest}\n  want: ${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`);
+        else
+          failures.push(
+            `#${i} ${call.method}+${call.arg} ${call.dest}\n  want: ${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`,
+          );
       }
       assert.equal(failures.length, 0, failures.join('\n'));
     });

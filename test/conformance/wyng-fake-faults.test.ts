@@ -6,7 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -61,7 +72,8 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     WYNG_FAKE_LOCK: lock,
     WYNG_FAKE_HOME: join(dir, 'home'),
   };
-  const wyng: Lab['wyng'] = (args, extra = {}) => runFake([`--dest=${dest}`, '-u', ...args], { env: { ...env, ...extra.env }, cwd: dir, stdin: extra.stdin });
+  const wyng: Lab['wyng'] = (args, extra = {}) =>
+    runFake([`--dest=${dest}`, '-u', ...args], { env: { ...env, ...extra.env }, cwd: dir, stdin: extra.stdin });
   // each send gets its own second (a second send in the same second fails, as with Wyng)
   let clock = Date.UTC(2031, 0, 1) / 1000;
   const nextSecond = (): string => String((clock += 10));
@@ -76,10 +88,20 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     env,
     wyng,
     send: (extra = {}) =>
-      wyng([...(extra.pre ?? []), `--local-from=${localFrom}`, '--tag=qubes', '--send-unchanged', `--import-other-from=${MD}:|:${tar}`, 'send'], {
-        ...extra,
-        env: { WYNG_FAKE_NOW: nextSecond(), ...extra.env },
-      }),
+      wyng(
+        [
+          ...(extra.pre ?? []),
+          `--local-from=${localFrom}`,
+          '--tag=qubes',
+          '--send-unchanged',
+          `--import-other-from=${MD}:|:${tar}`,
+          'send',
+        ],
+        {
+          ...extra,
+          env: { WYNG_FAKE_NOW: nextSecond(), ...extra.env },
+        },
+      ),
     list: async (extra = {}) => {
       const r = await wyng(['--json', 'list'], extra);
       assert.equal(r.code, 0, r.stderr);
@@ -102,8 +124,14 @@ test('WYNG_FAKE_LOG: one JSON line per invocation (argv, cwd, exit code); none w
   await l.wyng(['--json', 'list'], { env: { WYNG_FAKE_LOG: log } });
   await l.wyng(['--no-such-option', 'list'], { env: { WYNG_FAKE_LOG: log } });
   await runFake(['version'], { env: { ...l.env, WYNG_FAKE_LOG: log } });
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((x) => JSON.parse(x) as { argv: string[]; cwd: string; exitCode: number });
-  assert.deepEqual(lines.map((x) => x.exitCode), [0, 2, 0]);
+  const lines = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((x) => JSON.parse(x) as { argv: string[]; cwd: string; exitCode: number });
+  assert.deepEqual(
+    lines.map((x) => x.exitCode),
+    [0, 2, 0],
+  );
   assert.deepEqual(lines[0]!.argv, [`--dest=${l.dest}`, '-u', '--json', 'list']);
   assert.equal(lines[0]!.cwd, l.dir);
   rmSync(l.dir, { recursive: true, force: true });
@@ -127,7 +155,13 @@ test('send, list, receive: the archive gives back exactly the bytes sent; sessio
   assert.equal(doc.volumes[VOLS[0]!]!.sessions['S_20300102-030406']!.chg, false);
   const original = readFileSync(join(l.pool, VOLS[0]!));
   writeFileSync(join(l.pool, VOLS[0]!), randomBytes(1 << 20));
-  const r = await l.wyng(['--force', '--sparse-write', `--local-from=${l.localFrom}`, '--session=20300102-030405', 'receive']);
+  const r = await l.wyng([
+    '--force',
+    '--sparse-write',
+    `--local-from=${l.localFrom}`,
+    '--session=20300102-030405',
+    'receive',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.ok(readFileSync(join(l.pool, VOLS[0]!)).equals(original));
   const saved = join(l.dir, 'meta-back.tgz');
@@ -158,12 +192,16 @@ test('WYNG_FAKE_FAIL=send-volume:NAME: that volume fails, exit 2, .error file, t
 test('WYNG_FAKE_FAIL=receive-volume:NAME and verify-volume:NAME: exit 2 and .error naming the volume', async () => {
   const l = await lab();
   assert.equal((await l.send()).code, 0);
-  const recv = await l.wyng(['--force', '--sparse-write', `--local-from=${l.localFrom}`, 'receive'], { env: { WYNG_FAKE_FAIL: `receive-volume:${VOLS[0]}` } });
+  const recv = await l.wyng(['--force', '--sparse-write', `--local-from=${l.localFrom}`, 'receive'], {
+    env: { WYNG_FAKE_FAIL: `receive-volume:${VOLS[0]}` },
+  });
   assert.equal(recv.code, 2);
   assert.equal(readFileSync(`${l.localFrom}.error`, 'utf8'), `{"rc": 2, "volumes": ["${VOLS[0]}"]}`);
   const volsFrom = join(l.dir, 'verify.json');
   writeFileSync(volsFrom, JSON.stringify({ null: VOLS.map((v) => [v, '']) }));
-  const ver = await l.wyng([`--vols-from=${volsFrom}`, 'verify', ...VOLS], { env: { WYNG_FAKE_FAIL: `verify-volume:${VOLS[1]}` } });
+  const ver = await l.wyng([`--vols-from=${volsFrom}`, 'verify', ...VOLS], {
+    env: { WYNG_FAKE_FAIL: `verify-volume:${VOLS[1]}` },
+  });
   assert.equal(ver.code, 2);
   assert.match(ver.stderr, /Error on volumes: vm-templates\/tpl\/root.img/);
   assert.equal(readFileSync(`${volsFrom}.error`, 'utf8'), `{"rc": 2, "volumes": ["${VOLS[1]}"]}`);
@@ -172,7 +210,7 @@ test('WYNG_FAKE_FAIL=receive-volume:NAME and verify-volume:NAME: exit 2 and .err
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=auth, storage5, storage6, storage7, crash: Wyng\'s exit codes and messages', async () => {
+test("WYNG_FAKE_FAIL=auth, storage5, storage6, storage7, crash: Wyng's exit codes and messages", async () => {
   const l = await lab();
   const auth = await l.wyng(['--json', 'list'], { env: { WYNG_FAKE_FAIL: 'auth' } });
   assert.equal(auth.code, 3);
@@ -256,13 +294,16 @@ test('SIGTERM kills the fake like Wyng (no handler) and the lock is free again; 
 
 test('WYNG_FAKE_DELAY_MS slows each volume; SIGINT mid-send: exit 8, finished volumes stay committed', async () => {
   const l = await lab();
-  const r = await runFake([`--dest=${l.dest}`, '-u', `--local-from=${l.localFrom}`, `--import-other-from=${MD}:|:${l.tar}`, 'send'], {
-    env: { ...l.env, WYNG_FAKE_DELAY_MS: '400' },
-    during: async (child, out) => {
-      await waitFor(() => out.stdout().includes(`Volume '${VOLS[0]}'`), 20_000, 'the second volume');
-      child.kill('SIGINT');
+  const r = await runFake(
+    [`--dest=${l.dest}`, '-u', `--local-from=${l.localFrom}`, `--import-other-from=${MD}:|:${l.tar}`, 'send'],
+    {
+      env: { ...l.env, WYNG_FAKE_DELAY_MS: '400' },
+      during: async (child, out) => {
+        await waitFor(() => out.stdout().includes(`Volume '${VOLS[0]}'`), 20_000, 'the second volume');
+        child.kill('SIGINT');
+      },
     },
-  });
+  );
   assert.equal(r.code, 8);
   assert.equal(r.stderr, '\n*** Interrupt.\n');
   const doc = await l.list();
@@ -288,7 +329,10 @@ test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from s
   const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
   assert.equal(r.code, 2);
   assert.match(r.stderr, new RegExp(`Error, Local not a subvolume or no snapshot feature: \\(file\\) ${l.pool}/\\n`));
-  assert.equal(readFileSync(`${l.localFrom}.error`, 'utf8'), `{"rc": 2, "volumes": ${JSON.stringify(VOLS).replace(',', ', ')}}`);
+  assert.equal(
+    readFileSync(`${l.localFrom}.error`, 'utf8'),
+    `{"rc": 2, "volumes": ${JSON.stringify(VOLS).replace(',', ', ')}}`,
+  );
   assert.equal(sessionsOf(await l.list(), MD).length, 0);
   rmSync(`${l.localFrom}.error`);
   const btrfsRoot = statfsSync(l.pool).type === 0x9123683e && statSync(l.pool).ino === 256;
@@ -299,7 +343,12 @@ test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from s
 
 test('bad WYNG_FAKE_* settings are refused with exit 1 and nothing else happens', async () => {
   const l = await lab();
-  for (const env of [{ WYNG_FAKE_FAIL: 'explode' }, { WYNG_FAKE_FAIL: 'send-volume' }, { WYNG_FAKE_DELAY_MS: 'soon' }, { WYNG_FAKE_NOW: 'yesterday-ish' }]) {
+  for (const env of [
+    { WYNG_FAKE_FAIL: 'explode' },
+    { WYNG_FAKE_FAIL: 'send-volume' },
+    { WYNG_FAKE_DELAY_MS: 'soon' },
+    { WYNG_FAKE_NOW: 'yesterday-ish' },
+  ]) {
     const r = await l.send({ env });
     assert.equal(r.code, 1, JSON.stringify(env));
     assert.equal(r.stdout, '');
@@ -312,12 +361,18 @@ test('bad WYNG_FAKE_* settings are refused with exit 1 and nothing else happens'
 test('WYNG_FAKE_STDIN_TTY=1: attended mode asks before delete and reads the answer from stdin', async () => {
   const l = await lab();
   assert.equal((await l.send()).code, 0);
-  const no = await runFake([`--dest=${l.dest}`, 'delete', VOLS[0]!], { env: { ...l.env, WYNG_FAKE_STDIN_TTY: '1' }, stdin: 'n\n' });
+  const no = await runFake([`--dest=${l.dest}`, 'delete', VOLS[0]!], {
+    env: { ...l.env, WYNG_FAKE_STDIN_TTY: '1' },
+    stdin: 'n\n',
+  });
   assert.equal(no.code, 0);
   assert.equal(no.stderr, 'Are you sure? [y/N]: ');
   assert.match(no.stdout, /Warning! Delete will remove ALL metadata AND archived data for volume/);
   assert.ok((await l.list()).volumes[VOLS[0]!]);
-  const yes = await runFake([`--dest=${l.dest}`, 'delete', VOLS[0]!], { env: { ...l.env, WYNG_FAKE_STDIN_TTY: '1' }, stdin: 'y\n' });
+  const yes = await runFake([`--dest=${l.dest}`, 'delete', VOLS[0]!], {
+    env: { ...l.env, WYNG_FAKE_STDIN_TTY: '1' },
+    stdin: 'y\n',
+  });
   assert.equal(yes.code, 0, yes.stderr);
   assert.equal((await l.list()).volumes[VOLS[0]!], undefined);
   rmSync(l.dir, { recursive: true, force: true });
@@ -343,7 +398,11 @@ test('encrypted archive: passphrase via --passcmd or one stdin line, wrong one e
   // the agent now holds the keys: no passphrase needed, a wrong one is not even asked for
   assert.equal((await l.wyng(['--json', 'list'])).code, 0);
   assert.equal((await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: bad })).code, 0);
-  assert.equal((await l.wyng(['--json', 'list'], { env: { COLUMNS: '80' } })).code, 3, 'a small COLUMNS hides the agent');
+  assert.equal(
+    (await l.wyng(['--json', 'list'], { env: { COLUMNS: '80' } })).code,
+    3,
+    'a small COLUMNS hides the agent',
+  );
   assert.equal((await l.wyng(['--authmin=-1', '--json', 'list'])).code, 0, 'last use of the agent');
   assert.equal((await l.wyng(['--json', 'list'])).code, 3, 'agent stopped');
   rmSync(l.dir, { recursive: true, force: true });
@@ -369,7 +428,11 @@ test('the fake runs as an executable with plain node (shebang, mode 755, no node
   assert.match(readFileSync(FAKE_WYNG, 'utf8'), /^#!\/usr\/bin\/env node\n/);
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'wq-fake-bare-')));
   const r = await new Promise<number | null>((resolve) => {
-    const c = spawn(process.execPath, [FAKE_WYNG, 'version'], { cwd: dir, env: { PATH: '/usr/bin:/bin' }, stdio: 'ignore' });
+    const c = spawn(process.execPath, [FAKE_WYNG, 'version'], {
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: 'ignore',
+    });
     c.on('close', resolve);
   });
   assert.equal(r, 0);

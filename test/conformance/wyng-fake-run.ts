@@ -18,7 +18,8 @@ export interface FakeRunOptions {
   stdin?: string | undefined;
   timeoutMs?: number | undefined;
   /** Called once the process runs; may signal it, watch its output… */
-  during?: ((child: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void | Promise<void>) | undefined;
+  during?:
+    ((child: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void | Promise<void>) | undefined;
 }
 
 export function runFake(argv: string[], opts: FakeRunOptions): Promise<FakeRun> {

@@ -48,7 +48,16 @@ import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { FAKE_WYNG, runFake, waitFor, type FakeRun } from './wyng-fake-run.ts';
 
-const TDIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TDIR = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'shared',
+  'conformance',
+  'wyng',
+  'transcripts',
+);
 
 const TranscriptSchema = z.object({
   argv: z.array(z.string()).min(1),
@@ -76,7 +85,12 @@ const IndexSchema = z.object({
  */
 const NOT_REPRODUCIBLE: Record<string, string> = {};
 
-const QVOLS = ['appvms/work/private.img', 'appvms/personal/private.img', 'vm-templates/debian-12/root.img', 'vm-templates/debian-12/private.img'];
+const QVOLS = [
+  'appvms/work/private.img',
+  'appvms/personal/private.img',
+  'vm-templates/debian-12/root.img',
+  'vm-templates/debian-12/private.img',
+];
 const BIG = 'appvms/big/private.img';
 const MDVOL = 'wyng-qubes-metadata';
 const MiB = 1 << 20;
@@ -208,7 +222,8 @@ const before: Record<string, () => void> = {
   'u11-receive-s2-use-snapshot': () => damage(QVOLS),
   'u13-receive-s1-no-snapshot': () => damage(QVOLS),
   'u14-receive-s2-attended-verbose': () => damage(QVOLS),
-  'u15-receive-alias': () => writeJson('u-recv-alias.json', { [POOL]: [['appvms/work/private.img', 'appvms/work-clone/private.img']] }),
+  'u15-receive-alias': () =>
+    writeJson('u-recv-alias.json', { [POOL]: [['appvms/work/private.img', 'appvms/work-clone/private.img']] }),
   'u16-verify-volsfrom': () => writeJson('u-verify.json', { null: QVOLS.map((v) => [v, '']) }),
   'u23-send-s3-dedup': () => {
     scribble('appvms/work/private.img', [20]);
@@ -257,7 +272,8 @@ const before: Record<string, () => void> = {
     scribble(BIG, [60, 62, 64, 66, 68, 70, 72, 74, 76, 78]);
     makeTar('i-att', 'intr attended');
   },
-  'a01-arch-init': () => writeJson('a-vols.json', { [POOL]: [['appvms/personal/private.img', 'appvms/personal/private.img']] }),
+  'a01-arch-init': () =>
+    writeJson('a-vols.json', { [POOL]: [['appvms/personal/private.img', 'appvms/personal/private.img']] }),
   'a03-send-today': () => {
     scribble('appvms/personal/private.img', [9]);
     makeTar('a-now', 'ap now');
@@ -268,9 +284,17 @@ const before: Record<string, () => void> = {
     makeTar('err2', 'err2');
   },
   'err-dest-malformed': () => rmSync(ARCHIVES.missing!, { recursive: true, force: true }),
-  'err-vol-missing-receive-localfrom': () => writeJson('err-recv-novol.json', { [POOL]: [['appvms/nosuch/private.img', 'appvms/nosuch/private.img']] }),
-  'err-vol-missing-verify-volsfrom': () => writeJson('err-verify-novol.json', { null: [['appvms/nosuch/private.img', '']] }),
-  'err-vol-missing-send-local': () => writeJson('err-send-nolocal.json', { [POOL]: [[VOL, VOL], ['appvms/ghost/private.img', 'appvms/ghost/private.img']] }),
+  'err-vol-missing-receive-localfrom': () =>
+    writeJson('err-recv-novol.json', { [POOL]: [['appvms/nosuch/private.img', 'appvms/nosuch/private.img']] }),
+  'err-vol-missing-verify-volsfrom': () =>
+    writeJson('err-verify-novol.json', { null: [['appvms/nosuch/private.img', '']] }),
+  'err-vol-missing-send-local': () =>
+    writeJson('err-send-nolocal.json', {
+      [POOL]: [
+        [VOL, VOL],
+        ['appvms/ghost/private.img', 'appvms/ghost/private.img'],
+      ],
+    }),
   'err-session-missing-receive': () => {
     rmSync(join(TMP, 'err-recv.json.error'), { force: true });
     writeJson('err-recv.json', { [POOL]: [[VOL, VOL]] });
@@ -281,12 +305,14 @@ const before: Record<string, () => void> = {
     mkdirSync(ext4pool);
     writeJson('err-recv-ext4.json', { [ext4pool]: [[VOL, VOL]] });
   },
-  'err-receive-missing-pool': () => writeJson('err-recv-missing-pool.json', { [join(TMP, 'missing-pool')]: [[VOL, VOL]] }),
+  'err-receive-missing-pool': () =>
+    writeJson('err-recv-missing-pool.json', { [join(TMP, 'missing-pool')]: [[VOL, VOL]] }),
   'err-send-non-reflink': () => {
     copyFileSync(join(POOL, VOL), join(ext4pool, VOL));
     writeJson('err-send-ext4.json', { [ext4pool]: [[VOL, VOL]] });
   },
-  'err-send-not-subvolume': () => writeJson('err-send-notsubvol.json', { [join(POOL, 'appvms')]: [['work/private.img', 'work/private.img']] }),
+  'err-send-not-subvolume': () =>
+    writeJson('err-send-notsubvol.json', { [join(POOL, 'appvms')]: [['work/private.img', 'work/private.img']] }),
   'err-localfrom-malformed': () => {
     rmSync(join(TMP, 'no-such-vols.json.error'), { force: true });
     writeFileSync(join(TMP, 'malformed.json'), '{not json');
@@ -304,21 +330,32 @@ for (let i = 0; i < 7; i++) {
 let personalSnapshots: string[] = [];
 /** Checks made after a step (index.json "checks" and record.py side conditions). */
 const after: Record<string, () => void> = {
-  'u08-receive-metadata-s1-quiet': () => assert.ok(readFileSync(join(TMP, 'restore', 'qmeta-S1.tgz')).equals(readFileSync(tars.get('plain:S1')!))),
-  'u09-receive-metadata-s2': () => assert.ok(readFileSync(join(TMP, 'restore', 'qmeta-S2.tgz')).equals(readFileSync(tars.get('plain:S2')!))),
+  'u08-receive-metadata-s1-quiet': () =>
+    assert.ok(readFileSync(join(TMP, 'restore', 'qmeta-S1.tgz')).equals(readFileSync(tars.get('plain:S1')!))),
+  'u09-receive-metadata-s2': () =>
+    assert.ok(readFileSync(join(TMP, 'restore', 'qmeta-S2.tgz')).equals(readFileSync(tars.get('plain:S2')!))),
   'u10-receive-s2-no-snapshot': () => checkData('plain:S2', QVOLS),
   'u11-receive-s2-use-snapshot': () => checkData('plain:S2', QVOLS),
   'u12-receive-s1-use-snapshot': () => checkData('plain:S1', QVOLS),
   'u13-receive-s1-no-snapshot': () => checkData('plain:S1', QVOLS),
   'u14-receive-s2-attended-verbose': () => checkData('plain:S2', QVOLS),
-  'u15-receive-alias': () => assert.equal(sha(join(POOL, 'appvms/work-clone/private.img')), expected.get('plain:S2')!['appvms/work/private.img']),
+  'u15-receive-alias': () =>
+    assert.equal(
+      sha(join(POOL, 'appvms/work-clone/private.img')),
+      expected.get('plain:S2')!['appvms/work/private.img'],
+    ),
   'u38-list-after-autoprune': () => {
     personalSnapshots = readdirSync(join(POOL, 'appvms/personal')).filter((f) => f.startsWith('sn'));
     assert.equal(personalSnapshots.length, 1, 'one local snapshot next to the volume');
   },
   'u39-delete-volume': () =>
-    assert.deepEqual(readdirSync(join(POOL, 'appvms/personal')).filter((f) => f.startsWith('sn')), personalSnapshots, 'delete without --local keeps the local snapshot'),
-  'e07-receive-metadata-s1': () => assert.ok(readFileSync(join(TMP, 'restore', 'e-qmeta-S1.tgz')).equals(readFileSync(tars.get('enc:S1')!))),
+    assert.deepEqual(
+      readdirSync(join(POOL, 'appvms/personal')).filter((f) => f.startsWith('sn')),
+      personalSnapshots,
+      'delete without --local keeps the local snapshot',
+    ),
+  'e07-receive-metadata-s1': () =>
+    assert.ok(readFileSync(join(TMP, 'restore', 'e-qmeta-S1.tgz')).equals(readFileSync(tars.get('enc:S1')!))),
   'e08-receive-s1': () => checkData('enc:S1', QVOLS),
   'e09-receive-s2-snapshot': () => checkData('enc:S2', QVOLS),
   'i07-receive-big-no-snapshot': () => checkData('intr:S2', [BIG]),
@@ -489,7 +526,9 @@ function check(name: string, t: Transcript, p: Prepared, r: FakeRun): void {
   assert.deepEqual(lines(got), lines(t.stdout), `stdout of ${name}`);
   assert.deepEqual(normalise(substitute(r.stderr, p.map)), normalise(t.stderr), `stderr of ${name}`);
   if (isList) {
-    const recorded = existsSync(listFile) ? readFileSync(listFile, 'utf8') : t.stdout.slice(t.stdout.indexOf('\n{') + 1);
+    const recorded = existsSync(listFile)
+      ? readFileSync(listFile, 'utf8')
+      : t.stdout.slice(t.stdout.indexOf('\n{') + 1);
     assert.ok(got.includes('\n\n{'), `${name}: an empty line precedes the JSON`);
     const raw = got.slice(got.indexOf('\n{') + 1);
     assert.ok(!raw.endsWith('\n'), `${name}: no newline after the JSON`);
@@ -533,7 +572,9 @@ async function execute(name: string, t: Transcript, p: Prepared): Promise<FakeRu
 }
 
 test('the transcript list covers every recorded transcript file', () => {
-  const files = readdirSync(TDIR).filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.startsWith('list-')).map((f) => f.replace(/\.json$/, ''));
+  const files = readdirSync(TDIR)
+    .filter((f) => f.endsWith('.json') && f !== 'index.json' && !f.startsWith('list-'))
+    .map((f) => f.replace(/\.json$/, ''));
   assert.deepEqual([...files].sort(), [...names].sort());
   for (const n of Object.keys(NOT_REPRODUCIBLE)) assert.ok(names.includes(n));
 });

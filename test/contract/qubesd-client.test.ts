@@ -46,8 +46,18 @@ test(`[${target.kind}] listQubes: dom0 first, valid names, classes and states`, 
   assert.equal(qubes[0]?.state, 'Running');
   assert.ok(qubes.length >= 2);
   for (const q of qubes) assert.ok(isValidQubeName(q.name), q.name);
-  assert.ok(qubes.some((q) => q.klass === 'TemplateVM'), 'a template exists');
-  assert.deepEqual(qubes.slice(1).map((q) => q.name), qubes.slice(1).map((q) => q.name).sort(), 'then by name');
+  assert.ok(
+    qubes.some((q) => q.klass === 'TemplateVM'),
+    'a template exists',
+  );
+  assert.deepEqual(
+    qubes.slice(1).map((q) => q.name),
+    qubes
+      .slice(1)
+      .map((q) => q.name)
+      .sort(),
+    'then by name',
+  );
 });
 
 test(`[${target.kind}] properties: GetAll agrees with Get and with the qube list`, async () => {
@@ -129,20 +139,27 @@ test(`[${target.kind}] pools, labels, device classes, volumes`, async () => {
   const vols = await c.listVolumes(qube);
   assert.ok(vols.includes('private'));
   const info = await c.volumeInfo(qube, 'private');
-  assert.ok(pools.some((p) => p.name === info.pool), 'volume pool is a known pool');
+  assert.ok(
+    pools.some((p) => p.name === info.pool),
+    'volume pool is a known pool',
+  );
 });
 
 if (target.writable) {
   test(`[${target.kind}] a wq-test qube: create, properties, features, tags, devices, firewall, remove`, async () => {
     const c = client();
     const name = `wq-test-${process.pid % 100000}-${Math.floor(Math.random() * 1e4)}`;
-    const template = (await c.getGlobal('default_template')).value || (await c.listQubes()).find((q) => q.klass === 'TemplateVM')!.name;
+    const template =
+      (await c.getGlobal('default_template')).value ||
+      (await c.listQubes()).find((q) => q.klass === 'TemplateVM')!.name;
     const labels = await c.listLabels();
     await c.createQube({ klass: 'AppVM', name, label: 'red', template });
     try {
       const listed = (await c.listQubes()).find((q) => q.name === name);
       assert.deepEqual(listed && { klass: listed.klass, state: listed.state }, { klass: 'AppVM', state: 'Halted' });
-      await rejectsWith('QubesVMAlreadyExistsError', () => c.createQube({ klass: 'AppVM', name, label: 'red', template }));
+      await rejectsWith('QubesVMAlreadyExistsError', () =>
+        c.createQube({ klass: 'AppVM', name, label: 'red', template }),
+      );
       assert.ok((await c.listTags(name)).includes('created-by-dom0'), 'qubesd tags the new qube created-by-dom0');
       assert.deepEqual(await c.getProperty(name, 'template'), { isDefault: false, type: 'vm', value: template });
 
@@ -162,7 +179,10 @@ if (target.writable) {
       const other = labels.find((l) => l !== 'red')!;
       await c.setProperty(name, 'label', other);
       assert.equal((await c.getProperty(name, 'label')).value, other);
-      await assert.rejects(() => c.resetProperty(name, 'label'), (e: unknown) => e instanceof WqError && e.kind === 'input');
+      await assert.rejects(
+        () => c.resetProperty(name, 'label'),
+        (e: unknown) => e instanceof WqError && e.kind === 'input',
+      );
       await rejectsWith('QubesValueError', () => c.resetProperty(name, 'template'));
       await rejectsWith('QubesValueError', () => c.setProperty(name, 'include_in_backups', 'maybe'));
 
@@ -182,7 +202,14 @@ if (target.writable) {
       await rejectsWith('QubesTagNotFoundError', () => c.removeTag(name, 'wq-test-tag'));
 
       // devices: a block port of dom0 that need not be present (§7)
-      const blk: DeviceAssignment = { devclass: 'block', backend: 'dom0', port: 'wqtest0', deviceId: '*', mode: 'auto-attach', options: { 'read-only': 'yes' } };
+      const blk: DeviceAssignment = {
+        devclass: 'block',
+        backend: 'dom0',
+        port: 'wqtest0',
+        deviceId: '*',
+        mode: 'auto-attach',
+        options: { 'read-only': 'yes' },
+      };
       if ((await c.deviceClasses()).includes('block')) {
         await c.assignDevice(name, blk);
         assert.ok(c.deviceApi === '4.3' || c.deviceApi === '4.2');
@@ -195,8 +222,14 @@ if (target.writable) {
 
       // firewall: qubesd stores rules in its own canonical form (dsthost → dst4, its option order)
       assert.deepEqual(await c.getFirewall(name), ['action=accept']);
-      await c.setFirewall(name, ['action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only', 'action=drop']);
-      assert.deepEqual(await c.getFirewall(name), ['action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web only', 'action=drop']);
+      await c.setFirewall(name, [
+        'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only',
+        'action=drop',
+      ]);
+      assert.deepEqual(await c.getFirewall(name), [
+        'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web only',
+        'action=drop',
+      ]);
 
       // everything at once, as a restore reads it
       const s = (await c.readQubeSettings([name], { firewall: true })).get(name)!;
@@ -215,7 +248,10 @@ if (target.writable) {
     } finally {
       await c.removeQube(name);
     }
-    assert.equal((await c.listQubes()).some((q) => q.name === name), false);
+    assert.equal(
+      (await c.listQubes()).some((q) => q.name === name),
+      false,
+    );
     await rejectsWith('QubesVMNotFoundError', () => c.removeQube(name));
   });
 }
@@ -235,7 +271,14 @@ if (target.kind === 'fake') {
         mode: 'required',
         options: { 'no-strict-reset': 'True' },
       });
-      const blk: DeviceAssignment = { devclass: 'block', backend: 'dom0', port: 'wqtest0', deviceId: '*', mode: 'required', options: { 'read-only': 'yes' } };
+      const blk: DeviceAssignment = {
+        devclass: 'block',
+        backend: 'dom0',
+        port: 'wqtest0',
+        deviceId: '*',
+        mode: 'required',
+        options: { 'read-only': 'yes' },
+      };
       await c.assignDevice('work', blk);
       assert.deepEqual(await c.assignedDevices('work', 'block'), [blk]);
       await c.unassignDevice('work', blk);

@@ -23,90 +23,119 @@ const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</labe
 interface Doc {
   ok: boolean;
   exitCode: number;
-  result: Record<string, unknown> & { sessions?: Array<{ id: string; qubes: string[] }>; qubes?: Record<string, { sessions: string[]; newest: string }> };
+  result: Record<string, unknown> & {
+    sessions?: Array<{ id: string; qubes: string[] }>;
+    qubes?: Record<string, { sessions: string[]; newest: string }>;
+  };
   errors: Array<{ qube?: string; kind: string; message: string }>;
 }
 
-test('archive commands against the Wyng target: create, list, verify, prune, delete', { timeout: 180_000 }, async () => {
-  const t = wyngTarget('contract');
-  const dest = `file:${join(t.scratch, 'archive')}`;
-  const base = ['--wyng', t.wyng, '--dest', dest];
-  const cli = async (...args: string[]): Promise<{ code: number; doc: Doc; stderr: string }> => {
-    const r = await runBundle([...base, '--json', ...args], { env: t.env });
-    return { code: r.code, doc: JSON.parse(r.stdout) as Doc, stderr: r.stderr };
-  };
+test(
+  'archive commands against the Wyng target: create, list, verify, prune, delete',
+  { timeout: 180_000 },
+  async () => {
+    const t = wyngTarget('contract');
+    const dest = `file:${join(t.scratch, 'archive')}`;
+    const base = ['--wyng', t.wyng, '--dest', dest];
+    const cli = async (...args: string[]): Promise<{ code: number; doc: Doc; stderr: string }> => {
+      const r = await runBundle([...base, '--json', ...args], { env: t.env });
+      return { code: r.code, doc: JSON.parse(r.stdout) as Doc, stderr: r.stderr };
+    };
 
-  const created = await cli('-w', 'encrypt=off', 'create');
-  assert.equal(created.code, 0, created.stderr);
-  const empty = await cli('list');
-  assert.equal(empty.code, 1);
-  assert.equal(empty.doc.errors[0]?.message, 'No Qubes backup sessions.');
+    const created = await cli('-w', 'encrypt=off', 'create');
+    assert.equal(created.code, 0, created.stderr);
+    const empty = await cli('list');
+    assert.equal(empty.code, 1);
+    assert.equal(empty.doc.errors[0]?.message, 'No Qubes backup sessions.');
 
-  const sub = `wq-${process.pid}`;
-  const work = writeVolume(join(t.poolDir, 'appvms', `${sub}w`, 'private.img'), 1 << 20, [0, 300_000]);
-  writeVolume(join(t.poolDir, 'vm-templates', `${sub}t`, 'root.img'), 1 << 20, [4096]);
-  writeVolume(join(t.poolDir, 'vm-templates', `${sub}t`, 'private.img'), 1 << 19, [0]);
-  const qubesDir = join(t.scratch, 'qubes');
-  mkdirSync(qubesDir, { recursive: true });
-  writeFileSync(join(qubesDir, 'qubes.xml'), QUBES_XML.replaceAll('>tpl<', `>${sub}t<`).replaceAll('>work<', `>${sub}w<`));
-  const tar = join(t.scratch, 'meta.tgz');
-  await buildMetadataTar(qubesDir, tar);
-  const localFrom = join(t.scratch, 'vols.json');
-  writeFileSync(
-    localFrom,
-    JSON.stringify({ [t.poolDir]: [[`appvms/${sub}w/private.img`, ''], [`vm-templates/${sub}t/root.img`, ''], [`vm-templates/${sub}t/private.img`, '']] }),
-  );
-  const send = (): void => {
-    execFileSync(t.wyng, wyngArgv.send({ dest, unattended: true, wyngopt: [] }, { localFrom, metadataTar: tar }), { env: t.env as NodeJS.ProcessEnv, stdio: 'pipe' });
-  };
-  send();
+    const sub = `wq-${process.pid}`;
+    const work = writeVolume(join(t.poolDir, 'appvms', `${sub}w`, 'private.img'), 1 << 20, [0, 300_000]);
+    writeVolume(join(t.poolDir, 'vm-templates', `${sub}t`, 'root.img'), 1 << 20, [4096]);
+    writeVolume(join(t.poolDir, 'vm-templates', `${sub}t`, 'private.img'), 1 << 19, [0]);
+    const qubesDir = join(t.scratch, 'qubes');
+    mkdirSync(qubesDir, { recursive: true });
+    writeFileSync(
+      join(qubesDir, 'qubes.xml'),
+      QUBES_XML.replaceAll('>tpl<', `>${sub}t<`).replaceAll('>work<', `>${sub}w<`),
+    );
+    const tar = join(t.scratch, 'meta.tgz');
+    await buildMetadataTar(qubesDir, tar);
+    const localFrom = join(t.scratch, 'vols.json');
+    writeFileSync(
+      localFrom,
+      JSON.stringify({
+        [t.poolDir]: [
+          [`appvms/${sub}w/private.img`, ''],
+          [`vm-templates/${sub}t/root.img`, ''],
+          [`vm-templates/${sub}t/private.img`, ''],
+        ],
+      }),
+    );
+    const send = (): void => {
+      execFileSync(t.wyng, wyngArgv.send({ dest, unattended: true, wyngopt: [] }, { localFrom, metadataTar: tar }), {
+        env: t.env as NodeJS.ProcessEnv,
+        stdio: 'pipe',
+      });
+    };
+    send();
 
-  const one = await cli('list');
-  assert.equal(one.code, 0, one.stderr);
-  const s1 = one.doc.result.sessions?.[0]?.id;
-  assert.match(s1 ?? '', /^\d{8}-\d{6}$/);
-  assert.deepEqual(one.doc.result.sessions?.[0]?.qubes, [`${sub}t`, `${sub}w`]);
-  assert.deepEqual(one.doc.result.qubes?.[`${sub}w`], { sessions: [s1], newest: s1 });
+    const one = await cli('list');
+    assert.equal(one.code, 0, one.stderr);
+    const s1 = one.doc.result.sessions?.[0]?.id;
+    assert.match(s1 ?? '', /^\d{8}-\d{6}$/);
+    assert.deepEqual(one.doc.result.sessions?.[0]?.qubes, [`${sub}t`, `${sub}w`]);
+    assert.deepEqual(one.doc.result.qubes?.[`${sub}w`], { sessions: [s1], newest: s1 });
 
-  const inSession = await cli(`--session=${s1}`, 'list');
-  assert.equal(inSession.code, 0, inSession.stderr);
-  assert.deepEqual(inSession.doc.result.session, {
-    id: s1,
-    tags: { qubes: '' },
-    qubes: [
-      { name: 'disp7', class: 'DispVM', disposable: true },
-      { name: `${sub}t`, class: 'TemplateVM', disposable: false },
-      { name: `${sub}w`, class: 'AppVM', disposable: false },
-    ],
-  });
+    const inSession = await cli(`--session=${s1}`, 'list');
+    assert.equal(inSession.code, 0, inSession.stderr);
+    assert.deepEqual(inSession.doc.result.session, {
+      id: s1,
+      tags: { qubes: '' },
+      qubes: [
+        { name: 'disp7', class: 'DispVM', disposable: true },
+        { name: `${sub}t`, class: 'TemplateVM', disposable: false },
+        { name: `${sub}w`, class: 'AppVM', disposable: false },
+      ],
+    });
 
-  const verified = await cli('verify', `${sub}w`, `${sub}t`);
-  assert.equal(verified.code, 0, verified.stderr);
-  const notThere = await cli('verify', `${sub}w`, 'ghost');
-  assert.equal(notThere.code, 2);
-  assert.deepEqual(notThere.doc.errors.map((e) => e.qube), ['ghost']);
+    const verified = await cli('verify', `${sub}w`, `${sub}t`);
+    assert.equal(verified.code, 0, verified.stderr);
+    const notThere = await cli('verify', `${sub}w`, 'ghost');
+    assert.equal(notThere.code, 2);
+    assert.deepEqual(
+      notThere.doc.errors.map((e) => e.qube),
+      ['ghost'],
+    );
 
-  // the archived bytes come back exactly
-  const saved = join(t.scratch, 'back.img');
-  execFileSync(t.wyng, [`--dest=${dest}`, '-u', `--save-to=${saved}`, `--session=${s1}`, 'receive', `appvms/${sub}w/private.img`], { env: t.env as NodeJS.ProcessEnv, stdio: 'pipe' });
-  assert.ok(readFileSync(saved).equals(work), 'received bytes equal the sent ones');
+    // the archived bytes come back exactly
+    const saved = join(t.scratch, 'back.img');
+    execFileSync(
+      t.wyng,
+      [`--dest=${dest}`, '-u', `--save-to=${saved}`, `--session=${s1}`, 'receive', `appvms/${sub}w/private.img`],
+      { env: t.env as NodeJS.ProcessEnv, stdio: 'pipe' },
+    );
+    assert.ok(readFileSync(saved).equals(work), 'received bytes equal the sent ones');
 
-  await new Promise((r) => setTimeout(r, 1100));
-  send();
-  const two = await cli('list', `${sub}w`);
-  assert.equal(two.doc.result.qubes?.[`${sub}w`]?.sessions.length, 2);
+    await new Promise((r) => setTimeout(r, 1100));
+    send();
+    const two = await cli('list', `${sub}w`);
+    assert.equal(two.doc.result.qubes?.[`${sub}w`]?.sessions.length, 2);
 
-  const bogus = await cli('--session=20000101-000000', 'prune', `${sub}w`);
-  assert.equal(bogus.code, 9);
-  const pruned = await cli(`--session=${s1}`, 'prune', `${sub}w`);
-  assert.equal(pruned.code, 0, pruned.stderr);
-  assert.deepEqual(pruned.doc.result.removed, { [`appvms/${sub}w/private.img`]: 1 });
-  const after = await cli('list', `${sub}w`);
-  assert.equal(after.doc.result.qubes?.[`${sub}w`]?.sessions.length, 1);
+    const bogus = await cli('--session=20000101-000000', 'prune', `${sub}w`);
+    assert.equal(bogus.code, 9);
+    const pruned = await cli(`--session=${s1}`, 'prune', `${sub}w`);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.deepEqual(pruned.doc.result.removed, { [`appvms/${sub}w/private.img`]: 1 });
+    const after = await cli('list', `${sub}w`);
+    assert.equal(after.doc.result.qubes?.[`${sub}w`]?.sessions.length, 1);
 
-  const deleted = await cli('-u', 'delete', `${sub}t`);
-  assert.equal(deleted.code, 0, deleted.stderr);
-  assert.deepEqual((deleted.doc.result as { deleted: string[] }).deleted, [`vm-templates/${sub}t/private.img`, `vm-templates/${sub}t/root.img`]);
-  const gone = await cli('list');
-  assert.equal(gone.doc.result.qubes?.[`${sub}t`], undefined);
-});
+    const deleted = await cli('-u', 'delete', `${sub}t`);
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.deepEqual((deleted.doc.result as { deleted: string[] }).deleted, [
+      `vm-templates/${sub}t/private.img`,
+      `vm-templates/${sub}t/root.img`,
+    ]);
+    const gone = await cli('list');
+    assert.equal(gone.doc.result.qubes?.[`${sub}t`], undefined);
+  },
+);

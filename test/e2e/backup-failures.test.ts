@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { backupResult, byName, startBackupEnv, timestampWrites, wyngAction, type BackupEnv, type BackupRun } from '../helpers/backup-env.ts';
+import {
+  backupResult,
+  byName,
+  startBackupEnv,
+  timestampWrites,
+  wyngAction,
+  type BackupEnv,
+  type BackupRun,
+} from '../helpers/backup-env.ts';
 
 let env: BackupEnv;
 const QUBES = ['fedora-41', 'personal', 'work'];
@@ -27,8 +35,15 @@ after(async () => {
   await env?.stop();
 });
 
-function backup(extra: string[], runEnv: Record<string, string> = {}, onSpawn?: (c: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void): Promise<BackupRun> {
-  return env.run(['backup', '--dest', env.sim.archiveUrl, '-u', ...extra, ...QUBES], { env: runEnv, ...(onSpawn ? { onSpawn } : {}) });
+function backup(
+  extra: string[],
+  runEnv: Record<string, string> = {},
+  onSpawn?: (c: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void,
+): Promise<BackupRun> {
+  return env.run(['backup', '--dest', env.sim.archiveUrl, '-u', ...extra, ...QUBES], {
+    env: runEnv,
+    ...(onSpawn ? { onSpawn } : {}),
+  });
 }
 
 /** Common to every failed run: nothing left in TMPDIR, the job lock is free again. */
@@ -48,7 +63,10 @@ test('exit 2 with an .error file: those qubes failed, the others are backed up a
   assert.equal(q.work!.status, 'ok');
   assert.equal(q['fedora-41']!.status, 'ok');
   assert.match(r.stderr, /\nError for VMs: personal\n/);
-  assert.deepEqual(r.json!.errors.map((e) => e.qube), ['personal']);
+  assert.deepEqual(
+    r.json!.errors.map((e) => e.qube),
+    ['personal'],
+  );
   assert.deepEqual(timestampWrites(r.qubesd), ['fedora-41', 'work']);
   const vols = await env.archiveVolumes();
   const s = backupResult(r).session!;
@@ -60,7 +78,10 @@ test('exit 2 with an .error file: those qubes failed, the others are backed up a
 test('a stale .error file from an earlier run is removed before the send', async () => {
   // planted while wyng-qubes reads the archive, i.e. before it writes its volume list
   const stale = JSON.stringify({ rc: 2, volumes: ['appvms/personal/private.img', 'vm-templates/fedora-41/root.img'] });
-  const r = await backup(['--json'], { CAPTURE_PLANT_STALE: stale, CAPTURE_FAIL_SEND: 'send-volume:appvms/work/private.img' });
+  const r = await backup(['--json'], {
+    CAPTURE_PLANT_STALE: stale,
+    CAPTURE_FAIL_SEND: 'send-volume:appvms/work/private.img',
+  });
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.captured.staleErrorAtStart(), false, 'no .error file next to the volume list when Wyng starts');
   const q = byName(backupResult(r));
@@ -107,7 +128,11 @@ test('Wyng exit codes: auth 3, storage 5/6/7, a crash 1 — no qube stamped, err
     assert.equal(r.json!.exitCode, c.code, label);
     assert.equal(r.json!.errors[0]!.kind, c.kind, label);
     assert.match(r.json!.errors[0]!.message, c.message, label);
-    assert.equal(wyngAction(r.wyng, c.at === 'send' ? 'send' : 'list')[0]!.exitCode, c.code, `${label}: Wyng's own code`);
+    assert.equal(
+      wyngAction(r.wyng, c.at === 'send' ? 'send' : 'list')[0]!.exitCode,
+      c.code,
+      `${label}: Wyng's own code`,
+    );
     if (c.at === 'all') assert.deepEqual(wyngAction(r.wyng, 'send'), [], `${label}: no send after a failed list`);
     assert.deepEqual(timestampWrites(r.qubesd), [], label);
     await assertCleanAfter(r);
@@ -125,7 +150,9 @@ test("Wyng's interrupt (exit 8): exit 8, nothing stamped", async () => {
 
 test('a failed volume, then an interrupt (Wyng exits 2, the .error file lists only the failed one): unsent qubes are failed too', async () => {
   // metadata (1st), personal fails, fedora-41 private (2nd) → interrupt: fedora-41 root and work never sent
-  const r = await backup(['--json'], { CAPTURE_FAIL_SEND: 'send-volume:appvms/personal/private.img,interrupt-after:2' });
+  const r = await backup(['--json'], {
+    CAPTURE_FAIL_SEND: 'send-volume:appvms/personal/private.img,interrupt-after:2',
+  });
   assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2, 'Wyng reports exit 2, not 8');
   assert.equal(r.code, 2, r.stderr);
   const q = byName(backupResult(r));
@@ -173,7 +200,11 @@ test('SIGINT to wyng-qubes during the send is forwarded to Wyng: exit 8, nothing
   const send = wyngAction(r.wyng, 'send');
   assert.equal(send.length, 1);
   assert.equal(send[0]!.exitCode, 8, 'Wyng got the SIGINT and ended with its interrupt code');
-  assert.match(r.stderr, /\*\*\* Interrupt\./, "Wyng's own message is passed through on stderr, as wyng-util-qubes does");
+  assert.match(
+    r.stderr,
+    /\*\*\* Interrupt\./,
+    "Wyng's own message is passed through on stderr, as wyng-util-qubes does",
+  );
   assert.doesNotMatch(r.stdout, /Interrupt/);
   assert.match(r.stdout, /Sending backup session/, "Wyng's progress stays on stdout");
   assert.match(r.stderr, /Error: Wyng send was interrupted/);
@@ -207,7 +238,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       });
       assert.ok(sawTemp, 'the temp dir existed while the call hung');
       assert.equal(r.code, 8, r.stderr);
-      assert.deepEqual(r.wyng.filter((c) => c.argv.includes('send')), []);
+      assert.deepEqual(
+        r.wyng.filter((c) => c.argv.includes('send')),
+        [],
+      );
       assert.deepEqual(timestampWrites(r.qubesd), []);
       env.sim.qubesd.setFaults({});
       await assertCleanAfter(r);

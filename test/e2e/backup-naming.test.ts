@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCENARIO_QUBES_XML } from '../helpers/sim.ts';
-import { backupResult, byName, startBackupEnv, timestampWrites, wyngAction, type BackupEnv } from '../helpers/backup-env.ts';
+import {
+  backupResult,
+  byName,
+  startBackupEnv,
+  timestampWrites,
+  wyngAction,
+  type BackupEnv,
+} from '../helpers/backup-env.ts';
 
 /**
  * The lab scenario plus an lvm_thin pool holding personal's private volume and a `file`-driver
@@ -19,8 +26,14 @@ function mixedPoolsXml(): string {
     '  <pool name="lvm" driver="lvm_thin" volume_group="qubes_dom0" thin_pool="vm-pool" revisions_to_keep="2" ephemeral_volatile="False"/>\n' +
       '    <pool name="legacy" dir_path="/var/lib/qubes-legacy" driver="file" revisions_to_keep="1" ephemeral_volatile="False"/>\n  </pools>',
   );
-  xml = xml.replace('name="private" pool="varlibqubes" vid="appvms/personal/private"', 'name="private" pool="lvm" vid="qubes_dom0/vm-personal-private"');
-  xml = xml.replace('name="private" pool="varlibqubes" vid="appvms/sys-net/private"', 'name="private" pool="legacy" vid="appvms/sys-net/private"');
+  xml = xml.replace(
+    'name="private" pool="varlibqubes" vid="appvms/personal/private"',
+    'name="private" pool="lvm" vid="qubes_dom0/vm-personal-private"',
+  );
+  xml = xml.replace(
+    'name="private" pool="varlibqubes" vid="appvms/sys-net/private"',
+    'name="private" pool="legacy" vid="appvms/sys-net/private"',
+  );
   assert.match(xml, /vid="qubes_dom0\/vm-personal-private"/);
   assert.match(xml, /pool="legacy" vid="appvms\/sys-net\/private"/);
   return xml;
@@ -51,7 +64,9 @@ after(async () => {
 
 test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflink ones as VID.img', async () => {
   const work = env.fill('work', 'private', 'work-reflink', 128 * 1024);
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal', 'work', 'fedora-41'], { cwd: lvmCwd });
+  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal', 'work', 'fedora-41'], {
+    cwd: lvmCwd,
+  });
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
   const q = byName(result);
@@ -70,7 +85,11 @@ test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflin
   assert.equal(Buffer.compare(await env.receive('vm-personal-private', s), personal), 0);
   assert.equal(Buffer.compare(await env.receive('appvms/work/private.img', s), work), 0);
   const list = await env.listJson();
-  assert.deepEqual(list.sessions.find((x) => x.id === s)?.qubes, ['fedora-41', 'personal', 'work'], 'both naming schemes name their qube');
+  assert.deepEqual(
+    list.sessions.find((x) => x.id === s)?.qubes,
+    ['fedora-41', 'personal', 'work'],
+    'both naming schemes name their qube',
+  );
 });
 
 test('pools of other drivers: the volume is reported and skipped, that qube fails, the rest is backed up', async () => {
@@ -82,7 +101,9 @@ test('pools of other drivers: the volume is reported and skipped, that qube fail
   assert.deepEqual(q.work, { name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] });
   assert.match(r.stderr, /Skipping private volume of sys-net/);
   assert.match(r.stderr, /Error for VMs: sys-net\n/);
-  const sent = Object.values(r.captured.localFrom()!).flat().map(([a]) => a);
+  const sent = Object.values(r.captured.localFrom()!)
+    .flat()
+    .map(([a]) => a);
   assert.deepEqual(sent, ['appvms/work/private.img'], 'the skipped volume is not handed to Wyng');
   assert.deepEqual(timestampWrites(r.qubesd), ['work']);
 });
@@ -108,12 +129,22 @@ test('auto-rename: an archive that holds vm-work-private while work lives in a r
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
   // Wyng gets [archived name, local name]: it renames the archive volume and sends on top of it
-  assert.deepEqual(r.captured.localFrom(), { [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['vm-work-private', 'appvms/work/private.img']] });
+  assert.deepEqual(r.captured.localFrom(), {
+    [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['vm-work-private', 'appvms/work/private.img']],
+  });
   assert.match(r.stderr, /Auto-rename: archive volume 'vm-work-private' becomes 'appvms\/work\/private.img'/);
   const after = await env.archiveVolumes();
   assert.equal(after['vm-work-private'], undefined, 'the LVM-named volume was renamed');
-  assert.deepEqual(after['appvms/work/private.img'], [oldSession, result.session], 'the old session continues under the new name');
-  assert.deepEqual(byName(result).work, { name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] }, 'the result names the volume as the archive now does');
+  assert.deepEqual(
+    after['appvms/work/private.img'],
+    [oldSession, result.session],
+    'the old session continues under the new name',
+  );
+  assert.deepEqual(
+    byName(result).work,
+    { name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] },
+    'the result names the volume as the archive now does',
+  );
   assert.equal(Buffer.compare(await env.receive('appvms/work/private.img', result.session!), now), 0);
   assert.equal(Buffer.compare(await env.receive('appvms/work/private.img', oldSession), old), 0);
 });
@@ -129,7 +160,9 @@ test('--no-auto-rename: the reflink name is sent as a new volume, the LVM-named 
 
   const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--no-auto-rename', 'work']);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.captured.localFrom(), { [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']] });
+  assert.deepEqual(r.captured.localFrom(), {
+    [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']],
+  });
   assert.doesNotMatch(r.stderr, /Auto-rename/);
   const vols = await env.archiveVolumes();
   assert.ok(vols['vm-work-private'], 'the LVM-named volume is kept');
@@ -148,7 +181,9 @@ test('auto-rename the other way: an lvm_thin qube whose archive only has the ref
 
   const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal'], { cwd: lvmCwd });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.captured.localFrom(), { 'qubes_dom0/vm-pool': [['appvms/personal/private.img', 'vm-personal-private']] });
+  assert.deepEqual(r.captured.localFrom(), {
+    'qubes_dom0/vm-pool': [['appvms/personal/private.img', 'vm-personal-private']],
+  });
   const vols = await env.archiveVolumes();
   assert.equal(vols['appvms/personal/private.img'], undefined);
   assert.equal(vols['vm-personal-private']!.at(-1), backupResult(r).session);

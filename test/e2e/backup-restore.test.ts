@@ -8,7 +8,17 @@ import type { QubeSettings } from '../../src/core/qubes/model.ts';
 import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
 import { startSimulator, type Simulator } from '../helpers/sim.ts';
 
-const BACKED_UP = ['fedora-41', 'fedora-41-dvm', 'personal', 'sys-firewall', 'sys-net', 'untrusted-standalone', 'vault', 'work', 'work-clone'];
+const BACKED_UP = [
+  'fedora-41',
+  'fedora-41-dvm',
+  'personal',
+  'sys-firewall',
+  'sys-net',
+  'untrusted-standalone',
+  'vault',
+  'work',
+  'work-clone',
+];
 let sim: Simulator;
 let client: AdminClient;
 let original: Map<string, QubeSettings>;
@@ -50,23 +60,38 @@ after(async () => {
 test('backup sends every selected qube in one session and stamps backup_timestamp', async () => {
   const r = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP, 'dom0', 'no-such-qube']);
   assert.equal(r.code, 0, r.stderr);
-  const result = r.json!.result as { session: string; qubes: Array<{ name: string; status: string; volumes: string[] }> };
+  const result = r.json!.result as {
+    session: string;
+    qubes: Array<{ name: string; status: string; volumes: string[] }>;
+  };
   session = result.session;
   assert.match(session, /^\d{8}-\d{6}$/);
   const byName = Object.fromEntries(result.qubes.map((q) => [q.name, q]));
   for (const q of BACKED_UP) assert.equal(byName[q]?.status, 'ok', q);
   assert.equal(byName.dom0?.status, 'skipped');
   assert.equal(byName['no-such-qube']?.status, 'skipped');
-  assert.deepEqual(byName['fedora-41']!.volumes.sort(), ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/root.img']);
-  const wyngCalls = readFileSync(sim.env.WYNG_FAKE_LOG!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[] });
+  assert.deepEqual(byName['fedora-41']!.volumes.sort(), [
+    'vm-templates/fedora-41/private.img',
+    'vm-templates/fedora-41/root.img',
+  ]);
+  const wyngCalls = readFileSync(sim.env.WYNG_FAKE_LOG!, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { argv: string[] });
   assert.equal(wyngCalls.filter((c) => c.argv.includes('send')).length, 1, 'one single Wyng send');
   const stamp = await client.getProperty('work', 'backup_timestamp');
   assert.ok(Number(stamp.value) > 1_700_000_000, `backup_timestamp set (${stamp.value})`);
 
   const list = await sim.run(['list', '--dest', sim.archiveUrl, '-u', '--json']);
   assert.equal(list.code, 0, list.stderr);
-  const lr = list.json!.result as { sessions: Array<{ id: string; qubes: string[] }>; qubes: Record<string, { newest: string }> };
-  assert.deepEqual(lr.sessions.map((s) => s.id), [session]);
+  const lr = list.json!.result as {
+    sessions: Array<{ id: string; qubes: string[] }>;
+    qubes: Record<string, { newest: string }>;
+  };
+  assert.deepEqual(
+    lr.sessions.map((s) => s.id),
+    [session],
+  );
   for (const q of BACKED_UP) assert.equal(lr.qubes[q]?.newest, session, q);
 });
 
@@ -86,30 +111,83 @@ test('damage, then restore --dry-run shows the plan and writes nothing', async (
   const r = await sim.run(['restore', '--dry-run', '--session', session, '--dest', sim.archiveUrl, '-u', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const writes = sim.qubesd.callLog.slice(before).filter((c) => c.writes);
-  assert.deepEqual(writes.map((c) => c.method), [], 'dry run makes no Admin API write');
-  const plan = (r.json!.result as { plan: { qubes: Array<{ name: string; action: string; changes: { properties: Array<{ name: string; from: string | null; to: string | null }>; tags: unknown[]; features: unknown[]; devices: unknown[]; firewall: unknown; label: unknown } }> } }).plan;
+  assert.deepEqual(
+    writes.map((c) => c.method),
+    [],
+    'dry run makes no Admin API write',
+  );
+  const plan = (
+    r.json!.result as {
+      plan: {
+        qubes: Array<{
+          name: string;
+          action: string;
+          changes: {
+            properties: Array<{ name: string; from: string | null; to: string | null }>;
+            tags: unknown[];
+            features: unknown[];
+            devices: unknown[];
+            firewall: unknown;
+            label: unknown;
+          };
+        }>;
+      };
+    }
+  ).plan;
   const byName = Object.fromEntries(plan.qubes.map((q) => [q.name, q]));
   assert.equal(byName.personal!.action, 'create');
   assert.equal(byName.work!.action, 'overwrite');
-  assert.deepEqual(byName.work!.changes.properties.find((p) => p.name === 'memory'), { name: 'memory', from: '1234', to: original.get('work')!.properties.memory ?? null });
+  assert.deepEqual(
+    byName.work!.changes.properties.find((p) => p.name === 'memory'),
+    { name: 'memory', from: '1234', to: original.get('work')!.properties.memory ?? null },
+  );
   assert.ok(byName.work!.changes.label);
   assert.ok(byName.work!.changes.firewall);
   assert.equal(byName['sys-net']!.changes.devices.length, assigned.length);
-  assert.deepEqual(Buffer.compare(readFileSync(sim.qubesd.volumePath('work', 'private')!), Buffer.alloc(256 * 1024, 7)), 0, 'no data restored by a dry run');
+  assert.deepEqual(
+    Buffer.compare(readFileSync(sim.qubesd.volumePath('work', 'private')!), Buffer.alloc(256 * 1024, 7)),
+    0,
+    'no data restored by a dry run',
+  );
 });
 
 test('restore brings every setting and every byte back; a rerun writes nothing', async () => {
-  const r = await sim.run(['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json']);
+  const r = await sim.run([
+    'restore',
+    '--session',
+    session,
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--no-qubes-post',
+    '--json',
+  ]);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-  const now = await new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 5000 })).readQubeSettings(BACKED_UP, { firewall: true });
-  for (const q of BACKED_UP) assert.deepEqual(comparable(now.get(q)!), comparable(original.get(q)!), `settings of ${q}`);
+  const now = await new AdminClient(
+    new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 5000 }),
+  ).readQubeSettings(BACKED_UP, { firewall: true });
+  for (const q of BACKED_UP)
+    assert.deepEqual(comparable(now.get(q)!), comparable(original.get(q)!), `settings of ${q}`);
   for (const [key, bytes] of data) {
     const [qube, volume] = key.split('/') as [string, string];
     assert.equal(Buffer.compare(readFileSync(sim.qubesd.volumePath(qube, volume)!), bytes), 0, `bytes of ${key}`);
   }
   const before = sim.qubesd.callLog.length;
-  const again = await sim.run(['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json']);
+  const again = await sim.run([
+    'restore',
+    '--session',
+    session,
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--no-qubes-post',
+    '--json',
+  ]);
   assert.equal(again.code, 0, again.stderr);
   const writes = sim.qubesd.callLog.slice(before).filter((c) => c.writes);
-  assert.deepEqual(writes.map((c) => `${c.method}+${c.arg} ${c.dest}`), [], 'unchanged rerun: zero writes');
+  assert.deepEqual(
+    writes.map((c) => `${c.method}+${c.arg} ${c.dest}`),
+    [],
+    'unchanged rerun: zero writes',
+  );
 });

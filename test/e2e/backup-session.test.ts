@@ -7,7 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
-import { backupResult, byName, startBackupEnv, timestampWrites, wyngAction, type BackupEnv } from '../helpers/backup-env.ts';
+import {
+  backupResult,
+  byName,
+  startBackupEnv,
+  timestampWrites,
+  wyngAction,
+  type BackupEnv,
+} from '../helpers/backup-env.ts';
 
 const MiB = 1024 * 1024;
 let env: BackupEnv;
@@ -26,7 +33,10 @@ function tarEntries(file: string): Array<{ type: string; path: string }> {
 
 /** What `find DIR -type f ( -name '*.xml' -o -name notes.txt )` lists, as ./relative paths. */
 function findMetadataFiles(dir: string): string[] {
-  return execFileSync('find', ['.', '-type', 'f', '(', '-name', '*.xml', '-o', '-name', 'notes.txt', ')'], { cwd: dir, encoding: 'utf8' })
+  return execFileSync('find', ['.', '-type', 'f', '(', '-name', '*.xml', '-o', '-name', 'notes.txt', ')'], {
+    cwd: dir,
+    encoding: 'utf8',
+  })
     .split('\n')
     .filter((l) => l !== '')
     .sort();
@@ -71,8 +81,17 @@ after(async () => {
 test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte and the metadata in the archive', async () => {
   const xmlAtBackup = env.sim.qubesd.dumpQubesXml();
   const r = await env.run([
-    'backup', '--dest', env.sim.archiveUrl, '-u', '--json', '-i', '--exclude', 'work-clone',
-    'vault', 'dom0', 'no-such-qube',
+    'backup',
+    '--dest',
+    env.sim.archiveUrl,
+    '-u',
+    '--json',
+    '-i',
+    '--exclude',
+    'work-clone',
+    'vault',
+    'dom0',
+    'no-such-qube',
   ]);
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
@@ -81,17 +100,40 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   const q = byName(result);
 
   // selection: include_in_backups (default True; vault False but named) minus --exclude
-  const selected = ['disp-test', 'fedora-41', 'fedora-41-dvm', 'personal', 'sys-firewall', 'sys-net', 'untrusted-standalone', 'vault', 'work'];
-  assert.deepEqual(result.qubes.filter((x) => x.status === 'ok').map((x) => x.name), selected);
-  assert.deepEqual(result.qubes.filter((x) => x.status === 'skipped').map((x) => x.name), ['dom0', 'no-such-qube']);
+  const selected = [
+    'disp-test',
+    'fedora-41',
+    'fedora-41-dvm',
+    'personal',
+    'sys-firewall',
+    'sys-net',
+    'untrusted-standalone',
+    'vault',
+    'work',
+  ];
+  assert.deepEqual(
+    result.qubes.filter((x) => x.status === 'ok').map((x) => x.name),
+    selected,
+  );
+  assert.deepEqual(
+    result.qubes.filter((x) => x.status === 'skipped').map((x) => x.name),
+    ['dom0', 'no-such-qube'],
+  );
   assert.equal(q['work-clone'], undefined, 'excluded qube is not backed up');
   assert.match(r.stderr, /Skipping dom0/);
   assert.match(r.stderr, /Skipping no-such-qube/);
-  assert.deepEqual(result.qubes.map((x) => x.name), [...result.qubes.map((x) => x.name)].sort(), 'result sorted by name');
+  assert.deepEqual(
+    result.qubes.map((x) => x.name),
+    [...result.qubes.map((x) => x.name)].sort(),
+    'result sorted by name',
+  );
 
   // volumes: templates and standalones root + private, app qubes private only, DispVMs none
   assert.deepEqual(q['fedora-41']!.volumes, ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/root.img']);
-  assert.deepEqual(q['untrusted-standalone']!.volumes, ['appvms/untrusted-standalone/private.img', 'appvms/untrusted-standalone/root.img']);
+  assert.deepEqual(q['untrusted-standalone']!.volumes, [
+    'appvms/untrusted-standalone/private.img',
+    'appvms/untrusted-standalone/root.img',
+  ]);
   assert.deepEqual(q.personal!.volumes, ['appvms/personal/private.img']);
   assert.deepEqual(q['fedora-41-dvm']!.volumes, ['appvms/fedora-41-dvm/private.img']);
   assert.deepEqual(q['disp-test']!.volumes, []);
@@ -99,7 +141,11 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   // the JSON shape
   assert.deepEqual(Object.keys(result).sort(), ['bytesSent', 'qubes', 'seconds', 'session', 'timing']);
   for (const x of result.qubes) {
-    assert.deepEqual(Object.keys(x).filter((k) => !['name', 'status', 'volumes', 'error'].includes(k)), [], x.name);
+    assert.deepEqual(
+      Object.keys(x).filter((k) => !['name', 'status', 'volumes', 'error'].includes(k)),
+      [],
+      x.name,
+    );
     assert.equal(x.error === undefined, x.status === 'ok', `${x.name}: error only when not ok`);
   }
   assert.ok(result.seconds > 0 && result.seconds < 60);
@@ -114,8 +160,13 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   assert.equal(r.captured.tmpDirMode(), '700');
   const dest = `--dest=${env.sim.archiveUrl}`;
   assert.deepEqual(sends[0]!.argv, [
-    dest, '-u', `--local-from=${tmp}/volumes.json`, '--tag=qubes', '--send-unchanged',
-    `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`, 'send',
+    dest,
+    '-u',
+    `--local-from=${tmp}/volumes.json`,
+    '--tag=qubes',
+    '--send-unchanged',
+    `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`,
+    'send',
   ]);
   const root = join(env.sim.dir, 'root');
   assert.deepEqual(r.captured.localFrom(), {
@@ -159,12 +210,24 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   const archived = await env.receive('wyng-qubes-metadata', session);
   assert.equal(Buffer.compare(archived, readFileSync(tarCopy)), 0, 'metadata volume = the tar handed to Wyng');
   const entries = tarEntries(tarCopy);
-  assert.deepEqual(entries.filter((e) => e.type !== '-'), [], 'regular files only (no dirs, links, FIFOs)');
+  assert.deepEqual(
+    entries.filter((e) => e.type !== '-'),
+    [],
+    'regular files only (no dirs, links, FIFOs)',
+  );
   const paths = entries.map((e) => e.path).sort();
   assert.deepEqual(paths, findMetadataFiles(env.sim.qubesDir), 'exactly what find lists');
-  for (const p of ['./qubes.xml', './appvms/work/notes.txt', './appvms/work/firewall.xml', './deep/a/b/c/settings.xml']) assert.ok(paths.includes(p), p);
+  for (const p of ['./qubes.xml', './appvms/work/notes.txt', './appvms/work/firewall.xml', './deep/a/b/c/settings.xml'])
+    assert.ok(paths.includes(p), p);
   for (const p of paths) assert.ok(p.startsWith('./') && !p.split('/').includes('..'), `relative: ${p}`);
-  for (const p of ['./link-to-file.xml', './pipe.xml', './readme.txt', './qubes.xml.orig', './appvms/work/notes.txt.bak', './appvms/notes.txt']) {
+  for (const p of [
+    './link-to-file.xml',
+    './pipe.xml',
+    './readme.txt',
+    './qubes.xml.orig',
+    './appvms/work/notes.txt.bak',
+    './appvms/notes.txt',
+  ]) {
     assert.ok(!paths.includes(p), `not in the tar: ${p}`);
   }
   assert.ok(!paths.some((p) => p.startsWith('./link-to-dir/')), 'symlinked dirs are not followed');
@@ -179,28 +242,69 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   assert.equal(r.qubesd.filter((c) => c.writes).length, selected.length);
   const stamp = Number((await client.getProperty('work', 'backup_timestamp')).value);
   assert.ok(Math.abs(stamp - Date.now() / 1000) < 120, `backup_timestamp is now (${stamp})`);
-  assert.equal((await client.getProperty('work-clone', 'backup_timestamp')).isDefault, true, 'excluded qube not stamped');
+  assert.equal(
+    (await client.getProperty('work-clone', 'backup_timestamp')).isDefault,
+    true,
+    'excluded qube not stamped',
+  );
 
   // list --json shows the session and its qubes
   const list = await env.listJson();
-  assert.deepEqual(list.sessions.map((s) => s.id), [session]);
+  assert.deepEqual(
+    list.sessions.map((s) => s.id),
+    [session],
+  );
   assert.deepEqual(list.sessions[0]!.tags, { qubes: '' });
-  assert.deepEqual(list.sessions[0]!.qubes, selected.filter((x) => x !== 'disp-test'));
+  assert.deepEqual(
+    list.sessions[0]!.qubes,
+    selected.filter((x) => x !== 'disp-test'),
+  );
   for (const x of selected.filter((n) => n !== 'disp-test')) assert.equal(list.qubes[x]?.newest, session, x);
   const listed = await env.run(['list', '--dest', env.sim.archiveUrl, '-u', '--json', '--session', session]);
   assert.equal(listed.code, 0, listed.stderr);
-  const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session.qubes;
-  assert.deepEqual(sq.find((x) => x.name === 'disp-test'), { name: 'disp-test', class: 'DispVM', disposable: true }, 'the DispVM is in the session metadata');
+  const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session
+    .qubes;
+  assert.deepEqual(
+    sq.find((x) => x.name === 'disp-test'),
+    { name: 'disp-test', class: 'DispVM', disposable: true },
+    'the DispVM is in the session metadata',
+  );
 });
 
 test('selection errors: dom0 / unknown names only, or everything excluded → exit 9, no Wyng send, no writes', async () => {
-  for (const args of [['dom0', 'no-such-qube'], ['-i', '--exclude', 'disp-test', '--exclude', 'fedora-41', '--exclude', 'fedora-41-dvm', '--exclude', 'personal', '--exclude', 'sys-firewall', '--exclude', 'sys-net', '--exclude', 'untrusted-standalone', '--exclude', 'work', '--exclude', 'work-clone']]) {
+  for (const args of [
+    ['dom0', 'no-such-qube'],
+    [
+      '-i',
+      '--exclude',
+      'disp-test',
+      '--exclude',
+      'fedora-41',
+      '--exclude',
+      'fedora-41-dvm',
+      '--exclude',
+      'personal',
+      '--exclude',
+      'sys-firewall',
+      '--exclude',
+      'sys-net',
+      '--exclude',
+      'untrusted-standalone',
+      '--exclude',
+      'work',
+      '--exclude',
+      'work-clone',
+    ],
+  ]) {
     const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', ...args]);
     assert.equal(r.code, 9, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.json!.errors[0]!.kind, 'selection');
     assert.match(r.stderr, /Please supply a list of Qubes VMs to backup/);
     assert.deepEqual(wyngAction(r.wyng, 'send'), []);
-    assert.deepEqual(r.qubesd.filter((c) => c.writes).map((c) => c.method), []);
+    assert.deepEqual(
+      r.qubesd.filter((c) => c.writes).map((c) => c.method),
+      [],
+    );
     assert.deepEqual(r.tmpLeft, []);
   }
 });
@@ -219,12 +323,21 @@ test('backup_timestamp is never set on qubes tagged disp-created-by-dom0; an unc
   const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'disp-test', 'work']);
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
-  assert.deepEqual(result.qubes.map((x) => [x.name, x.status]), [['disp-test', 'ok'], ['work', 'ok']]);
+  assert.deepEqual(
+    result.qubes.map((x) => [x.name, x.status]),
+    [
+      ['disp-test', 'ok'],
+      ['work', 'ok'],
+    ],
+  );
   assert.deepEqual(timestampWrites(r.qubesd), ['work']);
   assert.notEqual(result.session, session);
   assert.equal(result.bytesSent, 0, 'nothing changed: no data sent');
   const vols = await env.archiveVolumes();
-  assert.ok(vols['appvms/work/private.img']!.includes(result.session!), '--send-unchanged: the unchanged volume is in the new session');
+  assert.ok(
+    vols['appvms/work/private.img']!.includes(result.session!),
+    '--send-unchanged: the unchanged volume is in the new session',
+  );
   await client.removeTag('disp-test', 'disp-created-by-dom0');
 });
 
@@ -241,30 +354,64 @@ test('--check-after-send runs `--session=newest arch-check` after the send', asy
   assert.deepEqual(wyngAction(without.wyng, 'arch-check'), [], 'no check without the option');
 });
 
-test('a failing --check-after-send: Wyng\'s exit code, the backup result is still reported', async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--check-after-send', 'personal'], { env: { CAPTURE_FAIL_ARCH_CHECK: 'crash' } });
+test("a failing --check-after-send: Wyng's exit code, the backup result is still reported", async () => {
+  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--check-after-send', 'personal'], {
+    env: { CAPTURE_FAIL_ARCH_CHECK: 'crash' },
+  });
   assert.equal(r.code, 1, r.stderr);
   const result = backupResult(r);
   assert.match(result.session ?? '', /^\d{8}-\d{6}$/);
-  assert.deepEqual(result.qubes.map((x) => [x.name, x.status]), [['personal', 'ok']]);
+  assert.deepEqual(
+    result.qubes.map((x) => [x.name, x.status]),
+    [['personal', 'ok']],
+  );
   assert.deepEqual(timestampWrites(r.qubesd), ['personal'], 'the send itself succeeded');
-  assert.ok(r.json!.errors.some((e) => e.kind === 'wyng' && /arch-check/.test(e.message)), JSON.stringify(r.json!.errors));
+  assert.ok(
+    r.json!.errors.some((e) => e.kind === 'wyng' && /arch-check/.test(e.message)),
+    JSON.stringify(r.json!.errors),
+  );
 });
 
 test('--progress=json: JSON-lines events on stderr, one per volume; with --json nothing else interleaves', async () => {
   env.fill('personal', 'private', 'personal-progress', 64 * 1024);
   for (const json of [false, true]) {
-    const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--progress=json', ...(json ? ['--json'] : []), 'personal', 'fedora-41']);
+    const r = await env.run([
+      'backup',
+      '--dest',
+      env.sim.archiveUrl,
+      '-u',
+      '--progress=json',
+      ...(json ? ['--json'] : []),
+      'personal',
+      'fedora-41',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
     const events = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const e of events) assert.match(String(e.time), /^\d{4}-\d\d-\d\dT/);
     const kinds = events.map((e) => e.event);
-    assert.deepEqual(kinds.filter((k) => k !== 'volume'), ['selected', 'send', 'done'], kinds.join(' '));
+    assert.deepEqual(
+      kinds.filter((k) => k !== 'volume'),
+      ['selected', 'send', 'done'],
+      kinds.join(' '),
+    );
     const vols = events.filter((e) => e.event === 'volume').map((e) => e.name);
     // Wyng's order: the metadata import first, then the pool's volumes sorted by name
-    assert.deepEqual(vols, ['wyng-qubes-metadata', 'appvms/personal/private.img', 'vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/root.img']);
-    assert.deepEqual(events.filter((e) => e.event === 'volume').map((e) => [e.index, e.total]), [[1, 4], [2, 4], [3, 4], [4, 4]]);
+    assert.deepEqual(vols, [
+      'wyng-qubes-metadata',
+      'appvms/personal/private.img',
+      'vm-templates/fedora-41/private.img',
+      'vm-templates/fedora-41/root.img',
+    ]);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'volume').map((e) => [e.index, e.total]),
+      [
+        [1, 4],
+        [2, 4],
+        [3, 4],
+        [4, 4],
+      ],
+    );
     const done = events.find((e) => e.event === 'done')!;
     assert.equal(done.ok, true);
     if (json) {
@@ -284,12 +431,33 @@ test('--progress=json: JSON-lines events on stderr, one per volume; with --json 
 });
 
 test('extra tags (-w tag=…), --autoprune, --remap and -d reach the one send in the contract order', async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '-w', 'tag=nightly,Nightly backup', '--autoprune=on', '--remap', '-d', 'personal']);
+  const r = await env.run([
+    'backup',
+    '--dest',
+    env.sim.archiveUrl,
+    '-u',
+    '--json',
+    '-w',
+    'tag=nightly,Nightly backup',
+    '--autoprune=on',
+    '--remap',
+    '-d',
+    'personal',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const tmp = r.captured.tmpDir()!;
   assert.deepEqual(wyngAction(r.wyng, 'send')[0]!.argv, [
-    `--dest=${env.sim.archiveUrl}`, '-u', '--tag=nightly,Nightly backup', `--local-from=${tmp}/volumes.json`, '--tag=qubes', '--send-unchanged',
-    '--autoprune=on', '--remap', '-d', `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`, 'send',
+    `--dest=${env.sim.archiveUrl}`,
+    '-u',
+    '--tag=nightly,Nightly backup',
+    `--local-from=${tmp}/volumes.json`,
+    '--tag=qubes',
+    '--send-unchanged',
+    '--autoprune=on',
+    '--remap',
+    '-d',
+    `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`,
+    'send',
   ]);
   const session = backupResult(r).session!;
   const list = await env.listJson();

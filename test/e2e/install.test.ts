@@ -34,7 +34,10 @@ function mode(path: string): number {
   return statSync(join(dest, path)).mode & 0o7777;
 }
 
-function runInstalled(argv: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+function runInstalled(
+  argv: string[],
+  env: Record<string, string> = {},
+): { code: number; stdout: string; stderr: string } {
   const [program, ...args] = argv as [string, ...string[]];
   const r = spawnSync(program, args, {
     encoding: 'utf8',
@@ -74,12 +77,22 @@ test('make install puts every file in its place with the right mode', () => {
   }
   // Every example formula of the repository.
   for (const sls of readdirSync(join(ROOT, 'salt', 'formulas', 'wyng-qubes')).filter((f) => f.endsWith('.sls'))) {
-    assert.equal(readFileSync(join(dest, 'srv/salt/wyng-qubes', sls), 'utf8'), readFileSync(join(ROOT, 'salt/formulas/wyng-qubes', sls), 'utf8'));
+    assert.equal(
+      readFileSync(join(dest, 'srv/salt/wyng-qubes', sls), 'utf8'),
+      readFileSync(join(ROOT, 'salt/formulas/wyng-qubes', sls), 'utf8'),
+    );
   }
   // The services and the policy are the repository's files, unchanged.
-  for (const s of SERVICES) assert.equal(readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'), readFileSync(join(ROOT, 'rpc/services', s), 'utf8'));
+  for (const s of SERVICES)
+    assert.equal(
+      readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'),
+      readFileSync(join(ROOT, 'rpc/services', s), 'utf8'),
+    );
   // Nothing else at the top: no stray directories.
-  assert.deepEqual(files.filter((f) => /^\/[a-z]+\/$/.test(f)), ['/etc/', '/srv/', '/usr/', '/var/']);
+  assert.deepEqual(
+    files.filter((f) => /^\/[a-z]+\/$/.test(f)),
+    ['/etc/', '/srv/', '/usr/', '/var/'],
+  );
 });
 
 test('/usr/bin/wyng-qubes is a relative symlink to the bundle, and the installed program runs', () => {
@@ -93,9 +106,19 @@ test('/usr/bin/wyng-qubes is a relative symlink to the bundle, and the installed
   // As the Salt module runs it: node BIN --json.
   const salt = runInstalled([process.execPath, link, 'version', '--json']);
   assert.equal(salt.code, 0, salt.stderr);
-  assert.deepEqual(JSON.parse(salt.stdout), { ok: true, exitCode: 0, command: 'version', result: { version }, errors: [] });
+  assert.deepEqual(JSON.parse(salt.stdout), {
+    ok: true,
+    exitCode: 0,
+    command: 'version',
+    result: { version },
+    errors: [],
+  });
   // The qrexec service files run /usr/bin/wyng-qubes.
-  for (const s of SERVICES) assert.match(readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'), new RegExp(`^exec /usr/bin/wyng-qubes rpc ${s.replace('.', '\\.')}$`, 'm'));
+  for (const s of SERVICES)
+    assert.match(
+      readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'),
+      new RegExp(`^exec /usr/bin/wyng-qubes rpc ${s.replace('.', '\\.')}$`, 'm'),
+    );
 });
 
 test('the example profiles.yaml is valid, schedules included, and a second install keeps an edited one', () => {
@@ -103,8 +126,13 @@ test('the example profiles.yaml is valid, schedules included, and a second insta
   const configDir = join(dest, 'etc/wyng-qubes');
   const r = runInstalled([link, 'profiles', '--json'], { WYNG_QUBES_CONFIG_DIR: configDir });
   assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { result: { profiles: Array<{ name: string; schedule?: string; hooks?: unknown; notify?: unknown }> } };
-  assert.deepEqual(doc.result.profiles.map((p) => p.name), ['nightly', 'work-weekly']);
+  const doc = JSON.parse(r.stdout) as {
+    result: { profiles: Array<{ name: string; schedule?: string; hooks?: unknown; notify?: unknown }> };
+  };
+  assert.deepEqual(
+    doc.result.profiles.map((p) => p.name),
+    ['nightly', 'work-weekly'],
+  );
   for (const p of doc.result.profiles) {
     assert.ok(p.schedule !== undefined, `${p.name} has a schedule`);
     assert.deepEqual(checkCalendar(p.schedule), { ok: true }, p.schedule);
@@ -129,11 +157,24 @@ function helpOptions(): string[] {
 test('the man page documents every option of --help and renders', () => {
   const page = readFileSync(join(dest, 'usr/share/man/man1/wyng-qubes.1'), 'utf8');
   assert.match(page, /^\.TH "WYNG-QUBES" "1" "" "wyng-qubes \d+\.\d+\.\d+" "wyng-qubes manual"$/m);
-  for (const section of ['NAME', 'SYNOPSIS', 'COMMANDS', 'OPTIONS', 'PROFILES', 'SCHEDULED BACKUPS', 'REPORTS', 'EXIT STATUS', 'FILES']) {
+  for (const section of [
+    'NAME',
+    'SYNOPSIS',
+    'COMMANDS',
+    'OPTIONS',
+    'PROFILES',
+    'SCHEDULED BACKUPS',
+    'REPORTS',
+    'EXIT STATUS',
+    'FILES',
+  ]) {
     assert.match(page, new RegExp(`^\\.SH ${section}$`, 'm'), section);
   }
-  for (const opt of helpOptions()) assert.ok(page.includes(`\\fB${opt.replaceAll('-', '\\-')}\\fR`), `man page documents ${opt}`);
-  const groff = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', join(dest, 'usr/share/man/man1/wyng-qubes.1')], { encoding: 'utf8' });
+  for (const opt of helpOptions())
+    assert.ok(page.includes(`\\fB${opt.replaceAll('-', '\\-')}\\fR`), `man page documents ${opt}`);
+  const groff = spawnSync('groff', ['-man', '-Tutf8', '-ww', '-z', join(dest, 'usr/share/man/man1/wyng-qubes.1')], {
+    encoding: 'utf8',
+  });
   if (groff.error === undefined) {
     assert.equal(groff.status, 0);
     assert.equal(groff.stderr, '', 'groff renders the page without warnings');
@@ -152,7 +193,10 @@ test('bash completion knows every option of --help, the commands, schedule actio
       '_wyng_qubes',
       'printf "%s\\n" "${COMPREPLY[@]}"',
     ].join('\n');
-    const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') } });
+    const r = spawnSync('bash', ['-c', script], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/bin:/bin', WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') },
+    });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);
   };
@@ -160,7 +204,11 @@ test('bash completion knows every option of --help, the commands, schedule actio
   assert.deepEqual(complete(['wyng-qubes', '-u', 'schedule', '']), ['enable', 'disable', 'list']);
   assert.deepEqual(complete(['wyng-qubes', '--autoprune', '']), ['off', 'on', 'full']);
   assert.deepEqual(complete(['wyng-qubes', '--last']), ['--last']);
-  writeFileSync(join(dest, 'etc/wyng-qubes/profiles.yaml'), 'profiles:\n  nightly:\n    dest: file:/x\n  work-weekly:\n    dest: file:/y\n', { mode: 0o600 });
+  writeFileSync(
+    join(dest, 'etc/wyng-qubes/profiles.yaml'),
+    'profiles:\n  nightly:\n    dest: file:/x\n  work-weekly:\n    dest: file:/y\n',
+    { mode: 0o600 },
+  );
   assert.deepEqual(complete(['wyng-qubes', 'schedule', 'enable', '']), ['nightly', 'work-weekly']);
   assert.deepEqual(complete(['wyng-qubes', '--profile', 'n']), ['nightly']);
 });

@@ -21,7 +21,12 @@ const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</labe
 <domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
-const POOL_CALLS = ['admin.pool.List/ok', 'admin.pool.Info/varlibqubes', 'admin.pool.Info/linux-kernel', 'admin.pool.Info/vm-pool'];
+const POOL_CALLS = [
+  'admin.pool.List/ok',
+  'admin.pool.Info/varlibqubes',
+  'admin.pool.Info/linux-kernel',
+  'admin.pool.Info/vm-pool',
+];
 
 let t: WyngTarget;
 let dest: string;
@@ -39,14 +44,20 @@ before(async () => {
   await buildMetadataTar(qubesDir, tar);
   const localFrom = join(t.scratch, 'vols.json');
   writeFileSync(localFrom, JSON.stringify({ [t.poolDir]: [['appvms/work/private.img', '']] }));
-  execFileSync(t.wyng, wyngArgv.send({ dest, unattended: true, wyngopt: [] }, { localFrom, metadataTar: tar }), { env: t.env as NodeJS.ProcessEnv, stdio: 'pipe' });
+  execFileSync(t.wyng, wyngArgv.send({ dest, unattended: true, wyngopt: [] }, { localFrom, metadataTar: tar }), {
+    env: t.env as NodeJS.ProcessEnv,
+    stdio: 'pipe',
+  });
 });
 
 after(() => {
   if (!t.real) rmSync(t.scratch, { recursive: true, force: true });
 });
 
-async function withQubesd(fn: (server: ReplayServer, env: Record<string, string | undefined>) => Promise<void>, ex = exchanges(...POOL_CALLS)): Promise<void> {
+async function withQubesd(
+  fn: (server: ReplayServer, env: Record<string, string | undefined>) => Promise<void>,
+  ex = exchanges(...POOL_CALLS),
+): Promise<void> {
   const server = await startReplay(ex);
   try {
     await fn(server, { ...t.env, WYNG_QUBES_QUBESD_SOCKET: server.socketPath, WYNG_QUBES_QUBESD_TIMEOUT_MS: '5000' });
@@ -61,7 +72,10 @@ test('list --pool-info prints the archive header, then lvm_thin/file-reflink poo
     const r = await runBundle(['--wyng', t.wyng, '--dest', dest, '--pool-info', 'list'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^\nURL file:/);
-    assert.match(r.stdout, /\nQubes local storage pools:\n varlibqubes {13}: file-reflink, \/var\/lib\/qubes, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n vm-pool {17}: file-reflink, \/mnt\/vm-pool, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n/);
+    assert.match(
+      r.stdout,
+      /\nQubes local storage pools:\n varlibqubes {13}: file-reflink, \/var\/lib\/qubes, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n vm-pool {17}: file-reflink, \/mnt\/vm-pool, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n/,
+    );
     assert.doesNotMatch(r.stdout, /linux-kernel/, 'pools Wyng cannot use are left out, as wyng-util-qubes does');
     assert.doesNotMatch(r.stdout, /Archived Qubes VMs/);
     assert.deepEqual(server.unused(), []);
@@ -76,8 +90,22 @@ test('list --pool-info --json: result.pools, and --debug prints the Admin API ca
     assert.equal(doc.ok, true);
     assert.equal(doc.result.archive.url, dest);
     assert.deepEqual(doc.result.pools, [
-      { name: 'varlibqubes', driver: 'file-reflink', path: '/var/lib/qubes', dirPath: '/var/lib/qubes', size: 2147483648, usage: 6062080 },
-      { name: 'vm-pool', driver: 'file-reflink', path: '/mnt/vm-pool', dirPath: '/mnt/vm-pool', size: 2147483648, usage: 6062080 },
+      {
+        name: 'varlibqubes',
+        driver: 'file-reflink',
+        path: '/var/lib/qubes',
+        dirPath: '/var/lib/qubes',
+        size: 2147483648,
+        usage: 6062080,
+      },
+      {
+        name: 'vm-pool',
+        driver: 'file-reflink',
+        path: '/mnt/vm-pool',
+        dirPath: '/mnt/vm-pool',
+        size: 2147483648,
+        usage: 6062080,
+      },
     ]);
     assert.match(r.stderr, /Qubes local storage pools:/, 'human text goes to stderr under --json');
     assert.match(r.stderr, /debug: qubesd #1 read admin\.pool\.List\+ → dom0: ok/);
@@ -89,14 +117,26 @@ test('list --pool-info shows lvm_thin pools as VG/thin pool', async () => {
   // no lvm_thin pool was recorded (the lab has none); the Info body follows PROTOCOL.md §3
   const ex = [
     synthetic('pool-list', 'admin.pool.List+ dom0 name dom0\0', '0\0lvm\n'),
-    synthetic('pool-info-lvm', 'admin.pool.Info+lvm dom0 name dom0\0', '0\0driver=lvm_thin\nname=lvm\nrevisions_to_keep=1\nthin_pool=vm-pool\nvolume_group=qubes_dom0\nsize=107374182400\nusage=53687091200\n'),
+    synthetic(
+      'pool-info-lvm',
+      'admin.pool.Info+lvm dom0 name dom0\0',
+      '0\0driver=lvm_thin\nname=lvm\nrevisions_to_keep=1\nthin_pool=vm-pool\nvolume_group=qubes_dom0\nsize=107374182400\nusage=53687091200\n',
+    ),
   ];
   await withQubesd(async (_server, env) => {
     const r = await runInProcess(['--wyng', t.wyng, '--dest', dest, '--pool-info', '--json', 'list'], { env });
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout) as { result: { pools: unknown } };
     assert.deepEqual(doc.result.pools, [
-      { name: 'lvm', driver: 'lvm_thin', path: 'qubes_dom0/vm-pool', volumeGroup: 'qubes_dom0', thinPool: 'vm-pool', size: 107374182400, usage: 53687091200 },
+      {
+        name: 'lvm',
+        driver: 'lvm_thin',
+        path: 'qubes_dom0/vm-pool',
+        volumeGroup: 'qubes_dom0',
+        thinPool: 'vm-pool',
+        size: 107374182400,
+        usage: 53687091200,
+      },
     ]);
     assert.match(r.stderr, / lvm {21}: lvm_thin {4}, qubes_dom0\/vm-pool, size 100\.0 GiB, used 50\.0 GiB \(50\.0%\)/);
   }, ex);
@@ -118,9 +158,30 @@ test('pool formatting helpers', () => {
   assert.equal(humanBytes(1536), '1.5 KiB');
   assert.equal(humanBytes(2147483648), '2.0 GiB');
   const pools = listPools([
-    { name: 'k', driver: 'linux-kernel', config: { name: 'k', driver: 'linux-kernel', dir_path: '/x' }, size: undefined, usage: undefined, includedIn: 'v' },
-    { name: 'f', driver: 'file-reflink', config: { name: 'f', driver: 'file-reflink', dir_path: '/f' }, size: undefined, usage: undefined, includedIn: undefined },
-    { name: 'broken', driver: 'lvm_thin', config: { name: 'broken', driver: 'lvm_thin' }, size: 1, usage: 1, includedIn: undefined },
+    {
+      name: 'k',
+      driver: 'linux-kernel',
+      config: { name: 'k', driver: 'linux-kernel', dir_path: '/x' },
+      size: undefined,
+      usage: undefined,
+      includedIn: 'v',
+    },
+    {
+      name: 'f',
+      driver: 'file-reflink',
+      config: { name: 'f', driver: 'file-reflink', dir_path: '/f' },
+      size: undefined,
+      usage: undefined,
+      includedIn: undefined,
+    },
+    {
+      name: 'broken',
+      driver: 'lvm_thin',
+      config: { name: 'broken', driver: 'lvm_thin' },
+      size: 1,
+      usage: 1,
+      includedIn: undefined,
+    },
   ]);
   assert.deepEqual(pools, [{ name: 'f', driver: 'file-reflink', path: '/f', dirPath: '/f', size: null, usage: null }]);
   assert.deepEqual(poolLines(pools), ['', 'Qubes local storage pools:', ` f${' '.repeat(23)}: file-reflink, /f`]);

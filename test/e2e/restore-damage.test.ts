@@ -51,12 +51,26 @@ test('every kind of damage is undone: settings equal the backup property by prop
   await c.removeTag('work', 'project-x');
   await c.setTag('work', 'stray');
   for (const a of await c.assignedDevices('work', 'pci')) await c.unassignDevice('work', a);
-  await c.assignDevice('work', { devclass: 'pci', backend: 'dom0', port: '00_04.0', deviceId: '0x1af4:0x1053::pffff00', mode: 'required', options: {} });
+  await c.assignDevice('work', {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_04.0',
+    deviceId: '0x1af4:0x1053::pffff00',
+    mode: 'required',
+    options: {},
+  });
   await setFirewallLikeQubesd(sim, c, 'work', 'AppVM', ['action=accept']);
   writeFileSync(join(qubeDir(sim, 'work', 'AppVM'), 'notes.txt'), 'overwritten\n');
   // a PCI assignment widened to "any device in that port", its options lost
   for (const a of await c.assignedDevices('sys-net', 'pci')) await c.unassignDevice('sys-net', a);
-  await c.assignDevice('sys-net', { devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '*', mode: 'required', options: {} });
+  await c.assignDevice('sys-net', {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_03.0',
+    deviceId: '*',
+    mode: 'required',
+    options: {},
+  });
   // swapped template
   await c.createQube({ klass: 'TemplateVM', name: 'debian-12', label: 'black' });
   await c.setProperty('work-clone', 'template', 'debian-12');
@@ -76,22 +90,31 @@ test('every kind of damage is undone: settings equal the backup property by prop
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
   const result = r.json!.result as RestoreJson;
   assert.equal(result.session, lab.session);
-  assert.deepEqual(
-    result.qubes.map((q) => [q.name, q.status]).sort(),
-    LAB_QUBES.map((q) => [q, 'restored']).sort(),
-  );
+  assert.deepEqual(result.qubes.map((q) => [q.name, q.status]).sort(), LAB_QUBES.map((q) => [q, 'restored']).sort());
   for (const q of result.qubes) assert.equal(q.error, undefined, q.name);
   assert.ok(result.qubes.find((q) => q.name === 'work')!.changes >= 14, 'every change of work is counted');
   await assertRestored(lab, LAB_QUBES);
   const live = await lab.client().listQubes();
-  assert.equal(live.find((q) => q.name === 'vault')!.klass, 'AppVM', 'the StandaloneVM in vault\'s place was replaced by the archived AppVM');
-  assert.equal(live.find((q) => q.name === 'debian-12')?.klass, 'TemplateVM', 'qubes outside the backup are left alone');
-  for (const q of LAB_QUBES) assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, `${q}: no ${IN_PROGRESS_TAG} left`);
+  assert.equal(
+    live.find((q) => q.name === 'vault')!.klass,
+    'AppVM',
+    "the StandaloneVM in vault's place was replaced by the archived AppVM",
+  );
+  assert.equal(
+    live.find((q) => q.name === 'debian-12')?.klass,
+    'TemplateVM',
+    'qubes outside the backup are left alone',
+  );
+  for (const q of LAB_QUBES)
+    assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, `${q}: no ${IN_PROGRESS_TAG} left`);
   // firewall rules are in force in qubesd (not only in a file), the device identity is exact
   assert.deepEqual(await lab.client().getFirewall('work'), lab.archived.get('work')!.firewall);
   assert.deepEqual(await lab.client().assignedDevices('sys-net', 'pci'), lab.archived.get('sys-net')!.devices);
   assert.equal(readFileSync(join(qubeDir(sim, 'work', 'AppVM'), 'notes.txt'), 'utf8'), lab.notes.get('work'));
-  assert.ok(!existsSync(join(qubeDir(sim, 'work', 'AppVM'), `notes.txt.wyng-qubes-${process.pid}.tmp`)), 'no temp file left behind');
+  assert.ok(
+    !existsSync(join(qubeDir(sim, 'work', 'AppVM'), `notes.txt.wyng-qubes-${process.pid}.tmp`)),
+    'no temp file left behind',
+  );
 });
 
 test('a second restore of the restored system makes zero Admin API writes and still succeeds', async () => {
@@ -101,10 +124,17 @@ test('a second restore of the restored system makes zero Admin API writes and st
   assert.deepEqual(writes(lab.callsSince(m)), []);
   const result = r.json!.result as RestoreJson & { adminApi: { writes: number; calls: number } };
   assert.equal(result.adminApi.writes, 0);
-  assert.deepEqual(result.qubes.map((q) => q.changes), result.qubes.map(() => 0));
+  assert.deepEqual(
+    result.qubes.map((q) => q.changes),
+    result.qubes.map(() => 0),
+  );
   // reads in batches, only of the qubes being restored (the DispVM disp-test is not selected)
   const calls = lab.callsSince(m);
-  assert.deepEqual(calls.filter((x) => x.dest === 'disp-test').map((x) => x.method), [], 'an unselected qube is not read');
+  assert.deepEqual(
+    calls.filter((x) => x.dest === 'disp-test').map((x) => x.method),
+    [],
+    'an unselected qube is not read',
+  );
   // per qube: properties, features (list + one per feature), tags, firewall, devices per class,
   // volume info; wyng-util-qubes needs 68–73 per qube
   assert.ok(calls.length <= 10 * LAB_QUBES.length, `a few reads per qube (${calls.length} calls)`);

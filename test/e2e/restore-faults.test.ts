@@ -13,7 +13,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { IN_PROGRESS_TAG } from '../../src/core/restore/diff.ts';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import { assertRestored, removeQubeLikeQubesd, startRestoreLab, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import {
+  assertRestored,
+  removeQubeLikeQubesd,
+  startRestoreLab,
+  type LabRun,
+  type RestoreLab,
+} from '../helpers/restore-lab.ts';
 
 const QUBES = ['personal', 'sys-net', 'vault', 'work'];
 let lab: RestoreLab;
@@ -44,7 +50,14 @@ async function damage(): Promise<void> {
   await removeQubeLikeQubesd(lab.sim, c, 'vault');
   await c.createQube({ klass: 'StandaloneVM', name: 'vault', label: 'red' });
   for (const a of await c.assignedDevices('sys-net', 'pci')) await c.unassignDevice('sys-net', a);
-  await c.assignDevice('sys-net', { devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '*', mode: 'required', options: {} });
+  await c.assignDevice('sys-net', {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_03.0',
+    deviceId: '*',
+    mode: 'required',
+    options: {},
+  });
 }
 
 function restore(env?: Record<string, string>): Promise<LabRun> {
@@ -57,7 +70,12 @@ async function assertConverges(context: string): Promise<void> {
   const r = await restore();
   assert.equal(r.code, 0, `${context}: the rerun converges\n${r.stderr}\n${r.stdout}`);
   await assertRestored(lab, QUBES);
-  for (const q of QUBES) assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, `${context}: ${q} has no ${IN_PROGRESS_TAG} after the rerun`);
+  for (const q of QUBES)
+    assert.equal(
+      await lab.client().hasTag(q, IN_PROGRESS_TAG),
+      false,
+      `${context}: ${q} has no ${IN_PROGRESS_TAG} after the rerun`,
+    );
 }
 
 test('a Wyng receive failure for one volume fails that qube only; it keeps the tag; a rerun converges', async () => {
@@ -67,69 +85,93 @@ test('a Wyng receive failure for one volume fails that qube only; it keeps the t
   assert.equal(r.code, 2, `${r.stderr}\n${r.stdout}`);
   assert.match(r.stderr + r.stdout, /Error for VMs: work/);
   const outcomes = (r.json!.result as { qubes: Outcome[] }).qubes;
-  assert.deepEqual(outcomes.map((q) => [q.name, q.status]).sort(), [['personal', 'restored'], ['sys-net', 'restored'], ['vault', 'restored'], ['work', 'failed']]);
-  assert.match(outcomes.find((q) => q.name === 'work')!.error!, /Wyng could not restore volume 'appvms\/work\/private\.img'/);
+  assert.deepEqual(outcomes.map((q) => [q.name, q.status]).sort(), [
+    ['personal', 'restored'],
+    ['sys-net', 'restored'],
+    ['vault', 'restored'],
+    ['work', 'failed'],
+  ]);
+  assert.match(
+    outcomes.find((q) => q.name === 'work')!.error!,
+    /Wyng could not restore volume 'appvms\/work\/private\.img'/,
+  );
   await assertRestored(lab, ['personal', 'sys-net', 'vault']);
-  for (const q of ['personal', 'sys-net', 'vault']) assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, q);
+  for (const q of ['personal', 'sys-net', 'vault'])
+    assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, q);
   assert.equal(await lab.client().hasTag('work', IN_PROGRESS_TAG), true, 'work keeps backup-restore-in-progress');
-  assert.deepEqual(readFileSync(lab.sim.qubesd.volumePath('work', 'private')!), Buffer.alloc(256 * 1024, 7), 'the failed volume was not touched by the fake');
+  assert.deepEqual(
+    readFileSync(lab.sim.qubesd.volumePath('work', 'private')!),
+    Buffer.alloc(256 * 1024, 7),
+    'the failed volume was not touched by the fake',
+  );
   await assertConverges('after the Wyng failure');
 });
 
-test('a qubesd error on the N-th call, for every N of a whole restore: the others are restored, the failed one keeps the tag, a rerun converges', { timeout: 900_000 }, async () => {
-  // the clean run gives the call count (and heals the system)
-  await damage();
-  const mark = lab.mark();
-  const clean = await restore();
-  assert.equal(clean.code, 0, `${clean.stderr}\n${clean.stdout}`);
-  const total = lab.callsSince(mark).length;
-  assert.ok(total > 30, `a whole restore makes ${total} calls`);
-  await assertRestored(lab, QUBES);
+test(
+  'a qubesd error on the N-th call, for every N of a whole restore: the others are restored, the failed one keeps the tag, a rerun converges',
+  { timeout: 900_000 },
+  async () => {
+    // the clean run gives the call count (and heals the system)
+    await damage();
+    const mark = lab.mark();
+    const clean = await restore();
+    assert.equal(clean.code, 0, `${clean.stderr}\n${clean.stdout}`);
+    const total = lab.callsSince(mark).length;
+    assert.ok(total > 30, `a whole restore makes ${total} calls`);
+    await assertRestored(lab, QUBES);
 
-  const seen = { exit1: 0, exit2: 0, failedQubes: new Set<string>() };
-  for (let n = 1; n <= total; n++) {
-    for (const kind of n % 8 === 0 ? (['fail', 'drop'] as const) : (['fail'] as const)) {
-      const context = `${kind} on call ${n} of ${total}`;
-      await damage();
-      const before = new Set((await lab.client().listQubes()).map((q) => q.name));
-      const base = lastSeq();
-      lab.sim.qubesd.setFaults(kind === 'fail' ? { failOnCall: base + n } : { dropOnCall: base + n });
-      const m = lab.mark();
-      let r: LabRun;
-      try {
-        r = await restore();
-      } finally {
-        lab.sim.qubesd.setFaults({});
+    const seen = { exit1: 0, exit2: 0, failedQubes: new Set<string>() };
+    for (let n = 1; n <= total; n++) {
+      for (const kind of n % 8 === 0 ? (['fail', 'drop'] as const) : (['fail'] as const)) {
+        const context = `${kind} on call ${n} of ${total}`;
+        await damage();
+        const before = new Set((await lab.client().listQubes()).map((q) => q.name));
+        const base = lastSeq();
+        lab.sim.qubesd.setFaults(kind === 'fail' ? { failOnCall: base + n } : { dropOnCall: base + n });
+        const m = lab.mark();
+        let r: LabRun;
+        try {
+          r = await restore();
+        } finally {
+          lab.sim.qubesd.setFaults({});
+        }
+        const calls = lab.callsSince(m);
+        const faulted = calls.find((x) => x.seq === base + n);
+        const what = faulted ? `${context} (${faulted.method}+${faulted.arg} on ${faulted.dest})` : context;
+        assert.ok(r.code === 0 || r.code === 1 || r.code === 2, `${what}: exit ${r.code}\n${r.stderr}`);
+        assert.ok(r.json, `${what}: a JSON result`);
+        assert.ok(!/at .+\.ts:\d+/.test(r.stdout + r.stderr), `${what}: no stack trace`);
+        if (r.code === 1) {
+          seen.exit1 += 1;
+          assert.ok(faulted, what);
+          assert.equal(r.json!.errors[0]?.kind, 'admin-api', what);
+          assert.deepEqual(okWrites(calls), [], `${what}: a fatal error only before anything was written`);
+        } else {
+          if (r.code === 2) seen.exit2 += 1;
+          await checkOutcomes(r, calls, faulted, before, what, seen.failedQubes);
+        }
+        await assertConverges(what);
       }
-      const calls = lab.callsSince(m);
-      const faulted = calls.find((x) => x.seq === base + n);
-      const what = faulted ? `${context} (${faulted.method}+${faulted.arg} on ${faulted.dest})` : context;
-      assert.ok(r.code === 0 || r.code === 1 || r.code === 2, `${what}: exit ${r.code}\n${r.stderr}`);
-      assert.ok(r.json, `${what}: a JSON result`);
-      assert.ok(!/at .+\.ts:\d+/.test(r.stdout + r.stderr), `${what}: no stack trace`);
-      if (r.code === 1) {
-        seen.exit1 += 1;
-        assert.ok(faulted, what);
-        assert.equal(r.json!.errors[0]?.kind, 'admin-api', what);
-        assert.deepEqual(okWrites(calls), [], `${what}: a fatal error only before anything was written`);
-      } else {
-        if (r.code === 2) seen.exit2 += 1;
-        await checkOutcomes(r, calls, faulted, before, what, seen.failedQubes);
-      }
-      await assertConverges(what);
     }
-  }
-  // the loop really went through the interesting cases
-  assert.ok(seen.exit1 > 0, 'some faults hit the planning reads');
-  assert.ok(seen.exit2 > total / 2, `most faults failed a qube (${seen.exit2} of ${total})`);
-  assert.deepEqual([...seen.failedQubes].sort(), QUBES, 'every qube was the failed one for some N');
-});
+    // the loop really went through the interesting cases
+    assert.ok(seen.exit1 > 0, 'some faults hit the planning reads');
+    assert.ok(seen.exit2 > total / 2, `most faults failed a qube (${seen.exit2} of ${total})`);
+    assert.deepEqual([...seen.failedQubes].sort(), QUBES, 'every qube was the failed one for some N');
+  },
+);
 
 function okWrites(calls: readonly CallLogEntry[]): string[] {
   return calls.filter((c) => c.writes && c.outcome === 'ok').map((c) => `${c.method}+${c.arg} ${c.dest}`);
 }
 
-async function checkOutcomes(r: LabRun, calls: readonly CallLogEntry[], faulted: CallLogEntry | undefined, before: Set<string>, what: string, failedSeen: Set<string>): Promise<void> {
+async function checkOutcomes(
+  r: LabRun,
+  calls: readonly CallLogEntry[],
+  faulted: CallLogEntry | undefined,
+  before: Set<string>,
+  what: string,
+  failedSeen: Set<string>,
+): Promise<void> {
   const outcomes = (r.json!.result as { qubes: Outcome[] }).qubes;
   assert.deepEqual(outcomes.map((q) => q.name).sort(), QUBES, what);
   const failed = outcomes.filter((q) => q.status === 'failed').map((q) => q.name);
@@ -142,10 +184,16 @@ async function checkOutcomes(r: LabRun, calls: readonly CallLogEntry[], faulted:
   }
   for (const f of failed) failedSeen.add(f);
   // a fault addressed to one of the qubes fails that qube only
-  if (faulted && QUBES.includes(faulted.dest)) assert.deepEqual(failed.filter((f) => f !== faulted.dest), [], `${what}: only ${faulted.dest} may fail`);
+  if (faulted && QUBES.includes(faulted.dest))
+    assert.deepEqual(
+      failed.filter((f) => f !== faulted.dest),
+      [],
+      `${what}: only ${faulted.dest} may fail`,
+    );
   await assertRestored(lab, restored);
   const live = new Set((await lab.client().listQubes()).map((q) => q.name));
-  for (const q of restored) assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, `${what}: restored ${q} has no tag`);
+  for (const q of restored)
+    assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, `${what}: restored ${q} has no tag`);
   for (const f of failed) {
     if (!live.has(f)) {
       // only a qube being replaced or created may be absent (removed and not re-created)

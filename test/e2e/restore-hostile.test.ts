@@ -36,13 +36,33 @@ async function sendHostile(tgz: Buffer): Promise<string> {
   const tar = join(sim.dir, 'hostile.tgz');
   writeFileSync(tar, tgz);
   const localFrom = join(sim.dir, 'hostile-vols.json');
-  writeFileSync(localFrom, JSON.stringify({ [sim.qubesDir]: [['appvms/personal/private.img', 'appvms/personal/private.img']] }));
-  const r = await execa(FAKE_WYNG, [`--dest=${sim.archiveUrl}`, '-u', `--local-from=${localFrom}`, '--tag=qubes', '--send-unchanged', `--import-other-from=wyng-qubes-metadata:|:${tar}`, 'send'], {
-    // one session per send (two sends in the same second would crash Wyng: duplicate session name)
-    env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, WYNG_FAKE_LOG: sim.env.WYNG_FAKE_LOG, WYNG_FAKE_NOW: String(Math.floor(Date.now() / 1000) + 3600 + 10 * sends++) },
-    extendEnv: false,
-    reject: false,
-  });
+  writeFileSync(
+    localFrom,
+    JSON.stringify({ [sim.qubesDir]: [['appvms/personal/private.img', 'appvms/personal/private.img']] }),
+  );
+  const r = await execa(
+    FAKE_WYNG,
+    [
+      `--dest=${sim.archiveUrl}`,
+      '-u',
+      `--local-from=${localFrom}`,
+      '--tag=qubes',
+      '--send-unchanged',
+      `--import-other-from=wyng-qubes-metadata:|:${tar}`,
+      'send',
+    ],
+    {
+      // one session per send (two sends in the same second would crash Wyng: duplicate session name)
+      env: {
+        PATH: process.env.PATH,
+        WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
+        WYNG_FAKE_LOG: sim.env.WYNG_FAKE_LOG,
+        WYNG_FAKE_NOW: String(Math.floor(Date.now() / 1000) + 3600 + 10 * sends++),
+      },
+      extendEnv: false,
+      reject: false,
+    },
+  );
   assert.equal(r.exitCode, 0, r.stderr);
   const m = /Sending backup session (\d{8}-\d{6})/.exec(r.stdout);
   assert.ok(m, r.stdout);
@@ -75,33 +95,171 @@ interface Case {
 
 const qx = (): TarEntrySpec => ({ name: 'qubes.xml', data: qubesXml });
 const cases: Case[] = [
-  { label: 'path traversal ../', tgz: () => makeTgz([qx(), { name: '../evil.xml', data: '<x/>' }]), message: /Refusing backup metadata: path with '\.\.'/ },
-  { label: 'nested traversal', tgz: () => makeTgz([qx(), { name: 'appvms/../../../evil.xml', data: '<x/>' }]), message: /path with '\.\.'/ },
-  { label: 'absolute path', tgz: () => makeTgz([qx(), { name: join(lab.sim.dir, 'abs-evil.xml'), data: '<x/>' }]), message: /absolute path/ },
-  { label: 'symlink notes.txt → a file outside', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: '2', linkname: canary }]), message: /is a SymbolicLink, not a regular file/ },
-  { label: 'hardlink notes.txt → a file outside', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: '1', linkname: canary }]), message: /is a Link, not a regular file/ },
-  { label: 'character device', tgz: () => makeTgz([qx(), { name: 'appvms/personal/firewall.xml', type: '3' }]), message: /CharacterDevice/ },
+  {
+    label: 'path traversal ../',
+    tgz: () => makeTgz([qx(), { name: '../evil.xml', data: '<x/>' }]),
+    message: /Refusing backup metadata: path with '\.\.'/,
+  },
+  {
+    label: 'nested traversal',
+    tgz: () => makeTgz([qx(), { name: 'appvms/../../../evil.xml', data: '<x/>' }]),
+    message: /path with '\.\.'/,
+  },
+  {
+    label: 'absolute path',
+    tgz: () => makeTgz([qx(), { name: join(lab.sim.dir, 'abs-evil.xml'), data: '<x/>' }]),
+    message: /absolute path/,
+  },
+  {
+    label: 'symlink notes.txt → a file outside',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: '2', linkname: canary }]),
+    message: /is a SymbolicLink, not a regular file/,
+  },
+  {
+    label: 'hardlink notes.txt → a file outside',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: '1', linkname: canary }]),
+    message: /is a Link, not a regular file/,
+  },
+  {
+    label: 'character device',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/firewall.xml', type: '3' }]),
+    message: /CharacterDevice/,
+  },
   { label: 'block device', tgz: () => makeTgz([qx(), { name: 'disk.xml', type: '4' }]), message: /BlockDevice/ },
   { label: 'FIFO', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: '6' }]), message: /FIFO/ },
-  { label: '2 GiB GNU sparse file header', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: 'S', size: 2 * 1024 ** 3 }]), message: /entry 'appvms\/personal\/notes\.txt' is a SparseFile, not a regular file/ },
-  { label: '2 GiB regular file header', tgz: () => gzipSync(makeTar([qx(), { name: 'appvms/personal/notes.txt', size: 2 * 1024 ** 3 }])), message: /larger than 33554432 bytes/ },
+  {
+    label: '2 GiB GNU sparse file header',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: 'S', size: 2 * 1024 ** 3 }]),
+    message: /entry 'appvms\/personal\/notes\.txt' is a SparseFile, not a regular file/,
+  },
+  {
+    label: '2 GiB regular file header',
+    tgz: () => gzipSync(makeTar([qx(), { name: 'appvms/personal/notes.txt', size: 2 * 1024 ** 3 }])),
+    message: /larger than 33554432 bytes/,
+  },
   { label: 'gzip bomb', tgz: gzipBomb, message: /Refusing backup metadata: it uncompresses to more than \d+ bytes/ },
-  { label: 'GNU sparse file with data', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: 'S', data: Buffer.alloc(512, 0x41) }]), message: /is a SparseFile, not a regular file/ },
-  { label: 'pax header renaming an entry to ../', tgz: () => makeTgz([qx(), { name: 'PaxHeader', type: 'x', data: paxRecord('path', '../pax-evil.xml') }, { name: 'innocent.xml', data: '<x/>' }]), message: /path with '\.\.'/ },
-  { label: 'GNU long name with traversal', tgz: () => makeTgz([qx(), { name: '././@LongLink', type: 'L', data: `${'a/'.repeat(60)}../../../../../../../../../../long-evil.xml\0` }, { name: 'short.xml', data: '<x/>' }]), message: /path with '\.\.'|deeper|longer/ },
-  { label: 'a file that is no Qubes metadata', tgz: () => makeTgz([qx(), { name: 'appvms/personal/evil.sh', data: '#!/bin/sh\n' }]), message: /unexpected file/ },
-  { label: 'shell metacharacters in a name', tgz: () => makeTgz([qx(), { name: 'appvms/$(reboot)/notes.txt', data: 'x' }]), message: /characters outside/ },
-  { label: 'duplicate qubes.xml', tgz: () => makeTgz([qx(), { name: './qubes.xml', data: qubesXml.replace('yellow', 'red') }]), message: /duplicate entry/ },
+  {
+    label: 'GNU sparse file with data',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', type: 'S', data: Buffer.alloc(512, 0x41) }]),
+    message: /is a SparseFile, not a regular file/,
+  },
+  {
+    label: 'pax header renaming an entry to ../',
+    tgz: () =>
+      makeTgz([
+        qx(),
+        { name: 'PaxHeader', type: 'x', data: paxRecord('path', '../pax-evil.xml') },
+        { name: 'innocent.xml', data: '<x/>' },
+      ]),
+    message: /path with '\.\.'/,
+  },
+  {
+    label: 'GNU long name with traversal',
+    tgz: () =>
+      makeTgz([
+        qx(),
+        { name: '././@LongLink', type: 'L', data: `${'a/'.repeat(60)}../../../../../../../../../../long-evil.xml\0` },
+        { name: 'short.xml', data: '<x/>' },
+      ]),
+    message: /path with '\.\.'|deeper|longer/,
+  },
+  {
+    label: 'a file that is no Qubes metadata',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/evil.sh', data: '#!/bin/sh\n' }]),
+    message: /unexpected file/,
+  },
+  {
+    label: 'shell metacharacters in a name',
+    tgz: () => makeTgz([qx(), { name: 'appvms/$(reboot)/notes.txt', data: 'x' }]),
+    message: /characters outside/,
+  },
+  {
+    label: 'duplicate qubes.xml',
+    tgz: () => makeTgz([qx(), { name: './qubes.xml', data: qubesXml.replace('yellow', 'red') }]),
+    message: /duplicate entry/,
+  },
   { label: 'not gzip at all', tgz: () => Buffer.from('this is not a tarball'), message: /not a readable gzip file/ },
-  { label: 'XML entity bomb (billion laughs)', tgz: () => makeTgz([{ name: 'qubes.xml', data: withDoctype(qubesXml, ENTITY_BOMB, '&a9;') }]), message: /Refusing qubes\.xml of session .*(DOCTYPE|DTD|entit)/i },
-  { label: 'XML external entity', tgz: () => makeTgz([{ name: 'qubes.xml', data: withDoctype(qubesXml, `<!ENTITY x SYSTEM "file://${canary}">`, '&x;') }]), message: /Refusing qubes\.xml of session .*(DOCTYPE|DTD|entit)/i },
-  { label: 'invalid qube name', tgz: () => makeTgz([{ name: 'qubes.xml', data: qubesXml.replace('<property name="name">personal</property>', '<property name="name">../../personal</property>') }]), message: /Refusing qubes\.xml of session .*name/ },
-  { label: 'qube name with a newline', tgz: () => makeTgz([{ name: 'qubes.xml', data: qubesXml.replace('<property name="name">personal</property>', '<property name="name">per&#10;sonal</property>') }]), message: /Refusing qubes\.xml of session .*name/ },
-  { label: 'invalid label', tgz: () => makeTgz([{ name: 'qubes.xml', data: qubesXml.replace('<property name="label">yellow</property>', '<property name="label">../yellow</property>') }]), message: /Refusing qubes\.xml of session .*label/ },
-  { label: 'a tag that qubesd would refuse', tgz: () => makeTgz([{ name: 'qubes.xml', data: qubesXml.replace('<tag name="offline"/>', '<tag name="off line;rm"/>') }]), message: /Refusing qubes\.xml of session .*tag/ },
-  { label: 'notes.txt larger than the cap', tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: 'n'.repeat(300_000) }]), message: /notes\.txt of session .*larger than/ },
-  { label: 'a hostile firewall rule', tgz: () => makeTgz([qx(), { name: 'appvms/personal/firewall.xml', data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>' }]), message: /Refusing appvms\/personal\/firewall\.xml of session/ },
-  { label: 'no qubes.xml', tgz: () => makeTgz([{ name: 'appvms/personal/notes.txt', data: 'x' }]), message: /no qubes\.xml/ },
+  {
+    label: 'XML entity bomb (billion laughs)',
+    tgz: () => makeTgz([{ name: 'qubes.xml', data: withDoctype(qubesXml, ENTITY_BOMB, '&a9;') }]),
+    message: /Refusing qubes\.xml of session .*(DOCTYPE|DTD|entit)/i,
+  },
+  {
+    label: 'XML external entity',
+    tgz: () =>
+      makeTgz([{ name: 'qubes.xml', data: withDoctype(qubesXml, `<!ENTITY x SYSTEM "file://${canary}">`, '&x;') }]),
+    message: /Refusing qubes\.xml of session .*(DOCTYPE|DTD|entit)/i,
+  },
+  {
+    label: 'invalid qube name',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace(
+            '<property name="name">personal</property>',
+            '<property name="name">../../personal</property>',
+          ),
+        },
+      ]),
+    message: /Refusing qubes\.xml of session .*name/,
+  },
+  {
+    label: 'qube name with a newline',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace(
+            '<property name="name">personal</property>',
+            '<property name="name">per&#10;sonal</property>',
+          ),
+        },
+      ]),
+    message: /Refusing qubes\.xml of session .*name/,
+  },
+  {
+    label: 'invalid label',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace(
+            '<property name="label">yellow</property>',
+            '<property name="label">../yellow</property>',
+          ),
+        },
+      ]),
+    message: /Refusing qubes\.xml of session .*label/,
+  },
+  {
+    label: 'a tag that qubesd would refuse',
+    tgz: () =>
+      makeTgz([{ name: 'qubes.xml', data: qubesXml.replace('<tag name="offline"/>', '<tag name="off line;rm"/>') }]),
+    message: /Refusing qubes\.xml of session .*tag/,
+  },
+  {
+    label: 'notes.txt larger than the cap',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: 'n'.repeat(300_000) }]),
+    message: /notes\.txt of session .*larger than/,
+  },
+  {
+    label: 'a hostile firewall rule',
+    tgz: () =>
+      makeTgz([
+        qx(),
+        {
+          name: 'appvms/personal/firewall.xml',
+          data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
+        },
+      ]),
+    message: /Refusing appvms\/personal\/firewall\.xml of session/,
+  },
+  {
+    label: 'no qubes.xml',
+    tgz: () => makeTgz([{ name: 'appvms/personal/notes.txt', data: 'x' }]),
+    message: /no qubes\.xml/,
+  },
 ];
 
 function paxRecord(key: string, value: string): string {
@@ -137,7 +295,9 @@ for (const c of cases) {
     const beforeTree = treeSnapshot(lab.sim.dir);
     const m = lab.mark();
 
-    const r = await lab.restore(['--session', session, 'personal'], { env: { TMPDIR: join(lab.sim.dir, 'tmp'), WYNG_FAKE_HOME: join(lab.sim.dir, 'wyng-home') } });
+    const r = await lab.restore(['--session', session, 'personal'], {
+      env: { TMPDIR: join(lab.sim.dir, 'tmp'), WYNG_FAKE_HOME: join(lab.sim.dir, 'wyng-home') },
+    });
 
     assert.equal(r.code, 9, `exit code 9 (bad input)\n${r.stderr}\n${r.stdout}`);
     assert.equal(r.json?.ok, false);
@@ -145,10 +305,24 @@ for (const c of cases) {
     assert.equal(r.json!.errors[0]!.kind, 'input');
     assert.match(r.json!.errors[0]!.message, c.message);
     assert.ok(r.json!.errors[0]!.message.length < 400, 'a short, clear message');
-    assert.ok(!r.json!.errors[0]!.message.includes('secret outside'), 'no content of outside files leaks into the message');
-    assert.deepEqual(lab.callsSince(m).map((x) => x.method), [], 'not a single Admin API call');
-    const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8').trim().split('\n').slice(wyngLog - 1).map((l) => JSON.parse(l) as { argv: string[] });
-    assert.ok(wyngCalls.filter((x) => x.argv.includes('receive')).every((x) => x.argv.some((a) => a.startsWith('--save-to='))), 'no data volume received');
+    assert.ok(
+      !r.json!.errors[0]!.message.includes('secret outside'),
+      'no content of outside files leaks into the message',
+    );
+    assert.deepEqual(
+      lab.callsSince(m).map((x) => x.method),
+      [],
+      'not a single Admin API call',
+    );
+    const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
+      .trim()
+      .split('\n')
+      .slice(wyngLog - 1)
+      .map((l) => JSON.parse(l) as { argv: string[] });
+    assert.ok(
+      wyngCalls.filter((x) => x.argv.includes('receive')).every((x) => x.argv.some((a) => a.startsWith('--save-to='))),
+      'no data volume received',
+    );
     assert.deepEqual(changedOutside(beforeTree, treeSnapshot(lab.sim.dir)), [], 'nothing written outside the temp dir');
     assert.deepEqual(readdirSync(join(lab.sim.dir, 'tmp')), [], 'the job temp dir is removed');
     assert.equal(readFileSync(canary, 'utf8'), 'secret outside the archive\n');

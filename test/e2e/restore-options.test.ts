@@ -6,7 +6,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { IN_PROGRESS_TAG } from '../../src/core/restore/diff.ts';
-import { assertRestored, comparable, removeQubeLikeQubesd, startRestoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import {
+  assertRestored,
+  comparable,
+  removeQubeLikeQubesd,
+  startRestoreLab,
+  writes,
+  type RestoreLab,
+} from '../helpers/restore-lab.ts';
 
 let lab: RestoreLab;
 
@@ -56,10 +63,20 @@ test('--dry-run --json: the plan in the documented shape; class mismatch is repl
   const r = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'vault']);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
   assert.deepEqual(writes(lab.callsSince(m)), [], 'no Admin API write');
-  assert.deepEqual(readFileSync(lab.sim.qubesd.volumePath('work', 'private')!), Buffer.alloc(256 * 1024, 1), 'no data volume received');
-  const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[] });
+  assert.deepEqual(
+    readFileSync(lab.sim.qubesd.volumePath('work', 'private')!),
+    Buffer.alloc(256 * 1024, 1),
+    'no data volume received',
+  );
+  const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { argv: string[] });
   const receives = wyngCalls.slice(-3).filter((x) => x.argv.includes('receive'));
-  assert.ok(receives.every((x) => x.argv.some((a) => a.startsWith('--save-to='))), 'only the metadata was received');
+  assert.ok(
+    receives.every((x) => x.argv.some((a) => a.startsWith('--save-to='))),
+    'only the metadata was received',
+  );
 
   assert.equal(r.json!.ok, true);
   assert.equal(r.json!.command, 'restore');
@@ -69,17 +86,40 @@ test('--dry-run --json: the plan in the documented shape; class mismatch is repl
   const work = doc.plan.qubes.find((q) => q.name === 'work')!;
   const vault = doc.plan.qubes.find((q) => q.name === 'vault')!;
   assert.equal(work.action, 'overwrite');
-  assert.deepEqual(work.volumes.map((v) => v.kind), ['private']);
+  assert.deepEqual(
+    work.volumes.map((v) => v.kind),
+    ['private'],
+  );
   assert.match(work.volumes[0]!.archiveName, /work\/private\.img$/);
-  assert.deepEqual(work.changes.properties, [{ name: 'memory', from: '1234', to: lab.archived.get('work')!.properties.memory ?? null }]);
+  assert.deepEqual(work.changes.properties, [
+    { name: 'memory', from: '1234', to: lab.archived.get('work')!.properties.memory ?? null },
+  ]);
   assert.deepEqual(work.changes.features, [{ name: 'stray', from: '1', to: null }]);
   assert.deepEqual(work.changes.tags, [{ tag: 'project-x', op: 'add' }]);
-  assert.deepEqual(work.changes.devices.map((d) => [d.op, d.assignment]), lab.archived.get('work')!.devices.map((d) => ['assign', d]));
+  assert.deepEqual(
+    work.changes.devices.map((d) => [d.op, d.assignment]),
+    lab.archived.get('work')!.devices.map((d) => ['assign', d]),
+  );
   assert.deepEqual(work.problems, []);
   assert.equal(vault.action, 'replace-class');
-  assert.ok(vault.problems.some((p) => p.severity === 'warning' && /StandaloneVM.*AppVM.*removed and re-created/.test(p.message)), JSON.stringify(vault.problems));
+  assert.ok(
+    vault.problems.some(
+      (p) => p.severity === 'warning' && /StandaloneVM.*AppVM.*removed and re-created/.test(p.message),
+    ),
+    JSON.stringify(vault.problems),
+  );
 
-  const human = await lab.cli(['restore', '--dry-run', '--dest', lab.sim.archiveUrl, '-u', '--session', lab.session, 'work', 'vault']);
+  const human = await lab.cli([
+    'restore',
+    '--dry-run',
+    '--dest',
+    lab.sim.archiveUrl,
+    '-u',
+    '--session',
+    lab.session,
+    'work',
+    'vault',
+  ]);
   assert.equal(human.code, 0);
   assert.match(human.stdout, /vault \(AppVM\): replace-class/);
   assert.match(human.stdout, /memory: 1234 → /);
@@ -88,19 +128,38 @@ test('--dry-run --json: the plan in the documented shape; class mismatch is repl
 
 test('interactive restore asks before overwriting; answering no changes nothing', async () => {
   const m = lab.mark();
-  const no = await lab.cli(['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, 'work', 'vault'], { confirm: false });
+  const no = await lab.cli(
+    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, 'work', 'vault'],
+    { confirm: false },
+  );
   assert.equal(no.code, 0, no.stderr);
-  assert.match(no.stdout + no.stderr, /Restoring to existing VMs will overwrite them[\s\S]*vault, work|Restoring to existing VMs will overwrite them[\s\S]*work/);
+  assert.match(
+    no.stdout + no.stderr,
+    /Restoring to existing VMs will overwrite them[\s\S]*vault, work|Restoring to existing VMs will overwrite them[\s\S]*work/,
+  );
   assert.deepEqual(writes(lab.callsSince(m)), []);
-  assert.deepEqual(readFileSync(lab.sim.qubesd.volumePath('work', 'private')!), Buffer.alloc(256 * 1024, 1), 'no data volume received');
+  assert.deepEqual(
+    readFileSync(lab.sim.qubesd.volumePath('work', 'private')!),
+    Buffer.alloc(256 * 1024, 1),
+    'no data volume received',
+  );
   assert.equal((await lab.client().getProperty('work', 'memory')).value, '1234');
   assert.equal((await lab.client().listQubes()).find((q) => q.name === 'vault')!.klass, 'StandaloneVM');
 
-  const yes = await lab.cli(['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, '--json', 'work', 'vault'], { confirm: true });
+  const yes = await lab.cli(
+    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, '--json', 'work', 'vault'],
+    { confirm: true },
+  );
   assert.equal(yes.code, 0, `${yes.stderr}\n${yes.stdout}`);
   const result = yes.json!.result as ResultJson;
   assert.equal(result.session, lab.session);
-  assert.deepEqual(result.qubes.map((q) => [q.name, q.status]), [['vault', 'restored'], ['work', 'restored']]);
+  assert.deepEqual(
+    result.qubes.map((q) => [q.name, q.status]),
+    [
+      ['vault', 'restored'],
+      ['work', 'restored'],
+    ],
+  );
   for (const q of result.qubes) {
     assert.deepEqual(Object.keys(q).sort(), ['changes', 'name', 'status']);
     assert.ok(q.changes > 0, q.name);
@@ -114,7 +173,10 @@ test('--pref NAME::x leaves that property alone and restores everything else', a
   await c.setProperty('work', 'kernelopts', 'quiet');
   const dry = await lab.restore(['--dry-run', '--session', lab.session, '--pref', 'memory::x', 'work']);
   const plan = (dry.json!.result as PlanJson).plan;
-  assert.deepEqual(plan.qubes[0]!.changes.properties.map((p) => p.name), ['kernelopts']);
+  assert.deepEqual(
+    plan.qubes[0]!.changes.properties.map((p) => p.name),
+    ['kernelopts'],
+  );
   const r = await lab.restore(['--session', lab.session, '--pref', 'memory::x', 'work']);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
   assert.equal((await lab.client().getProperty('work', 'memory')).value, '1500');
@@ -134,7 +196,10 @@ test('--pool puts created qubes in that pool; their bytes are restored there', a
   await removeQubeLikeQubesd(lab.sim, c, 'untrusted-standalone');
   const r = await lab.restore(['--session', lab.session, '--pool', 'vm-pool', 'personal', 'untrusted-standalone']);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-  for (const [q, vols] of [['personal', ['private']], ['untrusted-standalone', ['private', 'root']]] as const) {
+  for (const [q, vols] of [
+    ['personal', ['private']],
+    ['untrusted-standalone', ['private', 'root']],
+  ] as const) {
     for (const v of vols) {
       assert.equal((await lab.client().volumeInfo(q, v)).pool, 'vm-pool', `${q} ${v} is in vm-pool`);
       assert.match(lab.sim.qubesd.volumePath(q, v)!, /vm-pool/);
@@ -152,13 +217,23 @@ test('named disposables are restored only with --include-disposable=on', async (
   await removeQubeLikeQubesd(lab.sim, c, 'disp-test');
   const without = await lab.restore(['--session', lab.session]);
   assert.equal(without.code, 0, `${without.stderr}\n${without.stdout}`);
-  assert.equal((without.json!.result as ResultJson).qubes.some((q) => q.name === 'disp-test'), false);
-  assert.equal((await lab.client().listQubes()).some((q) => q.name === 'disp-test'), false);
+  assert.equal(
+    (without.json!.result as ResultJson).qubes.some((q) => q.name === 'disp-test'),
+    false,
+  );
+  assert.equal(
+    (await lab.client().listQubes()).some((q) => q.name === 'disp-test'),
+    false,
+  );
 
   const dry = await lab.restore(['--dry-run', '--session', lab.session, '--include-disposable=on']);
   const plan = (dry.json!.result as PlanJson).plan;
   assert.equal(plan.qubes.find((q) => q.name === 'disp-test')?.action, 'create');
-  assert.deepEqual(plan.qubes.find((q) => q.name === 'disp-test')?.volumes, [], 'a disposable has no volumes to receive');
+  assert.deepEqual(
+    plan.qubes.find((q) => q.name === 'disp-test')?.volumes,
+    [],
+    'a disposable has no volumes to receive',
+  );
   const r = await lab.restore(['--session', lab.session, '--include-disposable=on']);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
   const now = (await lab.client().readQubeSettings(['disp-test'], { firewall: true })).get('disp-test')!;
@@ -174,7 +249,15 @@ test('--include-disposable=on with the disposable template deleted too: both com
   await c.setProperty('work', 'default_dispvm', '');
   await c.setProperty('work-clone', 'default_dispvm', '');
   await removeQubeLikeQubesd(lab.sim, c, 'fedora-41-dvm');
-  const r = await lab.restore(['--session', lab.session, '--include-disposable=on', 'fedora-41-dvm', 'disp-test', 'work', 'work-clone']);
+  const r = await lab.restore([
+    '--session',
+    lab.session,
+    '--include-disposable=on',
+    'fedora-41-dvm',
+    'disp-test',
+    'work',
+    'work-clone',
+  ]);
   assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
   await assertRestored(lab, ['fedora-41-dvm', 'work', 'work-clone']);
   const now = (await lab.client().readQubeSettings(['disp-test'], { firewall: true })).get('disp-test')!;
@@ -209,5 +292,11 @@ test('--exclude: the excluded qube is neither planned nor read', async () => {
   const plan = (r.json!.result as PlanJson).plan;
   assert.ok(!plan.order.includes('work'));
   assert.ok(plan.order.includes('personal'));
-  assert.deepEqual(lab.callsSince(m).filter((x) => x.dest === 'work').map((x) => x.method), []);
+  assert.deepEqual(
+    lab
+      .callsSince(m)
+      .filter((x) => x.dest === 'work')
+      .map((x) => x.method),
+    [],
+  );
 });

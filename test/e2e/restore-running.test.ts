@@ -17,15 +17,22 @@ describe('running qubes', () => {
   });
 
   test('a running qube is killed before anything is written to it, and the plan reports it', async () => {
-    const state = async (q: string): Promise<string | undefined> => (await lab.client().listQubes()).find((x) => x.name === q)?.state;
+    const state = async (q: string): Promise<string | undefined> =>
+      (await lab.client().listQubes()).find((x) => x.name === q)?.state;
     assert.equal(await state('work'), 'Running');
     await lab.client().setProperty('work', 'vcpus', 1);
     await lab.client().setTag('work', 'stray');
     writeFileSync(lab.sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 3));
 
     const dry = await lab.restore(['--dry-run', '--session', lab.session, 'work']);
-    const plan = (dry.json!.result as { plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> } }).plan;
-    assert.deepEqual(plan.qubes[0]!.problems, [{ severity: 'warning', message: "'work' is Running: it will be killed before its volumes are restored." }]);
+    const plan = (
+      dry.json!.result as {
+        plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> };
+      }
+    ).plan;
+    assert.deepEqual(plan.qubes[0]!.problems, [
+      { severity: 'warning', message: "'work' is Running: it will be killed before its volumes are restored." },
+    ]);
     assert.equal(await state('work'), 'Running', 'a dry run does not stop it');
 
     const m = lab.mark();
@@ -46,9 +53,15 @@ describe('running qubes', () => {
     writeFileSync(lab.sim.qubesd.volumePath('fedora-41-dvm', 'private')!, Buffer.alloc(256 * 1024, 4));
 
     const dry = await lab.restore(['--dry-run', '--session', lab.session, 'fedora-41-dvm']);
-    const plan = (dry.json!.result as { plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> } }).plan;
+    const plan = (
+      dry.json!.result as {
+        plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> };
+      }
+    ).plan;
     assert.ok(
-      plan.qubes[0]!.problems.some((p) => /disposables based on 'fedora-41-dvm' are running \(disp-test\): they will be killed first/.test(p.message)),
+      plan.qubes[0]!.problems.some((p) =>
+        /disposables based on 'fedora-41-dvm' are running \(disp-test\): they will be killed first/.test(p.message),
+      ),
       JSON.stringify(plan.qubes[0]!.problems),
     );
     const m = lab.mark();
@@ -74,17 +87,34 @@ describe('Qubes 4.2 device API', () => {
   test('device assignments are restored with Attach/Detach (found by probing), verified, idempotent', async () => {
     const c = lab.client();
     assert.ok(lab.archived.get('sys-net')!.devices.length > 0, 'sys-net has its PCI card assigned');
-    for (const q of ['sys-net', 'work']) for (const a of await c.assignedDevices(q, 'pci')) await c.unassignDevice(q, a);
-    await c.assignDevice('work', { devclass: 'pci', backend: 'dom0', port: '00_04.0', deviceId: '*', mode: 'required', options: {} });
+    for (const q of ['sys-net', 'work'])
+      for (const a of await c.assignedDevices(q, 'pci')) await c.unassignDevice(q, a);
+    await c.assignDevice('work', {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_04.0',
+      deviceId: '*',
+      mode: 'required',
+      options: {},
+    });
     await c.setProperty('work', 'memory', 777);
 
     const m = lab.mark();
     const r = await lab.restore(['--session', lab.session, 'sys-net', 'work']);
     assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-    assert.match(r.stdout + r.stderr, /sys-net \(AppVM\)[^]*4\.2 device API: its device assignments are restored by port, without device identity and mode/);
+    assert.match(
+      r.stdout + r.stderr,
+      /sys-net \(AppVM\)[^]*4\.2 device API: its device assignments are restored by port, without device identity and mode/,
+    );
     const w = writes(lab.callsSince(m));
-    assert.ok(w.some((x) => x.startsWith('admin.vm.device.pci.Attach+dom0+00_03.0 sys-net')), w.join(', '));
-    assert.ok(w.some((x) => x.startsWith('admin.vm.device.pci.Detach+dom0+00_04.0 work')), w.join(', '));
+    assert.ok(
+      w.some((x) => x.startsWith('admin.vm.device.pci.Attach+dom0+00_03.0 sys-net')),
+      w.join(', '),
+    );
+    assert.ok(
+      w.some((x) => x.startsWith('admin.vm.device.pci.Detach+dom0+00_04.0 work')),
+      w.join(', '),
+    );
     assert.ok(!w.some((x) => /\.(Assign|Unassign)\+/.test(x)), 'no 4.3 method on a 4.2 qubesd');
     await assertRestored(lab, ['sys-net', 'work']);
     const again = lab.mark();

@@ -66,11 +66,21 @@ async function archive(): Promise<Archive> {
   const tar = join(dir, 'meta.tgz');
   await buildMetadataTar(qubesDir, tar);
   const localFrom = join(dir, 'vols.json');
-  writeFileSync(localFrom, JSON.stringify({ [pool]: [['appvms/work/private.img', ''], ['appvms/personal/private.img', '']] }));
+  writeFileSync(
+    localFrom,
+    JSON.stringify({
+      [pool]: [
+        ['appvms/work/private.img', ''],
+        ['appvms/personal/private.img', ''],
+      ],
+    }),
+  );
   const argv = wyngArgv.send({ dest, unattended: true, wyngopt: [] }, { localFrom, metadataTar: tar });
   execFileSync(wyng, argv, { env: { ...env, WYNG_FAKE_NOW: '2025-03-01T02:00:00Z' }, stdio: 'pipe' });
   execFileSync(wyng, argv, { env: { ...env, WYNG_FAKE_NOW: '2025-03-02T02:00:00Z' }, stdio: 'pipe' });
-  const list = onlyDocument((await runService('wyng.List', { ...sb.env, ...qrexecEnv('wyng.List', 'nightly', 'mgmt') }, '{}')).stdout);
+  const list = onlyDocument(
+    (await runService('wyng.List', { ...sb.env, ...qrexecEnv('wyng.List', 'nightly', 'mgmt') }, '{}')).stdout,
+  );
   const ids = (list.result as { sessions: Array<{ id: string }> }).sessions.map((s) => s.id);
   assert.equal(ids.length, 2, JSON.stringify(list));
   return { sb, sessions: [ids[0]!, ids[1]!] };
@@ -80,7 +90,15 @@ const svc = (a: Archive, service: string, body: string, extra: Record<string, st
   runService(service, { ...a.sb.env, ...qrexecEnv(service, profile, 'mgmt'), ...extra }, body);
 
 /** Every report in the state dir, oldest first. */
-function reports(sb: RpcSandbox): Array<{ profile: string; operation: string; command: string; source: string; ok: boolean; exitCode: number; result: unknown }> {
+function reports(sb: RpcSandbox): Array<{
+  profile: string;
+  operation: string;
+  command: string;
+  source: string;
+  ok: boolean;
+  exitCode: number;
+  result: unknown;
+}> {
   const dir = join(sb.stateDir, 'reports');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -96,52 +114,93 @@ test('wyng.List against the fake Wyng: the archive, a session, named qubes', { t
   const all = await svc(a, 'wyng.List', '');
   assert.equal(all.code, 0, all.stderr);
   const doc = onlyDocument(all.stdout);
-  const result = doc.result as { sessions: Array<{ id: string; qubes: string[] }>; qubes: Record<string, { newest: string }> };
-  assert.deepEqual(result.sessions.map((s) => s.qubes), [['personal', 'work'], ['personal', 'work']]);
+  const result = doc.result as {
+    sessions: Array<{ id: string; qubes: string[] }>;
+    qubes: Record<string, { newest: string }>;
+  };
+  assert.deepEqual(
+    result.sessions.map((s) => s.qubes),
+    [
+      ['personal', 'work'],
+      ['personal', 'work'],
+    ],
+  );
   assert.equal(result.qubes.work?.newest, a.sessions[1]);
 
   const session = await svc(a, 'wyng.List', JSON.stringify({ session: a.sessions[0] }));
   assert.equal(session.code, 0, session.stderr);
-  const s = (onlyDocument(session.stdout).result as { session: { id: string; qubes: Array<{ name: string }> } }).session;
+  const s = (onlyDocument(session.stdout).result as { session: { id: string; qubes: Array<{ name: string }> } })
+    .session;
   assert.equal(s.id, a.sessions[0]);
-  assert.deepEqual(s.qubes.map((q) => q.name), ['personal', 'work']);
+  assert.deepEqual(
+    s.qubes.map((q) => q.name),
+    ['personal', 'work'],
+  );
 
   const range = await svc(a, 'wyng.List', JSON.stringify({ session: `${a.sessions[0]},${a.sessions[1]}` }));
   assert.equal(range.code, 9, 'ranges only for Prune');
 });
 
-test('wyng.Verify against the fake Wyng: ok, and a damaged volume fails that qube (exit 2)', { timeout: 60_000 }, async () => {
-  const a = await archive();
-  const ok = await svc(a, 'wyng.Verify', JSON.stringify({ qubes: ['work'], session: a.sessions[0] }));
-  assert.equal(ok.code, 0, ok.stderr);
-  const doc = onlyDocument(ok.stdout);
-  assert.equal(doc.command, 'verify');
-  assert.deepEqual(doc.result, { session: a.sessions[0], qubes: [{ name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] }] });
-  const verifyCalls = a.sb.wyngCalls().filter((argv) => argv.includes('verify'));
-  assert.equal(verifyCalls.length, 1);
-  assert.ok(verifyCalls[0]!.includes(`--session=${a.sessions[0]}`));
+test(
+  'wyng.Verify against the fake Wyng: ok, and a damaged volume fails that qube (exit 2)',
+  { timeout: 60_000 },
+  async () => {
+    const a = await archive();
+    const ok = await svc(a, 'wyng.Verify', JSON.stringify({ qubes: ['work'], session: a.sessions[0] }));
+    assert.equal(ok.code, 0, ok.stderr);
+    const doc = onlyDocument(ok.stdout);
+    assert.equal(doc.command, 'verify');
+    assert.deepEqual(doc.result, {
+      session: a.sessions[0],
+      qubes: [{ name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] }],
+    });
+    const verifyCalls = a.sb.wyngCalls().filter((argv) => argv.includes('verify'));
+    assert.equal(verifyCalls.length, 1);
+    assert.ok(verifyCalls[0]!.includes(`--session=${a.sessions[0]}`));
 
-  const bad = await svc(a, 'wyng.Verify', '{}', { WYNG_FAKE_FAIL: 'verify-volume:appvms/personal/private.img' });
-  assert.equal(bad.code, 2, bad.stderr);
-  const badDoc = onlyDocument(bad.stdout);
-  assert.equal(badDoc.ok, false);
-  assert.deepEqual(badDoc.errors.map((e) => e.qube), ['personal']);
-  const lines = a.sb.auditLines().filter((l) => l.service === 'wyng.Verify');
-  assert.deepEqual(lines.map((l) => [l.outcome, l.exitCode]), [['ok', 0], ['failed', 2]]);
-  const verifies = reports(a.sb).filter((r) => r.command === 'verify');
-  assert.deepEqual(verifies.map((r) => [r.profile, r.source, r.ok, r.exitCode]), [['nightly', 'rpc', true, 0], ['nightly', 'rpc', false, 2]]);
-});
+    const bad = await svc(a, 'wyng.Verify', '{}', { WYNG_FAKE_FAIL: 'verify-volume:appvms/personal/private.img' });
+    assert.equal(bad.code, 2, bad.stderr);
+    const badDoc = onlyDocument(bad.stdout);
+    assert.equal(badDoc.ok, false);
+    assert.deepEqual(
+      badDoc.errors.map((e) => e.qube),
+      ['personal'],
+    );
+    const lines = a.sb.auditLines().filter((l) => l.service === 'wyng.Verify');
+    assert.deepEqual(
+      lines.map((l) => [l.outcome, l.exitCode]),
+      [
+        ['ok', 0],
+        ['failed', 2],
+      ],
+    );
+    const verifies = reports(a.sb).filter((r) => r.command === 'verify');
+    assert.deepEqual(
+      verifies.map((r) => [r.profile, r.source, r.ok, r.exitCode]),
+      [
+        ['nightly', 'rpc', true, 0],
+        ['nightly', 'rpc', false, 2],
+      ],
+    );
+  },
+);
 
 test('wyng.Prune against the fake Wyng, then wyng.Status shows the last report', { timeout: 60_000 }, async () => {
   const a = await archive();
   const callsBefore = a.sb.wyngCalls().length;
-  const forbidden = await svc(a, 'wyng.Prune', JSON.stringify({ session: a.sessions[0] }), { QREXEC_REMOTE_DOMAIN: 'work' });
+  const forbidden = await svc(a, 'wyng.Prune', JSON.stringify({ session: a.sessions[0] }), {
+    QREXEC_REMOTE_DOMAIN: 'work',
+  });
   assert.equal(forbidden.code, 9);
   assert.equal(a.sb.wyngCalls().length, callsBefore, 'a refused Prune never reaches Wyng');
 
   const pruned = await svc(a, 'wyng.Prune', JSON.stringify({ session: a.sessions[0], qubes: ['work'] }));
   assert.equal(pruned.code, 0, pruned.stderr);
-  assert.deepEqual(onlyDocument(pruned.stdout).result, { session: a.sessions[0], volumes: ['appvms/work/private.img'], removed: { 'appvms/work/private.img': 1 } });
+  assert.deepEqual(onlyDocument(pruned.stdout).result, {
+    session: a.sessions[0],
+    volumes: ['appvms/work/private.img'],
+    removed: { 'appvms/work/private.img': 1 },
+  });
   const after = onlyDocument((await svc(a, 'wyng.List', '{"qubes":["work","personal"]}')).stdout).result as {
     qubes: Record<string, { sessions: string[] }>;
   };
@@ -153,7 +212,10 @@ test('wyng.Prune against the fake Wyng, then wyng.Status shows the last report',
   assert.equal((await svc(a, 'wyng.Verify', '{"qubes":["work"]}', {}, 'other')).code, 0);
   const status = await svc(a, 'wyng.Status', '');
   assert.equal(status.code, 0, status.stderr);
-  const st = onlyDocument(status.stdout).result as { running: unknown; reports: Record<string, { operation: string; ok: boolean; exitCode: number }> };
+  const st = onlyDocument(status.stdout).result as {
+    running: unknown;
+    reports: Record<string, { operation: string; ok: boolean; exitCode: number }>;
+  };
   assert.equal(st.running, null);
   assert.deepEqual(Object.keys(st.reports).sort(), ['nightly', 'watch']);
   assert.match(st.reports.nightly!.operation, /^prune$/i);
@@ -163,27 +225,38 @@ test('wyng.Prune against the fake Wyng, then wyng.Status shows the last report',
   assert.ok(!status.stdout.includes('mgmt'), 'no caller names of other runs in the status');
 });
 
-test('a caller that disconnects in the middle of a Verify: the job finishes and writes its report', { timeout: 60_000 }, async () => {
-  const a = await archive();
-  const { child, done } = spawnService('wyng.Verify', { ...a.sb.env, ...qrexecEnv('wyng.Verify', 'nightly', 'mgmt'), WYNG_FAKE_DELAY_MS: '1500' });
-  child.stdin.end('{"qubes":["work","personal"]}');
-  const lock = join(a.sb.stateDir, 'wyng-qubes.lock');
-  const deadline = Date.now() + 10_000;
-  while (!existsSync(lock) && Date.now() < deadline) await sleep(20);
-  assert.ok(existsSync(lock), 'the job started');
-  await sleep(300);
-  // The calling qube is gone: qrexec closes the service's output.
-  child.stdout.destroy();
-  child.stderr.destroy();
-  const r = await done;
-  assert.equal(r.code, 0);
-  const [report] = reports(a.sb).filter((x) => x.command === 'verify');
-  assert.equal(report?.ok, true);
-  assert.equal(report?.profile, 'nightly');
-  assert.deepEqual((report?.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]), [
-    ['personal', 'ok'],
-    ['work', 'ok'],
-  ]);
-  assert.equal(a.sb.auditLines().at(-1)?.outcome, 'ok');
-  assert.ok(!existsSync(lock), 'lock released');
-});
+test(
+  'a caller that disconnects in the middle of a Verify: the job finishes and writes its report',
+  { timeout: 60_000 },
+  async () => {
+    const a = await archive();
+    const { child, done } = spawnService('wyng.Verify', {
+      ...a.sb.env,
+      ...qrexecEnv('wyng.Verify', 'nightly', 'mgmt'),
+      WYNG_FAKE_DELAY_MS: '1500',
+    });
+    child.stdin.end('{"qubes":["work","personal"]}');
+    const lock = join(a.sb.stateDir, 'wyng-qubes.lock');
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(lock) && Date.now() < deadline) await sleep(20);
+    assert.ok(existsSync(lock), 'the job started');
+    await sleep(300);
+    // The calling qube is gone: qrexec closes the service's output.
+    child.stdout.destroy();
+    child.stderr.destroy();
+    const r = await done;
+    assert.equal(r.code, 0);
+    const [report] = reports(a.sb).filter((x) => x.command === 'verify');
+    assert.equal(report?.ok, true);
+    assert.equal(report?.profile, 'nightly');
+    assert.deepEqual(
+      (report?.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]),
+      [
+        ['personal', 'ok'],
+        ['work', 'ok'],
+      ],
+    );
+    assert.equal(a.sb.auditLines().at(-1)?.outcome, 'ok');
+    assert.ok(!existsSync(lock), 'lock released');
+  },
+);

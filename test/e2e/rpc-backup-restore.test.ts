@@ -43,7 +43,11 @@ function setup(sim: Simulator): Record<string, string | undefined> {
 
 function wyngCalls(sim: Simulator): number {
   const log = sim.env.WYNG_FAKE_LOG!;
-  return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').length : 0;
+  return existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '').length
+    : 0;
 }
 
 function auditLines(sim: Simulator): Array<Record<string, unknown>> {
@@ -54,75 +58,92 @@ function auditLines(sim: Simulator): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-test('wyng.Backup and wyng.Restore through the services, refusals touching neither Wyng nor qubesd', { timeout: 120_000 }, async () => {
-  const sim = await startSimulator();
-  try {
-    const env = setup(sim);
-    const created = await sim.run(['--dest', sim.archiveUrl, '-w', 'encrypt=off', '--json', 'create']);
-    assert.equal(created.code, 0, created.stderr);
-    const rpc = async (service: string, body: string, caller = 'mgmt') => {
-      sim.syncQubesXml();
-      return runService(service, { ...env, ...qrexecEnv(service, 'nightly', caller) }, body);
-    };
+test(
+  'wyng.Backup and wyng.Restore through the services, refusals touching neither Wyng nor qubesd',
+  { timeout: 120_000 },
+  async () => {
+    const sim = await startSimulator();
+    try {
+      const env = setup(sim);
+      const created = await sim.run(['--dest', sim.archiveUrl, '-w', 'encrypt=off', '--json', 'create']);
+      assert.equal(created.code, 0, created.stderr);
+      const rpc = async (service: string, body: string, caller = 'mgmt') => {
+        sim.syncQubesXml();
+        return runService(service, { ...env, ...qrexecEnv(service, 'nightly', caller) }, body);
+      };
 
-    // Refusals first: nothing may reach Wyng or qubesd.
-    const wyngBefore = wyngCalls(sim);
-    const apiBefore = sim.qubesd.callLog.length;
-    const refusals: Array<[string, string, string, string]> = [
-      ['wyng.Backup', '{"qubes":["vault"]}', 'mgmt', 'forbidden'],
-      ['wyng.Backup', '{"qubes":["work"],"pool":"x"}', 'mgmt', 'input'],
-      ['wyng.Backup', '{}', 'untrusted', 'forbidden'],
-      ['wyng.Restore', '{"qubes":["personal"]}', 'mgmt', 'forbidden'],
-      ['wyng.Restore', '{"qubes":["work"]}', 'work', 'forbidden'],
-      ['wyng.Restore', '{"qubes":["work"],"session":"latest"}', 'mgmt', 'input'],
-      ['wyng.Restore', '{"exclude":["work"]}', 'mgmt', 'input'],
-    ];
-    for (const [service, body, caller, kind] of refusals) {
-      const r = await rpc(service, body, caller);
-      assert.equal(r.code, 9, `${service} ${body}`);
-      assert.equal(onlyDocument(r.stdout).errors[0]!.kind, kind, `${service} ${body}`);
+      // Refusals first: nothing may reach Wyng or qubesd.
+      const wyngBefore = wyngCalls(sim);
+      const apiBefore = sim.qubesd.callLog.length;
+      const refusals: Array<[string, string, string, string]> = [
+        ['wyng.Backup', '{"qubes":["vault"]}', 'mgmt', 'forbidden'],
+        ['wyng.Backup', '{"qubes":["work"],"pool":"x"}', 'mgmt', 'input'],
+        ['wyng.Backup', '{}', 'untrusted', 'forbidden'],
+        ['wyng.Restore', '{"qubes":["personal"]}', 'mgmt', 'forbidden'],
+        ['wyng.Restore', '{"qubes":["work"]}', 'work', 'forbidden'],
+        ['wyng.Restore', '{"qubes":["work"],"session":"latest"}', 'mgmt', 'input'],
+        ['wyng.Restore', '{"exclude":["work"]}', 'mgmt', 'input'],
+      ];
+      for (const [service, body, caller, kind] of refusals) {
+        const r = await rpc(service, body, caller);
+        assert.equal(r.code, 9, `${service} ${body}`);
+        assert.equal(onlyDocument(r.stdout).errors[0]!.kind, kind, `${service} ${body}`);
+      }
+      assert.equal(wyngCalls(sim), wyngBefore, 'no Wyng call');
+      assert.equal(sim.qubesd.callLog.length, apiBefore, 'no Admin API call');
+
+      const backup = await rpc('wyng.Backup', '{}');
+      assert.equal(backup.code, 0, backup.stderr);
+      const b = onlyDocument(backup.stdout);
+      assert.equal(b.command, 'backup');
+      const result = b.result as { session: string; qubes: Array<{ name: string; status: string }> };
+      assert.match(result.session, /^\d{8}-\d{6}$/);
+      assert.deepEqual(
+        result.qubes.map((q) => [q.name, q.status]),
+        [
+          ['personal', 'ok'],
+          ['work', 'ok'],
+        ],
+      );
+
+      const plan = await rpc('wyng.Restore', JSON.stringify({ dryRun: true, session: result.session }));
+      assert.equal(plan.code, 0, plan.stderr);
+      const p = onlyDocument(plan.stdout).result as { plan: { qubes: Array<{ name: string }> } };
+      assert.deepEqual(
+        p.plan.qubes.map((q) => q.name),
+        ['work'],
+        "Restore without names: the profile's restore_qubes only",
+      );
+
+      const restore = await rpc('wyng.Restore', '{}');
+      assert.equal(restore.code, 0, restore.stderr);
+      const rr = onlyDocument(restore.stdout).result as {
+        session: string;
+        qubes: Array<{ name: string; status: string }>;
+      };
+      assert.equal(rr.session, result.session);
+      assert.deepEqual(
+        rr.qubes.map((q) => q.name),
+        ['work'],
+      );
+
+      const status = await rpc('wyng.Status', '');
+      const st = onlyDocument(status.stdout).result as { reports: Record<string, { operation: string; ok: boolean }> };
+      assert.match(st.reports.nightly!.operation, /^restore$/i);
+      assert.equal(st.reports.nightly!.ok, true);
+
+      const reports = readdirSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'reports')).filter((f) => f.endsWith('.json'));
+      assert.ok(reports.length >= 3, `backup, plan and restore reported (${reports.join(', ')})`);
+      const outcomes = auditLines(sim).map((l) => `${String(l.service)}:${String(l.outcome)}`);
+      assert.deepEqual(outcomes, [
+        ...refusals.map(([s]) => `${s}:refused`),
+        'wyng.Backup:ok',
+        'wyng.Restore:ok',
+        'wyng.Restore:ok',
+        'wyng.Status:ok',
+      ]);
+    } finally {
+      await sim.stop();
     }
-    assert.equal(wyngCalls(sim), wyngBefore, 'no Wyng call');
-    assert.equal(sim.qubesd.callLog.length, apiBefore, 'no Admin API call');
-
-    const backup = await rpc('wyng.Backup', '{}');
-    assert.equal(backup.code, 0, backup.stderr);
-    const b = onlyDocument(backup.stdout);
-    assert.equal(b.command, 'backup');
-    const result = b.result as { session: string; qubes: Array<{ name: string; status: string }> };
-    assert.match(result.session, /^\d{8}-\d{6}$/);
-    assert.deepEqual(result.qubes.map((q) => [q.name, q.status]), [
-      ['personal', 'ok'],
-      ['work', 'ok'],
-    ]);
-
-    const plan = await rpc('wyng.Restore', JSON.stringify({ dryRun: true, session: result.session }));
-    assert.equal(plan.code, 0, plan.stderr);
-    const p = onlyDocument(plan.stdout).result as { plan: { qubes: Array<{ name: string }> } };
-    assert.deepEqual(p.plan.qubes.map((q) => q.name), ['work'], 'Restore without names: the profile\'s restore_qubes only');
-
-    const restore = await rpc('wyng.Restore', '{}');
-    assert.equal(restore.code, 0, restore.stderr);
-    const rr = onlyDocument(restore.stdout).result as { session: string; qubes: Array<{ name: string; status: string }> };
-    assert.equal(rr.session, result.session);
-    assert.deepEqual(rr.qubes.map((q) => q.name), ['work']);
-
-    const status = await rpc('wyng.Status', '');
-    const st = onlyDocument(status.stdout).result as { reports: Record<string, { operation: string; ok: boolean }> };
-    assert.match(st.reports.nightly!.operation, /^restore$/i);
-    assert.equal(st.reports.nightly!.ok, true);
-
-    const reports = readdirSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'reports')).filter((f) => f.endsWith('.json'));
-    assert.ok(reports.length >= 3, `backup, plan and restore reported (${reports.join(', ')})`);
-    const outcomes = auditLines(sim).map((l) => `${String(l.service)}:${String(l.outcome)}`);
-    assert.deepEqual(outcomes, [
-      ...refusals.map(([s]) => `${s}:refused`),
-      'wyng.Backup:ok',
-      'wyng.Restore:ok',
-      'wyng.Restore:ok',
-      'wyng.Status:ok',
-    ]);
-  } finally {
-    await sim.stop();
-  }
-});
+  },
+);

@@ -50,7 +50,10 @@ test('the checker itself: accepts valid lines and rejects what breaks a real pol
     '!compat-4.1',
   ];
   for (const line of bad) assert.notDeepEqual(checkPolicy(line).errors, [], line);
-  assert.notDeepEqual(checkPolicy('wyng.Restore * mgmt @adminvm ask target=@adminvm default_target=@adminvm', { quirks42: true }).errors, []);
+  assert.notDeepEqual(
+    checkPolicy('wyng.Restore * mgmt @adminvm ask target=@adminvm default_target=@adminvm', { quirks42: true }).errors,
+    [],
+  );
   assert.equal(policyFileNameProblem('30-wyng-qubes.policy'), undefined);
   assert.match(policyFileNameProblem('30-Wyng.policy') ?? '', /0-9 a-z/);
 });
@@ -62,10 +65,20 @@ test('the shipped policy: valid name and lines, deny by default for every wyng.*
   const { rules, errors } = checkPolicy(text, { quirks42: true });
   assert.deepEqual(errors, []);
   // Only closing denies are active: nothing is allowed or asked until the admin says so.
-  assert.ok(rules.every((r) => r.action === 'deny'), 'no active allow/ask line');
+  assert.ok(
+    rules.every((r) => r.action === 'deny'),
+    'no active allow/ask line',
+  );
   for (const service of SERVICES) {
     assert.ok(
-      rules.some((r) => r.service === service && r.argument === '*' && r.source === '@anyvm' && r.target === '*' && r.action === 'deny'),
+      rules.some(
+        (r) =>
+          r.service === service &&
+          r.argument === '*' &&
+          r.source === '@anyvm' &&
+          r.target === '*' &&
+          r.action === 'deny',
+      ),
       `closing deny for ${service}`,
     );
   }
@@ -101,7 +114,11 @@ test('the service files: executable sh scripts that exec the single rpc entry po
     const text = readFileSync(path, 'utf8');
     assert.match(text, /^#!\/bin\/sh\n/);
     const execs = text.split('\n').filter((l) => l.startsWith('exec '));
-    assert.deepEqual(execs, [`exec /usr/bin/wyng-qubes rpc ${service}`], 'no "$@": the argument comes from the qrexec environment');
+    assert.deepEqual(
+      execs,
+      [`exec /usr/bin/wyng-qubes rpc ${service}`],
+      'no "$@": the argument comes from the qrexec environment',
+    );
   }
 });
 
@@ -128,7 +145,10 @@ if (QREXEC_SRC !== undefined && QREXEC_SRC !== '') {
     writeFileSync(join(dir, '30-wyng-qubes.policy'), enableExamples(readFileSync(POLICY_FILE, 'utf8')));
     const examples = engineLoad(dir);
     assert.equal(examples.status, 0, examples.out);
-    assert.equal(examples.out.trim(), String(checkPolicy(enableExamples(readFileSync(POLICY_FILE, 'utf8'))).rules.length));
+    assert.equal(
+      examples.out.trim(),
+      String(checkPolicy(enableExamples(readFileSync(POLICY_FILE, 'utf8'))).rules.length),
+    );
     // The engine and our checker agree that a broken line breaks loading.
     const broken = mkdtempSync(join(tmpdir(), 'wq-policy-'));
     writeFileSync(join(broken, '30-wyng-qubes.policy'), 'wyng.Backup +nightly mgmt @adminvm allow # comment\n');
@@ -140,10 +160,14 @@ if (QREXEC_SRC !== undefined && QREXEC_SRC !== '') {
   if (POLICY_EVAL !== undefined && POLICY_EVAL !== '') {
     test('real engine verdicts: shipped policy denies everything; examples allow/ask as documented', () => {
       const run = (dir: string, cases: string): void => {
-        const r = spawnSync(POLICY_EVAL, ['--stock-qrexec', dir, join(FIXTURES, 'system-info.json'), join(FIXTURES, cases)], {
-          encoding: 'utf8',
-          env: { ...process.env, QREXEC_SRC },
-        });
+        const r = spawnSync(
+          POLICY_EVAL,
+          ['--stock-qrexec', dir, join(FIXTURES, 'system-info.json'), join(FIXTURES, cases)],
+          {
+            encoding: 'utf8',
+            env: { ...process.env, QREXEC_SRC },
+          },
+        );
         assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
         assert.match(r.stdout, / 0 failed/);
       };

@@ -40,7 +40,11 @@ test('remote list --json: the service runs in "dom0" and its document comes back
   const sb = sandbox();
   const r = await runBundle(['remote', 'list', '--profile', 'nightly', 'work', '--json'], { env: sb.env });
   assert.equal(r.code, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { ok: boolean; command: string; result: { archive: { url: string }; qubes: Record<string, unknown> } };
+  const doc = JSON.parse(r.stdout) as {
+    ok: boolean;
+    command: string;
+    result: { archive: { url: string }; qubes: Record<string, unknown> };
+  };
   assert.equal(doc.ok, true);
   assert.equal(doc.command, 'remote');
   assert.equal(doc.result.archive.url, 'file:/mnt/backup/wyng');
@@ -56,7 +60,9 @@ test('remote list --json: the service runs in "dom0" and its document comes back
 
 test('remote sends only the request; a refusal by the profile comes back as the service JSON (exit 9)', async () => {
   const sb = sandbox();
-  const r = await runInProcess(['remote', 'restore', '--profile', 'nightly', 'personal', '--dry-run', '--json'], { env: sb.env });
+  const r = await runInProcess(['remote', 'restore', '--profile', 'nightly', 'personal', '--dry-run', '--json'], {
+    env: sb.env,
+  });
   assert.equal(r.code, 9);
   const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
   assert.equal(doc.errors[0]!.kind, 'forbidden');
@@ -126,7 +132,11 @@ test('library remote(): the same call, typed', async () => {
   const status = await remote('Status', { profile: 'nightly' }, { env: sb.env });
   assert.equal(status.ok, true);
   assert.deepEqual(status.result, { running: null, reports: {} });
-  const denied = await remote('Backup', { profile: 'nightly' }, { env: { ...sb.env, STUB_DENY: 'wyng.Backup+nightly' } });
+  const denied = await remote(
+    'Backup',
+    { profile: 'nightly' },
+    { env: { ...sb.env, STUB_DENY: 'wyng.Backup+nightly' } },
+  );
   assert.equal(denied.exitCode, 126);
   await assert.rejects(remote('List', { profile: '../x' }, { env: sb.env }), /Invalid profile name/);
 });

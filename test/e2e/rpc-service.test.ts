@@ -3,7 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE } from '../helpers/cli.ts';
-import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, SUDO_STUB, type RpcSandbox } from '../helpers/rpc.ts';
+import {
+  onlyDocument,
+  qrexecEnv,
+  rpcSandbox,
+  runService,
+  spawnService,
+  SUDO_STUB,
+  type RpcSandbox,
+} from '../helpers/rpc.ts';
 
 /**
  * The installed service scripts (rpc/services/wyng.*) run as qrexec runs them — the qrexec
@@ -121,9 +129,17 @@ test('unknown profile, bad argument, unknown service, missing caller: refused, n
   assert.match(onlyDocument(upper.stdout).errors[0]!.message, /Invalid profile name 'Nightly'/);
   const none = await runService('wyng.List', call(sb, 'wyng.List', ''), '{}');
   assert.match(onlyDocument(none.stdout).errors[0]!.message, /needs a profile name/);
-  const wrong = await runService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), QREXEC_SERVICE_FULL_NAME: 'wyng.Restore+nightly' }, '{}');
+  const wrong = await runService(
+    'wyng.List',
+    { ...call(sb, 'wyng.List', 'nightly'), QREXEC_SERVICE_FULL_NAME: 'wyng.Restore+nightly' },
+    '{}',
+  );
   assert.match(onlyDocument(wrong.stdout).errors[0]!.message, /reached the entry point of wyng\.List/);
-  const noCaller = await runService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), QREXEC_REMOTE_DOMAIN: undefined }, '{}');
+  const noCaller = await runService(
+    'wyng.List',
+    { ...call(sb, 'wyng.List', 'nightly'), QREXEC_REMOTE_DOMAIN: undefined },
+    '{}',
+  );
   assert.match(onlyDocument(noCaller.stdout).errors[0]!.message, /QREXEC_REMOTE_DOMAIN is not set/);
   for (const r of [unknown, rewritten, upper, none, wrong, noCaller]) {
     assert.equal(r.code, 9);
@@ -177,7 +193,11 @@ test('two concurrent calls: one runs, the other answers a JSON busy error after 
   const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_LOCK_TIMEOUT_MS: '300' } });
   const started = join(sb.dir, 'started');
   const hold = join(sb.dir, 'release');
-  const first = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
+  const first = spawnService('wyng.List', {
+    ...call(sb, 'wyng.List', 'nightly'),
+    WYNG_STUB_STARTED: started,
+    WYNG_STUB_HOLD: hold,
+  });
   first.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
   const t0 = Date.now();
@@ -193,7 +213,10 @@ test('two concurrent calls: one runs, the other answers a JSON busy error after 
   assert.match(doc.errors[0]!.message, /Another wyng-qubes job is running/);
   assert.ok(waited >= 300 && waited < 20_000, `bounded wait (${waited} ms)`);
   assert.equal(sb.wyngCalls().length, 1, 'the busy call never reached Wyng');
-  const outcomes = sb.auditLines().map((l) => `${String(l.profile)}:${String(l.outcome)}`).sort();
+  const outcomes = sb
+    .auditLines()
+    .map((l) => `${String(l.profile)}:${String(l.outcome)}`)
+    .sort();
   assert.deepEqual(outcomes, ['listonly:busy', 'nightly:ok']);
 });
 
@@ -205,12 +228,17 @@ test('wyng.Status: the running job (the lock file) while a job runs, none otherw
 
   const started = join(sb.dir, 'started');
   const hold = join(sb.dir, 'release');
-  const job = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
+  const job = spawnService('wyng.List', {
+    ...call(sb, 'wyng.List', 'nightly'),
+    WYNG_STUB_STARTED: started,
+    WYNG_STUB_HOLD: hold,
+  });
   job.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
   const busy = await runService('wyng.Status', call(sb, 'wyng.Status', 'nightly'), '{}');
   writeFileSync(hold, '');
-  const running = (onlyDocument(busy.stdout).result as { running: { job: string; pid: number; since: string } | null }).running;
+  const running = (onlyDocument(busy.stdout).result as { running: { job: string; pid: number; since: string } | null })
+    .running;
   assert.ok(running !== null, busy.stdout);
   assert.match(running.job, /^list /);
   assert.equal(typeof running.pid, 'number');
@@ -230,7 +258,11 @@ test('a caller that disconnects mid-job: the job still finishes (and is audited)
   const sb = rpcSandbox(PROFILES);
   const started = join(sb.dir, 'started');
   const hold = join(sb.dir, 'release');
-  const { child, done } = spawnService('wyng.List', { ...call(sb, 'wyng.List', 'nightly'), WYNG_STUB_STARTED: started, WYNG_STUB_HOLD: hold });
+  const { child, done } = spawnService('wyng.List', {
+    ...call(sb, 'wyng.List', 'nightly'),
+    WYNG_STUB_STARTED: started,
+    WYNG_STUB_HOLD: hold,
+  });
   child.stdin.end('{"qubes":["personal"]}');
   await waitFor(() => existsSync(started));
   // The calling qube goes away: qrexec closes the service's stdout (and stdin).
@@ -283,7 +315,13 @@ test('privileged part through sudo -n: fixed argv, validated again, audited by t
 
   // The privileged part validates its own input again (here: a hand-over naming "../x").
   const { runBundle } = await import('../helpers/cli.ts');
-  const handover = { v: 1, service: 'wyng.List', argument: '../x', remoteDomain: 'mgmt', request: Buffer.from('{}').toString('base64') };
+  const handover = {
+    v: 1,
+    service: 'wyng.List',
+    argument: '../x',
+    remoteDomain: 'mgmt',
+    request: Buffer.from('{}').toString('base64'),
+  };
   const direct = await runBundle(['rpc', 'privileged'], { env: sb.env, stdin: JSON.stringify(handover) });
   assert.equal(direct.code, 9);
   assert.match(onlyDocument(direct.stdout).errors[0]!.message, /Invalid profile name/);
@@ -294,7 +332,9 @@ test('privileged part through sudo -n: fixed argv, validated again, audited by t
 });
 
 test('sudo refusing the privileged part (no sudoers rule) is a clear JSON config error', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: '/bin/false', WYNG_QUBES_RPC_SELF: BUNDLE } });
+  const sb = rpcSandbox(PROFILES, {
+    env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: '/bin/false', WYNG_QUBES_RPC_SELF: BUNDLE },
+  });
   const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
   assert.equal(r.code, 9);
   const doc = onlyDocument(r.stdout);

@@ -83,7 +83,11 @@ test('systemd-analyze verify accepts the units and a scheduled timer, refuses a 
   writeFileSync(join(dir, 'wyng-qubes-backup@.service'), local(SERVICE));
   writeFileSync(join(dir, 'wyng-qubes-backup@.timer'), TIMER);
   const verify = (...files: string[]) =>
-    spawnSync('systemd-analyze', ['verify', '--man=no', ...files.map((f) => join(dir, f))], { encoding: 'utf8', cwd: dir, env: { ...process.env, SYSTEMD_LOG_COLOR: '0' } });
+    spawnSync('systemd-analyze', ['verify', '--man=no', ...files.map((f) => join(dir, f))], {
+      encoding: 'utf8',
+      cwd: dir,
+      env: { ...process.env, SYSTEMD_LOG_COLOR: '0' },
+    });
   const ok = verify('wyng-qubes-backup@.service', 'wyng-qubes-backup@.timer');
   assert.equal(ok.status, 0, ok.stderr);
   assert.equal(ok.stderr.trim(), '', 'no warnings');

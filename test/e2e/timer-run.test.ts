@@ -67,7 +67,11 @@ after(async () => {
 });
 
 function timerEnv(unitEnv: Record<string, string>): Record<string, string> {
-  return { ...unitEnv, WYNG_QUBES_NOTIFY_SEND: sb.env.WYNG_QUBES_NOTIFY_SEND!, WYNG_QUBES_DESKTOP_USER: sb.env.WYNG_QUBES_DESKTOP_USER! };
+  return {
+    ...unitEnv,
+    WYNG_QUBES_NOTIFY_SEND: sb.env.WYNG_QUBES_NOTIFY_SEND!,
+    WYNG_QUBES_DESKTOP_USER: sb.env.WYNG_QUBES_DESKTOP_USER!,
+  };
 }
 
 test('the unit runs "wyng-qubes backup --profile %i -u" as a timer run', () => {
@@ -90,7 +94,13 @@ test('a scheduled backup: hooks around it, a report, the mail notifier gets it, 
   assert.equal(rep.ok, true);
   const result = rep.result as { session: string; qubes: Array<{ name: string; status: string }> };
   assert.match(result.session, /^\d{8}-\d{6}$/);
-  assert.deepEqual(result.qubes.map((q) => [q.name, q.status]), [['personal', 'ok'], ['work', 'ok']]);
+  assert.deepEqual(
+    result.qubes.map((q) => [q.name, q.status]),
+    [
+      ['personal', 'ok'],
+      ['work', 'ok'],
+    ],
+  );
   assert.equal(rep.hooks?.before?.ok, true);
   assert.equal(rep.hooks?.after?.ok, true);
   assert.equal(sb.recorded('before')[0]?.env.WYNG_QUBES_RUN_SOURCE, 'timer');
@@ -101,7 +111,9 @@ test('a scheduled backup: hooks around it, a report, the mail notifier gets it, 
   assert.equal(sb.recorded('desktop').length, 0, 'desktop: failure → nothing on success');
 
   const summary = await sim.run(['report', '--json']);
-  const nightly = (summary.json?.result as { profiles: ProfileSummary[] }).profiles.find((p) => p.profile === 'nightly');
+  const nightly = (summary.json?.result as { profiles: ProfileSummary[] }).profiles.find(
+    (p) => p.profile === 'nightly',
+  );
   assert.equal(nightly?.lastBackup?.session, result.session);
   assert.equal(nightly?.lastFailure, null);
 });

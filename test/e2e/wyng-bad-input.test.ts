@@ -19,13 +19,23 @@ function stub(name: string, body: string): string {
 
 function listJson(over: Record<string, unknown> = {}): string {
   return JSON.stringify({
-    wversion: '0.8 rc4', fver: 3, wdate: '20251028', uuid: 'u', updated_at: '1795405621.43', encrypted: false, is_auth: false,
-    url: 'file:/x', volumes: {}, ...over,
+    wversion: '0.8 rc4',
+    fver: 3,
+    wdate: '20251028',
+    uuid: 'u',
+    updated_at: '1795405621.43',
+    encrypted: false,
+    is_auth: false,
+    url: 'file:/x',
+    volumes: {},
+    ...over,
   });
 }
 
 async function list(wyng: string) {
-  return runBundle(['list', '--dest', 'file:/x', '-u', '--wyng', wyng, '--json'], { env: { WYNG_QUBES_STATE_DIR: join(dir, 'state') } });
+  return runBundle(['list', '--dest', 'file:/x', '-u', '--wyng', wyng, '--json'], {
+    env: { WYNG_QUBES_STATE_DIR: join(dir, 'state') },
+  });
 }
 
 function assertClean(r: { code: number; stdout: string; stderr: string }, code: number, message: RegExp): void {
@@ -42,7 +52,10 @@ test('Wyng missing → exit 9, names the path', async () => {
 });
 
 test('Wyng too old → refused with the versions', async () => {
-  const old = stub('old', `printf 'Wyng 0.4 release 20230101\\n\\n'; printf '%s' '${listJson({ wversion: '0.4', wdate: '20230101' })}'`);
+  const old = stub(
+    'old',
+    `printf 'Wyng 0.4 release 20230101\\n\\n'; printf '%s' '${listJson({ wversion: '0.4', wdate: '20230101' })}'`,
+  );
   // exit 1 as wyng-util-qubes (its RuntimeError), with our message naming both versions
   assertClean(await list(old), 1, /0\.8 release 20250820 or later is required \(found 0\.4 release 20230101\)/);
 });
@@ -50,9 +63,15 @@ test('Wyng too old → refused with the versions', async () => {
 test('malformed --json list (truncated, wrong types, extra lines) → input error', async () => {
   const truncated = stub('trunc', `printf 'Wyng 0.8 rc4 release 20251028\\n\\n{"wversion": "0.8 rc4", "vol'`);
   assertClean(await list(truncated), 9, /list|JSON|malformed/i);
-  const wrongType = stub('wrongtype', `printf 'Wyng 0.8 rc4 release 20251028\\n\\n'; printf '%s' '${listJson({ volumes: [] })}'`);
+  const wrongType = stub(
+    'wrongtype',
+    `printf 'Wyng 0.8 rc4 release 20251028\\n\\n'; printf '%s' '${listJson({ volumes: [] })}'`,
+  );
   assertClean(await list(wrongType), 9, /volumes|list/i);
-  const extra = stub('extra', `printf 'Wyng 0.8 rc4 release 20251028\\n\\n'; printf '%s\\ngarbage after\\n' '${listJson()}'`);
+  const extra = stub(
+    'extra',
+    `printf 'Wyng 0.8 rc4 release 20251028\\n\\n'; printf '%s\\ngarbage after\\n' '${listJson()}'`,
+  );
   assertClean(await list(extra), 9, /list|JSON|malformed/i);
 });
 
@@ -66,8 +85,16 @@ test('Wyng killed by a signal → a clear error, not a crash', async () => {
   assertClean(await list(killed), 1, /killed by signal SIGKILL/);
 });
 
-test('Wyng failing with its own codes maps to ours (3 auth, 6 storage, other → Wyng\'s code)', async () => {
-  assertClean(await list(stub('auth', "echo '\nAuthenticationError: Could not decrypt/authenticate archive.' >&2; exit 3")), 3, /Could not decrypt/);
-  assertClean(await list(stub('storage', "echo '\nStorageError: Destination not found' >&2; exit 6")), 6, /Destination not found/);
+test("Wyng failing with its own codes maps to ours (3 auth, 6 storage, other → Wyng's code)", async () => {
+  assertClean(
+    await list(stub('auth', "echo '\nAuthenticationError: Could not decrypt/authenticate archive.' >&2; exit 3")),
+    3,
+    /Could not decrypt/,
+  );
+  assertClean(
+    await list(stub('storage', "echo '\nStorageError: Destination not found' >&2; exit 6")),
+    6,
+    /Destination not found/,
+  );
   assertClean(await list(stub('other', "echo 'boom' >&2; exit 4")), 4, /boom/);
 });

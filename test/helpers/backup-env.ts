@@ -135,7 +135,13 @@ exec ${JSON.stringify(FAKE_WYNG)} "$@"
 `;
 }
 
-function runProcess(file: string, argv: string[], env: Record<string, string | undefined>, cwd: string, opts: RunOptions = {}): Promise<CliRun> {
+function runProcess(
+  file: string,
+  argv: string[],
+  env: Record<string, string | undefined>,
+  cwd: string,
+  opts: RunOptions = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -190,7 +196,13 @@ export async function startBackupEnv(opts: Partial<FakeQubesdOptions> = {}): Pro
       rmSync(captureDir, { recursive: true, force: true });
       const wyngBefore = logLines().length;
       const qubesdBefore = sim.qubesd.callLog.length;
-      const r = await runProcess(process.execPath, [BUNDLE, ...args], { ...baseEnv(), ...runOpts.env }, runOpts.cwd ?? ROOT, runOpts);
+      const r = await runProcess(
+        process.execPath,
+        [BUNDLE, ...args],
+        { ...baseEnv(), ...runOpts.env },
+        runOpts.cwd ?? ROOT,
+        runOpts,
+      );
       let json: JsonEnvelope | undefined;
       if (args.includes('--json')) {
         try {
@@ -238,8 +250,12 @@ export async function startBackupEnv(opts: Partial<FakeQubesdOptions> = {}): Pro
     async archiveVolumes() {
       const r = await fakeWyng(['--json', 'list']);
       if (r.code !== 0) throw new Error(`fake Wyng list failed (${r.code}): ${r.stderr}`);
-      const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1)) as { volumes: Record<string, { sessions: Record<string, unknown> }> };
-      return Object.fromEntries(Object.entries(doc.volumes).map(([v, i]) => [v, Object.keys(i.sessions).map((s) => s.slice(2))]));
+      const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1)) as {
+        volumes: Record<string, { sessions: Record<string, unknown> }>;
+      };
+      return Object.fromEntries(
+        Object.entries(doc.volumes).map(([v, i]) => [v, Object.keys(i.sessions).map((s) => s.slice(2))]),
+      );
     },
     fill(qube, volume, seed, size = 256 * 1024) {
       const path = sim.qubesd.volumePath(qube, volume);
@@ -259,7 +275,8 @@ export async function startBackupEnv(opts: Partial<FakeQubesdOptions> = {}): Pro
 /** The JSON result of a backup run (throws when there is none). */
 export function backupResult(r: BackupRun): BackupResultJson {
   if (r.json === undefined) throw new Error(`no JSON document on stdout (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  if (r.json.result === null) throw new Error(`null result (exit ${r.code}): ${JSON.stringify(r.json.errors)}\n${r.stderr}`);
+  if (r.json.result === null)
+    throw new Error(`null result (exit ${r.code}): ${JSON.stringify(r.json.errors)}\n${r.stderr}`);
   return r.json.result as BackupResultJson;
 }
 
@@ -274,5 +291,8 @@ export function wyngAction(calls: readonly WyngCall[], action: string): WyngCall
 
 /** The qubes whose `backup_timestamp` a run set (Admin API property writes), sorted. */
 export function timestampWrites(calls: readonly CallLogEntry[]): string[] {
-  return calls.filter((c) => c.method === 'admin.vm.property.Set' && c.arg === 'backup_timestamp').map((c) => c.dest).sort();
+  return calls
+    .filter((c) => c.method === 'admin.vm.property.Set' && c.arg === 'backup_timestamp')
+    .map((c) => c.dest)
+    .sort();
 }

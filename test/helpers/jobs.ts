@@ -39,7 +39,7 @@ export function jobSandbox(profilesYaml?: (sb: JobSandbox) => string): JobSandbo
       `#!${process.execPath}`,
       "const { appendFileSync } = require('node:fs');",
       `appendFileSync(${JSON.stringify(join(dir, 'desktop.log'))}, JSON.stringify({ args: process.argv.slice(2), env: { DBUS_SESSION_BUS_ADDRESS: process.env.DBUS_SESSION_BUS_ADDRESS ?? null }, stdin: '' }) + '\\n');`,
-      "if (process.env.NOTIFY_FAIL) process.exit(1);",
+      'if (process.env.NOTIFY_FAIL) process.exit(1);',
       '',
     ].join('\n'),
   );
@@ -66,11 +66,15 @@ export function jobSandbox(profilesYaml?: (sb: JobSandbox) => string): JobSandbo
       WYNG_QUBES_NOTIFY_SEND: notifySend,
       WYNG_QUBES_DESKTOP_USER: userInfo().username,
     },
-    recorder: (name, mode) => JSON.stringify([process.execPath, RECORDER, join(dir, `${name}.log`), ...(mode !== undefined ? [mode] : [])]),
+    recorder: (name, mode) =>
+      JSON.stringify([process.execPath, RECORDER, join(dir, `${name}.log`), ...(mode !== undefined ? [mode] : [])]),
     recorded: (name) => readLines(join(dir, `${name}.log`)),
     wyngCalls: () => readLines(join(dir, 'wyng.log')),
     reportFiles: () => (existsSync(join(stateDir, 'reports')) ? readdirSync(join(stateDir, 'reports')).sort() : []),
-    reports: () => sb.reportFiles().map((f) => JSON.parse(readFileSync(join(stateDir, 'reports', f), 'utf8')) as Record<string, unknown>),
+    reports: () =>
+      sb
+        .reportFiles()
+        .map((f) => JSON.parse(readFileSync(join(stateDir, 'reports', f), 'utf8')) as Record<string, unknown>),
     writeProfiles: (yaml) => {
       const file = join(configDir, 'profiles.yaml');
       writeFileSync(file, yaml);

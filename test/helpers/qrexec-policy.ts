@@ -37,7 +37,8 @@ const BOOLEAN_OPTIONS = new Set(['notify', 'autostart']);
 export function policyFileNameProblem(name: string): string | undefined {
   if (!name.endsWith('.policy')) return 'not a .policy file (ignored by qrexec)';
   if (name.startsWith('.')) return 'starts with "." (ignored by qrexec)';
-  if (!/^[0-9a-z_.-]+$/.test(name)) return 'name may only use 0-9 a-z _ . - (one bad name makes the whole policy unloadable)';
+  if (!/^[0-9a-z_.-]+$/.test(name))
+    return 'name may only use 0-9 a-z _ . - (one bad name makes the whole policy unloadable)';
   return undefined;
 }
 
@@ -50,8 +51,18 @@ function tokenProblem(token: string, role: 'source' | 'target' | 'redirect'): st
   if (token === '@dispvm') return role === 'source' ? '@dispvm is not a SOURCE' : undefined;
   if (token.startsWith('@dispvm:@tag:')) return TAG.test(token.slice(13)) ? undefined : 'empty or bad tag';
   if (token.startsWith('@dispvm:')) return QUBE.test(token.slice(8)) ? undefined : 'bad disposable template name';
-  if (token.startsWith('@tag:')) return role === 'redirect' ? '@tag: is not a redirect target' : TAG.test(token.slice(5)) ? undefined : 'empty or bad tag';
-  if (token.startsWith('@type:')) return role === 'redirect' ? '@type: is not a redirect target' : TYPES.has(token.slice(6)) ? undefined : 'unknown qube type';
+  if (token.startsWith('@tag:'))
+    return role === 'redirect'
+      ? '@tag: is not a redirect target'
+      : TAG.test(token.slice(5))
+        ? undefined
+        : 'empty or bad tag';
+  if (token.startsWith('@type:'))
+    return role === 'redirect'
+      ? '@type: is not a redirect target'
+      : TYPES.has(token.slice(6))
+        ? undefined
+        : 'unknown qube type';
   if (token.startsWith('uuid:')) return UUID.test(token.slice(5)) ? undefined : 'bad uuid';
   if (token.startsWith('@')) return `unknown token ${token}`;
   return QUBE.test(token) ? undefined : `invalid qube name ${token}`;
@@ -75,7 +86,12 @@ export function checkPolicy(text: string, opts: { quirks42?: boolean } = {}): Po
     const err = (msg: string): void => void errors.push(`line ${line}: ${msg}`);
     if (trimmed.startsWith('!')) {
       const [directive, ...args] = trimmed.split(/\s+/);
-      const arity: Record<string, number> = { '!include': 1, '!include-dir': 1, '!include-service': 3, '!compat-4.0': 0 };
+      const arity: Record<string, number> = {
+        '!include': 1,
+        '!include-dir': 1,
+        '!include-service': 3,
+        '!compat-4.0': 0,
+      };
       if (!(directive! in arity)) return err(`unknown directive ${directive}`);
       if (args.length !== arity[directive!]) return err(`${directive} takes ${arity[directive!]} argument(s)`);
       return;
@@ -83,7 +99,14 @@ export function checkPolicy(text: string, opts: { quirks42?: boolean } = {}): Po
     if (trimmed.includes('#')) return err('"#" inside a rule (no trailing comments)');
     const fields = trimmed.split(/\s+/);
     if (fields.length < 5) return err('a rule needs SERVICE ARGUMENT SOURCE TARGET ACTION');
-    const [service, argument, source, target, action, ...options] = fields as [string, string, string, string, string, ...string[]];
+    const [service, argument, source, target, action, ...options] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      ...string[],
+    ];
     if (service !== '*' && !SERVICE.test(service)) err(`invalid service name ${service}`);
     if (argument !== '*' && !ARGUMENT.test(argument)) err(`invalid argument ${argument} (must be * or start with +)`);
     if (service === '*' && argument !== '*') err('a * service requires a * argument');
@@ -110,7 +133,8 @@ export function checkPolicy(text: string, opts: { quirks42?: boolean } = {}): Po
       }
       parsed[key] = value;
     }
-    if (target === '@default' && action === 'allow' && parsed.target === undefined) err('allow with target @default needs target=');
+    if (target === '@default' && action === 'allow' && parsed.target === undefined)
+      err('allow with target @default needs target=');
     if (opts.quirks42 === true && action === 'ask' && isDom0(parsed.target) && isDom0(parsed.default_target)) {
       err('ask target=dom0 default_target=dom0 makes the Qubes 4.2 engine fail (QREXEC.md §2.2)');
     }

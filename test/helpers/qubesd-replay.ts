@@ -44,7 +44,10 @@ export function show(bytes: Buffer): string {
  * `reuse`: a matched exchange stays available (for read-only replays where the same read may
  * come many times); by default each exchange answers once.
  */
-export async function startReplay(exchanges: readonly Exchange[] = [], opts: { reuse?: boolean } = {}): Promise<ReplayServer> {
+export async function startReplay(
+  exchanges: readonly Exchange[] = [],
+  opts: { reuse?: boolean } = {},
+): Promise<ReplayServer> {
   const dir = mkdtempSync(join(tmpdir(), 'wq-qubesd-replay-'));
   const socketPath = join(dir, 'qubesd.sock');
   const queue: Exchange[] = [...exchanges];
@@ -110,5 +113,12 @@ export async function startReplay(exchanges: readonly Exchange[] = [], opts: { r
 
 /** A synthetic exchange (for behaviour no recording covers, e.g. a Qubes 4.2 qubesd). */
 export function synthetic(id: string, request: string, response: string): Exchange {
-  return { id, file: 'synthetic', name: id, sequence: 0, request: Buffer.from(request, 'utf8'), response: Buffer.from(response, 'utf8') };
+  return {
+    id,
+    file: 'synthetic',
+    name: id,
+    sequence: 0,
+    request: Buffer.from(request, 'utf8'),
+    response: Buffer.from(response, 'utf8'),
+  };
 }

@@ -25,7 +25,8 @@ export interface QubesdTarget {
   close(): Promise<void>;
 }
 
-const allButDom0 = (live: readonly VmListEntry[]): string[] => live.filter((q) => q.klass !== 'AdminVM').map((q) => q.name);
+const allButDom0 = (live: readonly VmListEntry[]): string[] =>
+  live.filter((q) => q.klass !== 'AdminVM').map((q) => q.name);
 
 /** Every recorded exchange the read-only contract tests send, for the replay target. */
 const READ_ONLY_RECORDINGS = [
@@ -57,7 +58,14 @@ const READ_ONLY_RECORDINGS = [
 export async function qubesdTarget(): Promise<QubesdTarget> {
   const real = process.env.QUBESD_REAL_SOCKET;
   if (real !== undefined && real !== '') {
-    return { kind: 'real', socketPath: real, writable: true, readQubes: allButDom0, note: `real qubesd at ${real}`, close: async () => undefined };
+    return {
+      kind: 'real',
+      socketPath: real,
+      writable: true,
+      readQubes: allButDom0,
+      note: `real qubesd at ${real}`,
+      close: async () => undefined,
+    };
   }
   if (process.env.QUBESD_CONTRACT_TARGET !== 'replay') {
     const poolsDir = mkdtempSync(join(tmpdir(), 'wq-fake-qubesd-'));

@@ -5,7 +5,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
-export const QUBESD_CONFORMANCE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'conformance', 'qubesd');
+export const QUBESD_CONFORMANCE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  '..',
+  'shared',
+  'conformance',
+  'qubesd',
+);
 export const TRANSCRIPTS_DIR = join(QUBESD_CONFORMANCE, 'transcripts');
 
 const ExchangeSchema = z.object({

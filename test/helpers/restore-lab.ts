@@ -18,7 +18,17 @@ import { runInProcess, type CliRun } from './cli.ts';
 import { startSimulator, type JsonEnvelope, type Simulator } from './sim.ts';
 
 /** Every non-disposable qube of the lab scenario (what `restore --session S` selects). */
-export const LAB_QUBES = ['fedora-41', 'fedora-41-dvm', 'personal', 'sys-firewall', 'sys-net', 'untrusted-standalone', 'vault', 'work', 'work-clone'];
+export const LAB_QUBES = [
+  'fedora-41',
+  'fedora-41-dvm',
+  'personal',
+  'sys-firewall',
+  'sys-net',
+  'untrusted-standalone',
+  'vault',
+  'work',
+  'work-clone',
+];
 
 export interface RestoreLab {
   sim: Simulator;
@@ -81,7 +91,13 @@ export function firewallXml(rules: readonly string[]): string {
 }
 
 /** Sets a qube's firewall through the Admin API and writes its firewall.xml like qubesd. */
-export async function setFirewallLikeQubesd(sim: Simulator, client: AdminClient, name: string, klass: QubeClass, rules: string[]): Promise<string[]> {
+export async function setFirewallLikeQubesd(
+  sim: Simulator,
+  client: AdminClient,
+  name: string,
+  klass: QubeClass,
+  rules: string[],
+): Promise<string[]> {
   await client.setFirewall(name, rules);
   client.clearCache();
   const stored = await client.getFirewall(name);
@@ -165,7 +181,14 @@ async function setUp(
   await c.setFeature('work', 'gui-allow-fullscreen', '1');
   await c.setTag('vault', 'offline');
   await c.setProperty('work', 'virt_mode', 'hvm'); // PCI devices need HVM
-  await c.assignDevice('work', { devclass: 'pci', backend: 'dom0', port: '00_05.0', deviceId: '0x1af4:0x1044::pffff00', mode: 'required', options: { 'permissive': 'True' } });
+  await c.assignDevice('work', {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_05.0',
+    deviceId: '0x1af4:0x1044::pffff00',
+    mode: 'required',
+    options: { permissive: 'True' },
+  });
   await setFirewallLikeQubesd(sim, c, 'work', 'AppVM', [
     'action=accept proto=tcp dsthost=www.qubes-os.org dstports=443-443',
     'action=accept dst4=10.0.0.0/8 proto=udp dstports=53-53',
@@ -212,7 +235,8 @@ async function setUp(
     notes,
     data,
     cli,
-    restore: (args, runOpts) => cli(['restore', '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json', ...args], runOpts),
+    restore: (args, runOpts) =>
+      cli(['restore', '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json', ...args], runOpts),
     callsSince: (m) => sim.qubesd.callLog.slice(m),
     mark: () => sim.qubesd.callLog.length,
     stop: () => sim.stop(),
@@ -262,7 +286,16 @@ export function treeSnapshot(dir: string): Map<string, string> {
       const r = rel === '' ? n : `${rel}/${n}`;
       const st = lstatSync(join(dir, r), { throwIfNoEntry: false });
       if (st === undefined) continue;
-      out.set(r, st.isDirectory() ? 'dir' : st.isFile() ? createHash('sha256').update(readFileSync(join(dir, r))).digest('hex') : `mode ${st.mode}`);
+      out.set(
+        r,
+        st.isDirectory()
+          ? 'dir'
+          : st.isFile()
+            ? createHash('sha256')
+                .update(readFileSync(join(dir, r)))
+                .digest('hex')
+            : `mode ${st.mode}`,
+      );
       if (st.isDirectory()) walk(r);
     }
   };

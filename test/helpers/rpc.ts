@@ -37,7 +37,10 @@ function track(dir: string): void {
   });
 }
 
-export function rpcSandbox(profilesYaml: string, opts: { wyng?: string; env?: Record<string, string | undefined> } = {}): RpcSandbox {
+export function rpcSandbox(
+  profilesYaml: string,
+  opts: { wyng?: string; env?: Record<string, string | undefined> } = {},
+): RpcSandbox {
   const dir = mkdtempSync(join(tmpdir(), 'wq-rpc-'));
   track(dir);
   const configDir = join(dir, 'etc');
@@ -162,14 +165,24 @@ export function spawnService(
 }
 
 /** Runs a service script to completion with `stdin` as its whole input. */
-export async function runService(service: string, env: Record<string, string | undefined>, stdin: string | Buffer): Promise<CliRun> {
+export async function runService(
+  service: string,
+  env: Record<string, string | undefined>,
+  stdin: string | Buffer,
+): Promise<CliRun> {
   const { child, done } = spawnService(service, env);
   child.stdin.end(stdin);
   return done;
 }
 
 /** Parses the one JSON document a service prints. */
-export function onlyDocument(stdout: string): { ok: boolean; exitCode: number; command: string; result: unknown; errors: Array<{ kind: string; message: string; qube?: string }> } {
+export function onlyDocument(stdout: string): {
+  ok: boolean;
+  exitCode: number;
+  command: string;
+  result: unknown;
+  errors: Array<{ kind: string; message: string; qube?: string }>;
+} {
   const lines = stdout.split('\n').filter((l) => l !== '');
   if (lines.length !== 1) throw new Error(`expected exactly one JSON document, got ${lines.length} lines: ${stdout}`);
   return JSON.parse(lines[0]!) as ReturnType<typeof onlyDocument>;

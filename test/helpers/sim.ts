@@ -22,7 +22,10 @@ export interface Simulator {
   archiveUrl: string;
   env: Record<string, string>;
   /** runs the built bundle with the simulator's environment */
-  run(args: string[], opts?: { stdin?: string; env?: Record<string, string> }): Promise<CliRun & { json?: JsonEnvelope }>;
+  run(
+    args: string[],
+    opts?: { stdin?: string; env?: Record<string, string> },
+  ): Promise<CliRun & { json?: JsonEnvelope }>;
   /** writes the fake's current state to qubes.xml in the Qubes dir (the fake also does so after each change) */
   syncQubesXml(): void;
   stop(): Promise<void>;
@@ -66,7 +69,10 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     env,
     syncQubesXml: () => writeFileSync(join(qubesDir, 'qubes.xml'), qubesd.dumpQubesXml()),
     async run(args, runOpts = {}) {
-      const r = await runBundle(args, { env: { ...env, ...runOpts.env }, ...(runOpts.stdin !== undefined ? { stdin: runOpts.stdin } : {}) });
+      const r = await runBundle(args, {
+        env: { ...env, ...runOpts.env },
+        ...(runOpts.stdin !== undefined ? { stdin: runOpts.stdin } : {}),
+      });
       let json: JsonEnvelope | undefined;
       if (args.includes('--json')) {
         try {

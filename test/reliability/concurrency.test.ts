@@ -74,13 +74,27 @@ interface Job {
   code: number;
   stdout: string;
   stderr: string;
-  doc: { ok: boolean; exitCode: number; errors: Array<{ kind: string; message: string; qube?: string }>; result: unknown } | undefined;
+  doc:
+    | {
+        ok: boolean;
+        exitCode: number;
+        errors: Array<{ kind: string; message: string; qube?: string }>;
+        result: unknown;
+      }
+    | undefined;
 }
 
 /** Starts the three jobs at the same moment; `timeouts` are their lock waits (ms). */
 async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: number; timer: number }): Promise<Job[]> {
   const trace = join(sim.dir, 'wyng-trace.jsonl');
-  const common = { WYNG_QUBES_WYNG: INJECT, WQ_INJECT: '[]', WQ_INJECT_TRACE: trace, WYNG_FAKE_DELAY_MS: '300', TZ: 'UTC', WYNG_FAKE_SESSION_BUMP: '1' };
+  const common = {
+    WYNG_QUBES_WYNG: INJECT,
+    WQ_INJECT: '[]',
+    WQ_INJECT_TRACE: trace,
+    WYNG_FAKE_DELAY_MS: '300',
+    TZ: 'UTC',
+    WYNG_FAKE_SESSION_BUMP: '1',
+  };
   const parse = (name: string, r: { code: number; stdout: string; stderr: string }): Job => {
     let doc: Job['doc'];
     try {
@@ -91,19 +105,34 @@ async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: numbe
     return { name, ...r, doc };
   };
   const [cli, rpc, timer] = await Promise.all([
-    sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', 'work', 'personal'], { env: { ...common, WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.cli) } }),
+    sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', 'work', 'personal'], {
+      env: { ...common, WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.cli) },
+    }),
     sim.run(['rpc', 'wyng.Restore'], {
-      env: { ...common, ...qrexecEnv('wyng.Restore', 'nightly', 'mgmt'), WYNG_QUBES_RPC_SUDO: '0', WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.rpc) },
+      env: {
+        ...common,
+        ...qrexecEnv('wyng.Restore', 'nightly', 'mgmt'),
+        WYNG_QUBES_RPC_SUDO: '0',
+        WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.rpc),
+      },
       stdin: JSON.stringify({ qubes: ['work'], session: template.sessions[0] }),
     }),
-    sim.run(['backup', '--profile', 'nightly', '-u'], { env: { ...common, WYNG_QUBES_RUN_SOURCE: 'timer', WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.timer) } }),
+    sim.run(['backup', '--profile', 'nightly', '-u'], {
+      env: { ...common, WYNG_QUBES_RUN_SOURCE: 'timer', WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.timer) },
+    }),
   ]);
   return [parse('CLI backup', cli!), parse('RPC restore', rpc!), parse('timer backup', timer!)];
 }
 
 function traces(sim: Simulator): Trace[] {
   const p = join(sim.dir, 'wyng-trace.jsonl');
-  return existsSync(p) ? readFileSync(p, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Trace) : [];
+  return existsSync(p)
+    ? readFileSync(p, 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Trace)
+    : [];
 }
 
 /** Wyng calls grouped by calling process: [first start, last end]; pairs of groups that overlap. */
@@ -122,7 +151,8 @@ function overlaps(ts: Trace[]): string[] {
     for (let j = i + 1; j < list.length; j++) {
       const [pa, a] = list[i]!;
       const [pb, b] = list[j]!;
-      if (a.start < b.end && b.start < a.end) out.push(`${pa} [${a.points.join(',')}] overlaps ${pb} [${b.points.join(',')}]`);
+      if (a.start < b.end && b.start < a.end)
+        out.push(`${pa} [${a.points.join(',')}] overlaps ${pb} [${b.points.join(',')}]`);
     }
   }
   return out;
@@ -133,7 +163,8 @@ async function checkArchive(sim: Simulator, expected: Array<string[]>): Promise<
   const problems: string[] = [];
   const m = archiveModel(sim);
   const fresh = m.qubesSessions.filter((s) => s !== template.sessions[0]);
-  if (fresh.length !== expected.length) problems.push(`${fresh.length} new Qubes sessions, expected ${expected.length}`);
+  if (fresh.length !== expected.length)
+    problems.push(`${fresh.length} new Qubes sessions, expected ${expected.length}`);
   for (const s of fresh) {
     const qubes = m.sessionQubes[s] ?? [];
     if (!expected.some((e) => e.join() === qubes.join())) problems.push(`session ${s} holds [${qubes.join(', ')}]`);
@@ -157,60 +188,86 @@ async function workRestored(sim: Simulator): Promise<boolean> {
 function report(title: string, jobs: Job[]): void {
   const text = table(
     ['job', 'exit', 'outcome'],
-    jobs.map((j) => [j.name, String(j.code), j.code === 0 ? 'completed' : (j.doc?.errors.map((e) => `${e.kind}: ${e.message}`).join('; ') ?? j.stderr.trim().split('\n').pop() ?? '')]),
+    jobs.map((j) => [
+      j.name,
+      String(j.code),
+      j.code === 0
+        ? 'completed'
+        : (j.doc?.errors.map((e) => `${e.kind}: ${e.message}`).join('; ') ?? j.stderr.trim().split('\n').pop() ?? ''),
+    ]),
     100,
   );
   process.stdout.write(`\n${title}\n${text}\n`);
 }
 
-test('a CLI backup, an RPC restore and a timer run started together wait for each other and all complete', { timeout: 300_000 }, async () => {
-  const sim = await setup();
-  try {
-    const jobs = await startTogether(sim, { cli: 120_000, rpc: 120_000, timer: 120_000 });
-    report('Started together, waiting allowed:', jobs);
-    for (const j of jobs) assert.equal(j.code, 0, `${j.name}: ${j.stderr}\n${j.stdout}`);
-    const rpcDoc = jobs[1]!.doc!;
-    assert.equal(rpcDoc.ok, true);
-    assert.deepEqual((rpcDoc.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]), [['work', 'restored']]);
-    assert.deepEqual(overlaps(traces(sim)), [], 'the jobs ran one after the other');
-    assert.equal(new Set(traces(sim).map((t) => t.ppid)).size, 3, 'three jobs ran Wyng');
-    assert.deepEqual(await checkArchive(sim, [['personal', 'work'], ['fedora-41', 'vault']]), []);
-    assert.ok(await workRestored(sim), 'work equals the archive');
-    assert.ok(!existsSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'wyng-qubes.lock')), 'the lock is released');
-  } finally {
-    await sim.stop();
-  }
-});
-
-test('with short waits a job either completes or reports busy; the timer (long wait) always completes; nothing is half done', { timeout: 300_000 }, async () => {
-  const sim = await setup();
-  try {
-    const jobs = await startTogether(sim, { cli: 150, rpc: 150, timer: 120_000 });
-    report('Started together, CLI and RPC wait 150 ms:', jobs);
-    const [cli, rpc, timer] = jobs as [Job, Job, Job];
-    assert.equal(timer.code, 0, `the timer run waits and completes: ${timer.stderr}`);
-    const busy = jobs.filter((j) => j.code !== 0);
-    for (const j of busy) {
-      assert.equal(j.code, 9, `${j.name}: ${j.stderr}`);
-      assert.equal(j.doc?.errors[0]?.kind, 'busy', `${j.name} reports busy in its JSON document`);
-      assert.match(j.doc!.errors[0]!.message, /Another wyng-qubes job is running/);
-    }
-    assert.ok(busy.length >= 1, 'at least one job found the lock taken (they started together)');
-    // a busy job ran no Wyng: one group of Wyng calls per completed job, none overlapping
-    const completed = jobs.filter((j) => j.code === 0);
-    assert.equal(new Set(traces(sim).map((t) => t.ppid)).size, completed.length, 'only completed jobs ran Wyng');
-    assert.deepEqual(overlaps(traces(sim)), []);
-    const expectedSessions = [...(cli.code === 0 ? [['personal', 'work']] : []), ['fedora-41', 'vault']];
-    assert.deepEqual(await checkArchive(sim, expectedSessions), []);
-    if (rpc.code === 0) {
-      assert.deepEqual((rpc.doc!.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]), [['work', 'restored']]);
+test(
+  'a CLI backup, an RPC restore and a timer run started together wait for each other and all complete',
+  { timeout: 300_000 },
+  async () => {
+    const sim = await setup();
+    try {
+      const jobs = await startTogether(sim, { cli: 120_000, rpc: 120_000, timer: 120_000 });
+      report('Started together, waiting allowed:', jobs);
+      for (const j of jobs) assert.equal(j.code, 0, `${j.name}: ${j.stderr}\n${j.stdout}`);
+      const rpcDoc = jobs[1]!.doc!;
+      assert.equal(rpcDoc.ok, true);
+      assert.deepEqual(
+        (rpcDoc.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]),
+        [['work', 'restored']],
+      );
+      assert.deepEqual(overlaps(traces(sim)), [], 'the jobs ran one after the other');
+      assert.equal(new Set(traces(sim).map((t) => t.ppid)).size, 3, 'three jobs ran Wyng');
+      assert.deepEqual(
+        await checkArchive(sim, [
+          ['personal', 'work'],
+          ['fedora-41', 'vault'],
+        ]),
+        [],
+      );
       assert.ok(await workRestored(sim), 'work equals the archive');
-    } else {
-      const now = await snapshot(sim, ['work']);
-      assert.equal(now.get('work')!.properties.memory, '1234', 'a busy restore changed nothing');
-      assert.ok(!now.get('work')!.tags.includes('backup-restore-in-progress'));
+      assert.ok(!existsSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'wyng-qubes.lock')), 'the lock is released');
+    } finally {
+      await sim.stop();
     }
-  } finally {
-    await sim.stop();
-  }
-});
+  },
+);
+
+test(
+  'with short waits a job either completes or reports busy; the timer (long wait) always completes; nothing is half done',
+  { timeout: 300_000 },
+  async () => {
+    const sim = await setup();
+    try {
+      const jobs = await startTogether(sim, { cli: 150, rpc: 150, timer: 120_000 });
+      report('Started together, CLI and RPC wait 150 ms:', jobs);
+      const [cli, rpc, timer] = jobs as [Job, Job, Job];
+      assert.equal(timer.code, 0, `the timer run waits and completes: ${timer.stderr}`);
+      const busy = jobs.filter((j) => j.code !== 0);
+      for (const j of busy) {
+        assert.equal(j.code, 9, `${j.name}: ${j.stderr}`);
+        assert.equal(j.doc?.errors[0]?.kind, 'busy', `${j.name} reports busy in its JSON document`);
+        assert.match(j.doc!.errors[0]!.message, /Another wyng-qubes job is running/);
+      }
+      assert.ok(busy.length >= 1, 'at least one job found the lock taken (they started together)');
+      // a busy job ran no Wyng: one group of Wyng calls per completed job, none overlapping
+      const completed = jobs.filter((j) => j.code === 0);
+      assert.equal(new Set(traces(sim).map((t) => t.ppid)).size, completed.length, 'only completed jobs ran Wyng');
+      assert.deepEqual(overlaps(traces(sim)), []);
+      const expectedSessions = [...(cli.code === 0 ? [['personal', 'work']] : []), ['fedora-41', 'vault']];
+      assert.deepEqual(await checkArchive(sim, expectedSessions), []);
+      if (rpc.code === 0) {
+        assert.deepEqual(
+          (rpc.doc!.result as { qubes: Array<{ name: string; status: string }> }).qubes.map((q) => [q.name, q.status]),
+          [['work', 'restored']],
+        );
+        assert.ok(await workRestored(sim), 'work equals the archive');
+      } else {
+        const now = await snapshot(sim, ['work']);
+        assert.equal(now.get('work')!.properties.memory, '1234', 'a busy restore changed nothing');
+        assert.ok(!now.get('work')!.tags.includes('backup-restore-in-progress'));
+      }
+    } finally {
+      await sim.stop();
+    }
+  },
+);

@@ -55,7 +55,17 @@ function envFor(sim: Simulator, crashAt?: string): Record<string, string> {
   };
 }
 
-const restoreArgs = (sim: Simulator): string[] => ['restore', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', '--session', template.sessions[0]!, ...BACKED_UP];
+const restoreArgs = (sim: Simulator): string[] => [
+  'restore',
+  '--dest',
+  sim.archiveUrl,
+  '-u',
+  '--json',
+  '--no-qubes-post',
+  '--session',
+  template.sessions[0]!,
+  ...BACKED_UP,
+];
 const backupArgs = (sim: Simulator): string[] => ['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP];
 
 async function restoreState(sim: Simulator): Promise<string> {
@@ -63,7 +73,10 @@ async function restoreState(sim: Simulator): Promise<string> {
   const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
   for (const q of BACKED_UP) {
     const p = sim.qubesd.volumePath(q, 'private');
-    out[q] = { settings: comparable(settings.get(q)), bytes: p === undefined ? null : readFileSync(p).equals(template.data.get(`${q}/private`)!) };
+    out[q] = {
+      settings: comparable(settings.get(q)),
+      bytes: p === undefined ? null : readFileSync(p).equals(template.data.get(`${q}/private`)!),
+    };
   }
   return JSON.stringify(out);
 }
@@ -130,10 +143,12 @@ async function crashRestore(step: string): Promise<Outcome> {
         JSON.stringify(comparable(marked.get(q))) !== JSON.stringify(comparable(template.archived.get(q))) &&
         JSON.stringify(comparable(marked.get(q))) !== JSON.stringify(comparable(pre.get(q))),
     );
-    if (unmarked.length > 0 && !(step.startsWith('restore:created') && unmarked.join() === 'personal')) problems.push(`changed but not marked ${IN_PROGRESS}: ${unmarked.join(', ')}`);
+    if (unmarked.length > 0 && !(step.startsWith('restore:created') && unmarked.join() === 'personal'))
+      problems.push(`changed but not marked ${IN_PROGRESS}: ${unmarked.join(', ')}`);
     const again = await sim.run(restoreArgs(sim), { env: envFor(sim) });
     if (again.code !== 0) problems.push(`rerun exit ${again.code}: ${again.stderr.split('\n').slice(-3).join(' ')}`);
-    if ((await restoreState(sim)) !== cleanRestore) problems.push('the rerun did not end in the state of a clean restore');
+    if ((await restoreState(sim)) !== cleanRestore)
+      problems.push('the rerun did not end in the state of a clean restore');
     const left = leftovers(join(sim.dir, 'tmp'), sim);
     if (left.length > 0) problems.push(`left after the rerun: ${left.join(', ')}`);
     return { step, killed, leftBehind, rerun: again.code, problems };
@@ -156,13 +171,21 @@ async function crashBackup(step: string): Promise<Outcome> {
     const again = await sim.run(backupArgs(sim), { env: envFor(sim) });
     if (again.code !== 0) problems.push(`rerun exit ${again.code}: ${again.stderr.split('\n').slice(-3).join(' ')}`);
     const newest = newestSessionVolumes(sim);
-    if (newest.volumes.join() !== cleanBackupVolumes.join()) problems.push(`newest session holds [${newest.volumes.join(', ')}]`);
-    const verify = await sim.run(['verify', '--dest', sim.archiveUrl, '-u', '--json', '--session', newest.session, ...BACKED_UP], { env: envFor(sim) });
+    if (newest.volumes.join() !== cleanBackupVolumes.join())
+      problems.push(`newest session holds [${newest.volumes.join(', ')}]`);
+    const verify = await sim.run(
+      ['verify', '--dest', sim.archiveUrl, '-u', '--json', '--session', newest.session, ...BACKED_UP],
+      { env: envFor(sim) },
+    );
     if (verify.code !== 0) problems.push(`verify of ${newest.session} exit ${verify.code}`);
     const stamps = await snapshot(sim, BACKED_UP);
     for (const q of BACKED_UP) {
       const s = Number(stamps.get(q)?.properties.backup_timestamp ?? 0);
-      if (!(s >= started - 1) || stamps.get(q)?.properties.backup_timestamp === stampsBefore.get(q)?.properties.backup_timestamp) problems.push(`${q}: backup_timestamp ${s} not from the rerun`);
+      if (
+        !(s >= started - 1) ||
+        stamps.get(q)?.properties.backup_timestamp === stampsBefore.get(q)?.properties.backup_timestamp
+      )
+        problems.push(`${q}: backup_timestamp ${s} not from the rerun`);
     }
     const deleted = [...before].filter((q) => !sim.qubesd.state.qubes.has(q));
     if (deleted.length > 0) problems.push(`deleted qubes: ${deleted.join(', ')}`);
@@ -184,18 +207,42 @@ const RESTORE_STEPS = [
 ];
 const BACKUP_STEPS = ['backup:before-send:1', 'backup:after-send:1', ...[1, 2, 3, 4].map((n) => `backup:stamped:${n}`)];
 
-test(`kill -9 at every step of a restore (${RESTORE_STEPS.length}) and a backup (${BACKUP_STEPS.length}), then rerun`, { timeout: 900_000 }, async () => {
-  const outcomes = await pool([...RESTORE_STEPS, ...BACKUP_STEPS], 4, (step) => (step.startsWith('restore:') ? crashRestore(step) : crashBackup(step)));
-  const text = table(
-    ['killed at', 'died there', 'temp entries left by the kill', 'rerun exit', 'final state = clean run, nothing left'],
-    outcomes.map((o) => [o.step, o.killed ? 'yes' : 'NO', String(o.leftBehind), String(o.rerun), o.problems.length === 0 ? 'yes' : `NO ${o.problems.join('; ')}`]),
-    100,
-  );
-  process.stdout.write(`\nCrash anywhere (SIGKILL at a step, then a rerun):\n${text}\n`);
-  // the kill leaves the job's temp dir and lock behind: the rerun is what cleans them up
-  assert.ok(outcomes.every((o) => o.leftBehind > 0), 'every killed run left its temp dir (the rerun has something to clean)');
-  assert.deepEqual(outcomes.filter((o) => o.problems.length > 0).map((o) => `${o.step}: ${o.problems.join('; ')}`), []);
-});
+test(
+  `kill -9 at every step of a restore (${RESTORE_STEPS.length}) and a backup (${BACKUP_STEPS.length}), then rerun`,
+  { timeout: 900_000 },
+  async () => {
+    const outcomes = await pool([...RESTORE_STEPS, ...BACKUP_STEPS], 4, (step) =>
+      step.startsWith('restore:') ? crashRestore(step) : crashBackup(step),
+    );
+    const text = table(
+      [
+        'killed at',
+        'died there',
+        'temp entries left by the kill',
+        'rerun exit',
+        'final state = clean run, nothing left',
+      ],
+      outcomes.map((o) => [
+        o.step,
+        o.killed ? 'yes' : 'NO',
+        String(o.leftBehind),
+        String(o.rerun),
+        o.problems.length === 0 ? 'yes' : `NO ${o.problems.join('; ')}`,
+      ]),
+      100,
+    );
+    process.stdout.write(`\nCrash anywhere (SIGKILL at a step, then a rerun):\n${text}\n`);
+    // the kill leaves the job's temp dir and lock behind: the rerun is what cleans them up
+    assert.ok(
+      outcomes.every((o) => o.leftBehind > 0),
+      'every killed run left its temp dir (the rerun has something to clean)',
+    );
+    assert.deepEqual(
+      outcomes.filter((o) => o.problems.length > 0).map((o) => `${o.step}: ${o.problems.join('; ')}`),
+      [],
+    );
+  },
+);
 
 test('the crash hook is inert for other steps; a job removes temp dirs of dead jobs only', async () => {
   const sim = await simWithArchive(template);
@@ -206,9 +253,15 @@ test('the crash hook is inert for other steps; a job removes temp dirs of dead j
     const live = join(tmp, `wyng-qubes-${process.pid}-XyZ789`);
     const other = join(tmp, 'wyng-qubes-notes');
     for (const d of [dead, live, other]) mkdirSync(join(d, 'sub'), { recursive: true });
-    const r = await sim.run(backupArgs(sim), { env: { ...envFor(sim), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' } });
+    const r = await sim.run(backupArgs(sim), {
+      env: { ...envFor(sim), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' },
+    });
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(readdirSync(tmp).sort(), [`wyng-qubes-${process.pid}-XyZ789`, 'wyng-qubes-notes'], 'the dead job\'s dir is gone, the others stay; the finished job left none');
+    assert.deepEqual(
+      readdirSync(tmp).sort(),
+      [`wyng-qubes-${process.pid}-XyZ789`, 'wyng-qubes-notes'],
+      "the dead job's dir is gone, the others stay; the finished job left none",
+    );
     assert.ok(!existsSync(join(sim.env.WYNG_QUBES_STATE_DIR!, 'wyng-qubes.lock')), 'lock released');
   } finally {
     await sim.stop();

@@ -63,7 +63,12 @@ function env(): Record<string, string> {
   };
 }
 
-const programCalls = (): number => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').length : 0);
+const programCalls = (): number =>
+  existsSync(log)
+    ? readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '').length
+    : 0;
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -130,30 +135,136 @@ function assertNoCrash(argv: string[], r: { code: number; stdout: string; stderr
     const lastLine = r.stdout.trim().split('\n').pop()!;
     const doc = JSON.parse(lastLine) as { exitCode: number; errors: Array<{ kind: string }> };
     assert.equal(doc.exitCode, r.code);
-    assert.ok(doc.errors.every((e) => e.kind !== 'internal'), JSON.stringify(doc.errors));
+    assert.ok(
+      doc.errors.every((e) => e.kind !== 'internal'),
+      JSON.stringify(doc.errors),
+    );
   }
 }
 
 const qubeArb = fc.oneof(
-  fc.constantFrom('work', 'personal', 'vault', 'dom0', 'sys-net', 'disp42', '', '1bad', 'a'.repeat(32), 'none', '..', 'x y', '-work', '--json', 'wörk', 'work\n'),
+  fc.constantFrom(
+    'work',
+    'personal',
+    'vault',
+    'dom0',
+    'sys-net',
+    'disp42',
+    '',
+    '1bad',
+    'a'.repeat(32),
+    'none',
+    '..',
+    'x y',
+    '-work',
+    '--json',
+    'wörk',
+    'work\n',
+  ),
   fc.stringMatching(/^[a-z][a-z0-9_.-]{0,33}$/),
   fc.string({ maxLength: 24 }),
 );
 const valueArb = fc.oneof(
-  fc.constantFrom('', 'file:/x', `file:${dir}/archive`, 'ssh://h/p', '20250101-000000', '20250101-000000,20250301-000000', 'newest', '^tag', 'on', 'off', 'full', 'json', 'x', '-1', '61', '5', 'netvm::x', 'NAME::x', 'encrypt=off', 'passcmd=rm -rf /', '--dest=file:/y', 'nightly', 'weekly', 'monthly', 'vm-pool', '../x', '/etc/passwd'),
+  fc.constantFrom(
+    '',
+    'file:/x',
+    `file:${dir}/archive`,
+    'ssh://h/p',
+    '20250101-000000',
+    '20250101-000000,20250301-000000',
+    'newest',
+    '^tag',
+    'on',
+    'off',
+    'full',
+    'json',
+    'x',
+    '-1',
+    '61',
+    '5',
+    'netvm::x',
+    'NAME::x',
+    'encrypt=off',
+    'passcmd=rm -rf /',
+    '--dest=file:/y',
+    'nightly',
+    'weekly',
+    'monthly',
+    'vm-pool',
+    '../x',
+    '/etc/passwd',
+  ),
   fc.string({ maxLength: 30 }),
 );
-const OPTIONS_WITH_VALUE = ['--dest', '--authmin', '--session', '--exclude', '--autoprune', '--pref', '--pool', '-p', '--wyngopt', '-w', '--include-disposable', '--meta-dir', '--profile', '--progress', '--wyng'];
-const FLAGS = ['-d', '--dedup', '-i', '--includes', '--check-after-send', '--all-before', '--all', '--pool-info', '--no-snapshot-restore', '--no-auto-rename', '--no-qubes-post', '--remap', '--force-incomplete', '-u', '--unattended', '--verbose', '--debug', '--json', '--dry-run', '--ignore-missing', '--last', '-h', '--help', '--version', '--nope', '-x', '--', '-'];
+const OPTIONS_WITH_VALUE = [
+  '--dest',
+  '--authmin',
+  '--session',
+  '--exclude',
+  '--autoprune',
+  '--pref',
+  '--pool',
+  '-p',
+  '--wyngopt',
+  '-w',
+  '--include-disposable',
+  '--meta-dir',
+  '--profile',
+  '--progress',
+  '--wyng',
+];
+const FLAGS = [
+  '-d',
+  '--dedup',
+  '-i',
+  '--includes',
+  '--check-after-send',
+  '--all-before',
+  '--all',
+  '--pool-info',
+  '--no-snapshot-restore',
+  '--no-auto-rename',
+  '--no-qubes-post',
+  '--remap',
+  '--force-incomplete',
+  '-u',
+  '--unattended',
+  '--verbose',
+  '--debug',
+  '--json',
+  '--dry-run',
+  '--ignore-missing',
+  '--last',
+  '-h',
+  '--help',
+  '--version',
+  '--nope',
+  '-x',
+  '--',
+  '-',
+];
 const tokenArb: fc.Arbitrary<string[]> = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.constantFrom(...OPTIONS_WITH_VALUE), valueArb).map(([o, v]) => (o === '--wyng' ? [o, v === '' ? stub : `/nonexistent/${v}`] : [o, v])) },
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...OPTIONS_WITH_VALUE.filter((o) => o.startsWith('--') && o !== '--wyng')), valueArb).map(([o, v]) => [`${o}=${v}`]) },
+  {
+    weight: 4,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...OPTIONS_WITH_VALUE), valueArb)
+      .map(([o, v]) => (o === '--wyng' ? [o, v === '' ? stub : `/nonexistent/${v}`] : [o, v])),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...OPTIONS_WITH_VALUE.filter((o) => o.startsWith('--') && o !== '--wyng')), valueArb)
+      .map(([o, v]) => [`${o}=${v}`]),
+  },
   { weight: 3, arbitrary: fc.constantFrom(...FLAGS).map((f) => [f]) },
   { weight: 3, arbitrary: qubeArb.map((q) => [q]) },
 );
 const argvArb: fc.Arbitrary<string[]> = fc
   .tuple(
-    fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...COMMANDS) }, { weight: 1, arbitrary: fc.oneof(fc.constantFrom('', 'Backup', 'help', 'rm'), fc.string({ maxLength: 12 })) }),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom(...COMMANDS) },
+      { weight: 1, arbitrary: fc.oneof(fc.constantFrom('', 'Backup', 'help', 'rm'), fc.string({ maxLength: 12 })) },
+    ),
     fc.array(tokenArb, { maxLength: 6 }),
     fc.nat({ max: 6 }),
     fc.boolean(),
@@ -164,37 +275,51 @@ const argvArb: fc.Arbitrary<string[]> = fc
     return json && !argv.includes('--json') ? [...argv, '--json'] : argv;
   });
 
-test('fuzz: 10,000 command lines — an exit code and a typed error, never a crash; refused input reaches no program and no qubesd', { timeout: 900_000 }, async () => {
-  let refused = 0;
-  let ran = 0;
-  await fc.assert(
-    fc.asyncProperty(argvArb, async (argv) => {
-      const invalid = refusedByValidation(argv);
-      const calls = programCalls();
-      const conns = qubesdConnections;
-      const r = await run(argv);
-      assertNoCrash(argv, r);
-      if (invalid) {
-        refused += 1;
-        assert.equal(r.code, 9, `refused input exits 9: ${JSON.stringify(argv)} → ${r.code} ${r.stderr}`);
-        assert.equal(programCalls(), calls, `no program ran for ${JSON.stringify(argv)}`);
-        assert.equal(qubesdConnections, conns, `no qubesd call for ${JSON.stringify(argv)}`);
-      } else {
-        ran += 1;
-      }
-    }),
-    { numRuns: 10_000, seed: SEED },
-  );
-  assert.ok(refused > 3000, `enough refused command lines (${refused})`);
-  assert.ok(ran > 1000, `enough accepted command lines (${ran})`);
-  // the stub and the socket do see what valid command lines run (the counters can count)
-  assert.ok(programCalls() > 0 && qubesdConnections > 0, `programs ${programCalls()}, qubesd ${qubesdConnections}`);
-});
+test(
+  'fuzz: 10,000 command lines — an exit code and a typed error, never a crash; refused input reaches no program and no qubesd',
+  { timeout: 900_000 },
+  async () => {
+    let refused = 0;
+    let ran = 0;
+    await fc.assert(
+      fc.asyncProperty(argvArb, async (argv) => {
+        const invalid = refusedByValidation(argv);
+        const calls = programCalls();
+        const conns = qubesdConnections;
+        const r = await run(argv);
+        assertNoCrash(argv, r);
+        if (invalid) {
+          refused += 1;
+          assert.equal(r.code, 9, `refused input exits 9: ${JSON.stringify(argv)} → ${r.code} ${r.stderr}`);
+          assert.equal(programCalls(), calls, `no program ran for ${JSON.stringify(argv)}`);
+          assert.equal(qubesdConnections, conns, `no qubesd call for ${JSON.stringify(argv)}`);
+        } else {
+          ran += 1;
+        }
+      }),
+      { numRuns: 10_000, seed: SEED },
+    );
+    assert.ok(refused > 3000, `enough refused command lines (${refused})`);
+    assert.ok(ran > 1000, `enough accepted command lines (${ran})`);
+    // the stub and the socket do see what valid command lines run (the counters can count)
+    assert.ok(programCalls() > 0 && qubesdConnections > 0, `programs ${programCalls()}, qubesd ${qubesdConnections}`);
+  },
+);
 
 const VALID_PROFILES_FOR_MUTATION = PROFILES;
 const profilesTextArb: fc.Arbitrary<string> = fc.oneof(
   fc
-    .array(fc.record({ at: fc.nat(), len: fc.nat({ max: 20 }), text: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom(':', '\n', '- ', '[', ']', '{', '}', '&a ', '*a', 'dest: ', 'dom0', '!!binary ', '\t')) }), { minLength: 1, maxLength: 4 })
+    .array(
+      fc.record({
+        at: fc.nat(),
+        len: fc.nat({ max: 20 }),
+        text: fc.oneof(
+          fc.string({ maxLength: 8 }),
+          fc.constantFrom(':', '\n', '- ', '[', ']', '{', '}', '&a ', '*a', 'dest: ', 'dom0', '!!binary ', '\t'),
+        ),
+      }),
+      { minLength: 1, maxLength: 4 },
+    )
     .map((edits) => {
       let s = VALID_PROFILES_FOR_MUTATION;
       for (const e of edits) {
@@ -206,39 +331,47 @@ const profilesTextArb: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 200 }),
 );
 
-test('fuzz: 1,500 damaged profiles.yaml through `--profile` — refused with a config error before any program or qubesd call', { timeout: 600_000 }, async () => {
-  const etc = join(dir, 'etc-fuzz');
-  mkdirSync(etc, { recursive: true });
-  let invalid = 0;
-  await fc.assert(
-    fc.asyncProperty(profilesTextArb, fc.constantFrom('backup', 'restore', 'verify', 'list', 'prune'), async (text, command) => {
-      writeFileSync(join(etc, 'profiles.yaml'), text, { mode: 0o600 });
-      const reading = readProfiles(etc);
-      const usable = reading.problems.length === 0 && Object.hasOwn(reading.profiles, 'nightly');
-      fc.pre(!usable);
-      invalid += 1;
-      const calls = programCalls();
-      const conns = qubesdConnections;
-      let stdout = '';
-      let stderr = '';
-      const code = await runCli([command, '--profile', 'nightly', '--session', '20250101-000000', '--json'], {
-        stdout: (t) => void (stdout += t),
-        stderr: (t) => void (stderr += t),
-        stdinIsTTY: false,
-        wyngStdin: 'ignore',
-        env: { ...env(), WYNG_QUBES_CONFIG_DIR: etc },
-        confirm: async () => false,
-        readStdin: async () => Buffer.from(''),
-      });
-      assertNoCrash([command, '--json'], { code, stdout, stderr });
-      assert.equal(code, 9, stderr);
-      const doc = JSON.parse(stdout) as { errors: Array<{ kind: string; message: string }> };
-      assert.equal(doc.errors[0]!.kind, 'config');
-      assert.match(doc.errors[0]!.message, /profiles|profile 'nightly'|Unknown profile/);
-      assert.equal(programCalls(), calls, 'no program ran');
-      assert.equal(qubesdConnections, conns, 'no qubesd call');
-    }),
-    { numRuns: 1_500, seed: SEED },
-  );
-  assert.ok(invalid >= 1_500);
-});
+test(
+  'fuzz: 1,500 damaged profiles.yaml through `--profile` — refused with a config error before any program or qubesd call',
+  { timeout: 600_000 },
+  async () => {
+    const etc = join(dir, 'etc-fuzz');
+    mkdirSync(etc, { recursive: true });
+    let invalid = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        profilesTextArb,
+        fc.constantFrom('backup', 'restore', 'verify', 'list', 'prune'),
+        async (text, command) => {
+          writeFileSync(join(etc, 'profiles.yaml'), text, { mode: 0o600 });
+          const reading = readProfiles(etc);
+          const usable = reading.problems.length === 0 && Object.hasOwn(reading.profiles, 'nightly');
+          fc.pre(!usable);
+          invalid += 1;
+          const calls = programCalls();
+          const conns = qubesdConnections;
+          let stdout = '';
+          let stderr = '';
+          const code = await runCli([command, '--profile', 'nightly', '--session', '20250101-000000', '--json'], {
+            stdout: (t) => void (stdout += t),
+            stderr: (t) => void (stderr += t),
+            stdinIsTTY: false,
+            wyngStdin: 'ignore',
+            env: { ...env(), WYNG_QUBES_CONFIG_DIR: etc },
+            confirm: async () => false,
+            readStdin: async () => Buffer.from(''),
+          });
+          assertNoCrash([command, '--json'], { code, stdout, stderr });
+          assert.equal(code, 9, stderr);
+          const doc = JSON.parse(stdout) as { errors: Array<{ kind: string; message: string }> };
+          assert.equal(doc.errors[0]!.kind, 'config');
+          assert.match(doc.errors[0]!.message, /profiles|profile 'nightly'|Unknown profile/);
+          assert.equal(programCalls(), calls, 'no program ran');
+          assert.equal(qubesdConnections, conns, 'no qubesd call');
+        },
+      ),
+      { numRuns: 1_500, seed: SEED },
+    );
+    assert.ok(invalid >= 1_500);
+  },
+);

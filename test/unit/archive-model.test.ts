@@ -40,7 +40,10 @@ test('list result: every qube with its sessions and newest, sessions oldest firs
   const model = buildArchiveModel(parseWyngListOutput(stdoutOf('u06-list-after-s2')));
   const r = listResult(model, undefined);
   assert.deepEqual(r.qubes.work, { sessions: ['20261123-034659', '20261123-034701'], newest: '20261123-034701' });
-  assert.deepEqual(r.sessions.map((s) => s.id), ['20261123-034659', '20261123-034701']);
+  assert.deepEqual(
+    r.sessions.map((s) => s.id),
+    ['20261123-034659', '20261123-034701'],
+  );
   assert.deepEqual(Object.keys(listResult(model, ['work']).qubes), ['work']);
 });
 
@@ -48,8 +51,18 @@ test('volume names of both pool formats map to qubes; others do not', () => {
   assert.deepEqual(parseVolumeName('vm-work-private'), { qube: 'work', kind: 'private', format: 'lvm' });
   assert.deepEqual(parseVolumeName('vm-my-qube-root'), { qube: 'my-qube', kind: 'root', format: 'lvm' });
   assert.deepEqual(parseVolumeName('appvms/work/private.img'), { qube: 'work', kind: 'private', format: 'reflink' });
-  assert.deepEqual(parseVolumeName('vm-templates/fedora-41/root.img'), { qube: 'fedora-41', kind: 'root', format: 'reflink' });
-  for (const other of ['wyng-qubes-metadata', 'appvms/work/volatile.img', 'vm-work-volatile', 'appvms/a/b/private.img', 'vm-1bad-private']) {
+  assert.deepEqual(parseVolumeName('vm-templates/fedora-41/root.img'), {
+    qube: 'fedora-41',
+    kind: 'root',
+    format: 'reflink',
+  });
+  for (const other of [
+    'wyng-qubes-metadata',
+    'appvms/work/volatile.img',
+    'vm-work-volatile',
+    'appvms/a/b/private.img',
+    'vm-1bad-private',
+  ]) {
     assert.equal(parseVolumeName(other), undefined, other);
   }
 });
@@ -65,14 +78,23 @@ test('malformed list output gives a clear input error, never a crash', () => {
     '',
   ];
   for (const text of bad) {
-    assert.throws(() => parseWyngListOutput(text), (e: unknown) => e instanceof WqError && e.kind === 'input', text.slice(-60));
+    assert.throws(
+      () => parseWyngListOutput(text),
+      (e: unknown) => e instanceof WqError && e.kind === 'input',
+      text.slice(-60),
+    );
   }
 });
 
 test('refuses Wyng older than 0.8 release 20250820', () => {
   const good = stdoutOf('u06-list-after-s2');
-  for (const [v, d] of [['0.4 beta', '20251028'], ['0.8 rc4', '20250526']]) {
-    const text = good.replace('"wversion": "0.8 rc4"', `"wversion": "${v}"`).replace('"wdate": "20251028"', `"wdate": "${d}"`);
+  for (const [v, d] of [
+    ['0.4 beta', '20251028'],
+    ['0.8 rc4', '20250526'],
+  ]) {
+    const text = good
+      .replace('"wversion": "0.8 rc4"', `"wversion": "${v}"`)
+      .replace('"wdate": "20251028"', `"wdate": "${d}"`);
     assert.throws(() => parseWyngListOutput(text), /Wyng v0\.8 release 20250820 or later is required/);
   }
 });
@@ -86,9 +108,15 @@ test('session selection: explicit, newest of the named qubes, ambiguous', () => 
   // make `personal` older only: drop it from the newest session
   const m2 = structuredClone(model);
   delete m2.qubeSessions.personal!['20261123-034701'];
-  assert.throws(() => selectSession(m2, ['work', 'personal'], undefined, 'restore'), (e: unknown) => e instanceof WqError && e.kind === 'selection' && /Ambiguous VM session selection/.test(e.message));
+  assert.throws(
+    () => selectSession(m2, ['work', 'personal'], undefined, 'restore'),
+    (e: unknown) => e instanceof WqError && e.kind === 'selection' && /Ambiguous VM session selection/.test(e.message),
+  );
   assert.deepEqual(volumesInSession(model, ['work'], '20261123-034701'), ['appvms/work/private.img']);
-  assert.deepEqual(volumesOfQubes(model, ['debian-12']), ['vm-templates/debian-12/private.img', 'vm-templates/debian-12/root.img']);
+  assert.deepEqual(volumesOfQubes(model, ['debian-12']), [
+    'vm-templates/debian-12/private.img',
+    'vm-templates/debian-12/root.img',
+  ]);
 });
 
 test('prune of a session that is not in the archive is refused before Wyng runs', () => {

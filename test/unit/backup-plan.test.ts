@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planBackupVolumes, selectForBackup, sessionFromSendOutput, sentMegabytes, type PoolInfo } from '../../src/core/backup/plan.ts';
+import {
+  planBackupVolumes,
+  selectForBackup,
+  sessionFromSendOutput,
+  sentMegabytes,
+  type PoolInfo,
+} from '../../src/core/backup/plan.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { readMetadataTar } from '../../src/adapters/metadata/safe-tar.ts';
 
@@ -18,7 +24,10 @@ const live = [
 test('selection: named ∪ includes − exclude, sorted; dom0 and unknown skipped', () => {
   assert.deepEqual(selectForBackup(live, ['personal', 'nope', 'dom0'], false, []), {
     selected: ['personal'],
-    skipped: [{ name: 'dom0', reason: 'dom0 is not backed up' }, { name: 'nope', reason: 'no such qube' }],
+    skipped: [
+      { name: 'dom0', reason: 'dom0 is not backed up' },
+      { name: 'nope', reason: 'no such qube' },
+    ],
   });
   assert.deepEqual(selectForBackup(live, [], true, ['work']).selected, ['fedora-41']);
   assert.deepEqual(selectForBackup(live, ['disp1'], true, []).selected, ['disp1', 'fedora-41', 'work']);
@@ -34,7 +43,14 @@ test('volumes: private for all, root for templates; both pool formats; others sk
   const plan = planBackupVolumes(
     [
       { name: 'work', klass: 'AppVM', volumes: { private: { pool: 'lvm', vid: 'qubes_dom0/vm-work-private' } } },
-      { name: 'fedora-41', klass: 'TemplateVM', volumes: { private: { pool: 'reflink', vid: 'vm-templates/fedora-41/private' }, root: { pool: 'reflink', vid: 'vm-templates/fedora-41/root' } } },
+      {
+        name: 'fedora-41',
+        klass: 'TemplateVM',
+        volumes: {
+          private: { pool: 'reflink', vid: 'vm-templates/fedora-41/private' },
+          root: { pool: 'reflink', vid: 'vm-templates/fedora-41/root' },
+        },
+      },
       { name: 'odd', klass: 'AppVM', volumes: { private: { pool: 'kernel', vid: 'x' } } },
       { name: 'disp1', klass: 'DispVM', volumes: {} },
     ],
@@ -54,16 +70,30 @@ test('volumes: private for all, root for templates; both pool formats; others sk
 });
 
 test('auto-rename: send under the archived other-format name unless --no-auto-rename', () => {
-  const qubes = [{ name: 'work', klass: 'AppVM', volumes: { private: { pool: 'lvm', vid: 'qubes_dom0/vm-work-private' } } }];
+  const qubes = [
+    { name: 'work', klass: 'AppVM', volumes: { private: { pool: 'lvm', vid: 'qubes_dom0/vm-work-private' } } },
+  ];
   const archived = new Set(['appvms/work/private.img']);
   const renamed = planBackupVolumes(qubes, pools, archived, false);
   assert.deepEqual(renamed.localFrom['qubes_dom0/vm-pool'], [['appvms/work/private.img', 'vm-work-private']]);
   assert.equal(renamed.volumes[0]?.renamedFrom, 'appvms/work/private.img');
   const plain = planBackupVolumes(qubes, pools, archived, true);
   assert.deepEqual(plain.localFrom['qubes_dom0/vm-pool'], [['vm-work-private', 'vm-work-private']]);
-  const tpl = [{ name: 't', klass: 'TemplateVM', volumes: { root: { pool: 'reflink', vid: 'vm-templates/t/root' }, private: { pool: 'reflink', vid: 'vm-templates/t/private' } } }];
+  const tpl = [
+    {
+      name: 't',
+      klass: 'TemplateVM',
+      volumes: {
+        root: { pool: 'reflink', vid: 'vm-templates/t/root' },
+        private: { pool: 'reflink', vid: 'vm-templates/t/private' },
+      },
+    },
+  ];
   const r2 = planBackupVolumes(tpl, pools, new Set(['vm-t-root']), false);
-  assert.deepEqual(r2.localFrom['/var/lib/qubes'], [['vm-templates/t/private.img', 'vm-templates/t/private.img'], ['vm-t-root', 'vm-templates/t/root.img']]);
+  assert.deepEqual(r2.localFrom['/var/lib/qubes'], [
+    ['vm-templates/t/private.img', 'vm-templates/t/private.img'],
+    ['vm-t-root', 'vm-templates/t/root.img'],
+  ]);
 });
 
 test('send output: session id and MB sent', () => {

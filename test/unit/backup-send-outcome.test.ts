@@ -2,7 +2,14 @@
 // parsing of the send's output (MiB per pool, the volume each progress line starts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sendProgressVolume, sentMegabytes, settleSend, WYNG_MB, type BackupVolume, type SendOutcomeInput } from '../../src/core/backup/plan.ts';
+import {
+  sendProgressVolume,
+  sentMegabytes,
+  settleSend,
+  WYNG_MB,
+  type BackupVolume,
+  type SendOutcomeInput,
+} from '../../src/core/backup/plan.ts';
 
 const vol = (qube: string, local: string, poolPath: string, archive = local): BackupVolume => ({
   qube,
@@ -40,11 +47,14 @@ test('settleSend: every volume in the new metadata session → stored, renamed v
   });
   assert.equal(out.session, S);
   assert.equal(out.metadataStored, true);
-  assert.deepEqual(out.volumes.map((v) => [v.name, v.failure]), [
-    ['appvms/work/private.img', undefined],
-    ['vm-personal-private', undefined],
-    ['appvms/sys-net/private.img', undefined],
-  ]);
+  assert.deepEqual(
+    out.volumes.map((v) => [v.name, v.failure]),
+    [
+      ['appvms/work/private.img', undefined],
+      ['vm-personal-private', undefined],
+      ['appvms/sys-net/private.img', undefined],
+    ],
+  );
 });
 
 test('settleSend: volumes missing from the session fail with the best reason at hand', () => {
@@ -79,16 +89,27 @@ test('settleSend: no new metadata session → not a Qubes session, even when dat
   assert.equal(out.volumes[0]!.failure, undefined);
 });
 
-test('settleSend: archive not re-readable → Wyng\'s reports (error file, missing-local warnings) decide', () => {
-  const out = settleSend({ ...base, exitCode: 2, errorFile: ['appvms/sys-net/private.img'], missingLocal: ['/elsewhere/vm-personal-private'] });
+test("settleSend: archive not re-readable → Wyng's reports (error file, missing-local warnings) decide", () => {
+  const out = settleSend({
+    ...base,
+    exitCode: 2,
+    errorFile: ['appvms/sys-net/private.img'],
+    missingLocal: ['/elsewhere/vm-personal-private'],
+  });
   assert.equal(out.session, S);
   assert.equal(out.metadataStored, true);
-  assert.deepEqual(out.volumes.map((v) => v.failure !== undefined), [false, true, true]);
+  assert.deepEqual(
+    out.volumes.map((v) => v.failure !== undefined),
+    [false, true, true],
+  );
   const meta = settleSend({ ...base, exitCode: 2, errorFile: ['wyng-qubes-metadata'] });
   assert.equal(meta.metadataStored, false);
   // a missing-local path only matches the whole last path components
   const near = settleSend({ ...base, missingLocal: ['/x/vm-homepersonal-private'] });
-  assert.deepEqual(near.volumes.map((v) => v.failure), [undefined, undefined, undefined]);
+  assert.deepEqual(
+    near.volumes.map((v) => v.failure),
+    [undefined, undefined, undefined],
+  );
 });
 
 test('sentMegabytes: the sum of every pool summary line (Wyng MB = MiB)', () => {

@@ -47,9 +47,36 @@ describe('fake qubesd: arbitrary calls', () => {
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('answer well-formed or not at all, and never fail inside the fake', () => {
-    const qubes = ['dom0', 'work', 'personal', 'sys-net', 'fedora-41', 'fedora-41-dvm', 'disp-test', 'untrusted-standalone', 'vault', 'nope', 'uuid:00000000-0000-0000-0000-000000000000'];
+    const qubes = [
+      'dom0',
+      'work',
+      'personal',
+      'sys-net',
+      'fedora-41',
+      'fedora-41-dvm',
+      'disp-test',
+      'untrusted-standalone',
+      'vault',
+      'nope',
+      'uuid:00000000-0000-0000-0000-000000000000',
+    ];
     const text = fc.oneof(
-      fc.constantFrom('', 'True', 'False', '0', '-1', '800', 'fedora-41', 'sys-net', 'red', 'label-3', 'a b', "x='y'", 'dom0+00_05.0', 'mode=\'required\''),
+      fc.constantFrom(
+        '',
+        'True',
+        'False',
+        '0',
+        '-1',
+        '800',
+        'fedora-41',
+        'sys-net',
+        'red',
+        'label-3',
+        'a b',
+        "x='y'",
+        'dom0+00_05.0',
+        "mode='required'",
+      ),
       fc.string({ maxLength: 40 }),
       fc.string({ unit: 'binary', maxLength: 20 }),
     );
@@ -57,22 +84,32 @@ describe('fake qubesd: arbitrary calls', () => {
       const table = methodTable(app);
       const methods = [...table.keys()];
       fc.assert(
-        fc.property(fc.constantFrom(...methods), text, fc.constantFrom(...qubes), text, fc.constantFrom('dom0', 'personal'), (method, argIn, dest, payloadIn, src) => {
-          // mostly calls that pass the argument/payload checks, so the handlers themselves run;
-          // an argument cannot contain a space or NUL on the wire
-          const def = table.get(method);
-          const a = def?.wantsArg === false ? '' : argIn.replace(/[ \0]/g, '_');
-          const payload = def?.wantsPayload === false ? '' : payloadIn;
-          const d = dispatch(app, {
-            method: Buffer.from(method),
-            arg: Buffer.from(a, 'utf8'),
-            src: Buffer.from(src),
-            dest: Buffer.from(dest),
-            payload: Buffer.from(payload, 'utf8'),
-          });
-          assert.ok(wellFormed(d.reply), `${method}+${a} → ${JSON.stringify(d.reply?.toString())}`);
-          assert.ok(!(d.why ?? '').startsWith('fake qubesd bug'), `${method}+${a} ${dest} ${JSON.stringify(payload)}: ${d.why}`);
-        }),
+        fc.property(
+          fc.constantFrom(...methods),
+          text,
+          fc.constantFrom(...qubes),
+          text,
+          fc.constantFrom('dom0', 'personal'),
+          (method, argIn, dest, payloadIn, src) => {
+            // mostly calls that pass the argument/payload checks, so the handlers themselves run;
+            // an argument cannot contain a space or NUL on the wire
+            const def = table.get(method);
+            const a = def?.wantsArg === false ? '' : argIn.replace(/[ \0]/g, '_');
+            const payload = def?.wantsPayload === false ? '' : payloadIn;
+            const d = dispatch(app, {
+              method: Buffer.from(method),
+              arg: Buffer.from(a, 'utf8'),
+              src: Buffer.from(src),
+              dest: Buffer.from(dest),
+              payload: Buffer.from(payload, 'utf8'),
+            });
+            assert.ok(wellFormed(d.reply), `${method}+${a} → ${JSON.stringify(d.reply?.toString())}`);
+            assert.ok(
+              !(d.why ?? '').startsWith('fake qubesd bug'),
+              `${method}+${a} ${dest} ${JSON.stringify(payload)}: ${d.why}`,
+            );
+          },
+        ),
         { numRuns: 3000, seed: 4242 },
       );
     }

@@ -2,7 +2,17 @@
 // power state, the 4.2 device API switch, injected faults, the call log, the CLI entry.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync, closeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,7 +34,14 @@ function decode(raw: Buffer): Reply {
   return { code: '2', type: type as string, message: message as string };
 }
 
-async function call(fake: FakeQubesd, method: string, arg: string, dest: string, payload = '', src = 'dom0'): Promise<Reply> {
+async function call(
+  fake: FakeQubesd,
+  method: string,
+  arg: string,
+  dest: string,
+  payload = '',
+  src = 'dom0',
+): Promise<Reply> {
   return decode(await fake.rawCall(encodeRequest(method, arg, dest, payload, src)));
 }
 
@@ -34,7 +51,13 @@ async function ok(fake: FakeQubesd, method: string, arg: string, dest: string, p
   return (r as { body: string }).body;
 }
 
-async function fails(fake: FakeQubesd, method: string, arg: string, dest: string, payload = ''): Promise<{ type: string; message: string }> {
+async function fails(
+  fake: FakeQubesd,
+  method: string,
+  arg: string,
+  dest: string,
+  payload = '',
+): Promise<{ type: string; message: string }> {
   const r = await call(fake, method, arg, dest, payload);
   assert.equal(r.code, '2', `${method}+${arg} ${dest} should fail: ${JSON.stringify(r)}`);
   const { type, message } = r as { type: string; message: string };
@@ -73,7 +96,10 @@ describe('fake qubesd: wire framing', () => {
 
   it('names a non-ASCII argument an internal error (no reply) and an unknown method a ProtocolError', async () => {
     const { fake } = await start();
-    assert.equal((await fake.rawCall(Buffer.from('admin.vm.feature.Get+caf\u00e9 dom0 name work\0', 'utf8'))).length, 0);
+    assert.equal(
+      (await fake.rawCall(Buffer.from('admin.vm.feature.Get+caf\u00e9 dom0 name work\0', 'utf8'))).length,
+      0,
+    );
     const r = await fails(fake, 'admin.vm.Frobnicate', '', 'dom0');
     assert.deepEqual(r, { type: 'ProtocolError', message: "no such method: 'admin.vm.Frobnicate'" });
   });
@@ -91,7 +117,8 @@ describe('fake qubesd: create and remove with real files', () => {
     assert.equal(statSync(priv).blocks, 0, 'sparse');
     // an AppVM's root is a snapshot of the template's: no own image while halted
     assert.ok(!existsSync(join(root, 'var/lib/qubes/appvms/wq-app/root.img')));
-    for (const v of ['root', 'private']) assert.ok(existsSync(join(root, `mnt/vm-pool/vm-templates/wq-tpl/${v}.img`)), v);
+    for (const v of ['root', 'private'])
+      assert.ok(existsSync(join(root, `mnt/vm-pool/vm-templates/wq-tpl/${v}.img`)), v);
     const info = await ok(fake, 'admin.vm.volume.Info', 'root', 'wq-tpl');
     assert.match(info, /^pool=vm-pool\nvid=vm-templates\/wq-tpl\/root\nsize=1048576\n/);
     assert.ok(info.includes(`path=${join(root, 'mnt/vm-pool/vm-templates/wq-tpl/root-dirty.img')}\n`));
@@ -120,7 +147,10 @@ describe('fake qubesd: create and remove with real files', () => {
     assert.equal(await ok(fake, 'admin.vm.feature.List', '', 'wq-disp'), 'appmenus-dispvm\n');
     const ip = await ok(fake, 'admin.vm.property.Get', 'ip', 'wq-disp');
     assert.match(ip, /^default=True type=str 10\.138\.\d+\.\d+$/);
-    assert.equal(await ok(fake, 'admin.vm.property.Get', 'default_dispvm', 'wq-disp'), 'default=True type=vm fedora-41-dvm');
+    assert.equal(
+      await ok(fake, 'admin.vm.property.Get', 'default_dispvm', 'wq-disp'),
+      'default=True type=vm fedora-41-dvm',
+    );
   });
 });
 
@@ -131,7 +161,10 @@ describe('fake qubesd: power state and volume files', () => {
     for (const q of ['work', 'sys-firewall', 'sys-net']) {
       assert.match(await ok(fake, 'admin.vm.List', '', q), / state=Running /, q);
     }
-    assert.equal(await ok(fake, 'admin.vm.CurrentState', '', 'work'), 'mem=800 mem_static_max=8192000 cputime=0 power_state=Running');
+    assert.equal(
+      await ok(fake, 'admin.vm.CurrentState', '', 'work'),
+      'mem=800 mem_static_max=8192000 cputime=0 power_state=Running',
+    );
     const xid = await ok(fake, 'admin.vm.property.Get', 'xid', 'work');
     assert.match(xid, /^default=True type=int [1-9][0-9]*$/);
     // the running image; the VM "writes" into it
@@ -156,7 +189,7 @@ describe('fake qubesd: power state and volume files', () => {
     assert.deepEqual(r, { type: 'QubesVMNotStartedError', message: "Domain is powered off: 'work'" });
   });
 
-  it('pauses and unpauses, and refuses to change a running qube\'s template', async () => {
+  it("pauses and unpauses, and refuses to change a running qube's template", async () => {
     const { fake } = await start({ running: ['personal'] });
     await ok(fake, 'admin.vm.Pause', '', 'personal');
     assert.match(await ok(fake, 'admin.vm.List', '', 'personal'), / state=Paused /);
@@ -193,8 +226,14 @@ describe('fake qubesd: power state and volume files', () => {
     const token = await ok(fake, 'admin.vm.volume.CloneFrom', 'private', 'work');
     assert.match(token, /^[A-Za-z0-9_-]{32}$/);
     await ok(fake, 'admin.vm.volume.CloneTo', 'private', 'vault', token);
-    assert.equal(readFileSync(join(root, 'var/lib/qubes/appvms/vault/private.img')).subarray(0, 7).toString(), 'payload');
-    assert.equal((await fails(fake, 'admin.vm.volume.CloneTo', 'private', 'vault', token)).type, 'QubesVolumeCopyTokenNotFoundError');
+    assert.equal(
+      readFileSync(join(root, 'var/lib/qubes/appvms/vault/private.img')).subarray(0, 7).toString(),
+      'payload',
+    );
+    assert.equal(
+      (await fails(fake, 'admin.vm.volume.CloneTo', 'private', 'vault', token)).type,
+      'QubesVolumeCopyTokenNotFoundError',
+    );
   });
 });
 
@@ -204,7 +243,10 @@ describe('fake qubesd: property semantics', () => {
     assert.equal(await ok(fake, 'admin.vm.property.Get', 'netvm', 'work'), 'default=True type=vm sys-firewall');
     await ok(fake, 'admin.property.Set', 'default_netvm', 'dom0', 'sys-net');
     assert.equal(await ok(fake, 'admin.vm.property.Get', 'netvm', 'work'), 'default=True type=vm sys-net');
-    assert.equal(await ok(fake, 'admin.vm.property.Get', 'visible_gateway', 'work'), 'default=True type=str 10.137.0.2');
+    assert.equal(
+      await ok(fake, 'admin.vm.property.Get', 'visible_gateway', 'work'),
+      'default=True type=str 10.137.0.2',
+    );
     await ok(fake, 'admin.vm.property.Set', 'netvm', 'work', 'sys-firewall');
     await ok(fake, 'admin.property.Reset', 'default_netvm', 'dom0');
     assert.equal(await ok(fake, 'admin.vm.property.Get', 'netvm', 'work'), 'default=False type=vm sys-firewall');
@@ -247,10 +289,16 @@ describe('fake qubesd: property semantics', () => {
     assert.equal((await fails(fake, 'admin.vm.feature.Get', 'servicevm', 'vault')).type, 'QubesFeatureNotFoundError');
   });
 
-  it('keeps features printable ASCII and refuses qubesd\'s reserved features', async () => {
+  it("keeps features printable ASCII and refuses qubesd's reserved features", async () => {
     const { fake } = await start();
-    assert.equal((await fails(fake, 'admin.vm.feature.Set', 'x', 'work', 'a\tb')).message, 'x value contains illegal characters');
-    assert.equal((await fails(fake, 'admin.vm.feature.Set', 'preload-dispvm-in-progress', 'work', '1')).type, 'PermissionDenied');
+    assert.equal(
+      (await fails(fake, 'admin.vm.feature.Set', 'x', 'work', 'a\tb')).message,
+      'x value contains illegal characters',
+    );
+    assert.equal(
+      (await fails(fake, 'admin.vm.feature.Set', 'preload-dispvm-in-progress', 'work', '1')).type,
+      'PermissionDenied',
+    );
     await ok(fake, 'admin.vm.feature.Set', 'x', 'work', 'a b ~');
     assert.equal(await ok(fake, 'admin.vm.feature.Get', 'x', 'work'), 'a b ~');
   });
@@ -261,12 +309,18 @@ describe('fake qubesd: Qubes 4.2 device API', () => {
     const { fake } = await start({ api: '4.2' });
     const r = await fails(fake, 'admin.vm.device.pci.Assigned', '', 'sys-net');
     assert.deepEqual(r, { type: 'ProtocolError', message: "no such method: 'admin.vm.device.pci.Assigned'" });
-    assert.equal(await ok(fake, 'admin.vm.device.pci.List', '', 'sys-net'), 'dom0+00_03.0 no-strict-reset=True persistent=yes\n');
+    assert.equal(
+      await ok(fake, 'admin.vm.device.pci.List', '', 'sys-net'),
+      'dom0+00_03.0 no-strict-reset=True persistent=yes\n',
+    );
     const notRunning = await fails(fake, 'admin.vm.device.pci.Attach', 'dom0+00_05.0', 'vault', 'persistent=False');
     assert.equal(notRunning.type, 'QubesVMNotRunningError');
     await ok(fake, 'admin.vm.property.Set', 'virt_mode', 'vault', 'hvm');
     await ok(fake, 'admin.vm.device.pci.Attach', 'dom0+00_05.0', 'vault', 'persistent=True no-strict-reset=True');
-    assert.equal(await ok(fake, 'admin.vm.device.pci.List', '', 'vault'), 'dom0+00_05.0 no-strict-reset=True persistent=yes\n');
+    assert.equal(
+      await ok(fake, 'admin.vm.device.pci.List', '', 'vault'),
+      'dom0+00_05.0 no-strict-reset=True persistent=yes\n',
+    );
     const again = await fails(fake, 'admin.vm.device.pci.Attach', 'dom0+00_05.0', 'vault', 'persistent=True');
     assert.equal(again.type, 'DeviceAlreadyAttached');
     await ok(fake, 'admin.vm.device.pci.Detach', 'dom0+00_05.0', 'vault');
@@ -279,7 +333,10 @@ describe('fake qubesd: Qubes 4.2 device API', () => {
   it('with the default (4.3) API has no 4.2 List method', async () => {
     const { fake } = await start();
     assert.equal((await fails(fake, 'admin.vm.device.pci.List', '', 'sys-net')).type, 'ProtocolError');
-    assert.match(await ok(fake, 'admin.vm.device.pci.Assigned', '', 'sys-net'), /^dom0\+00_03\.0:0x1af4:0x1041::p020000 /);
+    assert.match(
+      await ok(fake, 'admin.vm.device.pci.Assigned', '', 'sys-net'),
+      /^dom0\+00_03\.0:0x1af4:0x1041::p020000 /,
+    );
   });
 });
 
@@ -335,7 +392,10 @@ describe('fake qubesd: state as qubes.xml', () => {
     assert.equal(q.properties.label, 'green');
     assert.equal(q.properties.template, 'fedora-41');
     assert.deepEqual(q.features, { 'x-note': 'hi' });
-    assert.deepEqual(q.volumes?.map((v) => v.name), ['root', 'private', 'volatile', 'kernel']);
+    assert.deepEqual(
+      q.volumes?.map((v) => v.name),
+      ['root', 'private', 'volatile', 'kernel'],
+    );
   });
 });
 
@@ -344,10 +404,24 @@ describe('fake qubesd: CLI entry', () => {
     const root = mkdtempSync(join(tmpdir(), 'wq-fake-qubesd-cli-'));
     dirs.push(root);
     const sock = join(root, 'q.sock');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/fakes/qubesd/main.ts'), '--qubes-xml', SEED, '--pools-dir', join(root, 'pools'), '--socket', sock], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'test/fakes/qubesd/main.ts'),
+        '--qubes-xml',
+        SEED,
+        '--pools-dir',
+        join(root, 'pools'),
+        '--socket',
+        sock,
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const line = await new Promise<string>((res, rej) => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -375,7 +449,10 @@ describe('fake qubesd: socket file', () => {
   it('replaces a stale socket file and refuses a socket in use', async () => {
     const first = await start();
     const path = first.fake.socketPath;
-    await assert.rejects(startFakeQubesd({ qubesXml: SEED, poolsDir: first.root, socketPath: path }), /socket already in use/);
+    await assert.rejects(
+      startFakeQubesd({ qubesXml: SEED, poolsDir: first.root, socketPath: path }),
+      /socket already in use/,
+    );
     const root = mkdtempSync(join(tmpdir(), 'wq-fake-qubesd-stale-'));
     dirs.push(root);
     const stale = join(root, 'stale.sock');
@@ -391,7 +468,7 @@ describe('fake qubesd: socket file', () => {
 });
 
 describe('fake qubesd: firewall', () => {
-  it('stores rules in qubesd\'s order and writes firewall.xml as qubesd does (checked against the lab)', async () => {
+  it("stores rules in qubesd's order and writes firewall.xml as qubesd does (checked against the lab)", async () => {
     const { fake, root } = await start();
     assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), 'action=accept\n');
     await ok(
@@ -401,7 +478,8 @@ describe('fake qubesd: firewall', () => {
       'work',
       'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443 comment=web stuff\naction=accept dsthost=example.com expire=4102444800\naction=drop\n',
     );
-    const rules = 'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web stuff\naction=accept expire=4102444800 dsthost=example.com\naction=drop\n';
+    const rules =
+      'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web stuff\naction=accept expire=4102444800 dsthost=example.com\naction=drop\n';
     assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), rules);
     const xml = readFileSync(join(root, 'var/lib/qubes/appvms/work/firewall.xml'), 'utf8');
     // what the real qubesd wrote for the same rules (qubesd lab, qubes-core-admin 4.4.0)
@@ -417,7 +495,11 @@ describe('fake qubesd: firewall', () => {
           '<property name="proto">tcp</property>',
           '<property name="dstports">443</property>',
         ]) +
-        rule(['<property name="action">accept</property>', '<property name="expire">4102444800</property>', '<property name="dsthost">example.com</property>']) +
+        rule([
+          '<property name="action">accept</property>',
+          '<property name="expire">4102444800</property>',
+          '<property name="dsthost">example.com</property>',
+        ]) +
         rule(['<property name="action">drop</property>']) +
         '  </rules>\n</firewall>\n',
     );

@@ -11,7 +11,10 @@ test('a second job waits, then reports busy; after release it gets the lock', as
   const first = await acquireJobLock(dir, 1000, 'first');
   assert.equal(currentJob(dir)?.job, 'first');
   const started = Date.now();
-  await assert.rejects(acquireJobLock(dir, 300, 'second'), (e: unknown) => e instanceof WqError && e.kind === 'busy' && e.exitCode === 9);
+  await assert.rejects(
+    acquireJobLock(dir, 300, 'second'),
+    (e: unknown) => e instanceof WqError && e.kind === 'busy' && e.exitCode === 9,
+  );
   assert.ok(Date.now() - started >= 250, 'waited before giving up');
   const waiting = acquireJobLock(dir, 2000, 'third');
   setTimeout(() => void first.release(), 100);
@@ -23,7 +26,10 @@ test('a second job waits, then reports busy; after release it gets the lock', as
 
 test('a lock left by a dead process is taken over', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wq-lock-'));
-  writeFileSync(join(dir, 'wyng-qubes.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, startTicks: '1', job: 'ghost', since: 'x' }));
+  writeFileSync(
+    join(dir, 'wyng-qubes.lock'),
+    JSON.stringify({ pid: 2 ** 22 + 12345, startTicks: '1', job: 'ghost', since: 'x' }),
+  );
   const lock = await acquireJobLock(dir, 200, 'mine');
   assert.equal(currentJob(dir)?.job, 'mine');
   await lock.release();
@@ -34,5 +40,8 @@ test('an unwritable state dir is a clear configuration error', async () => {
   const file = join(parent, 'not-a-dir');
   writeFileSync(file, '');
   chmodSync(file, 0o400);
-  await assert.rejects(acquireJobLock(join(file, 'state'), 100), (e: unknown) => e instanceof WqError && e.kind === 'config' && /not writable/.test(e.message));
+  await assert.rejects(
+    acquireJobLock(join(file, 'state'), 100),
+    (e: unknown) => e instanceof WqError && e.kind === 'config' && /not writable/.test(e.message),
+  );
 });

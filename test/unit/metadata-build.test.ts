@@ -4,7 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMetadataTar, readRegularFile } from '../../src/adapters/metadata/build.ts';
@@ -71,7 +81,7 @@ test('readRegularFile: contents and stat of a regular file; a FIFO, a symlink, a
   }
 });
 
-test('the tar keeps each file\'s mode (portable: group/other write dropped) and modification time, not those of the private copy', async () => {
+test("the tar keeps each file's mode (portable: group/other write dropped) and modification time, not those of the private copy", async () => {
   const d = mkdtempSync(join(tmpdir(), 'wq-meta-mode-'));
   try {
     mkdirSync(join(d, 'q'));

@@ -24,7 +24,22 @@ const PROFILES: Record<string, Profile> = {
 };
 
 const qubeish = fc.oneof(
-  fc.constantFrom('work', 'personal', 'vault', 'dom0', 'sys-net', 'disp42', '', '1bad', 'a'.repeat(32), 'x-dm', 'none', '../x', 'work ', '-work'),
+  fc.constantFrom(
+    'work',
+    'personal',
+    'vault',
+    'dom0',
+    'sys-net',
+    'disp42',
+    '',
+    '1bad',
+    'a'.repeat(32),
+    'x-dm',
+    'none',
+    '../x',
+    'work ',
+    '-work',
+  ),
   fc.string({ maxLength: 40 }),
   fc.stringMatching(/^[a-z][a-z0-9_.-]{0,34}$/),
 );
@@ -51,10 +66,25 @@ const stdinArb: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 2, arbitrary: fc.json().map((j) => Buffer.from(j)) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 256 }) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((s) => Buffer.from(s)) },
-  { weight: 1, arbitrary: fc.constantFrom(Buffer.from(''), Buffer.from('{}'), Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x20)) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(Buffer.from(''), Buffer.from('{}'), Buffer.alloc(MAX_REQUEST_BYTES + 1, 0x20)),
+  },
 );
 const argumentArb = fc.oneof(
-  fc.constantFrom('nightly', 'weekly', 'monthly', 'Nightly', '', '..', '-x', 'night_ly', 'a+b', 'nightly\n', 'nightly '),
+  fc.constantFrom(
+    'nightly',
+    'weekly',
+    'monthly',
+    'Nightly',
+    '',
+    '..',
+    '-x',
+    'night_ly',
+    'a+b',
+    'nightly\n',
+    'nightly ',
+  ),
   fc.string({ maxLength: 80 }),
   fc.stringMatching(/^[a-z0-9][a-z0-9_-]{0,70}$/),
 );
@@ -119,19 +149,46 @@ const hostileCallArb: fc.Arbitrary<RawCall> = fc
     const full = `${r.service}+${r.argument}`;
     switch (r.form) {
       case 'qrexec':
-        return { scriptService: r.script ?? r.service, fullName: full, argument: r.argument, remoteDomain: r.caller, stdin: r.stdin };
+        return {
+          scriptService: r.script ?? r.service,
+          fullName: full,
+          argument: r.argument,
+          remoteDomain: r.caller,
+          stdin: r.stdin,
+        };
       case 'qrexec-no-arg-var':
         return { scriptService: r.script, fullName: full, argument: undefined, remoteDomain: r.caller, stdin: r.stdin };
       case 'dom0-direct':
-        return { scriptService: r.service, fullName: undefined, argument: r.argument, remoteDomain: r.caller, stdin: r.stdin };
+        return {
+          scriptService: r.service,
+          fullName: undefined,
+          argument: r.argument,
+          remoteDomain: r.caller,
+          stdin: r.stdin,
+        };
       case 'mismatch':
-        return { scriptService: r.script, fullName: full, argument: `${r.argument}x`, remoteDomain: r.caller, stdin: r.stdin };
+        return {
+          scriptService: r.script,
+          fullName: full,
+          argument: `${r.argument}x`,
+          remoteDomain: r.caller,
+          stdin: r.stdin,
+        };
       default:
-        return { scriptService: r.script, fullName: r.randomFull, argument: r.argument, remoteDomain: r.caller, stdin: r.stdin };
+        return {
+          scriptService: r.script,
+          fullName: r.randomFull,
+          argument: r.argument,
+          remoteDomain: r.caller,
+          stdin: r.stdin,
+        };
     }
   });
 
-const rawCallArb: fc.Arbitrary<RawCall> = fc.oneof({ weight: 3, arbitrary: hostileCallArb }, { weight: 1, arbitrary: plausibleCallArb });
+const rawCallArb: fc.Arbitrary<RawCall> = fc.oneof(
+  { weight: 3, arbitrary: hostileCallArb },
+  { weight: 1, arbitrary: plausibleCallArb },
+);
 
 test('fuzz: 12,000 qrexec calls (argument + stdin) — a plan inside the profile or a typed refusal, never a crash', () => {
   let plans = 0;
@@ -167,13 +224,15 @@ test('fuzz: 12,000 qrexec calls (argument + stdin) — a plan inside the profile
       plans++;
       // Whatever passed is inside the profile's permissions.
       assert.ok(profile.remote.operations.includes(plan.operation));
-      if (call.caller !== 'dom0' && profile.remote.callers !== undefined) assert.ok(profile.remote.callers.includes(call.caller));
+      if (call.caller !== 'dom0' && profile.remote.callers !== undefined)
+        assert.ok(profile.remote.callers.includes(call.caller));
       if (plan.operation === 'Status') return;
       if (plan.operation === 'Backup' && call.request.qubes !== undefined) {
         for (const q of plan.options.qubes) assert.ok(profile.qubes.includes(q), q);
         assert.equal(plan.options.includes, false);
       }
-      if (plan.operation === 'Backup' && call.request.qubes === undefined) assert.deepEqual(plan.options.qubes, profile.qubes);
+      if (plan.operation === 'Backup' && call.request.qubes === undefined)
+        assert.deepEqual(plan.options.qubes, profile.qubes);
       if (plan.operation === 'Restore') {
         assert.ok(plan.options.qubes.length > 0);
         for (const q of plan.options.qubes) assert.ok(profile.remote.restore_qubes.includes(q), q);

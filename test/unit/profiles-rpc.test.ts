@@ -1,15 +1,32 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WqError } from '../../src/core/errors.ts';
-import { narrowRequest, ProfileSchema, type Profile, type RpcOperation, type RpcRequest } from '../../src/core/profiles.ts';
-import { MAX_REQUEST_BYTES, parseRequest, parseServiceCall, privilegedCallFrom, rawCallFromPrivileged, validateCall } from '../../src/core/rpc.ts';
+import {
+  narrowRequest,
+  ProfileSchema,
+  type Profile,
+  type RpcOperation,
+  type RpcRequest,
+} from '../../src/core/profiles.ts';
+import {
+  MAX_REQUEST_BYTES,
+  parseRequest,
+  parseServiceCall,
+  privilegedCallFrom,
+  rawCallFromPrivileged,
+  validateCall,
+} from '../../src/core/rpc.ts';
 import { buildRequest, parseOperation, parseReply, qrexecFailure, serviceCall } from '../../src/core/remote.ts';
 
 const PROFILE: Profile = ProfileSchema.parse({
   dest: 'file:/mnt/backup',
   qubes: ['work', 'personal'],
   exclude: ['scratch'],
-  remote: { operations: ['Backup', 'Restore', 'Verify', 'List', 'Prune', 'Status'], restore_qubes: ['work'], callers: ['mgmt'] },
+  remote: {
+    operations: ['Backup', 'Restore', 'Verify', 'List', 'Prune', 'Status'],
+    restore_qubes: ['work'],
+    callers: ['mgmt'],
+  },
 });
 
 function refusal(fn: () => unknown): WqError {
@@ -22,7 +39,8 @@ function refusal(fn: () => unknown): WqError {
   assert.fail('expected a refusal');
 }
 
-const narrow = (op: RpcOperation, request: RpcRequest, caller = 'mgmt', profile = PROFILE) => narrowRequest(op, 'nightly', profile, request, caller);
+const narrow = (op: RpcOperation, request: RpcRequest, caller = 'mgmt', profile = PROFILE) =>
+  narrowRequest(op, 'nightly', profile, request, caller);
 
 test('an operation the profile does not list is refused', () => {
   const p = ProfileSchema.parse({ dest: 'file:/b', qubes: ['work'], remote: { operations: ['List'] } });
@@ -38,10 +56,19 @@ test('an operation the profile does not list is refused', () => {
 
 test('callers: checked when given, required for Restore and Prune; dom0 always passes', () => {
   assert.match(refusal(() => narrow('List', {}, 'work')).message, /does not accept calls from qube 'work'/);
-  const open = ProfileSchema.parse({ dest: 'file:/b', remote: { operations: ['List', 'Restore', 'Prune'], restore_qubes: ['work'] } });
+  const open = ProfileSchema.parse({
+    dest: 'file:/b',
+    remote: { operations: ['List', 'Restore', 'Prune'], restore_qubes: ['work'] },
+  });
   assert.equal(narrow('List', {}, 'anyone', open).operation, 'List');
-  assert.match(refusal(() => narrow('Restore', {}, 'anyone', open)).message, /only for the qubes listed in remote\.callers/);
-  assert.match(refusal(() => narrow('Prune', { session: '20250101-000000' }, 'anyone', open)).message, /remote\.callers/);
+  assert.match(
+    refusal(() => narrow('Restore', {}, 'anyone', open)).message,
+    /only for the qubes listed in remote\.callers/,
+  );
+  assert.match(
+    refusal(() => narrow('Prune', { session: '20250101-000000' }, 'anyone', open)).message,
+    /remote\.callers/,
+  );
   assert.equal(narrow('Restore', {}, 'dom0', open).operation, 'Restore');
   assert.equal(narrow('List', {}, 'dom0').operation, 'List');
 });
@@ -64,8 +91,16 @@ test('Backup: only qubes of the profile; exclude only removes; no session or dry
   assert.equal(refusal(() => narrow('Backup', { dryRun: true })).kind, 'input');
   assert.equal(refusal(() => narrow('Backup', { qubes: [] })).kind, 'input');
   const includes = ProfileSchema.parse({ dest: 'file:/b', includes: true, remote: { operations: ['Backup'] } });
-  assert.deepEqual(narrow('Backup', {}, 'x', includes), { operation: 'Backup', command: 'backup', options: { qubes: [], includes: true, exclude: [] } });
-  assert.equal(refusal(() => narrow('Backup', { qubes: ['work'] }, 'x', includes)).kind, 'forbidden', 'includes: true does not open arbitrary names');
+  assert.deepEqual(narrow('Backup', {}, 'x', includes), {
+    operation: 'Backup',
+    command: 'backup',
+    options: { qubes: [], includes: true, exclude: [] },
+  });
+  assert.equal(
+    refusal(() => narrow('Backup', { qubes: ['work'] }, 'x', includes)).kind,
+    'forbidden',
+    'includes: true does not open arbitrary names',
+  );
 });
 
 test('Restore: only remote.restore_qubes (all of them by default), session, dry run', () => {
@@ -92,7 +127,11 @@ test('Verify, List, Prune, Status: fields each operation accepts', () => {
     options: { qubes: ['vault'], exclude: ['scratch'], session: '20250101-000000', includeDisposable: true },
   });
   // No names: the profile's qubes, minus what the request excludes.
-  assert.deepEqual(narrow('Verify', { exclude: ['work'] }), { operation: 'Verify', command: 'verify', options: { qubes: ['personal'], exclude: ['scratch', 'work'] } });
+  assert.deepEqual(narrow('Verify', { exclude: ['work'] }), {
+    operation: 'Verify',
+    command: 'verify',
+    options: { qubes: ['personal'], exclude: ['scratch', 'work'] },
+  });
   assert.equal(refusal(() => narrow('Verify', { exclude: ['work', 'personal'] })).kind, 'input');
   const includes = ProfileSchema.parse({ dest: 'file:/b', includes: true, remote: { operations: ['Verify'] } });
   assert.deepEqual(narrow('Verify', { session: '20250101-000000', exclude: ['x'] }, 'a', includes), {
@@ -121,9 +160,17 @@ const env = (full: string | undefined, arg: string | undefined, caller: string |
 });
 
 test('service, argument and caller come from the qrexec environment and are validated, never fixed up', () => {
-  assert.deepEqual(parseServiceCall(env('wyng.Backup+nightly', 'nightly', 'mgmt', 'wyng.Backup')), { operation: 'Backup', profile: 'nightly', caller: 'mgmt' });
+  assert.deepEqual(parseServiceCall(env('wyng.Backup+nightly', 'nightly', 'mgmt', 'wyng.Backup')), {
+    operation: 'Backup',
+    profile: 'nightly',
+    caller: 'mgmt',
+  });
   // Run directly in dom0 (QREXEC.md §7): no FULL_NAME, the script names the service.
-  assert.deepEqual(parseServiceCall(env(undefined, 'nightly', 'dom0', 'wyng.List')), { operation: 'List', profile: 'nightly', caller: 'dom0' });
+  assert.deepEqual(parseServiceCall(env(undefined, 'nightly', 'dom0', 'wyng.List')), {
+    operation: 'List',
+    profile: 'nightly',
+    caller: 'dom0',
+  });
   const bad: Array<[ReturnType<typeof env>, RegExp]> = [
     [env('wyng.Backup+nightly', 'nightly', undefined), /QREXEC_REMOTE_DOMAIN is not set/],
     [env('wyng.Backup+nightly', 'nightly', '1bad'), /Invalid calling qube/],
@@ -199,7 +246,11 @@ test('remote client: operation, service name, request and qrexec exit codes', ()
   assert.equal(refusal(() => serviceCall('List', undefined)).kind, 'option');
   assert.equal(refusal(() => serviceCall('List', 'a/b')).kind, 'option');
   assert.deepEqual(buildRequest({ qubes: [], exclude: [], dryRun: false, includeDisposable: false }), {});
-  assert.deepEqual(buildRequest({ qubes: ['work'], session: '20250101-000000', dryRun: true }), { qubes: ['work'], session: '20250101-000000', dryRun: true });
+  assert.deepEqual(buildRequest({ qubes: ['work'], session: '20250101-000000', dryRun: true }), {
+    qubes: ['work'],
+    session: '20250101-000000',
+    dryRun: true,
+  });
   assert.equal(refusal(() => buildRequest({ session: 'newest' })).kind, 'option');
   assert.equal(qrexecFailure('wyng.List+n', 126, undefined).exitCode, 126);
   assert.match(qrexecFailure('wyng.List+n', 126, undefined).message, /refused .*policy/);

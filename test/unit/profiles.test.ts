@@ -52,7 +52,11 @@ test('the issue example loads with every documented key, defaults filled in', ()
   assert.equal(p.dest, 'file:/mnt/backup/wyng');
   assert.deepEqual(p.qubes, ['work', 'personal']);
   assert.deepEqual(p.remote.operations, ['Backup', 'List', 'Verify', 'Status', 'Restore']);
-  assert.deepEqual(p.hooks, { before: ['/usr/local/bin/mount-backup'], after: ['/usr/local/bin/umount-backup'], timeout_s: 600 });
+  assert.deepEqual(p.hooks, {
+    before: ['/usr/local/bin/mount-backup'],
+    after: ['/usr/local/bin/umount-backup'],
+    timeout_s: 600,
+  });
   assert.equal(p.notify?.desktop, 'failure');
   const minimal = validateProfilesDocument({ profiles: { weekly: { dest: 'file:/b' } } });
   assert.deepEqual(minimal.problems, []);
@@ -62,23 +66,56 @@ test('the issue example loads with every documented key, defaults filled in', ()
 
 test('unknown keys and bad values are errors naming file, profile and field', () => {
   const cases: Array<[string, RegExp]> = [
-    ['profiles:\n  nightly:\n    dest: file:/b\n    destination: x\n', /profiles\.yaml: profile 'nightly': field 'destination': unknown field/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    options: { dedupe: true }\n', /profile 'nightly': field 'options\.dedupe': unknown field/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    remote: { operations: [Backup, Delete] }\n', /profile 'nightly': field 'remote\.operations\.1'/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    remote: { callerz: [mgmt] }\n', /field 'remote\.callerz': unknown field/],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    destination: x\n',
+      /profiles\.yaml: profile 'nightly': field 'destination': unknown field/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    options: { dedupe: true }\n',
+      /profile 'nightly': field 'options\.dedupe': unknown field/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    remote: { operations: [Backup, Delete] }\n',
+      /profile 'nightly': field 'remote\.operations\.1'/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    remote: { callerz: [mgmt] }\n',
+      /field 'remote\.callerz': unknown field/,
+    ],
     ['profiles:\n  nightly:\n    dest: /no/scheme\n', /profile 'nightly': field 'dest': must be a Wyng URL/],
     ['profiles:\n  nightly:\n    dest: file:/b\n    qubes: [1bad]\n', /field 'qubes\.0': invalid qube name '1bad'/],
     ['profiles:\n  nightly:\n    dest: file:/b\n    options: { autoprune: sometimes }\n', /field 'options\.autoprune'/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    options: { wyng_options: [passcmd=cat /x] }\n', /field 'options\.wyng_options\.0': only these Wyng options are allowed/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: relative.pass\n', /field 'passphrase_file': must be an absolute path/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    passphrase_command: "cat /etc/pass"\n', /field 'passphrase_command'/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    passphrase_command: [cat, /etc/pass]\n', /passphrase_command': the program \(first item\) must be an absolute path/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: /a\n    passphrase_command: [/bin/cat, /a]\n', /not both/],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    options: { wyng_options: [passcmd=cat /x] }\n',
+      /field 'options\.wyng_options\.0': only these Wyng options are allowed/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: relative.pass\n',
+      /field 'passphrase_file': must be an absolute path/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    passphrase_command: "cat /etc/pass"\n',
+      /field 'passphrase_command'/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    passphrase_command: [cat, /etc/pass]\n',
+      /passphrase_command': the program \(first item\) must be an absolute path/,
+    ],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: /a\n    passphrase_command: [/bin/cat, /a]\n',
+      /not both/,
+    ],
     ['profiles:\n  nightly:\n    dest: file:/b\n    notify: { desktop: sometimes }\n', /field 'notify\.desktop'/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    hooks: { before: [/bin/true], during: [/bin/true] }\n', /field 'hooks\.during': unknown field/],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    hooks: { before: [/bin/true], during: [/bin/true] }\n',
+      /field 'hooks\.during': unknown field/,
+    ],
     ['profiles:\n  nightly:\n    dest: file:/b\n    hooks: { timeout_s: 0 }\n', /field 'hooks\.timeout_s'/],
     ['profiles:\n  nightly:\n    dest: file:/b\n    schedule: "daily; rm -rf /"\n', /field 'schedule'/],
-    ['profiles:\n  nightly:\n    dest: file:/b\n    remote: { restore_qubes: [dom0] }\n', /field 'remote\.restore_qubes': dom0 cannot be restored/],
+    [
+      'profiles:\n  nightly:\n    dest: file:/b\n    remote: { restore_qubes: [dom0] }\n',
+      /field 'remote\.restore_qubes': dom0 cannot be restored/,
+    ],
     ['profiles:\n  Nightly:\n    dest: file:/b\n', /profile 'Nightly': invalid profile name/],
     ['profiles:\n  nightly:\n    dest: file:/b\nextra: 1\n', /profiles\.yaml: field 'extra': unknown field/],
     ['profiles:\n  nightly:\n    dest: file:/b\n  nightly:\n    dest: file:/c\n', /duplicated mapping key/],
@@ -124,7 +161,10 @@ test('passphrase_file: regular, private file only; content without the final new
   assert.equal(await readPassphrase(profile({ passphrase_file: file }), 'n'), 'correct horse battery');
   for (const mode of [0o640, 0o604, 0o620]) {
     chmodSync(file, mode);
-    await assert.rejects(readPassphrase(profile({ passphrase_file: file }), 'n'), /readable or writable by group or others/);
+    await assert.rejects(
+      readPassphrase(profile({ passphrase_file: file }), 'n'),
+      /readable or writable by group or others/,
+    );
   }
   chmodSync(file, 0o600);
   const link = join(dir, 'link.pass');
@@ -140,7 +180,10 @@ test('passphrase_file: regular, private file only; content without the final new
 test('passphrase_command runs as an argv list, without a shell', async () => {
   const p = profile({ passphrase_command: ['/bin/echo', '$(id) `whoami`; x'] });
   assert.equal(await readPassphrase(p, 'n'), '$(id) `whoami`; x');
-  await assert.rejects(readPassphrase(profile({ passphrase_command: ['/bin/false'] }), 'n'), /passphrase_command of profile 'n' failed \(exit 1\)/);
+  await assert.rejects(
+    readPassphrase(profile({ passphrase_command: ['/bin/false'] }), 'n'),
+    /passphrase_command of profile 'n' failed \(exit 1\)/,
+  );
   await assert.rejects(readPassphrase(profile({ passphrase_command: ['/nonexistent/program'] }), 'n'), /failed/);
 });
 
@@ -177,12 +220,22 @@ test('--profile on the command line: profile values under explicit options, pass
     { mode: 0o600 },
   );
   const log = join(dir, 'wyng.log');
-  const env = { WYNG_QUBES_CONFIG_DIR: dir, WYNG_QUBES_STATE_DIR: join(dir, 'state'), WYNG_QUBES_WYNG: STUB, WYNG_STUB_LOG: log };
+  const env = {
+    WYNG_QUBES_CONFIG_DIR: dir,
+    WYNG_QUBES_STATE_DIR: join(dir, 'state'),
+    WYNG_QUBES_WYNG: STUB,
+    WYNG_STUB_LOG: log,
+  };
   const r = await runInProcess(['list', '--profile', 'nightly', '--json'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const r2 = await runInProcess(['list', '--profile=nightly', '--dest=file:/explicit', '--authmin=1', '--json'], { env });
+  const r2 = await runInProcess(['list', '--profile=nightly', '--dest=file:/explicit', '--authmin=1', '--json'], {
+    env,
+  });
   assert.equal(r2.code, 0, r2.stderr);
-  const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; passphrase: string | null });
+  const calls = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { argv: string[]; passphrase: string | null });
   assert.equal(calls.length, 2);
   assert.ok(calls[0]!.argv.includes('--dest=file:/from/profile'), calls[0]!.argv.join(' '));
   assert.ok(calls[0]!.argv.includes('--authmin=5'));
@@ -203,12 +256,21 @@ test('library API: options given to run() win over the profile', async () => {
   const { run } = await import('../../src/index.ts');
   const dir = configDir('profiles:\n  nightly:\n    dest: file:/from/profile\n');
   const log = join(dir, 'wyng.log');
-  const env = { PATH: process.env.PATH, WYNG_QUBES_CONFIG_DIR: dir, WYNG_QUBES_STATE_DIR: join(dir, 'state'), WYNG_QUBES_WYNG: STUB, WYNG_STUB_LOG: log };
+  const env = {
+    PATH: process.env.PATH,
+    WYNG_QUBES_CONFIG_DIR: dir,
+    WYNG_QUBES_STATE_DIR: join(dir, 'state'),
+    WYNG_QUBES_WYNG: STUB,
+    WYNG_STUB_LOG: log,
+  };
   const a = await run('list', { profile: 'nightly' }, { env });
   assert.equal(a.ok, true, JSON.stringify(a.errors));
   const b = await run('list', { profile: 'nightly', dest: 'file:/lib' }, { env });
   assert.equal(b.ok, true);
-  const argvs = readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+  const argvs = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
   assert.ok(argvs[0]!.includes('--dest=file:/from/profile'));
   assert.ok(argvs[1]!.includes('--dest=file:/lib'));
 });
@@ -226,7 +288,13 @@ test('profiles lists without secrets; profiles check validates and warns', async
   const list = await runInProcess(['profiles', '--json'], { env });
   assert.equal(list.code, 0, list.stderr);
   const doc = JSON.parse(list.stdout) as { result: { profiles: Array<{ name: string; passphrase: string }> } };
-  assert.deepEqual(doc.result.profiles.map((p) => [p.name, p.passphrase]), [['nightly', 'file'], ['weekly', 'command']]);
+  assert.deepEqual(
+    doc.result.profiles.map((p) => [p.name, p.passphrase]),
+    [
+      ['nightly', 'file'],
+      ['weekly', 'command'],
+    ],
+  );
   assert.ok(!list.stdout.includes('secret'), 'no secret and no secret location in the listing');
   assert.ok(!list.stdout.includes(pass));
 
@@ -241,7 +309,9 @@ test('profiles lists without secrets; profiles check validates and warns', async
   assert.equal(bad.code, 9);
   assert.match(bad.stdout, /profile 'nightly': field 'passphrase_file'.*chmod 600/);
 
-  writeFileSync(join(dir, 'profiles.yaml'), 'profiles:\n  nightly:\n    dest: file:/b\n    bogus: 1\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'profiles.yaml'), 'profiles:\n  nightly:\n    dest: file:/b\n    bogus: 1\n', {
+    mode: 0o600,
+  });
   const invalid = await runInProcess(['profiles', 'check']);
   assert.equal(invalid.code, 9);
   const invalid2 = await runInProcess(['profiles', 'check'], { env });

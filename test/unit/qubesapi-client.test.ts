@@ -14,10 +14,17 @@ import type { DeviceAssignment } from '../../src/core/qubes/model.ts';
 import { exchange, exchanges, type Exchange } from '../helpers/qubesd-transcripts.ts';
 import { startReplay, synthetic, type ReplayServer } from '../helpers/qubesd-replay.ts';
 
-async function withReplay(ex: Exchange[], fn: (client: AdminClient, server: ReplayServer) => Promise<void>, opts: { timeoutMs?: number; cache?: boolean } = {}): Promise<void> {
+async function withReplay(
+  ex: Exchange[],
+  fn: (client: AdminClient, server: ReplayServer) => Promise<void>,
+  opts: { timeoutMs?: number; cache?: boolean } = {},
+): Promise<void> {
   const server = await startReplay(ex);
   try {
-    const client = new AdminClient(new SocketTransport({ socketPath: server.socketPath, timeoutMs: opts.timeoutMs ?? 5000 }), { cache: opts.cache ?? true });
+    const client = new AdminClient(
+      new SocketTransport({ socketPath: server.socketPath, timeoutMs: opts.timeoutMs ?? 5000 }),
+      { cache: opts.cache ?? true },
+    );
     await fn(client, server);
     assert.deepEqual(server.unmatched, [], 'every request matched a recorded one byte for byte');
   } finally {
@@ -55,14 +62,20 @@ async function transportError(reason: string | RegExp, fn: () => Promise<unknown
 }
 
 test('listQubes and currentState', async () => {
-  await withReplay(exchanges('admin.vm.List/all', 'admin.vm.CurrentState/halted', 'admin.vm.CurrentState/running'), async (c, server) => {
-    const qubes = await c.listQubes();
-    assert.equal(qubes.length, 11);
-    assert.deepEqual(qubes.find((q) => q.name === 'sys-net'), { name: 'sys-net', klass: 'AppVM', state: 'Running', uuid: '7d17302e-b592-4e8a-a954-f1f66617e688' });
-    assert.equal((await c.currentState('work')).powerState, 'Halted');
-    assert.equal((await c.currentState('sys-net')).memKiB, 425);
-    assert.deepEqual(server.unused(), []);
-  });
+  await withReplay(
+    exchanges('admin.vm.List/all', 'admin.vm.CurrentState/halted', 'admin.vm.CurrentState/running'),
+    async (c, server) => {
+      const qubes = await c.listQubes();
+      assert.equal(qubes.length, 11);
+      assert.deepEqual(
+        qubes.find((q) => q.name === 'sys-net'),
+        { name: 'sys-net', klass: 'AppVM', state: 'Running', uuid: '7d17302e-b592-4e8a-a954-f1f66617e688' },
+      );
+      assert.equal((await c.currentState('work')).powerState, 'Halted');
+      assert.equal((await c.currentState('sys-net')).memKiB, 425);
+      assert.deepEqual(server.unused(), []);
+    },
+  );
 });
 
 test('qube properties: GetAll, Get, GetDefault, Set (typed values), Reset', async () => {
@@ -143,7 +156,10 @@ test('features: List + Get each, Set (bool encoding), Remove', async () => {
     'admin.vm.feature.CheckWithTemplate/inherited',
   );
   await withReplay(ex, async (c, server) => {
-    assert.deepEqual(await c.getFeatures('work'), { 'service.crond': '1', 'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop' });
+    assert.deepEqual(await c.getFeatures('work'), {
+      'service.crond': '1',
+      'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop',
+    });
     await c.setFeature('restored-app', 'service.cups', true); // `1`
     await c.setFeature('restored-app', 'x-empty', false); // empty payload
     await c.setFeature('restored-app', 'menu-items', 'firefox.desktop xterm.desktop');
@@ -169,7 +185,13 @@ test('tags: List, Get, Set, Remove', async () => {
     'admin.vm.tag.Remove/missing',
   );
   await withReplay(ex, async (c, server) => {
-    assert.deepEqual(await c.listTags('work'), ['audiovm-dom0', 'backup-weekly', 'created-by-dom0', 'guivm-dom0', 'project-x']);
+    assert.deepEqual(await c.listTags('work'), [
+      'audiovm-dom0',
+      'backup-weekly',
+      'created-by-dom0',
+      'guivm-dom0',
+      'project-x',
+    ]);
     assert.equal(await c.hasTag('work', 'project-x'), true);
     assert.equal(await c.hasTag('work', 'nothing-here'), false);
     await c.setTag('restored-app', 'backup-restore-in-progress');
@@ -180,8 +202,22 @@ test('tags: List, Get, Set, Remove', async () => {
   });
 });
 
-const REQUIRED: DeviceAssignment = { devclass: 'pci', backend: 'dom0', port: '00_05.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } };
-const WITH_ID: DeviceAssignment = { devclass: 'pci', backend: 'dom0', port: '00_04.0', deviceId: '0x1af4:0x1053::pffff00', mode: 'required', options: {} };
+const REQUIRED: DeviceAssignment = {
+  devclass: 'pci',
+  backend: 'dom0',
+  port: '00_05.0',
+  deviceId: '*',
+  mode: 'required',
+  options: { 'no-strict-reset': 'True' },
+};
+const WITH_ID: DeviceAssignment = {
+  devclass: 'pci',
+  backend: 'dom0',
+  port: '00_04.0',
+  deviceId: '0x1af4:0x1053::pffff00',
+  mode: 'required',
+  options: {},
+};
 
 test('devices, Qubes 4.3 API: probe by Assigned, Assign/Unassign with the recorded bytes', async () => {
   const ex = exchanges(
@@ -209,7 +245,14 @@ test('devices, Qubes 4.3 API: probe by Assigned, Assign/Unassign with the record
     await c.unassignDevice('restored-app', REQUIRED);
     await c.unassignDevice('restored-app', WITH_ID);
     await apiError('DeviceNotAssigned', () => c.unassignDevice('restored-app', REQUIRED));
-    const blk: DeviceAssignment = { devclass: 'block', backend: 'sys-firewall', port: 'sda', deviceId: '*', mode: 'auto-attach', options: { 'read-only': 'yes' } };
+    const blk: DeviceAssignment = {
+      devclass: 'block',
+      backend: 'sys-firewall',
+      port: 'sda',
+      deviceId: '*',
+      mode: 'auto-attach',
+      options: { 'read-only': 'yes' },
+    };
     await c.assignDevice('restored-app', blk);
     await c.unassignDevice('restored-app', blk);
     assert.deepEqual(server.unused(), []);
@@ -219,16 +262,27 @@ test('devices, Qubes 4.3 API: probe by Assigned, Assign/Unassign with the record
 });
 
 test('devices: DeviceAlreadyAssigned; unknown classes and missing backends are refused before sending', async () => {
-  const ex = exchanges('admin.deviceclass.List/ok', 'admin.vm.List/all', 'admin.vm.device.pci.Assigned/none', 'admin.vm.device.pci.Assign/already-assigned');
+  const ex = exchanges(
+    'admin.deviceclass.List/ok',
+    'admin.vm.List/all',
+    'admin.vm.device.pci.Assigned/none',
+    'admin.vm.device.pci.Assign/already-assigned',
+  );
   await withReplay(ex, async (c, server) => {
     await c.assignedDevices('work', 'pci');
     // recorded without the option
     await apiError('DeviceAlreadyAssigned', () => c.assignDevice('restored-app', { ...REQUIRED, options: {} }));
     const before = server.received.length;
     // qubesd answers an unknown class with "no such method" — which must not be taken for 4.2
-    await assert.rejects(() => c.assignedDevices('work', 'usb'), (e: unknown) => e instanceof WqError && e.kind === 'input' && /Unknown device class 'usb'/.test(e.message));
+    await assert.rejects(
+      () => c.assignedDevices('work', 'usb'),
+      (e: unknown) => e instanceof WqError && e.kind === 'input' && /Unknown device class 'usb'/.test(e.message),
+    );
     // qubesd answers Assign naming a missing backend with NOTHING; refused here instead
-    await assert.rejects(() => c.assignDevice('work', { ...REQUIRED, backend: 'no-such-qube' }), /backend qube 'no-such-qube' does not exist/);
+    await assert.rejects(
+      () => c.assignDevice('work', { ...REQUIRED, backend: 'no-such-qube' }),
+      /backend qube 'no-such-qube' does not exist/,
+    );
     assert.equal(server.received.length, before, 'nothing sent (class list and qube list were cached)');
     assert.equal(c.deviceApi, '4.3');
   });
@@ -239,16 +293,35 @@ test('devices, Qubes 4.2 API: "no such method" for a known class switches to Lis
   // vm_device_list/attach/detach, and the ProtocolError frame is the recorded shape.
   const ex = [
     exchange('admin.deviceclass.List/ok'),
-    synthetic('4.2/pci-assigned', 'admin.vm.device.pci.Assigned+ dom0 name sys-net\0', "2\0ProtocolError\0\0no such method: 'admin.vm.device.pci.Assigned'\0"),
-    synthetic('4.2/pci-list', 'admin.vm.device.pci.List+ dom0 name sys-net\0', '0\0dom0+00_03.0 no-strict-reset=True persistent=yes\ndom0+00_07.0 persistent=no\n'),
+    synthetic(
+      '4.2/pci-assigned',
+      'admin.vm.device.pci.Assigned+ dom0 name sys-net\0',
+      "2\0ProtocolError\0\0no such method: 'admin.vm.device.pci.Assigned'\0",
+    ),
+    synthetic(
+      '4.2/pci-list',
+      'admin.vm.device.pci.List+ dom0 name sys-net\0',
+      '0\0dom0+00_03.0 no-strict-reset=True persistent=yes\ndom0+00_07.0 persistent=no\n',
+    ),
     synthetic('4.2/block-list', 'admin.vm.device.block.List+ dom0 name work\0', '0\0'),
     exchange('admin.vm.List/all'),
-    synthetic('4.2/attach', 'admin.vm.device.pci.Attach+dom0+00_05.0 dom0 name work\0no-strict-reset=True persistent=True', '0\0'),
+    synthetic(
+      '4.2/attach',
+      'admin.vm.device.pci.Attach+dom0+00_05.0 dom0 name work\0no-strict-reset=True persistent=True',
+      '0\0',
+    ),
     synthetic('4.2/detach', 'admin.vm.device.pci.Detach+dom0+00_05.0 dom0 name work\0', '0\0'),
   ];
   await withReplay(ex, async (c, server) => {
     assert.deepEqual(await c.assignedDevices('sys-net', 'pci'), [
-      { devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } },
+      {
+        devclass: 'pci',
+        backend: 'dom0',
+        port: '00_03.0',
+        deviceId: '*',
+        mode: 'required',
+        options: { 'no-strict-reset': 'True' },
+      },
     ]);
     assert.equal(c.deviceApi, '4.2');
     assert.deepEqual(await c.assignedDevices('work', 'block'), []); // straight to List, no second probe
@@ -264,14 +337,27 @@ test('firewall Get/Set', async () => {
   // (one api_rule per line). The Get answer is recorded.
   const ex = [
     exchange('admin.vm.firewall.Get/default'),
-    synthetic('firewall-set', 'admin.vm.firewall.Set+ dom0 name work\0action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only\naction=drop\n', '0\0'),
+    synthetic(
+      'firewall-set',
+      'admin.vm.firewall.Set+ dom0 name work\0action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only\naction=drop\n',
+      '0\0',
+    ),
   ];
   await withReplay(ex, async (c, server) => {
     assert.deepEqual(await c.getFirewall('work'), ['action=accept']);
-    await c.setFirewall('work', ['action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only', 'action=drop']);
+    await c.setFirewall('work', [
+      'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only',
+      'action=drop',
+    ]);
     assert.deepEqual(server.unused(), []);
-    await assert.rejects(() => c.setFirewall('work', ['action=accept\naction=drop']), (e: unknown) => e instanceof WqError && e.kind === 'input');
-    await assert.rejects(() => c.setFirewall('work', ['']), (e: unknown) => e instanceof WqError && e.kind === 'input');
+    await assert.rejects(
+      () => c.setFirewall('work', ['action=accept\naction=drop']),
+      (e: unknown) => e instanceof WqError && e.kind === 'input',
+    );
+    await assert.rejects(
+      () => c.setFirewall('work', ['']),
+      (e: unknown) => e instanceof WqError && e.kind === 'input',
+    );
   });
 });
 
@@ -297,11 +383,14 @@ test('volumes, pools, labels', async () => {
     assert.equal(v.revisionsToKeep, 2);
     await apiError('PermissionDenied', () => c.volumeInfo('work', 'no-such-volume'));
     const pools = await c.pools();
-    assert.deepEqual(pools.map((p) => [p.name, p.driver, p.config.dir_path]), [
-      ['varlibqubes', 'file-reflink', '/var/lib/qubes'],
-      ['linux-kernel', 'linux-kernel', '/var/lib/qubes/vm-kernels'],
-      ['vm-pool', 'file-reflink', '/mnt/vm-pool'],
-    ]);
+    assert.deepEqual(
+      pools.map((p) => [p.name, p.driver, p.config.dir_path]),
+      [
+        ['varlibqubes', 'file-reflink', '/var/lib/qubes'],
+        ['linux-kernel', 'linux-kernel', '/var/lib/qubes/vm-kernels'],
+        ['vm-pool', 'file-reflink', '/mnt/vm-pool'],
+      ],
+    );
     await apiError('PermissionDenied', () => c.poolInfo('no-such-pool'));
     assert.equal((await c.listLabels()).length, 8);
     assert.equal(await c.labelColor('red'), '0xcc0000');
@@ -345,14 +434,37 @@ test('create (Create / CreateInPool), remove, start, shutdown, kill', async () =
     await c.createQube({ klass: 'TemplateVM', name: 'restored-tpl', label: 'black' });
     await c.createQube({ klass: 'StandaloneVM', name: 'restored-sa', label: 'purple' });
     await c.createQube({ klass: 'DispVM', name: 'restored-disp', label: 'red', template: 'fedora-41-dvm' });
-    await c.createQube({ klass: 'AppVM', name: 'restored-pool', label: 'blue', template: 'fedora-41', pool: 'vm-pool' });
-    await c.createQube({ klass: 'TemplateVM', name: 'restored-tpl2', label: 'black', volumePools: { root: 'vm-pool', private: 'varlibqubes' } });
-    await apiError('QubesVMAlreadyExistsError', () => c.createQube({ klass: 'AppVM', name: 'work', label: 'red', template: 'fedora-41' }));
-    await apiError('ProtocolError', () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'pink', template: 'fedora-41' }));
-    await apiError('QubesVMNotFoundError', () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'no-such-tpl' }));
-    await apiError('QubesPropertyValueError', () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'work' }));
-    await apiError('QubesException', () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'fedora-41', pool: 'no-such-pool' }));
-    await apiError('QubesValueError', () => c.createQube({ klass: 'DispVM', name: 'bad-disp', label: 'red', template: 'fedora-41' }));
+    await c.createQube({
+      klass: 'AppVM',
+      name: 'restored-pool',
+      label: 'blue',
+      template: 'fedora-41',
+      pool: 'vm-pool',
+    });
+    await c.createQube({
+      klass: 'TemplateVM',
+      name: 'restored-tpl2',
+      label: 'black',
+      volumePools: { root: 'vm-pool', private: 'varlibqubes' },
+    });
+    await apiError('QubesVMAlreadyExistsError', () =>
+      c.createQube({ klass: 'AppVM', name: 'work', label: 'red', template: 'fedora-41' }),
+    );
+    await apiError('ProtocolError', () =>
+      c.createQube({ klass: 'AppVM', name: 'newq', label: 'pink', template: 'fedora-41' }),
+    );
+    await apiError('QubesVMNotFoundError', () =>
+      c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'no-such-tpl' }),
+    );
+    await apiError('QubesPropertyValueError', () =>
+      c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'work' }),
+    );
+    await apiError('QubesException', () =>
+      c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', template: 'fedora-41', pool: 'no-such-pool' }),
+    );
+    await apiError('QubesValueError', () =>
+      c.createQube({ klass: 'DispVM', name: 'bad-disp', label: 'red', template: 'fedora-41' }),
+    );
     await c.removeQube('restored-app2');
     await apiError('QubesVMNotFoundError', () => c.removeQube('restored-app2'));
     await apiError('QubesVMNotHaltedError', () => c.removeQube('sys-firewall'));
@@ -368,11 +480,23 @@ test('create (Create / CreateInPool), remove, start, shutdown, kill', async () =
     assert.deepEqual(server.unused(), []);
     // refused before sending
     const before = server.received.length;
-    await assert.rejects(() => c.createQube({ klass: 'TemplateVM', name: 'newq', label: 'red', template: 'fedora-41' }), /cannot be based on a template/);
-    await assert.rejects(() => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', pool: 'a', volumePools: { root: 'b' } }), /not both/);
-    await assert.rejects(() => c.createQube({ klass: 'AdminVM' as 'AppVM', name: 'newq', label: 'red' }), /Cannot create a qube of class/);
+    await assert.rejects(
+      () => c.createQube({ klass: 'TemplateVM', name: 'newq', label: 'red', template: 'fedora-41' }),
+      /cannot be based on a template/,
+    );
+    await assert.rejects(
+      () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red', pool: 'a', volumePools: { root: 'b' } }),
+      /not both/,
+    );
+    await assert.rejects(
+      () => c.createQube({ klass: 'AdminVM' as 'AppVM', name: 'newq', label: 'red' }),
+      /Cannot create a qube of class/,
+    );
     await assert.rejects(() => c.createQube({ klass: 'AppVM', name: '1bad', label: 'red' }), /Invalid qube name/);
-    await assert.rejects(() => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red green' }), /Invalid label name/);
+    await assert.rejects(
+      () => c.createQube({ klass: 'AppVM', name: 'newq', label: 'red green' }),
+      /Invalid label name/,
+    );
     assert.equal(server.received.length, before);
   });
 });
@@ -406,41 +530,78 @@ test('every qubesd error type named in the protocol reaches the caller typed', a
 });
 
 test('an empty answer is a failure of that call (write-once property through the raw transport)', async () => {
-  await withReplay(exchanges('admin.vm.property.Set/qid-read-only', 'admin.vm.device.pci.Assign/mode-manual'), async (c, server) => {
-    const t = new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 });
-    const e = await transportError('empty-response', () => t.call('restored-app', 'admin.vm.property.Set', 'qid', '99'));
-    assert.match(e.message, /admin\.vm\.property\.Set\+qid on restored-app failed: qubesd closed the connection without an answer/);
-    assert.equal(e.qube, 'restored-app');
-    await transportError('empty-response', () =>
-      t.call('restored-app', 'admin.vm.device.pci.Assign', 'dom0+00_02.0', "device_id='*' port_id='00_02.0' devclass='pci' backend_domain='dom0' mode='manual'"),
-    );
-    // the client refuses these writes itself
-    await assert.rejects(() => c.setProperty('restored-app', 'qid', 99), /write-once/);
-    await assert.rejects(() => c.resetProperty('restored-app', 'uuid'), /write-once/);
-    assert.equal(server.received.length, 2);
-  });
+  await withReplay(
+    exchanges('admin.vm.property.Set/qid-read-only', 'admin.vm.device.pci.Assign/mode-manual'),
+    async (c, server) => {
+      const t = new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 });
+      const e = await transportError('empty-response', () =>
+        t.call('restored-app', 'admin.vm.property.Set', 'qid', '99'),
+      );
+      assert.match(
+        e.message,
+        /admin\.vm\.property\.Set\+qid on restored-app failed: qubesd closed the connection without an answer/,
+      );
+      assert.equal(e.qube, 'restored-app');
+      await transportError('empty-response', () =>
+        t.call(
+          'restored-app',
+          'admin.vm.device.pci.Assign',
+          'dom0+00_02.0',
+          "device_id='*' port_id='00_02.0' devclass='pci' backend_domain='dom0' mode='manual'",
+        ),
+      );
+      // the client refuses these writes itself
+      await assert.rejects(() => c.setProperty('restored-app', 'qid', 99), /write-once/);
+      await assert.rejects(() => c.resetProperty('restored-app', 'uuid'), /write-once/);
+      assert.equal(server.received.length, 2);
+    },
+  );
 });
 
 test('malformed answers are clear errors naming the call', async () => {
   const server = await startReplay();
   try {
-    const c = new AdminClient(new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 }), { cache: false });
+    const c = new AdminClient(new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 }), {
+      cache: false,
+    });
     const cases: Array<[string, Buffer, () => Promise<unknown>, RegExp]> = [
       ['no type byte', Buffer.from('garbage'), () => c.listQubes(), /does not start with a type byte/],
       ['unknown type', Buffer.from('7\0x'), () => c.listQubes(), /unknown answer type byte 0x37/],
       ['event frame', Buffer.from('1\0\0connection-established\0\0'), () => c.listQubes(), /event stream/],
       ['truncated exception', Buffer.from('2\0QubesValueError\0'), () => c.listQubes(), /exception frame/],
-      ['bad list line', Buffer.from('0\0work class=AppVM\n'), () => c.listQubes(), /admin\.vm\.List\+ on dom0 failed: unexpected answer: qube list line 1/],
-      ['bad Get body', Buffer.from('0\0True'), () => c.getProperty('work', 'netvm'), /admin\.vm\.property\.Get\+netvm on work failed: unexpected answer/],
-      ['bad GetAll', Buffer.from('0\0memory default=False type=int eight\n'), () => c.getAllProperties('work'), /property memory/],
+      [
+        'bad list line',
+        Buffer.from('0\0work class=AppVM\n'),
+        () => c.listQubes(),
+        /admin\.vm\.List\+ on dom0 failed: unexpected answer: qube list line 1/,
+      ],
+      [
+        'bad Get body',
+        Buffer.from('0\0True'),
+        () => c.getProperty('work', 'netvm'),
+        /admin\.vm\.property\.Get\+netvm on work failed: unexpected answer/,
+      ],
+      [
+        'bad GetAll',
+        Buffer.from('0\0memory default=False type=int eight\n'),
+        () => c.getAllProperties('work'),
+        /property memory/,
+      ],
       ['not UTF-8', Buffer.from([0x30, 0, 0xff, 0xfe, 0x0a]), () => c.listTags('work'), /not valid UTF-8/],
-      ['bad device line', Buffer.from("0\0dom0+00_03.0:* mode='sometimes'\n"), async () => {
-        server.setBehaviour({ kind: 'raw', bytes: Buffer.from('0\0pci\n') });
-        const cc = new AdminClient(new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 }), { deviceApi: '4.3' });
-        await cc.deviceClasses();
-        server.setBehaviour({ kind: 'raw', bytes: Buffer.from("0\0dom0+00_03.0:* mode='sometimes'\n") });
-        return cc.assignedDevices('sys-net', 'pci');
-      }, /unknown mode 'sometimes'/],
+      [
+        'bad device line',
+        Buffer.from("0\0dom0+00_03.0:* mode='sometimes'\n"),
+        async () => {
+          server.setBehaviour({ kind: 'raw', bytes: Buffer.from('0\0pci\n') });
+          const cc = new AdminClient(new SocketTransport({ socketPath: server.socketPath, timeoutMs: 5000 }), {
+            deviceApi: '4.3',
+          });
+          await cc.deviceClasses();
+          server.setBehaviour({ kind: 'raw', bytes: Buffer.from("0\0dom0+00_03.0:* mode='sometimes'\n") });
+          return cc.assignedDevices('sys-net', 'pci');
+        },
+        /unknown mode 'sometimes'/,
+      ],
       ['bad pool info', Buffer.from('0\0driver=lvm_thin\n'), () => c.poolInfo('vm-pool'), /pool info/],
     ];
     for (const [what, bytes, fn, re] of cases) {
@@ -565,18 +726,34 @@ test('per-run cache: a read is sent once until a write; the qube list and static
     assert.equal(server.received.length, 7);
     assert.deepEqual(server.unused(), []);
     const s = c.log.summary();
-    assert.deepEqual({ calls: s.calls, reads: s.reads, writes: s.writes, failed: s.failed }, { calls: 7, reads: 5, writes: 2, failed: 0 });
-    assert.deepEqual(s.byMethod, { 'admin.vm.List': 2, 'admin.deviceclass.List': 1, 'admin.vm.tag.List': 2, 'admin.vm.tag.Set': 1, 'admin.vm.Start': 1 });
+    assert.deepEqual(
+      { calls: s.calls, reads: s.reads, writes: s.writes, failed: s.failed },
+      { calls: 7, reads: 5, writes: 2, failed: 0 },
+    );
+    assert.deepEqual(s.byMethod, {
+      'admin.vm.List': 2,
+      'admin.deviceclass.List': 1,
+      'admin.vm.tag.List': 2,
+      'admin.vm.tag.Set': 1,
+      'admin.vm.Start': 1,
+    });
     const lines = c.log.format();
     assert.equal(lines.length, 8);
-    assert.match(lines[3]!, /^qubesd #4 write admin\.vm\.tag\.Set\+backup-restore-in-progress → restored-app: ok \(\d+\.\d ms\)$/);
+    assert.match(
+      lines[3]!,
+      /^qubesd #4 write admin\.vm\.tag\.Set\+backup-restore-in-progress → restored-app: ok \(\d+\.\d ms\)$/,
+    );
     assert.match(lines[7]!, /^qubesd calls: 7 \(5 reads, 2 writes, 0 failed\)/);
   });
-  await withReplay(exchanges('admin.vm.List/all', 'admin.vm.List/all'), async (c, server) => {
-    await c.listQubes();
-    await c.listQubes();
-    assert.equal(server.received.length, 2);
-  }, { cache: false });
+  await withReplay(
+    exchanges('admin.vm.List/all', 'admin.vm.List/all'),
+    async (c, server) => {
+      await c.listQubes();
+      await c.listQubes();
+      assert.equal(server.received.length, 2);
+    },
+    { cache: false },
+  );
 });
 
 test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigned per class; nothing read twice', async () => {
@@ -599,7 +776,10 @@ test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigne
     assert.equal(work.properties.memory, '800');
     assert.equal(work.properties.netvm, undefined, 'default=True properties are not settings');
     assert.equal(work.properties.template, 'fedora-41');
-    assert.deepEqual(work.features, { 'service.crond': '1', 'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop' });
+    assert.deepEqual(work.features, {
+      'service.crond': '1',
+      'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop',
+    });
     assert.deepEqual(work.tags, ['audiovm-dom0', 'backup-weekly', 'created-by-dom0', 'guivm-dom0', 'project-x']);
     assert.deepEqual(work.devices, []);
     assert.equal(work.firewall, undefined);
@@ -621,7 +801,8 @@ test('the transport is an interface: a test double sees every call; in-flight ca
       maxOpen = Math.max(maxOpen, open);
       await new Promise((r) => setTimeout(r, 5));
       open--;
-      if (method === 'admin.vm.feature.List') return Buffer.from(Array.from({ length: 10 }, (_, i) => `f${i}\n`).join(''));
+      if (method === 'admin.vm.feature.List')
+        return Buffer.from(Array.from({ length: 10 }, (_, i) => `f${i}\n`).join(''));
       if (method === 'admin.vm.feature.Get') return Buffer.from(`value of ${arg}`);
       throw new QubesApiError({ method, dest, arg }, 'ProtocolError', `no such method: '${method}'`);
     },
@@ -633,5 +814,8 @@ test('the transport is an interface: a test double sees every call; in-flight ca
   assert.equal(maxOpen, 3);
   assert.equal(calls.length, 11);
   assert.equal(calls[0], 'admin.vm.feature.List+ work ');
-  await assert.rejects(() => c.listQubes(), (e: unknown) => e instanceof QubesApiError && e.isNoSuchMethod());
+  await assert.rejects(
+    () => c.listQubes(),
+    (e: unknown) => e instanceof QubesApiError && e.isNoSuchMethod(),
+  );
 });

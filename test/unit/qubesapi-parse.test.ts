@@ -35,12 +35,21 @@ const bad = (fn: () => unknown, what: string): void => assert.throws(fn, ReplyFo
 test('admin.vm.List: every qube with class, state and uuid; dom0 first', () => {
   const qubes = parseVmList(okBody('admin.vm.List/all'));
   assert.equal(qubes.length, 11);
-  assert.deepEqual(qubes[0], { name: 'dom0', klass: 'AdminVM', state: 'Running', uuid: '00000000-0000-0000-0000-000000000000' });
+  assert.deepEqual(qubes[0], {
+    name: 'dom0',
+    klass: 'AdminVM',
+    state: 'Running',
+    uuid: '00000000-0000-0000-0000-000000000000',
+  });
+  assert.deepEqual(qubes.map((q) => `${q.name}:${q.klass}:${q.state}`).slice(1, 4), [
+    'disp-test:DispVM:Halted',
+    'fedora-41:TemplateVM:Halted',
+    'fedora-41-dvm:AppVM:Halted',
+  ]);
   assert.deepEqual(
-    qubes.map((q) => `${q.name}:${q.klass}:${q.state}`).slice(1, 4),
-    ['disp-test:DispVM:Halted', 'fedora-41:TemplateVM:Halted', 'fedora-41-dvm:AppVM:Halted'],
+    parseVmList(okBody('admin.vm.List/one')).map((q) => q.name),
+    ['work'],
   );
-  assert.deepEqual(parseVmList(okBody('admin.vm.List/one')).map((q) => q.name), ['work']);
   assert.deepEqual(parseVmList(''), []);
   bad(() => parseVmList('work class=AppVM\n'), 'missing state');
   bad(() => parseVmList('work class=NoSuchVM state=Halted\n'), 'unknown class');
@@ -52,13 +61,41 @@ test('admin.vm.List: every qube with class, state and uuid; dom0 first', () => {
 });
 
 test('property Get: default flag, type, value with spaces or empty', () => {
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/netvm-work')), { isDefault: true, type: 'vm', value: 'sys-firewall' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/netvm-personal')), { isDefault: false, type: 'vm', value: '' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/kernelopts-work')), { isDefault: false, type: 'str', value: 'nopat apparmor=1' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/label-work')), { isDefault: false, type: 'label', value: 'blue' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/backup_timestamp-work')), { isDefault: true, type: 'int', value: '' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/xid-work')), { isDefault: true, type: 'int', value: '-1' });
-  assert.deepEqual(parsePropertyGet(okBody('admin.property.Get/default_kernel')), { isDefault: false, type: 'str', value: '6.6.63-1.qubes.fc37.x86_64' });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/netvm-work')), {
+    isDefault: true,
+    type: 'vm',
+    value: 'sys-firewall',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/netvm-personal')), {
+    isDefault: false,
+    type: 'vm',
+    value: '',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/kernelopts-work')), {
+    isDefault: false,
+    type: 'str',
+    value: 'nopat apparmor=1',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/label-work')), {
+    isDefault: false,
+    type: 'label',
+    value: 'blue',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/backup_timestamp-work')), {
+    isDefault: true,
+    type: 'int',
+    value: '',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.vm.property.Get/xid-work')), {
+    isDefault: true,
+    type: 'int',
+    value: '-1',
+  });
+  assert.deepEqual(parsePropertyGet(okBody('admin.property.Get/default_kernel')), {
+    isDefault: false,
+    type: 'str',
+    value: '6.6.63-1.qubes.fc37.x86_64',
+  });
   // Get does not escape: a value with a newline spans lines
   assert.equal(parsePropertyGet('default=False type=str a\nb').value, 'a\nb');
   for (const e of allExchanges()) {
@@ -105,7 +142,10 @@ test('property GetAll: every recorded body parses; explicit values and escapes',
 });
 
 test('property GetDefault: type and value, or nothing', () => {
-  assert.deepEqual(parsePropertyDefault(okBody('admin.vm.property.GetDefault/memory-work')), { type: 'int', value: '400' });
+  assert.deepEqual(parsePropertyDefault(okBody('admin.vm.property.GetDefault/memory-work')), {
+    type: 'int',
+    value: '400',
+  });
   assert.deepEqual(parsePropertyDefault(okBody('admin.property.GetDefault/default_netvm')), { type: 'vm', value: '' });
   assert.equal(parsePropertyDefault(okBody('admin.vm.property.GetDefault/label-work')), undefined);
   assert.equal(parsePropertyDefault(okBody('admin.vm.property.GetDefault/template-work')), undefined);
@@ -145,13 +185,23 @@ test('pool and volume info', () => {
     isOutdated: false,
   });
   bad(() => parseVolumeInfo('pool=x\nvid=y\n'), 'missing keys');
-  assert.deepEqual(parseNameList(okBody('admin.vm.volume.List/work'), 'volumes'), ['root', 'private', 'volatile', 'kernel']);
+  assert.deepEqual(parseNameList(okBody('admin.vm.volume.List/work'), 'volumes'), [
+    'root',
+    'private',
+    'volatile',
+    'kernel',
+  ]);
   assert.deepEqual(parseNameList(okBody('admin.vm.volume.List/dom0'), 'volumes'), []);
   bad(() => parseNameList('a b\n', 'x'), 'space in a name');
 });
 
 test('current state, labels, tags, firewall', () => {
-  assert.deepEqual(parseCurrentState(okBody('admin.vm.CurrentState/running')), { memKiB: 425, memStaticMaxKiB: 0, cputime: 0, powerState: 'Running' });
+  assert.deepEqual(parseCurrentState(okBody('admin.vm.CurrentState/running')), {
+    memKiB: 425,
+    memStaticMaxKiB: 0,
+    cputime: 0,
+    powerState: 'Running',
+  });
   bad(() => parseCurrentState('mem=1 power_state=Running'), 'missing keys');
   bad(() => parseCurrentState('mem=1 mem_static_max=0 cputime=0 power_state=Exploded'), 'bad state');
   assert.equal(parseLabelColor(okBody('admin.label.Get/ok')), '0xcc0000');
@@ -162,10 +212,10 @@ test('current state, labels, tags, firewall', () => {
   assert.equal(parseTagGet(okBody('admin.vm.tag.Get/absent')), false);
   bad(() => parseTagGet('yes'), 'tag state');
   assert.deepEqual(parseFirewall(okBody('admin.vm.firewall.Get/default')), ['action=accept']);
-  assert.deepEqual(parseFirewall('action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=a b\naction=drop\n'), [
-    'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=a b',
-    'action=drop',
-  ]);
+  assert.deepEqual(
+    parseFirewall('action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=a b\naction=drop\n'),
+    ['action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=a b', 'action=drop'],
+  );
   bad(() => parseFirewall('action=accept\n\naction=drop\n'), 'empty rule line');
 });
 
@@ -189,7 +239,14 @@ test('4.3 Assigned lines ↔ DeviceAssignment', () => {
     ],
   );
   const [blk] = parseAssigned(okBody('admin.vm.device.block.Assigned/after'), 'block');
-  assert.deepEqual(blk, { devclass: 'block', backend: 'sys-firewall', port: 'sda', deviceId: '*', mode: 'auto-attach', options: { 'read-only': 'yes' } });
+  assert.deepEqual(blk, {
+    devclass: 'block',
+    backend: 'sys-firewall',
+    port: 'sda',
+    deviceId: '*',
+    mode: 'auto-attach',
+    options: { 'read-only': 'yes' },
+  });
   assert.deepEqual(parseAssigned('', 'pci'), []);
 
   // quoting: a `'` inside a value is written `\'`
@@ -198,10 +255,13 @@ test('4.3 Assigned lines ↔ DeviceAssignment', () => {
     ['_b', "it's here"],
     ['c', ''],
   ]);
-  bad(() => parseQuotedPairs("a=unquoted"), 'unquoted');
+  bad(() => parseQuotedPairs('a=unquoted'), 'unquoted');
   bad(() => parseQuotedPairs("a='open"), 'unterminated');
   // cross-checks as qubesadmin does
-  bad(() => parseAssignedLine("dom0+00_03.0:* port_id='00_04.0' devclass='pci' mode='required'", 'pci'), 'port mismatch');
+  bad(
+    () => parseAssignedLine("dom0+00_03.0:* port_id='00_04.0' devclass='pci' mode='required'", 'pci'),
+    'port mismatch',
+  );
   bad(() => parseAssignedLine("dom0+00_03.0:* backend_domain='sys-usb' mode='required'", 'pci'), 'backend mismatch');
   bad(() => parseAssignedLine("dom0+00_03.0:* devclass='usb' mode='required'", 'pci'), 'class mismatch');
   bad(() => parseAssignedLine("dom0+00_03.0:0x1:0x2 device_id='0x3:0x4' mode='required'", 'pci'), 'identity mismatch');
@@ -210,14 +270,38 @@ test('4.3 Assigned lines ↔ DeviceAssignment', () => {
 });
 
 test('Assign argument and payload reproduce the recorded requests', () => {
-  const required: DeviceAssignment = { devclass: 'pci', backend: 'dom0', port: '00_05.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } };
+  const required: DeviceAssignment = {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_05.0',
+    deviceId: '*',
+    mode: 'required',
+    options: { 'no-strict-reset': 'True' },
+  };
   assert.equal(assignmentArg(required), 'dom0+00_05.0');
   assert.equal(assignmentPayload(required, 'restored-app'), requestPayload('admin.vm.device.pci.Assign/required'));
-  const withId: DeviceAssignment = { devclass: 'pci', backend: 'dom0', port: '00_04.0', deviceId: '0x1af4:0x1053::pffff00', mode: 'required', options: {} };
+  const withId: DeviceAssignment = {
+    devclass: 'pci',
+    backend: 'dom0',
+    port: '00_04.0',
+    deviceId: '0x1af4:0x1053::pffff00',
+    mode: 'required',
+    options: {},
+  };
   assert.equal(assignmentArg(withId), 'dom0+00_04.0+0x1af4+0x1053++pffff00');
   assert.equal(assignmentPayload(withId, 'restored-app'), requestPayload('admin.vm.device.pci.Assign/with-device-id'));
-  const blk: DeviceAssignment = { devclass: 'block', backend: 'sys-firewall', port: 'sda', deviceId: '*', mode: 'auto-attach', options: { 'read-only': 'yes' } };
-  assert.equal(assignmentPayload(blk, 'restored-app'), requestPayload('admin.vm.device.block.Assign/device-not-present'));
+  const blk: DeviceAssignment = {
+    devclass: 'block',
+    backend: 'sys-firewall',
+    port: 'sda',
+    deviceId: '*',
+    mode: 'auto-attach',
+    options: { 'read-only': 'yes' },
+  };
+  assert.equal(
+    assignmentPayload(blk, 'restored-app'),
+    requestPayload('admin.vm.device.block.Assign/device-not-present'),
+  );
   // round trip through the Assigned line format
   for (const a of [required, withId, blk, { ...blk, options: { note: "it's" } }]) {
     const line = `${a.backend}+${a.port}:${a.deviceId} ${assignmentPayload(a, 'q')}`;
@@ -226,17 +310,50 @@ test('Assign argument and payload reproduce the recorded requests', () => {
 });
 
 test('4.2 List lines (persistent only) and Attach payload', () => {
-  const list = 'dom0+00_03.0 no-strict-reset=True persistent=yes\nsys-usb+2-1 persistent=no\nsys-usb+sda frontend-dev=xvdi read-only=yes persistent=yes\n';
+  const list =
+    'dom0+00_03.0 no-strict-reset=True persistent=yes\nsys-usb+2-1 persistent=no\nsys-usb+sda frontend-dev=xvdi read-only=yes persistent=yes\n';
   assert.deepEqual(parseLegacyList(list, 'pci'), [
-    { devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } },
-    { devclass: 'pci', backend: 'sys-usb', port: 'sda', deviceId: '*', mode: 'required', options: { 'frontend-dev': 'xvdi', 'read-only': 'yes' } },
+    {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_03.0',
+      deviceId: '*',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    },
+    {
+      devclass: 'pci',
+      backend: 'sys-usb',
+      port: 'sda',
+      deviceId: '*',
+      mode: 'required',
+      options: { 'frontend-dev': 'xvdi', 'read-only': 'yes' },
+    },
   ]);
   bad(() => parseLegacyList('dom0+00_03.0 no-strict-reset=True\n', 'pci'), 'no persistent field');
   bad(() => parseLegacyList('dom0+00_03.0 persistent=maybe\n', 'pci'), 'bad persistent');
   bad(() => parseLegacyList('dom0+00_03.0 junk persistent=yes\n', 'pci'), 'not opt=value');
   assert.equal(
-    legacyAttachPayload({ devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } }),
+    legacyAttachPayload({
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_03.0',
+      deviceId: '*',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    }),
     'no-strict-reset=True persistent=True',
   );
-  assert.throws(() => legacyAttachPayload({ devclass: 'block', backend: 'q', port: 'sda', deviceId: '*', mode: 'required', options: { x: 'a b' } }), /Qubes 4\.2/);
+  assert.throws(
+    () =>
+      legacyAttachPayload({
+        devclass: 'block',
+        backend: 'q',
+        port: 'sda',
+        deviceId: '*',
+        mode: 'required',
+        options: { x: 'a b' },
+      }),
+    /Qubes 4\.2/,
+  );
 });

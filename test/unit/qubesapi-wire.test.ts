@@ -20,7 +20,9 @@ import { allExchanges, exchange } from '../helpers/qubesd-transcripts.ts';
 const call = { method: 'admin.vm.List', dest: 'dom0', arg: '' };
 
 /** Splits a recorded request into the parts our encoder takes. */
-function parts(req: Buffer): { method: string; arg: string; src: string; destType: string; dest: string; payload: Buffer } | undefined {
+function parts(
+  req: Buffer,
+): { method: string; arg: string; src: string; destType: string; dest: string; payload: Buffer } | undefined {
   const nul = req.indexOf(0);
   if (nul < 0) return undefined;
   const fields = req.subarray(0, nul).toString('utf8').split(' ');
@@ -28,7 +30,14 @@ function parts(req: Buffer): { method: string; arg: string; src: string; destTyp
   const [methArg, src, destType, dest] = fields as [string, string, string, string];
   const plus = methArg.indexOf('+');
   if (plus < 0) return undefined;
-  return { method: methArg.slice(0, plus), arg: methArg.slice(plus + 1), src, destType, dest, payload: req.subarray(nul + 1) };
+  return {
+    method: methArg.slice(0, plus),
+    arg: methArg.slice(plus + 1),
+    src,
+    destType,
+    dest,
+    payload: req.subarray(nul + 1),
+  };
 }
 
 test('encodeRequest reproduces every well-formed recorded dom0 request byte for byte', () => {
@@ -44,21 +53,34 @@ test('encodeRequest reproduces every well-formed recorded dom0 request byte for 
       // only the exchanges that probe qubesd with illegal names may be refused by our validation
       // (and `uuid:` destinations: this client addresses qubes by name only)
       assert.ok(err instanceof WqError && err.kind === 'input', `${e.id}: ${String(err)}`);
-      assert.match(e.id, /bad-name|dest-invalid-name|invalid-name|bad-chars|non-ascii|utf8|control-char|space-in-argument|by-uuid/, e.id);
+      assert.match(
+        e.id,
+        /bad-name|dest-invalid-name|invalid-name|bad-chars|non-ascii|utf8|control-char|space-in-argument|by-uuid/,
+        e.id,
+      );
       continue;
     }
-    assert.ok(encoded.equals(e.request), `${e.id}: ${JSON.stringify(encoded.toString())} != ${JSON.stringify(e.request.toString())}`);
+    assert.ok(
+      encoded.equals(e.request),
+      `${e.id}: ${JSON.stringify(encoded.toString())} != ${JSON.stringify(e.request.toString())}`,
+    );
     checked++;
   }
   assert.ok(checked > 250, `checked ${checked}`);
 });
 
 test('decodeResponse: success body, empty body, exception frame with type and message', () => {
-  assert.equal(decodeResponse(call, exchange('admin.vmclass.List/ok').response).toString(), 'AppVM\nTemplateVM\nStandaloneVM\nAdminVM\nDispVM\nRemoteVM\n');
+  assert.equal(
+    decodeResponse(call, exchange('admin.vmclass.List/ok').response).toString(),
+    'AppVM\nTemplateVM\nStandaloneVM\nAdminVM\nDispVM\nRemoteVM\n',
+  );
   assert.equal(decodeResponse(call, exchange('admin.vm.Start/halted-sys-net').response).length, 0);
   const err = (() => {
     try {
-      decodeResponse({ method: 'admin.vm.property.Get', dest: 'no-such-qube', arg: 'netvm' }, exchange('protocol/dest-missing-vm').response);
+      decodeResponse(
+        { method: 'admin.vm.property.Get', dest: 'no-such-qube', arg: 'netvm' },
+        exchange('protocol/dest-missing-vm').response,
+      );
     } catch (e) {
       return e;
     }
@@ -71,7 +93,10 @@ test('decodeResponse: success body, empty body, exception frame with type and me
   assert.equal(err.remoteType, 'QubesVMNotFoundError');
   assert.equal(err.qube, 'no-such-qube');
   assert.equal(err.exitCode, 1);
-  assert.match(err.message, /No such domain: 'no-such-qube' \(QubesVMNotFoundError, admin\.vm\.property\.Get\+netvm on no-such-qube\)/);
+  assert.match(
+    err.message,
+    /No such domain: 'no-such-qube' \(QubesVMNotFoundError, admin\.vm\.property\.Get\+netvm on no-such-qube\)/,
+  );
 });
 
 test('every recorded exception frame decodes to a QubesApiError named after the qubesd class', () => {
@@ -127,17 +152,21 @@ test('illegal header parts are refused before encoding (kind input)', () => {
   }
 });
 
-test('requests over qubesd\'s 65536-byte limit are refused', () => {
+test("requests over qubesd's 65536-byte limit are refused", () => {
   assert.throws(
     () => encodeRequest({ method: 'admin.vm.firewall.Set', arg: '', dest: 'work', payload: 'x'.repeat(65536) }),
     (e: unknown) => e instanceof QubesTransportError && e.reason === 'too-large',
   );
-  assert.equal(encodeRequest({ method: 'admin.vm.firewall.Set', arg: '', dest: 'work', payload: 'x'.repeat(60000) }).length, 60000 + 'admin.vm.firewall.Set+ dom0 name work\0'.length);
+  assert.equal(
+    encodeRequest({ method: 'admin.vm.firewall.Set', arg: '', dest: 'work', payload: 'x'.repeat(60000) }).length,
+    60000 + 'admin.vm.firewall.Set+ dom0 name work\0'.length,
+  );
 });
 
 test('name rules follow qubesd and qrexec', () => {
   const ok = (fn: () => unknown): void => void fn();
-  const no = (fn: () => unknown, what: string): void => assert.throws(fn, (e: unknown) => e instanceof WqError && e.kind === 'input', what);
+  const no = (fn: () => unknown, what: string): void =>
+    assert.throws(fn, (e: unknown) => e instanceof WqError && e.kind === 'input', what);
   ok(() => checkQubeName('sys-net'));
   ok(() => checkQubeName('dom0'));
   no(() => checkQubeName('1bad'), 'digit first');

@@ -8,11 +8,14 @@ import { DEFAULT_FIREWALL_RULES, parseFirewallXml } from '../../src/core/qubesxm
 const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
 
 function rule(props: Record<string, string>): string {
-  return `<rule><properties>${Object.entries(props).map(([k, v]) => `<property name="${k}">${v}</property>`).join('')}</properties></rule>`;
+  return `<rule><properties>${Object.entries(props)
+    .map(([k, v]) => `<property name="${k}">${v}</property>`)
+    .join('')}</properties></rule>`;
 }
-const fw = (...rules: string[]): string => `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n${rules.join('\n')}\n  </rules>\n</firewall>\n`;
+const fw = (...rules: string[]): string =>
+  `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n${rules.join('\n')}\n  </rules>\n</firewall>\n`;
 
-test('the fixture (qubes-core-admin\'s own v2 example) in Admin API form', () => {
+test("the fixture (qubes-core-admin's own v2 example) in Admin API form", () => {
   assert.deepEqual(parseFirewallXml(readFileSync(join(SHARED, 'fixtures', 'qubes-xml', 'v4-firewall.xml'))), [
     'action=accept specialtarget=dns',
     'action=accept proto=icmp',
@@ -24,11 +27,16 @@ test('the fixture (qubes-core-admin\'s own v2 example) in Admin API form', () =>
 });
 
 test('the default rule set equals what qubesd answered for a qube without firewall.xml', () => {
-  const doc = JSON.parse(readFileSync(join(SHARED, 'conformance', 'qubesd', 'transcripts', 'admin.vm.firewall.Get.json'), 'utf8')) as {
+  const doc = JSON.parse(
+    readFileSync(join(SHARED, 'conformance', 'qubesd', 'transcripts', 'admin.vm.firewall.Get.json'), 'utf8'),
+  ) as {
     exchanges: Array<{ response: string }>;
   };
   const body = (doc.exchanges[0] as { response: string }).response.slice(2);
-  assert.deepEqual([...DEFAULT_FIREWALL_RULES], body.split('\n').filter((l) => l !== ''));
+  assert.deepEqual(
+    [...DEFAULT_FIREWALL_RULES],
+    body.split('\n').filter((l) => l !== ''),
+  );
 });
 
 test('option order, prefixes, port ranges, ICMP, IPv6, comment and expire', () => {

@@ -47,11 +47,27 @@ test('a DOCTYPE with an entity bomb (billion laughs) is refused before any expan
 
 test('external entities and stray declarations are refused; undefined entity references too', () => {
   refuses(`<?xml version="1.0"?><!DOCTYPE qubes SYSTEM "file:///etc/shadow"><qubes/>`, /DOCTYPE/, 'external DTD');
-  refuses(`<!DOCTYPE qubes [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`, /DTD declaration/, 'external entity');
+  refuses(
+    `<!DOCTYPE qubes [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`,
+    /DTD declaration/,
+    'external entity',
+  );
   refuses(`<qubes><!ENTITY x "y"></qubes>`, /ENTITY/, 'entity declaration in the body');
-  refuses(`<qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`, /undefined entity or bare '&' \('&xxe;'\)/, 'undefined entity');
-  refuses(`<qubes><properties><property name="default_kernel">a & b</property></properties></qubes>`, /not well-formed XML|bare '&'/, 'bare ampersand');
-  refuses(`<qubes><properties><property name="default_kernel">&#0;</property></properties></qubes>`, /not an XML character/, 'NUL character reference');
+  refuses(
+    `<qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`,
+    /undefined entity or bare '&' \('&xxe;'\)/,
+    'undefined entity',
+  );
+  refuses(
+    `<qubes><properties><property name="default_kernel">a & b</property></properties></qubes>`,
+    /not well-formed XML|bare '&'/,
+    'bare ampersand',
+  );
+  refuses(
+    `<qubes><properties><property name="default_kernel">&#0;</property></properties></qubes>`,
+    /not an XML character/,
+    'NUL character reference',
+  );
 });
 
 test('a file over 32 MiB is refused without parsing', () => {
@@ -73,7 +89,15 @@ test('deep nesting (10,000 levels) and element floods are refused', () => {
 });
 
 test('not UTF-8, other encodings, not XML, wrong root', () => {
-  refuses(Buffer.concat([Buffer.from('<qubes><properties><property name="default_kernel">caf'), Buffer.from([0xe9]), Buffer.from('</property></properties></qubes>')]), /not valid UTF-8 text \(bad byte at offset 54\)/, 'latin-1 byte');
+  refuses(
+    Buffer.concat([
+      Buffer.from('<qubes><properties><property name="default_kernel">caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('</property></properties></qubes>'),
+    ]),
+    /not valid UTF-8 text \(bad byte at offset 54\)/,
+    'latin-1 byte',
+  );
   refuses(Buffer.from([0xff, 0xfe, 0x3c, 0x00]), /not valid UTF-8/, 'UTF-16');
   refuses(`<?xml version="1.0" encoding="ISO-8859-1"?><qubes/>`, /encoding 'ISO-8859-1'/, 'declared latin-1');
   refuses('', /empty/, 'empty file');
@@ -85,56 +109,193 @@ test('not UTF-8, other encodings, not XML, wrong root', () => {
 });
 
 test('unknown class, invalid or duplicate names, missing required attributes', () => {
-  refuses(domainXml(PROPS, 'EvilVM'), /domain #1: unknown qube class 'EvilVM' \(known: AdminVM, AppVM/, 'unknown class');
-  refuses(domainXml('<properties><property name="name">bad name</property><property name="label">red</property></properties>'), /domain #1: invalid qube name 'bad name'/, 'space in name');
-  refuses(domainXml('<properties><property name="name">-x</property><property name="label">red</property></properties>'), /invalid qube name '-x'/, 'leading hyphen');
-  refuses(domainXml(`<properties><property name="name">${'a'.repeat(40)}</property><property name="label">red</property></properties>`), /longer than 31/, 'long name');
-  refuses(domainXml('<properties><property name="name">dom0</property><property name="label">red</property></properties>'), /only the AdminVM may be named dom0/, 'fake dom0');
-  refuses(domainXml('<properties><property name="label">red</property></properties>'), /AppVM without a 'name' property/, 'no name');
-  refuses(domainXml('<properties><property name="name">q1</property></properties>'), /domain 'q1': no label property/, 'no label');
-  refuses(`<qubes>${LABELS}<domains><domain id="domain-1">${PROPS}</domain></domains></qubes>`, /domain #1: attribute 'class' is missing/, 'no class');
-  refuses(`<qubes>${LABELS}<domains><domain class="AppVM">${PROPS}</domain><domain class="AppVM">${PROPS}</domain></domains></qubes>`, /domain 'q1': duplicate qube name/, 'duplicate qube');
-  refuses(`<qubes><labels><label color="0xcc0000">red</label></labels></qubes>`, /label #1: attribute 'id' is missing/, 'label without id');
-  refuses(`<qubes><labels><label id="label-1" color="red">red</label></labels></qubes>`, /label #1: attribute color='red': must be 0xRRGGBB/, 'bad color');
-  refuses(`<qubes><pools><pool driver="file"/></pools></qubes>`, /pool #1: attribute 'name' is missing/, 'pool without name');
-  refuses(domainXml('<properties><property name="name">q1</property><property name="label">label-7</property></properties>'), /label 'label-7' is not defined in <labels>/, 'undefined label');
+  refuses(
+    domainXml(PROPS, 'EvilVM'),
+    /domain #1: unknown qube class 'EvilVM' \(known: AdminVM, AppVM/,
+    'unknown class',
+  );
+  refuses(
+    domainXml(
+      '<properties><property name="name">bad name</property><property name="label">red</property></properties>',
+    ),
+    /domain #1: invalid qube name 'bad name'/,
+    'space in name',
+  );
+  refuses(
+    domainXml('<properties><property name="name">-x</property><property name="label">red</property></properties>'),
+    /invalid qube name '-x'/,
+    'leading hyphen',
+  );
+  refuses(
+    domainXml(
+      `<properties><property name="name">${'a'.repeat(40)}</property><property name="label">red</property></properties>`,
+    ),
+    /longer than 31/,
+    'long name',
+  );
+  refuses(
+    domainXml('<properties><property name="name">dom0</property><property name="label">red</property></properties>'),
+    /only the AdminVM may be named dom0/,
+    'fake dom0',
+  );
+  refuses(
+    domainXml('<properties><property name="label">red</property></properties>'),
+    /AppVM without a 'name' property/,
+    'no name',
+  );
+  refuses(
+    domainXml('<properties><property name="name">q1</property></properties>'),
+    /domain 'q1': no label property/,
+    'no label',
+  );
+  refuses(
+    `<qubes>${LABELS}<domains><domain id="domain-1">${PROPS}</domain></domains></qubes>`,
+    /domain #1: attribute 'class' is missing/,
+    'no class',
+  );
+  refuses(
+    `<qubes>${LABELS}<domains><domain class="AppVM">${PROPS}</domain><domain class="AppVM">${PROPS}</domain></domains></qubes>`,
+    /domain 'q1': duplicate qube name/,
+    'duplicate qube',
+  );
+  refuses(
+    `<qubes><labels><label color="0xcc0000">red</label></labels></qubes>`,
+    /label #1: attribute 'id' is missing/,
+    'label without id',
+  );
+  refuses(
+    `<qubes><labels><label id="label-1" color="red">red</label></labels></qubes>`,
+    /label #1: attribute color='red': must be 0xRRGGBB/,
+    'bad color',
+  );
+  refuses(
+    `<qubes><pools><pool driver="file"/></pools></qubes>`,
+    /pool #1: attribute 'name' is missing/,
+    'pool without name',
+  );
+  refuses(
+    domainXml('<properties><property name="name">q1</property><property name="label">label-7</property></properties>'),
+    /label 'label-7' is not defined in <labels>/,
+    'undefined label',
+  );
 });
 
 test('property, feature, tag, device and volume rules', () => {
-  const withProps = (extra: string): string => domainXml(`<properties><property name="name">q1</property><property name="label">red</property>${extra}</properties>`);
-  refuses(withProps('<property name="bad-name">x</property>'), /domain 'q1': property 'bad-name': invalid property name/, 'property name');
+  const withProps = (extra: string): string =>
+    domainXml(
+      `<properties><property name="name">q1</property><property name="label">red</property>${extra}</properties>`,
+    );
+  refuses(
+    withProps('<property name="bad-name">x</property>'),
+    /domain 'q1': property 'bad-name': invalid property name/,
+    'property name',
+  );
   refuses(withProps('<property>x</property>'), /property #3: attribute 'name' is missing/, 'property without name');
-  refuses(withProps('<property name="memory">lots</property>'), /property 'memory': Invalid integer value 'lots'/, 'int');
-  refuses(withProps('<property name="debug">maybe</property>'), /property 'debug': Invalid literal for boolean property: 'maybe'/, 'bool');
-  refuses(withProps('<property name="netvm">no such qube!</property>'), /property 'netvm': Invalid qube reference 'no such qube!'/, 'reference');
-  refuses(withProps('<property name="memory">1</property><property name="memory">2</property>'), /property 'memory': set twice/, 'duplicate property');
-  refuses(`<qubes><properties><property name="default_netvm">a b</property></properties></qubes>`, /global properties: property 'default_netvm': Invalid qube reference/, 'global reference');
-  refuses(domainXml(`${PROPS}<features><feature name="a b">1</feature></features>`), /feature 'a b': invalid feature name/, 'feature name');
-  refuses(domainXml(`${PROPS}<features><feature name="__proto__">1</feature></features>`), /feature '__proto__': reserved name '__proto__'/, 'prototype key');
-  refuses(domainXml(`${PROPS}<volume-config><volume name="root" __proto__="x"/></volume-config>`), /reserved name '__proto__'/, 'prototype attribute');
-  refuses(domainXml(`${PROPS}<features><feature name="f">1</feature><feature name="f">2</feature></features>`), /feature 'f': set twice/, 'duplicate feature');
+  refuses(
+    withProps('<property name="memory">lots</property>'),
+    /property 'memory': Invalid integer value 'lots'/,
+    'int',
+  );
+  refuses(
+    withProps('<property name="debug">maybe</property>'),
+    /property 'debug': Invalid literal for boolean property: 'maybe'/,
+    'bool',
+  );
+  refuses(
+    withProps('<property name="netvm">no such qube!</property>'),
+    /property 'netvm': Invalid qube reference 'no such qube!'/,
+    'reference',
+  );
+  refuses(
+    withProps('<property name="memory">1</property><property name="memory">2</property>'),
+    /property 'memory': set twice/,
+    'duplicate property',
+  );
+  refuses(
+    `<qubes><properties><property name="default_netvm">a b</property></properties></qubes>`,
+    /global properties: property 'default_netvm': Invalid qube reference/,
+    'global reference',
+  );
+  refuses(
+    domainXml(`${PROPS}<features><feature name="a b">1</feature></features>`),
+    /feature 'a b': invalid feature name/,
+    'feature name',
+  );
+  refuses(
+    domainXml(`${PROPS}<features><feature name="__proto__">1</feature></features>`),
+    /feature '__proto__': reserved name '__proto__'/,
+    'prototype key',
+  );
+  refuses(
+    domainXml(`${PROPS}<volume-config><volume name="root" __proto__="x"/></volume-config>`),
+    /reserved name '__proto__'/,
+    'prototype attribute',
+  );
+  refuses(
+    domainXml(`${PROPS}<features><feature name="f">1</feature><feature name="f">2</feature></features>`),
+    /feature 'f': set twice/,
+    'duplicate feature',
+  );
   refuses(domainXml(`${PROPS}<tags><tag name="a.b"/></tags>`), /tag 'a\.b': invalid tag name/, 'tag with dot');
   refuses(domainXml(`${PROPS}<tags><tag/></tags>`), /tag #1: attribute 'name' is missing/, 'tag without name');
-  refuses(domainXml(`${PROPS}<devices class="pci"><device id="00_03.0"/></devices>`), /device #1: attribute 'backend-domain' is missing/, 'device without backend');
-  refuses(domainXml(`${PROPS}<devices class="pci"><device backend-domain="dom0" id="00 03"/></devices>`), /attribute id='00 03': invalid port id/, 'bad port');
-  refuses(domainXml(`${PROPS}<devices class="pci"><device backend-domain="dom0" id="00_03.0" mode="manual"/></devices>`), /unknown assignment mode 'manual'/, 'manual mode');
-  refuses(domainXml(`${PROPS}<devices class="pci"/><devices class="pci"/>`), /device class listed twice/, 'duplicate devclass');
+  refuses(
+    domainXml(`${PROPS}<devices class="pci"><device id="00_03.0"/></devices>`),
+    /device #1: attribute 'backend-domain' is missing/,
+    'device without backend',
+  );
+  refuses(
+    domainXml(`${PROPS}<devices class="pci"><device backend-domain="dom0" id="00 03"/></devices>`),
+    /attribute id='00 03': invalid port id/,
+    'bad port',
+  );
+  refuses(
+    domainXml(`${PROPS}<devices class="pci"><device backend-domain="dom0" id="00_03.0" mode="manual"/></devices>`),
+    /unknown assignment mode 'manual'/,
+    'manual mode',
+  );
+  refuses(
+    domainXml(`${PROPS}<devices class="pci"/><devices class="pci"/>`),
+    /device class listed twice/,
+    'duplicate devclass',
+  );
   refuses(domainXml(`${PROPS}<devices class="p c i"/>`), /invalid device class/, 'bad devclass');
-  refuses(domainXml(`${PROPS}<volume-config><volume pool="x"/></volume-config>`), /volume #1: attribute 'name' is missing/, 'volume without name');
-  refuses(domainXml(`${PROPS}<volume-config><volume name="root"/><volume name="root"/></volume-config>`), /volume 'root': listed twice/, 'duplicate volume');
+  refuses(
+    domainXml(`${PROPS}<volume-config><volume pool="x"/></volume-config>`),
+    /volume #1: attribute 'name' is missing/,
+    'volume without name',
+  );
+  refuses(
+    domainXml(`${PROPS}<volume-config><volume name="root"/><volume name="root"/></volume-config>`),
+    /volume 'root': listed twice/,
+    'duplicate volume',
+  );
   refuses(domainXml(`${PROPS}<surprise/>`), /domain #1: unexpected element <surprise>/, 'unknown element');
-  refuses(domainXml(`${PROPS}<tags><tag name="x"/><other/></tags>`), /unexpected element <other> \(expected <tag>\)/, 'unknown child');
+  refuses(
+    domainXml(`${PROPS}<tags><tag name="x"/><other/></tags>`),
+    /unexpected element <other> \(expected <tag>\)/,
+    'unknown child',
+  );
 });
 
 test('the real qubes.xml with one byte changed in a name still fails cleanly', () => {
-  refuses(REAL.replace('<property name="name">work</property>', '<property name="name">wo rk</property>'), /invalid qube name 'wo rk'/, 'real file');
-  refuses(REAL.replace('class="StandaloneVM"', 'class="Standalone"'), /unknown qube class 'Standalone'/, 'real file class');
+  refuses(
+    REAL.replace('<property name="name">work</property>', '<property name="name">wo rk</property>'),
+    /invalid qube name 'wo rk'/,
+    'real file',
+  );
+  refuses(
+    REAL.replace('class="StandaloneVM"', 'class="Standalone"'),
+    /unknown qube class 'Standalone'/,
+    'real file class',
+  );
 });
 
 test('firewall.xml: hostile and invalid rules give clear errors', () => {
   const fw = (rules: string): string => `<firewall version="2"><rules>${rules}</rules></firewall>`;
   const rule = (props: Record<string, string>): string =>
-    `<rule><properties>${Object.entries(props).map(([k, v]) => `<property name="${k}">${v}</property>`).join('')}</properties></rule>`;
+    `<rule><properties>${Object.entries(props)
+      .map(([k, v]) => `<property name="${k}">${v}</property>`)
+      .join('')}</properties></rule>`;
   const bad: Array<[string, RegExp]> = [
     [`<!DOCTYPE f [<!ENTITY x "y">]>${fw('')}`, /DTD declaration/],
     [fw(rule({ proto: 'tcp' })), /rule #1: rule without action/],
@@ -157,7 +318,11 @@ test('firewall.xml: hostile and invalid rules give clear errors', () => {
   for (const [xml, pattern] of bad) {
     assert.throws(
       () => parseFirewallXml(xml, { source: 'appvms/work/firewall.xml' }),
-      (err: unknown) => err instanceof WqError && err.kind === 'input' && /^Refusing appvms\/work\/firewall\.xml: /.test(err.message) && pattern.test(err.message),
+      (err: unknown) =>
+        err instanceof WqError &&
+        err.kind === 'input' &&
+        /^Refusing appvms\/work\/firewall\.xml: /.test(err.message) &&
+        pattern.test(err.message),
       xml,
     );
   }

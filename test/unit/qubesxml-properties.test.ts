@@ -62,7 +62,7 @@ function parseGetAll(response: string): GetAllLine[] {
 
 /** header `method+arg src name DEST\0payload` → dest */
 function destOf(request: string): string {
-  return ((request.split('\0')[0] as string).split(' ')[3]) as string;
+  return (request.split('\0')[0] as string).split(' ')[3] as string;
 }
 function argOf(request: string): string {
   const head = (request.split('\0')[0] as string).split(' ')[0] as string;
@@ -116,7 +116,8 @@ test('the recorded admin.property.GetAll matches the global table (names, types,
     assert.ok(spec);
     if (!l.isDefault) continue;
     if (spec.default.kind === 'constant') assert.equal(l.value, spec.default.value, `global ${l.name} default`);
-    if (spec.default.kind === 'global') assert.equal(l.value, globalValue.get(spec.default.global), `global ${l.name} follows ${spec.default.global}`);
+    if (spec.default.kind === 'global')
+      assert.equal(l.value, globalValue.get(spec.default.global), `global ${l.name} follows ${spec.default.global}`);
   }
 });
 
@@ -137,7 +138,11 @@ test('defaults: constant and inherited-from-global rules give the values qubesd 
         assert.equal(line.value, rule.value, `${ex.name}: default of ${line.name}`);
         checked++;
       } else if (rule.kind === 'global' && rule.fromTemplate !== true) {
-        assert.equal(line.value, globalValue.get(rule.global), `${ex.name}: ${line.name} follows global ${rule.global}`);
+        assert.equal(
+          line.value,
+          globalValue.get(rule.global),
+          `${ex.name}: ${line.name} follows global ${rule.global}`,
+        );
         checked++;
       } else if (rule.kind === 'none' && line.name !== 'label') {
         // no default: unset ints read as '', references as none; label is the Reset-broken case
@@ -197,7 +202,11 @@ test('propertyInfo distinguishes classes and versions', () => {
   assert.deepEqual(propertyInfo('netvm', 'TemplateVM')?.default, { kind: 'none' });
   assert.deepEqual(propertyInfo('template', 'AppVM')?.default, { kind: 'none' });
   assert.deepEqual(propertyInfo('default_dispvm', 'AppVM')?.default, { kind: 'global', global: 'default_dispvm' });
-  assert.deepEqual(propertyInfo('kernel', 'AppVM')?.default, { kind: 'global', global: 'default_kernel', fromTemplate: true });
+  assert.deepEqual(propertyInfo('kernel', 'AppVM')?.default, {
+    kind: 'global',
+    global: 'default_kernel',
+    fromTemplate: true,
+  });
   assert.equal(propertyInfo('default_dispvm', 'DispVM')?.default.kind, 'computed');
   assert.equal(propertyInfo('dispid', 'DispVM')?.access, 'write-once');
   assert.equal(propertyInfo('dispid', 'AppVM'), undefined);
@@ -227,23 +236,66 @@ test('reference properties are exactly the vm-typed ones', () => {
     assert.ok(isReferenceProperty(name, 'DispVM') || name === 'template_for_dispvms', `${name} on DispVM`);
   }
   assert.equal(isReferenceProperty('template', 'TemplateVM'), false);
-  for (const name of ['label', 'kernel', 'memory', 'name', 'template_for_dispvms']) assert.equal(isReferenceProperty(name), false, name);
-  for (const name of ['default_netvm', 'default_template', 'clockvm', 'updatevm', 'default_dispvm', 'default_guivm']) assert.ok(isGlobalReferenceProperty(name), name);
+  for (const name of ['label', 'kernel', 'memory', 'name', 'template_for_dispvms'])
+    assert.equal(isReferenceProperty(name), false, name);
+  for (const name of ['default_netvm', 'default_template', 'clockvm', 'updatevm', 'default_dispvm', 'default_guivm'])
+    assert.ok(isGlobalReferenceProperty(name), name);
   assert.equal(isGlobalReferenceProperty('default_kernel'), false);
-  assert.deepEqual(REFERENCE_PROPERTIES, [...new Set(VM_PROPERTIES.filter((s) => s.type === 'vm').map((s) => s.name))].sort());
+  assert.deepEqual(
+    REFERENCE_PROPERTIES,
+    [...new Set(VM_PROPERTIES.filter((s) => s.type === 'vm').map((s) => s.name))].sort(),
+  );
 });
 
 test('restore exclusions: the wyng-util-qubes skip list, identity, computed and host-specific properties', () => {
   assert.deepEqual(
     [...WYNG_UTIL_QUBES_SKIPPED_PROPERTIES].sort(),
-    'dispid installed_by_rpm default_dispvm qid uuid xid klass label name backup_timestamp ip ip6 stubdom_mem stubdom_xid'.split(' ').sort(),
+    'dispid installed_by_rpm default_dispvm qid uuid xid klass label name backup_timestamp ip ip6 stubdom_mem stubdom_xid'
+      .split(' ')
+      .sort(),
   );
-  for (const name of ['qid', 'uuid', 'name', 'dispid', 'klass', 'xid', 'stubdom_xid', 'stubdom_uuid', 'start_time', 'icon', 'visible_ip',
-    'visible_ip6', 'visible_gateway', 'visible_gateway6', 'visible_netmask', 'gateway', 'gateway6', 'dns', 'updateable', 'ip', 'ip6', 'mac',
-    'installed_by_rpm', 'stubdom_mem', 'backup_timestamp']) {
+  for (const name of [
+    'qid',
+    'uuid',
+    'name',
+    'dispid',
+    'klass',
+    'xid',
+    'stubdom_xid',
+    'stubdom_uuid',
+    'start_time',
+    'icon',
+    'visible_ip',
+    'visible_ip6',
+    'visible_gateway',
+    'visible_gateway6',
+    'visible_netmask',
+    'gateway',
+    'gateway6',
+    'dns',
+    'updateable',
+    'ip',
+    'ip6',
+    'mac',
+    'installed_by_rpm',
+    'stubdom_mem',
+    'backup_timestamp',
+  ]) {
     assert.ok(RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} excluded (PROTOCOL.md §6)`);
   }
-  for (const name of ['netvm', 'memory', 'maxmem', 'kernel', 'kernelopts', 'vcpus', 'include_in_backups', 'template_for_dispvms', 'provides_network', 'label', 'template']) {
+  for (const name of [
+    'netvm',
+    'memory',
+    'maxmem',
+    'kernel',
+    'kernelopts',
+    'vcpus',
+    'include_in_backups',
+    'template_for_dispvms',
+    'provides_network',
+    'label',
+    'template',
+  ]) {
     assert.ok(!RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} is restored`);
   }
   assert.equal(restoreExclusionReason('qid', 'AppVM'), 'write-once identity property');
@@ -255,10 +307,16 @@ test('restore exclusions: the wyng-util-qubes skip list, identity, computed and 
 });
 
 test('normalisePropertyValue: bool and int as qubesd parses them, canonical text out', () => {
-  for (const t of ['1', 'yes', 'true', 'on', 'TRUE', 'Yes', 'On', 'True', ' true ']) assert.equal(normalisePropertyValue('bool', t), 'True', t);
-  for (const t of ['0', 'no', 'false', 'off', 'FALSE', 'No', 'OFF', 'False']) assert.equal(normalisePropertyValue('bool', t), 'False', t);
+  for (const t of ['1', 'yes', 'true', 'on', 'TRUE', 'Yes', 'On', 'True', ' true '])
+    assert.equal(normalisePropertyValue('bool', t), 'True', t);
+  for (const t of ['0', 'no', 'false', 'off', 'FALSE', 'No', 'OFF', 'False'])
+    assert.equal(normalisePropertyValue('bool', t), 'False', t);
   for (const t of ['maybe', '', '2', 'truee']) {
-    assert.throws(() => normalisePropertyValue('bool', t), (e: unknown) => e instanceof WqError && e.kind === 'input' && /boolean/.test(e.message), t);
+    assert.throws(
+      () => normalisePropertyValue('bool', t),
+      (e: unknown) => e instanceof WqError && e.kind === 'input' && /boolean/.test(e.message),
+      t,
+    );
   }
   assert.equal(normalisePropertyValue('int', '800'), '800');
   assert.equal(normalisePropertyValue('int', ' 800'), '800'); // accepted by qubesd (transcript Set memory ' 800')
@@ -268,7 +326,8 @@ test('normalisePropertyValue: bool and int as qubesd parses them, canonical text
   assert.equal(normalisePropertyValue('int', '007'), '7');
   assert.equal(normalisePropertyValue('int', '-0'), '0');
   assert.equal(normalisePropertyValue('int', ''), ''); // unset
-  for (const t of ['abc', '1.5', '8__0', '_8', '0x10', '1e3']) assert.throws(() => normalisePropertyValue('int', t), WqError, t);
+  for (const t of ['abc', '1.5', '8__0', '_8', '0x10', '1e3'])
+    assert.throws(() => normalisePropertyValue('int', t), WqError, t);
   assert.equal(normalisePropertyValue('vm', ''), '');
   assert.equal(normalisePropertyValue('vm', 'sys-net'), 'sys-net');
   assert.equal(normalisePropertyValue('vm', 'dom0'), 'dom0');

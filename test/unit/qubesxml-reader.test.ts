@@ -43,8 +43,16 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
     default_template: 'fedora-25',
     updatevm: 'sys-firewall',
   });
-  assert.deepEqual(v4.pools[0], { name: 'lvm', driver: 'lvm_thin', config: { thin_pool: 'pool3', volume_group: 'core3' } });
-  assert.deepEqual(v4.pools[2], { name: 'default', driver: 'file', config: { dir_path: '/var/lib/qubes', revisions_to_keep: '1' } });
+  assert.deepEqual(v4.pools[0], {
+    name: 'lvm',
+    driver: 'lvm_thin',
+    config: { thin_pool: 'pool3', volume_group: 'core3' },
+  });
+  assert.deepEqual(v4.pools[2], {
+    name: 'default',
+    driver: 'file',
+    config: { dir_path: '/var/lib/qubes', revisions_to_keep: '1' },
+  });
 
   const d8 = qube(v4, 'test-d8test');
   assert.equal(d8.klass, 'AppVM');
@@ -52,12 +60,24 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
   assert.equal(d8.properties['template'], 'debian-8');
   assert.equal(d8.properties['kernel'], ''); // explicit empty kernel kept
   assert.equal(d8.properties['debug'], 'True');
-  assert.deepEqual(d8.features, { 'backup-content': 'True', 'backup-path': 'appvms/test-d8test', 'backup-size': '20971520' });
+  assert.deepEqual(d8.features, {
+    'backup-content': 'True',
+    'backup-path': 'appvms/test-d8test',
+    'backup-size': '20971520',
+  });
   assert.deepEqual(d8.tags, ['created-by-dom0']);
   assert.deepEqual(d8.devices, []);
-  assert.deepEqual(d8.volumes?.map((v) => v.name), ['kernel', 'root', 'volatile', 'private']);
+  assert.deepEqual(
+    d8.volumes?.map((v) => v.name),
+    ['kernel', 'root', 'volatile', 'private'],
+  );
   assert.deepEqual(d8.volumes?.[1]?.config, {
-    pool: 'default', revisions_to_keep: '0', size: '10737418240', snap_on_start: 'True', source: 'vm-templates/debian-8/root', vid: 'appvms/test-d8test/root',
+    pool: 'default',
+    revisions_to_keep: '0',
+    size: '10737418240',
+    snap_on_start: 'True',
+    source: 'vm-templates/debian-8/root',
+    vid: 'appvms/test-d8test/root',
   });
 
   const untrusted = qube(v4, 'untrusted');
@@ -70,8 +90,22 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
 
   const usb = qube(v4, 'sys-usb');
   assert.deepEqual(usb.devices, [
-    { devclass: 'pci', backend: 'dom0', port: '00_14.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } },
-    { devclass: 'pci', backend: 'dom0', port: '00_1d.0', deviceId: '*', mode: 'required', options: { 'no-strict-reset': 'True' } },
+    {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_14.0',
+      deviceId: '*',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    },
+    {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_1d.0',
+      deviceId: '*',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    },
   ]);
   assert.deepEqual(qube(v4, 'sys-net').devices, [
     { devclass: 'pci', backend: 'dom0', port: '02_00.0', deviceId: '*', mode: 'required', options: {} },
@@ -85,7 +119,10 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
 test('conformance qubes.xml (Qubes 4.4 format): label names, 4.3 devices with mode and identity, order of features', () => {
   assert.equal(before.labels.length, 8);
   assert.deepEqual(before.globals['default_pool_kernel'], 'linux-kernel');
-  assert.deepEqual(before.pools.map((p) => `${p.name}:${p.driver}`), ['varlibqubes:file-reflink', 'linux-kernel:linux-kernel', 'vm-pool:file-reflink']);
+  assert.deepEqual(
+    before.pools.map((p) => `${p.name}:${p.driver}`),
+    ['varlibqubes:file-reflink', 'linux-kernel:linux-kernel', 'vm-pool:file-reflink'],
+  );
   assert.equal(before.pools[2]?.config['dir_path'], '/mnt/vm-pool');
 
   const work = qube(before, 'work');
@@ -109,7 +146,14 @@ test('conformance qubes.xml (Qubes 4.4 format): label names, 4.3 devices with mo
   assert.equal(net.properties['provides_network'], 'True');
   assert.equal(net.properties['virt_mode'], 'hvm');
   assert.deepEqual(net.devices, [
-    { devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '0x1af4:0x1041::p020000', mode: 'required', options: { 'no-strict-reset': 'True' } },
+    {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_03.0',
+      deviceId: '0x1af4:0x1041::p020000',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    },
   ]);
   assert.equal(qube(before, 'sys-firewall').properties['netvm'], 'sys-net');
   assert.equal(qube(before, 'vault').properties['default_dispvm'], '');
@@ -131,8 +175,13 @@ test('conformance qubes.xml (Qubes 4.4 format): label names, 4.3 devices with mo
 test('no dangling references in the real files; a missing target is reported', () => {
   assert.deepEqual(danglingReferences(before), []);
   assert.deepEqual(danglingReferences(after), []);
-  const xml = readFileSync(join(QUBESD, 'qubes.xml'), 'utf8').replace('<property name="netvm">sys-net</property>', '<property name="netvm">sys-gone</property>');
-  assert.deepEqual(danglingReferences(parseQubesXml(xml)), [{ qube: 'sys-firewall', property: 'netvm', target: 'sys-gone' }]);
+  const xml = readFileSync(join(QUBESD, 'qubes.xml'), 'utf8').replace(
+    '<property name="netvm">sys-net</property>',
+    '<property name="netvm">sys-gone</property>',
+  );
+  assert.deepEqual(danglingReferences(parseQubesXml(xml)), [
+    { qube: 'sys-firewall', property: 'netvm', target: 'sys-gone' },
+  ]);
 });
 
 test('4.2 device forms: identity option, legacy required attribute, missing mode', () => {
@@ -147,7 +196,14 @@ test('4.2 device forms: identity option, legacy required attribute, missing mode
     </domain></domains></qubes>`;
   const devs = qube(parseQubesXml(xml), 'usbq').devices;
   assert.deepEqual(devs, [
-    { devclass: 'usb', backend: 'sys-usb', port: '2-1', deviceId: '0781:5581:SanDisk', mode: 'required', options: { 'read-only': 'yes' } },
+    {
+      devclass: 'usb',
+      backend: 'sys-usb',
+      port: '2-1',
+      deviceId: '0781:5581:SanDisk',
+      mode: 'required',
+      options: { 'read-only': 'yes' },
+    },
     { devclass: 'usb', backend: 'sys-usb', port: '2-2', deviceId: '*', mode: 'auto-attach', options: {} },
     { devclass: 'usb', backend: 'sys-usb', port: '2-3', deviceId: '*', mode: 'required', options: {} },
     { devclass: 'usb', backend: 'sys-usb', port: '2-4', deviceId: '1234:5678', mode: 'ask-to-attach', options: {} },
@@ -175,11 +231,16 @@ test('values keep their exact text; entities and character references are decode
   assert.equal(q.volumes, undefined);
 });
 
-test('readArchivedMetadata attaches each qube\'s firewall.xml (none → [] = qubesd default)', () => {
+test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qubesd default)", () => {
   const files = new Map<string, Buffer>([
     ['qubes.xml', readFileSync(join(QUBESD, 'qubes.xml'))],
     ['appvms/work/firewall.xml', readFileSync(join(FIXTURES, 'v4-firewall.xml'))],
-    ['vm-templates/fedora-41/firewall.xml', Buffer.from('<firewall version="2"><rules><rule><properties><property name="action">drop</property></properties></rule></rules></firewall>')],
+    [
+      'vm-templates/fedora-41/firewall.xml',
+      Buffer.from(
+        '<firewall version="2"><rules><rule><properties><property name="action">drop</property></properties></rule></rules></firewall>',
+      ),
+    ],
   ]);
   const system = readArchivedMetadata(files);
   assert.equal(qube(system, 'work').firewall?.length, 6);
@@ -188,7 +249,18 @@ test('readArchivedMetadata attaches each qube\'s firewall.xml (none → [] = qub
   assert.deepEqual(qube(system, 'personal').firewall, []);
   assert.equal(qube(system, 'dom0').firewall, undefined);
   assert.throws(
-    () => readArchivedMetadata(new Map([...files, ['appvms/vault/firewall.xml', Buffer.from('<firewall version="2"><rules><rule><properties><property name="action">maybe</property></properties></rule></rules></firewall>')]])),
+    () =>
+      readArchivedMetadata(
+        new Map([
+          ...files,
+          [
+            'appvms/vault/firewall.xml',
+            Buffer.from(
+              '<firewall version="2"><rules><rule><properties><property name="action">maybe</property></properties></rule></rules></firewall>',
+            ),
+          ],
+        ]),
+      ),
     /appvms\/vault\/firewall\.xml.*rule #1: invalid action 'maybe'/,
   );
 });

@@ -49,13 +49,39 @@ function stateWithReports(): string {
       ok: false,
       exitCode: 9,
       result: null,
-      errors: [{ kind: 'hook', message: "The hooks.before command of profile 'nightly' (/usr/bin/mount) failed (exit 32); the backup did not run." }],
+      errors: [
+        {
+          kind: 'hook',
+          message:
+            "The hooks.before command of profile 'nightly' (/usr/bin/mount) failed (exit 32); the backup did not run.",
+        },
+      ],
       durationMs: 2_000,
     }),
   );
-  writeReport(state, rep('nightly', 2900, { operation: 'Verify', command: 'verify', source: 'cli', result: { session: '20261121-020000', qubes: [] }, durationMs: 30_000 }));
-  writeReport(state, rep('weekly', 100, { source: 'rpc', caller: 'mgmt', result: backup('20261120-034000', 5_000_000), durationMs: 10_000 }));
-  writeReport(state, rep('_none', 50, { operation: 'Prune', command: 'prune', source: 'cli', result: { removed: {} } }));
+  writeReport(
+    state,
+    rep('nightly', 2900, {
+      operation: 'Verify',
+      command: 'verify',
+      source: 'cli',
+      result: { session: '20261121-020000', qubes: [] },
+      durationMs: 30_000,
+    }),
+  );
+  writeReport(
+    state,
+    rep('weekly', 100, {
+      source: 'rpc',
+      caller: 'mgmt',
+      result: backup('20261120-034000', 5_000_000),
+      durationMs: 10_000,
+    }),
+  );
+  writeReport(
+    state,
+    rep('_none', 50, { operation: 'Prune', command: 'prune', source: 'cli', result: { removed: {} } }),
+  );
   return state;
 }
 
@@ -64,7 +90,10 @@ test('report --json: per profile the last success, last failure, last backup, av
   const r = await runInProcess(['report', '--json'], { env: { WYNG_QUBES_STATE_DIR: state } });
   assert.equal(r.code, 0, r.stderr);
   const profiles = (JSON.parse(r.stdout) as { result: { profiles: ProfileSummary[] } }).result.profiles;
-  assert.deepEqual(profiles.map((p) => p.profile), ['_none', 'nightly', 'weekly']);
+  assert.deepEqual(
+    profiles.map((p) => p.profile),
+    ['_none', 'nightly', 'weekly'],
+  );
   const nightly = profiles[1]!;
   assert.equal(nightly.runs, 4);
   assert.equal(nightly.failures, 1);
@@ -88,8 +117,14 @@ test('report: readable text per profile', async () => {
   const r = await runInProcess(['report'], { env: { WYNG_QUBES_STATE_DIR: state } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^nightly: 4 run\(s\) kept, 1 failed$/m);
-  assert.match(r.stdout, /^ {2}last success: Verify, 2026-11-22T02:20:30\.000Z, 30\.0 s, session 20261121-020000, 0 qube\(s\) ok, via cli$/m);
-  assert.match(r.stdout, /^ {2}last failure: Backup, 2026-11-22T02:00:02\.000Z, 2\.0 s, via timer \(exit 9\): The hooks\.before command/m);
+  assert.match(
+    r.stdout,
+    /^ {2}last success: Verify, 2026-11-22T02:20:30\.000Z, 30\.0 s, session 20261121-020000, 0 qube\(s\) ok, via cli$/m,
+  );
+  assert.match(
+    r.stdout,
+    /^ {2}last failure: Backup, 2026-11-22T02:00:02\.000Z, 2\.0 s, via timer \(exit 9\): The hooks\.before command/m,
+  );
   assert.match(r.stdout, /^ {2}backups: {6}2 ok, on average 1 min 30 s and 1\.5 GB sent$/m);
   assert.match(r.stdout, /^\(no profile\): 1 run\(s\) kept, 0 failed$/m);
   assert.match(r.stdout, /^weekly: 1 run\(s\) kept, 0 failed$/m);
@@ -111,7 +146,9 @@ test('report --last: the newest report in full, of all or of one profile', async
   assert.match(weekly.stdout, /^weekly: Backup succeeded$/m);
   assert.match(weekly.stdout, /^ {2}source: {3}rpc \(from mgmt\)$/m);
   assert.match(weekly.stdout, /^ {2}sent: {5}5\.0 MB$/m);
-  const failed = await runInProcess(['report', '--last', '--profile', 'nightly'], { env: { WYNG_QUBES_STATE_DIR: state } });
+  const failed = await runInProcess(['report', '--last', '--profile', 'nightly'], {
+    env: { WYNG_QUBES_STATE_DIR: state },
+  });
   assert.match(failed.stdout, /^nightly: Verify succeeded$/m);
 });
 
@@ -123,7 +160,9 @@ test('report: no reports, unreadable reports, bad arguments', async () => {
   const noneLast = await runInProcess(['report', '--last'], { env: { WYNG_QUBES_STATE_DIR: empty } });
   assert.equal(noneLast.code, 9);
   assert.match(noneLast.stderr, /No reports yet/);
-  const unknown = await runInProcess(['report', '--last', 'other'], { env: { WYNG_QUBES_STATE_DIR: stateWithReports() } });
+  const unknown = await runInProcess(['report', '--last', 'other'], {
+    env: { WYNG_QUBES_STATE_DIR: stateWithReports() },
+  });
   assert.equal(unknown.code, 9);
   assert.match(unknown.stderr, /No reports for profile 'other'/);
 
@@ -134,7 +173,11 @@ test('report: no reports, unreadable reports, bad arguments', async () => {
   assert.match(r.stderr, /report 20261130T000000000Z-nightly-Backup\.json is unreadable; skipped/);
   assert.equal((JSON.parse(r.stdout) as { result: { report: Report } }).result.report.operation, 'Verify');
 
-  for (const argv of [['report', 'a', 'b'], ['report', 'Bad!'], ['backup', '--last']]) {
+  for (const argv of [
+    ['report', 'a', 'b'],
+    ['report', 'Bad!'],
+    ['backup', '--last'],
+  ]) {
     const bad = await runInProcess(argv, { env: { WYNG_QUBES_STATE_DIR: state } });
     assert.equal(bad.code, 9, argv.join(' '));
   }

@@ -5,8 +5,22 @@ import { planRestore, type LiveQube } from '../../src/core/restore/plan.ts';
 import { applyRestore, type RestorePorts } from '../../src/core/restore/apply.ts';
 import { IN_PROGRESS_TAG, tableNormaliser } from '../../src/core/restore/diff.ts';
 
-function q(name: string, klass: QubeSettings['klass'], properties: Record<string, string>, extra: Partial<QubeSettings> = {}): QubeSettings {
-  return { name, klass, properties: { label: 'red', ...properties }, features: {}, tags: [], devices: [], firewall: [], ...extra };
+function q(
+  name: string,
+  klass: QubeSettings['klass'],
+  properties: Record<string, string>,
+  extra: Partial<QubeSettings> = {},
+): QubeSettings {
+  return {
+    name,
+    klass,
+    properties: { label: 'red', ...properties },
+    features: {},
+    tags: [],
+    devices: [],
+    firewall: [],
+    ...extra,
+  };
 }
 
 const archived: ArchivedSystem = {
@@ -17,12 +31,26 @@ const archived: ArchivedSystem = {
     q('debian-12', 'TemplateVM', {}),
     q('sys-firewall', 'AppVM', { template: 'debian-12', provides_network: 'True', default_dispvm: 'dvm' }),
     q('dvm', 'AppVM', { template: 'debian-12', template_for_dispvms: 'True', netvm: 'sys-firewall' }),
-    q('work', 'AppVM', { template: 'debian-12', netvm: 'sys-firewall', memory: '800' }, {
-      features: { 'service.cups': '1' },
-      tags: ['important'],
-      devices: [{ devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '0x8086:0x1234', mode: 'required', options: { 'no-strict-reset': 'True' } }],
-      firewall: ['action=accept proto=tcp dstports=443-443', 'action=drop'],
-    }),
+    q(
+      'work',
+      'AppVM',
+      { template: 'debian-12', netvm: 'sys-firewall', memory: '800' },
+      {
+        features: { 'service.cups': '1' },
+        tags: ['important'],
+        devices: [
+          {
+            devclass: 'pci',
+            backend: 'dom0',
+            port: '00_03.0',
+            deviceId: '0x8086:0x1234',
+            mode: 'required',
+            options: { 'no-strict-reset': 'True' },
+          },
+        ],
+        firewall: ['action=accept proto=tcp dstports=443-443', 'action=drop'],
+      },
+    ),
   ],
 };
 const sessionVolumes = {
@@ -57,34 +85,92 @@ class MemoryQubes implements RestorePorts {
   live(): LiveQube[] {
     return [...this.qubes.values()].map((x) => ({ name: x.name, klass: x.klass, state: x.state }));
   }
-  async kill(n: string) { this.w(`kill ${n}`); this.get(n).state = 'Halted'; }
-  async remove(n: string) { this.w(`remove ${n}`); this.qubes.delete(n); }
+  async kill(n: string) {
+    this.w(`kill ${n}`);
+    this.get(n).state = 'Halted';
+  }
+  async remove(n: string) {
+    this.w(`remove ${n}`);
+    this.qubes.delete(n);
+  }
   async create(n: string, spec: { klass: QubeSettings['klass']; label: string; template: string | null }) {
     this.w(`create ${n}`);
-    if (spec.template && this.get(spec.template).klass !== 'TemplateVM') throw new Error('template is not a TemplateVM');
-    this.qubes.set(n, { ...q(n, spec.klass, { label: spec.label, ...(spec.template ? { template: spec.template } : {}) }), firewall: ['action=accept'], tags: ['created-by-dom0'], state: 'Halted' });
+    if (spec.template && this.get(spec.template).klass !== 'TemplateVM')
+      throw new Error('template is not a TemplateVM');
+    this.qubes.set(n, {
+      ...q(n, spec.klass, { label: spec.label, ...(spec.template ? { template: spec.template } : {}) }),
+      firewall: ['action=accept'],
+      tags: ['created-by-dom0'],
+      state: 'Halted',
+    });
   }
   async setProperty(n: string, p: string, v: string) {
     this.w(`set ${n}.${p}`);
-    if (p === 'netvm' && v && this.get(v).properties.provides_network !== 'True') throw new Error(`${v} does not provide network`);
-    if (p === 'default_dispvm' && v && this.get(v).properties.template_for_dispvms !== 'True') throw new Error(`${v} has template_for_dispvms set to False`);
+    if (p === 'netvm' && v && this.get(v).properties.provides_network !== 'True')
+      throw new Error(`${v} does not provide network`);
+    if (p === 'default_dispvm' && v && this.get(v).properties.template_for_dispvms !== 'True')
+      throw new Error(`${v} has template_for_dispvms set to False`);
     this.get(n).properties[p] = v;
   }
-  async resetProperty(n: string, p: string) { this.w(`reset ${n}.${p}`); delete this.get(n).properties[p]; }
-  async setFeature(n: string, f: string, v: string) { this.w(`feature ${n}.${f}`); this.get(n).features[f] = v; }
-  async removeFeature(n: string, f: string) { this.w(`unfeature ${n}.${f}`); delete this.get(n).features[f]; }
-  async addTag(n: string, t: string) { this.w(`tag ${n}.${t}`); const x = this.get(n); if (!x.tags.includes(t)) x.tags.push(t); }
-  async removeTag(n: string, t: string) { this.w(`untag ${n}.${t}`); const x = this.get(n); x.tags = x.tags.filter((y) => y !== t); }
-  async assignDevice(n: string, a: QubeSettings['devices'][number]) { this.w(`assign ${n}`); this.get(n).devices.push(a); }
-  async unassignDevice(n: string, a: QubeSettings['devices'][number]) { this.w(`unassign ${n}`); const x = this.get(n); x.devices = x.devices.filter((d) => d.port !== a.port || d.deviceId !== a.deviceId); }
-  async setFirewall(n: string, rules: readonly string[]) { this.w(`firewall ${n}`); this.get(n).firewall = [...rules]; }
-  async writeNotes(n: string, _k: QubeSettings['klass'], text: string) { this.w(`notes ${n}`); this.notes.set(n, text); }
-  async readNotes(n: string) { return this.notes.get(n) ?? ''; }
+  async resetProperty(n: string, p: string) {
+    this.w(`reset ${n}.${p}`);
+    delete this.get(n).properties[p];
+  }
+  async setFeature(n: string, f: string, v: string) {
+    this.w(`feature ${n}.${f}`);
+    this.get(n).features[f] = v;
+  }
+  async removeFeature(n: string, f: string) {
+    this.w(`unfeature ${n}.${f}`);
+    delete this.get(n).features[f];
+  }
+  async addTag(n: string, t: string) {
+    this.w(`tag ${n}.${t}`);
+    const x = this.get(n);
+    if (!x.tags.includes(t)) x.tags.push(t);
+  }
+  async removeTag(n: string, t: string) {
+    this.w(`untag ${n}.${t}`);
+    const x = this.get(n);
+    x.tags = x.tags.filter((y) => y !== t);
+  }
+  async assignDevice(n: string, a: QubeSettings['devices'][number]) {
+    this.w(`assign ${n}`);
+    this.get(n).devices.push(a);
+  }
+  async unassignDevice(n: string, a: QubeSettings['devices'][number]) {
+    this.w(`unassign ${n}`);
+    const x = this.get(n);
+    x.devices = x.devices.filter((d) => d.port !== a.port || d.deviceId !== a.deviceId);
+  }
+  async setFirewall(n: string, rules: readonly string[]) {
+    this.w(`firewall ${n}`);
+    this.get(n).firewall = [...rules];
+  }
+  async writeNotes(n: string, _k: QubeSettings['klass'], text: string) {
+    this.w(`notes ${n}`);
+    this.notes.set(n, text);
+  }
+  async readNotes(n: string) {
+    return this.notes.get(n) ?? '';
+  }
   async readSettings(names: readonly string[]) {
     const out = new Map<string, QubeSettings>();
     for (const n of names) {
       const x = this.qubes.get(n);
-      if (x) out.set(n, structuredClone({ name: x.name, klass: x.klass, properties: x.properties, features: x.features, tags: x.tags, devices: x.devices, firewall: x.firewall }));
+      if (x)
+        out.set(
+          n,
+          structuredClone({
+            name: x.name,
+            klass: x.klass,
+            properties: x.properties,
+            features: x.features,
+            tags: x.tags,
+            devices: x.devices,
+            firewall: x.firewall,
+          }),
+        );
     }
     return out;
   }
@@ -98,22 +184,42 @@ class MemoryQubes implements RestorePorts {
     return this.failVolumes;
   }
   async post() {}
-  say(t: string) { this.said.push(t); }
+  say(t: string) {
+    this.said.push(t);
+  }
 }
 
 async function restore(mem: MemoryQubes, names: string[] = []) {
   const live = mem.live();
   const settings = await mem.readSettings(live.map((x) => x.name));
   const plan = planRestore({
-    session: '20261123-034701', archived, archivedNotes: notes, sessionVolumes,
+    session: '20261123-034701',
+    archived,
+    archivedNotes: notes,
+    sessionVolumes,
     live: { qubes: live, settings, notes: Object.fromEntries(mem.notes), globals: {}, runningDispvmTemplates: {} },
-    request: { qubes: names, exclude: [], includeDisposable: false, skip: new Set(), ignoreMissing: false, forceIncomplete: false },
+    request: {
+      qubes: names,
+      exclude: [],
+      includeDisposable: false,
+      skip: new Set(),
+      ignoreMissing: false,
+      forceIncomplete: false,
+    },
     normalise: tableNormaliser,
   });
-  const outcomes = await applyRestore({
-    plan, archived: new Map(archived.qubes.map((x) => [x.name, x])), archivedNotes: notes,
-    skip: new Set(), normalise: tableNormaliser, pool: null, post: true,
-  }, mem);
+  const outcomes = await applyRestore(
+    {
+      plan,
+      archived: new Map(archived.qubes.map((x) => [x.name, x])),
+      archivedNotes: notes,
+      skip: new Set(),
+      normalise: tableNormaliser,
+      pool: null,
+      post: true,
+    },
+    mem,
+  );
   return { plan, outcomes };
 }
 
@@ -133,9 +239,15 @@ function assertEqualsArchive(mem: MemoryQubes) {
 test('restore into an empty system creates everything in dependency order, one receive, verified, tags removed', async () => {
   const mem = new MemoryQubes();
   const { outcomes } = await restore(mem);
-  assert.deepEqual(outcomes.map((o) => [o.name, o.status, o.error]), [
-    ['debian-12', 'restored', undefined], ['dvm', 'restored', undefined], ['sys-firewall', 'restored', undefined], ['work', 'restored', undefined],
-  ]);
+  assert.deepEqual(
+    outcomes.map((o) => [o.name, o.status, o.error]),
+    [
+      ['debian-12', 'restored', undefined],
+      ['dvm', 'restored', undefined],
+      ['sys-firewall', 'restored', undefined],
+      ['work', 'restored', undefined],
+    ],
+  );
   assert.equal(mem.calls.filter((c) => c === 'receive').length, 1);
   assert.equal(mem.received.length, 5);
   assertEqualsArchive(mem);
@@ -168,7 +280,10 @@ test('damage is repaired exactly', async () => {
   mem.qubes.delete('dvm');
   const { outcomes, plan } = await restore(mem);
   assert.equal(plan.qubes.find((x) => x.name === 'dvm')!.action, 'create');
-  assert.ok(outcomes.every((o) => o.status === 'restored'), JSON.stringify(outcomes));
+  assert.ok(
+    outcomes.every((o) => o.status === 'restored'),
+    JSON.stringify(outcomes),
+  );
   assertEqualsArchive(mem);
 });
 
@@ -182,7 +297,10 @@ test('a fault at any write fails only the qube hit, which keeps the tag; a rerun
     let hit = '';
     mem.failWhen = (call) => {
       count += 1;
-      if (count === n) { hit = call; return true; }
+      if (count === n) {
+        hit = call;
+        return true;
+      }
       return false;
     };
     const { outcomes } = await restore(mem);
@@ -190,13 +308,25 @@ test('a fault at any write fails only the qube hit, which keeps the tag; a rerun
     assert.ok(failed.length >= 1, `fault ${n} (${hit}) is reported`);
     for (const f of failed) {
       const live = mem.qubes.get(f);
-      if (live) assert.ok(live.tags.includes(IN_PROGRESS_TAG) || hit.startsWith(`tag ${f}.${IN_PROGRESS_TAG}`) || hit.startsWith('create'), `failed ${f} keeps the tag after fault ${n} (${hit})`);
+      if (live)
+        assert.ok(
+          live.tags.includes(IN_PROGRESS_TAG) ||
+            hit.startsWith(`tag ${f}.${IN_PROGRESS_TAG}`) ||
+            hit.startsWith('create'),
+          `failed ${f} keeps the tag after fault ${n} (${hit})`,
+        );
     }
     mem.failWhen = () => false;
     const again = await restore(mem);
-    assert.ok(again.outcomes.every((o) => o.status === 'restored'), `rerun after fault ${n} (${hit}): ${JSON.stringify(again.outcomes)}`);
+    assert.ok(
+      again.outcomes.every((o) => o.status === 'restored'),
+      `rerun after fault ${n} (${hit}): ${JSON.stringify(again.outcomes)}`,
+    );
     assertEqualsArchive(mem);
-    assert.ok(![...mem.qubes.values()].some((x) => x.tags.includes(IN_PROGRESS_TAG)), `no stale tag after rerun (fault ${n})`);
+    assert.ok(
+      ![...mem.qubes.values()].some((x) => x.tags.includes(IN_PROGRESS_TAG)),
+      `no stale tag after rerun (fault ${n})`,
+    );
   }
 });
 
@@ -256,6 +386,7 @@ test("one qube's failed read (after the data, or in verification) fails that qub
     const failed = outcomes.filter((o) => o.status === 'failed').map((o) => o.name);
     assert.deepEqual(failed, ['work'], `${phase}: ${JSON.stringify(outcomes)}`);
     assert.ok(mem.qubes.get('work')!.tags.includes(IN_PROGRESS_TAG), `${phase}: work keeps the tag`);
-    for (const n of ['debian-12', 'sys-firewall', 'dvm']) assert.equal(mem.qubes.get(n)!.tags.includes(IN_PROGRESS_TAG), false, `${phase}: ${n}`);
+    for (const n of ['debian-12', 'sys-firewall', 'dvm'])
+      assert.equal(mem.qubes.get(n)!.tags.includes(IN_PROGRESS_TAG), false, `${phase}: ${n}`);
   }
 });

@@ -16,11 +16,22 @@ import { makeTar, makeTgz } from '../helpers/tarball.ts';
 
 const QX = { name: 'qubes.xml', data: '<qubes/>' };
 
-for (const [flag, kind] of [['S', 'SparseFile'], ['V', 'TapeVolumeHeader'], ['M', 'ContinuationFile'], ['A', 'SolarisACL'], ['I', 'Inode'], ['Z', 'Unsupported']] as const) {
+for (const [flag, kind] of [
+  ['S', 'SparseFile'],
+  ['V', 'TapeVolumeHeader'],
+  ['M', 'ContinuationFile'],
+  ['A', 'SolarisACL'],
+  ['I', 'Inode'],
+  ['Z', 'Unsupported'],
+] as const) {
   test(`an entry of type '${flag}' (${kind}), which node-tar would skip silently, refuses the archive`, () => {
     assert.throws(
-      () => readMetadataTar(makeTgz([QX, { name: 'appvms/work/notes.txt', type: flag, data: Buffer.alloc(512, 0x41) }])),
-      (err: unknown) => err instanceof WqError && err.kind === 'input' && err.message === `Refusing backup metadata: entry 'appvms/work/notes.txt' is a ${kind}, not a regular file`,
+      () =>
+        readMetadataTar(makeTgz([QX, { name: 'appvms/work/notes.txt', type: flag, data: Buffer.alloc(512, 0x41) }])),
+      (err: unknown) =>
+        err instanceof WqError &&
+        err.kind === 'input' &&
+        err.message === `Refusing backup metadata: entry 'appvms/work/notes.txt' is a ${kind}, not a regular file`,
     );
   });
 }
@@ -34,13 +45,27 @@ test('a 2 GiB GNU sparse file header refuses the archive by its type', () => {
 
 test('a pax header too large for node-tar (ignored by it) refuses the archive', () => {
   const huge = `path=${'a'.repeat(2 * 1024 * 1024)}`;
-  assert.throws(() => readMetadataTar(makeTgz([QX, { name: 'PaxHeader', type: 'x', data: `${huge.length + 9} ${huge}\n` }, { name: 'b.xml', data: '<x/>' }])), /ExtendedHeader, not a regular file/);
+  assert.throws(
+    () =>
+      readMetadataTar(
+        makeTgz([
+          QX,
+          { name: 'PaxHeader', type: 'x', data: `${huge.length + 9} ${huge}\n` },
+          { name: 'b.xml', data: '<x/>' },
+        ]),
+      ),
+    /ExtendedHeader, not a regular file/,
+  );
 });
 
 test('a decompression bomb is refused with a message that says so', () => {
   const bomb = gzipSync(makeTar([{ name: 'qubes.xml', data: Buffer.alloc(200 * 1024 * 1024) }]), { level: 1 });
   assert.ok(bomb.length < 1024 * 1024);
-  assert.throws(() => readMetadataTar(bomb), (err: unknown) => err instanceof WqError && /^Refusing backup metadata: it uncompresses to more than \d+ bytes$/.test(err.message));
+  assert.throws(
+    () => readMetadataTar(bomb),
+    (err: unknown) =>
+      err instanceof WqError && /^Refusing backup metadata: it uncompresses to more than \d+ bytes$/.test(err.message),
+  );
 });
 
 function stubWyng(write: (path: string) => void): Parameters<typeof fetchSessionMetadata>[0] {
@@ -77,8 +102,19 @@ test('a saved metadata volume larger than the cap is refused by its size, not re
 test('a metadata volume Wyng did not save is a Wyng error; a valid one is read', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wq-meta-'));
   try {
-    await assert.rejects(fetchSessionMetadata(stubWyng(() => undefined), dir, '20260101-000000'), (err: unknown) => err instanceof WqError && err.kind === 'wyng');
-    const files = await fetchSessionMetadata(stubWyng((p) => writeFileSync(p, makeTgz([QX]))), dir, '20260101-000000');
+    await assert.rejects(
+      fetchSessionMetadata(
+        stubWyng(() => undefined),
+        dir,
+        '20260101-000000',
+      ),
+      (err: unknown) => err instanceof WqError && err.kind === 'wyng',
+    );
+    const files = await fetchSessionMetadata(
+      stubWyng((p) => writeFileSync(p, makeTgz([QX]))),
+      dir,
+      '20260101-000000',
+    );
     assert.deepEqual([...files.keys()], ['qubes.xml']);
   } finally {
     rmSync(dir, { recursive: true, force: true });

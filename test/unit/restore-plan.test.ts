@@ -4,7 +4,12 @@ import type { ArchivedSystem, QubeSettings } from '../../src/core/qubes/model.ts
 import { planRestore, type PlanInput } from '../../src/core/restore/plan.ts';
 import { restoreOrder } from '../../src/core/restore/order.ts';
 
-function qube(name: string, klass: QubeSettings['klass'], properties: Record<string, string>, extra: Partial<QubeSettings> = {}): QubeSettings {
+function qube(
+  name: string,
+  klass: QubeSettings['klass'],
+  properties: Record<string, string>,
+  extra: Partial<QubeSettings> = {},
+): QubeSettings {
   return { name, klass, properties: { label: 'red', ...properties }, features: {}, tags: [], devices: [], ...extra };
 }
 
@@ -16,14 +21,33 @@ const archived: ArchivedSystem = {
     qube('dom0', 'AdminVM', {}),
     qube('debian-12', 'TemplateVM', { netvm: '' }),
     qube('sys-net', 'AppVM', { template: 'debian-12', provides_network: 'True', netvm: '' }),
-    qube('sys-firewall', 'AppVM', { template: 'debian-12', provides_network: 'True', netvm: 'sys-net', default_dispvm: 'dvm' }),
-    qube('dvm', 'AppVM', { template: 'debian-12', template_for_dispvms: 'True', netvm: 'sys-firewall' }),
-    qube('work', 'AppVM', { template: 'debian-12', memory: '800', netvm: 'sys-firewall' }, {
-      features: { 'service.cups': '1' },
-      tags: ['important', 'created-by-dom0'],
-      devices: [{ devclass: 'pci', backend: 'dom0', port: '00_03.0', deviceId: '0x1af4:0x1041::p020000', mode: 'required', options: { 'no-strict-reset': 'True' } }],
-      firewall: ['action=accept proto=tcp dstports=443-443', 'action=drop'],
+    qube('sys-firewall', 'AppVM', {
+      template: 'debian-12',
+      provides_network: 'True',
+      netvm: 'sys-net',
+      default_dispvm: 'dvm',
     }),
+    qube('dvm', 'AppVM', { template: 'debian-12', template_for_dispvms: 'True', netvm: 'sys-firewall' }),
+    qube(
+      'work',
+      'AppVM',
+      { template: 'debian-12', memory: '800', netvm: 'sys-firewall' },
+      {
+        features: { 'service.cups': '1' },
+        tags: ['important', 'created-by-dom0'],
+        devices: [
+          {
+            devclass: 'pci',
+            backend: 'dom0',
+            port: '00_03.0',
+            deviceId: '0x1af4:0x1041::p020000',
+            mode: 'required',
+            options: { 'no-strict-reset': 'True' },
+          },
+        ],
+        firewall: ['action=accept proto=tcp dstports=443-443', 'action=drop'],
+      },
+    ),
     qube('disp1', 'DispVM', { template: 'dvm' }),
     qube('offsite', 'AppVM', { template: 'debian-12' }), // in qubes.xml, not backed up in the session
   ],
@@ -43,8 +67,21 @@ function input(over: Partial<PlanInput> = {}, request: Partial<PlanInput['reques
     archived,
     archivedNotes: {},
     sessionVolumes,
-    live: { qubes: [{ name: 'dom0', klass: 'AdminVM', state: 'Running' }], settings: new Map(), globals: { default_template: 'debian-12' }, runningDispvmTemplates: {} },
-    request: { qubes: [], exclude: [], includeDisposable: false, skip: new Set(), ignoreMissing: false, forceIncomplete: false, ...request },
+    live: {
+      qubes: [{ name: 'dom0', klass: 'AdminVM', state: 'Running' }],
+      settings: new Map(),
+      globals: { default_template: 'debian-12' },
+      runningDispvmTemplates: {},
+    },
+    request: {
+      qubes: [],
+      exclude: [],
+      includeDisposable: false,
+      skip: new Set(),
+      ignoreMissing: false,
+      forceIncomplete: false,
+      ...request,
+    },
     normalise: (_n, v) => v,
     ...over,
   };
@@ -77,7 +114,12 @@ test('missing reference fails the qube unless --ignore-missing, which falls back
   assert.match(work.problems.map((p) => p.message).join('\n'), /template 'debian-12' is neither on this system/);
   assert.match(work.problems.map((p) => p.message).join('\n'), /netvm 'sys-firewall'/);
 
-  const loose = planRestore(input({ live: { ...input().live, globals: { default_template: 'fedora-41' } } }, { qubes: ['work'], ignoreMissing: true }));
+  const loose = planRestore(
+    input(
+      { live: { ...input().live, globals: { default_template: 'fedora-41' } } },
+      { qubes: ['work'], ignoreMissing: true },
+    ),
+  );
   const w = loose.qubes[0]!;
   assert.equal(w.fails, false);
   assert.deepEqual(w.create, { klass: 'AppVM', label: 'red', template: 'fedora-41' });
@@ -86,7 +128,9 @@ test('missing reference fails the qube unless --ignore-missing, which falls back
 
 test('dependency on a failing qube of the same run propagates', () => {
   const vols = { ...sessionVolumes, 'debian-12': { private: 'vm-templates/debian-12/private.img' } };
-  const plan = planRestore(input({ sessionVolumes: vols }, { qubes: ['debian-12', 'work', 'sys-firewall', 'sys-net', 'dvm'] }));
+  const plan = planRestore(
+    input({ sessionVolumes: vols }, { qubes: ['debian-12', 'work', 'sys-firewall', 'sys-net', 'dvm'] }),
+  );
   const byName = new Map(plan.qubes.map((q) => [q.name, q]));
   assert.equal(byName.get('debian-12')!.fails, true);
   assert.match(byName.get('debian-12')!.problems[0]!.message, /Incomplete volume list/);
@@ -98,7 +142,11 @@ test('dependency on a failing qube of the same run propagates', () => {
 
 test('overwrite: an equal live qube gives an empty diff; differences become exact changes', () => {
   const target = archived.qubes.find((q) => q.name === 'work')!;
-  const same: QubeSettings = { ...target, tags: ['important', 'created-by-dom0', 'guivm-dom0'], features: { ...target.features, servicevm: '1' } };
+  const same: QubeSettings = {
+    ...target,
+    tags: ['important', 'created-by-dom0', 'guivm-dom0'],
+    features: { ...target.features, servicevm: '1' },
+  };
   const liveQubes = [
     { name: 'dom0', klass: 'AdminVM' as const, state: 'Running' as const },
     { name: 'debian-12', klass: 'TemplateVM' as const, state: 'Halted' as const },
@@ -130,8 +178,17 @@ test('overwrite: an equal live qube gives an empty diff; differences become exac
     { name: 'service.cups', from: '0', to: '1' },
     { name: 'extra', from: 'x', to: null },
   ]);
-  assert.deepEqual(p2.changes.tags, [{ tag: 'important', op: 'add' }, { tag: 'stray', op: 'remove' }]);
-  assert.deepEqual(p2.changes.devices.map((d) => [d.op, d.assignment.deviceId]), [['unassign', '*'], ['assign', '0x1af4:0x1041::p020000']]);
+  assert.deepEqual(p2.changes.tags, [
+    { tag: 'important', op: 'add' },
+    { tag: 'stray', op: 'remove' },
+  ]);
+  assert.deepEqual(
+    p2.changes.devices.map((d) => [d.op, d.assignment.deviceId]),
+    [
+      ['unassign', '*'],
+      ['assign', '0x1af4:0x1041::p020000'],
+    ],
+  );
   assert.deepEqual(p2.changes.firewall, { from: ['action=accept'], to: target.firewall });
 });
 
@@ -139,13 +196,21 @@ test('--pref NAME::x skips a property; typed comparison uses the normaliser', ()
   const target = archived.qubes.find((q) => q.name === 'work')!;
   const live = {
     ...input().live,
-    qubes: [{ name: 'work', klass: 'AppVM' as const, state: 'Halted' as const }, { name: 'debian-12', klass: 'TemplateVM' as const, state: 'Halted' as const }, { name: 'sys-firewall', klass: 'AppVM' as const, state: 'Halted' as const }],
-    settings: new Map([['work', { ...target, properties: { ...target.properties, memory: '0800', include_in_backups: 'true' } }]]),
+    qubes: [
+      { name: 'work', klass: 'AppVM' as const, state: 'Halted' as const },
+      { name: 'debian-12', klass: 'TemplateVM' as const, state: 'Halted' as const },
+      { name: 'sys-firewall', klass: 'AppVM' as const, state: 'Halted' as const },
+    ],
+    settings: new Map([
+      ['work', { ...target, properties: { ...target.properties, memory: '0800', include_in_backups: 'true' } }],
+    ]),
   };
   const norm = (_n: string, v: string) => (/^\d+$/.test(v) ? String(Number(v)) : v.toLowerCase());
   const p = planRestore(input({ live, normalise: norm }, { qubes: ['work'] })).qubes[0]!;
   assert.deepEqual(p.changes.properties, [{ name: 'include_in_backups', from: 'true', to: null }]);
-  const skipped = planRestore(input({ live, normalise: norm }, { qubes: ['work'], skip: new Set(['include_in_backups']) })).qubes[0]!;
+  const skipped = planRestore(
+    input({ live, normalise: norm }, { qubes: ['work'], skip: new Set(['include_in_backups']) }),
+  ).qubes[0]!;
   assert.equal(skipped.changeCount, 0);
 });
 

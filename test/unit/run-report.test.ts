@@ -9,7 +9,14 @@ import { runInProcess } from '../helpers/cli.ts';
 import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
 import { run } from '../../src/index.ts';
 import { notifyDesktop, qubesGroupMembers } from '../../src/adapters/hooks.ts';
-import { listReportFiles, MAX_PER_PROFILE, MAX_TOTAL, readReport, writeReport, type Report } from '../../src/adapters/reports.ts';
+import {
+  listReportFiles,
+  MAX_PER_PROFILE,
+  MAX_TOTAL,
+  readReport,
+  writeReport,
+  type Report,
+} from '../../src/adapters/reports.ts';
 
 const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--json'];
 
@@ -42,16 +49,24 @@ test('a prune with a profile writes one report: profile, operation, source, timi
 test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library origins are all reported', async () => {
   const sb = jobSandbox(profiles(''));
   // Wyng fails → a failed report with the error.
-  const failed = await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_FAIL: 'prune', WYNG_QUBES_RUN_SOURCE: 'timer' } });
+  const failed = await runInProcess(prune, {
+    env: { ...sb.env, WYNG_STUB_FAIL: 'prune', WYNG_QUBES_RUN_SOURCE: 'timer' },
+  });
   assert.notEqual(failed.code, 0);
   // No profile: filed under "_none".
-  const adhoc = await runInProcess(['prune', '--dest', 'file:/mnt/x', '--autoprune', 'on'], { env: { ...sb.env, WYNG_QUBES_RUN_SOURCE: 'salt' } });
+  const adhoc = await runInProcess(['prune', '--dest', 'file:/mnt/x', '--autoprune', 'on'], {
+    env: { ...sb.env, WYNG_QUBES_RUN_SOURCE: 'salt' },
+  });
   assert.equal(adhoc.code, 0, adhoc.stderr);
   // An option error before anything runs is still a run of `verify` that failed.
   const bad = await runInProcess(['verify', '--profile', 'nosuch'], { env: sb.env });
   assert.equal(bad.code, 9);
   // The library API with an origin (as the RPC service passes it).
-  const lib = await run('prune', { profile: 'nightly', autoprune: 'on' }, { env: sb.env, origin: { source: 'rpc', caller: 'mgmt' } });
+  const lib = await run(
+    'prune',
+    { profile: 'nightly', autoprune: 'on' },
+    { env: sb.env, origin: { source: 'rpc', caller: 'mgmt' } },
+  );
   assert.equal(lib.ok, true);
   // Commands that are not jobs leave no report.
   assert.equal((await runInProcess(['version'], { env: sb.env })).code, 0);
@@ -98,7 +113,11 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.equal(r.code, 0, r.stderr);
   const calls = sb.wyngCalls();
   assert.equal(calls.length, 2);
-  assert.deepEqual(calls.map((c) => c.mark), ['in-lock', 'in-lock'], 'the before hook ran inside the lock, before Wyng');
+  assert.deepEqual(
+    calls.map((c) => c.mark),
+    ['in-lock', 'in-lock'],
+    'the before hook ran inside the lock, before Wyng',
+  );
   const [after] = sb.recorded('after');
   assert.equal(after?.env.WYNG_QUBES_OK, '1');
   assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, '0');
@@ -116,12 +135,17 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
 });
 
 test('hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the report says why', async () => {
-  const sb = jobSandbox((s) => profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s));
+  const sb = jobSandbox((s) =>
+    profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
+  );
   const r = await runInProcess(prune, { env: sb.env });
   assert.equal(r.code, 9);
   const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
   assert.equal(doc.errors[0]?.kind, 'hook');
-  assert.match(doc.errors[0]!.message, /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/);
+  assert.match(
+    doc.errors[0]!.message,
+    /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/,
+  );
   assert.equal(sb.recorded('before').length, 1);
   assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
   const afters = sb.recorded('after');
@@ -139,7 +163,9 @@ test('hooks: a failing before aborts the job (Wyng never runs), after still runs
 });
 
 test('hooks: a before that times out is killed and aborts the job', async () => {
-  const sb = jobSandbox((s) => profiles(`    hooks:\n      before: ${s.recorder('before', 'sleep')}\n      timeout_s: 1\n`)(s));
+  const sb = jobSandbox((s) =>
+    profiles(`    hooks:\n      before: ${s.recorder('before', 'sleep')}\n      timeout_s: 1\n`)(s),
+  );
   const started = Date.now();
   const r = await runInProcess(prune, { env: sb.env });
   assert.equal(r.code, 9);
@@ -164,7 +190,9 @@ test('hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing afte
 });
 
 test('notify: command gets the JSON report on stdin after every run; desktop follows its mode', async () => {
-  const sb = jobSandbox((s) => profiles(`    notify:\n      desktop: failure\n      command: ${s.recorder('mail')}\n`)(s));
+  const sb = jobSandbox((s) =>
+    profiles(`    notify:\n      desktop: failure\n      command: ${s.recorder('mail')}\n`)(s),
+  );
   assert.equal((await runInProcess(prune, { env: sb.env })).code, 0);
   assert.notEqual((await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_FAIL: 'prune' } })).code, 0);
   const mails = sb.recorded('mail').map((m) => JSON.parse(m.stdin) as Report);
@@ -172,7 +200,10 @@ test('notify: command gets the JSON report on stdin after every run; desktop fol
     mails.map((m) => m.ok),
     [true, false],
   );
-  assert.deepEqual(mails.map((m) => m.profile), ['nightly', 'nightly']);
+  assert.deepEqual(
+    mails.map((m) => m.profile),
+    ['nightly', 'nightly'],
+  );
   // The report the command got is the one on disk.
   assert.deepEqual(mails, sb.reports());
   // desktop: failure → one notification, for the failed run, critical.
@@ -190,8 +221,12 @@ test('notify: command gets the JSON report on stdin after every run; desktop fol
 });
 
 test('notify: failing notifiers are logged and never fail the run', async () => {
-  const sb = jobSandbox((s) => profiles(`    notify:\n      desktop: always\n      command: ${s.recorder('mail', 'fail')}\n`)(s));
-  const r = await runInProcess(prune, { env: { ...sb.env, WYNG_QUBES_NOTIFY_SEND: join(sb.dir, 'missing-notify-send') } });
+  const sb = jobSandbox((s) =>
+    profiles(`    notify:\n      desktop: always\n      command: ${s.recorder('mail', 'fail')}\n`)(s),
+  );
+  const r = await runInProcess(prune, {
+    env: { ...sb.env, WYNG_QUBES_NOTIFY_SEND: join(sb.dir, 'missing-notify-send') },
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /notify\.command of profile 'nightly' failed \(exit 3/);
   assert.match(r.stderr, /desktop notification for profile 'nightly' failed/);
@@ -219,24 +254,34 @@ test('reports are rotated: at most MAX_PER_PROFILE per profile and MAX_TOTAL in 
   for (let i = 0; i < MAX_PER_PROFILE + 5; i += 1) writeReport(sb.stateDir, report('a', i));
   const kept = listReportFiles(sb.stateDir);
   assert.equal(kept.length, MAX_PER_PROFILE);
-  assert.equal(readReport(sb.stateDir, kept[0]!.file)?.result && (readReport(sb.stateDir, kept[0]!.file)!.result as { session: string }).session, 's5');
+  assert.equal(
+    readReport(sb.stateDir, kept[0]!.file)?.result &&
+      (readReport(sb.stateDir, kept[0]!.file)!.result as { session: string }).session,
+    's5',
+  );
   // Many profiles: the total bound holds too (files made directly, then one more write).
   const dir = join(sb.stateDir, 'reports');
   for (let p = 0; p < 10; p += 1) {
     for (let i = 0; i < MAX_PER_PROFILE; i += 1) {
       const r = report(`p${p}`, 1000 + p * 1000 + i);
-      writeFileSync(join(dir, `${r.startedAt.replace(/[-:]/g, '').replace('.', '')}-p${p}-Backup.json`), JSON.stringify(r));
+      writeFileSync(
+        join(dir, `${r.startedAt.replace(/[-:]/g, '').replace('.', '')}-p${p}-Backup.json`),
+        JSON.stringify(r),
+      );
     }
   }
   writeReport(sb.stateDir, report('b', 99_999));
   const all = listReportFiles(sb.stateDir);
   assert.equal(all.length, MAX_TOTAL);
-  assert.ok(all.some((f) => f.profile === 'b'), 'the newest is kept');
+  assert.ok(
+    all.some((f) => f.profile === 'b'),
+    'the newest is kept',
+  );
   assert.ok(!all.some((f) => f.profile === 'a'), 'the oldest went first');
   chmodSync(dir, 0o700);
 });
 
-test('desktop notification for another user goes through runuser with that user\'s session bus', async () => {
+test("desktop notification for another user goes through runuser with that user's session bus", async () => {
   const sb = jobSandbox();
   const runuser = join(sb.dir, 'runuser');
   const out = join(sb.dir, 'runuser.log');
@@ -248,13 +293,30 @@ test('desktop notification for another user goes through runuser with that user\
   );
   assert.equal(problem, undefined);
   const uid = /^nobody:[^:]*:(\d+):/m.exec(readFileSync('/etc/passwd', 'utf8'))?.[1];
-  assert.ok(uid !== undefined && userInfo().username !== 'nobody', 'this test needs a user nobody that is not the current user');
+  assert.ok(
+    uid !== undefined && userInfo().username !== 'nobody',
+    'this test needs a user nobody that is not the current user',
+  );
   const args = readFileSync(out, 'utf8').trimEnd().split('\n');
   assert.deepEqual(args.slice(0, 4), ['-u', 'nobody', '--', 'env']);
   assert.ok(args.includes(`DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/${uid}/bus`), args.join(' '));
-  assert.deepEqual(args.slice(-7), ['/usr/bin/notify-send', '--app-name=wyng-qubes', '--urgency=critical', '--icon=drive-harddisk', '--', 'S', 'B']);
+  assert.deepEqual(args.slice(-7), [
+    '/usr/bin/notify-send',
+    '--app-name=wyng-qubes',
+    '--urgency=critical',
+    '--icon=drive-harddisk',
+    '--',
+    'S',
+    'B',
+  ]);
   // No desktop user at all: a clear problem, not an exception.
-  assert.match((await notifyDesktop({ WYNG_QUBES_DESKTOP_USER: 'no such user!' }, { summary: 'S', body: 'B', urgency: 'normal' })) ?? '', /no desktop user found/);
+  assert.match(
+    (await notifyDesktop(
+      { WYNG_QUBES_DESKTOP_USER: 'no such user!' },
+      { summary: 'S', body: 'B', urgency: 'normal' },
+    )) ?? '',
+    /no desktop user found/,
+  );
 });
 
 test('the dom0 desktop user is the first non-root member of group qubes', () => {

@@ -70,7 +70,10 @@ test('systemd-analyze calendar agrees with every case (where systemd-analyze is 
     return;
   }
   for (const expr of VALID) {
-    const r = spawnSync('systemd-analyze', ['calendar', expr], { encoding: 'utf8', env: { ...process.env, SYSTEMD_COLORS: '0' } });
+    const r = spawnSync('systemd-analyze', ['calendar', expr], {
+      encoding: 'utf8',
+      env: { ...process.env, SYSTEMD_COLORS: '0' },
+    });
     assert.equal(r.status, 0, `systemd-analyze refuses '${expr}': ${r.stderr}`);
   }
   for (const [expr] of INVALID) {

@@ -41,7 +41,9 @@ function sandbox(extraEnv: Record<string, string> = {}): Sched {
   const vars = { SYSTEMCTL_STUB_LOG: log, SYSTEMCTL_STUB_STATE: join(sb.dir, 'systemctl.json'), ...extraEnv };
   writeFileSync(
     systemctl,
-    `#!/bin/sh\n${Object.entries(vars).map(([k, v]) => `${k}='${v}'; export ${k}`).join('\n')}\nexec '${process.execPath}' '${SYSTEMCTL_STUB}' "$@"\n`,
+    `#!/bin/sh\n${Object.entries(vars)
+      .map(([k, v]) => `${k}='${v}'; export ${k}`)
+      .join('\n')}\nexec '${process.execPath}' '${SYSTEMCTL_STUB}' "$@"\n`,
   );
   chmodSync(systemctl, 0o755);
   const env = { ...sb.env, WYNG_QUBES_SYSTEMCTL: systemctl, WYNG_QUBES_SYSTEMD_DIR: unitDir };
@@ -49,7 +51,13 @@ function sandbox(extraEnv: Record<string, string> = {}): Sched {
     sb,
     env,
     unitDir,
-    calls: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []),
+    calls: () =>
+      existsSync(log)
+        ? readFileSync(log, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as string[])
+        : [],
     dropin: (p) => join(unitDir, `wyng-qubes-backup@${p}.timer.d`, 'schedule.conf'),
   };
 }
@@ -83,7 +91,10 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
   );
   const late = await runInProcess(['schedule', 'enable', 'late'], { env: s.env });
   assert.equal(late.code, 9);
-  assert.match(late.stderr, /schedule '\*-\*-\* 25:00' is not a valid systemd calendar expression: hour 25 is out of range 0-23/);
+  assert.match(
+    late.stderr,
+    /schedule '\*-\*-\* 25:00' is not a valid systemd calendar expression: hour 25 is out of range 0-23/,
+  );
   assert.deepEqual(s.calls(), [], 'systemctl never ran');
   assert.ok(!existsSync(s.dropin('typo')) && !existsSync(s.dropin('late')));
 });
@@ -91,14 +102,24 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
 test('systemd-analyze has the last word: a schedule it refuses is refused', async () => {
   const s = sandbox();
   const analyze = join(s.sb.dir, 'systemd-analyze');
-  writeFileSync(analyze, '#!/bin/sh\necho "Failed to parse calendar specification \'$2\': Invalid argument" >&2\nexit 1\n');
+  writeFileSync(
+    analyze,
+    '#!/bin/sh\necho "Failed to parse calendar specification \'$2\': Invalid argument" >&2\nexit 1\n',
+  );
   chmodSync(analyze, 0o755);
-  const r = await runInProcess(['schedule', 'enable', 'nightly'], { env: { ...s.env, WYNG_QUBES_SYSTEMD_ANALYZE: analyze } });
+  const r = await runInProcess(['schedule', 'enable', 'nightly'], {
+    env: { ...s.env, WYNG_QUBES_SYSTEMD_ANALYZE: analyze },
+  });
   assert.equal(r.code, 9);
-  assert.match(r.stderr, /schedule 'Mon\.\.Fri 02:00' is refused by systemd-analyze calendar: Failed to parse calendar specification 'Mon\.\.Fri 02:00'/);
+  assert.match(
+    r.stderr,
+    /schedule 'Mon\.\.Fri 02:00' is refused by systemd-analyze calendar: Failed to parse calendar specification 'Mon\.\.Fri 02:00'/,
+  );
   assert.deepEqual(s.calls(), []);
   // A missing systemd-analyze is no error: our own check stands.
-  const ok = await runInProcess(['schedule', 'enable', 'nightly', '--json'], { env: { ...s.env, WYNG_QUBES_SYSTEMD_ANALYZE: join(s.sb.dir, 'absent') } });
+  const ok = await runInProcess(['schedule', 'enable', 'nightly', '--json'], {
+    env: { ...s.env, WYNG_QUBES_SYSTEMD_ANALYZE: join(s.sb.dir, 'absent') },
+  });
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal((JSON.parse(ok.stdout) as { result: { analyzed: boolean } }).result.analyzed, false);
 });
@@ -132,7 +153,9 @@ test('schedule list shows each profile: schedule, enabled, next run, and a stale
   const s = sandbox();
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   // The profile's schedule changes after enabling: list says the timer is stale.
-  s.sb.writeProfiles(PROFILES.replace('schedule: "Sun 03:00"', 'schedule: "Sun 04:00"').replace('"Mon..Fri 02:00"', '"Mon..Fri 03:00"'));
+  s.sb.writeProfiles(
+    PROFILES.replace('schedule: "Sun 03:00"', 'schedule: "Sun 04:00"').replace('"Mon..Fri 02:00"', '"Mon..Fri 03:00"'),
+  );
   const r = await runInProcess(['schedule', 'list', '--json'], { env: s.env });
   assert.equal(r.code, 0, r.stderr);
   const timers = (JSON.parse(r.stdout) as { result: { timers: Array<Record<string, unknown>> } }).result.timers;
@@ -150,7 +173,10 @@ test('schedule list shows each profile: schedule, enabled, next run, and a stale
   assert.match(r.stderr, /the timer still uses 'Mon\.\.Fri 02:00': run "wyng-qubes schedule enable nightly"/);
   // One profile only; an unknown one is an error.
   const one = await runInProcess(['schedule', 'list', 'weekly', '--json'], { env: s.env });
-  assert.deepEqual((JSON.parse(one.stdout) as { result: { timers: Array<{ profile: string }> } }).result.timers.map((t) => t.profile), ['weekly']);
+  assert.deepEqual(
+    (JSON.parse(one.stdout) as { result: { timers: Array<{ profile: string }> } }).result.timers.map((t) => t.profile),
+    ['weekly'],
+  );
   assert.equal((await runInProcess(['schedule', 'list', 'nosuch'], { env: s.env })).code, 9);
   // No sub-command means list.
   assert.equal((await runInProcess(['schedule'], { env: s.env })).code, 0);
@@ -175,8 +201,13 @@ test('usage errors and a failing systemctl are clear errors', async () => {
   const denied = sandbox({ SYSTEMCTL_STUB_FAIL: 'enable' });
   const r = await runInProcess(['schedule', 'enable', 'nightly'], { env: denied.env });
   assert.equal(r.code, 9);
-  assert.match(r.stderr, /systemctl enable --now wyng-qubes-backup@nightly\.timer failed: Failed to enable unit: Access denied/);
-  const missing = await runInProcess(['schedule', 'enable', 'nightly'], { env: { ...s.env, WYNG_QUBES_SYSTEMCTL: join(s.sb.dir, 'no-systemctl') } });
+  assert.match(
+    r.stderr,
+    /systemctl enable --now wyng-qubes-backup@nightly\.timer failed: Failed to enable unit: Access denied/,
+  );
+  const missing = await runInProcess(['schedule', 'enable', 'nightly'], {
+    env: { ...s.env, WYNG_QUBES_SYSTEMCTL: join(s.sb.dir, 'no-systemctl') },
+  });
   assert.equal(missing.code, 9);
   assert.match(missing.stderr, /Cannot run systemctl/);
 });
@@ -186,7 +217,9 @@ test('profiles check warns about a schedule that schedule enable would refuse', 
   const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
   const warnings = (JSON.parse(r.stdout) as { result: { warnings: string[] } }).result.warnings;
   assert.ok(
-    warnings.some((w) => /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w)),
+    warnings.some((w) =>
+      /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w),
+    ),
     warnings.join('\n'),
   );
   assert.ok(warnings.some((w) => /profile 'late': field 'schedule': .*hour 25 is out of range 0-23/.test(w)));

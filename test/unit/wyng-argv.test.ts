@@ -19,31 +19,61 @@ test('argv equals what the recorded wyng-util-qubes calls sent (CONTRACT.md §3)
   );
   assert.deepEqual(wyngArgv.list(g), argvOf('u04-list-after-s1'));
   assert.deepEqual(
-    wyngArgv.receive(g, { localFrom: '{TMP}/u-recv.json', session: '20261123-034701', useSnapshot: false, verbose: false }),
+    wyngArgv.receive(g, {
+      localFrom: '{TMP}/u-recv.json',
+      session: '20261123-034701',
+      useSnapshot: false,
+      verbose: false,
+    }),
     argvOf('u10-receive-s2-no-snapshot'),
   );
   assert.deepEqual(
     wyngArgv.verify(g, {
       volsFrom: '{TMP}/u-verify.json',
       session: '20261123-034701',
-      volumes: ['appvms/work/private.img', 'appvms/personal/private.img', 'vm-templates/debian-12/root.img', 'vm-templates/debian-12/private.img'],
+      volumes: [
+        'appvms/work/private.img',
+        'appvms/personal/private.img',
+        'vm-templates/debian-12/root.img',
+        'vm-templates/debian-12/private.img',
+      ],
       verbose: false,
     }),
     argvOf('u16-verify-volsfrom'),
   );
-  assert.deepEqual(wyngArgv.delete(g, { volume: 'appvms/personal/private.img', verbose: false }), argvOf('u39-delete-volume'));
+  assert.deepEqual(
+    wyngArgv.delete(g, { volume: 'appvms/personal/private.img', verbose: false }),
+    argvOf('u39-delete-volume'),
+  );
   assert.deepEqual(wyngArgv.archCheckNewest(g), argvOf('u20-arch-check-newest'));
 });
 
 test('prefix: meta-dir, -u only when unattended, authmin, -w options, passcmd without the secret', () => {
   assert.deepEqual(
-    wyngPrefix({ dest: 'file:/a', metaDir: '/m', unattended: false, authmin: 10, wyngopt: ['tag=nightly,Nightly', 'encrypt=off'], passphraseEnv: 'P' }),
-    ['--dest=file:/a', '--meta-dir=/m', '--authmin=10', '--tag=nightly,Nightly', '--encrypt=off', '--passcmd=printenv P'],
+    wyngPrefix({
+      dest: 'file:/a',
+      metaDir: '/m',
+      unattended: false,
+      authmin: 10,
+      wyngopt: ['tag=nightly,Nightly', 'encrypt=off'],
+      passphraseEnv: 'P',
+    }),
+    [
+      '--dest=file:/a',
+      '--meta-dir=/m',
+      '--authmin=10',
+      '--tag=nightly,Nightly',
+      '--encrypt=off',
+      '--passcmd=printenv P',
+    ],
   );
 });
 
 test('Wyng runs without a small COLUMNS, with system dirs on PATH, passphrase only in its env', () => {
-  const env = wyngEnvironment({ PATH: '/opt/x', COLUMNS: '80', WYNG_QUBES_PASSPHRASE: 'leak', HOME: '/root' }, 'secret-pass');
+  const env = wyngEnvironment(
+    { PATH: '/opt/x', COLUMNS: '80', WYNG_QUBES_PASSPHRASE: 'leak', HOME: '/root' },
+    'secret-pass',
+  );
   assert.equal(env.COLUMNS, undefined);
   assert.equal(env.PATH, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/x');
   assert.equal(env.WYNG_QUBES_PASSPHRASE, 'secret-pass');
@@ -51,7 +81,13 @@ test('Wyng runs without a small COLUMNS, with system dirs on PATH, passphrase on
 });
 
 const result = (exitCode: number | undefined, stderr: string, signal?: string) => ({
-  argv: ['list'], exitCode, signal, stdout: '', stderr, durationMs: 1, spawnError: undefined,
+  argv: ['list'],
+  exitCode,
+  signal,
+  stdout: '',
+  stderr,
+  durationMs: 1,
+  spawnError: undefined,
 });
 
 test('Wyng exit codes map to our error kinds and exit codes', () => {
@@ -71,10 +107,16 @@ test('Wyng exit codes map to our error kinds and exit codes', () => {
     assert.equal(e.kind, kind, r.stderr);
     assert.equal(e.exitCode, code, r.stderr);
   }
-  assert.match(wyngFailure(result(6, "\nStorageError: Archive not found at 'file:/x'\n\n"), 'list').message, /Archive not found/);
+  assert.match(
+    wyngFailure(result(6, "\nStorageError: Archive not found at 'file:/x'\n\n"), 'list').message,
+    /Archive not found/,
+  );
 });
 
 test('exit-0 soft failures are found in Wyng output', () => {
-  const r = { ...result(0, "  Warning: Local '/pool/appvms/x/private.img' does not exist!\n"), stdout: "Volume 'vm-gone-private' not found; Skipping.\n" };
+  const r = {
+    ...result(0, "  Warning: Local '/pool/appvms/x/private.img' does not exist!\n"),
+    stdout: "Volume 'vm-gone-private' not found; Skipping.\n",
+  };
   assert.deepEqual(softFailures(r), { notFound: ['vm-gone-private'], missingLocal: ['/pool/appvms/x/private.img'] });
 });

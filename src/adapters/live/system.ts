@@ -24,7 +24,8 @@ export function backupPoolOf(p: PoolInfo): BackupPoolInfo {
   if (p.driver === 'lvm_thin' && p.config.volume_group && p.config.thin_pool) {
     return { name: p.name, driver: 'lvm_thin', volumeGroup: p.config.volume_group, thinPool: p.config.thin_pool };
   }
-  if (p.driver === 'file-reflink' && p.config.dir_path) return { name: p.name, driver: 'file-reflink', dirPath: p.config.dir_path };
+  if (p.driver === 'file-reflink' && p.config.dir_path)
+    return { name: p.name, driver: 'file-reflink', dirPath: p.config.dir_path };
   return { name: p.name, driver: p.driver };
 }
 
@@ -75,7 +76,10 @@ export class LiveSystem {
    * Settings of these qubes, firewall included. The client's read cache is emptied by every
    * write, so a read after a change always goes to qubesd.
    */
-  async readSettings(names: readonly string[], parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>): Promise<Map<string, QubeSettings>> {
+  async readSettings(
+    names: readonly string[],
+    parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
+  ): Promise<Map<string, QubeSettings>> {
     if (parts === undefined) return this.client.readQubeSettings(names, { firewall: true });
     const live = new Map((await this.client.listQubes()).map((q) => [q.name, q]));
     const out = new Map<string, QubeSettings>();
@@ -187,6 +191,7 @@ export class LiveSystem {
       await this.client.shutdownQube(qube, { wait: true }).catch(() => undefined);
     }
     const r = await execa(asUser[0]!, [...asUser.slice(1), 'qvm-appmenus', '--update', qube], { reject: false });
-    if (r.exitCode !== 0) throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
+    if (r.exitCode !== 0)
+      throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
   }
 }

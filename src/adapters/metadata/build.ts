@@ -1,4 +1,17 @@
-import { chmodSync, closeSync, constants, fstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { create } from 'tar';
 
@@ -87,7 +100,10 @@ export async function buildMetadataTar(qubesDir: string, tarPath: string): Promi
       utimesSync(copy, file.atime, file.mtime);
       stored.push(rel);
     }
-    await create({ gzip: true, file: tarPath, cwd: stage, portable: true, noDirRecurse: true, follow: false }, stored.map((f) => `./${f}`));
+    await create(
+      { gzip: true, file: tarPath, cwd: stage, portable: true, noDirRecurse: true, follow: false },
+      stored.map((f) => `./${f}`),
+    );
     return stored;
   } finally {
     rmSync(stage, { recursive: true, force: true });

@@ -17,7 +17,11 @@ export async function fetchSessionMetadata(
 ): Promise<MetadataFiles> {
   const tarPath = join(tmpDir, `metadata-${session}.tgz`);
   rmSync(tarPath, { force: true });
-  await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), `receive of the metadata of session ${session}`, false);
+  await wyng.check(
+    wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }),
+    `receive of the metadata of session ${session}`,
+    false,
+  );
   let tgz: Buffer;
   try {
     // size first: the volume is untrusted and may be huge (never read it whole into memory)
@@ -26,7 +30,10 @@ export async function fetchSessionMetadata(
       throw new WqError('wyng', `Wyng did not save the metadata of session ${session}.`, { wyngCode: 1 });
     }
     if (st.size > limits.maxCompressedBytes) {
-      throw new WqError('input', `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (${st.size}).`);
+      throw new WqError(
+        'input',
+        `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (${st.size}).`,
+      );
     }
     tgz = readFileSync(tarPath);
   } finally {

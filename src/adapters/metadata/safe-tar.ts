@@ -39,7 +39,8 @@ function refuse(reason: string): never {
 
 /** Normalizes and checks one entry path; returns undefined for the archive's root dir. */
 export function checkMetadataPath(raw: string, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): string | undefined {
-  if (raw.includes('\uFFFD') || /[\x00-\x1f\x7f]/.test(raw)) refuse(`entry name '${printable(raw)}' is not clean UTF-8 text`);
+  if (raw.includes('\uFFFD') || /[\x00-\x1f\x7f]/.test(raw))
+    refuse(`entry name '${printable(raw)}' is not clean UTF-8 text`);
   if (raw.length > limits.maxPathLength) refuse(`entry name longer than ${limits.maxPathLength} characters`);
   if (raw.startsWith('/')) refuse(`absolute path '${printable(raw)}'`);
   const segments = raw.split('/').filter((s, i, all) => !(s === '' && i === all.length - 1) && s !== '.');
@@ -48,7 +49,8 @@ export function checkMetadataPath(raw: string, limits: MetadataLimits = DEFAULT_
     if (s === '..') refuse(`path with '..': '${printable(raw)}'`);
     if (!SEGMENT.test(s)) refuse(`entry name '${printable(raw)}' has characters outside [A-Za-z0-9_.+-]`);
   }
-  if (segments.length > limits.maxDepth) refuse(`entry '${printable(raw)}' nested deeper than ${limits.maxDepth} levels`);
+  if (segments.length > limits.maxDepth)
+    refuse(`entry '${printable(raw)}' nested deeper than ${limits.maxDepth} levels`);
   return segments.join('/');
 }
 
@@ -89,7 +91,8 @@ export function readMetadataTar(tgz: Buffer, limits: MetadataLimits = DEFAULT_ME
           refuse(`entry '${printable(entry.path)}' is a ${entry.type}, not a regular file`);
         }
         if (path === undefined) refuse('file entry without a name');
-        if (!isWantedMetadataFile(path)) refuse(`unexpected file '${printable(path)}' (only *.xml and notes.txt belong in Qubes metadata)`);
+        if (!isWantedMetadataFile(path))
+          refuse(`unexpected file '${printable(path)}' (only *.xml and notes.txt belong in Qubes metadata)`);
         if (files.has(path)) refuse(`duplicate entry '${printable(path)}'`);
         const size = entry.size ?? 0;
         if (size > limits.maxFileBytes) refuse(`file '${printable(path)}' is larger than ${limits.maxFileBytes} bytes`);
@@ -108,10 +111,16 @@ export function readMetadataTar(tgz: Buffer, limits: MetadataLimits = DEFAULT_ME
   // headers, continuation files, unknown type flags, oversized pax/long-name headers. Skipping
   // them would restore from something else than what the archive says: refuse instead.
   parser.on('ignoredEntry', (entry: ReadEntry) => {
-    failure ??= new WqError('input', `Refusing backup metadata: entry '${printable(entry.path)}' is a ${entry.type}, not a regular file`);
+    failure ??= new WqError(
+      'input',
+      `Refusing backup metadata: entry '${printable(entry.path)}' is a ${entry.type}, not a regular file`,
+    );
   });
   parser.on('warn', (code: string, message: string | Error) => {
-    failure ??= new WqError('input', `Refusing backup metadata: damaged tar (${code}: ${message instanceof Error ? message.message : message})`);
+    failure ??= new WqError(
+      'input',
+      `Refusing backup metadata: damaged tar (${code}: ${message instanceof Error ? message.message : message})`,
+    );
   });
   parser.on('error', (err: Error) => {
     failure ??= new WqError('input', `Refusing backup metadata: damaged tar (${err.message})`);

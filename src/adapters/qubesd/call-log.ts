@@ -45,9 +45,18 @@ export class CallLog {
   }
 
   /** Times `fn` and records it. */
-  async record<T>(call: { method: string; dest: string; arg: string; kind: CallKind }, fn: () => Promise<T>): Promise<T> {
+  async record<T>(
+    call: { method: string; dest: string; arg: string; kind: CallKind },
+    fn: () => Promise<T>,
+  ): Promise<T> {
     const start = this.now();
-    const entry: CallLogEntry = { seq: this.entries.length + 1, ...call, startMs: start - this.t0, durationMs: 0, outcome: 'ok' };
+    const entry: CallLogEntry = {
+      seq: this.entries.length + 1,
+      ...call,
+      startMs: start - this.t0,
+      durationMs: 0,
+      outcome: 'ok',
+    };
     this.entries.push(entry);
     try {
       return await fn();
@@ -80,7 +89,9 @@ export class CallLog {
         `qubesd #${e.seq} ${e.kind} ${e.method}+${e.arg} → ${e.dest}: ${e.outcome} (${e.durationMs.toFixed(1)} ms)`,
     );
     const s = this.summary();
-    lines.push(`qubesd calls: ${s.calls} (${s.reads} reads, ${s.writes} writes, ${s.failed} failed), ${s.totalMs.toFixed(1)} ms in calls`);
+    lines.push(
+      `qubesd calls: ${s.calls} (${s.reads} reads, ${s.writes} writes, ${s.failed} failed), ${s.totalMs.toFixed(1)} ms in calls`,
+    );
     return lines;
   }
 

@@ -87,10 +87,17 @@ export interface CreateQubeSpec {
 }
 
 /** Methods whose answers cannot change through anything this client does. */
-const STATIC_READS = new Set(['admin.deviceclass.List', 'admin.vmclass.List', 'admin.label.List', 'admin.label.Get', 'admin.label.Index']);
+const STATIC_READS = new Set([
+  'admin.deviceclass.List',
+  'admin.vmclass.List',
+  'admin.label.List',
+  'admin.label.Get',
+  'admin.label.Index',
+]);
 
 /** Writes after which the qube list (admin.vm.List) must be read again. */
-const LIFECYCLE_WRITE = /^admin\.vm\.(Create|CreateInPool)\.|^admin\.vm\.(Remove|Start|Shutdown|Kill|Pause|Unpause|Suspend|Resume)$/;
+const LIFECYCLE_WRITE =
+  /^admin\.vm\.(Create|CreateInPool)\.|^admin\.vm\.(Remove|Start|Shutdown|Kill|Pause|Unpause|Suspend|Resume)$/;
 const VM_LIST_KEY = 'dom0\0admin.vm.List\0';
 
 /** Write-once properties: qubesd answers Set/Reset with an EMPTY response (an internal AttributeError, §5, §6). */
@@ -239,7 +246,9 @@ export class AdminClient {
   async getPropertyDefault(qube: string, name: string): Promise<PropertyDefault | undefined> {
     checkQubeName(qube);
     checkPropertyName(name);
-    return this.readParsed(qube, 'admin.vm.property.GetDefault', name, (t) => parsePropertyDefault(t, `default of ${name}`));
+    return this.readParsed(qube, 'admin.vm.property.GetDefault', name, (t) =>
+      parsePropertyDefault(t, `default of ${name}`),
+    );
   }
 
   /**
@@ -269,7 +278,11 @@ export class AdminClient {
     checkQubeName(qube);
     this.checkWritable(name, 'reset');
     if (name === 'label') {
-      throw new WqError('input', `Refusing to reset 'label' of ${qube}: qubesd would leave the qube without any label; set a label instead.`, { qube });
+      throw new WqError(
+        'input',
+        `Refusing to reset 'label' of ${qube}: qubesd would leave the qube without any label; set a label instead.`,
+        { qube },
+      );
     }
     await this.write(qube, 'admin.vm.property.Reset', name);
   }
@@ -277,7 +290,10 @@ export class AdminClient {
   private checkWritable(name: string, verb: string): void {
     checkPropertyName(name);
     if (WRITE_ONCE.has(name)) {
-      throw new WqError('input', `Property '${name}' is write-once and cannot be ${verb === 'set' ? 'set' : 'reset'} through the Admin API.`);
+      throw new WqError(
+        'input',
+        `Property '${name}' is write-once and cannot be ${verb === 'set' ? 'set' : 'reset'} through the Admin API.`,
+      );
     }
   }
 
@@ -293,7 +309,9 @@ export class AdminClient {
 
   async getGlobalDefault(name: string): Promise<PropertyDefault | undefined> {
     checkPropertyName(name);
-    return this.readParsed('dom0', 'admin.property.GetDefault', name, (t) => parsePropertyDefault(t, `default of ${name}`));
+    return this.readParsed('dom0', 'admin.property.GetDefault', name, (t) =>
+      parsePropertyDefault(t, `default of ${name}`),
+    );
   }
 
   /**
@@ -422,7 +440,10 @@ export class AdminClient {
     checkDeviceClass(devclass);
     const classes = await this.deviceClasses();
     if (!classes.includes(devclass)) {
-      throw new WqError('input', `Unknown device class '${devclass}' (this system has: ${classes.join(', ') || 'none'}).`);
+      throw new WqError(
+        'input',
+        `Unknown device class '${devclass}' (this system has: ${classes.join(', ') || 'none'}).`,
+      );
     }
   }
 
@@ -483,14 +504,27 @@ export class AdminClient {
     await this.requireBackend(assignment.backend);
     const api = await this.deviceApiFor(qube, assignment.devclass);
     if (api === '4.3') {
-      await this.write(qube, `admin.vm.device.${assignment.devclass}.Assign`, assignmentArg(assignment), assignmentPayload(assignment, qube));
+      await this.write(
+        qube,
+        `admin.vm.device.${assignment.devclass}.Assign`,
+        assignmentArg(assignment),
+        assignmentPayload(assignment, qube),
+      );
     } else {
-      await this.write(qube, `admin.vm.device.${assignment.devclass}.Attach`, `${assignment.backend}+${assignment.port}`, legacyAttachPayload(assignment));
+      await this.write(
+        qube,
+        `admin.vm.device.${assignment.devclass}.Attach`,
+        `${assignment.backend}+${assignment.port}`,
+        legacyAttachPayload(assignment),
+      );
     }
   }
 
   /** 4.3+: `Unassign` (absent → DeviceNotAssigned). 4.2: `Detach` (the qube must be halted). */
-  async unassignDevice(qube: string, assignment: Pick<DeviceAssignment, 'devclass' | 'backend' | 'port' | 'deviceId'>): Promise<void> {
+  async unassignDevice(
+    qube: string,
+    assignment: Pick<DeviceAssignment, 'devclass' | 'backend' | 'port' | 'deviceId'>,
+  ): Promise<void> {
     checkQubeName(qube);
     checkAssignment({ ...assignment, mode: 'required', options: {} });
     await this.requireDeviceClass(assignment.devclass);
@@ -498,7 +532,11 @@ export class AdminClient {
     if (api === '4.3') {
       await this.write(qube, `admin.vm.device.${assignment.devclass}.Unassign`, assignmentArg(assignment));
     } else {
-      await this.write(qube, `admin.vm.device.${assignment.devclass}.Detach`, `${assignment.backend}+${assignment.port}`);
+      await this.write(
+        qube,
+        `admin.vm.device.${assignment.devclass}.Detach`,
+        `${assignment.backend}+${assignment.port}`,
+      );
     }
   }
 
@@ -579,7 +617,9 @@ export class AdminClient {
   /** Every label with index and color (1 + 2 calls per label; cached for the run). */
   async labels(): Promise<Label[]> {
     const names = await this.listLabels();
-    return Promise.all(names.map(async (name) => ({ name, index: await this.labelIndex(name), color: await this.labelColor(name) })));
+    return Promise.all(
+      names.map(async (name) => ({ name, index: await this.labelIndex(name), color: await this.labelColor(name) })),
+    );
   }
 
   // ---- lifecycle (§9, §10) ---------------------------------------------------------------------
@@ -611,10 +651,12 @@ export class AdminClient {
     let payload = `name=${name} label=${label}`;
     if (pool !== undefined) payload += ` pool=${checkPoolName(pool)}`;
     for (const [vol, p] of perVolume) {
-      if (!(VOLUME_NAMES as readonly string[]).includes(vol)) throw new WqError('input', `Unknown volume '${vol}' (root, private, volatile, kernel).`);
+      if (!(VOLUME_NAMES as readonly string[]).includes(vol))
+        throw new WqError('input', `Unknown volume '${vol}' (root, private, volatile, kernel).`);
       payload += ` pool:${vol}=${checkPoolName(p)}`;
     }
-    const method = pool !== undefined || perVolume.length > 0 ? `admin.vm.CreateInPool.${klass}` : `admin.vm.Create.${klass}`;
+    const method =
+      pool !== undefined || perVolume.length > 0 ? `admin.vm.CreateInPool.${klass}` : `admin.vm.Create.${klass}`;
     await this.write('dom0', method, template ?? '', payload);
   }
 

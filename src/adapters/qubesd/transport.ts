@@ -67,7 +67,13 @@ export class SocketTransport implements QubesdTransport {
       const timer =
         this.timeoutMs > 0
           ? setTimeout(() => {
-              settle(new QubesTransportError(ref, 'timeout', `no complete answer from qubesd within ${this.timeoutMs} ms (socket ${this.socketPath})`));
+              settle(
+                new QubesTransportError(
+                  ref,
+                  'timeout',
+                  `no complete answer from qubesd within ${this.timeoutMs} ms (socket ${this.socketPath})`,
+                ),
+              );
             }, this.timeoutMs)
           : undefined;
       sock.on('connect', () => {
@@ -85,14 +91,30 @@ export class SocketTransport implements QubesdTransport {
       sock.on('end', () => settle(undefined));
       sock.on('error', (err: NodeJS.ErrnoException) => {
         if (!connected) {
-          settle(new QubesTransportError(ref, 'connect', `cannot connect to qubesd at ${this.socketPath}: ${err.code ?? err.message}`, err));
+          settle(
+            new QubesTransportError(
+              ref,
+              'connect',
+              `cannot connect to qubesd at ${this.socketPath}: ${err.code ?? err.message}`,
+              err,
+            ),
+          );
         } else {
-          settle(new QubesTransportError(ref, 'closed-early', `connection to qubesd broke before the answer was complete (${err.code ?? err.message})`, err));
+          settle(
+            new QubesTransportError(
+              ref,
+              'closed-early',
+              `connection to qubesd broke before the answer was complete (${err.code ?? err.message})`,
+              err,
+            ),
+          );
         }
       });
       sock.on('close', () => {
         // 'end' resolves a clean EOF; a close without it means the peer went away mid-answer.
-        settle(new QubesTransportError(ref, 'closed-early', 'connection to qubesd closed before the answer was complete'));
+        settle(
+          new QubesTransportError(ref, 'closed-early', 'connection to qubesd closed before the answer was complete'),
+        );
       });
     });
   }

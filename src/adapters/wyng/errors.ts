@@ -44,7 +44,10 @@ export function readErrorFile(jsonPath: string): string[] | undefined {
  */
 export function wyngFailure(result: WyngProcessResult, what: string): WqError {
   if (result.spawnError !== undefined) {
-    return new WqError('config', `Could not run Wyng (${result.argv.length > 0 ? what : 'start'}): ${result.spawnError}`);
+    return new WqError(
+      'config',
+      `Could not run Wyng (${result.argv.length > 0 ? what : 'start'}): ${result.spawnError}`,
+    );
   }
   if (result.signal !== undefined) {
     if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') {

@@ -15,7 +15,11 @@ function executable(path: string): boolean {
  * Finds Wyng (SPEC.md): `--wyng` / WYNG_QUBES_WYNG, else `wyng` beside this program's own
  * file, else on PATH.
  */
-export function locateWyng(explicit: string | undefined, programPath: string | undefined, pathEnv: string | undefined): string {
+export function locateWyng(
+  explicit: string | undefined,
+  programPath: string | undefined,
+  pathEnv: string | undefined,
+): string {
   if (explicit !== undefined) {
     const p = isAbsolute(explicit) ? explicit : resolve(explicit);
     if (!executable(p)) throw new WqError('config', `Wyng not found or not executable at '${explicit}'.`);

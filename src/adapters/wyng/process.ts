@@ -98,7 +98,11 @@ export async function runWyngProcess(wyng: string, argv: string[], opts: WyngRun
       stdout,
       stderr,
       durationMs: Date.now() - started,
-      spawnError: spawnFailed ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined,
+      spawnError: spawnFailed
+        ? result.cause instanceof Error
+          ? result.cause.message
+          : result.shortMessage
+        : undefined,
     };
   } finally {
     active -= 1;

@@ -42,7 +42,8 @@ export interface BackupResult {
 type ProgressEvent = Record<string, string | number | boolean | null>;
 
 function progress(ctx: CommandContext, event: ProgressEvent): void {
-  if (ctx.options.progress === 'json') ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+  if (ctx.options.progress === 'json')
+    ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -74,8 +75,13 @@ export const backupCommand: CommandHandler = async (ctx) => {
     progress(ctx, { event: 'selected', qubes: selection.selected.join(',') });
 
     const byName = new Map(liveQubes.map((q) => [q.name, q]));
-    const running = selection.selected.filter((q) => byName.get(q)?.state !== 'Halted' && byName.get(q)?.klass !== 'DispVM');
-    if (running.length > 0) ctx.say(`Running qubes are backed up from their last snapshot (data since their start is not included): ${running.join(', ')}`);
+    const running = selection.selected.filter(
+      (q) => byName.get(q)?.state !== 'Halted' && byName.get(q)?.klass !== 'DispVM',
+    );
+    if (running.length > 0)
+      ctx.say(
+        `Running qubes are backed up from their last snapshot (data since their start is not included): ${running.join(', ')}`,
+      );
 
     const { model } = await wyng.list();
     const volumeQubes: QubeVolumesForBackup[] = [];
@@ -88,7 +94,12 @@ export const backupCommand: CommandHandler = async (ctx) => {
       }
       volumeQubes.push({ name, klass: q.klass, volumes });
     }
-    const plan = planBackupVolumes(volumeQubes, await live.pools(), new Set(Object.keys(model.volumeSessions)), o.noAutoRename);
+    const plan = planBackupVolumes(
+      volumeQubes,
+      await live.pools(),
+      new Set(Object.keys(model.volumeSessions)),
+      o.noAutoRename,
+    );
     for (const s of plan.skipped) ctx.warn(`Skipping ${s.kind} volume of ${s.qube}: ${s.reason}`);
     for (const v of plan.volumes.filter((v) => v.renamedFrom !== undefined)) {
       ctx.say(`Auto-rename: archive volume '${v.renamedFrom}' becomes '${v.local}'`);
@@ -106,7 +117,8 @@ export const backupCommand: CommandHandler = async (ctx) => {
 
     const tarPath = join(tmpDir, 'qubes-metadata.tgz');
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
-    if (!metaFiles.includes('qubes.xml')) throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
+    if (!metaFiles.includes('qubes.xml'))
+      throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
     const localFrom = join(tmpDir, 'volumes.json');
     writeFileSync(localFrom, JSON.stringify(plan.localFrom));
     removeErrorFile(localFrom);
@@ -117,7 +129,13 @@ export const backupCommand: CommandHandler = async (ctx) => {
 
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
-    const argv = wyngArgv.send(wyng.globals, { localFrom, metadataTar: tarPath, autoprune: o.autoprune, remap: o.remap, dedup: o.dedup });
+    const argv = wyngArgv.send(wyng.globals, {
+      localFrom,
+      metadataTar: tarPath,
+      autoprune: o.autoprune,
+      remap: o.remap,
+      dedup: o.dedup,
+    });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
     const passthrough = !(o.json && o.progress === 'json');
     let index = 0;
@@ -159,7 +177,9 @@ export const backupCommand: CommandHandler = async (ctx) => {
     });
     const session = outcome.session ?? null;
     if (!outcome.metadataStored) {
-      ctx.warn(`Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: no qube can be restored from it.`);
+      ctx.warn(
+        `Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: no qube can be restored from it.`,
+      );
     }
 
     const errors: ErrorRecord[] = [];
@@ -168,7 +188,9 @@ export const backupCommand: CommandHandler = async (ctx) => {
       const why = [
         ...vols.filter((v) => v.failure !== undefined).map((v) => v.failure!),
         ...plan.skipped.filter((s) => s.qube === name).map((s) => `${s.kind} volume skipped: ${s.reason}`),
-        ...(outcome.metadataStored ? [] : ['the Qubes metadata volume was not stored, so this session is not a Qubes backup session']),
+        ...(outcome.metadataStored
+          ? []
+          : ['the Qubes metadata volume was not stored, so this session is not a Qubes backup session']),
       ];
       const volumes = vols.map((v) => v.name);
       if (why.length > 0) {
@@ -216,7 +238,9 @@ export const backupCommand: CommandHandler = async (ctx) => {
     };
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
-    ctx.say(`\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`);
+    ctx.say(
+      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
+    );
     progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
     if (checkError !== undefined) {
       const out = errors.length > 0 ? failedQubesOutcome(ctx, result, errors) : { exitCode: 0, result, errors };

@@ -73,7 +73,11 @@ export function removeStaleJobDirs(root: string): void {
  */
 export async function withJob<T>(ctx: CommandContext, fn: (job: Job) => Promise<T>): Promise<T> {
   const wyng = makeWyng(ctx);
-  const lock = await acquireJobLock(ctx.config.stateDir, ctx.config.lockTimeoutMs, `${ctx.command} (pid ${process.pid})`);
+  const lock = await acquireJobLock(
+    ctx.config.stateDir,
+    ctx.config.lockTimeoutMs,
+    `${ctx.command} (pid ${process.pid})`,
+  );
   const tmpRoot = ctx.io.env.TMPDIR ?? tmpdir();
   removeStaleJobDirs(tmpRoot);
   const tmpDir = mkdtempSync(join(tmpRoot, `${TMP_PREFIX}${process.pid}-`));

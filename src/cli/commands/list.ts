@@ -12,7 +12,11 @@ export interface ListResult {
   archive: { url: string; encrypted: boolean | null; authenticated: boolean | null; updatedAt: string };
   sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[] }>;
   qubes: Record<string, { sessions: string[]; newest: string }>;
-  session?: { id: string; tags: Record<string, string>; qubes: Array<{ name: string; class: string; disposable: boolean }> };
+  session?: {
+    id: string;
+    tags: Record<string, string>;
+    qubes: Array<{ name: string; class: string; disposable: boolean }>;
+  };
   /** `--pool-info`: the local Qubes storage pools Wyng can back up from and restore to */
   pools?: ListPool[];
 }
@@ -42,7 +46,14 @@ export function listPools(pools: readonly PoolInfo[]): ListPool[] {
     const sizes = { size: p.size ?? null, usage: p.usage ?? null };
     if (p.driver === 'lvm_thin' && p.config.volume_group !== undefined && p.config.thin_pool !== undefined) {
       const { volume_group: volumeGroup, thin_pool: thinPool } = p.config;
-      out.push({ name: p.name, driver: 'lvm_thin', path: `${volumeGroup}/${thinPool}`, volumeGroup, thinPool, ...sizes });
+      out.push({
+        name: p.name,
+        driver: 'lvm_thin',
+        path: `${volumeGroup}/${thinPool}`,
+        volumeGroup,
+        thinPool,
+        ...sizes,
+      });
     } else if (p.driver === 'file-reflink' && p.config.dir_path !== undefined) {
       out.push({ name: p.name, driver: 'file-reflink', path: p.config.dir_path, dirPath: p.config.dir_path, ...sizes });
     }
@@ -69,7 +80,8 @@ export function poolLines(pools: readonly ListPool[]): string[] {
     let line = ` ${p.name.padEnd(24)}: ${p.driver.padEnd(12)}, ${p.path}`;
     if (p.size !== null) {
       line += `, size ${humanBytes(p.size)}`;
-      if (p.usage !== null) line += `, used ${humanBytes(p.usage)}${p.size > 0 ? ` (${((100 * p.usage) / p.size).toFixed(1)}%)` : ''}`;
+      if (p.usage !== null)
+        line += `, used ${humanBytes(p.usage)}${p.size > 0 ? ` (${((100 * p.usage) / p.size).toFixed(1)}%)` : ''}`;
     }
     lines.push(line);
   }
@@ -92,7 +104,11 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
       authenticated: model.authenticated ?? null,
       updatedAt: model.updatedAt,
     },
-    sessions: model.qubesSessions.map((id) => ({ id, tags: model.sessionTags[id] ?? {}, qubes: model.sessionQubes[id] ?? [] })),
+    sessions: model.qubesSessions.map((id) => ({
+      id,
+      tags: model.sessionTags[id] ?? {},
+      qubes: model.sessionQubes[id] ?? [],
+    })),
     qubes,
   };
 }

@@ -35,7 +35,9 @@ export const profilesCommand: CommandHandler = async (ctx) => {
     for (const w of warnings) ctx.warn(`warning: ${formatProblem(reading.file, w)}`);
     for (const p of problems) ctx.warn(formatProblem(reading.file, p));
     const valid = problems.length === 0;
-    ctx.say(valid ? `${reading.file}: ${names.length} profile(s), valid.` : `${reading.file}: ${problems.length} problem(s).`);
+    ctx.say(
+      valid ? `${reading.file}: ${names.length} profile(s), valid.` : `${reading.file}: ${problems.length} problem(s).`,
+    );
     const result = {
       file: reading.file,
       valid,
@@ -43,7 +45,9 @@ export const profilesCommand: CommandHandler = async (ctx) => {
       problems: problems.map((p) => formatProblem(reading.file, p)),
       warnings: warnings.map((w) => formatProblem(reading.file, w)),
     };
-    return valid ? { exitCode: 0, result, errors: [] } : { exitCode: 9, result, errors: problemRecords(reading.file, problems) };
+    return valid
+      ? { exitCode: 0, result, errors: [] }
+      : { exitCode: 9, result, errors: problemRecords(reading.file, problems) };
   }
 
   const profiles = names.map((n) => publicProfile(n, reading.profiles[n]!));

@@ -42,11 +42,18 @@ export const pruneCommand: CommandHandler = async (ctx) => {
     if (o.session !== undefined && /^\d/.test(o.session) && !o.allBefore) {
       checkPruneSession(model, o.session, o.all || ctx.args.length === 0 ? undefined : volumes);
     }
-    const argv = wyngArgv.prune(wyng.globals, { session: o.session, all: o.all, allBefore: o.allBefore, autoprune: o.autoprune, volumes });
+    const argv = wyngArgv.prune(wyng.globals, {
+      session: o.session,
+      all: o.all,
+      allBefore: o.allBefore,
+      autoprune: o.autoprune,
+      volumes,
+    });
     const result = await wyng.raw(argv, true);
     if (result.exitCode !== 0) throw wyngFailure(result, 'prune');
     const notFound = softFailures(result).notFound;
-    if (notFound.length > 0) throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
+    if (notFound.length > 0)
+      throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
     const removed = parsePruneCounts(result.stdout);
     ctx.say('\nDone.');
     return { exitCode: 0, result: { session: o.session ?? null, volumes, removed }, errors: [] };

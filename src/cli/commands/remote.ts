@@ -5,7 +5,17 @@ import { inferExplicit } from '../profile-options.ts';
 import type { CommandHandler } from './context.ts';
 
 /** Options `remote` can send; everything else is decided by the profile in dom0. */
-const REMOTE_OPTIONS = new Set(['profile', 'session', 'dryRun', 'exclude', 'includeDisposable', 'json', 'verbose', 'debug', 'unattended']);
+const REMOTE_OPTIONS = new Set([
+  'profile',
+  'session',
+  'dryRun',
+  'exclude',
+  'includeDisposable',
+  'json',
+  'verbose',
+  'debug',
+  'unattended',
+]);
 
 /** `remote OP --profile NAME [QUBE ...] [--session S] [--dry-run] [--exclude Q] [--json]` — from a management qube. */
 export const remoteCommand: CommandHandler = async (ctx) => {
@@ -14,7 +24,10 @@ export const remoteCommand: CommandHandler = async (ctx) => {
   const o = ctx.options;
   const refused = [...inferExplicit(o)].filter((k) => !REMOTE_OPTIONS.has(k));
   if (refused.length > 0) {
-    throw new WqError('option', `remote cannot send ${refused.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: the profile in dom0 decides these.`);
+    throw new WqError(
+      'option',
+      `remote cannot send ${refused.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: the profile in dom0 decides these.`,
+    );
   }
   const envelope = await callRemote(
     op,

@@ -14,7 +14,10 @@ export const reportCommand: CommandHandler = async (ctx) => {
   const [positional, ...extra] = ctx.args;
   if (extra.length > 0) throw new WqError('option', USAGE);
   if (positional !== undefined && ctx.options.profile !== undefined && positional !== ctx.options.profile) {
-    throw new WqError('option', `two different profiles given ('${positional}' and --profile ${ctx.options.profile}). ${USAGE}`);
+    throw new WqError(
+      'option',
+      `two different profiles given ('${positional}' and --profile ${ctx.options.profile}). ${USAGE}`,
+    );
   }
   const profile = positional ?? ctx.options.profile;
   if (profile !== undefined && profile !== NO_PROFILE && !PROFILE_NAME.test(profile)) {
@@ -37,7 +40,10 @@ export const reportCommand: CommandHandler = async (ctx) => {
     }
     for (const f of unreadable) ctx.warn(`warning: report ${f} is unreadable; skipped`);
     if (newest === undefined) {
-      throw new WqError('selection', profile === undefined ? 'No reports yet.' : `No reports for profile '${profile}'.`);
+      throw new WqError(
+        'selection',
+        profile === undefined ? 'No reports yet.' : `No reports for profile '${profile}'.`,
+      );
     }
     ctx.say(renderReport(newest));
     return { exitCode: 0, result: { report: newest }, errors: [] };
@@ -46,6 +52,8 @@ export const reportCommand: CommandHandler = async (ctx) => {
   const reports = files.map((f) => read(f.file)).filter((r): r is Report => r !== undefined);
   for (const f of unreadable) ctx.warn(`warning: report ${f} is unreadable; skipped`);
   const profiles = summarizeReports(reports);
-  ctx.say(profile !== undefined && reports.length === 0 ? `No reports for profile '${profile}'.` : renderSummary(profiles));
+  ctx.say(
+    profile !== undefined && reports.length === 0 ? `No reports for profile '${profile}'.` : renderSummary(profiles),
+  );
   return { exitCode: 0, result: { dir: `${stateDir}/reports`, profiles }, errors: [] };
 };

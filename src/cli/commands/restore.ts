@@ -2,7 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LiveSystem, openAdminClient } from '../../adapters/live/system.ts';
 import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
-import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from '../../adapters/wyng/errors.ts';
+import {
+  readErrorFile,
+  removeErrorFile,
+  softFailures,
+  unannouncedVolumes,
+  wyngFailure,
+} from '../../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../../core/archive.ts';
 import { localVolumeName, poolPath } from '../../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../../core/errors.ts';
@@ -43,7 +49,8 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
       const s = sessions[session];
-      if (s) sessionVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
+      if (s)
+        sessionVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
     }
 
     const liveQubes = await live.listQubes();
@@ -56,7 +63,9 @@ export const restoreCommand: CommandHandler = async (ctx) => {
       .map((q) => q.name);
     const settings = await live.readSettings(candidates);
     const notes = Object.fromEntries(
-      source.system.qubes.filter((q) => liveNames.has(q.name) && candidates.includes(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
+      source.system.qubes
+        .filter((q) => liveNames.has(q.name) && candidates.includes(q.name))
+        .map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
     const request = {
       qubes: ctx.args,
@@ -83,15 +92,33 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     });
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
-        q.problems.push({ severity: 'warning', message: 'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, without device identity and mode.' });
+        q.problems.push({
+          severity: 'warning',
+          message:
+            'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, without device identity and mode.',
+        });
       }
     }
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
-    const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({ qube: q, kind: 'selection', message: `Qube '${q}' is not in session ${session}.` }));
-    if (plan.qubes.length === 0 && plan.notMatched.length === 0) throw new WqError('selection', `No qubes to restore from session ${session}.`);
+    const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
+      qube: q,
+      kind: 'selection',
+      message: `Qube '${q}' is not in session ${session}.`,
+    }));
+    if (plan.qubes.length === 0 && plan.notMatched.length === 0)
+      throw new WqError('selection', `No qubes to restore from session ${session}.`);
 
     if (o.dryRun) {
-      const failing = plan.qubes.filter((q) => q.fails).map((q) => ({ qube: q.name, kind: 'selection' as const, message: q.problems.filter((p) => p.severity === 'error').map((p) => p.message).join(' ') }));
+      const failing = plan.qubes
+        .filter((q) => q.fails)
+        .map((q) => ({
+          qube: q.name,
+          kind: 'selection' as const,
+          message: q.problems
+            .filter((p) => p.severity === 'error')
+            .map((p) => p.message)
+            .join(' '),
+        }));
       const errors = [...planErrors, ...failing];
       return { exitCode: errors.length > 0 ? 2 : 0, result: { session, plan }, errors };
     }
@@ -123,12 +150,16 @@ export const restoreCommand: CommandHandler = async (ctx) => {
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };
-    ctx.debug(live.client.log.format().join("\n"));
+    ctx.debug(live.client.log.format().join('\n'));
     const errors: ErrorRecord[] = [
       ...planErrors,
-      ...outcomes.filter((q) => q.status === 'failed').map((q) => ({ qube: q.name, kind: 'qubes-failed' as const, message: q.error ?? 'failed' })),
+      ...outcomes
+        .filter((q) => q.status === 'failed')
+        .map((q) => ({ qube: q.name, kind: 'qubes-failed' as const, message: q.error ?? 'failed' })),
     ];
-    ctx.say(`\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) from session ${session}.`);
+    ctx.say(
+      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) from session ${session}.`,
+    );
     return failedQubesOutcome(ctx, result, errors);
   });
 };
@@ -168,7 +199,11 @@ function restorePorts(ctx: CommandContext, job: Job, live: LiveSystem, plan: Res
       const path = pool ? poolPath(pool) : undefined;
       const local = pool ? localVolumeName(q, v.kind, pool, info.vid) : undefined;
       if (!pool || path === undefined || local === undefined) {
-        throw new WqError('config', `pool '${info.pool}' of ${q} is not lvm_thin or file-reflink; its volume cannot be restored.`, { qube: q });
+        throw new WqError(
+          'config',
+          `pool '${info.pool}' of ${q} is not lvm_thin or file-reflink; its volume cannot be restored.`,
+          { qube: q },
+        );
       }
       return { poolPath: path, localName: local };
     },
@@ -192,7 +227,11 @@ function restorePorts(ctx: CommandContext, job: Job, live: LiveSystem, plan: Res
         throw wyngFailure(r, 'receive');
       }
       for (const v of softFailures(r).notFound) failed.add(v);
-      for (const v of unannouncedVolumes(r, [...map.values()].flat().map(([arch]) => arch))) failed.add(v);
+      for (const v of unannouncedVolumes(
+        r,
+        [...map.values()].flat().map(([arch]) => arch),
+      ))
+        failed.add(v);
       // a local name in the error file maps back to its archive name
       for (const list of map.values()) for (const [arch, local] of list) if (failed.has(local)) failed.add(arch);
       return [...failed];

@@ -27,7 +27,8 @@ export const rpcCommand: CommandHandler = async (ctx) => {
   if (ctx.args.length > 1) throw new WqError('option', 'usage: wyng-qubes rpc [wyng.SERVICE | privileged]');
   guardProcess();
   const [first] = ctx.args;
-  const envelope = first === 'privileged' ? await servePrivileged(ctx.io, ctx.config) : await serveEntry(ctx.io, ctx.config, first);
+  const envelope =
+    first === 'privileged' ? await servePrivileged(ctx.io, ctx.config) : await serveEntry(ctx.io, ctx.config, first);
   ctx.io.stdout(`${JSON.stringify(envelope)}\n`);
   return { exitCode: envelope.exitCode, result: envelope.result, errors: envelope.errors };
 };

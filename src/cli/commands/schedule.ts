@@ -24,18 +24,32 @@ export const DEFAULT_SCHEDULE = 'daily';
 function profileArg(name: string | undefined, sub: string): string {
   if (name === undefined) throw new WqError('option', `schedule ${sub} needs a PROFILE. ${USAGE}`);
   if (!PROFILE_NAME.test(name)) {
-    throw new WqError('option', `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit`);
+    throw new WqError(
+      'option',
+      `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit`,
+    );
   }
   return name;
 }
 
 /** Our own check first (clear messages), then systemd's, where it is installed. */
-export async function validateSchedule(settings: SystemdSettings, profile: string, schedule: string): Promise<{ analyzed: boolean }> {
+export async function validateSchedule(
+  settings: SystemdSettings,
+  profile: string,
+  schedule: string,
+): Promise<{ analyzed: boolean }> {
   const own = checkCalendar(schedule);
-  if (!own.ok) throw new WqError('config', `Profile '${profile}': schedule '${schedule}' is not a valid systemd calendar expression: ${own.problem}.`);
+  if (!own.ok)
+    throw new WqError(
+      'config',
+      `Profile '${profile}': schedule '${schedule}' is not a valid systemd calendar expression: ${own.problem}.`,
+    );
   const systemd = await analyzeCalendar(settings, schedule);
   if (systemd.problem !== undefined) {
-    throw new WqError('config', `Profile '${profile}': schedule '${schedule}' is refused by systemd-analyze calendar: ${systemd.problem}`);
+    throw new WqError(
+      'config',
+      `Profile '${profile}': schedule '${schedule}' is refused by systemd-analyze calendar: ${systemd.problem}`,
+    );
   }
   return { analyzed: systemd.checked };
 }
@@ -56,7 +70,11 @@ async function enable(ctx: CommandContext, settings: SystemdSettings, name: stri
   await systemctlOrFail(settings, ['enable', '--now', timerUnit(name)]);
   const effective = schedule ?? DEFAULT_SCHEDULE;
   ctx.say(`Enabled ${timerUnit(name)}: backs up profile '${name}' on '${effective}' (missed runs catch up at boot).`);
-  return { exitCode: 0, result: { action: 'enable', profile: name, timer: timerUnit(name), schedule: effective, dropin, analyzed }, errors: [] };
+  return {
+    exitCode: 0,
+    result: { action: 'enable', profile: name, timer: timerUnit(name), schedule: effective, dropin, analyzed },
+    errors: [],
+  };
 }
 
 async function disable(ctx: CommandContext, settings: SystemdSettings, name: string) {
@@ -65,7 +83,11 @@ async function disable(ctx: CommandContext, settings: SystemdSettings, name: str
   const removed = removeDropin(settings, name);
   await systemctlOrFail(settings, ['daemon-reload']);
   ctx.say(`Disabled ${timerUnit(name)}${removed ? ` and removed ${dropinPath(settings, name)}` : ''}.`);
-  return { exitCode: 0, result: { action: 'disable', profile: name, timer: timerUnit(name), dropinRemoved: removed }, errors: [] };
+  return {
+    exitCode: 0,
+    result: { action: 'disable', profile: name, timer: timerUnit(name), dropinRemoved: removed },
+    errors: [],
+  };
 }
 
 async function list(ctx: CommandContext, settings: SystemdSettings, only: string | undefined) {
@@ -98,12 +120,17 @@ async function list(ctx: CommandContext, settings: SystemdSettings, only: string
   if (names.length === 0) ctx.say(`No profiles in ${reading.file}.`);
   for (const t of timers) {
     const status = t.enabled ? (t.active ? 'enabled' : 'enabled (inactive)') : 'disabled';
-    const lines = [`${t.profile}: ${status}`, `  schedule: ${t.schedule ?? `(none; timer default ${DEFAULT_SCHEDULE})`}`];
+    const lines = [
+      `${t.profile}: ${status}`,
+      `  schedule: ${t.schedule ?? `(none; timer default ${DEFAULT_SCHEDULE})`}`,
+    ];
     if (t.enabled) lines.push(`  next run: ${t.nextRun ?? '-'}`, `  last run: ${t.lastRun ?? '-'}`);
-    if (t.stale) lines.push(`  the timer still uses '${t.installedSchedule}': run "wyng-qubes schedule enable ${t.profile}"`);
+    if (t.stale)
+      lines.push(`  the timer still uses '${t.installedSchedule}': run "wyng-qubes schedule enable ${t.profile}"`);
     ctx.say(lines.join('\n'));
   }
-  for (const p of reading.problems) ctx.warn(`${reading.file}: ${p.profile !== undefined ? `profile '${p.profile}': ` : ''}${p.message}`);
+  for (const p of reading.problems)
+    ctx.warn(`${reading.file}: ${p.profile !== undefined ? `profile '${p.profile}': ` : ''}${p.message}`);
   return { exitCode: 0, result: { file: reading.file, timers }, errors: [] };
 }
 
@@ -116,7 +143,10 @@ export const scheduleCommand: CommandHandler = async (ctx) => {
   const [sub = 'list', positional, ...extra] = ctx.args;
   if (extra.length > 0) throw new WqError('option', USAGE);
   if (positional !== undefined && ctx.options.profile !== undefined && positional !== ctx.options.profile) {
-    throw new WqError('option', `two different profiles given ('${positional}' and --profile ${ctx.options.profile}). ${USAGE}`);
+    throw new WqError(
+      'option',
+      `two different profiles given ('${positional}' and --profile ${ctx.options.profile}). ${USAGE}`,
+    );
   }
   const name = positional ?? ctx.options.profile;
   const settings = systemdSettings(ctx.io.env);

@@ -56,7 +56,11 @@ export const verifyCommand: CommandHandler = async (ctx) => {
     }
     for (const v of failedVolumes) {
       const q = model.volumeQube[v];
-      errors.push({ ...(q !== undefined ? { qube: q } : {}), kind: 'wyng', message: `Verification failed for volume '${v}'.` });
+      errors.push({
+        ...(q !== undefined ? { qube: q } : {}),
+        kind: 'wyng',
+        message: `Verification failed for volume '${v}'.`,
+      });
     }
     for (const q of selected.filter((q) => !inXml.has(q))) {
       errors.push({ qube: q, kind: 'input', message: `No settings metadata for qube ${q}.` });

@@ -1,4 +1,9 @@
-import { lvmVolumeName, METADATA_VOLUME as METADATA_VOLUME_NAME, reflinkVolumeName, type VolumeKind } from '../archive.ts';
+import {
+  lvmVolumeName,
+  METADATA_VOLUME as METADATA_VOLUME_NAME,
+  reflinkVolumeName,
+  type VolumeKind,
+} from '../archive.ts';
 import type { LocalFromMap } from '../wyng-argv.ts';
 
 /**
@@ -30,7 +35,8 @@ export function selectForBackup(
   const skipped: BackupSelection['skipped'] = [];
   const selected: string[] = [];
   for (const name of [...wanted].sort()) {
-    if (name === 'dom0' || byName.get(name)?.klass === 'AdminVM') skipped.push({ name, reason: 'dom0 is not backed up' });
+    if (name === 'dom0' || byName.get(name)?.klass === 'AdminVM')
+      skipped.push({ name, reason: 'dom0 is not backed up' });
     else if (!byName.has(name)) skipped.push({ name, reason: 'no such qube' });
     else if (excluded.has(name)) skipped.push({ name, reason: 'excluded' });
     else selected.push(name);
@@ -75,7 +81,12 @@ export function localVolumeName(qube: string, kind: VolumeKind, pool: PoolInfo, 
 }
 
 /** The same volume's name in the other pool format (for auto-rename). */
-export function otherFormatName(qube: string, kind: VolumeKind, driver: string, isTemplate: boolean): string | undefined {
+export function otherFormatName(
+  qube: string,
+  kind: VolumeKind,
+  driver: string,
+  isTemplate: boolean,
+): string | undefined {
   if (driver === 'lvm_thin') return reflinkVolumeName(qube, kind, isTemplate);
   if (driver === 'file-reflink') return lvmVolumeName(qube, kind);
   return undefined;
@@ -118,13 +129,25 @@ export function planBackupVolumes(
       const path = pool === undefined ? undefined : poolPath(pool);
       const local = pool === undefined ? undefined : localVolumeName(q.name, kind, pool, info.vid);
       if (pool === undefined || path === undefined || local === undefined) {
-        skipped.push({ qube: q.name, kind, reason: `pool '${info.pool}' (${pool?.driver ?? 'unknown'}) is not lvm_thin or file-reflink` });
+        skipped.push({
+          qube: q.name,
+          kind,
+          reason: `pool '${info.pool}' (${pool?.driver ?? 'unknown'}) is not lvm_thin or file-reflink`,
+        });
         continue;
       }
       const other = otherFormatName(q.name, kind, pool.driver, q.klass === 'TemplateVM');
       const rename = !noAutoRename && !archiveVolumes.has(local) && other !== undefined && archiveVolumes.has(other);
       const archive = rename ? other : local;
-      volumes.push({ qube: q.name, kind, pool: info.pool, poolPath: path, archive, local, ...(rename ? { renamedFrom: other } : {}) });
+      volumes.push({
+        qube: q.name,
+        kind,
+        pool: info.pool,
+        poolPath: path,
+        archive,
+        local,
+        ...(rename ? { renamedFrom: other } : {}),
+      });
       (localFrom[path] ??= []).push([archive, local]);
     }
   }
@@ -199,7 +222,8 @@ export function settleSend(input: SendOutcomeInput): SendOutcome {
   const missing = (v: BackupVolume): string | undefined =>
     input.missingLocal.find((p) => p === `${v.poolPath.replace(/\/+$/, '')}/${v.local}` || p.endsWith(`/${v.local}`));
   const reported = (v: BackupVolume): string | undefined => {
-    if (errored.has(v.local) || errored.has(v.archive)) return `Wyng reported an error sending ${errored.has(v.local) ? v.local : v.archive}`;
+    if (errored.has(v.local) || errored.has(v.archive))
+      return `Wyng reported an error sending ${errored.has(v.local) ? v.local : v.archive}`;
     const path = missing(v);
     if (path !== undefined) return `the local volume ${path} does not exist`;
     return undefined;
@@ -227,7 +251,11 @@ export function settleSend(input: SendOutcomeInput): SendOutcome {
       const inSession = session !== undefined ? names.find((n) => after[n]!.includes(session)) : undefined;
       const name = inSession ?? names[0] ?? v.local;
       if (inSession !== undefined) return { volume: v, name };
-      const failure = reported(v) ?? (session !== undefined ? `${name} was not stored in session ${session}${ended}` : `Wyng stored no session${ended}`);
+      const failure =
+        reported(v) ??
+        (session !== undefined
+          ? `${name} was not stored in session ${session}${ended}`
+          : `Wyng stored no session${ended}`);
       return { volume: v, name, failure };
     }),
   };

@@ -16,7 +16,15 @@ export const QubeClassSchema = z.enum(QUBE_CLASSES);
 export type QubeClass = z.infer<typeof QubeClassSchema>;
 
 export const POWER_STATES = [
-  'Halted', 'Running', 'Transient', 'Paused', 'Suspended', 'Halting', 'Dying', 'Crashed', 'NA',
+  'Halted',
+  'Running',
+  'Transient',
+  'Paused',
+  'Suspended',
+  'Halting',
+  'Dying',
+  'Crashed',
+  'NA',
 ] as const;
 export const PowerStateSchema = z.enum(POWER_STATES);
 export type PowerState = z.infer<typeof PowerStateSchema>;

@@ -96,8 +96,19 @@ function p(
 }
 
 /** computed at run time and never stored: read-only, not in qubes.xml */
-function stateless(name: string, type: PropertyType, classes: readonly QubeClass[], note: string, since: QubesVersion = '4.2'): PropertySpec {
-  return p(name, type, classes, { kind: 'computed', note }, note, { access: 'read-only', stored: false, since, hostSpecific: false });
+function stateless(
+  name: string,
+  type: PropertyType,
+  classes: readonly QubeClass[],
+  note: string,
+  since: QubesVersion = '4.2',
+): PropertySpec {
+  return p(name, type, classes, { kind: 'computed', note }, note, {
+    access: 'read-only',
+    stored: false,
+    since,
+    hostSpecific: false,
+  });
 }
 
 const c = (value: string): DefaultRule => ({ kind: 'constant', value });
@@ -111,65 +122,135 @@ const none: DefaultRule = { kind: 'none' };
 export const VM_PROPERTIES: readonly PropertySpec[] = Object.freeze([
   // --- identity (BaseVM) ---
   p('name', 'str', VM_CLASSES, none, 'Name of the qube.', { access: 'write-once' }),
-  p('qid', 'int', VM_CLASSES, none, 'Internal persistent id of the qube.', { access: 'write-once', hostSpecific: true }),
+  p('qid', 'int', VM_CLASSES, none, 'Internal persistent id of the qube.', {
+    access: 'write-once',
+    hostSpecific: true,
+  }),
   p('uuid', 'str', VM_CLASSES, none, 'UUID of the qube.', { access: 'write-once', hostSpecific: true }),
-  p('label', 'label', ['AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM', 'AdminVM', 'RemoteVM'], none,
-    'Colour label; Reset leaves the qube without label (never Reset it).'),
+  p(
+    'label',
+    'label',
+    ['AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM', 'AdminVM', 'RemoteVM'],
+    none,
+    'Colour label; Reset leaves the qube without label (never Reset it).',
+  ),
   stateless('klass', 'str', ALL_CLASSES, 'The class name of the qube.'),
   stateless('icon', 'str', ALL_CLASSES, 'Icon name derived from class and label.'),
   // --- AdminVM (dom0) ---
   p('name', 'str', ['AdminVM'], c('dom0'), 'Always dom0.', { access: 'read-only' }),
   p('qid', 'int', ['AdminVM'], c('0'), 'Always 0.', { access: 'read-only' }),
-  p('uuid', 'str', ['AdminVM'], c('00000000-0000-0000-0000-000000000000'), 'Always the zero UUID.', { access: 'read-only' }),
-  p('default_dispvm', 'vm', ['AdminVM'], g('default_dispvm'), 'Default disposable template for service calls from dom0.'),
+  p('uuid', 'str', ['AdminVM'], c('00000000-0000-0000-0000-000000000000'), 'Always the zero UUID.', {
+    access: 'read-only',
+  }),
+  p(
+    'default_dispvm',
+    'vm',
+    ['AdminVM'],
+    g('default_dispvm'),
+    'Default disposable template for service calls from dom0.',
+  ),
   p('include_in_backups', 'bool', ['AdminVM'], c('True'), 'Include dom0 (home) in default backups.'),
   p('updateable', 'bool', ['AdminVM'], c('True'), 'dom0 is updateable.', { access: 'read-only', stored: false }),
   p('devices_denied', 'str', ['AdminVM'], c(''), 'Device interface codes denied for this qube.', { since: '4.3' }),
   p('keyboard_layout', 'str', ['AdminVM'], c('us++'), 'Keyboard layout of dom0.'),
   p('maxmem', 'int', ['AdminVM'], computed('physical memory of dom0 in MiB'), 'Maximum memory of dom0.', {
-    access: 'read-only', hostSpecific: true, since: '4.4', stored: false,
+    access: 'read-only',
+    hostSpecific: true,
+    since: '4.4',
+    stored: false,
   }),
   // --- QubesVM (all local qubes except dom0) ---
-  p('bootmode', 'str', VM_CLASSES, computed('feature boot-mode.active, else the template\'s appvm_default_bootmode, else "default"'),
-    'Active boot mode.', { loadStage: 4, since: '4.3' }),
+  p(
+    'bootmode',
+    'str',
+    VM_CLASSES,
+    computed('feature boot-mode.active, else the template\'s appvm_default_bootmode, else "default"'),
+    'Active boot mode.',
+    { loadStage: 4, since: '4.3' },
+  ),
   p('guivm', 'vm', VM_CLASSES, g('default_guivm'), 'Qube providing the GUI.'),
   p('audiovm', 'vm', VM_CLASSES, g('default_audiovm'), 'Qube providing audio.'),
-  p('virt_mode', 'str', VM_CLASSES, computed('hvm with PCI devices, else the template\'s virt_mode, else pvh'),
-    'Virtualisation mode: hvm, pv or pvh.'),
+  p(
+    'virt_mode',
+    'str',
+    VM_CLASSES,
+    computed("hvm with PCI devices, else the template's virt_mode, else pvh"),
+    'Virtualisation mode: hvm, pv or pvh.',
+  ),
   p('installed_by_rpm', 'bool', VM_CLASSES, c('False'), 'Installed from a package.', { hostSpecific: true }),
   p('memory', 'int', VM_CLASSES, computed('400 (hvm: qubes default hvm_memory)', true), 'Initial memory in MiB.'),
-  p('maxmem', 'int', VM_CLASSES, computed('0 when memory balancing is impossible, else min(10 × memory for Linux or 4000, half the RAM)', true),
-    'Maximum memory for the balancer, 0 = no balancing.'),
+  p(
+    'maxmem',
+    'int',
+    VM_CLASSES,
+    computed('0 when memory balancing is impossible, else min(10 × memory for Linux or 4000, half the RAM)', true),
+    'Maximum memory for the balancer, 0 = no balancing.',
+  ),
   p('stubdom_mem', 'int', VM_CLASSES, none, 'Memory of the stub domain (empty = unset).', { hostSpecific: true }),
   p('vcpus', 'int', VM_CLASSES, computed('2', true), 'Number of virtual CPUs.'),
-  p('kernel', 'str', VM_CLASSES, g('default_kernel', true), 'Kernel version under /var/lib/qubes/vm-kernels; empty = the qube\'s own.'),
-  p('kernelopts', 'str', VM_CLASSES, computed('the kernel\'s default-kernelopts file, or the template\'s value, or built-in options', true),
-    'Kernel command line.', { loadStage: 4 }),
+  p(
+    'kernel',
+    'str',
+    VM_CLASSES,
+    g('default_kernel', true),
+    "Kernel version under /var/lib/qubes/vm-kernels; empty = the qube's own.",
+  ),
+  p(
+    'kernelopts',
+    'str',
+    VM_CLASSES,
+    computed("the kernel's default-kernelopts file, or the template's value, or built-in options", true),
+    'Kernel command line.',
+    { loadStage: 4 },
+  ),
   p('debug', 'bool', VM_CLASSES, c('False'), 'Debugging features.'),
-  p('default_user', 'str', VM_CLASSES, { kind: 'constant', value: 'user', fromTemplate: true }, 'Default user for applications.'),
+  p(
+    'default_user',
+    'str',
+    VM_CLASSES,
+    { kind: 'constant', value: 'user', fromTemplate: true },
+    'Default user for applications.',
+  ),
   p('qrexec_timeout', 'int', VM_CLASSES, g('default_qrexec_timeout', true), 'Seconds to wait for qrexec at start.'),
   p('shutdown_timeout', 'int', VM_CLASSES, g('default_shutdown_timeout', true), 'Seconds to wait for shutdown.'),
   p('autostart', 'bool', VM_CLASSES, c('False'), 'Start at dom0 boot (setting it runs systemctl in dom0).'),
   p('include_in_backups', 'bool', ['AppVM', 'TemplateVM', 'StandaloneVM'], c('True'), 'Include in default backups.'),
-  p('backup_timestamp', 'int', VM_CLASSES, none, 'Time of the last backup (written by the backup).', { hostSpecific: true }),
-  p('default_dispvm', 'vm', ['AppVM', 'TemplateVM', 'StandaloneVM'], g('default_dispvm'),
-    'Default disposable template for service calls (needs template_for_dispvms).'),
+  p('backup_timestamp', 'int', VM_CLASSES, none, 'Time of the last backup (written by the backup).', {
+    hostSpecific: true,
+  }),
+  p(
+    'default_dispvm',
+    'vm',
+    ['AppVM', 'TemplateVM', 'StandaloneVM'],
+    g('default_dispvm'),
+    'Default disposable template for service calls (needs template_for_dispvms).',
+  ),
   p('management_dispvm', 'vm', VM_CLASSES, g('management_dispvm', true), 'Disposable template for managing this qube.'),
   p('updateable', 'bool', VM_CLASSES, computed('True when the qube has no template'), 'May be updated on its own.', {
-    access: 'read-only', stored: false,
+    access: 'read-only',
+    stored: false,
   }),
   p('devices_denied', 'str', VM_CLASSES, c(''), 'Device interface codes denied for this qube.', { since: '4.3' }),
-  p('keyboard_layout', 'str', VM_CLASSES, computed('the guivm\'s keyboard_layout, else us++'), 'Keyboard layout.'),
+  p('keyboard_layout', 'str', VM_CLASSES, computed("the guivm's keyboard_layout, else us++"), 'Keyboard layout.'),
   stateless('xid', 'int', VM_CLASSES, 'Xen domain id, -1 when halted.'),
   stateless('stubdom_xid', 'int', VM_CLASSES, 'Xen domain id of the stub domain, -1 when none.'),
   stateless('stubdom_uuid', 'str', VM_CLASSES, 'UUID of the stub domain.', '4.3'),
   stateless('start_time', 'str', VM_CLASSES, 'Start time of a running qube.'),
   // --- NetVMMixin ---
   p('mac', 'str', VM_CLASSES, c('00:16:3e:5e:6c:00'), 'MAC address of the emulated NIC.', { hostSpecific: true }),
-  p('ip', 'str', VM_CLASSES, computed('derived from the qid (10.137.x.y; disposables 10.138.x.y)'), 'IPv4 address.', { hostSpecific: true }),
-  p('ip6', 'str', VM_CLASSES, computed('derived from the qid when IPv6 is on, else empty'), 'IPv6 address.', { hostSpecific: true }),
-  p('netvm', 'vm', ['AppVM', 'StandaloneVM', 'DispVM'], g('default_netvm'),
-    'Network qube; empty = none (needs provides_network).'),
+  p('ip', 'str', VM_CLASSES, computed('derived from the qid (10.137.x.y; disposables 10.138.x.y)'), 'IPv4 address.', {
+    hostSpecific: true,
+  }),
+  p('ip6', 'str', VM_CLASSES, computed('derived from the qid when IPv6 is on, else empty'), 'IPv6 address.', {
+    hostSpecific: true,
+  }),
+  p(
+    'netvm',
+    'vm',
+    ['AppVM', 'StandaloneVM', 'DispVM'],
+    g('default_netvm'),
+    'Network qube; empty = none (needs provides_network).',
+  ),
   p('netvm', 'vm', ['TemplateVM'], none, 'Network qube of a template (default none).'),
   p('provides_network', 'bool', VM_CLASSES, c('False'), 'The qube can serve as netvm.'),
   stateless('visible_ip', 'str', VM_CLASSES, 'IPv4 address seen by the network qube.'),
@@ -183,22 +264,41 @@ export const VM_PROPERTIES: readonly PropertySpec[] = Object.freeze([
   // --- DVMTemplateMixin ---
   p('template_for_dispvms', 'bool', DVM_TEMPLATE_CAPABLE, c('False'), 'May serve as a disposable template.'),
   // --- AppVM / DispVM ---
-  p('template', 'vm', ['AppVM'], none,
-    'TemplateVM the qube is based on (Reset refused; Set only while halted).'),
+  p('template', 'vm', ['AppVM'], none, 'TemplateVM the qube is based on (Reset refused; Set only while halted).'),
   p('template', 'vm', ['DispVM'], none, 'Disposable template the disposable is based on.'),
   // --- TemplateVM ---
-  p('appvm_default_bootmode', 'str', ['TemplateVM'], computed('"default"'), 'Default boot mode of qubes based on this template.', {
-    loadStage: 4, since: '4.3',
-  }),
+  p(
+    'appvm_default_bootmode',
+    'str',
+    ['TemplateVM'],
+    computed('"default"'),
+    'Default boot mode of qubes based on this template.',
+    {
+      loadStage: 4,
+      since: '4.3',
+    },
+  ),
   // --- DispVM ---
-  p('dispid', 'int', ['DispVM'], none, 'Persistent id of the disposable.', { access: 'write-once', hostSpecific: true }),
+  p('dispid', 'int', ['DispVM'], none, 'Persistent id of the disposable.', {
+    access: 'write-once',
+    hostSpecific: true,
+  }),
   p('auto_cleanup', 'bool', ['DispVM'], c('False'), 'Remove the disposable on shutdown.'),
   p('include_in_backups', 'bool', ['DispVM'], computed('not auto_cleanup'), 'Include in default backups.'),
-  p('default_dispvm', 'vm', ['DispVM'], computed('the disposable\'s template'), 'Default disposable template for service calls.'),
+  p(
+    'default_dispvm',
+    'vm',
+    ['DispVM'],
+    computed("the disposable's template"),
+    'Default disposable template for service calls.',
+  ),
   stateless('is_preload', 'bool', ['DispVM'], 'The disposable is a preloaded one.', '4.3'),
   // --- RemoteVM ---
   p('name', 'str', ['RemoteVM'], none, 'Name of the qube.', { access: 'write-once' }),
-  p('qid', 'int', ['RemoteVM'], none, 'Internal persistent id of the qube.', { access: 'write-once', hostSpecific: true }),
+  p('qid', 'int', ['RemoteVM'], none, 'Internal persistent id of the qube.', {
+    access: 'write-once',
+    hostSpecific: true,
+  }),
   p('uuid', 'str', ['RemoteVM'], none, 'UUID of the qube.', { access: 'write-once', hostSpecific: true }),
   p('include_in_backups', 'bool', ['RemoteVM'], c('False'), 'Include in default backups.'),
   p('relayvm', 'vm', ['RemoteVM'], none, 'Local qube used as relay.'),
@@ -218,22 +318,39 @@ export const GLOBAL_PROPERTIES: readonly PropertySpec[] = Object.freeze(
     p('default_kernel', 'str', [], none, 'Kernel used when a qube does not override it.'),
     p('default_dispvm', 'vm', [], none, 'Default disposable template (needs template_for_dispvms).'),
     p('management_dispvm', 'vm', [], none, 'Default disposable template for management.'),
-    p('default_pool', 'str', [], computed('lvm pool of the root volume group, else varlibqubes'), 'Default storage pool.', {
+    p(
+      'default_pool',
+      'str',
+      [],
+      computed('lvm pool of the root volume group, else varlibqubes'),
+      'Default storage pool.',
+      {
+        hostSpecific: true,
+      },
+    ),
+    p('default_pool_private', 'str', [], g('default_pool'), 'Default pool for private volumes.', {
       hostSpecific: true,
     }),
-    p('default_pool_private', 'str', [], g('default_pool'), 'Default pool for private volumes.', { hostSpecific: true }),
     p('default_pool_root', 'str', [], g('default_pool'), 'Default pool for root volumes.', { hostSpecific: true }),
-    p('default_pool_volatile', 'str', [], g('default_pool'), 'Default pool for volatile volumes.', { hostSpecific: true }),
+    p('default_pool_volatile', 'str', [], g('default_pool'), 'Default pool for volatile volumes.', {
+      hostSpecific: true,
+    }),
     p('default_pool_kernel', 'str', [], g('default_pool'), 'Default pool for kernel volumes.', { hostSpecific: true }),
     p('default_qrexec_timeout', 'int', [], c('60'), 'Default qrexec timeout.'),
     p('default_shutdown_timeout', 'int', [], c('60'), 'Default shutdown timeout.'),
     p('stats_interval', 'int', [], c('3'), 'Interval of VM stats reports.'),
     p('check_updates_vm', 'bool', [], c('True'), 'Check for updates inside qubes.'),
     p('maxmem', 'int', [], computed('physical memory of the host in MiB'), 'Maximum system memory.', {
-      access: 'read-only', hostSpecific: true, since: '4.4', stored: false,
+      access: 'read-only',
+      hostSpecific: true,
+      since: '4.4',
+      stored: false,
     }),
     p('no_cpus', 'int', [], computed('number of host CPUs'), 'Quantity of CPUs.', {
-      access: 'read-only', hostSpecific: true, since: '4.4', stored: false,
+      access: 'read-only',
+      hostSpecific: true,
+      since: '4.4',
+      stored: false,
     }),
   ].map((spec) => Object.freeze({ ...spec, loadStage: 3 as const })),
 );
@@ -245,7 +362,8 @@ function inVersion(spec: PropertySpec, version: QubesVersion): boolean {
 }
 
 const BY_CLASS_AND_NAME = new Map<string, PropertySpec>();
-for (const spec of VM_PROPERTIES) for (const klass of spec.classes) BY_CLASS_AND_NAME.set(`${klass}:${spec.name}`, spec);
+for (const spec of VM_PROPERTIES)
+  for (const klass of spec.classes) BY_CLASS_AND_NAME.set(`${klass}:${spec.name}`, spec);
 
 /** The definition of property `name` for a qube of class `klass`, or undefined when it has none. */
 export function propertyInfo(name: string, klass: QubeClass, version: QubesVersion = '4.4'): PropertySpec | undefined {
@@ -295,8 +413,20 @@ export const REFERENCE_PROPERTIES: readonly string[] = Object.freeze(
 
 /** Exactly the properties wyng-util-qubes 0.9 never restores (PROTOCOL.md §6). */
 export const WYNG_UTIL_QUBES_SKIPPED_PROPERTIES: readonly string[] = Object.freeze([
-  'dispid', 'installed_by_rpm', 'default_dispvm', 'qid', 'uuid', 'xid', 'klass', 'label', 'name',
-  'backup_timestamp', 'ip', 'ip6', 'stubdom_mem', 'stubdom_xid',
+  'dispid',
+  'installed_by_rpm',
+  'default_dispvm',
+  'qid',
+  'uuid',
+  'xid',
+  'klass',
+  'label',
+  'name',
+  'backup_timestamp',
+  'ip',
+  'ip6',
+  'stubdom_mem',
+  'stubdom_xid',
 ]);
 
 /**
@@ -367,7 +497,9 @@ export function propertyValueProblem(type: PropertyType, text: string): string |
   switch (type) {
     case 'bool': {
       const t = text.trim().toLowerCase();
-      return BOOL_TRUE.has(t) || BOOL_FALSE.has(t) ? undefined : `Invalid literal for boolean property: '${printable(text)}'`;
+      return BOOL_TRUE.has(t) || BOOL_FALSE.has(t)
+        ? undefined
+        : `Invalid literal for boolean property: '${printable(text)}'`;
     }
     case 'int':
       return text === '' || PY_INT.test(text) ? undefined : `Invalid integer value '${printable(text)}'`;

@@ -75,7 +75,8 @@ export function parseAssignedLine(line: string, devclass: string): DeviceAssignm
   const mismatch = (what: string, got: string, want: string): never => {
     throw new ReplyFormatError(`device ${head}: ${what} '${got}' where '${want}' was expected`);
   };
-  if (props.backend_domain !== undefined && props.backend_domain !== backend) mismatch('backend_domain', props.backend_domain, backend);
+  if (props.backend_domain !== undefined && props.backend_domain !== backend)
+    mismatch('backend_domain', props.backend_domain, backend);
   if (props.port_id !== undefined && props.port_id !== port) mismatch('port_id', props.port_id, port);
   if (props.devclass !== undefined && props.devclass !== devclass) mismatch('devclass', props.devclass, devclass);
   const deviceId = props.device_id ?? headId ?? '*';
@@ -96,7 +97,8 @@ export function checkAssignment(a: DeviceAssignment): DeviceAssignment {
   checkQubeName(a.backend, 'device backend qube');
   checkPortId(a.port);
   checkDeviceId(a.deviceId);
-  if (!ModeSchema.safeParse(a.mode).success) throw new WqError('input', `Invalid device assignment mode '${String(a.mode)}'.`);
+  if (!ModeSchema.safeParse(a.mode).success)
+    throw new WqError('input', `Invalid device assignment mode '${String(a.mode)}'.`);
   for (const [k, v] of Object.entries(a.options)) {
     checkDeviceOptionKey(k);
     checkDeviceOptionValue(k, v);
@@ -155,7 +157,10 @@ export function parseLegacyList(text: string, devclass: string): DeviceAssignmen
 export function legacyAttachPayload(a: DeviceAssignment): string {
   const parts = Object.entries(a.options).map(([k, v]) => {
     if (!LEGACY_VALUE.test(v)) {
-      throw new WqError('input', `Device option ${k}='${v}' cannot be sent to a Qubes 4.2 qubesd (allowed: letters, digits, "_.,+:-").`);
+      throw new WqError(
+        'input',
+        `Device option ${k}='${v}' cannot be sent to a Qubes 4.2 qubesd (allowed: letters, digits, "_.,+:-").`,
+      );
     }
     return `${k}=${v}`;
   });

@@ -42,7 +42,10 @@ export const VmListEntrySchema = z.object({
   name: QubeNameSchema,
   klass: QubeClassSchema,
   state: PowerStateSchema,
-  uuid: z.string().regex(/^[0-9a-f-]{36}$/).optional(),
+  uuid: z
+    .string()
+    .regex(/^[0-9a-f-]{36}$/)
+    .optional(),
 });
 export type VmListEntry = z.infer<typeof VmListEntrySchema>;
 
@@ -65,7 +68,11 @@ export function parseVmList(text: string): VmListEntry[] {
     const sp = line.indexOf(' ');
     if (sp <= 0) throw new ReplyFormatError(`qube list line ${i + 1} has no fields`);
     const kv = tokens(line.slice(sp + 1), `qube list line ${i + 1}`);
-    return zodCheck(VmListEntrySchema, { name: line.slice(0, sp), klass: kv.class, state: kv.state, uuid: kv.uuid }, `qube list line ${i + 1}`);
+    return zodCheck(
+      VmListEntrySchema,
+      { name: line.slice(0, sp), klass: kv.class, state: kv.state, uuid: kv.uuid },
+      `qube list line ${i + 1}`,
+    );
   });
 }
 
@@ -84,7 +91,8 @@ export const PropertyValueSchema = z
   })
   .superRefine((p, ctx) => {
     const bad = (m: string): void => ctx.addIssue({ code: 'custom', path: ['value'], message: m });
-    if (p.type === 'bool' && p.value !== 'True' && p.value !== 'False' && p.value !== '') bad('bool must be True or False');
+    if (p.type === 'bool' && p.value !== 'True' && p.value !== 'False' && p.value !== '')
+      bad('bool must be True or False');
     if (p.type === 'int' && !/^(-?\d+)?$/.test(p.value)) bad('int must be decimal digits');
     if (p.type === 'vm' && p.value !== '' && !isValidQubeName(p.value)) bad('vm must be a qube name');
     if (p.type === 'label' && !/^[A-Za-z0-9_.-]*$/.test(p.value)) bad('label must be a label name');
@@ -172,7 +180,13 @@ export const PoolInfoSchema = z
   .record(z.string(), z.string())
   .pipe(
     z
-      .object({ name: z.string().min(1), driver: z.string().min(1), size: Digits.optional(), usage: Digits.optional(), included_in: z.string().optional() })
+      .object({
+        name: z.string().min(1),
+        driver: z.string().min(1),
+        size: Digits.optional(),
+        usage: Digits.optional(),
+        included_in: z.string().optional(),
+      })
       .catchall(z.string()),
   )
   .transform((r) => {
@@ -205,7 +219,10 @@ export const VolumeInfoSchema = z
     path: z.string(),
     save_on_stop: BoolText,
     snap_on_start: BoolText,
-    revisions_to_keep: z.string().regex(/^-?\d+$/).transform(Number),
+    revisions_to_keep: z
+      .string()
+      .regex(/^-?\d+$/)
+      .transform(Number),
     ephemeral: BoolText.optional(),
     is_outdated: BoolText.optional(),
   })
@@ -232,7 +249,12 @@ export function parseVolumeInfo(text: string): VolumeInfo {
 /** admin.vm.CurrentState: `mem=<KiB> mem_static_max=<KiB> cputime=<n> power_state=<State>`. */
 export const CurrentStateSchema = z
   .object({ mem: Digits, mem_static_max: Digits, cputime: Digits, power_state: PowerStateSchema })
-  .transform((s) => ({ memKiB: s.mem, memStaticMaxKiB: s.mem_static_max, cputime: s.cputime, powerState: s.power_state }));
+  .transform((s) => ({
+    memKiB: s.mem,
+    memStaticMaxKiB: s.mem_static_max,
+    cputime: s.cputime,
+    powerState: s.power_state,
+  }));
 export type CurrentState = z.output<typeof CurrentStateSchema>;
 
 export function parseCurrentState(text: string): CurrentState {
@@ -258,5 +280,7 @@ export function parseTagGet(text: string): boolean {
 
 /** admin.vm.firewall.Get: one rule per line, in order. */
 export function parseFirewall(text: string): string[] {
-  return parseLines(text).map((l, i) => zodCheck(z.string().regex(/^[\x20-\x7e]+$/, 'printable ASCII'), l, `firewall rule ${i + 1}`));
+  return parseLines(text).map((l, i) =>
+    zodCheck(z.string().regex(/^[\x20-\x7e]+$/, 'printable ASCII'), l, `firewall rule ${i + 1}`),
+  );
 }

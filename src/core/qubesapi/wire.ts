@@ -27,9 +27,18 @@ export function encodeRequest(req: ApiRequest): Buffer {
   checkArg(req.arg);
   checkQubeName(req.dest, 'destination qube');
   const header = Buffer.from(`${req.method}+${req.arg} ${SOURCE} name ${req.dest}\0`, 'ascii');
-  const payload = req.payload === undefined ? Buffer.alloc(0) : typeof req.payload === 'string' ? Buffer.from(req.payload, 'utf8') : req.payload;
+  const payload =
+    req.payload === undefined
+      ? Buffer.alloc(0)
+      : typeof req.payload === 'string'
+        ? Buffer.from(req.payload, 'utf8')
+        : req.payload;
   if (header.length + payload.length > MAX_REQUEST_BYTES) {
-    throw new QubesTransportError(req, 'too-large', `request of ${header.length + payload.length} bytes exceeds qubesd's limit of ${MAX_REQUEST_BYTES}`);
+    throw new QubesTransportError(
+      req,
+      'too-large',
+      `request of ${header.length + payload.length} bytes exceeds qubesd's limit of ${MAX_REQUEST_BYTES}`,
+    );
   }
   return Buffer.concat([header, payload]);
 }
@@ -42,10 +51,18 @@ const EXCEPTION_TYPE = /^[A-Za-z_][A-Za-z0-9_.]*$/;
  */
 export function decodeResponse(call: CallRef, bytes: Buffer): Buffer {
   if (bytes.length === 0) {
-    throw new QubesTransportError(call, 'empty-response', 'qubesd closed the connection without an answer (framing error or an internal qubesd error; see journalctl -u qubesd)');
+    throw new QubesTransportError(
+      call,
+      'empty-response',
+      'qubesd closed the connection without an answer (framing error or an internal qubesd error; see journalctl -u qubesd)',
+    );
   }
   if (bytes.length < 2 || bytes[1] !== 0) {
-    throw new QubesTransportError(call, 'malformed', `answer does not start with a type byte and NUL (${bytes.length} bytes)`);
+    throw new QubesTransportError(
+      call,
+      'malformed',
+      `answer does not start with a type byte and NUL (${bytes.length} bytes)`,
+    );
   }
   const code = bytes[0];
   if (code === 0x30) return bytes.subarray(2);
@@ -53,18 +70,30 @@ export function decodeResponse(call: CallRef, bytes: Buffer): Buffer {
     const parts = bytes.subarray(2).toString('utf8').split('\0');
     // <Type> <traceback> <message> and the empty string after the final NUL
     if (parts.length !== 4 || parts[3] !== '') {
-      throw new QubesTransportError(call, 'malformed', `exception frame has ${parts.length - 1} NUL-terminated fields, expected 3`);
+      throw new QubesTransportError(
+        call,
+        'malformed',
+        `exception frame has ${parts.length - 1} NUL-terminated fields, expected 3`,
+      );
     }
     const [type, traceback, message] = parts as [string, string, string];
     if (!EXCEPTION_TYPE.test(type)) {
-      throw new QubesTransportError(call, 'malformed', `exception frame names no exception class ('${printable(type)}')`);
+      throw new QubesTransportError(
+        call,
+        'malformed',
+        `exception frame names no exception class ('${printable(type)}')`,
+      );
     }
     throw new QubesApiError(call, type, message, traceback);
   }
   if (code === 0x31) {
     throw new QubesTransportError(call, 'malformed', 'got an event stream where a single answer was expected');
   }
-  throw new QubesTransportError(call, 'malformed', `unknown answer type byte 0x${(code ?? 0).toString(16).padStart(2, '0')}`);
+  throw new QubesTransportError(
+    call,
+    'malformed',
+    `unknown answer type byte 0x${(code ?? 0).toString(16).padStart(2, '0')}`,
+  );
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });

@@ -78,7 +78,8 @@ function dest(untrusted: string, prefixlen?: number): Dest {
 
 function ports(untrusted: string): string {
   const parts = untrusted.split('-');
-  if (parts.length > 2 || parts.some((p) => !/^[0-9]{1,5}$/.test(p))) throw new RuleError(`invalid port or port range '${printable(untrusted)}'`);
+  if (parts.length > 2 || parts.some((p) => !/^[0-9]{1,5}$/.test(p)))
+    throw new RuleError(`invalid port or port range '${printable(untrusted)}'`);
   const lo = Number(parts[0]);
   const hi = Number(parts[parts.length - 1]);
   if (lo >= 65536 || hi >= 65536) throw new RuleError('ports out of range');
@@ -90,7 +91,8 @@ function ports(untrusted: string): string {
 export function firewallRuleText(opts: Partial<Record<RuleKey, string>>, now?: number): FirewallRule | null {
   for (const [k, v] of Object.entries(opts)) {
     if (v === undefined) continue;
-    if (k === 'comment' ? !COMMENT_SAFE.test(v) : !OPTION_SAFE.test(v)) throw new RuleError(`strange characters in ${k} '${printable(v)}'`);
+    if (k === 'comment' ? !COMMENT_SAFE.test(v) : !OPTION_SAFE.test(v))
+      throw new RuleError(`strange characters in ${k} '${printable(v)}'`);
   }
   const out: string[] = [];
   const action = opts.action;
@@ -108,7 +110,8 @@ export function firewallRuleText(opts: Partial<Record<RuleKey, string>>, now?: n
   }
   const proto = opts.proto;
   if (proto !== undefined) {
-    if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp') throw new RuleError(`invalid proto '${printable(proto)}'`);
+    if (proto !== 'tcp' && proto !== 'udp' && proto !== 'icmp')
+      throw new RuleError(`invalid proto '${printable(proto)}'`);
     out.push(`proto=${proto}`);
   }
   if (opts.specialtarget !== undefined) {
@@ -121,7 +124,8 @@ export function firewallRuleText(opts: Partial<Record<RuleKey, string>>, now?: n
   }
   if (opts.icmptype !== undefined) {
     if (proto !== 'icmp') throw new RuleError("icmptype valid only for 'icmp' protocol");
-    if (!/^[0-9]{1,3}$/.test(opts.icmptype) || Number(opts.icmptype) > 255) throw new RuleError(`bad ICMP type '${printable(opts.icmptype)}'`);
+    if (!/^[0-9]{1,3}$/.test(opts.icmptype) || Number(opts.icmptype) > 255)
+      throw new RuleError(`bad ICMP type '${printable(opts.icmptype)}'`);
     out.push(`icmptype=${Number(opts.icmptype)}`);
   }
   if (opts.comment !== undefined) out.push(`comment=${opts.comment}`);
@@ -135,7 +139,11 @@ export function parseFirewallXml(input: Uint8Array | string, options: ParseFirew
   const fail = (what: string): never => {
     throw new WqError('input', `Refusing ${source}: ${what}.`);
   };
-  const root = parseSafeXml(input, ['firewall', 'QubesFirewallRules'], source, { ...DEFAULT_XML_LIMITS, maxBytes: 4 * 1024 * 1024, maxDepth: 8 });
+  const root = parseSafeXml(input, ['firewall', 'QubesFirewallRules'], source, {
+    ...DEFAULT_XML_LIMITS,
+    maxBytes: 4 * 1024 * 1024,
+    maxDepth: 8,
+  });
   const version = root.attrs['version'] ?? '1';
   const rules: FirewallRule[] = [];
   const add = (i: number, opts: Partial<Record<RuleKey, string>>): void => {
@@ -156,12 +164,15 @@ export function parseFirewallXml(input: Uint8Array | string, options: ParseFirew
     for (const [i, r] of ruleNodes.entries()) {
       if (r.tag !== 'rule') fail(`unexpected element <${printable(r.tag, 40)}> in <rules>`);
       const props = r.children.filter((c) => c.tag === 'properties');
-      if (props.length !== 1 || r.children.length !== 1) fail(`rule #${i + 1}: expected exactly one <properties> element`);
+      if (props.length !== 1 || r.children.length !== 1)
+        fail(`rule #${i + 1}: expected exactly one <properties> element`);
       const opts: Partial<Record<RuleKey, string>> = {};
       for (const p of (props[0] as XNode).children) {
         const name = p.attrs['name'];
-        if (p.tag !== 'property' || name === undefined) fail(`rule #${i + 1}: unexpected element <${printable(p.tag, 40)}> without name`);
-        if (!(RULE_KEYS as readonly string[]).includes(name as string)) fail(`rule #${i + 1}: unknown rule option '${printable(name as string, 40)}'`);
+        if (p.tag !== 'property' || name === undefined)
+          fail(`rule #${i + 1}: unexpected element <${printable(p.tag, 40)}> without name`);
+        if (!(RULE_KEYS as readonly string[]).includes(name as string))
+          fail(`rule #${i + 1}: unknown rule option '${printable(name as string, 40)}'`);
         const key = name as RuleKey;
         if (opts[key] !== undefined) fail(`rule #${i + 1}: option '${key}' set twice`);
         opts[key] = p.text;
@@ -186,7 +197,8 @@ function parseV1(
   // (default: the policy), then every <rule> with the opposite of the policy, then, when the
   // policy is allow, a final accept-all rule.
   const policy = root.attrs['policy'];
-  if (policy !== 'allow' && policy !== 'deny') return fail(`version 1 policy must be allow or deny, not '${printable(policy ?? '', 20)}'`);
+  if (policy !== 'allow' && policy !== 'deny')
+    return fail(`version 1 policy must be allow or deny, not '${printable(policy ?? '', 20)}'`);
   const act = (key: string): 'accept' | 'drop' => ((root.attrs[key] ?? policy) === 'allow' ? 'accept' : 'drop');
   // rule numbers in messages count the <rule> elements; the implied rules are not numbered
   const collect = add;
@@ -199,7 +211,8 @@ function parseV1(
     const address = r.attrs['address'];
     const netmask = r.attrs['netmask'];
     if (address !== undefined && address !== '') {
-      if (netmask !== undefined && !/^[0-9]{1,3}$/.test(netmask)) fail(`rule #${i + 1}: bad netmask '${printable(netmask, 20)}'`);
+      if (netmask !== undefined && !/^[0-9]{1,3}$/.test(netmask))
+        fail(`rule #${i + 1}: bad netmask '${printable(netmask, 20)}'`);
       try {
         const d = dest(address, netmask === undefined ? 32 : Number(netmask));
         opts.dsthost = d.value;

@@ -15,7 +15,10 @@ export function qubeDirectory(name: string, klass: QubeClass): string | undefine
  * Parses `qubes.xml` of the metadata files and attaches each qube's `firewall.xml`:
  * rules when the file is there, [] when it is not (qubesd's default: accept everything).
  */
-export function readArchivedMetadata(files: ReadonlyMap<string, Uint8Array>, options: { now?: number } = {}): ArchivedSystem {
+export function readArchivedMetadata(
+  files: ReadonlyMap<string, Uint8Array>,
+  options: { now?: number } = {},
+): ArchivedSystem {
   const xml = files.get('qubes.xml');
   if (xml === undefined) throw new WqError('input', 'Backup metadata contains no qubes.xml.');
   const system = parseQubesXml(xml, { source: 'qubes.xml of the backup metadata' });
@@ -24,7 +27,13 @@ export function readArchivedMetadata(files: ReadonlyMap<string, Uint8Array>, opt
     if (dir === undefined) continue;
     const path = `${dir}/firewall.xml`;
     const fw = files.get(path);
-    qube.firewall = fw === undefined ? [] : parseFirewallXml(fw, { source: `${path} of the backup metadata`, ...(options.now === undefined ? {} : { now: options.now }) });
+    qube.firewall =
+      fw === undefined
+        ? []
+        : parseFirewallXml(fw, {
+            source: `${path} of the backup metadata`,
+            ...(options.now === undefined ? {} : { now: options.now }),
+          });
   }
   return system;
 }

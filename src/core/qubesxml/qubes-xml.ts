@@ -36,7 +36,13 @@ import {
   type QubeSettings,
   type VolumeConfig,
 } from '../qubes/model.ts';
-import { globalPropertyInfo, propertyInfo, propertyValueProblem, normalisePropertyValue, type PropertyType } from '../qubes/properties.ts';
+import {
+  globalPropertyInfo,
+  propertyInfo,
+  propertyValueProblem,
+  normalisePropertyValue,
+  type PropertyType,
+} from '../qubes/properties.ts';
 import { DEFAULT_XML_LIMITS, parseSafeXml, type XmlLimits, type XNode } from './safe-xml.ts';
 
 export interface QubesXmlLimits extends XmlLimits {
@@ -99,7 +105,10 @@ const PoolAttrs = z.object({
 });
 const DomainAttrs = z.object({
   class: z.string().min(1, 'missing'),
-  id: z.string().regex(/^domain-[0-9]{1,6}$/, 'must be domain-N').optional(),
+  id: z
+    .string()
+    .regex(/^domain-[0-9]{1,6}$/, 'must be domain-N')
+    .optional(),
 });
 const DevicesAttrs = z.object({ class: z.string().regex(DEVCLASS, 'invalid device class') });
 const DeviceAttrs = z.object({
@@ -143,12 +152,14 @@ class Ctx {
   /** the non-empty `name` attribute (the common case, checked without building messages) */
   name(node: XNode, where: () => string): string {
     const name = node.attrs['name'];
-    if (name === undefined || name === '') return this.fail(where(), name === undefined ? `attribute 'name' is missing` : `attribute 'name' is empty`);
+    if (name === undefined || name === '')
+      return this.fail(where(), name === undefined ? `attribute 'name' is missing` : `attribute 'name' is empty`);
     return name;
   }
 
   value(text: string, where: string): string {
-    if (text.length > this.limits.maxValueLength) this.fail(where, `value longer than ${this.limits.maxValueLength} characters`);
+    if (text.length > this.limits.maxValueLength)
+      this.fail(where, `value longer than ${this.limits.maxValueLength} characters`);
     return text;
   }
 
@@ -177,7 +188,8 @@ function single(ctx: Ctx, node: XNode, tag: string, where: string): XNode | unde
 function listOf(ctx: Ctx, node: XNode | undefined, tag: string, where: string, max: number): XNode[] {
   if (node === undefined) return [];
   if (node.text.trim() !== '') ctx.fail(where, `unexpected text '${printable(node.text.trim(), 40)}'`);
-  for (const c of node.children) if (c.tag !== tag) ctx.fail(where, `unexpected element <${printable(c.tag, 40)}> (expected <${tag}>)`);
+  for (const c of node.children)
+    if (c.tag !== tag) ctx.fail(where, `unexpected element <${printable(c.tag, 40)}> (expected <${tag}>)`);
   ctx.count(node.children.length, max, where, `<${tag}> elements`);
   return node.children as XNode[];
 }
@@ -208,7 +220,13 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
   const labels: Label[] = [];
   const labelById = new Map<string, string>();
   const labelNames = new Set<string>();
-  for (const [i, node] of listOf(ctx, single(ctx, root, 'labels', '<qubes>'), 'label', '<labels>', limits.maxLabels).entries()) {
+  for (const [i, node] of listOf(
+    ctx,
+    single(ctx, root, 'labels', '<qubes>'),
+    'label',
+    '<labels>',
+    limits.maxLabels,
+  ).entries()) {
     const where = `label #${i + 1}`;
     const a = ctx.attrs(LabelAttrs, node, where);
     const name = node.text;
@@ -223,7 +241,13 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
   // pools
   const pools: PoolRecord[] = [];
   const poolNames = new Set<string>();
-  for (const [i, node] of listOf(ctx, single(ctx, root, 'pools', '<qubes>'), 'pool', '<pools>', limits.maxPools).entries()) {
+  for (const [i, node] of listOf(
+    ctx,
+    single(ctx, root, 'pools', '<qubes>'),
+    'pool',
+    '<pools>',
+    limits.maxPools,
+  ).entries()) {
     const a = ctx.attrs(PoolAttrs, node, `pool #${i + 1}`);
     const where = `pool '${a.name}'`;
     if (poolNames.has(a.name)) ctx.fail(where, 'duplicate pool name');
@@ -245,10 +269,15 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
   };
 
   // global properties
-  const globals = readProperties(ctx, single(ctx, root, 'properties', '<qubes>'), 'global properties', (name, value, where) => {
-    const spec = globalPropertyInfo(name);
-    return spec === undefined ? value : typedValue(ctx, spec.type, value, where, resolveLabel);
-  });
+  const globals = readProperties(
+    ctx,
+    single(ctx, root, 'properties', '<qubes>'),
+    'global properties',
+    (name, value, where) => {
+      const spec = globalPropertyInfo(name);
+      return spec === undefined ? value : typedValue(ctx, spec.type, value, where, resolveLabel);
+    },
+  );
 
   // domains
   const qubes: QubeSettings[] = [];
@@ -301,7 +330,12 @@ function readProperties(
   return out;
 }
 
-function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: string, where: string) => string): QubeSettings {
+function readDomain(
+  ctx: Ctx,
+  node: XNode,
+  index: number,
+  resolveLabel: (value: string, where: string) => string,
+): QubeSettings {
   let where = `domain #${index + 1}`;
   const a = ctx.attrs(DomainAttrs, node, where);
   if (!(QUBE_CLASSES as readonly string[]).includes(a.class)) {
@@ -319,7 +353,8 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
   let name: string;
   if (klass === 'AdminVM') {
     name = 'dom0';
-    if (nameNode !== undefined && nameNode.text !== 'dom0') ctx.fail(where, `dom0 (AdminVM) named '${printable(nameNode.text, 40)}'`);
+    if (nameNode !== undefined && nameNode.text !== 'dom0')
+      ctx.fail(where, `dom0 (AdminVM) named '${printable(nameNode.text, 40)}'`);
   } else {
     if (nameNode === undefined) ctx.fail(where, `${klass} without a 'name' property`);
     name = nameNode.text;
@@ -346,7 +381,11 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
   const featuresNode = single(ctx, node, 'features', where);
   for (const [i, f] of listOf(ctx, featuresNode, 'feature', `${where} <features>`, ctx.limits.maxFeatures).entries()) {
     const fname = ctx.name(f, () => `${where}: feature #${i + 1}`);
-    if (!FEATURE_NAME.test(fname)) ctx.fail(`${where}: feature '${printable(fname, 64)}'`, 'invalid feature name (allowed: letters, digits, "_", ".", "-")');
+    if (!FEATURE_NAME.test(fname))
+      ctx.fail(
+        `${where}: feature '${printable(fname, 64)}'`,
+        'invalid feature name (allowed: letters, digits, "_", ".", "-")',
+      );
     const fw = `${where}: feature '${fname}'`;
     if (f.children.length > 0) ctx.fail(fw, `unexpected element <${printable((f.children[0] as XNode).tag, 40)}>`);
     ctx.key(fname, fw);
@@ -357,9 +396,16 @@ function readDomain(ctx: Ctx, node: XNode, index: number, resolveLabel: (value: 
   // tags
   const tags: string[] = [];
   const tagSet = new Set<string>();
-  for (const [i, t] of listOf(ctx, single(ctx, node, 'tags', where), 'tag', `${where} <tags>`, ctx.limits.maxTags).entries()) {
+  for (const [i, t] of listOf(
+    ctx,
+    single(ctx, node, 'tags', where),
+    'tag',
+    `${where} <tags>`,
+    ctx.limits.maxTags,
+  ).entries()) {
     const tname = ctx.name(t, () => `${where}: tag #${i + 1}`);
-    if (!TAG_NAME.test(tname)) ctx.fail(`${where}: tag '${printable(tname, 64)}'`, 'invalid tag name (allowed: letters, digits, "_", "-")');
+    if (!TAG_NAME.test(tname))
+      ctx.fail(`${where}: tag '${printable(tname, 64)}'`, 'invalid tag name (allowed: letters, digits, "_", "-")');
     if (!tagSet.has(tname)) tags.push(tname);
     tagSet.add(tname);
   }
@@ -432,7 +478,8 @@ function readDevice(ctx: Ctx, d: XNode, devclass: string, where: string): Device
   let mode: DeviceAssignment['mode'];
   if (a.required !== undefined) {
     // backward compatibility (qubesd: persistent ⇒ required="yes"/"no")
-    const req = propertyValueProblem('bool', a.required) === undefined ? normalisePropertyValue('bool', a.required) : undefined;
+    const req =
+      propertyValueProblem('bool', a.required) === undefined ? normalisePropertyValue('bool', a.required) : undefined;
     if (req === undefined) ctx.fail(where, `invalid required='${printable(a.required, 20)}'`);
     mode = req === 'True' ? 'required' : 'auto-attach';
   } else {
@@ -446,15 +493,19 @@ function readDevice(ctx: Ctx, d: XNode, devclass: string, where: string): Device
 }
 
 /** References (property name → qube name) that name a qube absent from the archive. */
-export function danglingReferences(system: ArchivedSystem): Array<{ qube: string | null; property: string; target: string }> {
+export function danglingReferences(
+  system: ArchivedSystem,
+): Array<{ qube: string | null; property: string; target: string }> {
   const names = new Set(system.qubes.map((q) => q.name));
   const out: Array<{ qube: string | null; property: string; target: string }> = [];
   for (const [prop, value] of Object.entries(system.globals)) {
-    if (value !== '' && globalPropertyInfo(prop)?.type === 'vm' && !names.has(value)) out.push({ qube: null, property: prop, target: value });
+    if (value !== '' && globalPropertyInfo(prop)?.type === 'vm' && !names.has(value))
+      out.push({ qube: null, property: prop, target: value });
   }
   for (const q of system.qubes) {
     for (const [prop, value] of Object.entries(q.properties)) {
-      if (value !== '' && propertyInfo(prop, q.klass)?.type === 'vm' && !names.has(value)) out.push({ qube: q.name, property: prop, target: value });
+      if (value !== '' && propertyInfo(prop, q.klass)?.type === 'vm' && !names.has(value))
+        out.push({ qube: q.name, property: prop, target: value });
     }
   }
   return out;

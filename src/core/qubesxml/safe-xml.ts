@@ -40,7 +40,11 @@ function refuse(source: string, what: string): never {
 }
 
 /** Bytes → text: UTF-8 only, size cap, optional BOM dropped. */
-export function decodeXmlBytes(input: Uint8Array | string, source: string, limits: XmlLimits = DEFAULT_XML_LIMITS): string {
+export function decodeXmlBytes(
+  input: Uint8Array | string,
+  source: string,
+  limits: XmlLimits = DEFAULT_XML_LIMITS,
+): string {
   if (typeof input === 'string') {
     // a JS string of more than maxBytes UTF-16 units is certainly more than maxBytes bytes
     if (input.length > limits.maxBytes || Buffer.byteLength(input, 'utf8') > limits.maxBytes) {
@@ -79,7 +83,14 @@ const PREDEFINED: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&
 const ENTITY = /&(?:#x([0-9A-Fa-f]{1,6})|#([0-9]{1,7})|(lt|gt|amp|quot|apos));/y;
 
 function isXmlChar(cp: number): boolean {
-  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+  return (
+    cp === 0x9 ||
+    cp === 0xa ||
+    cp === 0xd ||
+    (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) ||
+    (cp >= 0x10000 && cp <= 0x10ffff)
+  );
 }
 
 /** Decodes the predefined entities and character references; anything else after `&` is refused. */
@@ -94,7 +105,10 @@ export function decodeEntities(raw: string, source: string, where: string): stri
     const m = ENTITY.exec(raw);
     if (m === null) {
       const shown = /^&[^;\s<]{0,20};?/.exec(raw.slice(i))?.[0] ?? '&';
-      refuse(source, `${where}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`);
+      refuse(
+        source,
+        `${where}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`,
+      );
     }
     if (m[3] !== undefined) {
       out += PREDEFINED[m[3]];
@@ -152,7 +166,10 @@ export function parseSafeXml(
   if (text.trim() === '') refuse(source, 'the file is empty');
   const dtd = /<!(?!--|\[CDATA\[)([A-Za-z]*)/.exec(text);
   if (dtd !== null) {
-    refuse(source, `it contains a DTD declaration ('<!${printable(dtd[1] ?? '', 20)}'); DOCTYPE, ENTITY and other declarations are not allowed`);
+    refuse(
+      source,
+      `it contains a DTD declaration ('<!${printable(dtd[1] ?? '', 20)}'); DOCTYPE, ENTITY and other declarations are not allowed`,
+    );
   }
   // cheap upper bound of the element count before building anything
   let elements = 0;
@@ -162,7 +179,10 @@ export function parseSafeXml(
   checkDepth(text, source, limits.maxDepth);
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
   if (valid !== true) {
-    refuse(source, `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}: ${printable(valid.err.msg, 160)})`);
+    refuse(
+      source,
+      `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}: ${printable(valid.err.msg, 160)})`,
+    );
   }
   let items: unknown;
   try {
@@ -190,7 +210,10 @@ export function parseSafeXml(
   if (root === undefined) refuse(source, 'no document element');
   const roots = typeof rootTag === 'string' ? [rootTag] : rootTag;
   if (!roots.includes(root.tag)) {
-    refuse(source, `the document element is <${printable(root.tag, 40)}>, expected ${roots.map((r) => `<${r}>`).join(' or ')}`);
+    refuse(
+      source,
+      `the document element is <${printable(root.tag, 40)}>, expected ${roots.map((r) => `<${r}>`).join(' or ')}`,
+    );
   }
   return root;
 }
@@ -229,7 +252,14 @@ function checkDeclaration(item: RawItem, source: string): void {
   }
 }
 
-function convert(item: RawItem, tag: string, source: string, counter: { n: number }, limits: XmlLimits, depth: number): XNode {
+function convert(
+  item: RawItem,
+  tag: string,
+  source: string,
+  counter: { n: number },
+  limits: XmlLimits,
+  depth: number,
+): XNode {
   if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
   if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
   const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -237,11 +267,14 @@ function convert(item: RawItem, tag: string, source: string, counter: { n: numbe
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
     for (const key in rawAttrs as Record<string, unknown>) {
       const value = (rawAttrs as Record<string, unknown>)[key];
-      if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string') refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(key, 40)}'`);
+      if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string')
+        refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(key, 40)}'`);
       const name = key.slice(ATTR_PREFIX.length);
       // attribute-value normalisation: literal whitespace characters become spaces
       const norm = /[\t\n\r]/.test(value) ? value.replace(/[\t\n\r]/g, ' ') : value;
-      attrs[name] = norm.includes('&') ? decodeEntities(norm, source, `element <${printable(tag, 40)}> attribute '${printable(name, 40)}'`) : norm;
+      attrs[name] = norm.includes('&')
+        ? decodeEntities(norm, source, `element <${printable(tag, 40)}> attribute '${printable(name, 40)}'`)
+        : norm;
     }
   }
   const children: XNode[] = [];

@@ -38,7 +38,10 @@ export interface RestorePorts {
    * Current settings of these qubes. With `parts`, only those parts are read for each qube
    * (the others may be returned as anything: the caller does not look at them).
    */
-  readSettings(qubes: readonly string[], parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>): Promise<Map<string, QubeSettings>>;
+  readSettings(
+    qubes: readonly string[],
+    parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
+  ): Promise<Map<string, QubeSettings>>;
   readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
   volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
   /** one Wyng receive; resolves with the archive volume names that failed */
@@ -204,7 +207,9 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   // fails that qube only.
   const readOne = async (name: string, parts?: ReadonlySet<SettingsPart>): Promise<QubeSettings | undefined> =>
     (await ports.readSettings([name], parts ? new Map([[name, parts]]) : undefined)).get(name);
-  const created = active().filter((r) => r.q.action !== 'overwrite' && !createsLate(r.q)).map((r) => r.q.name);
+  const created = active()
+    .filter((r) => r.q.action !== 'overwrite' && !createsLate(r.q))
+    .map((r) => r.q.name);
   const fresh = new Map<string, QubeSettings>();
   await Promise.all(
     created.map(async (name) => {
@@ -229,7 +234,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       const s = await readOne(q.name).catch(() => undefined);
       if (s !== undefined) fresh.set(q.name, s);
     }
-    const diff = q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
+    const diff =
+      q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
     if (q.action !== 'overwrite' && !fresh.has(q.name)) {
       r.errors.push('the created qube could not be read back');
       continue;
@@ -255,7 +261,10 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   // A qube that got no write at all was verified by its plan (its diff was empty).
   const touched = (r: QubeRun): boolean =>
     r.changes > 0 || r.tagged || r.q.staleTag || r.q.action !== 'overwrite' || r.q.changeCount > 0;
-  const toVerify = input.plan.qubes.map((q) => runs.get(q.name)!).filter((r) => (!r.failed || r.tagged) && touched(r)).map((r) => r.q.name);
+  const toVerify = input.plan.qubes
+    .map((q) => runs.get(q.name)!)
+    .filter((r) => (!r.failed || r.tagged) && touched(r))
+    .map((r) => r.q.name);
   // Re-read only what was written: a created qube entirely, an overwritten one per part.
   const partsToRead = new Map<string, ReadonlySet<SettingsPart>>();
   for (const n of toVerify) {
@@ -280,14 +289,21 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       r.errors.push('verification: the qube is missing after the restore');
       continue;
     }
-    const left = diffOf(r.q.name, withUnreadParts(now, partsToRead.get(r.q.name), input.archived.get(r.q.name)!, r.q.overrides));
+    const left = diffOf(
+      r.q.name,
+      withUnreadParts(now, partsToRead.get(r.q.name), input.archived.get(r.q.name)!, r.q.overrides),
+    );
     left.notes = null; // notes are files; checked below
     if (input.archivedNotes[r.q.name] !== undefined) {
       const notes = await ports.readNotes(r.q.name, r.q.klass).catch(() => undefined);
       if (notes !== input.archivedNotes[r.q.name]) r.errors.push('verification: notes.txt differs from the archive');
     }
-    if (diffSize(left) > 0) r.errors.push(`verification: live settings differ from the archive (${describeDiff(left)})`);
-    const hasTag = r.tagged || r.q.staleTag || (partsToRead.get(r.q.name)?.has('tags') === true && now.tags.includes(IN_PROGRESS_TAG));
+    if (diffSize(left) > 0)
+      r.errors.push(`verification: live settings differ from the archive (${describeDiff(left)})`);
+    const hasTag =
+      r.tagged ||
+      r.q.staleTag ||
+      (partsToRead.get(r.q.name)?.has('tags') === true && now.tags.includes(IN_PROGRESS_TAG));
     if (!r.failed && hasTag) {
       try {
         await ports.removeTag(r.q.name, IN_PROGRESS_TAG);
@@ -302,7 +318,9 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   if (input.post) {
     for (const r of active()) {
       if (r.q.klass === 'DispVM') continue;
-      await ports.post(r.q.name, r.q.klass).catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
+      await ports
+        .post(r.q.name, r.q.klass)
+        .catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
     }
   }
 
@@ -332,7 +350,9 @@ function withUnreadParts(
     features: read.has('features') ? now.features : target.features,
     tags: read.has('tags') ? now.tags : target.tags,
     devices: read.has('devices') ? now.devices : target.devices,
-    ...(read.has('firewall') ? {} : { firewall: target.firewall && target.firewall.length > 0 ? target.firewall : ['action=accept'] }),
+    ...(read.has('firewall')
+      ? {}
+      : { firewall: target.firewall && target.firewall.length > 0 ? target.firewall : ['action=accept'] }),
   };
 }
 
@@ -379,13 +399,18 @@ async function applyDiff(
     else await step(r, `removing tag ${t.tag}`, () => ports.removeTag(name, t.tag));
   }
   for (const c of d.devices.filter((x) => x.op === 'unassign')) {
-    await step(r, `unassigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () => ports.unassignDevice(name, c.assignment));
+    await step(r, `unassigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () =>
+      ports.unassignDevice(name, c.assignment),
+    );
   }
   for (const c of d.devices.filter((x) => x.op === 'assign')) {
-    await step(r, `assigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () => ports.assignDevice(name, c.assignment));
+    await step(r, `assigning ${c.assignment.devclass} ${c.assignment.backend}:${c.assignment.port}`, () =>
+      ports.assignDevice(name, c.assignment),
+    );
   }
   if (d.firewall) await step(r, 'setting firewall rules', () => ports.setFirewall(name, d.firewall!.to));
-  if (d.notes && notes !== undefined) await step(r, 'writing notes.txt', () => ports.writeNotes(name, r.q.klass, notes));
+  if (d.notes && notes !== undefined)
+    await step(r, 'writing notes.txt', () => ports.writeNotes(name, r.q.klass, notes));
 }
 
 /** Qubes created in the settings step, right before their settings: disposables (no volumes). */

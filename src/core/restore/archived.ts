@@ -27,10 +27,15 @@ export function readArchivedSource(files: ReadonlyMap<string, Buffer>, session: 
   const qubes = parsed.qubes.map((q) => {
     const dir = qubeDirOf(q.name, q.klass);
     const fw = files.get(`${dir}/firewall.xml`);
-    const firewall = fw === undefined ? [] : parseFirewallXml(fw, { source: `${dir}/firewall.xml of session ${session}` });
+    const firewall =
+      fw === undefined ? [] : parseFirewallXml(fw, { source: `${dir}/firewall.xml of session ${session}` });
     const note = files.get(`${dir}/notes.txt`);
     if (note !== undefined) {
-      if (note.length > MAX_NOTES_BYTES) throw new WqError('input', `Refusing ${dir}/notes.txt of session ${session}: larger than ${MAX_NOTES_BYTES} bytes.`);
+      if (note.length > MAX_NOTES_BYTES)
+        throw new WqError(
+          'input',
+          `Refusing ${dir}/notes.txt of session ${session}: larger than ${MAX_NOTES_BYTES} bytes.`,
+        );
       const text = new TextDecoder('utf-8', { fatal: false }).decode(note);
       notes[q.name] = text;
     }
@@ -47,7 +52,10 @@ export function readArchivedSource(files: ReadonlyMap<string, Buffer>, session: 
  * verify after a restore onto 4.2. Also returns the qubes whose assignments lost their identity
  * or mode (for the plan's warnings).
  */
-export function projectForDeviceApi(source: ArchivedRestoreSource, api: '4.2' | '4.3'): { source: ArchivedRestoreSource; widened: Set<string> } {
+export function projectForDeviceApi(
+  source: ArchivedRestoreSource,
+  api: '4.2' | '4.3',
+): { source: ArchivedRestoreSource; widened: Set<string> } {
   const widened = new Set<string>();
   if (api === '4.3') return { source, widened };
   const qubes = source.system.qubes.map((q) => ({

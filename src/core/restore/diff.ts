@@ -71,13 +71,28 @@ export interface SettingsDiff {
 }
 
 export function emptyDiff(): SettingsDiff {
-  return { label: null, template: null, properties: [], features: [], tags: [], devices: [], firewall: null, notes: null };
+  return {
+    label: null,
+    template: null,
+    properties: [],
+    features: [],
+    tags: [],
+    devices: [],
+    firewall: null,
+    notes: null,
+  };
 }
 
 export function diffSize(diff: SettingsDiff): number {
   return (
-    (diff.label ? 1 : 0) + (diff.template ? 1 : 0) + diff.properties.length + diff.features.length +
-    diff.tags.length + diff.devices.length + (diff.firewall ? 1 : 0) + (diff.notes ? 1 : 0)
+    (diff.label ? 1 : 0) +
+    (diff.template ? 1 : 0) +
+    diff.properties.length +
+    diff.features.length +
+    diff.tags.length +
+    diff.devices.length +
+    (diff.firewall ? 1 : 0) +
+    (diff.notes ? 1 : 0)
   );
 }
 
@@ -97,7 +112,10 @@ export interface DiffInput {
 }
 
 export function deviceKey(d: DeviceAssignment): string {
-  const options = Object.keys(d.options).sort().map((k) => `${k}=${d.options[k]}`).join(',');
+  const options = Object.keys(d.options)
+    .sort()
+    .map((k) => `${k}=${d.options[k]}`)
+    .join(',');
   return `${d.devclass}|${d.backend}|${d.port}|${d.deviceId}|${d.mode}|${options}`;
 }
 

@@ -5,7 +5,14 @@
 // qube is configured without them, and they are set once every qube of the run exists.
 import type { QubeClass } from '../qubes/model.ts';
 
-export const REFERENCE_PROPERTIES = ['template', 'netvm', 'default_dispvm', 'audiovm', 'guivm', 'management_dispvm'] as const;
+export const REFERENCE_PROPERTIES = [
+  'template',
+  'netvm',
+  'default_dispvm',
+  'audiovm',
+  'guivm',
+  'management_dispvm',
+] as const;
 
 export interface OrderNode {
   name: string;
@@ -21,7 +28,12 @@ export interface RestoreOrder {
 }
 
 const CLASS_RANK: Record<QubeClass, number> = {
-  AdminVM: 0, TemplateVM: 1, StandaloneVM: 2, AppVM: 3, RemoteVM: 3, DispVM: 4,
+  AdminVM: 0,
+  TemplateVM: 1,
+  StandaloneVM: 2,
+  AppVM: 3,
+  RemoteVM: 3,
+  DispVM: 4,
 };
 
 function rank(node: OrderNode): [number, string] {
@@ -80,7 +92,8 @@ export function restoreOrder(nodes: readonly OrderNode[]): RestoreOrder {
         if (next === undefined || before(node, next)) next = node;
       }
       // (cannot happen: a stuck graph always has a cycle that needs nothing outside itself)
-      if (next === undefined) for (const node of nodes) if (!done.has(node.name) && (next === undefined || before(node, next))) next = node;
+      if (next === undefined)
+        for (const node of nodes) if (!done.has(node.name) && (next === undefined || before(node, next))) next = node;
       const late = Object.entries(next!.refs)
         .filter(([, target]) => byName.has(target) && !done.has(target) && target !== next!.name)
         .map(([prop]) => prop)

@@ -120,9 +120,7 @@ function selectQubes(input: PlanInput): { selected: string[]; notMatched: string
     const selected = [...new Set(request.qubes)].filter((q) => available.has(q) && !excluded.has(q));
     return { selected, notMatched };
   }
-  const selected = [...available].filter(
-    (q) => !excluded.has(q) && (request.includeDisposable || !dispvms.has(q)),
-  );
+  const selected = [...available].filter((q) => !excluded.has(q) && (request.includeDisposable || !dispvms.has(q)));
   return { selected, notMatched: [] };
 }
 
@@ -152,7 +150,11 @@ export function planRestore(input: PlanInput): RestorePlan {
       }
     }
     const running = current !== undefined && current.state !== 'Halted';
-    if (running) problems.push({ severity: 'warning', message: `'${name}' is ${current!.state}: it will be killed before its volumes are restored.` });
+    if (running)
+      problems.push({
+        severity: 'warning',
+        message: `'${name}' is ${current!.state}: it will be killed before its volumes are restored.`,
+      });
     const stopDisposables = Object.entries(live.runningDispvmTemplates)
       .filter(([, template]) => template === name)
       .map(([dispvm]) => dispvm)
@@ -172,7 +174,8 @@ export function planRestore(input: PlanInput): RestorePlan {
       if (hasRoot && vols.root) volumes.push({ kind: 'root', archiveName: vols.root });
       if (!vols.private || (hasRoot && !vols.root)) {
         const msg = `Incomplete volume list for ${target.klass} '${name}' in session ${input.session}.`;
-        if (request.forceIncomplete && hasRoot) problems.push({ severity: 'warning', message: `${msg} Restoring what there is (--force-incomplete).` });
+        if (request.forceIncomplete && hasRoot)
+          problems.push({ severity: 'warning', message: `${msg} Restoring what there is (--force-incomplete).` });
         else problems.push({ severity: 'error', message: msg });
       }
     }
@@ -184,20 +187,32 @@ export function planRestore(input: PlanInput): RestorePlan {
       const ref = target.properties[prop];
       if (ref === 'dom0' && prop !== 'guivm' && prop !== 'audiovm') {
         // qubesd cannot use dom0 as a template, net qube or disposable template: a wrong or tampered archive
-        problems.push({ severity: 'error', message: `its ${prop} is dom0, which can only be a guivm or audiovm: refused.` });
+        problems.push({
+          severity: 'error',
+          message: `its ${prop} is dom0, which can only be a guivm or audiovm: refused.`,
+        });
         continue;
       }
       if (ref === undefined || ref === '' || liveByName.has(ref) || selectedSet.has(ref)) continue;
       const fallbackName = GLOBAL_DEFAULT_OF[prop]!;
       if (!request.ignoreMissing) {
-        problems.push({ severity: 'error', message: `its ${prop} '${ref}' is neither on this system nor restored in this run (restore it too, or use --ignore-missing).` });
+        problems.push({
+          severity: 'error',
+          message: `its ${prop} '${ref}' is neither on this system nor restored in this run (restore it too, or use --ignore-missing).`,
+        });
       } else if (prop === 'template') {
         const fallback = live.globals[fallbackName];
         if (fallback) {
           overrides.set(prop, fallback);
-          problems.push({ severity: 'warning', message: `its template '${ref}' is missing: using the default template '${fallback}' (--ignore-missing).` });
+          problems.push({
+            severity: 'warning',
+            message: `its template '${ref}' is missing: using the default template '${fallback}' (--ignore-missing).`,
+          });
         } else {
-          problems.push({ severity: 'error', message: `its template '${ref}' is missing and there is no default_template.` });
+          problems.push({
+            severity: 'error',
+            message: `its template '${ref}' is missing and there is no default_template.`,
+          });
         }
       } else {
         overrides.set(prop, null);
@@ -225,19 +240,31 @@ export function planRestore(input: PlanInput): RestorePlan {
     });
     // roles that let a qube handle other qubes' traffic or start their disposables: shown, so a
     // tampered archive cannot slip them in unnoticed
-    for (const [prop, role] of [['provides_network', 'a network provider: qubes using it as netvm send all their traffic through it'], ['template_for_dispvms', 'a disposable template: disposables can be started from it']] as const) {
-      if (changes.properties.some((p) => p.name === prop && p.to === 'True')) problems.push({ severity: 'warning', message: `'${name}' becomes ${role} (${prop}=True).` });
+    for (const [prop, role] of [
+      ['provides_network', 'a network provider: qubes using it as netvm send all their traffic through it'],
+      ['template_for_dispvms', 'a disposable template: disposables can be started from it'],
+    ] as const) {
+      if (changes.properties.some((p) => p.name === prop && p.to === 'True'))
+        problems.push({ severity: 'warning', message: `'${name}' becomes ${role} (${prop}=True).` });
     }
     // a value no Admin API call can carry would fail half-way through the qube's settings
-    for (const [kind, list] of [['property', changes.properties], ['feature', changes.features]] as const) {
+    for (const [kind, list] of [
+      ['property', changes.properties],
+      ['feature', changes.features],
+    ] as const) {
       for (const c of list) {
         const bytes = c.to === null ? 0 : new TextEncoder().encode(c.to).length;
-        if (bytes > MAX_VALUE_BYTES) problems.push({ severity: 'error', message: `its ${kind} ${c.name} is ${bytes} bytes long, more than an Admin API call can carry: refused.` });
+        if (bytes > MAX_VALUE_BYTES)
+          problems.push({
+            severity: 'error',
+            message: `its ${kind} ${c.name} is ${bytes} bytes long, more than an Admin API call can carry: refused.`,
+          });
       }
     }
     const label = target.properties.label ?? '';
-    const template = overrides.has('template') ? overrides.get('template')! : target.properties.template ?? null;
-    if (action !== 'overwrite' && label === '') problems.push({ severity: 'error', message: `the backup gives '${name}' no label.` });
+    const template = overrides.has('template') ? overrides.get('template')! : (target.properties.template ?? null);
+    if (action !== 'overwrite' && label === '')
+      problems.push({ severity: 'error', message: `the backup gives '${name}' no label.` });
     if (action !== 'overwrite' && (target.klass === 'AppVM' || target.klass === 'DispVM') && !template) {
       problems.push({ severity: 'error', message: `the backup gives ${target.klass} '${name}' no template.` });
     }
@@ -271,7 +298,7 @@ export function planRestore(input: PlanInput): RestorePlan {
         const ref = overridesOf.get(q.name)!.has(prop) ? overridesOf.get(q.name)!.get(prop) : target.properties[prop];
         if (!ref || request.skip.has(prop)) continue;
         const dep = planned.get(ref);
-        if (dep?.fails && !liveByName.has(ref) ) {
+        if (dep?.fails && !liveByName.has(ref)) {
           q.problems.push({ severity: 'error', message: `its ${prop} '${ref}' cannot be restored.` });
           q.fails = true;
           changed = true;

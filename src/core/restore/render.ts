@@ -11,7 +11,8 @@ function changeLines(d: SettingsDiff): string[] {
   if (d.label) out.push(`label: ${show(d.label.from)} → ${d.label.to}`);
   if (d.template) out.push(`template: ${show(d.template.from)} → ${d.template.to}`);
   for (const p of d.properties) out.push(`${p.name}: ${show(p.from)} → ${show(p.to)}`);
-  for (const f of d.features) out.push(f.to === null ? `feature ${f.name}: remove` : `feature ${f.name}: ${show(f.from)} → ${f.to}`);
+  for (const f of d.features)
+    out.push(f.to === null ? `feature ${f.name}: remove` : `feature ${f.name}: ${show(f.from)} → ${f.to}`);
   for (const t of d.tags) out.push(`tag ${t.tag}: ${t.op}`);
   for (const c of d.devices) {
     const a = c.assignment;

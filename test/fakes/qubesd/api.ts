@@ -142,7 +142,8 @@ function decodeVm(app: AppState, raw: Buffer): Qube {
   if (!isAsciiBytes(raw)) throw drop('UnicodeDecodeError in qube name');
   const text = raw.toString('latin1');
   if (text.startsWith('uuid:')) {
-    if (text.length !== 41 || !UUID_ARG.test(text)) throw qerr('QubesVMInvalidUUIDError', `VM UUID is not valid: ${pyRepr(text.slice(5))}`);
+    if (text.length !== 41 || !UUID_ARG.test(text))
+      throw qerr('QubesVMInvalidUUIDError', `VM UUID is not valid: ${pyRepr(text.slice(5))}`);
     const uuid = text.slice(5);
     for (const q of app.qubes.values()) if (q.uuid === uuid) return q;
     throw qerr('QubesVMNotFoundError', `No such domain: ${pyRepr(text)}`);
@@ -177,15 +178,30 @@ export function dispatch(app: AppState, req: WireRequest): Dispatched {
     if (def.wantsArg === true && base.arg === '') throw protocolError('expected an argument');
     if (def.wantsArg === false && base.arg !== '') throw protocolError('unexpected argument');
     if (def.destAdminvm === true && dest.klass !== 'AdminVM') throw protocolError('expected destination to be AdminVM');
-    if (def.destAdminvm === false && dest.klass === 'AdminVM') throw protocolError('expected destination to not be AdminVM');
-    const body = def.run({ app, src, dest, method: base.method, arg: base.arg, payload: req.payload, endpoint: def.endpoint });
+    if (def.destAdminvm === false && dest.klass === 'AdminVM')
+      throw protocolError('expected destination to not be AdminVM');
+    const body = def.run({
+      app,
+      src,
+      dest,
+      method: base.method,
+      arg: base.arg,
+      payload: req.payload,
+      endpoint: def.endpoint,
+    });
     return { ...base, kind, outcome: 'ok', reply: okReply(body ?? null) };
   } catch (e) {
     if (e instanceof QubesdError) {
       return { ...base, kind, outcome: 'exception', excType: e.type, reply: excReply(e.type, e.message) };
     }
     if (e instanceof DropConnection) return { ...base, kind, outcome: 'dropped', why: e.why, reply: null };
-    return { ...base, kind, outcome: 'dropped', why: e instanceof Error ? `fake qubesd bug: ${e.stack ?? e.message}` : String(e), reply: null };
+    return {
+      ...base,
+      kind,
+      outcome: 'dropped',
+      why: e instanceof Error ? `fake qubesd bug: ${e.stack ?? e.message}` : String(e),
+      reply: null,
+    };
   }
 }
 
@@ -223,27 +239,69 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
   const cached = tableCache.get(app);
   if (cached !== undefined && cached.key === key) return cached.table;
   const t = new Map<string, MethodDef>();
-  t.set('admin.vmclass.List', m(false, false, true, 'read', () => VM_CLASSES.map((c) => `${c}\n`).join('')));
+  t.set(
+    'admin.vmclass.List',
+    m(false, false, true, 'read', () => VM_CLASSES.map((c) => `${c}\n`).join('')),
+  );
   t.set('admin.vm.List', m(false, false, null, 'read', vmList));
   // properties
-  t.set('admin.vm.property.List', m(false, false, null, 'read', (c) => vmSpecs(c.app, c.dest).map((s) => `${s.name}\n`).join('')));
-  t.set('admin.property.List', m(false, false, true, 'read', (c) => globalSpecs(c.app).map((s) => `${s.name}\n`).join('')));
+  t.set(
+    'admin.vm.property.List',
+    m(false, false, null, 'read', (c) =>
+      vmSpecs(c.app, c.dest)
+        .map((s) => `${s.name}\n`)
+        .join(''),
+    ),
+  );
+  t.set(
+    'admin.property.List',
+    m(false, false, true, 'read', (c) =>
+      globalSpecs(c.app)
+        .map((s) => `${s.name}\n`)
+        .join(''),
+    ),
+  );
   t.set('admin.vm.property.Get', m(true, false, null, 'read', vmPropertyGet));
   t.set('admin.property.Get', m(true, false, true, 'read', globalPropertyGet));
   t.set('admin.vm.property.GetAll', m(false, false, null, 'read', vmPropertyGetAll));
   t.set('admin.property.GetAll', m(false, false, true, 'read', globalPropertyGetAll));
   t.set('admin.vm.property.GetDefault', m(true, false, null, 'read', vmPropertyGetDefault));
   t.set('admin.property.GetDefault', m(true, false, true, 'read', globalPropertyGetDefault));
-  t.set('admin.vm.property.Set', m(true, null, null, 'write', (c) => setVmProperty(c.app, c.dest, vmSpecOrFail(c), c.payload)));
-  t.set('admin.property.Set', m(true, null, true, 'write', (c) => setGlobalProperty(c.app, globalSpecOrFail(c), c.payload)));
-  t.set('admin.vm.property.Reset', m(true, false, null, 'write', (c) => resetVmProperty(c.app, c.dest, vmSpecOrFail(c))));
-  t.set('admin.property.Reset', m(true, false, true, 'write', (c) => resetGlobalProperty(c.app, globalSpecOrFail(c))));
+  t.set(
+    'admin.vm.property.Set',
+    m(true, null, null, 'write', (c) => setVmProperty(c.app, c.dest, vmSpecOrFail(c), c.payload)),
+  );
+  t.set(
+    'admin.property.Set',
+    m(true, null, true, 'write', (c) => setGlobalProperty(c.app, globalSpecOrFail(c), c.payload)),
+  );
+  t.set(
+    'admin.vm.property.Reset',
+    m(true, false, null, 'write', (c) => resetVmProperty(c.app, c.dest, vmSpecOrFail(c))),
+  );
+  t.set(
+    'admin.property.Reset',
+    m(true, false, true, 'write', (c) => resetGlobalProperty(c.app, globalSpecOrFail(c))),
+  );
   t.set('admin.vm.property.Help', m(true, false, null, 'read', vmPropertyHelp));
-  t.set('admin.property.Help', m(true, false, true, 'read', (c) => GLOBAL_HELP[globalSpecOrFail(c).name] ?? ''));
+  t.set(
+    'admin.property.Help',
+    m(true, false, true, 'read', (c) => GLOBAL_HELP[globalSpecOrFail(c).name] ?? ''),
+  );
   // volumes
-  t.set('admin.vm.volume.List', m(false, false, null, 'read', (c) => [...c.dest.volumes.keys()].map((n) => `${n}\n`).join('')));
+  t.set(
+    'admin.vm.volume.List',
+    m(false, false, null, 'read', (c) => [...c.dest.volumes.keys()].map((n) => `${n}\n`).join('')),
+  );
   t.set('admin.vm.volume.Info', m(true, false, null, 'read', volumeInfo));
-  t.set('admin.vm.volume.ListSnapshots', m(true, false, null, 'read', (c) => volumeRevisions(c.app, volumeArg(c)).map(([r]) => `${r}\n`).join('')));
+  t.set(
+    'admin.vm.volume.ListSnapshots',
+    m(true, false, null, 'read', (c) =>
+      volumeRevisions(c.app, volumeArg(c))
+        .map(([r]) => `${r}\n`)
+        .join(''),
+    ),
+  );
   t.set('admin.vm.volume.Revert', m(true, true, null, 'write', volumeRevert));
   t.set('admin.vm.volume.CloneFrom', m(true, false, null, 'write', volumeCloneFrom));
   t.set('admin.vm.volume.CloneTo', m(true, true, null, 'write', volumeCloneTo));
@@ -252,36 +310,89 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
   t.set('admin.vm.volume.Set.rw', m(true, true, null, 'write', volumeSetRw));
   t.set('admin.vm.volume.Set.ephemeral', m(true, true, null, 'write', volumeSetEphemeral));
   // tags
-  t.set('admin.vm.tag.List', m(false, false, null, 'read', (c) => [...c.dest.tags].sort().map((x) => `${x}\n`).join('')));
-  t.set('admin.vm.tag.Get', m(true, false, null, 'read', (c) => (validateTag(c.arg), c.dest.tags.has(c.arg) ? '1' : '0')));
+  t.set(
+    'admin.vm.tag.List',
+    m(false, false, null, 'read', (c) =>
+      [...c.dest.tags]
+        .sort()
+        .map((x) => `${x}\n`)
+        .join(''),
+    ),
+  );
+  t.set(
+    'admin.vm.tag.Get',
+    m(true, false, null, 'read', (c) => (validateTag(c.arg), c.dest.tags.has(c.arg) ? '1' : '0')),
+  );
   t.set('admin.vm.tag.Set', m(true, false, null, 'write', tagSet));
   t.set('admin.vm.tag.Remove', m(true, false, null, 'write', tagRemove));
   // pools and labels
-  t.set('admin.pool.List', m(false, false, true, 'read', (c) => [...c.app.pools.keys()].map((p) => `${p}\n`).join('')));
-  t.set('admin.pool.ListDrivers', m(false, false, true, 'read', () => POOL_DRIVERS.map(([d, ps]) => `${d} ${ps.join(' ')}\n`).join('')));
+  t.set(
+    'admin.pool.List',
+    m(false, false, true, 'read', (c) => [...c.app.pools.keys()].map((p) => `${p}\n`).join('')),
+  );
+  t.set(
+    'admin.pool.ListDrivers',
+    m(false, false, true, 'read', () => POOL_DRIVERS.map(([d, ps]) => `${d} ${ps.join(' ')}\n`).join('')),
+  );
   t.set('admin.pool.Info', m(true, false, true, 'read', poolInfo));
   t.set('admin.pool.UsageDetails', m(true, false, true, 'read', poolUsageDetails));
   t.set('admin.pool.volume.List', m(true, false, true, 'read', poolVolumeList));
   t.set('admin.pool.Set.revisions_to_keep', m(true, true, true, 'write', poolSetRevisions));
   t.set('admin.pool.Set.ephemeral_volatile', m(true, true, true, 'write', poolSetEphemeral));
-  t.set('admin.label.List', m(false, false, true, 'read', (c) => c.app.labels.map((l) => `${l.name}\n`).join('')));
-  t.set('admin.label.Get', m(true, false, true, 'read', (c) => labelOf(c).color));
-  t.set('admin.label.Index', m(true, false, true, 'read', (c) => String(labelOf(c).index)));
+  t.set(
+    'admin.label.List',
+    m(false, false, true, 'read', (c) => c.app.labels.map((l) => `${l.name}\n`).join('')),
+  );
+  t.set(
+    'admin.label.Get',
+    m(true, false, true, 'read', (c) => labelOf(c).color),
+  );
+  t.set(
+    'admin.label.Index',
+    m(true, false, true, 'read', (c) => String(labelOf(c).index)),
+  );
   t.set('admin.label.Create', m(true, true, true, 'write', labelCreate));
   t.set('admin.label.Remove', m(true, false, true, 'write', labelRemove));
   // power
-  t.set('admin.vm.Start', m(false, false, null, 'execute', (c) => startQube(c.app, c.dest)));
+  t.set(
+    'admin.vm.Start',
+    m(false, false, null, 'execute', (c) => startQube(c.app, c.dest)),
+  );
   t.set('admin.vm.Shutdown', m(null, false, null, 'execute', vmShutdown));
-  t.set('admin.vm.Pause', m(false, false, null, 'execute', (c) => pauseQube(c.dest)));
-  t.set('admin.vm.Unpause', m(false, false, null, 'execute', (c) => unpauseQube(c.dest)));
-  t.set('admin.vm.Kill', m(false, false, null, 'execute', (c) => killQube(c.app, c.dest)));
+  t.set(
+    'admin.vm.Pause',
+    m(false, false, null, 'execute', (c) => pauseQube(c.dest)),
+  );
+  t.set(
+    'admin.vm.Unpause',
+    m(false, false, null, 'execute', (c) => unpauseQube(c.dest)),
+  );
+  t.set(
+    'admin.vm.Kill',
+    m(false, false, null, 'execute', (c) => killQube(c.app, c.dest)),
+  );
   t.set('admin.vm.CurrentState', m(false, false, null, 'read', currentState));
   // features
-  t.set('admin.vm.feature.List', m(false, false, null, 'read', (c) => [...c.dest.features.keys()].map((f) => `${f}\n`).join('')));
-  t.set('admin.vm.feature.Get', m(true, false, null, 'read', (c) => featureOrFail(c, c.dest.features.get(c.arg))));
-  t.set('admin.vm.feature.CheckWithTemplate', m(true, false, null, 'read', (c) => featureOrFail(c, featureWithTemplate(c.app, c.dest, c.arg))));
-  t.set('admin.vm.feature.CheckWithNetvm', m(true, false, null, 'read', (c) => featureOrFail(c, featureWithNetvm(c.app, c.dest, c.arg))));
-  t.set('admin.vm.feature.CheckWithAdminVM', m(true, false, null, 'read', (c) => featureOrFail(c, withAdmin(c, c.dest.features.get(c.arg)))));
+  t.set(
+    'admin.vm.feature.List',
+    m(false, false, null, 'read', (c) => [...c.dest.features.keys()].map((f) => `${f}\n`).join('')),
+  );
+  t.set(
+    'admin.vm.feature.Get',
+    m(true, false, null, 'read', (c) => featureOrFail(c, c.dest.features.get(c.arg))),
+  );
+  t.set(
+    'admin.vm.feature.CheckWithTemplate',
+    m(true, false, null, 'read', (c) => featureOrFail(c, featureWithTemplate(c.app, c.dest, c.arg))),
+  );
+  t.set(
+    'admin.vm.feature.CheckWithNetvm',
+    m(true, false, null, 'read', (c) => featureOrFail(c, featureWithNetvm(c.app, c.dest, c.arg))),
+  );
+  t.set(
+    'admin.vm.feature.CheckWithAdminVM',
+    m(true, false, null, 'read', (c) => featureOrFail(c, withAdmin(c, c.dest.features.get(c.arg)))),
+  );
   t.set(
     'admin.vm.feature.CheckWithTemplateAndAdminVM',
     m(true, false, null, 'read', (c) => featureOrFail(c, withAdmin(c, featureWithTemplate(c.app, c.dest, c.arg)))),
@@ -290,12 +401,24 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
   t.set('admin.vm.feature.Set', m(true, null, null, 'write', featureSet));
   // create / remove
   for (const klass of VM_CLASSES) {
-    t.set(`admin.vm.Create.${klass}`, m(null, null, true, 'write', (c) => vmCreate(c, false), klass));
-    t.set(`admin.vm.CreateInPool.${klass}`, m(null, null, true, 'write', (c) => vmCreate(c, true), klass));
+    t.set(
+      `admin.vm.Create.${klass}`,
+      m(null, null, true, 'write', (c) => vmCreate(c, false), klass),
+    );
+    t.set(
+      `admin.vm.CreateInPool.${klass}`,
+      m(null, null, true, 'write', (c) => vmCreate(c, true), klass),
+    );
   }
-  t.set('admin.vm.Remove', m(false, false, null, 'write', (c) => removeQube(c.app, c.dest)));
+  t.set(
+    'admin.vm.Remove',
+    m(false, false, null, 'write', (c) => removeQube(c.app, c.dest)),
+  );
   // devices
-  t.set('admin.deviceclass.List', m(false, false, true, 'read', (c) => c.app.deviceClasses.map((d) => `${d}\n`).join('')));
+  t.set(
+    'admin.deviceclass.List',
+    m(false, false, true, 'read', (c) => c.app.deviceClasses.map((d) => `${d}\n`).join('')),
+  );
   for (const dc of app.deviceClasses) {
     t.set(`admin.vm.device.${dc}.Available`, m(null, false, null, 'read', deviceAvailable, dc));
     if (app.api === '4.2') {
@@ -313,12 +436,29 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
       t.set(`admin.vm.device.${dc}.Set.assignment`, m(true, true, null, 'write', deviceSetAssignment, dc));
     }
   }
-  if (app.api !== '4.2') t.set('admin.vm.device.denied.List', m(false, false, null, 'read', (c) => deniedList(c)));
+  if (app.api !== '4.2')
+    t.set(
+      'admin.vm.device.denied.List',
+      m(false, false, null, 'read', (c) => deniedList(c)),
+    );
   // firewall, notes
-  t.set('admin.vm.firewall.Get', m(false, false, false, 'read', (c) => activeRules(c.dest.firewall ?? ['action=accept']).map((r) => `${r}\n`).join('')));
+  t.set(
+    'admin.vm.firewall.Get',
+    m(false, false, false, 'read', (c) =>
+      activeRules(c.dest.firewall ?? ['action=accept'])
+        .map((r) => `${r}\n`)
+        .join(''),
+    ),
+  );
   t.set('admin.vm.firewall.Set', m(false, true, false, 'write', firewallSet));
-  t.set('admin.vm.firewall.Reload', m(false, false, false, 'execute', () => undefined));
-  t.set('admin.vm.notes.Get', m(false, false, false, 'read', (c) => c.dest.notes));
+  t.set(
+    'admin.vm.firewall.Reload',
+    m(false, false, false, 'execute', () => undefined),
+  );
+  t.set(
+    'admin.vm.notes.Get',
+    m(false, false, false, 'read', (c) => c.dest.notes),
+  );
   tableCache.set(app, { key, table: t });
   return t;
 }
@@ -364,13 +504,19 @@ function escapeGetAll(text: string): string {
 
 function vmPropertyGetAll(c: Call): string {
   return vmSpecs(c.app, c.dest)
-    .map((s) => `${s.name} ${escapeGetAll(serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)))}\n`)
+    .map(
+      (s) =>
+        `${s.name} ${escapeGetAll(serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)))}\n`,
+    )
     .join('');
 }
 
 function globalPropertyGetAll(c: Call): string {
   return globalSpecs(c.app)
-    .map((s) => `${s.name} ${escapeGetAll(serialize(s.type, globalProp(c.app, s.name), globalPropIsDefault(c.app, s.name)))}\n`)
+    .map(
+      (s) =>
+        `${s.name} ${escapeGetAll(serialize(s.type, globalProp(c.app, s.name), globalPropIsDefault(c.app, s.name)))}\n`,
+    )
     .join('');
 }
 
@@ -419,7 +565,10 @@ function volumeInfo(c: Call): string {
   return lines.map(([k, v]) => `${k}=${v}\n`).join('');
 }
 
-function effectiveEphemeral(app: AppState, vol: { ephemeral: boolean | null; snapOnStart: boolean; saveOnStop: boolean; rw: boolean; pool: string }): boolean {
+function effectiveEphemeral(
+  app: AppState,
+  vol: { ephemeral: boolean | null; snapOnStart: boolean; saveOnStop: boolean; rw: boolean; pool: string },
+): boolean {
   if (vol.ephemeral !== null) return vol.ephemeral;
   if (vol.snapOnStart || vol.saveOnStop || !vol.rw) return false;
   const pool = app.pools.get(vol.pool);
@@ -452,7 +601,8 @@ function volumeSetRevisions(c: Call): void {
   const n = validateNumber(c.payload, 'revisions to keep', true);
   if (n < -1) throw qerr('QubesValueError', 'Invalid value for revisions_to_keep');
   const switching = n !== vol.revisionsToKeep && (vol.revisionsToKeep === -1 || n === -1);
-  if (isRunning(c.dest) && switching) throw qerr('QubesVMNotHaltedError', `Domain is not powered off: ${pyRepr(c.dest.name)}`);
+  if (isRunning(c.dest) && switching)
+    throw qerr('QubesVMNotHaltedError', `Domain is not powered off: ${pyRepr(c.dest.name)}`);
   if (isKernelVolume(c.app, vol)) {
     if (n !== 0) throw qerr('QubesValueError', 'LinuxModules supports only revisions_to_keep=0');
     return;
@@ -478,13 +628,17 @@ function volumeSetRw(c: Call): void {
 function volumeSetEphemeral(c: Call): void {
   const vol = volumeArg(c);
   const v = boolPayload(c);
-  if (isKernelVolume(c.app, vol)) throw qerr('QubesValueError', 'LinuxModules does not support setting ephemeral value');
+  if (isKernelVolume(c.app, vol))
+    throw qerr('QubesValueError', 'LinuxModules does not support setting ephemeral value');
   if (!v) {
     vol.ephemeral = false;
     return;
   }
   if (vol.snapOnStart || vol.saveOnStop || !vol.rw) {
-    throw qerr('QubesValueError', 'Cannot enable ephemeral on snap_on_start or save_on_stop or non-dom0 or not writable volume');
+    throw qerr(
+      'QubesValueError',
+      'Cannot enable ephemeral on snap_on_start or save_on_stop or non-dom0 or not writable volume',
+    );
   }
   vol.ephemeral = true;
 }
@@ -493,7 +647,9 @@ function volumeRevert(c: Call): void {
   const vol = volumeArg(c);
   const rev = c.payload.toString('latin1').trim();
   if (!/^[A-Za-z0-9:._-]*$/.test(rev)) {
-    throw protocolError('Revision name must be in safe set: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.');
+    throw protocolError(
+      'Revision name must be in safe set: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:-_.',
+    );
   }
   const revs = volumeRevisions(c.app, vol);
   if (!revs.some(([r]) => r === rev)) throw drop('QubesVolumeRevisionNotFoundError (a KeyError)');
@@ -512,11 +668,13 @@ function volumeCloneTo(c: Call): void {
   if (!isAsciiBytes(c.payload)) throw protocolError('Token contains non-ASCII characters');
   const token = c.payload.toString('latin1').trim();
   const entry = c.app.cloneTokens.get(token);
-  if (entry === undefined) throw qerr('QubesVolumeCopyTokenNotFoundError', pyRepr('Token to clone volume of qube was not found'));
+  if (entry === undefined)
+    throw qerr('QubesVolumeCopyTokenNotFoundError', pyRepr('Token to clone volume of qube was not found'));
   c.app.cloneTokens.delete(token);
   if (!c.app.pools.has(entry.pool)) throw drop('QubesPoolNotFoundError (a KeyError)');
   let src: ReturnType<Qube['volumes']['get']>;
-  for (const q of c.app.qubes.values()) for (const v of q.volumes.values()) if (v.pool === entry.pool && v.vid === entry.vid) src = v;
+  for (const q of c.app.qubes.values())
+    for (const v of q.volumes.values()) if (v.pool === entry.pool && v.vid === entry.vid) src = v;
   if (src === undefined) throw drop('QubesVolumeNotFoundError (a KeyError)');
   importVolume(c.app, dst, src);
 }
@@ -554,7 +712,8 @@ function tagSet(c: Call): void {
 function tagRemove(c: Call): void {
   validateTag(c.arg);
   tagPermission(c);
-  if (!c.dest.tags.delete(c.arg)) throw qerr('QubesTagNotFoundError', `Tag not set for domain ${c.dest.name}: ${c.arg}`);
+  if (!c.dest.tags.delete(c.arg))
+    throw qerr('QubesTagNotFoundError', `Tag not set for domain ${c.dest.name}: ${c.arg}`);
 }
 
 // --- pools and labels ---
@@ -567,7 +726,9 @@ function poolArg(c: Call) {
 
 function poolInfo(c: Call): string {
   const pool = poolArg(c);
-  let out = poolConfig(c.app, pool).map(([k, v]) => `${k}=${v}\n`).join('');
+  let out = poolConfig(c.app, pool)
+    .map(([k, v]) => `${k}=${v}\n`)
+    .join('');
   const usage = poolUsage(pool);
   if (usage !== undefined) out += `size=${usage.size}\nusage=${usage.usage}\n`;
   const inc = poolIncludedIn(c.app, pool);
@@ -586,7 +747,8 @@ function poolVolumeList(c: Call): string {
   const pool = poolArg(c);
   if (pool.driver === 'linux-kernel') return '';
   const out: string[] = [];
-  for (const q of c.app.qubes.values()) for (const v of q.volumes.values()) if (v.pool === pool.name) out.push(`${v.vid}\n`);
+  for (const q of c.app.qubes.values())
+    for (const v of q.volumes.values()) if (v.pool === pool.name) out.push(`${v.vid}\n`);
   return out.join('');
 }
 
@@ -611,7 +773,10 @@ function validateLabelName(text: string, creation: boolean): void {
   if (text === '') throw qerr('QubesInvalidLabelError', 'Label name must be set');
   if (creation && isDigits(text)) throw qerr('QubesInvalidLabelError', 'Label must not be a digit');
   if (!/^[A-Za-z0-9._-]+$/.test(text)) {
-    throw qerr('QubesInvalidLabelError', 'Label must be in safe set: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.');
+    throw qerr(
+      'QubesInvalidLabelError',
+      'Label must be in safe set: abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.',
+    );
   }
 }
 
@@ -626,7 +791,8 @@ function labelCreate(c: Call): void {
   const value = isAsciiBytes(c.payload) ? c.payload.toString('latin1').trim() : undefined;
   if (value === undefined) throw qerr('QubesInvalidLabelValueError', 'Label value must be encoded in ASCII');
   if (value.length !== 8) throw qerr('QubesInvalidLabelValueError', 'Label value must have length of 8');
-  if (!/^0x[0-9a-f]{6}$/.test(value)) throw qerr('QubesInvalidLabelValueError', 'Label value must be in format 0xRRGGBB');
+  if (!/^0x[0-9a-f]{6}$/.test(value))
+    throw qerr('QubesInvalidLabelValueError', 'Label value must be in format 0xRRGGBB');
   if (c.app.labels.some((l) => l.name === c.arg || String(l.index) === c.arg)) {
     throw qerr('QubesLabelInUseError', `Label is still in use: ${pyRepr(c.arg)}`);
   }
@@ -638,7 +804,8 @@ function labelRemove(c: Call): void {
   const label = labelOf(c);
   if (label.index <= 8) throw protocolError('Can only remove custom labels');
   for (const q of c.app.qubes.values()) {
-    if (q.props.get('label') === label.name) throw qerr('QubesLabelInUseError', `Label is still in use: ${pyRepr(label.name)}`);
+    if (q.props.get('label') === label.name)
+      throw qerr('QubesLabelInUseError', `Label is still in use: ${pyRepr(label.name)}`);
   }
   c.app.labels = c.app.labels.filter((l) => l !== label);
 }
@@ -668,7 +835,8 @@ function currentState(c: Call): string {
 // --- features ---
 
 function featureOrFail(c: Call, value: string | undefined): string {
-  if (value === undefined) throw qerr('QubesFeatureNotFoundError', `Feature not set for domain ${c.dest.name}: ${c.arg}`);
+  if (value === undefined)
+    throw qerr('QubesFeatureNotFoundError', `Feature not set for domain ${c.dest.name}: ${c.arg}`);
   return value;
 }
 
@@ -679,7 +847,12 @@ function withAdmin(c: Call, value: string | undefined): string | undefined {
   return d0.features.get(c.arg);
 }
 
-const PROHIBITED_FEATURES = ['deferred-netvm-original', 'preload-dispvm', 'preload-dispvm-completed', 'preload-dispvm-in-progress'];
+const PROHIBITED_FEATURES = [
+  'deferred-netvm-original',
+  'preload-dispvm',
+  'preload-dispvm-completed',
+  'preload-dispvm-in-progress',
+];
 
 function featurePermission(c: Call): void {
   if (PROHIBITED_FEATURES.includes(c.arg)) {
@@ -698,7 +871,8 @@ function featureSet(c: Call): void {
 
 function featureRemove(c: Call): void {
   featurePermission(c);
-  if (!deleteFeature(c.dest, c.arg)) throw qerr('QubesFeatureNotFoundError', `Feature not set for domain ${c.dest.name}: ${c.arg}`);
+  if (!deleteFeature(c.dest, c.arg))
+    throw qerr('QubesFeatureNotFoundError', `Feature not set for domain ${c.dest.name}: ${c.arg}`);
 }
 
 // --- create ---
@@ -735,7 +909,9 @@ function vmCreate(c: Call, allowPool: boolean): void {
       kw.add('name');
     } else if (key === 'label') {
       validateLabelName(value, true);
-      const found = c.app.labels.find((l) => l.name === value) ?? (isDigits(value) ? c.app.labels.find((l) => String(l.index) === value) : undefined);
+      const found =
+        c.app.labels.find((l) => l.name === value) ??
+        (isDigits(value) ? c.app.labels.find((l) => String(l.index) === value) : undefined);
       if (found !== undefined) {
         label = found.name;
         kw.add('label');
@@ -760,7 +936,8 @@ function vmCreate(c: Call, allowPool: boolean): void {
   }
   if (name === undefined) throw protocolError('Creation requested without key: name');
   if (label === undefined) throw protocolError('Creation requested without key: label');
-  if (pool !== undefined && pools.size > 0) throw protocolError("Conflicting options specified: 'pool=', 'pool:volume='");
+  if (pool !== undefined && pools.size > 0)
+    throw protocolError("Conflicting options specified: 'pool=', 'pool:volume='");
   if (c.app.qubes.has(name)) throw qerr('QubesVMAlreadyExistsError', `Qube already exists: ${name}`);
   if (invalidTemplate) throw qerr('QubesVMNotFoundError', `No such domain: ${pyRepr(c.arg)}`);
   // the label name came from the payload: qubesd does not repeat it
@@ -829,7 +1006,10 @@ function attachedNow(c: Call, q: Qube, devclass: string): Array<{ a: Assignment;
 
 function deviceAttached(c: Call): string {
   const now = attachedNow(c, c.dest, c.endpoint);
-  const sel = deviceArgFilter(c, now.map((x) => ({ ...x, backend: x.a.backend, port: x.a.port })));
+  const sel = deviceArgFilter(
+    c,
+    now.map((x) => ({ ...x, backend: x.a.backend, port: x.a.port })),
+  );
   return deviceLines(sel.map(({ a, deviceId }) => [deviceKey({ ...a, deviceId }), serializeAssignment(a, deviceId)]));
 }
 
@@ -843,7 +1023,10 @@ function deviceAssign(c: Call): void {
   if (c.dest.klass === 'RemoteVM') throw qerr('QubesException', "This qube doesn't support devices");
   const list = assignedOf(c.dest, c.endpoint);
   if (list.some((x) => sameDevice(x, a))) {
-    throw qerr('DeviceAlreadyAssigned', pyRepr(`${c.endpoint} device ${deviceStr(a)} already assigned to ${c.dest.name}`));
+    throw qerr(
+      'DeviceAlreadyAssigned',
+      pyRepr(`${c.endpoint} device ${deviceStr(a)} already assigned to ${c.dest.name}`),
+    );
   }
   if (a.mode === 'manual') throw drop('ValueError: Only auto-attachable devices can be assigned.');
   list.push(a);
@@ -853,14 +1036,20 @@ function deviceUnassign(c: Call): void {
   const dev = expectedDevice(c);
   const list = assignedOf(c.dest, c.endpoint);
   const i = list.findIndex((x) => sameDevice(x, dev));
-  if (i < 0) throw qerr('DeviceNotAssigned', pyRepr(`${c.endpoint} device ${deviceStr(dev)} not assigned to ${c.dest.name}`));
+  if (i < 0)
+    throw qerr('DeviceNotAssigned', pyRepr(`${c.endpoint} device ${deviceStr(dev)} not assigned to ${c.dest.name}`));
   list.splice(i, 1);
 }
 
 function deviceSetAssignment(c: Call): void {
-  const modes: Record<string, AssignmentMode> = { required: 'required', 'ask-to-attach': 'ask-to-attach', 'auto-attach': 'auto-attach' };
+  const modes: Record<string, AssignmentMode> = {
+    required: 'required',
+    'ask-to-attach': 'ask-to-attach',
+    'auto-attach': 'auto-attach',
+  };
   const mode = modes[c.payload.toString('latin1')];
-  if (mode === undefined || !isAsciiBytes(c.payload)) throw qerr('QubesUnrecognizedDeviceAssignmentMode', 'Invalid assignment mode');
+  if (mode === undefined || !isAsciiBytes(c.payload))
+    throw qerr('QubesUnrecognizedDeviceAssignmentMode', 'Invalid assignment mode');
   const dev = expectedDevice(c);
   const list = assignedOf(c.dest, c.endpoint);
   const a = list.find((x) => sameDevice(x, dev));
@@ -872,18 +1061,25 @@ function deviceAttach(c: Call): void {
   const dev = expectedDevice(c);
   const a = deserializeAssignment(c.app, c.payload, dev);
   if (c.dest.klass === 'RemoteVM') throw qerr('QubesException', "This qube doesn't support devices");
-  if (isHalted(c.dest)) throw qerr('QubesVMNotRunningError', 'VM not running, cannot attach device, do you mean `assign`?');
+  if (isHalted(c.dest))
+    throw qerr('QubesVMNotRunningError', 'VM not running, cannot attach device, do you mean `assign`?');
   const exposed = a.backend === '*' || a.port === '*' ? undefined : findExposed(c.app, c.endpoint, a.backend, a.port);
   if (exposed === undefined || (a.deviceId !== '*' && a.deviceId !== exposed.deviceId)) {
     throw protocolError(`Cannot attach ambiguous ${c.endpoint} device.`);
   }
   const now = attachedNow(c, c.dest, c.endpoint);
   if (now.some((x) => x.a.backend === a.backend && x.a.port === a.port)) {
-    throw qerr('DeviceAlreadyAttached', pyRepr(`device ${a.backend}:${a.port}:${exposed.deviceId} of class ${c.endpoint} already attached to ${c.dest.name}`));
+    throw qerr(
+      'DeviceAlreadyAttached',
+      pyRepr(
+        `device ${a.backend}:${a.port}:${exposed.deviceId} of class ${c.endpoint} already attached to ${c.dest.name}`,
+      ),
+    );
   }
   if (c.endpoint === 'pci') {
     if (c.dest.klass === 'AdminVM') throw qerr('QubesException', "Can't attach PCI device to dom0");
-    if (vmProp(c.app, c.dest, 'virt_mode') === 'pvh') throw qerr('QubesException', "Can't attach PCI device to VM in pvh mode");
+    if (vmProp(c.app, c.dest, 'virt_mode') === 'pvh')
+      throw qerr('QubesException', "Can't attach PCI device to VM in pvh mode");
   }
   const list = c.dest.attached.get(c.endpoint) ?? [];
   list.push({ ...a, deviceId: exposed.deviceId, mode: 'manual', frontend: c.dest.name });
@@ -894,9 +1090,13 @@ function deviceDetach(c: Call): void {
   const dev = expectedDevice(c);
   const now = attachedNow(c, c.dest, c.endpoint);
   const hit = now.find((x) => x.a.port === dev.port && x.a.backend === dev.backend);
-  if (hit === undefined) throw qerr('DeviceNotAssigned', pyRepr(`${c.endpoint} device ${dev.port} not attached to ${c.dest.name}`));
+  if (hit === undefined)
+    throw qerr('DeviceNotAssigned', pyRepr(`${c.endpoint} device ${dev.port} not attached to ${c.dest.name}`));
   if (hit.a.mode === 'required' && !isHalted(c.dest)) {
-    throw qerr('QubesVMNotHaltedError', 'Can not detach a required device from a non halted qube. You need to unassign device first.');
+    throw qerr(
+      'QubesVMNotHaltedError',
+      'Can not detach a required device from a non halted qube. You need to unassign device first.',
+    );
   }
   const live = c.dest.attached.get(c.endpoint) ?? [];
   const i = live.indexOf(hit.a);
@@ -918,9 +1118,14 @@ function deviceList42(c: Call): string {
   const live = isRunning(c.dest) ? (c.dest.attached.get(c.endpoint) ?? []) : [];
   const rows: Array<{ a: Assignment; persistent: boolean }> = [
     ...persistent.map((a) => ({ a, persistent: true })),
-    ...live.filter((l) => !persistent.some((p) => p.backend === l.backend && p.port === l.port)).map((a) => ({ a, persistent: false })),
+    ...live
+      .filter((l) => !persistent.some((p) => p.backend === l.backend && p.port === l.port))
+      .map((a) => ({ a, persistent: false })),
   ];
-  const sel = deviceArgFilter(c, rows.map((r) => ({ ...r, backend: r.a.backend, port: r.a.port })));
+  const sel = deviceArgFilter(
+    c,
+    rows.map((r) => ({ ...r, backend: r.a.backend, port: r.a.port })),
+  );
   return deviceLines(sel.map((r) => [`${r.a.backend}+${r.a.port}`, serialize42(r.a, r.persistent)]));
 }
 
@@ -941,12 +1146,17 @@ function deviceAttach42(c: Call): void {
   const persistentList = assignedOf(c.dest, c.endpoint);
   const live = c.dest.attached.get(c.endpoint) ?? [];
   if ([...persistentList, ...live].some((a) => a.backend === backend && a.port === port)) {
-    throw qerr('DeviceAlreadyAttached', pyRepr(`device ${backend}:${port} of class ${c.endpoint} already attached to ${c.dest.name}`));
+    throw qerr(
+      'DeviceAlreadyAttached',
+      pyRepr(`device ${backend}:${port} of class ${c.endpoint} already attached to ${c.dest.name}`),
+    );
   }
   if (c.endpoint === 'pci') {
-    if (findExposed(c.app, 'pci', backend, port) === undefined) throw qerr('QubesException', `Invalid PCI device: ${port}`);
+    if (findExposed(c.app, 'pci', backend, port) === undefined)
+      throw qerr('QubesException', `Invalid PCI device: ${port}`);
     if (c.dest.klass === 'AdminVM') throw qerr('QubesException', "Can't attach PCI device to dom0");
-    if (vmProp(c.app, c.dest, 'virt_mode') === 'pvh') throw qerr('QubesException', "Can't attach PCI device to VM in pvh mode");
+    if (vmProp(c.app, c.dest, 'virt_mode') === 'pvh')
+      throw qerr('QubesException', "Can't attach PCI device to VM in pvh mode");
   }
   const exposed = findExposed(c.app, c.endpoint, backend, port);
   const a: Assignment = {

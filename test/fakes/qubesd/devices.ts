@@ -5,7 +5,9 @@ import { DropConnection, protocolError, qerr, drop } from './errors.ts';
 import type { AppState, Assignment, AssignmentMode, ExposedDevice, Qube } from './model.ts';
 import { pyRepr, pySetRepr } from './py.ts';
 
-const KEY_CHARS = new Set('0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<>?@[\\]^_{|}~');
+const KEY_CHARS = new Set(
+  '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<>?@[\\]^_{|}~',
+);
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 const PARAM_CHARS = new Set([...KEY_CHARS, ...PUNCTUATION, ' ']);
 
@@ -14,11 +16,31 @@ export const MODES: readonly AssignmentMode[] = ['manual', 'ask-to-attach', 'aut
 /** The PCI functions of the lab machine (dom0's `admin.vm.device.pci.Available`, transcript seq 265). */
 export const LAB_PCI_DEVICES: readonly ExposedDevice[] = [
   pci('00_00.0', '0x8086:0x0d57::p060000', "vendor='Intel Corporation' interfaces='p060000' _sbdf='0000:00:00.0'"),
-  pci('00_01.0', '0x1af4:0x1045::pffff00', "vendor='Red Hat, Inc.' product='Virtio 1.0 memory balloon' interfaces='pffff00' _sbdf='0000:00:01.0'"),
-  pci('00_02.0', '0x1af4:0x1042::p018000', "vendor='Red Hat, Inc.' product='Virtio 1.0 block device' interfaces='p018000' _sbdf='0000:00:02.0'"),
-  pci('00_03.0', '0x1af4:0x1041::p020000', "vendor='Red Hat, Inc.' product='Virtio 1.0 network device' interfaces='p020000' _sbdf='0000:00:03.0'"),
-  pci('00_04.0', '0x1af4:0x1053::pffff00', "vendor='Red Hat, Inc.' product='Virtio 1.0 socket' interfaces='pffff00' _sbdf='0000:00:04.0'"),
-  pci('00_05.0', '0x1af4:0x1044::pffff00', "vendor='Red Hat, Inc.' product='Virtio 1.0 RNG' interfaces='pffff00' _sbdf='0000:00:05.0'"),
+  pci(
+    '00_01.0',
+    '0x1af4:0x1045::pffff00',
+    "vendor='Red Hat, Inc.' product='Virtio 1.0 memory balloon' interfaces='pffff00' _sbdf='0000:00:01.0'",
+  ),
+  pci(
+    '00_02.0',
+    '0x1af4:0x1042::p018000',
+    "vendor='Red Hat, Inc.' product='Virtio 1.0 block device' interfaces='p018000' _sbdf='0000:00:02.0'",
+  ),
+  pci(
+    '00_03.0',
+    '0x1af4:0x1041::p020000',
+    "vendor='Red Hat, Inc.' product='Virtio 1.0 network device' interfaces='p020000' _sbdf='0000:00:03.0'",
+  ),
+  pci(
+    '00_04.0',
+    '0x1af4:0x1053::pffff00',
+    "vendor='Red Hat, Inc.' product='Virtio 1.0 socket' interfaces='pffff00' _sbdf='0000:00:04.0'",
+  ),
+  pci(
+    '00_05.0',
+    '0x1af4:0x1044::pffff00',
+    "vendor='Red Hat, Inc.' product='Virtio 1.0 RNG' interfaces='pffff00' _sbdf='0000:00:05.0'",
+  ),
 ];
 
 function pci(port: string, deviceId: string, extra: string): ExposedDevice {
@@ -102,7 +124,10 @@ export function deserializeAssignment(app: AppState, payload: Buffer, expected: 
     const { props, options } = unpackProperties(payload);
     const backend = props.get('backend_domain');
     if (backend !== undefined && backend !== expected.backend) {
-      throw qerr('UnexpectedDeviceProperty', `Got device exposed by ${backend}when expected devices from ${expected.backend}.`);
+      throw qerr(
+        'UnexpectedDeviceProperty',
+        `Got device exposed by ${backend}when expected devices from ${expected.backend}.`,
+      );
     }
     props.delete('backend_domain');
     const port = props.get('port_id');
@@ -117,7 +142,10 @@ export function deserializeAssignment(app: AppState, payload: Buffer, expected: 
     props.delete('devclass');
     let deviceId = props.get('device_id') ?? expected.deviceId;
     if (expected.deviceId !== '*' && deviceId !== expected.deviceId) {
-      throw qerr('UnexpectedDeviceProperty', `Unrecognized device identity '${deviceId}' expected '${expected.deviceId}'`);
+      throw qerr(
+        'UnexpectedDeviceProperty',
+        `Unrecognized device identity '${deviceId}' expected '${expected.deviceId}'`,
+      );
     }
     props.delete('device_id');
     if (deviceId === '') deviceId = '*';
@@ -224,7 +252,10 @@ export function parseAttach42(payload: Buffer): { persistent: boolean; options: 
   let persistent = false;
   const keyChars = /^[0-9A-Za-z._-]+$/;
   const valueChars = /^[0-9A-Za-z._,+:-]*$/;
-  for (const opt of payload.toString('latin1').split(/\s+/).filter((s) => s !== '')) {
+  for (const opt of payload
+    .toString('latin1')
+    .split(/\s+/)
+    .filter((s) => s !== '')) {
     const eq = opt.indexOf('=');
     if (eq < 0) throw protocolError('Invalid options format');
     const k = opt.slice(0, eq);

@@ -12,7 +12,11 @@ function propertyLines(entries: Array<[string, string]>, indent: string): string
   if (entries.length === 0) return [`${indent}<properties/>`];
   return [
     `${indent}<properties>`,
-    ...entries.map(([k, v]) => (v === '' ? `${indent}  <property name="${esc(k)}"></property>` : `${indent}  <property name="${esc(k)}">${esc(v)}</property>`)),
+    ...entries.map(([k, v]) =>
+      v === ''
+        ? `${indent}  <property name="${esc(k)}"></property>`
+        : `${indent}  <property name="${esc(k)}">${esc(v)}</property>`,
+    ),
     `${indent}</properties>`,
   ];
 }
@@ -34,7 +38,8 @@ function qubeProps(app: AppState, q: Qube): Array<[string, string]> {
 
 export function dumpQubesXml(app: AppState): string {
   const lines: string[] = ['<qubes>', '  <labels>'];
-  for (const l of app.labels) lines.push(`    <label id="label-${l.index}" color="${esc(l.color)}">${esc(l.name)}</label>`);
+  for (const l of app.labels)
+    lines.push(`    <label id="label-${l.index}" color="${esc(l.color)}">${esc(l.name)}</label>`);
   lines.push('  </labels>', '  <pools>');
   for (const p of app.pools.values()) {
     const attrs = [`name="${esc(p.name)}"`];
@@ -59,7 +64,12 @@ export function dumpQubesXml(app: AppState): string {
     if (q.features.size === 0) lines.push('      <features/>');
     else {
       lines.push('      <features>');
-      for (const [k, v] of q.features) lines.push(v === '' ? `        <feature name="${esc(k)}"></feature>` : `        <feature name="${esc(k)}">${esc(v)}</feature>`);
+      for (const [k, v] of q.features)
+        lines.push(
+          v === ''
+            ? `        <feature name="${esc(k)}"></feature>`
+            : `        <feature name="${esc(k)}">${esc(v)}</feature>`,
+        );
       lines.push('      </features>');
     }
     if (q.tags.size === 0) lines.push('      <tags/>');

@@ -121,7 +121,8 @@ function parseRule(line: string): Rule {
   if (rule.dstports !== undefined && rule.proto !== 'tcp' && rule.proto !== 'udp') {
     throw drop("ValueError: dstports valid only for 'tcp' and 'udp' protocols");
   }
-  if (rule.icmptype !== undefined && rule.proto !== 'icmp') throw drop("ValueError: icmptype valid only for 'icmp' protocol");
+  if (rule.icmptype !== undefined && rule.proto !== 'icmp')
+    throw drop("ValueError: icmptype valid only for 'icmp' protocol");
   if (rule.action === undefined) throw drop('AttributeError: action is required');
   return rule;
 }
@@ -177,7 +178,8 @@ export function firewallXml(rules: readonly string[], nowSeconds = Date.now() / 
       ['icmptype', r.icmptype],
     ];
     out.push('    <rule>', '      <properties>');
-    for (const [k, v] of props) if (v !== undefined) out.push(`        <property name="${k}">${xmlEscape(v)}</property>`);
+    for (const [k, v] of props)
+      if (v !== undefined) out.push(`        <property name="${k}">${xmlEscape(v)}</property>`);
     out.push('      </properties>', '    </rule>');
   }
   out.push('  </rules>', '</firewall>');

@@ -74,9 +74,14 @@ export function createQube(app: AppState, req: CreateRequest): Qube {
     );
   }
   if (req.klass === 'DispVM' && template !== undefined) {
-    const ok = (template.klass === 'AppVM' || template.klass === 'StandaloneVM') && vmProp(app, template, 'template_for_dispvms') === 'True';
+    const ok =
+      (template.klass === 'AppVM' || template.klass === 'StandaloneVM') &&
+      vmProp(app, template, 'template_for_dispvms') === 'True';
     if (!ok) {
-      throw qerr('QubesValueError', `template for disposable (${template.name}) needs to be an AppVM with template_for_dispvms=True`);
+      throw qerr(
+        'QubesValueError',
+        `template for disposable (${template.name}) needs to be an AppVM with template_for_dispvms=True`,
+      );
     }
   }
   const q = emptyQube(req.klass, req.name, qid, randomUUID());
@@ -89,8 +94,10 @@ export function createQube(app: AppState, req: CreateRequest): Qube {
     if (req.klass === 'DispVM' && template !== undefined) inheritFromDispvmTemplate(app, q, template);
     // domain-init: the gui and audio extensions tag the qube
     if (req.klass !== 'RemoteVM') {
-      if (refOf(app, q, 'guivm') !== undefined && !q.tags.has(`guivm-${refOf(app, q, 'guivm')?.name}`)) syncGuivmTag(app, q);
-      if (refOf(app, q, 'audiovm') !== undefined && !q.tags.has(`audiovm-${refOf(app, q, 'audiovm')?.name}`)) syncAudiovmTag(app, q);
+      if (refOf(app, q, 'guivm') !== undefined && !q.tags.has(`guivm-${refOf(app, q, 'guivm')?.name}`))
+        syncGuivmTag(app, q);
+      if (refOf(app, q, 'audiovm') !== undefined && !q.tags.has(`audiovm-${refOf(app, q, 'audiovm')?.name}`))
+        syncAudiovmTag(app, q);
     }
     addTag(app, q, `created-by-${req.source}`);
     if (req.klass !== 'RemoteVM') {
@@ -126,14 +133,18 @@ export function removeQube(app: AppState, q: Qube): void {
   if (!isHalted(q)) throw qerr('QubesVMNotHaltedError', `Domain is not powered off: ${pyRepr(q.name)}`);
   const deps = propDeps(app, q);
   if (deps.system.length > 0 || deps.qubes.length > 0) {
-    throw qerr('QubesVMInUseError', `Domain is in use: ${pyRepr(q.name)};  see 'journalctl -u qubesd -e' in dom0 for details`);
+    throw qerr(
+      'QubesVMInUseError',
+      `Domain is in use: ${pyRepr(q.name)};  see 'journalctl -u qubesd -e' in dom0 for details`,
+    );
   }
   const provided: string[] = [];
   for (const vm of byQid(app)) {
     if (vm === q || vm.klass === 'RemoteVM') continue;
     for (const list of vm.assigned.values()) for (const a of list) if (a.backend === q.name) provided.push(a.port);
   }
-  if (provided.length > 0) throw qerr('QubesVMInUseError', `VM has devices assigned to other VMs: ${provided.join(', ')}`);
+  if (provided.length > 0)
+    throw qerr('QubesVMInUseError', `VM has devices assigned to other VMs: ${provided.join(', ')}`);
   app.qubes.delete(q.name);
   for (const name of ['default_guivm', 'default_netvm', 'clockvm', 'updatevm', 'default_template']) {
     const spec = globalSpec(app, name);
@@ -159,7 +170,10 @@ export function startQube(app: AppState, q: Qube, chain = new Set<string>()): vo
   if (q.klass === 'DispVM') {
     const t = templateOf(app, q);
     if (t === undefined || vmProp(app, t, 'template_for_dispvms') !== 'True') {
-      throw qerr('QubesException', `template for disposable (${t?.name ?? ''}) needs to have template_for_dispvms=True`);
+      throw qerr(
+        'QubesException',
+        `template for disposable (${t?.name ?? ''}) needs to have template_for_dispvms=True`,
+      );
     }
   }
   const prohibit = q.features.get('prohibit-start');
@@ -183,7 +197,10 @@ export function startQube(app: AppState, q: Qube, chain = new Set<string>()): vo
       const dev = findExposed(app, devclass, a.backend, a.port);
       const matches = dev !== undefined && (a.deviceId === '*' || a.deviceId === dev.deviceId);
       if (!matches) {
-        throw qerr('QubesException', `${devclass.charAt(0).toUpperCase()}${devclass.slice(1)} device ${deviceStr(a)} not available`);
+        throw qerr(
+          'QubesException',
+          `${devclass.charAt(0).toUpperCase()}${devclass.slice(1)} device ${deviceStr(a)} not available`,
+        );
       }
     }
   }
@@ -216,17 +233,31 @@ export function shutdownQube(app: AppState, q: Qube, force: boolean): void {
   if (!force) {
     const users = vmProp(app, q, 'provides_network') === 'True' ? connectedVms(app, q).filter(isRunning) : [];
     if (users.length > 0) {
-      throw qerr('QubesVMInUseError', `There are other VMs connected to this VM: ${users.map((v) => v.name).join(', ')}`);
+      throw qerr(
+        'QubesVMInUseError',
+        `There are other VMs connected to this VM: ${users.map((v) => v.name).join(', ')}`,
+      );
     }
-    const guiUsers = byQid(app).filter((vm) => vm !== q && vm.klass !== 'AdminVM' && isRunning(vm) && refOf(app, vm, 'guivm') === q);
+    const guiUsers = byQid(app).filter(
+      (vm) => vm !== q && vm.klass !== 'AdminVM' && isRunning(vm) && refOf(app, vm, 'guivm') === q,
+    );
     if (guiUsers.length > 0) {
-      throw qerr('QubesVMError', `There are running VMs using this VM as GuiVM: ${guiUsers.map((v) => v.name).join(', ')}`);
+      throw qerr(
+        'QubesVMError',
+        `There are running VMs using this VM as GuiVM: ${guiUsers.map((v) => v.name).join(', ')}`,
+      );
     }
-    const audioUsers = byQid(app).filter((vm) => vm !== q && vm.klass !== 'AdminVM' && isRunning(vm) && refOf(app, vm, 'audiovm') === q);
+    const audioUsers = byQid(app).filter(
+      (vm) => vm !== q && vm.klass !== 'AdminVM' && isRunning(vm) && refOf(app, vm, 'audiovm') === q,
+    );
     if (audioUsers.length > 0) {
-      throw qerr('QubesVMInUseError', `There are running VMs using this VM as AudioVM: ${audioUsers.map((v) => v.name).join(', ')}`);
+      throw qerr(
+        'QubesVMInUseError',
+        `There are running VMs using this VM as AudioVM: ${audioUsers.map((v) => v.name).join(', ')}`,
+      );
     }
-    if (q.power === 'Paused') throw qerr('QubesVMNotRunningError', `Domain not running (either powered off or paused): ${pyRepr(q.name)}`);
+    if (q.power === 'Paused')
+      throw qerr('QubesVMNotRunningError', `Domain not running (either powered off or paused): ${pyRepr(q.name)}`);
   }
   haltQube(app, q);
 }
@@ -239,7 +270,8 @@ export function killQube(app: AppState, q: Qube): void {
 
 export function pauseQube(q: Qube): void {
   if (q.klass === 'AdminVM') throw drop("AttributeError: 'AdminVM' object has no attribute 'pause'");
-  if (!isRunning(q)) throw qerr('QubesVMNotRunningError', `Domain not running (either powered off or paused): ${pyRepr(q.name)}`);
+  if (!isRunning(q))
+    throw qerr('QubesVMNotRunningError', `Domain not running (either powered off or paused): ${pyRepr(q.name)}`);
   q.power = 'Paused';
 }
 

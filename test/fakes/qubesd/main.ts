@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<void> {
         break;
       }
       case '--running':
-        opts.running = next().split(',').filter((s) => s !== '');
+        opts.running = next()
+          .split(',')
+          .filter((s) => s !== '');
         break;
       case '--report-seed-paths':
         opts.reportSeedPaths = true;
@@ -69,7 +71,10 @@ async function main(argv: string[]): Promise<void> {
     ? setInterval(() => {
         for (; printed < fake.callLog.length; printed++) {
           const e = fake.callLog[printed];
-          if (e !== undefined) process.stderr.write(`${e.seq} ${e.method}+${e.arg} ${e.src}→${e.dest} ${e.outcome}${e.excType !== undefined ? ` ${e.excType}` : ''}\n`);
+          if (e !== undefined)
+            process.stderr.write(
+              `${e.seq} ${e.method}+${e.arg} ${e.src}→${e.dest} ${e.outcome}${e.excType !== undefined ? ` ${e.excType}` : ''}\n`,
+            );
         }
       }, 100)
     : undefined;

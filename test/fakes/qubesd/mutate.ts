@@ -156,7 +156,8 @@ function checkNetvm(app: AppState, q: Qube, value: Qube | null): void {
   if (vmProp(app, value, 'provides_network') !== 'True') {
     throw qerr('QubesValueError', `The ${value.name} qube does not provide network`);
   }
-  if (value === q || vmsConnectedTo(app, q).has(value)) throw qerr('QubesValueError', 'Loops in network are unsupported');
+  if (value === q || vmsConnectedTo(app, q).has(value))
+    throw qerr('QubesValueError', 'Loops in network are unsupported');
 }
 
 /** property-pre-set:netvm of a qube (also fired for qubes following default_netvm) */
@@ -167,7 +168,12 @@ function preSetNetvmCheck(app: AppState, q: Qube, value: Qube | null): void {
 }
 
 /** get_qube_prop_deps: who refers to `qube` (system: any value; qubes: explicit values only) */
-export function propDeps(app: AppState, qube: Qube, systemProps?: string[], qubeProps?: string[]): { system: string[]; qubes: Array<[string, string]> } {
+export function propDeps(
+  app: AppState,
+  qube: Qube,
+  systemProps?: string[],
+  qubeProps?: string[],
+): { system: string[]; qubes: Array<[string, string]> } {
   const system: string[] = [];
   const qubes: Array<[string, string]> = [];
   for (const vm of byQid(app)) {
@@ -192,10 +198,26 @@ export function propDeps(app: AppState, qube: Qube, systemProps?: string[], qube
 function globalSpecsOf(app: AppState): PropertySpec[] {
   const out: PropertySpec[] = [];
   for (const name of [
-    'check_updates_vm', 'clockvm', 'default_audiovm', 'default_dispvm', 'default_guivm', 'default_kernel', 'default_netvm',
-    'default_pool', 'default_pool_kernel', 'default_pool_private', 'default_pool_root', 'default_pool_volatile',
-    'default_qrexec_timeout', 'default_shutdown_timeout', 'default_template', 'management_dispvm', 'maxmem', 'no_cpus',
-    'stats_interval', 'updatevm',
+    'check_updates_vm',
+    'clockvm',
+    'default_audiovm',
+    'default_dispvm',
+    'default_guivm',
+    'default_kernel',
+    'default_netvm',
+    'default_pool',
+    'default_pool_kernel',
+    'default_pool_private',
+    'default_pool_root',
+    'default_pool_volatile',
+    'default_qrexec_timeout',
+    'default_shutdown_timeout',
+    'default_template',
+    'management_dispvm',
+    'maxmem',
+    'no_cpus',
+    'stats_interval',
+    'updatevm',
   ]) {
     const s = globalSpec(app, name);
     if (s !== undefined) out.push(s);
@@ -206,7 +228,12 @@ function globalSpecsOf(app: AppState): PropertySpec[] {
 function checkTemplateForDispvmsOff(app: AppState, q: Qube, newValue: string | null, oldValue: PyVal): void {
   if (newValue === 'True') return;
   if (newValue !== 'True' && oldValue !== 'True') return;
-  const { system, qubes } = propDeps(app, q, ['default_dispvm', 'management_dispvm'], ['default_dispvm', 'management_dispvm', 'template']);
+  const { system, qubes } = propDeps(
+    app,
+    q,
+    ['default_dispvm', 'management_dispvm'],
+    ['default_dispvm', 'management_dispvm', 'template'],
+  );
   if (system.length > 0) {
     throw qerr(
       'QubesVMInUseError',
@@ -264,7 +291,8 @@ export function addTag(app: AppState, q: Qube, tag: string): void {
   if (tag.startsWith('created-by-')) {
     const creator = app.qubes.get(tag.slice('created-by-'.length));
     if (creator === undefined) throw drop(`KeyError: ${pyRepr(tag.slice('created-by-'.length))}`);
-    for (const t of (creator.features.get('tag-created-vm-with') ?? '').split(/\s+/).filter((s) => s !== '')) addTag(app, q, t);
+    for (const t of (creator.features.get('tag-created-vm-with') ?? '').split(/\s+/).filter((s) => s !== ''))
+      addTag(app, q, t);
     const guivm = creator.features.get('set-created-guivm');
     if (guivm !== undefined && guivm !== '') {
       if (!app.qubes.has(guivm)) throw drop(`KeyError: ${pyRepr(guivm)}`);
@@ -308,7 +336,10 @@ function resolveVmValue(app: AppState, h: Holder, spec: PropertySpec, text: stri
   const allowNone = spec.name !== 'template';
   if (text === '') {
     if (!allowNone) {
-      throw qerr('QubesPropertyValueError', `Invalid value None for property ${pyRepr(spec.name)} of ${holderRepr(app, h)}`);
+      throw qerr(
+        'QubesPropertyValueError',
+        `Invalid value None for property ${pyRepr(spec.name)} of ${holderRepr(app, h)}`,
+      );
     }
     return null;
   }
@@ -316,11 +347,16 @@ function resolveVmValue(app: AppState, h: Holder, spec: PropertySpec, text: stri
   if (vm === undefined) {
     throw qerr('QubesPropertyValueError', `Can't set ${spec.name} to non-existing qube ${text}`);
   }
-  const needTemplate = (h.kind === 'vm' && spec.name === 'template' && h.q.klass === 'AppVM') || (h.kind === 'app' && spec.name === 'default_template');
+  const needTemplate =
+    (h.kind === 'vm' && spec.name === 'template' && h.q.klass === 'AppVM') ||
+    (h.kind === 'app' && spec.name === 'default_template');
   const wanted = needTemplate ? 'TemplateVM' : 'LocalVM';
   const ok = needTemplate ? vm.klass === 'TemplateVM' : vm.klass !== 'RemoteVM';
   if (!ok) {
-    throw qerr('QubesPropertyValueError', `wrong VM class: domains[${pyRepr(text)}] is of type ${vm.klass} and not ${wanted}`);
+    throw qerr(
+      'QubesPropertyValueError',
+      `wrong VM class: domains[${pyRepr(text)}] is of type ${vm.klass} and not ${wanted}`,
+    );
   }
   return vm;
 }
@@ -342,7 +378,8 @@ export function setVmPropertyValue(app: AppState, q: Qube, name: string, text: s
     vmValue = resolveVmValue(app, h, spec, text);
     value = vmValue === null ? '' : vmValue.name;
   }
-  if (spec.access === 'write-once' && !vmPropIsDefault(q, name)) throw drop(`AttributeError: property ${pyRepr(name)} is write-once and already set`);
+  if (spec.access === 'write-once' && !vmPropIsDefault(q, name))
+    throw drop(`AttributeError: property ${pyRepr(name)} is write-once and already set`);
   if (spec.access === 'read-only') forbidden(app, h, name);
   const oldValue = vmProp(app, q, name);
   // --- setter ---
@@ -471,7 +508,10 @@ function afterChange(app: AppState, q: Qube, name: string): void {
 function deniedList(value: string): string {
   if (value === '') return '';
   if (value.length % 7 !== 0) {
-    throw qerr('QubesValueError', `Invalid length of interfaces=${pyRepr(value)} (is ${value.length}, expected multiple of 7)`);
+    throw qerr(
+      'QubesValueError',
+      `Invalid length of interfaces=${pyRepr(value)} (is ${value.length}, expected multiple of 7)`,
+    );
   }
   const chunks = new Set<string>();
   for (let i = 0; i < value.length; i += 7) chunks.add(value.slice(i, i + 7));
@@ -497,7 +537,8 @@ function checkKeyboardLayout(value: string): void {
 /** admin.vm.property.Reset */
 export function resetVmProperty(app: AppState, q: Qube, spec: PropertySpec): void {
   const name = spec.name;
-  if (spec.access === 'write-once' && !vmPropIsDefault(q, name)) throw drop(`AttributeError: property ${pyRepr(name)} is write-once and already set`);
+  if (spec.access === 'write-once' && !vmPropIsDefault(q, name))
+    throw drop(`AttributeError: property ${pyRepr(name)} is write-once and already set`);
   const oldValue = vmProp(app, q, name);
   // --- property-pre-reset handlers ---
   switch (name) {
@@ -513,7 +554,7 @@ export function resetVmProperty(app: AppState, q: Qube, spec: PropertySpec): voi
       break;
     case 'netvm': {
       const dflt = vmPropDefault(app, q, 'netvm');
-      const newVm = typeof dflt === 'string' ? qubeNamed(app, dflt) ?? null : null;
+      const newVm = typeof dflt === 'string' ? (qubeNamed(app, dflt) ?? null) : null;
       checkNetvm(app, q, newVm);
       if ((newVm?.name ?? null) !== oldValue) preSetNetvmCheck(app, q, newVm);
       break;
@@ -582,11 +623,18 @@ export function setGlobalPropertyValue(app: AppState, spec: PropertySpec, text: 
       validateKernel(app, value);
       break;
     case 'clockvm':
-      if (vmValue !== null && !vmValue.features.has('service.clocksync')) setFeature(app, vmValue, 'service.clocksync', '1');
+      if (vmValue !== null && !vmValue.features.has('service.clocksync'))
+        setFeature(app, vmValue, 'service.clocksync', '1');
       break;
     case 'default_netvm':
       for (const vm of byQid(app)) {
-        if (vm.klass === 'AdminVM' || vm.klass === 'RemoteVM' || vm.klass === 'TemplateVM' || !vmPropIsDefault(vm, 'netvm')) continue;
+        if (
+          vm.klass === 'AdminVM' ||
+          vm.klass === 'RemoteVM' ||
+          vm.klass === 'TemplateVM' ||
+          !vmPropIsDefault(vm, 'netvm')
+        )
+          continue;
         preSetNetvmCheck(app, vm, vmValue);
       }
       break;
@@ -608,7 +656,8 @@ export function setGlobalPropertyValue(app: AppState, spec: PropertySpec, text: 
       for (const vm of byQid(app)) if (vm.klass !== 'AdminVM' && vmPropIsDefault(vm, 'guivm')) syncGuivmTag(app, vm);
       break;
     case 'default_audiovm':
-      for (const vm of byQid(app)) if (vm.klass !== 'AdminVM' && vmPropIsDefault(vm, 'audiovm')) syncAudiovmTag(app, vm);
+      for (const vm of byQid(app))
+        if (vm.klass !== 'AdminVM' && vmPropIsDefault(vm, 'audiovm')) syncAudiovmTag(app, vm);
       break;
     default:
       break;

@@ -41,7 +41,10 @@ function specsFor(klass: string, version: QubesVersion): { list: PropertySpec[];
     const list = klass === '@global' ? globalProperties(version) : propertiesOf(klass as Qube['klass'], version);
     const byName = new Map<string, PropertySpec>();
     for (const spec of list) {
-      const found = klass === '@global' ? globalPropertyInfo(spec.name, version) : propertyInfo(spec.name, klass as Qube['klass'], version);
+      const found =
+        klass === '@global'
+          ? globalPropertyInfo(spec.name, version)
+          : propertyInfo(spec.name, klass as Qube['klass'], version);
       if (found !== undefined) byName.set(spec.name, found);
     }
     entry = { list, byName };
@@ -148,7 +151,9 @@ export function netvmOf(app: AppState, q: Qube): Qube | undefined {
 
 /** qubes with this one as their (effective) netvm, in qubesd's order (by qid) */
 export function connectedVms(app: AppState, netvm: Qube): Qube[] {
-  return byQid(app).filter((vm) => vm !== netvm && vm.klass !== 'AdminVM' && vm.klass !== 'RemoteVM' && netvmOf(app, vm) === netvm);
+  return byQid(app).filter(
+    (vm) => vm !== netvm && vm.klass !== 'AdminVM' && vm.klass !== 'RemoteVM' && netvmOf(app, vm) === netvm,
+  );
 }
 
 /** app.domains.get_vms_connected_to(netvm): everything downstream, transitively */
@@ -459,7 +464,8 @@ function defaultBootmode(app: AppState, q: Qube): PyVal {
     if (t.klass === 'TemplateVM') {
       const bv = vmProp(app, t, 'appvm_default_bootmode');
       if (bv === 'default') return 'default';
-      if (typeof bv === 'string' && featureWithTemplate(app, subject, `boot-mode.kernelopts.${bv}`) !== undefined) return bv;
+      if (typeof bv === 'string' && featureWithTemplate(app, subject, `boot-mode.kernelopts.${bv}`) !== undefined)
+        return bv;
     }
     subject = t;
   }

@@ -131,7 +131,10 @@ export function seedState(system: ArchivedSystem, opts: SeedOptions): AppState {
           name: v.name,
           pool: c.pool ?? '',
           vid: c.vid ?? '',
-          revisionsToKeep: Number(c.revisions_to_keep ?? (pool?.driver === 'linux-kernel' ? '0' : (pool?.config.get('revisions_to_keep') ?? '1'))),
+          revisionsToKeep: Number(
+            c.revisions_to_keep ??
+              (pool?.driver === 'linux-kernel' ? '0' : (pool?.config.get('revisions_to_keep') ?? '1')),
+          ),
           rw: bool(c.rw, false),
           saveOnStop: bool(c.save_on_stop, false),
           snapOnStart: bool(c.snap_on_start, false),

@@ -2,7 +2,16 @@
 // half-closes), answer, close — or close without answering (framing error, non-Qubes
 // exception), exactly like qubesd. Plus what tests need: a call log, injected faults, and
 // access to the state and the volume files.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -111,13 +120,14 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
     startQube(state, q);
   }
   const qubesXmlPath = join(state.root, 'var', 'lib', 'qubes', 'qubes.xml');
-  const save = opts.saveQubesXml === false
-    ? () => undefined
-    : () => {
-        mkdirSync(dirname(qubesXmlPath), { recursive: true });
-        writeFileSync(`${qubesXmlPath}~`, dumpQubesXml(state), { mode: 0o660 });
-        renameSync(`${qubesXmlPath}~`, qubesXmlPath);
-      };
+  const save =
+    opts.saveQubesXml === false
+      ? () => undefined
+      : () => {
+          mkdirSync(dirname(qubesXmlPath), { recursive: true });
+          writeFileSync(`${qubesXmlPath}~`, dumpQubesXml(state), { mode: 0o660 });
+          renameSync(`${qubesXmlPath}~`, qubesXmlPath);
+        };
   save();
   let ownDir: string | undefined;
   let socketPath = opts.socketPath;
@@ -144,7 +154,18 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
       size += d.length;
       if (size > MAX_REQUEST_BYTES) {
         aborted = true;
-        callLog.push(entry(n, started, { method: '', arg: '', src: '', dest: '', payloadLength: size, kind: 'invalid', outcome: 'dropped', why: 'request too long' }));
+        callLog.push(
+          entry(n, started, {
+            method: '',
+            arg: '',
+            src: '',
+            dest: '',
+            payloadLength: size,
+            kind: 'invalid',
+            outcome: 'dropped',
+            why: 'request too long',
+          }),
+        );
         sock.destroy();
         return;
       }
@@ -174,7 +195,9 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
       }
       if (hits(faults.failOnCall, n)) {
         const f = faults.failWith ?? { type: 'QubesException', message: 'fake qubesd: injected failure' };
-        callLog.push(entry(n, started, { ...head, kind: classify(state, head.method), outcome: 'fault-fail', excType: f.type }));
+        callLog.push(
+          entry(n, started, { ...head, kind: classify(state, head.method), outcome: 'fault-fail', excType: f.type }),
+        );
         sock.end(encodeException(f.type, f.message));
         return;
       }
@@ -247,11 +270,7 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
   };
 }
 
-function entry(
-  seq: number,
-  started: number,
-  e: Omit<CallLogEntry, 'seq' | 'durationMs' | 'writes'>,
-): CallLogEntry {
+function entry(seq: number, started: number, e: Omit<CallLogEntry, 'seq' | 'durationMs' | 'writes'>): CallLogEntry {
   return { seq, ...e, writes: e.kind === 'write' || e.kind === 'execute', durationMs: performance.now() - started };
 }
 

@@ -189,7 +189,8 @@ export function volumeReportedPath(app: AppState, q: Qube, vol: Volume): string 
 }
 
 function findVolumeByVid(app: AppState, pool: string, vid: string): Volume | undefined {
-  for (const q of app.qubes.values()) for (const v of q.volumes.values()) if (v.pool === pool && v.vid === vid) return v;
+  for (const q of app.qubes.values())
+    for (const v of q.volumes.values()) if (v.pool === pool && v.vid === vid) return v;
   return undefined;
 }
 

@@ -65,6 +65,12 @@ export function encodeException(type: string, message: string, traceback = ''): 
 }
 
 /** Builds a request the way qubesadmin does (for tests and tools). */
-export function encodeRequest(method: string, arg: string, dest: string, payload: Buffer | string = '', src = 'dom0'): Buffer {
+export function encodeRequest(
+  method: string,
+  arg: string,
+  dest: string,
+  payload: Buffer | string = '',
+  src = 'dom0',
+): Buffer {
   return Buffer.concat([Buffer.from(`${method}+${arg} ${src} name ${dest}\0`, 'utf8'), Buffer.from(payload)]);
 }

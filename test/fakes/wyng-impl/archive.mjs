@@ -5,16 +5,7 @@
 //   chunks/ab/<sha256>              chunk contents, stored once (content-addressed)
 // Every change is written to a temp file and renamed into place.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { now, fakeHome } from './env.mjs';
 import { pyFloat } from './pyfmt.mjs';
@@ -83,7 +74,11 @@ export class Archive {
     try {
       text = readFileSync(join(dir, STATE_FILE), 'utf8');
     } catch {
-      throw new PyCrash('ValueError', `Archive at '${spec}' was not made by the Wyng test double (no ${STATE_FILE}).`, 'get_configs');
+      throw new PyCrash(
+        'ValueError',
+        `Archive at '${spec}' was not made by the Wyng test double (no ${STATE_FILE}).`,
+        'get_configs',
+      );
     }
     let state;
     try {
@@ -255,7 +250,11 @@ export class Archive {
       try {
         text = readFileSync(join(this.sessionDir(vol, name), 'manifest'), 'utf8');
       } catch {
-        throw new PyCrash('FileNotFoundError', `[Errno 2] No such file or directory: '${vol.vid}/${name}/manifest'`, 'manifest');
+        throw new PyCrash(
+          'FileNotFoundError',
+          `[Errno 2] No such file or directory: '${vol.vid}/${name}/manifest'`,
+          'manifest',
+        );
       }
       this.manifestCache.set(key, text);
     }
@@ -298,7 +297,8 @@ export class Archive {
     } catch {
       return;
     }
-    for (const e of entries) if (e.startsWith('S') && !keep.has(e)) rmSync(join(this.dir, vol.vid, e), { recursive: true, force: true });
+    for (const e of entries)
+      if (e.startsWith('S') && !keep.has(e)) rmSync(join(this.dir, vol.vid, e), { recursive: true, force: true });
   }
 
   /** Deletes chunks that no manifest refers to any more. */

@@ -3,7 +3,11 @@ import { terminalColumns } from './env.mjs';
 import { pyJson, pyTuple } from './pyfmt.mjs';
 
 const CI_MODES = { off: '00', 'xchacha20-ct': '32', 'xchacha20-msr': '34', 'xchacha20-dgr': '35' };
-const CIPHER_NAMES = { 'xchacha20-ct': 'xchacha20-poly1305-ct', 'xchacha20-msr': 'xchacha20-poly1305-msr', 'xchacha20-dgr': 'xchacha20-poly1305-msr' };
+const CIPHER_NAMES = {
+  'xchacha20-ct': 'xchacha20-poly1305-ct',
+  'xchacha20-msr': 'xchacha20-poly1305-msr',
+  'xchacha20-dgr': 'xchacha20-poly1305-msr',
+};
 
 /** The `--json list` document as Wyng 0.8 rc4 writes it (key order, types, "None"). */
 export function listDocument(archive) {
@@ -116,7 +120,9 @@ export function listCommand(ctx, archive, opts, selected) {
         const sn = archive.sesnames(vol);
         const last = sn.length ? sn[sn.length - 1].slice(2) : ' ';
         const size = sn.length ? archive.session(vol, sn[sn.length - 1]).volsize : 0;
-        ctx.print(`${(size / 1024 ** 3).toFixed(2).padStart(7)} GB  ${vol.vid}  ${name.padEnd(width + 2)}  ${last} (${String(sn.length).padStart(3)})`);
+        ctx.print(
+          `${(size / 1024 ** 3).toFixed(2).padStart(7)} GB  ${vol.vid}  ${name.padEnd(width + 2)}  ${last} (${String(sn.length).padStart(3)})`,
+        );
         if (vol.desc) ctx.print('  desc:', vol.desc);
       } else {
         ctx.print('', name);
@@ -140,9 +146,14 @@ export function listCommand(ctx, archive, opts, selected) {
       const month = sname.slice(2, 8);
       const ses = sname ? archive.session(vol, sname) : undefined;
       if (opts.unattended || opts.verbose) {
-        ctx.print(sname.slice(2), ses && opts.verbose ? `(${ses.volsize} bytes)` : '', ses && archive.isChanged(vol, sname) ? 'Chg' : '');
+        ctx.print(
+          sname.slice(2),
+          ses && opts.verbose ? `(${ses.volsize} bytes)` : '',
+          ses && archive.isChanged(vol, sname) ? 'Chg' : '',
+        );
         if (ses && opts.verbose) {
-          for (const [id, desc] of [...ses.tags].sort((a, b) => cmpTuple(a, b))) ctx.print(' tag:', id + (desc ? `, ${desc}` : ''));
+          for (const [id, desc] of [...ses.tags].sort((a, b) => cmpTuple(a, b)))
+            ctx.print(' tag:', id + (desc ? `, ${desc}` : ''));
         }
         continue;
       }

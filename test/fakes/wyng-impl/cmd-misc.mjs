@@ -16,7 +16,11 @@ export function deleteCommand(ctx, archive, opts, storage) {
     vol = archive.volumes.find((v) => v.vid === opts.vid);
     if (!vol || !opts.vid.startsWith('Vol_')) {
       ctx.errOut(`Vid '${opts.vid}' not found.`);
-      throw new PyCrash('UnboundLocalError', "cannot access local variable 'dvid' where it is not associated with a value", 'delete_volume');
+      throw new PyCrash(
+        'UnboundLocalError',
+        "cannot access local variable 'dvid' where it is not associated with a value",
+        'delete_volume',
+      );
     }
     dv = undefined;
   } else {
@@ -39,21 +43,33 @@ export function deleteCommand(ctx, archive, opts, storage) {
 
 /** arch_check(): metadata of every volume, then the data of the selected sessions. */
 export async function archCheckCommand(ctx, archive, opts, selected) {
-  if (opts.upgrade_format || opts.change_uuid) throw new Exit(1, 'Wyng test double: arch-check --upgrade-format/--change-uuid is not implemented.');
+  if (opts.upgrade_format || opts.change_uuid)
+    throw new Exit(1, 'Wyng test double: arch-check --upgrade-format/--change-uuid is not implemented.');
   for (const vol of archive.volumes) {
     archive.removeStrayDirs(vol);
     ctx.out(`${vol.vid}: OK\r`);
   }
   let volList = selected;
-  if (opts.all) volList = archive.names().filter((n) => !opts.volex.includes(n)).sort();
+  if (opts.all)
+    volList = archive
+      .names()
+      .filter((n) => !opts.volex.includes(n))
+      .sort();
   const allSelected = volList.length > 0;
   let selses = opts.session;
   if (selses === 'newest') {
-    const lasts = archive.volumes.map((v) => archive.last(v)).filter((x) => x !== undefined).sort();
+    const lasts = archive.volumes
+      .map((v) => archive.last(v))
+      .filter((x) => x !== undefined)
+      .sort();
     selses = !allSelected && lasts.length ? lasts[lasts.length - 1].slice(2) : null;
   }
   if (selses && ctx.verbose) ctx.print(`Session ${selses} selected.`);
-  if (!volList.length) volList = archive.names().filter((n) => !opts.volex.includes(n)).sort();
+  if (!volList.length)
+    volList = archive
+      .names()
+      .filter((n) => !opts.volex.includes(n))
+      .sort();
   const newest = opts.session === 'newest';
   for (const vol of archive.volumes) {
     if (!volList.includes(vol.name)) continue;
@@ -67,7 +83,14 @@ export async function archCheckCommand(ctx, archive, opts, selected) {
       if ((selses && `S_${selses}` !== sesname) || (newest && !selses && sesname !== names[names.length - 1])) continue;
       ctx.out(`  ${sesname.slice(2)} :`);
       if (archive.deltaEmpty(vol, sesname)) ctx.print(': OK');
-      else if (!(await receiveVolume(ctx, archive, { online: false }, vol, { selectSes: sesname.slice(2), strict: true, verifyOnly: 2, faults: ctx.faults }))) {
+      else if (
+        !(await receiveVolume(ctx, archive, { online: false }, vol, {
+          selectSes: sesname.slice(2),
+          strict: true,
+          verifyOnly: 2,
+          faults: ctx.faults,
+        }))
+      ) {
         ctx.errorCache.push(vol.name);
       }
     }

@@ -78,14 +78,25 @@ export class Pruner {
     const apdays = opts.apdays || '0:62:1:2';
     const tup = apdays.split(':');
     if (!tup.every(isNum)) {
-      throw new PyCrash('UnboundLocalError', "cannot access local variable 'ap1' where it is not associated with a value", 'autoprune');
+      throw new PyCrash(
+        'UnboundLocalError',
+        "cannot access local variable 'ap1' where it is not associated with a value",
+        'autoprune',
+      );
     }
     const ints = tup.map((x) => {
-      if (!/^\s*[+-]?\d+\s*$/.test(x)) throw new PyCrash('ValueError', `invalid literal for int() with base 10: '${x}'`, 'autoprune');
+      if (!/^\s*[+-]?\d+\s*$/.test(x))
+        throw new PyCrash('ValueError', `invalid literal for int() with base 10: '${x}'`, 'autoprune');
       return Number.parseInt(x, 10);
     });
     if (ints.length !== 4) {
-      throw new PyCrash('ValueError', ints.length < 4 ? `not enough values to unpack (expected 4, got ${ints.length})` : 'too many values to unpack (expected 4)', 'autoprune');
+      throw new PyCrash(
+        'ValueError',
+        ints.length < 4
+          ? `not enough values to unpack (expected 4, got ${ints.length})`
+          : 'too many values to unpack (expected 4)',
+        'autoprune',
+      );
     }
     const [ap1, ap2, ndays, nsessions] = ints;
     if (ap1 < 0 || ap2 < 0 || ndays < 1 || nsessions < 1) throw selectionError("apdays must be at least '0:0:1:1'");
@@ -101,7 +112,8 @@ export class Pruner {
     const nthresh = apmode === 'on' ? 3 : 0;
     let endOrd = 0;
     if (sessions.length > 2) {
-      if (!ap2) throw new PyCrash('TypeError', "unsupported operand type(s) for -: 'datetime.date' and 'int'", 'autoprune');
+      if (!ap2)
+        throw new PyCrash('TypeError', "unsupported operand type(s) for -: 'datetime.date' and 'int'", 'autoprune');
       endOrd = Math.min(sesOrdinal(sessions[sessions.length - 2]), today - ap2);
     }
 
@@ -139,7 +151,8 @@ export class Pruner {
         for (let span = ordinal(year, 1, 1); span < stop; span += ndays) {
           const dlist = [];
           let offset = 0;
-          for (let day = span; day < Math.min(span + ndays, endOrd); day++) dlist.push(apcal.get(day).filter((x) => x[1]).length);
+          for (let day = span; day < Math.min(span + ndays, endOrd); day++)
+            dlist.push(apcal.get(day).filter((x) => x[1]).length);
           const sum = () => dlist.reduce((p, c) => p + c, 0);
           while (sum() > nsessions) {
             const max = Math.max(...dlist.slice(offset));

@@ -1,6 +1,16 @@
 // `receive` and `verify` (CONTRACT.md §3, §4.1, §6, §11): data comes back from the chunk store,
 // every chunk checked against its hash.
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readSync, statSync, utimesSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { Exit, PyCrash, sleep, tick } from './context.mjs';
 import { volumeDelayMs } from './env.mjs';
@@ -47,7 +57,13 @@ function writeSession(archive, vol, sesname, fd) {
  * receive_volume(): returns false for a per-volume error (caller records it), true otherwise.
  * verifyOnly: 0 receive, 1 verify, 2 arch-check data check.
  */
-export async function receiveVolume(ctx, archive, pool, vol, { selectSes = '', strict = true, verifyOnly = 0, faults }) {
+export async function receiveVolume(
+  ctx,
+  archive,
+  pool,
+  vol,
+  { selectSes = '', strict = true, verifyOnly = 0, faults },
+) {
   const opts = ctx.options;
   const attended = !opts.unattended;
   const verbose = (opts.verbose > 0 || attended) && verifyOnly !== 2;
@@ -107,7 +123,8 @@ export async function receiveVolume(ctx, archive, pool, vol, { selectSes = '', s
       } catch {
         dirOk = false;
       }
-      if (!dirOk) throw new PyCrash('AttributeError', "'NoneType' object has no attribute 'file_punch_hole'", 'receive_volume');
+      if (!dirOk)
+        throw new PyCrash('AttributeError', "'NoneType' object has no attribute 'file_punch_hole'", 'receive_volume');
     } else {
       if (!pool.online) {
         ctx.errOut('Local storage is offline!');
@@ -209,7 +226,9 @@ export async function receiveVolume(ctx, archive, pool, vol, { selectSes = '', s
       }
     }
     if (verbose) ctx.out(`\r[${'|'.repeat(20)}`);
-    ctx.out(`${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}${diff ? ` Diff bytes: ${diff}` : ''}${verbose ? '' : '\n'}`);
+    ctx.out(
+      `${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}${diff ? ` Diff bytes: ${diff}` : ''}${verbose ? '' : '\n'}`,
+    );
     if (verbose) ctx.print(` Data bytes: ${bcount}`, verifyOnly !== 2 ? `/ ${volsize}` : '');
   } finally {
     if (fd !== undefined) closeSync(fd);
@@ -261,7 +280,11 @@ export async function receiveCommand(ctx, archive, opts, sets, selected) {
     if (!['y', 'yes'].includes(ans.toLowerCase())) throw new Exit(1);
   }
   const fn = (pool, vol) =>
-    receiveVolume(ctx, archive, pool, vol, { selectSes: opts.session || '', strict: opts.session_strict === 'on', faults: ctx.faults });
+    receiveVolume(ctx, archive, pool, vol, {
+      selectSes: opts.session || '',
+      strict: opts.session_strict === 'on',
+      faults: ctx.faults,
+    });
   fn.needsPool = true;
   await eachVolume(ctx, archive, sets, selected, fn);
 }

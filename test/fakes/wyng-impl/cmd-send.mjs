@@ -19,7 +19,8 @@ function tagParse(ctx, text) {
   const id = [...rawId.trim().toLowerCase()].slice(0, 25).join('');
   const desc = comma < 0 ? '' : t.slice(comma + 1).trim();
   const errs = [];
-  if (/[,=^]/.test(id) || /\s/.test(id) || !isPrintable(id)) errs.push("Error: [^control], [space], and ',^=' not allowed in tag ID.");
+  if (/[,=^]/.test(id) || /\s/.test(id) || !isPrintable(id))
+    errs.push("Error: [^control], [space], and ',^=' not allowed in tag ID.");
   if (!isPrintable(desc)) errs.push('Error: [^control] not allowed in tag comment.');
   if (pyLen(desc) > 100) errs.push('Error: Oversize tag comment.');
   if (id === 'all') errs.push("Error: tag 'all' is reserved.");
@@ -34,7 +35,14 @@ function tagParse(ctx, text) {
 function volnameCheck(name) {
   if (!(pyLen(name) > 0 && pyLen(name) <= 255)) return 'Volume path/name length must be 1 - 255.';
   if (!isPrintable(name)) return 'Non-printable characters not allowed in volume names.';
-  if (name.trim().split('/').some((x) => x === '.' || x === '..') || name.trim()[0] === '/') return 'Bad volume name.';
+  if (
+    name
+      .trim()
+      .split('/')
+      .some((x) => x === '.' || x === '..') ||
+    name.trim()[0] === '/'
+  )
+    return 'Bad volume name.';
   return '';
 }
 
@@ -147,7 +155,8 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
     const vp = imports.get(dv) ?? pool.file(dv);
     if (!existsSync(vp)) {
       ctx.errOut(`  Warning: Local '${vp}' does not exist!`);
-      if (imports.has(dv)) throw new PyCrash('AttributeError', "'dict' object has no attribute 'remove'", 'prepare_snapshots_reflink');
+      if (imports.has(dv))
+        throw new PyCrash('AttributeError', "'dict' object has no attribute 'remove'", 'prepare_snapshots_reflink');
       datavols.splice(datavols.indexOf(dv), 1);
     }
   }
@@ -292,8 +301,10 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
       sentVols += 1;
       state.committed += 1;
       const tp = `${Math.max(1, Math.ceil(now() - t0))}s`;
-      if (status1) ctx.out(`\r${(bcount / MB).toFixed(1).padStart(9)}MB |${bcount ? pyCenter(tp.slice(0, 5), 5) : '  - '}`);
-      else ctx.out(`${'|'.repeat(Math.max(0, Math.floor((100 - progress) / 5)))}]  100%  ${(bcount / MB).toFixed(1)}MB `);
+      if (status1)
+        ctx.out(`\r${(bcount / MB).toFixed(1).padStart(9)}MB |${bcount ? pyCenter(tp.slice(0, 5), 5) : '  - '}`);
+      else
+        ctx.out(`${'|'.repeat(Math.max(0, Math.floor((100 - progress) / 5)))}]  100%  ${(bcount / MB).toFixed(1)}MB `);
     }
     if (!isImport) pool.writeSnapshot(dv, archive.uuid, vol.vid, archive.last(vol));
     const p1 = status1 ? '\r' : '';
@@ -307,6 +318,9 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
   }
   archive.writeCache(opts.metadir);
   if (sentVols) {
-    ctx.print(hl, `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} MB in ${(now() - started).toFixed(1)} seconds.`);
+    ctx.print(
+      hl,
+      `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} MB in ${(now() - started).toFixed(1)} seconds.`,
+    );
   }
 }

@@ -9,7 +9,12 @@ import { LOCAL_ACTIONS, WRITE_ACTIONS } from './options.mjs';
 import { isPrintable } from './pyfmt.mjs';
 
 const URL_TYPES = ['ssh', 'file', 'qubes-ssh', 'qubes'];
-const CIPHERS = { off: 'off', 'xchacha20-ct': 'xchacha20-poly1305-ct', 'xchacha20-msr': 'xchacha20-poly1305-msr', 'xchacha20-dgr': 'xchacha20-poly1305-msr' };
+const CIPHERS = {
+  off: 'off',
+  'xchacha20-ct': 'xchacha20-poly1305-ct',
+  'xchacha20-msr': 'xchacha20-poly1305-msr',
+  'xchacha20-dgr': 'xchacha20-poly1305-msr',
+};
 const COMPRESSORS = { zlib: '4', bz2: '9', zstd: '3' };
 
 /** urllib.parse.urlparse() as far as Wyng uses it: scheme, netloc, path. */
@@ -71,7 +76,8 @@ export function getConfigs(ctx, opts, faults) {
   const dest = parseDest(opts.dest);
   const ro = !WRITE_ACTIONS.includes(opts.action);
   if (dest.type !== 'file' || faults.storage5) {
-    if (dest.type !== 'file') ctx.errOut(`(Wyng test double: only file: destinations are supported, not ${dest.type}:)`);
+    if (dest.type !== 'file')
+      ctx.errOut(`(Wyng test double: only file: destinations are supported, not ${dest.type}:)`);
     throw storageError(5, 'Destination not ready to receive commands.');
   }
   if (!ro) {
@@ -99,7 +105,10 @@ export function getConfigs(ctx, opts, faults) {
     }
   }
   if (!umatch && !ro && opts.action !== 'arch-init') throw storageError(5, 'File ownership mis-match on destination.');
-  if ((!hasIni || (faults.storage6 && opts.action !== 'arch-init')) && ![...LOCAL_ACTIONS, 'arch-init'].includes(opts.action)) {
+  if (
+    (!hasIni || (faults.storage6 && opts.action !== 'arch-init')) &&
+    ![...LOCAL_ACTIONS, 'arch-init'].includes(opts.action)
+  ) {
     throw storageError(6, `Archive not found at '${dest.spec}'`);
   }
   if (opts.action === 'arch-init') {
@@ -130,7 +139,7 @@ function archInit(ctx, opts, dest) {
   }
   ctx.print();
   ctx.print(`Encryption    : ${cipher}`, cipher === 'off' ? '' : `(${CIPHERS[cipher]})`);
-  if (opts.hashtype && (!['hmac-sha256', 'blake2b'].includes(opts.hashtype))) {
+  if (opts.hashtype && !['hmac-sha256', 'blake2b'].includes(opts.hashtype)) {
     throw optionError(`Hash function '${opts.hashtype}' is not available on this system.`);
   }
   const hashtype = cipher !== 'off' ? 'hmac-sha256' : 'blake2b';
@@ -147,10 +156,17 @@ function archInit(ctx, opts, dest) {
   let chunksize = DEFAULT_CHUNK;
   if (opts.chfactor) {
     const f = Number.parseInt(opts.chfactor, 10);
-    if (Number.isNaN(f)) throw new PyCrash('ValueError', `invalid literal for int() with base 10: '${opts.chfactor}'`, 'arch_init');
+    if (Number.isNaN(f))
+      throw new PyCrash('ValueError', `invalid literal for int() with base 10: '${opts.chfactor}'`, 'arch_init');
     if (!(f > 0 && f < 7)) throw optionError('Requested chunk size not supported.');
     chunksize = 32 * 1024 * 2 ** f;
     if (chunksize !== DEFAULT_CHUNK) ctx.print('Chunk size set:', chunksize);
   }
-  return Archive.create(dest.path, dest.spec, { cipher, auth, chunksize, compression: `${compression}:${level}`, hashtype });
+  return Archive.create(dest.path, dest.spec, {
+    cipher,
+    auth,
+    chunksize,
+    compression: `${compression}:${level}`,
+    hashtype,
+  });
 }

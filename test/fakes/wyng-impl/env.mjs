@@ -82,12 +82,16 @@ export function parseFaults() {
     interruptAfter: undefined,
   };
   const raw = env.WYNG_FAKE_FAIL ?? '';
-  for (const item of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const colon = item.indexOf(':');
     const key = colon < 0 ? item : item.slice(0, colon);
     const arg = colon < 0 ? undefined : item.slice(colon + 1);
     const needArg = () => {
-      if (arg === undefined || arg === '') throw new FakeConfigError(`WYNG_FAKE_FAIL item '${item}' needs a value after ':'`);
+      if (arg === undefined || arg === '')
+        throw new FakeConfigError(`WYNG_FAKE_FAIL item '${item}' needs a value after ':'`);
       return arg;
     };
     switch (key) {
@@ -105,7 +109,8 @@ export function parseFaults() {
         break;
       case 'interrupt-after': {
         const n = Number(needArg());
-        if (!Number.isInteger(n) || n < 0) throw new FakeConfigError(`WYNG_FAKE_FAIL interrupt-after needs a count, got '${arg}'`);
+        if (!Number.isInteger(n) || n < 0)
+          throw new FakeConfigError(`WYNG_FAKE_FAIL interrupt-after needs a count, got '${arg}'`);
         f.interruptAfter = n;
         break;
       }
@@ -131,7 +136,8 @@ export function volumeDelayMs() {
   const v = env.WYNG_FAKE_DELAY_MS;
   if (v === undefined || v === '') return 0;
   const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new FakeConfigError(`WYNG_FAKE_DELAY_MS must be a number of milliseconds, got '${v}'`);
+  if (!Number.isFinite(n) || n < 0)
+    throw new FakeConfigError(`WYNG_FAKE_DELAY_MS must be a number of milliseconds, got '${v}'`);
   return n;
 }
 

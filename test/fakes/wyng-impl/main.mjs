@@ -20,7 +20,10 @@ function writeLog(argv, exitCode, signal) {
   const p = logPath();
   if (!p) return;
   try {
-    appendFileSync(p, `${JSON.stringify({ argv, cwd: process.cwd(), exitCode, signal: signal ?? null, pid: process.pid, time: new Date().toISOString() })}\n`);
+    appendFileSync(
+      p,
+      `${JSON.stringify({ argv, cwd: process.cwd(), exitCode, signal: signal ?? null, pid: process.pid, time: new Date().toISOString() })}\n`,
+    );
   } catch {
     /* the log is best effort */
   }
@@ -36,7 +39,15 @@ function finish(ctx, argv, code) {
     let ok = true;
     if (ctx.archive && ctx.options?.vols_from) {
       try {
-        writeFileSync(`${ctx.options.vols_from}.error`, pyJson(new Map([['rc', 2], ['volumes', vols]])));
+        writeFileSync(
+          `${ctx.options.vols_from}.error`,
+          pyJson(
+            new Map([
+              ['rc', 2],
+              ['volumes', vols],
+            ]),
+          ),
+        );
       } catch (e) {
         ok = false;
         ctx.errOut(`Cleanup error: ${e.code ?? 'OSError'}(${JSON.stringify(e.message)})`);
@@ -80,7 +91,11 @@ async function run(ctx, argv) {
   const { storage, sets } = storageSets(ctx, opts, archive, { requireLocal, faults: ctx.faults });
 
   const t = isoLocal(Number(archive.updatedAt));
-  ctx.print(archive.encrypted ? 'Encrypted' : 'Un-encrypted', 'archive', `'${archive.spec}'\nLast updated ${t.slice(0, -6)} (${t.slice(-6)})`);
+  ctx.print(
+    archive.encrypted ? 'Encrypted' : 'Un-encrypted',
+    'archive',
+    `'${archive.spec}'\nLast updated ${t.slice(0, -6)} (${t.slice(-6)})`,
+  );
   if (ctx.faults.crash) throw new PyCrash('RuntimeError', 'simulated crash (WYNG_FAKE_FAIL=crash)', 'main');
 
   const datavols = opts.all ? archive.names().filter((n) => !opts.volex.includes(n)) : [];
@@ -171,7 +186,10 @@ export async function main(argv) {
       traceback(ctx, e);
       code = 1;
     } else {
-      traceback(ctx, new PyCrash('InternalError', `Wyng test double bug: ${e && e.stack ? e.stack : String(e)}`, 'internal'));
+      traceback(
+        ctx,
+        new PyCrash('InternalError', `Wyng test double bug: ${e && e.stack ? e.stack : String(e)}`, 'internal'),
+      );
       code = 1;
     }
   }

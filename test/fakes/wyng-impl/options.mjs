@@ -166,7 +166,9 @@ export function parseArgs(argv) {
       used = 1;
     }
     if (def.choices && !def.choices.includes(value)) {
-      throw new ArgparseError(`${label}: invalid choice: '${value}' (choose from ${def.choices.map((c) => `'${c}'`).join(', ')})`);
+      throw new ArgparseError(
+        `${label}: invalid choice: '${value}' (choose from ${def.choices.map((c) => `'${c}'`).join(', ')})`,
+      );
     }
     if (def.kind === 'append') o[def.dest].push(value);
     else o[def.dest] = value;
@@ -220,7 +222,9 @@ export function parseArgs(argv) {
   if (positionals.length === 0) throw new ArgparseError('the following arguments are required: action, volumes');
   const action = positionals[0];
   if (!ACTIONS.includes(action)) {
-    throw new ArgparseError(`argument action: invalid choice: '${action}' (choose from ${ACTIONS.map((c) => `'${c}'`).join(', ')})`);
+    throw new ArgparseError(
+      `argument action: invalid choice: '${action}' (choose from ${ACTIONS.map((c) => `'${c}'`).join(', ')})`,
+    );
   }
   if (extras.length > 0) throw new ArgparseError(`unrecognized arguments: ${extras.join(' ')}`);
   o.action = action.toLowerCase();

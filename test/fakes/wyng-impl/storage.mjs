@@ -76,7 +76,8 @@ export class LocalStorage {
     const m = this.readSnapshot(oldName, uuid, vid);
     if (!m || !existsSync(this.file(newName))) return;
     writeFileSync(this.snapshotPath(newName, uuid, vid), `${JSON.stringify({ ...m, volume: newName })}\n`);
-    if (this.snapshotPath(oldName, uuid, vid) !== this.snapshotPath(newName, uuid, vid)) this.removeSnapshot(oldName, uuid, vid);
+    if (this.snapshotPath(oldName, uuid, vid) !== this.snapshotPath(newName, uuid, vid))
+      this.removeSnapshot(oldName, uuid, vid);
   }
 
   removeSnapshot(volname, uuid, vid) {
@@ -103,7 +104,14 @@ function snapshotCapable(abs, faults) {
 }
 
 function pyFalsy(v) {
-  return v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  return (
+    v === null ||
+    v === false ||
+    v === 0 ||
+    v === '' ||
+    (Array.isArray(v) && v.length === 0) ||
+    (typeof v === 'object' && v !== null && Object.keys(v).length === 0)
+  );
 }
 
 /**
@@ -124,14 +132,19 @@ export function storageSets(ctx, opts, archive, { requireLocal, faults }) {
       throw selectionError('Empty/malformed json file');
     }
     if (lists === null || typeof lists !== 'object' || Array.isArray(lists)) {
-      throw new PyCrash('AttributeError', `'${Array.isArray(lists) ? 'list' : typeof lists}' object has no attribute 'items'`, 'get_configs_storage');
+      throw new PyCrash(
+        'AttributeError',
+        `'${Array.isArray(lists) ? 'list' : typeof lists}' object has no attribute 'items'`,
+        'get_configs_storage',
+      );
     }
     for (const [url, vols] of Object.entries(lists)) {
       if (pyFalsy(vols)) {
         ctx.errOut(`Empty vol list for ${url}`);
         continue;
       }
-      if (!Array.isArray(vols)) throw new PyCrash('TypeError', `'${typeof vols}' object is not subscriptable`, 'get_configs_storage');
+      if (!Array.isArray(vols))
+        throw new PyCrash('TypeError', `'${typeof vols}' object is not subscriptable`, 'get_configs_storage');
       const names = [];
       for (const entry of vols) {
         if (archive) {

@@ -30,7 +30,8 @@ export function requireFreshBundle(): void {
       const p = join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
-  if (newest(join(ROOT, 'src')) > built) process.stderr.write('warning: dist/wyng-qubes.mjs is older than src/ (run `npm run build`)\n');
+  if (newest(join(ROOT, 'src')) > built)
+    process.stderr.write('warning: dist/wyng-qubes.mjs is older than src/ (run `npm run build`)\n');
 }
 
 export function adminClient(sim: Simulator, timeoutMs = 5000): AdminClient {
@@ -47,7 +48,10 @@ export function comparable(s: QubeSettings | undefined): unknown {
 
 export async function snapshot(sim: Simulator, names: readonly string[]): Promise<Map<string, QubeSettings>> {
   const live = new Set(sim.qubesd.state.qubes.keys());
-  return adminClient(sim).readQubeSettings(names.filter((n) => live.has(n)), { firewall: true });
+  return adminClient(sim).readQubeSettings(
+    names.filter((n) => live.has(n)),
+    { firewall: true },
+  );
 }
 
 export interface TemplateArchive {
@@ -98,7 +102,10 @@ export async function buildTemplateArchive(sessions = 2): Promise<TemplateArchiv
 }
 
 /** A fresh simulator (the lab system as seeded) with its own copy of the template archive. */
-export async function simWithArchive(t: TemplateArchive, opts: Parameters<typeof startSimulator>[0] = {}): Promise<Simulator> {
+export async function simWithArchive(
+  t: TemplateArchive,
+  opts: Parameters<typeof startSimulator>[0] = {},
+): Promise<Simulator> {
   const sim = await startSimulator(opts);
   cpSync(t.archiveDir, join(sim.dir, 'archive'), { recursive: true });
   return sim;
@@ -138,7 +145,11 @@ export function pointOf(args: readonly string[]): string {
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time; results in input order. */
-export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {

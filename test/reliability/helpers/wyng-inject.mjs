@@ -63,7 +63,12 @@ const point = pointOf(argv);
 const trace = process.env.WQ_INJECT_TRACE;
 if (trace !== undefined && trace !== '') {
   const start = Date.now();
-  process.on('exit', (code) => appendFileSync(trace, `${JSON.stringify({ ppid: process.ppid, pid: process.pid, point, start, end: Date.now(), code })}\n`));
+  process.on('exit', (code) =>
+    appendFileSync(
+      trace,
+      `${JSON.stringify({ ppid: process.ppid, pid: process.pid, point, start, end: Date.now(), code })}\n`,
+    ),
+  );
 }
 const markerDir = process.env.WQ_INJECT_DIR;
 const rule = rules.find((r, i) => {

@@ -42,7 +42,12 @@ const { socket, xml, maps, files } = args(process.argv.slice(2));
 const mapPaths = (s: string): string => maps.reduce((acc, [from, to]) => acc.split(from).join(to), s);
 const seed = mapPaths(readFileSync(xml, 'utf8'));
 const root = mkdtempSync(join(tmpdir(), 'wq-differential-'));
-const fake = await startFakeQubesd({ qubesXml: seed, poolsDir: root, reportSeedPaths: true, volumeFileSize: 'declared' });
+const fake = await startFakeQubesd({
+  qubesXml: seed,
+  poolsDir: root,
+  reportSeedPaths: true,
+  volumeFileSize: 'declared',
+});
 const norm = (s: string): string =>
   mapPaths(s)
     .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>')
@@ -56,14 +61,19 @@ let total = 0;
 for (const file of files) {
   for (const [method, arg, dest, payload, src] of Scenario.parse(JSON.parse(readFileSync(file, 'utf8')))) {
     total++;
-    const req = Buffer.concat([Buffer.from(`${method}+${arg} ${src ?? 'dom0'} name ${dest}\0`), Buffer.from(payload ?? '', 'utf8')]);
+    const req = Buffer.concat([
+      Buffer.from(`${method}+${arg} ${src ?? 'dom0'} name ${dest}\0`),
+      Buffer.from(payload ?? '', 'utf8'),
+    ]);
     const real = (await rawCall(socket, req)).toString('utf8');
     const mine = (await rawCall(fake.socketPath, req)).toString('utf8');
     if (norm(real) === norm(mine)) {
       same++;
       continue;
     }
-    console.log(`DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`);
+    console.log(
+      `DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`,
+    );
   }
 }
 console.log(`${same}/${total} replies equal`);
