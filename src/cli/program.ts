@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
-import { resolveConfig } from '../core/config.ts';
-import { WqError, toWqError, type ErrorRecord } from '../core/errors.ts';
+import { execute } from '../app/execute.ts';
+import { renderEnvelope } from '../core/envelope.ts';
+import { WqError, toWqError } from '../core/errors.ts';
 import {
   COMMANDS,
   CommonOptionsSchema,
@@ -8,13 +9,9 @@ import {
   type CommandName,
   type CommonOptions,
 } from '../core/options.ts';
-import { assertQubeName } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
-import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
-import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
-import { applyProfileOptions } from './profile-options.ts';
-import { RunRecorder, type RunOrigin } from './run-report.ts';
+import { CLI_COMMANDS } from './commands/index.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -155,8 +152,6 @@ export function parseCommandLine(
   return { command, args: rest ?? [], options, explicit };
 }
 
-const ARG_COMMANDS: ReadonlySet<CommandName> = new Set(['profiles', 'rpc', 'remote', 'schedule', 'report']);
-
 /** Runs the CLI; returns the exit status. Never calls process.exit. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   let parsed: ParsedCommandLine;
@@ -170,68 +165,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (argv.includes('--json')) io.stdout(renderEnvelope('unknown', e.exitCode, null, [e.toRecord()]));
     return e.exitCode;
   }
-  const envelope = await execute(parsed.command, parsed.args, parsed.options, io, parsed.explicit);
+  const envelope = await execute(parsed.command, parsed.args, parsed.options, io, {
+    explicit: parsed.explicit,
+    entryPoints: CLI_COMMANDS,
+  });
   if (parsed.options.json) io.stdout(`${JSON.stringify(envelope)}\n`);
   return envelope.exitCode;
-}
-
-/**
- * Runs one command with already-validated options and returns its `--json` document.
- * The CLI, the library API and the RPC services all end here; so every backup, restore,
- * verify and prune run leaves a report here (`origin` says who started it; run-report.ts).
- */
-export async function execute(
-  command: CommandName,
-  args: string[],
-  options: CommonOptions,
-  io: CliIo,
-  explicit?: ReadonlySet<string>,
-  origin?: RunOrigin,
-): Promise<Envelope> {
-  const recorder = RunRecorder.start(command, io, origin);
-  recorder?.useProfileName(options.profile);
-  const envelope = await executeCommand(command, args, options, io, explicit, recorder);
-  return recorder === undefined ? envelope : recorder.finish(envelope, options);
-}
-
-async function executeCommand(
-  command: CommandName,
-  args: string[],
-  options: CommonOptions,
-  io: CliIo,
-  explicit: ReadonlySet<string> | undefined,
-  recorder: RunRecorder | undefined,
-): Promise<Envelope> {
-  const json = options.json;
-  try {
-    // Qube names are checked before any program runs.
-    if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
-    const config = resolveConfig(io.env);
-    // --profile NAME: the profile's values under the explicit options (and its passphrase).
-    const applied = await applyProfileOptions(command, args, options, explicit, config);
-    recorder?.useProfile(applied.profile);
-    const ctx: CommandContext = {
-      command,
-      args: applied.args,
-      options: applied.options,
-      passphrase: applied.passphrase,
-      config,
-      io,
-      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
-      warn: (text) => io.stderr(`${text}\n`),
-      debug: (text) => {
-        if (options.debug) io.stderr(`debug: ${text}\n`);
-      },
-      around: recorder?.around(),
-    };
-    const outcome = await COMMAND_HANDLERS[command](ctx);
-    return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);
-  } catch (err) {
-    const e = toWqError(err);
-    const errors: ErrorRecord[] = [e.toRecord()];
-    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
-    return makeEnvelope(command, e.exitCode, null, errors);
-  }
 }
 
 export { VERSION };

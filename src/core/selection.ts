@@ -56,3 +56,15 @@ export function newestSession(model: ArchiveModel): string | undefined {
 }
 
 export { METADATA_VOLUME };
+
+/**
+ * Wyng exits 0 when asked to prune a session that does not exist (CONTRACT.md §11), so the
+ * selection is checked against the archive first.
+ */
+export function checkPruneSession(model: ArchiveModel, session: string, volumes: readonly string[] | undefined): void {
+  const pool = volumes === undefined ? Object.keys(model.volumeSessions) : volumes;
+  const sessions = new Set(pool.flatMap((v) => model.volumeSessions[v] ?? []));
+  const [from, to] = session.split(',') as [string, string | undefined];
+  const matches = to === undefined ? sessions.has(from) : [...sessions].some((s) => s >= from && s <= to);
+  if (!matches) throw new WqError('selection', `No sessions match ${session}.`);
+}

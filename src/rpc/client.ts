@@ -1,6 +1,6 @@
 import { callQrexec } from '../adapters/qrexec-client.ts';
-import { makeEnvelope, type Envelope } from '../cli/output.ts';
 import { resolveConfig, type Env } from '../core/config.ts';
+import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { WqError } from '../core/errors.ts';
 import type { RpcOperation } from '../core/profiles.ts';
 import { buildRequest, parseReply, qrexecFailure, serviceCall, type RemoteRequestInput } from '../core/remote.ts';

@@ -10,7 +10,7 @@
  *        profile's `remote` permissions — refusing anything outside them before Wyng or
  *        qubesd is touched
  *     4. runs the operation through the library API (one job at a time: the job lock); like
- *        every run, it leaves a report in reports/ (src/cli/run-report.ts, source "rpc")
+ *        every run, it leaves a report in reports/ (src/app/job.ts, source "rpc")
  *     5. writes one audit line (audit.log)
  *   → exactly one JSON document on stdout (the CLI's `--json` shape); exit code = exitCode.
  */
@@ -19,9 +19,10 @@ import { currentJob } from '../adapters/lock.ts';
 import { runPrivileged } from '../adapters/privileged.ts';
 import { readProfiles } from '../adapters/profiles.ts';
 import { lastReports } from '../adapters/reports.ts';
-import type { CliIo } from '../cli/io.ts';
-import { makeEnvelope, type Envelope } from '../cli/output.ts';
+import { run } from '../app/library.ts';
+import type { AppIo } from '../app/ports.ts';
 import type { Config } from '../core/config.ts';
+import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import {
   formatProblem,
@@ -42,7 +43,6 @@ import {
   type ValidCall,
 } from '../core/rpc.ts';
 import { parseReply } from '../core/remote.ts';
-import { run } from '../index.ts';
 import { rpcSettings } from './settings.ts';
 
 type Stage = AuditRecord['stage'];
@@ -80,7 +80,7 @@ interface Facts {
 
 /** Writes the audit line to audit.log (when possible) and always to the dom0 log (stderr). */
 function audit(
-  io: CliIo,
+  io: AppIo,
   config: Config,
   facts: Facts,
   envelope: Envelope,
@@ -116,7 +116,7 @@ function audit(
 }
 
 /** The profile for a remote call; details of a broken file go to the dom0 log only. */
-function remoteProfile(io: CliIo, config: Config, name: string): Profile {
+function remoteProfile(io: AppIo, config: Config, name: string): Profile {
   let reading;
   try {
     reading = readProfiles(config.configDir);
@@ -134,7 +134,7 @@ function remoteProfile(io: CliIo, config: Config, name: string): Profile {
 }
 
 /** `wyng.Status`: the running job and the last report of each profile this caller may see. */
-function statusResult(config: Config, caller: string, io: CliIo): unknown {
+function statusResult(config: Config, caller: string, io: AppIo): unknown {
   const job = currentJob(config.stateDir);
   let visible: ReadonlySet<string> = new Set();
   try {
@@ -169,7 +169,7 @@ function statusResult(config: Config, caller: string, io: CliIo): unknown {
 export async function runPlan(
   plan: Exclude<RpcPlan, { operation: 'Status' }>,
   profile: string,
-  io: CliIo,
+  io: AppIo,
   caller?: string,
 ): Promise<Envelope> {
   try {
@@ -185,7 +185,7 @@ export async function runPlan(
  */
 async function performCall(
   call: ValidCall,
-  io: CliIo,
+  io: AppIo,
   config: Config,
   stage: Stage,
   started: number,
@@ -211,13 +211,13 @@ async function performCall(
     audit(io, config, facts, envelope, started, stage, true);
     return envelope;
   }
-  // The report is written by execute() (src/cli/run-report.ts), as for every run.
+  // The report is written by execute() (src/app/job.ts), as for every run.
   const envelope = await runPlan(plan, call.profile, io, call.caller);
   audit(io, config, facts, envelope, started, stage, true);
   return envelope;
 }
 
-async function readInput(io: CliIo, limit: number, timeoutMs: number): Promise<Buffer> {
+async function readInput(io: AppIo, limit: number, timeoutMs: number): Promise<Buffer> {
   try {
     return await io.readStdin(limit, timeoutMs);
   } catch (err) {
@@ -226,7 +226,7 @@ async function readInput(io: CliIo, limit: number, timeoutMs: number): Promise<B
 }
 
 /** Steps 1–2: the entry point qrexec starts. Returns the one document to print. */
-export async function serveEntry(io: CliIo, config: Config, scriptService: string | undefined): Promise<Envelope> {
+export async function serveEntry(io: AppIo, config: Config, scriptService: string | undefined): Promise<Envelope> {
   const started = Date.now();
   const settings = rpcSettings(io.env);
   const env = io.env;
@@ -303,7 +303,7 @@ export async function serveEntry(io: CliIo, config: Config, scriptService: strin
 }
 
 /** Steps 3–5 under sudo: the call as the entry point passed it, validated again. */
-export async function servePrivileged(io: CliIo, config: Config): Promise<Envelope> {
+export async function servePrivileged(io: AppIo, config: Config): Promise<Envelope> {
   const started = Date.now();
   const settings = rpcSettings(io.env);
   let raw: RawCall;

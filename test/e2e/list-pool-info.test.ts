@@ -14,7 +14,7 @@ import { startReplay, synthetic, type ReplayServer } from '../helpers/qubesd-rep
 import { exchanges } from '../helpers/qubesd-transcripts.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/core/wyng-argv.ts';
-import { humanBytes, listPools, poolLines } from '../../src/cli/commands/list.ts';
+import { humanBytes, listPools, poolLines } from '../../src/core/list.ts';
 
 const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
 <domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>

@@ -4,9 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildArchiveModel, parseVolumeName, parseWyngListOutput } from '../../src/core/archive.ts';
 import { WqError } from '../../src/core/errors.ts';
-import { selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
-import { listResult } from '../../src/cli/commands/list.ts';
-import { checkPruneSession } from '../../src/cli/commands/prune.ts';
+import { checkPruneSession, selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
+import { listResult } from '../../src/core/list.ts';
 
 const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
 const stdoutOf = (name: string): string =>

@@ -15,10 +15,21 @@
 // (494 features) = 1092 calls without devices (5.5 per qube), 1491 with both classes (7.5).
 // The feature values are the only part that is not batched. Everything goes through the
 // client's read cache: a second read of the same qubes costs no call until a write happens.
-import { QubeSettingsSchema, type QubeSettings } from '../../core/qubes/model.ts';
-import type { VmListEntry } from '../../core/qubesapi/parse.ts';
+import { QubeSettingsSchema, type DeviceAssignment, type QubeSettings } from '../../core/qubes/model.ts';
+import type { PropertyValue, VmListEntry } from '../../core/qubesapi/parse.ts';
 import { checkQubeName } from '../../core/qubesapi/validate.ts';
-import type { AdminClient } from './client.ts';
+
+/** The reads of the Admin API client (client.ts) that settings are made of. */
+export interface SettingsSource {
+  listQubes(): Promise<VmListEntry[]>;
+  getAllProperties(qube: string): Promise<Map<string, PropertyValue>>;
+  getAllGlobals(): Promise<Map<string, PropertyValue>>;
+  getFeatures(qube: string): Promise<Record<string, string>>;
+  listTags(qube: string): Promise<string[]>;
+  deviceClasses(): Promise<string[]>;
+  assignedDevices(qube: string, devclass: string): Promise<DeviceAssignment[]>;
+  getFirewall(qube: string): Promise<string[]>;
+}
 
 export interface ReadSettingsOptions {
   /**
@@ -45,7 +56,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-async function readOne(client: AdminClient, q: VmListEntry, opts: ReadSettingsOptions): Promise<QubeSettings> {
+async function readOne(client: SettingsSource, q: VmListEntry, opts: ReadSettingsOptions): Promise<QubeSettings> {
   const isAdmin = q.klass === 'AdminVM';
   const deviceOpt = opts.devices ?? 'all';
   const classes: readonly string[] = isAdmin
@@ -84,7 +95,7 @@ async function readOne(client: AdminClient, q: VmListEntry, opts: ReadSettingsOp
  * that are not live qubes are absent from the result (the caller decides what that means).
  */
 export async function readQubeSettings(
-  client: AdminClient,
+  client: SettingsSource,
   names: readonly string[],
   opts: ReadSettingsOptions = {},
 ): Promise<Map<string, QubeSettings>> {
@@ -99,7 +110,7 @@ export async function readQubeSettings(
 }
 
 /** Explicit global properties (`default=False`), values as the Admin API writes them. */
-export async function readGlobalSettings(client: AdminClient): Promise<Record<string, string>> {
+export async function readGlobalSettings(client: SettingsSource): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [name, p] of await client.getAllGlobals()) if (!p.isDefault) out[name] = p.value;
   return out;

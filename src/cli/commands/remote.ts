@@ -1,8 +1,8 @@
 import { WqError } from '../../core/errors.ts';
 import { parseOperation } from '../../core/remote.ts';
-import { callRemote } from '../../rpc/client.ts';
-import { inferExplicit } from '../profile-options.ts';
-import type { CommandHandler } from './context.ts';
+import type { UseCase } from '../../app/ports.ts';
+import { inferExplicit } from '../../app/profile.ts';
+import { callRemote } from '../../rpc/index.ts';
 
 /** Options `remote` can send; everything else is decided by the profile in dom0. */
 const REMOTE_OPTIONS = new Set([
@@ -18,7 +18,7 @@ const REMOTE_OPTIONS = new Set([
 ]);
 
 /** `remote OP --profile NAME [QUBE ...] [--session S] [--dry-run] [--exclude Q] [--json]` — from a management qube. */
-export const remoteCommand: CommandHandler = async (ctx) => {
+export const remoteCommand: UseCase = async (ctx) => {
   const [opText, ...qubes] = ctx.args;
   const op = parseOperation(opText);
   const o = ctx.options;

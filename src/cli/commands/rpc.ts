@@ -1,6 +1,6 @@
 import { WqError } from '../../core/errors.ts';
-import { serveEntry, servePrivileged } from '../../rpc/service.ts';
-import type { CommandHandler } from './context.ts';
+import type { UseCase } from '../../app/ports.ts';
+import { serveEntry, servePrivileged } from '../../rpc/index.ts';
 
 let processGuarded = false;
 
@@ -22,7 +22,7 @@ function guardProcess(): void {
  * `wyng-qubes rpc privileged` — its privileged part, started through sudo.
  * Prints exactly one JSON document on stdout; the exit status is its `exitCode`.
  */
-export const rpcCommand: CommandHandler = async (ctx) => {
+export const rpcCommand: UseCase = async (ctx) => {
   if (ctx.options.json) throw new WqError('option', 'rpc always prints one JSON document; do not pass --json.');
   if (ctx.args.length > 1) throw new WqError('option', 'usage: wyng-qubes rpc [wyng.SERVICE | privileged]');
   guardProcess();

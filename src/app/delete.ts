@@ -1,14 +1,14 @@
-import { softFailures } from '../../adapters/wyng/errors.ts';
-import { requireQubesSessions } from '../../core/archive.ts';
-import { WqError, type ErrorRecord } from '../../core/errors.ts';
-import { volumesOfQubes } from '../../core/selection.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandHandler } from './context.ts';
+import { softFailures } from '../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../core/archive.ts';
+import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { volumesOfQubes } from '../core/selection.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 /** `delete QUBE`: remove every archive volume of exactly one qube. */
-export const deleteCommand: CommandHandler = async (ctx) => {
+export const deleteUseCase: UseCase = async (ctx) => {
   if (ctx.args.length !== 1) throw new WqError('selection', 'Please specify a single qube name to delete.');
   const qube = ctx.args[0]!;
   return withJob(ctx, async ({ wyng }) => {

@@ -1,11 +1,11 @@
-import type { ErrorRecord } from '../../core/errors.ts';
-import type { CommandContext, CommandOutcome } from './context.ts';
+import type { ErrorRecord } from '../core/errors.ts';
+import type { AppContext, UseCaseOutcome } from './ports.ts';
 
 /**
  * Ends a command that works per qube: exit 2 and "Error for VMs: a, b" when any qube failed
  * (SPEC.md "Exit codes"), else "Done." and 0.
  */
-export function failedQubesOutcome(ctx: CommandContext, result: unknown, errors: ErrorRecord[]): CommandOutcome {
+export function failedQubesOutcome(ctx: AppContext, result: unknown, errors: ErrorRecord[]): UseCaseOutcome {
   for (const e of errors) ctx.warn(e.qube !== undefined ? `${e.qube}: ${e.message}` : e.message);
   const failed = [...new Set(errors.map((e) => e.qube).filter((q): q is string => q !== undefined))].sort();
   if (errors.length > 0) {

@@ -1,26 +1,26 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LiveSystem, openAdminClient } from '../../adapters/live/system.ts';
-import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
+import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
+import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import {
   readErrorFile,
   removeErrorFile,
   softFailures,
   unannouncedVolumes,
   wyngFailure,
-} from '../../adapters/wyng/errors.ts';
-import { requireQubesSessions } from '../../core/archive.ts';
-import { localVolumeName, poolPath } from '../../core/backup/plan.ts';
-import { WqError, type ErrorRecord } from '../../core/errors.ts';
-import { skippedPrefs } from '../../core/options.ts';
-import { applyRestore, type QubeOutcome, type RestorePorts } from '../../core/restore/apply.ts';
-import { projectForDeviceApi, readArchivedSource } from '../../core/restore/archived.ts';
-import { tableNormaliser } from '../../core/restore/diff.ts';
-import { planRestore, type RestorePlan, type SessionVolumes } from '../../core/restore/plan.ts';
-import { renderPlan } from '../../core/restore/render.ts';
-import { selectSession } from '../../core/selection.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandContext, CommandHandler } from './context.ts';
+} from '../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../core/archive.ts';
+import { localVolumeName, poolPath } from '../core/backup/plan.ts';
+import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { skippedPrefs } from '../core/options.ts';
+import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/restore/apply.ts';
+import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
+import { tableNormaliser } from '../core/restore/diff.ts';
+import { planRestore, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
+import { renderPlan } from '../core/restore/render.ts';
+import { selectSession } from '../core/selection.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { AppContext, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
@@ -35,7 +35,7 @@ export interface RestoreResult {
  * `restore`: plan first (archived settings vs. the live system), then create, receive, set and
  * verify in dependency order. `--dry-run` stops after the plan and touches nothing.
  */
-export const restoreCommand: CommandHandler = async (ctx) => {
+export const restoreUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   const started = Date.now();
   const live = new LiveSystem(openAdminClient(ctx.config), ctx.config);
@@ -164,7 +164,7 @@ export const restoreCommand: CommandHandler = async (ctx) => {
   });
 };
 
-function restorePorts(ctx: CommandContext, job: Job, live: LiveSystem, plan: RestorePlan): RestorePorts {
+function restorePorts(ctx: AppContext, job: Job, live: LiveSystem, plan: RestorePlan): RestorePorts {
   const c = live.client;
   const o = ctx.options;
   let pools: Awaited<ReturnType<LiveSystem['pools']>> | undefined;

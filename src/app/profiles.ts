@@ -1,7 +1,7 @@
-import { readPassphrase, readProfiles } from '../../adapters/profiles.ts';
-import { WqError, type ErrorRecord } from '../../core/errors.ts';
-import { formatProblem, profileWarnings, publicProfile, type ProfileProblem } from '../../core/profiles.ts';
-import type { CommandHandler } from './context.ts';
+import { readPassphrase, readProfiles } from '../adapters/profiles.ts';
+import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { formatProblem, profileWarnings, publicProfile, type ProfileProblem } from '../core/profiles.ts';
+import type { UseCase } from './ports.ts';
 
 function problemRecords(file: string, problems: ProfileProblem[]): ErrorRecord[] {
   return problems.map((p) => ({ kind: 'config', message: formatProblem(file, p) }));
@@ -11,7 +11,7 @@ function problemRecords(file: string, problems: ProfileProblem[]): ErrorRecord[]
  * `profiles [--json]` lists the profiles of profiles.yaml (never a secret);
  * `profiles check` validates the file, and each profile's passphrase file.
  */
-export const profilesCommand: CommandHandler = async (ctx) => {
+export const profilesUseCase: UseCase = async (ctx) => {
   const [sub, ...extra] = ctx.args;
   if (extra.length > 0 || (sub !== undefined && sub !== 'list' && sub !== 'check')) {
     throw new WqError('option', 'usage: wyng-qubes profiles [list | check] [--json]');

@@ -1,10 +1,10 @@
-import { WqError } from '../../core/errors.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandHandler } from './context.ts';
+import { WqError } from '../core/errors.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 
 /** `create`: `wyng arch-init` at --dest (encrypted unless `-w encrypt=off`). */
-export const createCommand: CommandHandler = async (ctx) => {
+export const createUseCase: UseCase = async (ctx) => {
   if (ctx.options.dest === undefined) throw new WqError('option', 'Dest URL is required to create an archive.');
   if (ctx.args.length > 0) throw new WqError('option', 'create takes no qube names.');
   return withJob(ctx, async ({ wyng }) => {

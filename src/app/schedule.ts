@@ -1,4 +1,4 @@
-import { readProfiles, loadProfile } from '../../adapters/profiles.ts';
+import { readProfiles, loadProfile } from '../adapters/profiles.ts';
 import {
   analyzeCalendar,
   dropinPath,
@@ -10,11 +10,11 @@ import {
   timerUnit,
   writeDropin,
   type SystemdSettings,
-} from '../../adapters/systemd.ts';
-import { checkCalendar } from '../../core/calendar.ts';
-import { WqError } from '../../core/errors.ts';
-import { PROFILE_NAME } from '../../core/profiles.ts';
-import type { CommandContext, CommandHandler } from './context.ts';
+} from '../adapters/systemd.ts';
+import { checkCalendar } from '../core/calendar.ts';
+import { WqError } from '../core/errors.ts';
+import { PROFILE_NAME } from '../core/profiles.ts';
+import type { AppContext, UseCase } from './ports.ts';
 
 const USAGE = 'usage: wyng-qubes schedule enable PROFILE | disable PROFILE | list [PROFILE] [--json]';
 
@@ -54,7 +54,7 @@ export async function validateSchedule(
   return { analyzed: systemd.checked };
 }
 
-async function enable(ctx: CommandContext, settings: SystemdSettings, name: string) {
+async function enable(ctx: AppContext, settings: SystemdSettings, name: string) {
   const { file, profile } = loadProfile(ctx.config.configDir, name);
   const schedule = profile.schedule;
   let dropin: string | null = null;
@@ -77,7 +77,7 @@ async function enable(ctx: CommandContext, settings: SystemdSettings, name: stri
   };
 }
 
-async function disable(ctx: CommandContext, settings: SystemdSettings, name: string) {
+async function disable(ctx: AppContext, settings: SystemdSettings, name: string) {
   // The profile need not exist any more: a timer of a removed profile can still be disabled.
   await systemctlOrFail(settings, ['disable', '--now', timerUnit(name)]);
   const removed = removeDropin(settings, name);
@@ -90,7 +90,7 @@ async function disable(ctx: CommandContext, settings: SystemdSettings, name: str
   };
 }
 
-async function list(ctx: CommandContext, settings: SystemdSettings, only: string | undefined) {
+async function list(ctx: AppContext, settings: SystemdSettings, only: string | undefined) {
   const reading = readProfiles(ctx.config.configDir);
   let names = Object.keys(reading.profiles).sort();
   if (only !== undefined) {
@@ -139,7 +139,7 @@ async function list(ctx: CommandContext, settings: SystemdSettings, only: string
  * `wyng-qubes-backup@PROFILE.timer` and enables the timer; `disable` undoes both;
  * `list` shows every profile's timer.
  */
-export const scheduleCommand: CommandHandler = async (ctx) => {
+export const scheduleUseCase: UseCase = async (ctx) => {
   const [sub = 'list', positional, ...extra] = ctx.args;
   if (extra.length > 0) throw new WqError('option', USAGE);
   if (positional !== undefined && ctx.options.profile !== undefined && positional !== ctx.options.profile) {

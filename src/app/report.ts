@@ -1,8 +1,8 @@
-import { listReportFiles, NO_PROFILE, readReport, type Report } from '../../adapters/reports.ts';
-import { WqError } from '../../core/errors.ts';
-import { PROFILE_NAME } from '../../core/profiles.ts';
-import { renderReport, renderSummary, summarizeReports } from '../../core/reports.ts';
-import type { CommandHandler } from './context.ts';
+import { listReportFiles, NO_PROFILE, readReport, type Report } from '../adapters/reports.ts';
+import { WqError } from '../core/errors.ts';
+import { PROFILE_NAME } from '../core/profiles.ts';
+import { renderReport, renderSummary, summarizeReports } from '../core/reports.ts';
+import type { UseCase } from './ports.ts';
 
 const USAGE = 'usage: wyng-qubes report [--last] [--json] [PROFILE]';
 
@@ -10,7 +10,7 @@ const USAGE = 'usage: wyng-qubes report [--last] [--json] [PROFILE]';
  * `report [PROFILE]`: per profile the last success, last failure, sizes and durations, from
  * the reports in <state dir>/reports/. `--last`: the newest report (of PROFILE) in full.
  */
-export const reportCommand: CommandHandler = async (ctx) => {
+export const reportUseCase: UseCase = async (ctx) => {
   const [positional, ...extra] = ctx.args;
   if (extra.length > 0) throw new WqError('option', USAGE);
   if (positional !== undefined && ctx.options.profile !== undefined && positional !== ctx.options.profile) {

@@ -1,18 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fetchSessionMetadata } from '../../adapters/metadata/fetch.ts';
-import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
-import { requireQubesSessions } from '../../core/archive.ts';
-import { WqError, type ErrorRecord } from '../../core/errors.ts';
-import { archivedDomains } from '../../core/metadata-view.ts';
-import { qubesInSession, selectSession, volumesInSession } from '../../core/selection.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandHandler } from './context.ts';
+import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
+import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../core/archive.ts';
+import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { archivedDomains } from '../core/metadata-view.ts';
+import { qubesInSession, selectSession, volumesInSession } from '../core/selection.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 /** `verify`: check the archived data of the selected qubes in one session. */
-export const verifyCommand: CommandHandler = async (ctx) => {
+export const verifyUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   return withJob(ctx, async ({ wyng, tmpDir }) => {
     const { model } = await wyng.list();

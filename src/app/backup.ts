@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildMetadataTar } from '../../adapters/metadata/build.ts';
-import { LiveSystem, openAdminClient } from '../../adapters/live/system.ts';
-import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
-import { METADATA_VOLUME } from '../../core/archive.ts';
+import { buildMetadataTar } from '../adapters/metadata/build.ts';
+import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
+import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
+import { METADATA_VOLUME } from '../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
@@ -15,11 +15,11 @@ import {
   volumeKindsFor,
   WYNG_MB,
   type QubeVolumesForBackup,
-} from '../../core/backup/plan.ts';
-import { WqError, type ErrorRecord } from '../../core/errors.ts';
-import { crashPoint } from '../../core/test-hook.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandContext, CommandHandler } from './context.ts';
+} from '../core/backup/plan.ts';
+import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { crashPoint } from '../core/test-hook.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { AppContext, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
@@ -41,7 +41,7 @@ export interface BackupResult {
 
 type ProgressEvent = Record<string, string | number | boolean | null>;
 
-function progress(ctx: CommandContext, event: ProgressEvent): void {
+function progress(ctx: AppContext, event: ProgressEvent): void {
   if (ctx.options.progress === 'json')
     ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
@@ -52,7 +52,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * `backup`: the selected qubes' volumes and all Qubes metadata in ONE Wyng send
  * (SPEC.md "backup"), then `backup_timestamp` on each qube that made it.
  */
-export const backupCommand: CommandHandler = async (ctx) => {
+export const backupUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   const started = Date.now();
   const live = new LiveSystem(openAdminClient(ctx.config), ctx.config);

@@ -1,22 +1,10 @@
-import { softFailures, wyngFailure } from '../../adapters/wyng/errors.ts';
-import { requireQubesSessions, type ArchiveModel } from '../../core/archive.ts';
-import { WqError } from '../../core/errors.ts';
-import { volumesOfQubes } from '../../core/selection.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
-import type { CommandHandler } from './context.ts';
+import { softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
+import { requireQubesSessions } from '../core/archive.ts';
+import { WqError } from '../core/errors.ts';
+import { checkPruneSession, volumesOfQubes } from '../core/selection.ts';
+import { wyngArgv } from '../core/wyng-argv.ts';
+import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
-
-/**
- * Wyng exits 0 when asked to prune a session that does not exist (CONTRACT.md §11), so the
- * selection is checked against the archive first.
- */
-export function checkPruneSession(model: ArchiveModel, session: string, volumes: readonly string[] | undefined): void {
-  const pool = volumes === undefined ? Object.keys(model.volumeSessions) : volumes;
-  const sessions = new Set(pool.flatMap((v) => model.volumeSessions[v] ?? []));
-  const [from, to] = session.split(',') as [string, string | undefined];
-  const matches = to === undefined ? sessions.has(from) : [...sessions].some((s) => s >= from && s <= to);
-  if (!matches) throw new WqError('selection', `No sessions match ${session}.`);
-}
 
 /** Pruning result lines: `<volume> -<count> ` (CONTRACT.md §4.1). */
 export function parsePruneCounts(stdout: string): Record<string, number> {
@@ -25,7 +13,7 @@ export function parsePruneCounts(stdout: string): Record<string, number> {
   return out;
 }
 
-export const pruneCommand: CommandHandler = async (ctx) => {
+export const pruneUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   if (o.session === undefined && o.autoprune === undefined) {
     throw new WqError('selection', 'Please specify a session, an autoprune mode or both.');

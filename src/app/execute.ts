@@ -1,0 +1,116 @@
+import { resolveConfig } from '../core/config.ts';
+import { makeEnvelope, type Envelope } from '../core/envelope.ts';
+import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
+import { assertQubeName } from '../core/names.ts';
+import type { CommandName, CommonOptions } from '../core/options.ts';
+import { backupUseCase } from './backup.ts';
+import { createUseCase } from './create.ts';
+import { deleteUseCase } from './delete.ts';
+import { RunRecorder, type RunOrigin } from './job.ts';
+import { listUseCase } from './list.ts';
+import type { AppContext, AppIo, UseCase } from './ports.ts';
+import { applyProfileOptions } from './profile.ts';
+import { profilesUseCase } from './profiles.ts';
+import { pruneUseCase } from './prune.ts';
+import { reportUseCase } from './report.ts';
+import { restoreUseCase } from './restore.ts';
+import { scheduleUseCase } from './schedule.ts';
+import { verifyUseCase } from './verify.ts';
+import { versionUseCase } from './version.ts';
+
+/** Commands that only an entry point can run (they serve or call that entry point itself). */
+export type EntryPointCommand = 'rpc' | 'remote';
+
+/** Every command's use case, except those of the entry points. */
+export const USE_CASES: Record<Exclude<CommandName, EntryPointCommand>, UseCase> = {
+  version: versionUseCase,
+  create: createUseCase,
+  list: listUseCase,
+  verify: verifyUseCase,
+  prune: pruneUseCase,
+  delete: deleteUseCase,
+  backup: backupUseCase,
+  restore: restoreUseCase,
+  profiles: profilesUseCase,
+  schedule: scheduleUseCase,
+  report: reportUseCase,
+};
+
+/** Commands whose positional arguments are not qube names. */
+const ARG_COMMANDS: ReadonlySet<CommandName> = new Set(['profiles', 'rpc', 'remote', 'schedule', 'report']);
+
+export interface ExecuteOptions {
+  /** Options given explicitly (they win over a profile's values); default: those not at their default. */
+  explicit?: ReadonlySet<string> | undefined;
+  /** Who started the run, for its report. */
+  origin?: RunOrigin | undefined;
+  /** The entry point's own commands (the CLI's `rpc` and `remote`). */
+  entryPoints?: Partial<Record<EntryPointCommand, UseCase>> | undefined;
+}
+
+function useCaseOf(command: CommandName, entryPoints: ExecuteOptions['entryPoints']): UseCase {
+  if (command === 'rpc' || command === 'remote') {
+    const handler = entryPoints?.[command];
+    if (handler === undefined) throw new WqError('option', `'${command}' is a command of the CLI only.`);
+    return handler;
+  }
+  return USE_CASES[command];
+}
+
+/**
+ * Runs one command with already-validated options and returns its `--json` document.
+ * The CLI, the library API and the RPC services all end here; so every backup, restore,
+ * verify and prune run leaves a report (`origin` says who started it; job.ts).
+ */
+export async function execute(
+  command: CommandName,
+  args: string[],
+  options: CommonOptions,
+  io: AppIo,
+  opts: ExecuteOptions = {},
+): Promise<Envelope> {
+  const recorder = RunRecorder.start(command, io, opts.origin);
+  recorder?.useProfileName(options.profile);
+  const envelope = await executeCommand(command, args, options, io, opts, recorder);
+  return recorder === undefined ? envelope : recorder.finish(envelope, options);
+}
+
+async function executeCommand(
+  command: CommandName,
+  args: string[],
+  options: CommonOptions,
+  io: AppIo,
+  opts: ExecuteOptions,
+  recorder: RunRecorder | undefined,
+): Promise<Envelope> {
+  const json = options.json;
+  try {
+    // Qube names are checked before any program runs.
+    if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
+    const config = resolveConfig(io.env);
+    // --profile NAME: the profile's values under the explicit options (and its passphrase).
+    const applied = await applyProfileOptions(command, args, options, opts.explicit, config);
+    recorder?.useProfile(applied.profile);
+    const ctx: AppContext = {
+      command,
+      args: applied.args,
+      options: applied.options,
+      passphrase: applied.passphrase,
+      config,
+      io,
+      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
+      warn: (text) => io.stderr(`${text}\n`),
+      debug: (text) => {
+        if (options.debug) io.stderr(`debug: ${text}\n`);
+      },
+      around: recorder?.around(),
+    };
+    const outcome = await useCaseOf(command, opts.entryPoints)(ctx);
+    return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);
+  } catch (err) {
+    const e = toWqError(err);
+    const errors: ErrorRecord[] = [e.toRecord()];
+    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
+    return makeEnvelope(command, e.exitCode, null, errors);
+  }
+}

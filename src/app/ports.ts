@@ -1,0 +1,48 @@
+import type { Config, Env } from '../core/config.ts';
+import type { ErrorRecord } from '../core/errors.ts';
+import type { CommandName, CommonOptions } from '../core/options.ts';
+
+/** Everything a run touches of its process, injectable so tests drive the real program. */
+export interface AppIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdinIsTTY: boolean;
+  env: Env;
+  /** Asks a yes/no question on the terminal; only called in attended runs. */
+  confirm(question: string): Promise<boolean>;
+  /** Whether Wyng may use our stdin (to prompt for a passphrase): true for the real CLI. */
+  wyngStdin: 'inherit' | 'ignore';
+  /** Reads all of standard input (RPC requests). */
+  readStdin(limitBytes: number, timeoutMs: number): Promise<Buffer>;
+}
+
+/** Wraps the job (called by withJob with the lock held): a profile's hooks.before/after. */
+export type JobAround = <T>(job: () => Promise<T>) => Promise<T>;
+
+/** One run of one use case: its arguments, options and where its human output goes. */
+export interface AppContext {
+  command: CommandName;
+  /** Positional arguments after the command: qube names, or a sub-command's arguments. */
+  args: string[];
+  options: CommonOptions;
+  /** Passphrase for an encrypted archive (from a profile); handed to Wyng via its environment only. */
+  passphrase?: string | undefined;
+  config: Config;
+  io: AppIo;
+  /** Human output: stdout, or stderr under --json. */
+  say(text: string): void;
+  /** Warnings and errors: always stderr. */
+  warn(text: string): void;
+  debug(text: string): void;
+  /** Runs around the job inside the job lock (a profile's hooks.before/after). */
+  around?: JobAround | undefined;
+}
+
+/** What a use case returns: the envelope's parts. */
+export interface UseCaseOutcome {
+  exitCode: number;
+  result: unknown;
+  errors: ErrorRecord[];
+}
+
+export type UseCase = (ctx: AppContext) => Promise<UseCaseOutcome>;
