@@ -1,24 +1,18 @@
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
 import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
-import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
+import { WYNG_MB } from '../adapters/wyng/output.ts';
 import { METADATA_VOLUME } from '../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
-  sendProgressVolume,
-  sentMegabytes,
-  sessionFromSendOutput,
   sessionIdAt,
   settleSend,
   volumeKindsFor,
-  WYNG_MB,
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
-import { wyngArgv } from '../core/wyng-argv.ts';
 import type { AppContext, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -119,43 +113,30 @@ export const backupUseCase: UseCase = async (ctx) => {
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
-    const localFrom = join(tmpDir, 'volumes.json');
-    writeFileSync(localFrom, JSON.stringify(plan.localFrom));
-    removeErrorFile(localFrom);
-
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
 
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
-    const argv = wyngArgv.send(wyng.globals, {
-      localFrom,
+    // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
+    const passthrough = !(o.json && o.progress === 'json');
+    let index = 0;
+    crashPoint('backup:before-send');
+    const send = await wyng.send({
+      workDir: tmpDir,
+      localFrom: plan.localFrom,
       metadataTar: tarPath,
       autoprune: o.autoprune,
       remap: o.remap,
       dedup: o.dedup,
+      passthrough,
+      onVolume:
+        o.progress === 'json'
+          ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
+          : undefined,
     });
-    // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const passthrough = !(o.json && o.progress === 'json');
-    let index = 0;
-    let pending = '';
-    const onStdout =
-      o.progress === 'json'
-        ? (text: string): void => {
-            const lines = (pending + text).split(/\r|\n/);
-            pending = lines.pop() ?? '';
-            for (const line of lines) {
-              const name = sendProgressVolume(line);
-              if (name !== undefined) progress(ctx, { event: 'volume', name, index: (index += 1), total });
-            }
-          }
-        : undefined;
-    crashPoint('backup:before-send');
-    const send = await wyng.raw(argv, passthrough, onStdout);
     crashPoint('backup:after-send');
-    const errorFile = send.exitCode === 2 ? readErrorFile(localFrom) : undefined;
-    if (send.exitCode !== 0 && errorFile === undefined) throw wyngFailure(send, 'send');
 
     // The archive after the send is the truth about what was stored (see settleSend).
     let after: Record<string, string[]> | undefined;
@@ -170,10 +151,10 @@ export const backupUseCase: UseCase = async (ctx) => {
       volumes: plan.volumes,
       metadataBefore: model.volumeSessions[METADATA_VOLUME] ?? [],
       after,
-      printedSession: sessionFromSendOutput(send.stdout),
-      errorFile: errorFile ?? [],
-      missingLocal: softFailures(send).missingLocal,
-      exitCode: send.exitCode ?? 1,
+      printedSession: send.printedSession,
+      errorFile: send.failedVolumes,
+      missingLocal: send.missingLocal,
+      exitCode: send.exitCode,
     });
     const session = outcome.session ?? null;
     if (!outcome.metadataStored) {
@@ -219,14 +200,14 @@ export const backupUseCase: UseCase = async (ctx) => {
     if (o.checkAfterSend) {
       progress(ctx, { event: 'check' });
       try {
-        await wyng.check(wyngArgv.archCheckNewest(wyng.globals), 'arch-check', passthrough);
+        await wyng.checkNewest({ passthrough });
       } catch (err) {
         if (!(err instanceof WqError)) throw err;
         checkError = err;
       }
     }
 
-    const mb = sentMegabytes(send.stdout);
+    const mb = send.sentMegabytes;
     const elapsedMs = Date.now() - started;
     const wyngMs = wyng.calls.reduce((sum, c) => sum + c.durationMs, 0);
     const result: BackupResult = {

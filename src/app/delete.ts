@@ -1,8 +1,6 @@
-import { softFailures } from '../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { volumesOfQubes } from '../core/selection.ts';
-import { wyngArgv } from '../core/wyng-argv.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -25,12 +23,11 @@ export const deleteUseCase: UseCase = async (ctx) => {
     const errors: ErrorRecord[] = [];
     const deleted: string[] = [];
     for (const volume of volumes) {
-      const result = await wyng.raw(wyngArgv.delete(wyng.globals, { volume, verbose: ctx.options.verbose }), true);
-      if (result.exitCode === 0 && softFailures(result).notFound.length === 0) {
+      const report = await wyng.deleteVolume({ volume, verbose: ctx.options.verbose });
+      if (report.deleted) {
         deleted.push(volume);
       } else {
-        const why = result.exitCode === 0 ? 'not found' : `exit ${result.exitCode ?? result.signal}`;
-        errors.push({ qube, kind: 'wyng', message: `Could not delete volume '${volume}' (${why}).` });
+        errors.push({ qube, kind: 'wyng', message: `Could not delete volume '${volume}' (${report.reason}).` });
       }
     }
     return failedQubesOutcome(ctx, { qube, deleted, cancelled: false }, errors);

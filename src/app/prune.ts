@@ -1,17 +1,8 @@
-import { softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { WqError } from '../core/errors.ts';
 import { checkPruneSession, volumesOfQubes } from '../core/selection.ts';
-import { wyngArgv } from '../core/wyng-argv.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
-
-/** Pruning result lines: `<volume> -<count> ` (CONTRACT.md §4.1). */
-export function parsePruneCounts(stdout: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of stdout.matchAll(/^(\S+) -(\d+) /gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
 
 export const pruneUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
@@ -30,19 +21,13 @@ export const pruneUseCase: UseCase = async (ctx) => {
     if (o.session !== undefined && /^\d/.test(o.session) && !o.allBefore) {
       checkPruneSession(model, o.session, o.all || ctx.args.length === 0 ? undefined : volumes);
     }
-    const argv = wyngArgv.prune(wyng.globals, {
+    const { removed } = await wyng.prune({
       session: o.session,
       all: o.all,
       allBefore: o.allBefore,
       autoprune: o.autoprune,
       volumes,
     });
-    const result = await wyng.raw(argv, true);
-    if (result.exitCode !== 0) throw wyngFailure(result, 'prune');
-    const notFound = softFailures(result).notFound;
-    if (notFound.length > 0)
-      throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
-    const removed = parsePruneCounts(result.stdout);
     ctx.say('\nDone.');
     return { exitCode: 0, result: { session: o.session ?? null, volumes, removed }, errors: [] };
   });

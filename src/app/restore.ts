@@ -1,14 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
-import {
-  readErrorFile,
-  removeErrorFile,
-  softFailures,
-  unannouncedVolumes,
-  wyngFailure,
-} from '../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { localVolumeName, poolPath } from '../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
@@ -19,7 +10,6 @@ import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
-import { wyngArgv } from '../core/wyng-argv.ts';
 import type { AppContext, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -207,35 +197,16 @@ function restorePorts(ctx: AppContext, job: Job, live: LiveSystem, plan: Restore
       }
       return { poolPath: path, localName: local };
     },
-    receive: async (map) => {
-      const localFrom = join(job.tmpDir, 'restore-volumes.json');
-      writeFileSync(localFrom, JSON.stringify(Object.fromEntries(map)), { mode: 0o600 });
-      removeErrorFile(localFrom);
-      const argv = wyngArgv.receive(job.wyng.globals, {
-        localFrom,
-        session: plan.session,
-        useSnapshot: !o.noSnapshotRestore,
-        verbose: o.verbose || !o.unattended,
-      });
-      const r = await job.wyng.raw(argv, true);
-      const failed = new Set<string>();
-      if (r.exitCode === 2) {
-        const listed = readErrorFile(localFrom);
-        if (listed === undefined) throw wyngFailure(r, 'receive');
-        for (const v of listed) failed.add(v);
-      } else if (r.exitCode !== 0) {
-        throw wyngFailure(r, 'receive');
-      }
-      for (const v of softFailures(r).notFound) failed.add(v);
-      for (const v of unannouncedVolumes(
-        r,
-        [...map.values()].flat().map(([arch]) => arch),
-      ))
-        failed.add(v);
-      // a local name in the error file maps back to its archive name
-      for (const list of map.values()) for (const [arch, local] of list) if (failed.has(local)) failed.add(arch);
-      return [...failed];
-    },
+    receive: async (map) =>
+      (
+        await job.wyng.receive({
+          workDir: job.tmpDir,
+          session: plan.session,
+          volumes: map,
+          useSnapshot: !o.noSnapshotRestore,
+          verbose: o.verbose || !o.unattended,
+        })
+      ).failed,
     post: (q, klass) => live.postRestore(q, klass),
     say: (t) => ctx.say(t),
   };

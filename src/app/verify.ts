@@ -1,12 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
-import { readErrorFile, removeErrorFile, softFailures, wyngFailure } from '../adapters/wyng/errors.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import { qubesInSession, selectSession, volumesInSession } from '../core/selection.ts';
-import { wyngArgv } from '../core/wyng-argv.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -40,20 +36,10 @@ export const verifyUseCase: UseCase = async (ctx) => {
     if (selected.length === 0) throw new WqError('selection', 'No match.');
 
     const volumes = volumesInSession(model, selected, session);
-    const failedVolumes = new Set<string>();
-    if (volumes.length > 0) {
-      const volsFrom = join(tmpDir, 'verify-vols.json');
-      writeFileSync(volsFrom, JSON.stringify({ null: volumes.map((v) => [v, '']) }));
-      removeErrorFile(volsFrom);
-      const argv = wyngArgv.verify(wyng.globals, { volsFrom, session, volumes, verbose: o.verbose || !o.unattended });
-      const result = await wyng.raw(argv, true);
-      if (result.exitCode === 2 && readErrorFile(volsFrom) !== undefined) {
-        for (const v of readErrorFile(volsFrom) ?? []) failedVolumes.add(v);
-      } else if (result.exitCode !== 0) {
-        throw wyngFailure(result, 'verify');
-      }
-      for (const v of softFailures(result).notFound) failedVolumes.add(v);
-    }
+    const failedVolumes =
+      volumes.length > 0
+        ? (await wyng.verify({ workDir: tmpDir, session, volumes, verbose: o.verbose || !o.unattended })).failed
+        : [];
     for (const v of failedVolumes) {
       const q = model.volumeQube[v];
       errors.push({

@@ -5,6 +5,9 @@ import { isValidQubeName, printable } from './names.ts';
 /** Name of the archive volume holding the gzip tar of Qubes' *.xml and notes.txt. */
 export const METADATA_VOLUME = 'wyng-qubes-metadata';
 
+/** `--local-from` / `--vols-from` JSON: pool path → [[archive name, local name]]. */
+export type LocalFromMap = Record<string, Array<[string, string]>>;
+
 /** Oldest Wyng we work with (CONTRACT.md §1: wyng-util-qubes requires 0.8 / 20250820). */
 export const MIN_WYNG_VERSION = '0.8';
 export const MIN_WYNG_DATE = '20250820';

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { runBundle } from '../helpers/cli.ts';
 import { wyngTarget, writeVolume } from '../helpers/wyng-target.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
-import { wyngArgv } from '../../src/core/wyng-argv.ts';
+import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 
 const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
 <domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>

@@ -13,7 +13,7 @@ import { wyngTarget, writeVolume, type WyngTarget } from '../helpers/wyng-target
 import { startReplay, synthetic, type ReplayServer } from '../helpers/qubesd-replay.ts';
 import { exchanges } from '../helpers/qubesd-transcripts.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
-import { wyngArgv } from '../../src/core/wyng-argv.ts';
+import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 import { humanBytes, listPools, poolLines } from '../../src/core/list.ts';
 
 const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { FAKE_WYNG } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, type RpcSandbox } from '../helpers/rpc.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
-import { wyngArgv } from '../../src/core/wyng-argv.ts';
+import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 
 /**
  * wyng.List, wyng.Verify, wyng.Prune and wyng.Status end to end against the fake Wyng: an

@@ -3,13 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  planBackupVolumes,
-  selectForBackup,
-  sessionFromSendOutput,
-  sentMegabytes,
-  type PoolInfo,
-} from '../../src/core/backup/plan.ts';
+import { planBackupVolumes, selectForBackup, type PoolInfo } from '../../src/core/backup/plan.ts';
+import { sessionFromSendOutput, sentMegabytes } from '../../src/adapters/wyng/output.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { readMetadataTar } from '../../src/adapters/metadata/safe-tar.ts';
 

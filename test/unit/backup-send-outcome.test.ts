@@ -2,14 +2,8 @@
 // parsing of the send's output (MiB per pool, the volume each progress line starts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  sendProgressVolume,
-  sentMegabytes,
-  settleSend,
-  WYNG_MB,
-  type BackupVolume,
-  type SendOutcomeInput,
-} from '../../src/core/backup/plan.ts';
+import { settleSend, type BackupVolume, type SendOutcomeInput } from '../../src/core/backup/plan.ts';
+import { sendProgressVolume, sentMegabytes, WYNG_MB } from '../../src/adapters/wyng/output.ts';
 
 const vol = (qube: string, local: string, poolPath: string, archive = local): BackupVolume => ({
   qube,

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { wyngArgv, wyngPrefix, type WyngGlobals } from '../../src/core/wyng-argv.ts';
+import { wyngArgv, wyngPrefix, type WyngGlobals } from '../../src/adapters/wyng/argv.ts';
 import { wyngEnvironment } from '../../src/adapters/wyng/process.ts';
 import { wyngFailure, softFailures } from '../../src/adapters/wyng/errors.ts';
 

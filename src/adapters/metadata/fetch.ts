@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { WqError } from '../../core/errors.ts';
-import { wyngArgv } from '../../core/wyng-argv.ts';
+import { wyngArgv } from '../wyng/argv.ts';
 import type { WyngArchive } from '../wyng/archive.ts';
 import { DEFAULT_METADATA_LIMITS, readMetadataTar, type MetadataFiles, type MetadataLimits } from './safe-tar.ts';
 
@@ -17,11 +17,9 @@ export async function fetchSessionMetadata(
 ): Promise<MetadataFiles> {
   const tarPath = join(tmpDir, `metadata-${session}.tgz`);
   rmSync(tarPath, { force: true });
-  await wyng.check(
-    wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }),
-    `receive of the metadata of session ${session}`,
-    false,
-  );
+  await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), {
+    what: `receive of the metadata of session ${session}`,
+  });
   let tgz: Buffer;
   try {
     // size first: the volume is untrusted and may be huge (never read it whole into memory)

@@ -1,7 +1,17 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Env } from '../../core/config.ts';
-import { buildArchiveModel, parseWyngListOutput, type ArchiveModel, type WyngList } from '../../core/archive.ts';
-import { wyngArgv, type WyngGlobals } from '../../core/wyng-argv.ts';
-import { wyngFailure } from './errors.ts';
+import {
+  buildArchiveModel,
+  parseWyngListOutput,
+  type ArchiveModel,
+  type LocalFromMap,
+  type WyngList,
+} from '../../core/archive.ts';
+import { WqError } from '../../core/errors.ts';
+import { wyngArgv, type WyngGlobals } from './argv.ts';
+import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from './errors.ts';
+import { parsePruneCounts, sendProgressVolume, sentMegabytes, sessionFromSendOutput } from './output.ts';
 import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
 
 export interface WyngArchiveOptions {
@@ -17,7 +27,57 @@ export interface WyngArchiveOptions {
   debug: (text: string) => void;
 }
 
-/** One Wyng archive as wyng-qubes drives it: every call gets the same prefix options. */
+/** How one Wyng run is shown and read. */
+export interface RunOptions {
+  /** What the run does, for error messages (`send`, `arch-check`, …). */
+  what: string;
+  /** Hand Wyng's output to the human output sink as it comes (default: no). */
+  passthrough?: boolean;
+  /** Sees Wyng's stdout as it comes, passed through or not. */
+  onStdout?: ((text: string) => void) | undefined;
+}
+
+/** What a send stored, as Wyng reported it (the archive re-read afterwards is the truth: settleSend). */
+export interface SendReport {
+  /** Wyng's exit code (exit 2 came with an error file; any other failure throws). */
+  exitCode: number;
+  /** The session id the send printed. */
+  printedSession: string | undefined;
+  /** Volumes of Wyng's `.error` file (exit 2). */
+  failedVolumes: string[];
+  /** Paths of `Warning: Local 'P' does not exist!` (exit 0 all the same). */
+  missingLocal: string[];
+  /** MiB sent over all pools, when Wyng said. */
+  sentMegabytes: number | undefined;
+}
+
+export interface SendRequest {
+  /** The job's private directory for Wyng's input files. */
+  workDir: string;
+  localFrom: LocalFromMap;
+  metadataTar: string;
+  autoprune?: string | undefined;
+  remap: boolean;
+  dedup: boolean;
+  /** Wyng's progress to the human output sink. */
+  passthrough: boolean;
+  /** Called with each volume Wyng starts sending. */
+  onVolume?: ((name: string) => void) | undefined;
+}
+
+/** Volumes a receive or verify did not restore or verify (archive names; local names as Wyng listed them). */
+export interface VolumesReport {
+  failed: string[];
+}
+
+/** Outcome of deleting one archive volume. */
+export type DeleteReport = { deleted: true } | { deleted: false; reason: string };
+
+/**
+ * One Wyng archive as wyng-qubes drives it: every call gets the same prefix options. Each
+ * operation returns a typed report; this class alone knows Wyng's argv, how its output reads,
+ * what exit 2 and its `.error` file mean and which exit-0 runs still failed (CONTRACT.md §6, §11).
+ */
 export class WyngArchive {
   readonly globals: WyngGlobals;
   readonly calls: WyngProcessResult[] = [];
@@ -26,13 +86,12 @@ export class WyngArchive {
     this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
   }
 
-  /**
-   * Runs Wyng; never throws for Wyng's exit status. `passthrough` hands Wyng's output to the
-   * human output sink as it comes; `onStdout` sees Wyng's stdout as it comes either way.
-   */
-  async raw(argv: string[], passthrough: boolean, onStdout?: (text: string) => void): Promise<WyngProcessResult> {
+  /** Runs Wyng; never throws for Wyng's exit status. */
+  private async run(argv: string[], options: Omit<RunOptions, 'what'>): Promise<WyngProcessResult> {
     this.opts.debug(`wyng ${argv.join(' ')}`);
     const sink = this.opts.passthrough;
+    const passthrough = options.passthrough === true;
+    const onStdout = options.onStdout;
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
       passphrase: this.opts.passphrase,
@@ -52,15 +111,144 @@ export class WyngArchive {
   }
 
   /** Runs Wyng and throws our mapped error unless it exits 0. */
-  async check(argv: string[], what: string, passthrough: boolean): Promise<WyngProcessResult> {
-    const result = await this.raw(argv, passthrough);
-    if (result.exitCode !== 0) throw wyngFailure(result, what);
+  async check(argv: string[], options: RunOptions): Promise<WyngProcessResult> {
+    const result = await this.run(argv, options);
+    if (result.exitCode !== 0) throw wyngFailure(result, options.what);
     return result;
   }
 
   async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
-    const result = await this.check(wyngArgv.list(this.globals), 'list', false);
+    const result = await this.check(wyngArgv.list(this.globals), { what: 'list' });
     const list = parseWyngListOutput(result.stdout);
     return { list, model: buildArchiveModel(list) };
   }
+
+  /** `arch-init` at --dest. */
+  async create(): Promise<void> {
+    await this.check(wyngArgv.create(this.globals), { what: 'arch-init', passthrough: true });
+  }
+
+  /** `arch-check` of the newest session. */
+  async checkNewest(options: { passthrough: boolean }): Promise<void> {
+    await this.check(wyngArgv.archCheckNewest(this.globals), { what: 'arch-check', ...options });
+  }
+
+  /** The volumes and the Qubes metadata in one send. */
+  async send(request: SendRequest): Promise<SendReport> {
+    const localFrom = join(request.workDir, 'volumes.json');
+    writeFileSync(localFrom, JSON.stringify(request.localFrom));
+    removeErrorFile(localFrom);
+    const argv = wyngArgv.send(this.globals, {
+      localFrom,
+      metadataTar: request.metadataTar,
+      autoprune: request.autoprune,
+      remap: request.remap,
+      dedup: request.dedup,
+    });
+    let pending = '';
+    const onVolume = request.onVolume;
+    const onStdout =
+      onVolume !== undefined
+        ? (text: string): void => {
+            const lines = (pending + text).split(/\r|\n/);
+            pending = lines.pop() ?? '';
+            for (const line of lines) {
+              const name = sendProgressVolume(line);
+              if (name !== undefined) onVolume(name);
+            }
+          }
+        : undefined;
+    const result = await this.run(argv, { passthrough: request.passthrough, onStdout });
+    const failedVolumes = errorFileVolumes(result, localFrom, 'send');
+    return {
+      exitCode: result.exitCode ?? 1,
+      printedSession: sessionFromSendOutput(result.stdout),
+      failedVolumes,
+      missingLocal: softFailures(result).missingLocal,
+      sentMegabytes: sentMegabytes(result.stdout),
+    };
+  }
+
+  /** Receives volumes of a session into their local names; `volumes`: pool path → [archive, local]. */
+  async receive(request: {
+    workDir: string;
+    session: string;
+    volumes: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
+    useSnapshot: boolean;
+    verbose: boolean;
+  }): Promise<VolumesReport> {
+    const localFrom = join(request.workDir, 'restore-volumes.json');
+    writeFileSync(localFrom, JSON.stringify(Object.fromEntries(request.volumes)), { mode: 0o600 });
+    removeErrorFile(localFrom);
+    const argv = wyngArgv.receive(this.globals, {
+      localFrom,
+      session: request.session,
+      useSnapshot: request.useSnapshot,
+      verbose: request.verbose,
+    });
+    const result = await this.run(argv, { passthrough: true });
+    const failed = new Set(errorFileVolumes(result, localFrom, 'receive'));
+    for (const v of softFailures(result).notFound) failed.add(v);
+    const archived = [...request.volumes.values()].flat().map(([arch]) => arch);
+    for (const v of unannouncedVolumes(result, archived)) failed.add(v);
+    // a local name in the error file maps back to its archive name
+    for (const list of request.volumes.values())
+      for (const [arch, local] of list) if (failed.has(local)) failed.add(arch);
+    return { failed: [...failed] };
+  }
+
+  /** Verifies volumes of a session. */
+  async verify(request: {
+    workDir: string;
+    session: string;
+    volumes: readonly string[];
+    verbose: boolean;
+  }): Promise<VolumesReport> {
+    const volsFrom = join(request.workDir, 'verify-vols.json');
+    writeFileSync(volsFrom, JSON.stringify({ null: request.volumes.map((v) => [v, '']) }));
+    removeErrorFile(volsFrom);
+    const argv = wyngArgv.verify(this.globals, {
+      volsFrom,
+      session: request.session,
+      volumes: request.volumes,
+      verbose: request.verbose,
+    });
+    const result = await this.run(argv, { passthrough: true });
+    const failed = new Set(errorFileVolumes(result, volsFrom, 'verify'));
+    for (const v of softFailures(result).notFound) failed.add(v);
+    return { failed: [...failed] };
+  }
+
+  /** Prunes sessions; returns the number of sessions removed per volume. */
+  async prune(request: {
+    session?: string | undefined;
+    all: boolean;
+    allBefore: boolean;
+    autoprune?: string | undefined;
+    volumes: readonly string[];
+  }): Promise<{ removed: Record<string, number> }> {
+    const result = await this.check(wyngArgv.prune(this.globals, request), { what: 'prune', passthrough: true });
+    const notFound = softFailures(result).notFound;
+    if (notFound.length > 0)
+      throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
+    return { removed: parsePruneCounts(result.stdout) };
+  }
+
+  /** Deletes one archive volume (every session of it). */
+  async deleteVolume(request: { volume: string; verbose: boolean }): Promise<DeleteReport> {
+    const result = await this.run(wyngArgv.delete(this.globals, request), { passthrough: true });
+    if (result.exitCode === 0 && softFailures(result).notFound.length === 0) return { deleted: true };
+    return { deleted: false, reason: result.exitCode === 0 ? 'not found' : `exit ${result.exitCode ?? result.signal}` };
+  }
+}
+
+/**
+ * The volumes of an exit-2 run's `.error` file; [] after exit 0. Any other failure, or exit 2
+ * without an error file (argparse usage), throws the mapped error.
+ */
+function errorFileVolumes(result: WyngProcessResult, jsonPath: string, what: string): string[] {
+  if (result.exitCode === 0) return [];
+  const listed = result.exitCode === 2 ? readErrorFile(jsonPath) : undefined;
+  if (listed === undefined) throw wyngFailure(result, what);
+  return listed;
 }

@@ -2,9 +2,9 @@ import {
   lvmVolumeName,
   METADATA_VOLUME as METADATA_VOLUME_NAME,
   reflinkVolumeName,
+  type LocalFromMap,
   type VolumeKind,
 } from '../archive.ts';
-import type { LocalFromMap } from '../wyng-argv.ts';
 
 /**
  * Backup planning, pure over data read from the Admin API and the archive
@@ -152,32 +152,6 @@ export function planBackupVolumes(
     }
   }
   return { volumes, localFrom, skipped };
-}
-
-/** `Sending backup session S:` in Wyng's send output. */
-export function sessionFromSendOutput(stdout: string): string | undefined {
-  return /Sending backup session (\d{8}-\d{6}):/.exec(stdout)?.[1];
-}
-
-/** Wyng's "MB" are MiB (`MB = 1024**2` in Wyng's source). */
-export const WYNG_MB = 1024 * 1024;
-
-/**
- * `N volumes, A——>B MB in S seconds.`: Wyng prints one such line per pool it sent from, with
- * whole MiB (truncated). The sum of B over all lines, or undefined when there is none.
- */
-export function sentMegabytes(stdout: string): number | undefined {
-  const sent = [...stdout.matchAll(/(\d+) volumes, ([\d.]+)\u2014\u2014>([\d.]+) MB in/g)].map((m) => Number(m[3]));
-  return sent.length === 0 ? undefined : sent.reduce((a, b) => a + b, 0);
-}
-
-/**
- * The volume a line of Wyng's send output starts: `Volume 'NAME'` (unattended) or
- * `            |     | NAME` (attended; the line ends in `\r`).
- */
-export function sendProgressVolume(line: string): string | undefined {
-  const m = /^Volume '(.+)'$/.exec(line) ?? /^ {12}\| {5}\| (.+)$/.exec(line);
-  return m?.[1];
 }
 
 export interface SendOutcomeInput {

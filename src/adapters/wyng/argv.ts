@@ -1,4 +1,4 @@
-import { METADATA_VOLUME } from './archive.ts';
+import { METADATA_VOLUME } from '../../core/archive.ts';
 
 /**
  * Pure builders for every Wyng argv wyng-qubes issues (CONTRACT.md §3). The prefix is
@@ -112,6 +112,3 @@ export const wyngArgv = {
     o.volume,
   ],
 };
-
-/** `--local-from` / `--vols-from` JSON: pool path → [[archive name, local name]]. */
-export type LocalFromMap = Record<string, Array<[string, string]>>;
