@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
-import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
+import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
 import { METADATA_VOLUME } from '../core/archive.ts';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
-import type { AppContext, UseCase } from './ports.ts';
+import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
@@ -49,7 +49,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export const backupUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   const started = Date.now();
-  const live = new LiveSystem(openAdminClient(ctx.config), ctx.config);
+  const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async ({ wyng, tmpDir }) => {
     const listed = await live.listQubes();
     const liveQubes = await Promise.all(
@@ -83,14 +83,14 @@ export const backupUseCase: UseCase = async (ctx) => {
       const q = byName.get(name)!;
       const volumes: QubeVolumesForBackup['volumes'] = {};
       for (const kind of volumeKindsFor(q.klass)) {
-        const info = await live.volumeInfo(name, kind);
+        const info = await live.volumeOf(name, kind);
         if (info !== undefined) volumes[kind] = info;
       }
       volumeQubes.push({ name, klass: q.klass, volumes });
     }
     const plan = planBackupVolumes(
       volumeQubes,
-      await live.pools(),
+      await live.wyngPools(),
       new Set(Object.keys(model.volumeSessions)),
       o.noAutoRename,
     );

@@ -1,10 +1,10 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
-import { AdminClient, socketTransportFromConfig } from '../adapters/qubesd/index.ts';
+import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { listPools, listResult, localTime, poolLines } from '../core/list.ts';
 import { WqError } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
-import type { UseCase } from './ports.ts';
+import type { QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 
 export const listUseCase: UseCase = async (ctx) => {
@@ -23,11 +23,11 @@ export const listUseCase: UseCase = async (ctx) => {
 
     if (o.poolInfo) {
       // admin.pool.List + one admin.pool.Info per pool
-      const client = new AdminClient(socketTransportFromConfig(ctx.config));
+      const live: QubesSystem = openLiveSystem(ctx.config);
       try {
-        result.pools = listPools(await client.pools());
+        result.pools = listPools(await live.adminPools());
       } finally {
-        for (const line of client.log.format()) ctx.debug(line);
+        for (const line of live.callLog()) ctx.debug(line);
       }
       for (const line of poolLines(result.pools)) ctx.say(line);
     } else if (o.session !== undefined) {

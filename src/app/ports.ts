@@ -1,6 +1,12 @@
+import type { VolumeKind } from '../core/archive.ts';
+import type { VolumeRef, WyngPool } from '../core/backup/plan.ts';
 import type { Config, Env } from '../core/config.ts';
 import type { ErrorRecord } from '../core/errors.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
+import type { QubeClass, QubeSettings, SettingsPart } from '../core/qubes/model.ts';
+import type { PoolInfo } from '../core/qubesapi/parse.ts';
+import type { RestorePorts } from '../core/restore/apply.ts';
+import type { LiveQube } from '../core/restore/plan.ts';
 
 /** Everything a run touches of its process, injectable so tests drive the real program. */
 export interface AppIo {
@@ -46,3 +52,28 @@ export interface UseCaseOutcome {
 }
 
 export type UseCase = (ctx: AppContext) => Promise<UseCaseOutcome>;
+
+/** The live Qubes system as the use cases see it (adapters/qubesd/live.ts implements it). */
+export interface QubesSystem {
+  listQubes(): Promise<LiveQube[]>;
+  includeInBackups(qube: string): Promise<boolean>;
+  /** pool and vid of a qube's volume, or undefined when the qube has no such volume */
+  volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined>;
+  wyngPools(): Promise<Map<string, WyngPool>>;
+  adminPools(): Promise<PoolInfo[]>;
+  hasTag(qube: string, tag: string): Promise<boolean>;
+  setBackupTimestamp(qube: string, seconds: number): Promise<void>;
+  readSettings(
+    names: readonly string[],
+    parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
+  ): Promise<Map<string, QubeSettings>>;
+  deviceApi(live: readonly LiveQube[]): Promise<'4.2' | '4.3'>;
+  globalValues(): Promise<Record<string, string>>;
+  runningDispvmTemplates(live: readonly LiveQube[]): Promise<Record<string, string>>;
+  readNotes(qube: string, klass: QubeClass): string;
+  /** The restore ports qubesd and the qube files serve; Wyng's receive and the output are the app's. */
+  restorePorts(): Omit<RestorePorts, 'receive' | 'say'>;
+  callSummary(): { calls: number; reads: number; writes: number };
+  /** One line per Admin API call so far, then a summary line (what `--debug` prints). */
+  callLog(): string[];
+}

@@ -1,16 +1,15 @@
-import { LiveSystem, openAdminClient } from '../adapters/live/system.ts';
+import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { localVolumeName, poolPath } from '../core/backup/plan.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
 import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/restore/apply.ts';
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
 import { tableNormaliser } from '../core/restore/diff.ts';
-import { planRestore, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
+import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
-import type { AppContext, UseCase } from './ports.ts';
+import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
@@ -28,7 +27,7 @@ export interface RestoreResult {
 export const restoreUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   const started = Date.now();
-  const live = new LiveSystem(openAdminClient(ctx.config), ctx.config);
+  const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async (job) => {
     const { wyng, tmpDir } = job;
     const { model } = await wyng.list();
@@ -46,17 +45,6 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const liveQubes = await live.listQubes();
     const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
     const liveNames = new Set(liveQubes.map((q) => q.name));
-    // read the live settings of exactly the qubes this run can restore (selection as planRestore)
-    const candidates = source.system.qubes
-      .filter((q) => q.klass !== 'AdminVM' && q.name !== 'dom0' && liveNames.has(q.name) && !o.exclude.includes(q.name))
-      .filter((q) => (ctx.args.length === 0 ? o.includeDisposable || q.klass !== 'DispVM' : ctx.args.includes(q.name)))
-      .map((q) => q.name);
-    const settings = await live.readSettings(candidates);
-    const notes = Object.fromEntries(
-      source.system.qubes
-        .filter((q) => liveNames.has(q.name) && candidates.includes(q.name))
-        .map((q) => [q.name, live.readNotes(q.name, q.klass)]),
-    );
     const request = {
       qubes: ctx.args,
       exclude: o.exclude,
@@ -65,6 +53,13 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ignoreMissing: o.ignoreMissing,
       forceIncomplete: o.forceIncomplete,
     };
+    // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
+    const { selected } = selectRestoreQubes({ archived: source.system, sessionVolumes, request });
+    const candidates = new Set(selected.filter((q) => liveNames.has(q)));
+    const settings = await live.readSettings([...candidates]);
+    const notes = Object.fromEntries(
+      source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
+    );
     const plan = planRestore({
       session,
       archived: source.system,
@@ -74,7 +69,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         qubes: liveQubes,
         settings,
         notes,
-        globals: await live.globals(),
+        globals: await live.globalValues(),
         runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
       },
       request,
@@ -133,14 +128,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
       },
       restorePorts(ctx, job, live, plan),
     );
-    const calls = live.client.log.summary();
+    const calls = live.callSummary();
     const result: RestoreResult = {
       session,
       qubes: outcomes,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };
-    ctx.debug(live.client.log.format().join('\n'));
+    ctx.debug(live.callLog().join('\n'));
     const errors: ErrorRecord[] = [
       ...planErrors,
       ...outcomes
@@ -154,49 +149,11 @@ export const restoreUseCase: UseCase = async (ctx) => {
   });
 };
 
-function restorePorts(ctx: AppContext, job: Job, live: LiveSystem, plan: RestorePlan): RestorePorts {
-  const c = live.client;
+/** The restore's ports: the live system's, plus Wyng's receive and the run's output. */
+function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: RestorePlan): RestorePorts {
   const o = ctx.options;
-  let pools: Awaited<ReturnType<LiveSystem['pools']>> | undefined;
   return {
-    kill: (q) => live.kill(q),
-    remove: (q) => c.removeQube(q),
-    create: (q, spec, pool) =>
-      c.createQube({
-        klass: spec.klass === 'AdminVM' ? 'AppVM' : spec.klass,
-        name: q,
-        label: spec.label,
-        ...(spec.template && (spec.klass === 'AppVM' || spec.klass === 'DispVM') ? { template: spec.template } : {}),
-        ...(pool ? { pool } : {}),
-      }),
-    setProperty: (q, name, value) => c.setProperty(q, name, value),
-    resetProperty: (q, name) => c.resetProperty(q, name),
-    setFeature: (q, name, value) => c.setFeature(q, name, value),
-    removeFeature: (q, name) => c.removeFeature(q, name),
-    addTag: (q, tag) => c.setTag(q, tag),
-    removeTag: (q, tag) => c.removeTag(q, tag),
-    assignDevice: (q, a) => c.assignDevice(q, a),
-    unassignDevice: (q, a) => c.unassignDevice(q, a),
-    setFirewall: (q, rules) => c.setFirewall(q, rules),
-    writeNotes: async (q, klass, text) => live.writeNotes(q, klass, text),
-    readNotes: async (q, klass) => live.readNotes(q, klass),
-    readSettings: (names, parts) => live.readSettings(names, parts),
-    volumeTarget: async (q, v) => {
-      pools ??= await live.pools();
-      const info = await live.volumeInfo(q, v.kind);
-      if (!info) throw new WqError('admin-api', `'${q}' has no ${v.kind} volume.`, { qube: q });
-      const pool = pools.get(info.pool);
-      const path = pool ? poolPath(pool) : undefined;
-      const local = pool ? localVolumeName(q, v.kind, pool, info.vid) : undefined;
-      if (!pool || path === undefined || local === undefined) {
-        throw new WqError(
-          'config',
-          `pool '${info.pool}' of ${q} is not lvm_thin or file-reflink; its volume cannot be restored.`,
-          { qube: q },
-        );
-      }
-      return { poolPath: path, localName: local };
-    },
+    ...live.restorePorts(),
     receive: async (map) =>
       (
         await job.wyng.receive({
@@ -207,7 +164,6 @@ function restorePorts(ctx: AppContext, job: Job, live: LiveSystem, plan: Restore
           verbose: o.verbose || !o.unattended,
         })
       ).failed,
-    post: (q, klass) => live.postRestore(q, klass),
     say: (t) => ctx.say(t),
   };
 }

@@ -2,7 +2,7 @@ import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { WqError, type ErrorRecord } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
-import { qubesInSession, selectSession, volumesInSession } from '../core/selection.ts';
+import { qubesInSession, selectArchivedQubes, selectSession, volumesInSession } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -15,22 +15,20 @@ export const verifyUseCase: UseCase = async (ctx) => {
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'verify');
     const domains = archivedDomains(await fetchSessionMetadata(wyng, tmpDir, session));
-    const dispvms = new Set(domains.filter((d) => d.klass === 'DispVM').map((d) => d.name));
     const inXml = new Set(domains.map((d) => d.name));
-    const available = new Set([...qubesInSession(model, session), ...dispvms]);
-    available.delete('dom0');
-
-    const errors: ErrorRecord[] = [];
-    let selected: string[];
-    if (ctx.args.length > 0) {
-      for (const q of ctx.args.filter((q) => !available.has(q))) {
-        errors.push({ qube: q, kind: 'selection', message: `Qube '${q}' is not in session ${session}.` });
-      }
-      selected = [...new Set(ctx.args.filter((q) => available.has(q)))].sort();
-    } else {
-      const excluded = new Set(o.exclude);
-      selected = [...available].filter((q) => (o.includeDisposable || !dispvms.has(q)) && !excluded.has(q)).sort();
-    }
+    const dispvms = domains.filter((d) => d.klass === 'DispVM').map((d) => d.name);
+    const available = [
+      ...qubesInSession(model, session).map((name) => ({ name, disposable: dispvms.includes(name) })),
+      ...dispvms.map((name) => ({ name, disposable: true })),
+    ];
+    const request = { qubes: ctx.args, exclude: o.exclude, includeDisposable: o.includeDisposable };
+    const selection = selectArchivedQubes(available, request);
+    const selected = [...selection.selected].sort();
+    const errors: ErrorRecord[] = selection.notMatched.map((q) => ({
+      qube: q,
+      kind: 'selection',
+      message: `Qube '${q}' is not in session ${session}.`,
+    }));
     ctx.say(`\nVMs matched in session ${session}:\n ${selected.join(', ') || '(none)'}\n`);
     if (errors.length > 0) ctx.say(`\nNot matched:\n ${errors.map((e) => e.qube).join(', ')}`);
     if (selected.length === 0) throw new WqError('selection', 'No match.');

@@ -51,10 +51,6 @@ export function qubesInSession(model: ArchiveModel, session: string): string[] {
   return model.sessionQubes[session] ?? [];
 }
 
-export function newestSession(model: ArchiveModel): string | undefined {
-  return model.qubesSessions[model.qubesSessions.length - 1];
-}
-
 export { METADATA_VOLUME };
 
 /**
@@ -67,4 +63,44 @@ export function checkPruneSession(model: ArchiveModel, session: string, volumes:
   const [from, to] = session.split(',') as [string, string | undefined];
   const matches = to === undefined ? sessions.has(from) : [...sessions].some((s) => s >= from && s <= to);
   if (!matches) throw new WqError('selection', `No sessions match ${session}.`);
+}
+
+/** What a restore or verify request says about its qubes. */
+export interface ArchivedQubesRequest {
+  /** named qubes; none = every available qube */
+  qubes: readonly string[];
+  exclude: readonly string[];
+  includeDisposable: boolean;
+}
+
+/** A qube a run of one session can touch; `disposable`: an archived DispVM (it has no volumes). */
+export interface AvailableQube {
+  name: string;
+  disposable: boolean;
+}
+
+/**
+ * The one rule for "the archived qubes this run touches" (restore and verify). Named qubes: each
+ * available one, once, in the order named, unless excluded; the others are `notMatched` (sorted).
+ * No names: every available qube that is not excluded, disposables only with includeDisposable.
+ * dom0 is never available.
+ */
+export function selectArchivedQubes(
+  available: readonly AvailableQube[],
+  request: ArchivedQubesRequest,
+): { selected: string[]; notMatched: string[] } {
+  const candidates = available.filter((q) => q.name !== 'dom0');
+  const names = new Set(candidates.map((q) => q.name));
+  const excluded = new Set(request.exclude);
+  if (request.qubes.length > 0) {
+    const named = [...new Set(request.qubes)];
+    return {
+      selected: named.filter((q) => names.has(q) && !excluded.has(q)),
+      notMatched: named.filter((q) => !names.has(q)).sort(),
+    };
+  }
+  const selected = [
+    ...new Set(candidates.filter((q) => request.includeDisposable || !q.disposable).map((q) => q.name)),
+  ];
+  return { selected: selected.filter((q) => !excluded.has(q)), notMatched: [] };
 }

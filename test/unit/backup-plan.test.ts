@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planBackupVolumes, selectForBackup, type PoolInfo } from '../../src/core/backup/plan.ts';
+import { planBackupVolumes, selectForBackup, type WyngPool } from '../../src/core/backup/plan.ts';
 import { sessionFromSendOutput, sentMegabytes } from '../../src/adapters/wyng/output.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { readMetadataTar } from '../../src/adapters/metadata/safe-tar.ts';
@@ -28,7 +28,7 @@ test('selection: named ∪ includes − exclude, sorted; dom0 and unknown skippe
   assert.deepEqual(selectForBackup(live, ['disp1'], true, []).selected, ['disp1', 'fedora-41', 'work']);
 });
 
-const pools = new Map<string, PoolInfo>([
+const pools = new Map<string, WyngPool>([
   ['lvm', { name: 'lvm', driver: 'lvm_thin', volumeGroup: 'qubes_dom0', thinPool: 'vm-pool' }],
   ['reflink', { name: 'reflink', driver: 'file-reflink', dirPath: '/var/lib/qubes' }],
   ['kernel', { name: 'kernel', driver: 'linux-kernel' }],

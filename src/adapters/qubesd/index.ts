@@ -17,3 +17,4 @@ export {
 } from './transport.ts';
 export { readQubeSettings, readGlobalSettings, type ReadSettingsOptions } from './settings.ts';
 export { QubesApiError, QubesTransportError } from '../../core/qubesapi/errors.ts';
+export { LiveSystem, openLiveSystem, type QubesRestorePorts } from './live.ts';

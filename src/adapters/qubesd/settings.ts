@@ -15,7 +15,12 @@
 // (494 features) = 1092 calls without devices (5.5 per qube), 1491 with both classes (7.5).
 // The feature values are the only part that is not batched. Everything goes through the
 // client's read cache: a second read of the same qubes costs no call until a write happens.
-import { QubeSettingsSchema, type DeviceAssignment, type QubeSettings } from '../../core/qubes/model.ts';
+import {
+  QubeSettingsSchema,
+  type DeviceAssignment,
+  type QubeSettings,
+  type SettingsPart,
+} from '../../core/qubes/model.ts';
 import type { PropertyValue, VmListEntry } from '../../core/qubesapi/parse.ts';
 import { checkQubeName } from '../../core/qubesapi/validate.ts';
 
@@ -39,6 +44,11 @@ export interface ReadSettingsOptions {
   devices?: 'all' | 'none' | readonly string[] | ((qube: VmListEntry) => readonly string[]);
   /** Also read the firewall rules (1 call per qube, not for dom0). Default false. */
   firewall?: boolean;
+  /**
+   * Only these parts of the named qubes (the others come back empty: the caller does not look at
+   * them); a qube not in the map gets every part (the firewall as `firewall` says).
+   */
+  parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>;
   /** Parallel connections to qubesd (default 8). */
   concurrency?: number;
 }
@@ -58,22 +68,25 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 
 async function readOne(client: SettingsSource, q: VmListEntry, opts: ReadSettingsOptions): Promise<QubeSettings> {
   const isAdmin = q.klass === 'AdminVM';
+  const want = (part: SettingsPart): boolean =>
+    opts.parts?.get(q.name)?.has(part) ?? (part !== 'firewall' || opts.firewall === true);
   const deviceOpt = opts.devices ?? 'all';
-  const classes: readonly string[] = isAdmin
-    ? [] // dom0 has no device assignments
-    : deviceOpt === 'none'
-      ? []
-      : deviceOpt === 'all'
-        ? await client.deviceClasses()
-        : typeof deviceOpt === 'function'
-          ? deviceOpt(q)
-          : deviceOpt;
+  const classes: readonly string[] =
+    isAdmin || !want('devices')
+      ? [] // dom0 has no device assignments
+      : deviceOpt === 'none'
+        ? []
+        : deviceOpt === 'all'
+          ? await client.deviceClasses()
+          : typeof deviceOpt === 'function'
+            ? deviceOpt(q)
+            : deviceOpt;
   const [props, features, tags, devices, firewall] = await Promise.all([
-    client.getAllProperties(q.name),
-    client.getFeatures(q.name),
-    client.listTags(q.name),
+    want('properties') ? client.getAllProperties(q.name) : new Map<string, PropertyValue>(),
+    want('features') ? client.getFeatures(q.name) : {},
+    want('tags') ? client.listTags(q.name) : [],
     Promise.all(classes.map((c) => client.assignedDevices(q.name, c))),
-    opts.firewall === true && !isAdmin ? client.getFirewall(q.name) : Promise.resolve(undefined),
+    want('firewall') && !isAdmin ? client.getFirewall(q.name) : Promise.resolve(undefined),
   ]);
   const properties: Record<string, string> = {};
   for (const [name, p] of props) if (!p.isDefault) properties[name] = p.value;

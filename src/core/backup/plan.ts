@@ -5,6 +5,7 @@ import {
   type LocalFromMap,
   type VolumeKind,
 } from '../archive.ts';
+import type { PoolInfo } from '../qubesapi/parse.ts';
 
 /**
  * Backup planning, pure over data read from the Admin API and the archive
@@ -44,12 +45,24 @@ export function selectForBackup(
   return { selected, skipped };
 }
 
-export type PoolInfo =
+/** A local storage pool as Wyng addresses it (the Admin API's record of it: qubesapi/parse.ts PoolInfo). */
+export type WyngPool =
   | { name: string; driver: 'lvm_thin'; volumeGroup: string; thinPool: string }
   | { name: string; driver: 'file-reflink'; dirPath: string }
   | { name: string; driver: string };
 
-export interface VolumeInfo {
+/** The Admin API pool record as Wyng addresses the pool. */
+export function wyngPoolOf(p: PoolInfo): WyngPool {
+  if (p.driver === 'lvm_thin' && p.config.volume_group && p.config.thin_pool) {
+    return { name: p.name, driver: 'lvm_thin', volumeGroup: p.config.volume_group, thinPool: p.config.thin_pool };
+  }
+  if (p.driver === 'file-reflink' && p.config.dir_path)
+    return { name: p.name, driver: 'file-reflink', dirPath: p.config.dir_path };
+  return { name: p.name, driver: p.driver };
+}
+
+/** Where a qube's volume lives: its pool and its id there (the Admin API's full record: VolumeInfo). */
+export interface VolumeRef {
   pool: string;
   vid: string;
 }
@@ -57,7 +70,7 @@ export interface VolumeInfo {
 export interface QubeVolumesForBackup {
   name: string;
   klass: string;
-  volumes: Partial<Record<VolumeKind, VolumeInfo>>;
+  volumes: Partial<Record<VolumeKind, VolumeRef>>;
 }
 
 /** Which volumes a qube of this class backs up: private always, root for templates/standalones. */
@@ -67,14 +80,14 @@ export function volumeKindsFor(klass: string): VolumeKind[] {
 }
 
 /** The path Wyng knows a pool by: `VG/THINPOOL` (lvm_thin) or `dir_path` (file-reflink). */
-export function poolPath(pool: PoolInfo): string | undefined {
+export function poolPath(pool: WyngPool): string | undefined {
   if (pool.driver === 'lvm_thin' && 'volumeGroup' in pool) return `${pool.volumeGroup}/${pool.thinPool}`;
   if (pool.driver === 'file-reflink' && 'dirPath' in pool) return pool.dirPath;
   return undefined;
 }
 
 /** The local volume name Wyng reads: `vm-NAME-KIND` (LVM) or `VID.img` (reflink). */
-export function localVolumeName(qube: string, kind: VolumeKind, pool: PoolInfo, vid: string): string | undefined {
+export function localVolumeName(qube: string, kind: VolumeKind, pool: WyngPool, vid: string): string | undefined {
   if (pool.driver === 'lvm_thin') return lvmVolumeName(qube, kind);
   if (pool.driver === 'file-reflink') return `${vid}.img`;
   return undefined;
@@ -111,7 +124,7 @@ export interface BackupVolumePlan {
 
 export function planBackupVolumes(
   qubes: readonly QubeVolumesForBackup[],
-  pools: ReadonlyMap<string, PoolInfo>,
+  pools: ReadonlyMap<string, WyngPool>,
   archiveVolumes: ReadonlySet<string>,
   noAutoRename: boolean,
 ): BackupVolumePlan {

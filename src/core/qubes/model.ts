@@ -74,6 +74,10 @@ export const QubeSettingsSchema = z.strictObject({
 });
 export type QubeSettings = z.infer<typeof QubeSettingsSchema>;
 
+/** The parts of a qube's settings, each read with its own Admin API calls. */
+export const SETTINGS_PARTS = ['properties', 'features', 'tags', 'devices', 'firewall'] as const;
+export type SettingsPart = (typeof SETTINGS_PARTS)[number];
+
 export const LabelSchema = z.strictObject({ index: z.number().int(), name: z.string(), color: z.string() });
 export type Label = z.infer<typeof LabelSchema>;
 

@@ -61,7 +61,6 @@ export interface PropertySpec {
 }
 
 const VM_CLASSES: readonly QubeClass[] = ['AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM'];
-const TEMPLATE_BASED: readonly QubeClass[] = ['AppVM', 'DispVM'];
 const DVM_TEMPLATE_CAPABLE: readonly QubeClass[] = ['AppVM', 'StandaloneVM'];
 const ALL_CLASSES: readonly QubeClass[] = ['AdminVM', 'AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM', 'RemoteVM'];
 

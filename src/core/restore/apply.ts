@@ -7,7 +7,7 @@
 // features, tags, devices, firewall, notes) → deferred references (cycles) → re-read and
 // verify each qube against the archive → drop `backup-restore-in-progress` from qubes that
 // verified → post steps. One qube's failure never stops the others.
-import type { QubeSettings } from '../qubes/model.ts';
+import { SETTINGS_PARTS, type QubeSettings, type SettingsPart } from '../qubes/model.ts';
 import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
 import { crashPoint } from '../test-hook.ts';
 import { REFERENCE_PROPERTIES } from './order.ts';
@@ -50,8 +50,7 @@ export interface RestorePorts {
   say(text: string): void;
 }
 
-export const SETTINGS_PARTS = ['properties', 'features', 'tags', 'devices', 'firewall'] as const;
-export type SettingsPart = (typeof SETTINGS_PARTS)[number];
+export { SETTINGS_PARTS, type SettingsPart };
 
 /** Which parts of a qube's settings a diff writes. */
 export function partsOf(d: SettingsDiff): Set<SettingsPart> {

@@ -5,6 +5,7 @@ import type { ArchivedSystem, PowerState, QubeClass, QubeSettings } from '../qub
 import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
 import { MAX_REQUEST_BYTES } from '../qubesapi/validate.ts';
 import { REFERENCE_PROPERTIES, restoreOrder, type OrderNode } from './order.ts';
+import { selectArchivedQubes } from '../selection.ts';
 
 export interface LiveQube {
   name: string;
@@ -105,28 +106,25 @@ const GLOBAL_DEFAULT_OF: Record<string, string> = {
   management_dispvm: 'management_dispvm',
 };
 
-function selectQubes(input: PlanInput): { selected: string[]; notMatched: string[] } {
+/**
+ * The qubes a restore of this session touches: archived qubes (never dom0) with volumes in the
+ * session, or disposables; chosen by the request (selectArchivedQubes, the rule verify uses too).
+ */
+export function selectRestoreQubes(input: Pick<PlanInput, 'archived' | 'sessionVolumes' | 'request'>): {
+  selected: string[];
+  notMatched: string[];
+} {
   const { archived, sessionVolumes, request } = input;
-  const dispvms = new Set(archived.qubes.filter((q) => q.klass === 'DispVM').map((q) => q.name));
-  const available = new Set(
-    archived.qubes
-      .filter((q) => q.klass !== 'AdminVM' && q.name !== 'dom0')
-      .filter((q) => dispvms.has(q.name) || sessionVolumes[q.name] !== undefined)
-      .map((q) => q.name),
-  );
-  const excluded = new Set(request.exclude);
-  if (request.qubes.length > 0) {
-    const notMatched = [...new Set(request.qubes)].filter((q) => !available.has(q)).sort();
-    const selected = [...new Set(request.qubes)].filter((q) => available.has(q) && !excluded.has(q));
-    return { selected, notMatched };
-  }
-  const selected = [...available].filter((q) => !excluded.has(q) && (request.includeDisposable || !dispvms.has(q)));
-  return { selected, notMatched: [] };
+  const available = archived.qubes
+    .filter((q) => q.klass !== 'AdminVM')
+    .filter((q) => q.klass === 'DispVM' || sessionVolumes[q.name] !== undefined)
+    .map((q) => ({ name: q.name, disposable: q.klass === 'DispVM' }));
+  return selectArchivedQubes(available, request);
 }
 
 export function planRestore(input: PlanInput): RestorePlan {
   const { archived, live, request } = input;
-  const { selected, notMatched } = selectQubes(input);
+  const { selected, notMatched } = selectRestoreQubes(input);
   const selectedSet = new Set(selected);
   const archivedByName = new Map(archived.qubes.map((q) => [q.name, q]));
   const liveByName = new Map(live.qubes.map((q) => [q.name, q]));

@@ -1,37 +1,35 @@
-// The live Qubes system as backup and restore see it: a thin layer over the Admin API client
-// (reads batched and cached there) plus the files qubesd keeps per qube (notes.txt).
+// The live Qubes system as backup, restore and list see it: a thin layer over the Admin API
+// client (reads batched and cached there) plus the files qubesd keeps per qube (notes.txt).
+// It implements the app's QubesSystem port (src/app/ports.ts) and the qubesd side of the
+// restore ports (core/restore/apply.ts).
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { VolumeKind } from '../../core/archive.ts';
-import type { PoolInfo as BackupPoolInfo, VolumeInfo } from '../../core/backup/plan.ts';
+import { localVolumeName, poolPath, wyngPoolOf, type VolumeRef, type WyngPool } from '../../core/backup/plan.ts';
 import type { Config } from '../../core/config.ts';
 import { WqError } from '../../core/errors.ts';
-import type { QubeClass, QubeSettings } from '../../core/qubes/model.ts';
+import type { QubeClass, QubeSettings, SettingsPart } from '../../core/qubes/model.ts';
 import { QubesApiError } from '../../core/qubesapi/errors.ts';
 import type { PoolInfo } from '../../core/qubesapi/parse.ts';
+import type { RestorePorts } from '../../core/restore/apply.ts';
 import { qubeDirOf } from '../../core/restore/archived.ts';
-import { SETTINGS_PARTS, type SettingsPart } from '../../core/restore/apply.ts';
 import type { LiveQube } from '../../core/restore/plan.ts';
-import { AdminClient, socketTransportFromConfig } from '../qubesd/index.ts';
+import type { CallSummary } from './call-log.ts';
+import { AdminClient } from './client.ts';
+import { socketTransportFromConfig } from './transport.ts';
 
-export function openAdminClient(config: Config): AdminClient {
-  return new AdminClient(socketTransportFromConfig(config));
-}
+/** The restore ports qubesd and the qube files serve (the rest, Wyng's receive and the output, are the app's). */
+export type QubesRestorePorts = Omit<RestorePorts, 'receive' | 'say'>;
 
-/** The Admin API pool record in the form backup planning uses. */
-export function backupPoolOf(p: PoolInfo): BackupPoolInfo {
-  if (p.driver === 'lvm_thin' && p.config.volume_group && p.config.thin_pool) {
-    return { name: p.name, driver: 'lvm_thin', volumeGroup: p.config.volume_group, thinPool: p.config.thin_pool };
-  }
-  if (p.driver === 'file-reflink' && p.config.dir_path)
-    return { name: p.name, driver: 'file-reflink', dirPath: p.config.dir_path };
-  return { name: p.name, driver: p.driver };
+/** The live system of this dom0, through qubesd's socket (config `qubesdSocket`). */
+export function openLiveSystem(config: Config): LiveSystem {
+  return new LiveSystem(new AdminClient(socketTransportFromConfig(config)), config);
 }
 
 export class LiveSystem {
   constructor(
-    readonly client: AdminClient,
+    private readonly client: AdminClient,
     private readonly config: Config,
   ) {}
 
@@ -44,7 +42,7 @@ export class LiveSystem {
   }
 
   /** pool and vid of a qube's volume, or undefined when the qube has no such volume. */
-  async volumeInfo(qube: string, kind: VolumeKind): Promise<VolumeInfo | undefined> {
+  async volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined> {
     try {
       const info = await this.client.volumeInfo(qube, kind);
       return { pool: info.pool, vid: info.vid };
@@ -55,12 +53,13 @@ export class LiveSystem {
     }
   }
 
-  async pools(): Promise<Map<string, BackupPoolInfo>> {
-    return new Map((await this.client.pools()).map((p) => [p.name, backupPoolOf(p)]));
+  /** Every pool, as Wyng addresses it. */
+  async wyngPools(): Promise<Map<string, WyngPool>> {
+    return new Map((await this.client.pools()).map((p) => [p.name, wyngPoolOf(p)]));
   }
 
   /** Every pool as the Admin API describes it (for --pool-info). */
-  rawPools(): Promise<PoolInfo[]> {
+  adminPools(): Promise<PoolInfo[]> {
     return this.client.pools();
   }
 
@@ -73,44 +72,15 @@ export class LiveSystem {
   }
 
   /**
-   * Settings of these qubes, firewall included. The client's read cache is emptied by every
-   * write, so a read after a change always goes to qubesd.
+   * Settings of these qubes, firewall included; with `parts`, only those parts of the qubes named
+   * there. The client's read cache is emptied by every write, so a read after a change always
+   * goes to qubesd.
    */
-  async readSettings(
+  readSettings(
     names: readonly string[],
     parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
   ): Promise<Map<string, QubeSettings>> {
-    if (parts === undefined) return this.client.readQubeSettings(names, { firewall: true });
-    const live = new Map((await this.client.listQubes()).map((q) => [q.name, q]));
-    const out = new Map<string, QubeSettings>();
-    await Promise.all(
-      names.map(async (name) => {
-        const q = live.get(name);
-        if (q === undefined) return;
-        const want = parts.get(name) ?? new Set<SettingsPart>(SETTINGS_PARTS);
-        const [props, features, tags, devices, firewall] = await Promise.all([
-          want.has('properties') ? this.client.getAllProperties(name) : undefined,
-          want.has('features') ? this.client.getFeatures(name) : {},
-          want.has('tags') ? this.client.listTags(name) : [],
-          want.has('devices')
-            ? this.client.deviceClasses().then((cs) => Promise.all(cs.map((c) => this.client.assignedDevices(name, c))))
-            : [],
-          want.has('firewall') ? this.client.getFirewall(name) : undefined,
-        ]);
-        const properties: Record<string, string> = {};
-        for (const [k, v] of props ?? []) if (!v.isDefault) properties[k] = v.value;
-        out.set(name, {
-          name,
-          klass: q.klass,
-          properties,
-          features,
-          tags: [...tags].sort(),
-          devices: devices.flat(),
-          ...(firewall !== undefined ? { firewall } : {}),
-        });
-      }),
-    );
-    return out;
+    return this.client.readQubeSettings(names, { firewall: true, ...(parts !== undefined ? { parts } : {}) });
   }
 
   /**
@@ -125,12 +95,8 @@ export class LiveSystem {
     return this.client.deviceApi ?? '4.3';
   }
 
-  globals(): Promise<Record<string, string>> {
-    return this.readGlobalValues();
-  }
-
   /** Global property values, explicit or default (for --ignore-missing fallbacks). */
-  private async readGlobalValues(): Promise<Record<string, string>> {
+  async globalValues(): Promise<Record<string, string>> {
     const all = await this.client.getAllGlobals();
     return Object.fromEntries([...all].map(([k, v]) => [k, v.value]));
   }
@@ -145,7 +111,7 @@ export class LiveSystem {
     return out;
   }
 
-  notesPath(qube: string, klass: QubeClass): string {
+  private notesPath(qube: string, klass: QubeClass): string {
     return join(this.config.qubesDir, qubeDirOf(qube, klass), 'notes.txt');
   }
 
@@ -193,5 +159,71 @@ export class LiveSystem {
     const r = await execa(asUser[0]!, [...asUser.slice(1), 'qvm-appmenus', '--update', qube], { reject: false });
     if (r.exitCode !== 0)
       throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
+  }
+
+  /** Where a planned volume is received: its pool's path for Wyng and its local name there. */
+  private async volumeTarget(
+    pools: Map<string, WyngPool>,
+    qube: string,
+    kind: VolumeKind,
+  ): Promise<{ poolPath: string; localName: string }> {
+    const info = await this.volumeOf(qube, kind);
+    if (!info) throw new WqError('admin-api', `'${qube}' has no ${kind} volume.`, { qube });
+    const pool = pools.get(info.pool);
+    const path = pool ? poolPath(pool) : undefined;
+    const local = pool ? localVolumeName(qube, kind, pool, info.vid) : undefined;
+    if (!pool || path === undefined || local === undefined) {
+      throw new WqError(
+        'config',
+        `pool '${info.pool}' of ${qube} is not lvm_thin or file-reflink; its volume cannot be restored.`,
+        { qube },
+      );
+    }
+    return { poolPath: path, localName: local };
+  }
+
+  /** The restore's writes and reads of the live system. */
+  restorePorts(): QubesRestorePorts {
+    const c = this.client;
+    let pools: Map<string, WyngPool> | undefined;
+    return {
+      kill: (q) => this.kill(q),
+      remove: (q) => c.removeQube(q),
+      create: (q, spec, pool) =>
+        c.createQube({
+          klass: spec.klass === 'AdminVM' ? 'AppVM' : spec.klass,
+          name: q,
+          label: spec.label,
+          ...(spec.template && (spec.klass === 'AppVM' || spec.klass === 'DispVM') ? { template: spec.template } : {}),
+          ...(pool ? { pool } : {}),
+        }),
+      setProperty: (q, name, value) => c.setProperty(q, name, value),
+      resetProperty: (q, name) => c.resetProperty(q, name),
+      setFeature: (q, name, value) => c.setFeature(q, name, value),
+      removeFeature: (q, name) => c.removeFeature(q, name),
+      addTag: (q, tag) => c.setTag(q, tag),
+      removeTag: (q, tag) => c.removeTag(q, tag),
+      assignDevice: (q, a) => c.assignDevice(q, a),
+      unassignDevice: (q, a) => c.unassignDevice(q, a),
+      setFirewall: (q, rules) => c.setFirewall(q, rules),
+      writeNotes: async (q, klass, text) => this.writeNotes(q, klass, text),
+      readNotes: async (q, klass) => this.readNotes(q, klass),
+      readSettings: (names, parts) => this.readSettings(names, parts),
+      volumeTarget: async (q, v) => {
+        pools ??= await this.wyngPools();
+        return this.volumeTarget(pools, q, v.kind);
+      },
+      post: (q, klass) => this.postRestore(q, klass),
+    };
+  }
+
+  /** Admin API calls made so far: counts. */
+  callSummary(): CallSummary {
+    return this.client.log.summary();
+  }
+
+  /** Admin API calls made so far, one line each, then a summary line (what `--debug` prints). */
+  callLog(): string[] {
+    return this.client.log.format();
   }
 }
