@@ -15,8 +15,6 @@ import { execa } from 'execa';
 import type { Env } from '../core/config.ts';
 import { WqError } from '../core/errors.ts';
 
-export const TIMER_TEMPLATE = 'wyng-qubes-backup@.timer';
-export const SERVICE_TEMPLATE = 'wyng-qubes-backup@.service';
 export const DROPIN_FILE = 'schedule.conf';
 
 const SYSTEMCTL_TIMEOUT_MS = 60_000;
@@ -42,10 +40,6 @@ export function systemdSettings(env: Env): SystemdSettings {
 
 export function timerUnit(profile: string): string {
   return `wyng-qubes-backup@${profile}.timer`;
-}
-
-export function serviceUnit(profile: string): string {
-  return `wyng-qubes-backup@${profile}.service`;
 }
 
 export function dropinPath(settings: SystemdSettings, profile: string): string {

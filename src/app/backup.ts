@@ -11,7 +11,7 @@ import {
   volumeKindsFor,
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
-import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
@@ -176,7 +176,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       const volumes = vols.map((v) => v.name);
       if (why.length > 0) {
         const error = why.join('; ');
-        errors.push({ qube: name, kind: 'wyng', message: error });
+        errors.push(qubeFailure(name, error));
         results.set(name, { name, status: 'failed', volumes, error });
       } else {
         results.set(name, { name, status: 'ok', volumes });

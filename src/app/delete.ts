@@ -1,5 +1,5 @@
 import { requireQubesSessions } from '../core/archive.ts';
-import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { volumesOfQubes } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
@@ -27,7 +27,7 @@ export const deleteUseCase: UseCase = async (ctx) => {
       if (report.deleted) {
         deleted.push(volume);
       } else {
-        errors.push({ qube, kind: 'wyng', message: `Could not delete volume '${volume}' (${report.reason}).` });
+        errors.push(qubeFailure(qube, `Could not delete volume '${volume}' (${report.reason}).`));
       }
     }
     return failedQubesOutcome(ctx, { qube, deleted, cancelled: false }, errors);

@@ -9,7 +9,7 @@ import { activeWyngProcesses } from '../adapters/wyng/process.ts';
 import { locateWyng } from '../adapters/wyng/locate.ts';
 import { resolveConfig } from '../core/config.ts';
 import type { Envelope } from '../core/envelope.ts';
-import { toWqError, WqError } from '../core/errors.ts';
+import { exitCodeFor, toWqError, WqError } from '../core/errors.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { PROFILE_NAME, type Profile } from '../core/profiles.ts';
 import {
@@ -104,7 +104,7 @@ export async function withJob<T>(ctx: AppContext, fn: (job: Job) => Promise<T>):
   const onSignal = (): void => {
     if (activeWyngProcesses() > 0) return;
     cleanup();
-    void lock.release().finally(() => process.exit(8));
+    void lock.release().finally(() => process.exit(exitCodeFor('interrupted')));
   };
   const onInt = onSignal;
   const onTerm = onSignal;

@@ -1,8 +1,8 @@
-import type { ErrorRecord } from '../core/errors.ts';
+import { exitCodeFor, type ErrorRecord } from '../core/errors.ts';
 import type { AppContext, UseCaseOutcome } from './ports.ts';
 
 /**
- * Ends a command that works per qube: exit 2 and "Error for VMs: a, b" when any qube failed
+ * Ends a command that works per qube: exit 2 (`qubes-failed`) and "Error for VMs: a, b" when any qube failed
  * (SPEC.md "Exit codes"), else "Done." and 0.
  */
 export function failedQubesOutcome(ctx: AppContext, result: unknown, errors: ErrorRecord[]): UseCaseOutcome {
@@ -10,7 +10,7 @@ export function failedQubesOutcome(ctx: AppContext, result: unknown, errors: Err
   const failed = [...new Set(errors.map((e) => e.qube).filter((q): q is string => q !== undefined))].sort();
   if (errors.length > 0) {
     ctx.warn(`\nError for VMs: ${failed.join(', ') || '(unknown)'}`);
-    return { exitCode: 2, result, errors };
+    return { exitCode: exitCodeFor('qubes-failed'), result, errors };
   }
   ctx.say('\nDone.');
   return { exitCode: 0, result, errors };

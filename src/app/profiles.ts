@@ -1,5 +1,5 @@
 import { readPassphrase, readProfiles } from '../adapters/profiles.ts';
-import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { exitCodeFor, WqError, type ErrorRecord } from '../core/errors.ts';
 import { formatProblem, profileWarnings, publicProfile, type ProfileProblem } from '../core/profiles.ts';
 import type { UseCase } from './ports.ts';
 
@@ -47,7 +47,7 @@ export const profilesUseCase: UseCase = async (ctx) => {
     };
     return valid
       ? { exitCode: 0, result, errors: [] }
-      : { exitCode: 9, result, errors: problemRecords(reading.file, problems) };
+      : { exitCode: exitCodeFor('config'), result, errors: problemRecords(reading.file, problems) };
   }
 
   const profiles = names.map((n) => publicProfile(n, reading.profiles[n]!));
@@ -62,5 +62,5 @@ export const profilesUseCase: UseCase = async (ctx) => {
   const result = { file: reading.file, exists: reading.exists, profiles };
   return reading.problems.length === 0
     ? { exitCode: 0, result, errors: [] }
-    : { exitCode: 9, result, errors: problemRecords(reading.file, reading.problems) };
+    : { exitCode: exitCodeFor('config'), result, errors: problemRecords(reading.file, reading.problems) };
 };

@@ -1,7 +1,7 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
 import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/restore/apply.ts';
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
@@ -96,16 +96,17 @@ export const restoreUseCase: UseCase = async (ctx) => {
     if (o.dryRun) {
       const failing = plan.qubes
         .filter((q) => q.fails)
-        .map((q) => ({
-          qube: q.name,
-          kind: 'selection' as const,
-          message: q.problems
-            .filter((p) => p.severity === 'error')
-            .map((p) => p.message)
-            .join(' '),
-        }));
+        .map((q) =>
+          qubeFailure(
+            q.name,
+            q.problems
+              .filter((p) => p.severity === 'error')
+              .map((p) => p.message)
+              .join(' '),
+          ),
+        );
       const errors = [...planErrors, ...failing];
-      return { exitCode: errors.length > 0 ? 2 : 0, result: { session, plan }, errors };
+      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result: { session, plan }, errors };
     }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
@@ -138,9 +139,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     ctx.debug(live.callLog().join('\n'));
     const errors: ErrorRecord[] = [
       ...planErrors,
-      ...outcomes
-        .filter((q) => q.status === 'failed')
-        .map((q) => ({ qube: q.name, kind: 'qubes-failed' as const, message: q.error ?? 'failed' })),
+      ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
     ctx.say(
       `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) from session ${session}.`,

@@ -1,6 +1,6 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { WqError, type ErrorRecord } from '../core/errors.ts';
+import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import { qubesInSession, selectArchivedQubes, selectSession, volumesInSession } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
@@ -40,14 +40,10 @@ export const verifyUseCase: UseCase = async (ctx) => {
         : [];
     for (const v of failedVolumes) {
       const q = model.volumeQube[v];
-      errors.push({
-        ...(q !== undefined ? { qube: q } : {}),
-        kind: 'wyng',
-        message: `Verification failed for volume '${v}'.`,
-      });
+      errors.push(qubeFailure(q, `Verification failed for volume '${v}'.`));
     }
     for (const q of selected.filter((q) => !inXml.has(q))) {
-      errors.push({ qube: q, kind: 'input', message: `No settings metadata for qube ${q}.` });
+      errors.push(qubeFailure(q, `No settings metadata for qube ${q}.`));
     }
     const failed = new Set(errors.map((e) => e.qube).filter((q): q is string => q !== undefined));
     const qubes = selected.map((name) => ({

@@ -101,6 +101,14 @@ export function exitCodeFor(kind: ErrorKind, wyngCode?: number): number {
   }
 }
 
+/**
+ * The error of one qube that failed in a per-qube command (backup, restore, verify, delete):
+ * the same kind everywhere, so the run ends with exit 2 ("Error for VMs: a, b").
+ */
+export function qubeFailure(qube: string | undefined, message: string): ErrorRecord {
+  return qube === undefined ? { kind: 'qubes-failed', message } : { qube, kind: 'qubes-failed', message };
+}
+
 /** Turns anything thrown into a WqError (unknown errors become `internal`). */
 export function toWqError(err: unknown): WqError {
   if (err instanceof WqError) return err;

@@ -27,9 +27,6 @@ export function assertQubeName(name: string): string {
   return name;
 }
 
-/** A session id as Wyng names sessions (without the `S_` prefix). */
-export const SESSION_ID = /^\d{8}-\d{6}$/;
-
 /** Makes untrusted text safe to echo in one line of a message. */
 export function printable(text: string, max = 80): string {
   const cleaned = text.replace(/[^\x20-\x7e]/g, '?');

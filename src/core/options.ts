@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { qubeNameProblem, SESSION_ID } from './names.ts';
+import { qubeNameProblem } from './names.ts';
 
 /** Commands of wyng-util-qubes 0.9, plus the ones wyng-qubes adds. */
 export const REFERENCE_COMMANDS = [
@@ -28,8 +28,6 @@ export const SessionSpecSchema = z
     /^(\d{8}-\d{6}(,\d{8}-\d{6})?|newest|\^[a-z0-9_.-]{1,25})$/,
     'session must be YYYYMMDD-HHMMSS[,YYYYMMDD-HHMMSS]',
   );
-
-export const SessionIdSchema = z.string().regex(SESSION_ID, 'session must be YYYYMMDD-HHMMSS');
 
 /** `--pref NAME::x` — skip that property on restore. */
 export const PrefSpecSchema = z.string().regex(/^[a-z_][a-z0-9_]{0,63}::x$/, 'pref must look like NAME::x');

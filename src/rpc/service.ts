@@ -78,17 +78,18 @@ interface Facts {
   digest: string;
 }
 
+/** Where a call ended: its stage, whether the operation ran, whether the service itself failed. */
+interface AuditPoint {
+  stage: Stage;
+  /** the operation ran (a failure is `failed`, not `refused`) */
+  ran: boolean;
+  /** the service itself failed (the privileged part gave no document) */
+  error?: boolean;
+}
+
 /** Writes the audit line to audit.log (when possible) and always to the dom0 log (stderr). */
-function audit(
-  io: AppIo,
-  config: Config,
-  facts: Facts,
-  envelope: Envelope,
-  started: number,
-  stage: Stage,
-  ran: boolean,
-  error = false,
-): void {
+function audit(io: AppIo, config: Config, facts: Facts, envelope: Envelope, started: number, at: AuditPoint): void {
+  const { stage, ran, error = false } = at;
   const first: ErrorRecord | undefined = envelope.errors[0];
   const outcome: AuditRecord['outcome'] = envelope.ok
     ? 'ok'
@@ -203,17 +204,17 @@ async function performCall(
     plan = narrowRequest(call.operation, call.profile, profile, call.request, call.caller);
   } catch (err) {
     const envelope = errorEnvelope(command, err);
-    audit(io, config, facts, envelope, started, stage, false);
+    audit(io, config, facts, envelope, started, { stage, ran: false });
     return envelope;
   }
   if (plan.operation === 'Status') {
     const envelope = makeEnvelope('status', 0, statusResult(config, call.caller, io), []);
-    audit(io, config, facts, envelope, started, stage, true);
+    audit(io, config, facts, envelope, started, { stage, ran: true });
     return envelope;
   }
   // The report is written by execute() (src/app/job.ts), as for every run.
   const envelope = await runPlan(plan, call.profile, io, call.caller);
-  audit(io, config, facts, envelope, started, stage, true);
+  audit(io, config, facts, envelope, started, { stage, ran: true });
   return envelope;
 }
 
@@ -241,7 +242,10 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
     stdin = await readInput(io, MAX_REQUEST_BYTES, settings.stdinTimeoutMs);
   } catch (err) {
     const envelope = errorEnvelope('rpc', err);
-    audit(io, config, callFacts({ ...rawBase, stdin: new Uint8Array() }), envelope, started, 'entry', false);
+    audit(io, config, callFacts({ ...rawBase, stdin: new Uint8Array() }), envelope, started, {
+      stage: 'entry',
+      ran: false,
+    });
     return envelope;
   }
   const raw: RawCall = { ...rawBase, stdin };
@@ -251,7 +255,7 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
   } catch (err) {
     const facts = callFacts(raw);
     const envelope = errorEnvelope(commandOfService(facts.service), err);
-    audit(io, config, facts, envelope, started, 'entry', false);
+    audit(io, config, facts, envelope, started, { stage: 'entry', ran: false });
     return envelope;
   }
   if (settings.sudo === 'never' || (settings.sudo === 'auto' && isRoot()))
@@ -298,7 +302,7 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
       new WqError('internal', 'The privileged part of the service failed; the dom0 log has the details.'),
     );
   }
-  audit(io, config, facts, envelope, started, 'entry', false, true);
+  audit(io, config, facts, envelope, started, { stage: 'entry', ran: false, error: true });
   return envelope;
 }
 
@@ -313,14 +317,17 @@ export async function servePrivileged(io: AppIo, config: Config): Promise<Envelo
     raw = rawCallFromPrivileged(input);
   } catch (err) {
     const envelope = errorEnvelope('rpc', err);
-    audit(io, config, { service: '', profile: '', caller: '', digest: '' }, envelope, started, 'privileged', false);
+    audit(io, config, { service: '', profile: '', caller: '', digest: '' }, envelope, started, {
+      stage: 'privileged',
+      ran: false,
+    });
     return envelope;
   }
   try {
     call = validateCall(raw);
   } catch (err) {
     const envelope = errorEnvelope('rpc', err);
-    audit(io, config, callFacts(raw), envelope, started, 'privileged', false);
+    audit(io, config, callFacts(raw), envelope, started, { stage: 'privileged', ran: false });
     return envelope;
   }
   return performCall(call, io, config, 'privileged', started);

@@ -6,7 +6,6 @@
 //           `2\0<Type>\0<traceback>\0<message>\0`   exception
 //           `1\0…`               events (admin.Events / admin.vm.Stats only) — never expected here
 //           nothing at all       framing error or a non-Qubes exception inside qubesd: a failure
-import { WqError } from '../errors.ts';
 import { printable } from '../names.ts';
 import { QubesApiError, QubesTransportError, type CallRef } from './errors.ts';
 import { MAX_REQUEST_BYTES, checkArg, checkMethod, checkQubeName } from './validate.ts';
@@ -110,9 +109,4 @@ export function bodyText(call: CallRef, body: Buffer): string {
 /** A failure to parse a successful body: the answer is not what this method returns. */
 export function malformedBody(call: CallRef, detail: string): QubesTransportError {
   return new QubesTransportError(call, 'malformed', `unexpected answer: ${detail}`);
-}
-
-/** True for errors raised by request validation (nothing was sent). */
-export function isInputError(err: unknown): boolean {
-  return err instanceof WqError && err.kind === 'input';
 }

@@ -210,12 +210,18 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     .filter((r) => r.q.action !== 'overwrite' && !createsLate(r.q))
     .map((r) => r.q.name);
   const fresh = new Map<string, QubeSettings>();
-  await Promise.all(
-    created.map(async (name) => {
-      const s = await readOne(name).catch(() => undefined);
+  /** why a created qube could not be read back (the read failed, or qubesd does not list it) */
+  const unread = new Map<string, string>();
+  const readCreated = async (name: string): Promise<void> => {
+    try {
+      const s = await readOne(name);
       if (s !== undefined) fresh.set(name, s);
-    }),
-  );
+      else unread.set(name, 'qubesd does not list it');
+    } catch (err) {
+      unread.set(name, message(err));
+    }
+  };
+  await Promise.all(created.map(readCreated));
   const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
     diffSettings({
       target: input.archived.get(name)!,
@@ -230,13 +236,12 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     const q = r.q;
     if (q.action !== 'overwrite' && createsLate(q)) {
       if (!(await createTagged(r))) continue;
-      const s = await readOne(q.name).catch(() => undefined);
-      if (s !== undefined) fresh.set(q.name, s);
+      await readCreated(q.name);
     }
     const diff =
       q.action === 'overwrite' ? q.changes : fresh.has(q.name) ? diffOf(q.name, fresh.get(q.name)) : q.changes;
     if (q.action !== 'overwrite' && !fresh.has(q.name)) {
-      r.errors.push('the created qube could not be read back');
+      r.errors.push(`the created qube could not be read back (${unread.get(q.name) ?? 'not read'})`);
       continue;
     }
     if (diffSize(diff) > 0) {
@@ -294,8 +299,12 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     );
     left.notes = null; // notes are files; checked below
     if (input.archivedNotes[r.q.name] !== undefined) {
-      const notes = await ports.readNotes(r.q.name, r.q.klass).catch(() => undefined);
-      if (notes !== input.archivedNotes[r.q.name]) r.errors.push('verification: notes.txt differs from the archive');
+      try {
+        const notes = await ports.readNotes(r.q.name, r.q.klass);
+        if (notes !== input.archivedNotes[r.q.name]) r.errors.push('verification: notes.txt differs from the archive');
+      } catch (err) {
+        r.errors.push(`verification: notes.txt could not be read (${message(err)})`);
+      }
     }
     if (diffSize(left) > 0)
       r.errors.push(`verification: live settings differ from the archive (${describeDiff(left)})`);
