@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** One line of `<state dir>/audit.log` per RPC call (QREXEC.md §8.8). Never holds secrets. */
+/** One line of `<state dir>/audit.log` per RPC call (docs/design.md "qrexec services"). Never holds secrets. */
 export interface AuditRecord {
   time: string;
   remoteDomain: string;

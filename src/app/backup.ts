@@ -44,7 +44,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /**
  * `backup`: the selected qubes' volumes and all Qubes metadata in ONE Wyng send
- * (SPEC.md "backup"), then `backup_timestamp` on each qube that made it.
+ * (docs/design.md "Backup"), then `backup_timestamp` on each qube that made it.
  */
 export const backupUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
@@ -74,7 +74,8 @@ export const backupUseCase: UseCase = async (ctx) => {
     );
     if (running.length > 0)
       ctx.say(
-        `Running qubes are backed up from their last snapshot (data since their start is not included): ${running.join(', ')}`,
+        'Running qubes are backed up from their last snapshot (data since their start is not included): ' +
+          running.join(', '),
       );
 
     const { model } = await wyng.list();
@@ -100,12 +101,13 @@ export const backupUseCase: UseCase = async (ctx) => {
     }
 
     if (plan.volumes.length === 0) {
-      // Wyng sends an import only together with at least one volume of a pool (CONTRACT.md §11):
+      // Wyng sends an import only together with at least one volume of a pool (docs/design.md "Wyng contract"):
       // a send of the metadata alone would fail after the fact.
       throw new WqError(
         'selection',
-        `Nothing to send: ${selection.selected.join(', ')} ${selection.selected.length === 1 ? 'has' : 'have'} no volumes Wyng can back up ` +
-          '(DispVMs have none); Wyng cannot store the Qubes metadata without at least one volume. Add a qube with volumes.',
+        `Nothing to send: ${selection.selected.join(', ')} ${selection.selected.length === 1 ? 'has' : 'have'} ` +
+          'no volumes Wyng can back up (DispVMs have none); Wyng cannot store the Qubes metadata without at least ' +
+          'one volume. Add a qube with volumes.',
       );
     }
 
@@ -159,7 +161,8 @@ export const backupUseCase: UseCase = async (ctx) => {
     const session = outcome.session ?? null;
     if (!outcome.metadataStored) {
       ctx.warn(
-        `Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: no qube can be restored from it.`,
+        `Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: ` +
+          'no qube can be restored from it.',
       );
     }
 
@@ -220,7 +223,8 @@ export const backupUseCase: UseCase = async (ctx) => {
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
     ctx.say(
-      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
+      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)` +
+        `${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
     );
     progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
     if (checkError !== undefined) {

@@ -193,7 +193,8 @@ export class RunRecorder {
             beforeFailed = true;
             throw new WqError(
               'hook',
-              `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`,
+              `The hooks.before command of profile '${name}' (${before.argv0}) failed ` +
+                `(${describeHook(before, timeoutMs)}); the ${this.command} did not run.`,
             );
           }
         }
@@ -216,7 +217,8 @@ export class RunRecorder {
           this.hooks.after = after;
           if (!after.ok)
             this.warn(
-              `the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`,
+              `the hooks.after command of profile '${name}' (${after.argv0}) failed ` +
+                `(${describeHook(after, timeoutMs)}).`,
             );
         }
       }
@@ -266,7 +268,8 @@ export class RunRecorder {
           );
       } catch (err) {
         this.warn(
-          `the notify.command of profile '${name}' failed (${(err as Error).message}); the ${this.command} result is not affected.`,
+          `the notify.command of profile '${name}' failed (${(err as Error).message}); ` +
+            `the ${this.command} result is not affected.`,
         );
       }
     }

@@ -3,7 +3,7 @@ import type { AppContext, UseCaseOutcome } from './ports.ts';
 
 /**
  * Ends a command that works per qube: exit 2 (`qubes-failed`) and "Error for VMs: a, b" when any qube failed
- * (SPEC.md "Exit codes"), else "Done." and 0.
+ * (README "Exit codes"), else "Done." and 0.
  */
 export function failedQubesOutcome(ctx: AppContext, result: unknown, errors: ErrorRecord[]): UseCaseOutcome {
   for (const e of errors) ctx.warn(e.qube !== undefined ? `${e.qube}: ${e.message}` : e.message);

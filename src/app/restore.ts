@@ -80,7 +80,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
         q.problems.push({
           severity: 'warning',
           message:
-            'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, without device identity and mode.',
+            'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, ' +
+            'without device identity and mode.',
         });
       }
     }
@@ -142,7 +143,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
     ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) from session ${session}.`,
+      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
+        `from session ${session}.`,
     );
     return failedQubesOutcome(ctx, result, errors);
   });

@@ -26,7 +26,8 @@ function profileArg(name: string | undefined, sub: string): string {
   if (!PROFILE_NAME.test(name)) {
     throw new WqError(
       'option',
-      `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit`,
+      `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': ` +
+        'use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit',
     );
   }
   return name;

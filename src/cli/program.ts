@@ -127,7 +127,7 @@ export function parseCommandLine(
     includeDisposable: o.includeDisposable === 'on',
     remap: o.remap === true,
     forceIncomplete: o.forceIncomplete === true,
-    // Unattended is implied when stdin is not a terminal (SPEC.md).
+    // Unattended is implied when stdin is not a terminal (README "Usage").
     unattended: o.unattended === true || !io.stdinIsTTY,
     verbose: o.verbose === true,
     debug: o.debug === true,

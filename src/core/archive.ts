@@ -8,11 +8,11 @@ export const METADATA_VOLUME = 'wyng-qubes-metadata';
 /** `--local-from` / `--vols-from` JSON: pool path → [[archive name, local name]]. */
 export type LocalFromMap = Record<string, Array<[string, string]>>;
 
-/** Oldest Wyng we work with (CONTRACT.md §1: wyng-util-qubes requires 0.8 / 20250820). */
+/** Oldest Wyng we work with (docs/design.md "Wyng contract": wyng-util-qubes requires 0.8 / 20250820). */
 export const MIN_WYNG_VERSION = '0.8';
 export const MIN_WYNG_DATE = '20250820';
 
-// ---- `wyng --json list` (CONTRACT.md §5) -------------------------------------------------
+// ---- `wyng --json list` (docs/design.md "Wyng contract") -------------------------------------------------
 
 const WyngSessionSchema = z.object({
   volsize: z.number().int().nonnegative(),
@@ -85,13 +85,14 @@ export function checkWyngVersion(wversion: string, wdate: string): void {
   if (tooOld) {
     throw new WqError(
       'wyng',
-      `Wyng v${MIN_WYNG_VERSION} release ${MIN_WYNG_DATE} or later is required (found ${printable(wversion, 20)} release ${printable(wdate, 10)}).`,
+      `Wyng v${MIN_WYNG_VERSION} release ${MIN_WYNG_DATE} or later is required ` +
+        `(found ${printable(wversion, 20)} release ${printable(wdate, 10)}).`,
       { wyngCode: 1 },
     );
   }
 }
 
-// ---- volume names (SPEC.md "Reading the archive") ----------------------------------------
+// ---- volume names (docs/design.md "Wyng contract") ----------------------------------------
 
 export type VolumeKind = 'private' | 'root';
 
@@ -168,7 +169,7 @@ function updatedAtIso(value: string | number): string {
   return Number.isFinite(date.getTime()) ? date.toISOString() : '';
 }
 
-/** Builds every lookup table SPEC.md "Reading the archive" names, as plain data. */
+/** Builds every lookup table docs/design.md "Wyng contract" names, as plain data. */
 export function buildArchiveModel(list: WyngList): ArchiveModel {
   const volumeSessions: Record<string, string[]> = {};
   const sessionVolumeSets = new Map<string, Set<string>>();

@@ -1,7 +1,7 @@
 /**
  * The one error type of wyng-qubes. Every failure that reaches a user carries a `kind`;
  * `exitCodeFor` is the only place where a kind becomes a process exit code
- * (SPEC.md "Exit codes"; README "Exit codes").
+ * (README "Exit codes").
  */
 export const ERROR_KINDS = [
   'no-sessions', // 1: the archive holds no session with wyng-qubes-metadata

@@ -40,7 +40,7 @@ export const WyngOptSchema = z
 export const AutopruneSchema = z.enum(['off', 'on', 'full']);
 
 /**
- * The options every command understands (SPEC.md "Commands and options" + Part 2).
+ * The options every command understands (README "Usage", docs/wyng-qubes.1.md).
  * This is the trust boundary for the command line, the library API and RPC requests.
  */
 export const CommonOptionsSchema = z

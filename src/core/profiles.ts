@@ -10,7 +10,7 @@ import { AutopruneSchema, QubeNameSchema, type CommandName, type CommonOptions }
 import { printable } from './names.ts';
 import { checkCalendar } from './calendar.ts';
 
-/** Profile names double as qrexec arguments (QREXEC.md §5): a strict, lower-case grammar. */
+/** Profile names double as qrexec arguments (docs/design.md "qrexec services"): a strict, lower-case grammar. */
 export const PROFILE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** The RPC operations, i.e. the service names `wyng.<Operation>`. */
@@ -78,7 +78,7 @@ const ProfileOptionsSchema = z.strictObject({
 const RemoteSchema = z.strictObject({
   operations: z.array(z.enum(RPC_OPERATIONS)).default([]),
   restore_qubes: z.array(QubeNameSchema).default([]),
-  /** Calling qubes this profile accepts; required for Restore and Prune (QREXEC.md §8.7). */
+  /** Calling qubes this profile accepts; required for Restore and Prune (docs/design.md "qrexec services"). */
   callers: z.array(QubeNameSchema).optional(),
 });
 

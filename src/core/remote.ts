@@ -1,6 +1,6 @@
 /**
  * The management-qube side of the RPC services: which service to call, the request to send,
- * and what qrexec-client-vm's exit status means (QREXEC.md §6–7). Pure.
+ * and what qrexec-client-vm's exit status means (docs/design.md "qrexec services"). Pure.
  */
 import { z } from 'zod';
 import { ERROR_KINDS, WqError } from './errors.ts';
@@ -69,13 +69,14 @@ export function parseReply(stdout: string): Reply | undefined {
   }
 }
 
-/** qrexec-client-vm's own failures (QREXEC.md §6) as our errors. */
+/** qrexec-client-vm's own failures (docs/design.md "qrexec services") as our errors. */
 export function qrexecFailure(service: string, exitCode: number | undefined, signal: string | undefined): WqError {
   switch (exitCode) {
     case 126:
       return new WqError(
         'policy-refused',
-        `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.`,
+        `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). ` +
+          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.',
       );
     case 127:
       return new WqError(
@@ -87,10 +88,9 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
         'qrexec',
         `qrexec could not start ${service} in dom0 (bad service file or rpc-config, or out of resources).`,
       );
-    default:
-      return new WqError(
-        'internal',
-        `${service} gave no valid reply (${signal !== undefined ? `signal ${signal}` : `exit ${exitCode ?? 'unknown'}`}).`,
-      );
+    default: {
+      const ended = signal !== undefined ? `signal ${signal}` : `exit ${exitCode ?? 'unknown'}`;
+      return new WqError('internal', `${service} gave no valid reply (${ended}).`);
+    }
   }
 }

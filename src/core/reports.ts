@@ -244,13 +244,14 @@ export function renderSummary(summaries: readonly ProfileSummary[]): string {
   const blocks = summaries.map((s) => {
     const lines = [`${profileLabel(s.profile)}: ${s.runs} run(s) kept, ${s.failures} failed`];
     lines.push(`  last success: ${s.lastSuccess === null ? '-' : runLine(s.lastSuccess)}`);
-    lines.push(
-      `  last failure: ${s.lastFailure === null ? '-' : `${runLine(s.lastFailure)} (exit ${s.lastFailure.exitCode}): ${s.lastFailure.error ?? ''}`}`,
-    );
+    const failure = s.lastFailure;
+    const failed = failure === null ? '-' : `${runLine(failure)} (exit ${failure.exitCode}): ${failure.error ?? ''}`;
+    lines.push(`  last failure: ${failed}`);
     if (s.backupAverage !== null) {
       const avg = s.backupAverage;
       lines.push(
-        `  backups:      ${avg.count} ok, on average ${formatDuration(avg.durationMs)}${avg.bytesSent !== null ? ` and ${formatBytes(avg.bytesSent)} sent` : ''}`,
+        `  backups:      ${avg.count} ok, on average ${formatDuration(avg.durationMs)}` +
+          `${avg.bytesSent !== null ? ` and ${formatBytes(avg.bytesSent)} sent` : ''}`,
       );
     }
     return lines.join('\n');
@@ -262,7 +263,8 @@ export function renderSummary(summaries: readonly ProfileSummary[]): string {
 export function renderReport(r: ReportView & { hooks?: { before?: HookView; after?: HookView } | undefined }): string {
   const s = runSummary(r);
   const lines = [
-    `${profileLabel(r.profile)}: ${r.operation}${r.dryRun === true ? ' (dry run)' : ''} ${r.ok ? 'succeeded' : `FAILED (exit ${r.exitCode})`}`,
+    `${profileLabel(r.profile)}: ${r.operation}${r.dryRun === true ? ' (dry run)' : ''} ` +
+      `${r.ok ? 'succeeded' : `FAILED (exit ${r.exitCode})`}`,
     `  started:  ${r.startedAt}`,
     `  finished: ${r.finishedAt} (${formatDuration(r.durationMs)})`,
     `  source:   ${r.source}${r.caller !== undefined ? ` (from ${r.caller})` : ''}`,

@@ -1,7 +1,7 @@
 /**
- * The qrexec call as the service receives it (QREXEC.md §4), validated without any I/O:
+ * The qrexec call as the service receives it (docs/design.md "qrexec services"), validated without any I/O:
  * service name, argument (= profile name), calling qube, and the JSON request on stdin.
- * Everything here is hostile input (QREXEC.md §8): validate, never fix up.
+ * Everything here is hostile input (docs/design.md "qrexec services"): validate, never fix up.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -94,7 +94,7 @@ export function parseServiceCall(raw: Omit<RawCall, 'stdin'>): {
       );
     }
   } else {
-    // Run directly in dom0 (QREXEC.md §7): the script names the service.
+    // Run directly in dom0 (docs/design.md "qrexec services"): the script names the service.
     if (scriptService === undefined)
       throw new WqError('input', 'No service: QREXEC_SERVICE_FULL_NAME is not set and none was named.');
     service = scriptService;

@@ -2,7 +2,7 @@ import { METADATA_VOLUME, qubesSessionsOf, type ArchiveModel } from './archive.t
 import { WqError } from './errors.ts';
 
 /**
- * Session selection for restore/verify (SPEC.md "restore"): `--session`, else the newest
+ * Session selection for restore/verify (docs/design.md "Restore algorithm"): `--session`, else the newest
  * session of the named qubes; differing newest sessions are ambiguous.
  */
 export function selectSession(
@@ -54,7 +54,7 @@ export function qubesInSession(model: ArchiveModel, session: string): string[] {
 export { METADATA_VOLUME };
 
 /**
- * Wyng exits 0 when asked to prune a session that does not exist (CONTRACT.md §11), so the
+ * Wyng exits 0 when asked to prune a session that does not exist (docs/design.md "Wyng contract"), so the
  * selection is checked against the archive first.
  */
 export function checkPruneSession(model: ArchiveModel, session: string, volumes: readonly string[] | undefined): void {

@@ -90,7 +90,8 @@ export class CallLog {
     );
     const s = this.summary();
     lines.push(
-      `qubesd calls: ${s.calls} (${s.reads} reads, ${s.writes} writes, ${s.failed} failed), ${s.totalMs.toFixed(1)} ms in calls`,
+      `qubesd calls: ${s.calls} (${s.reads} reads, ${s.writes} writes, ${s.failed} failed), ` +
+        `${s.totalMs.toFixed(1)} ms in calls`,
     );
     return lines;
   }

@@ -3,7 +3,7 @@
 // Every operation validates what goes into the request before anything is sent (validate.ts),
 // parses the answer with the zod-checked parsers of core/qubesapi, and documents the qubesd
 // behaviour it relies on. The facts come from the recorded daemon (qubes-core-admin 4.4.0):
-// ../shared/conformance/qubesd/PROTOCOL.md (cited as §n) and its transcripts.
+// docs/design.md "Admin API contract" and the recorded transcripts.
 import { WqError } from '../../core/errors.ts';
 import { QubesApiError, type CallRef } from '../../core/qubesapi/errors.ts';
 import {

@@ -148,7 +148,7 @@ export class LiveSystem {
     }
   }
 
-  /** Menu refresh after a restore (SPEC.md "restore" post steps), as the dom0 user. */
+  /** Menu refresh after a restore (docs/design.md "Restore algorithm", post steps), as the dom0 user. */
   async postRestore(qube: string, klass: QubeClass): Promise<void> {
     const asUser = ['sudo', '-u', '#1000'];
     if (klass === 'TemplateVM' || klass === 'StandaloneVM') {

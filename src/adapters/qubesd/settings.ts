@@ -4,7 +4,7 @@
 //   1 admin.vm.List (shared)
 //   per qube: 1 admin.vm.property.GetAll      (every property, instead of one Get each)
 //             1 admin.vm.feature.List + 1 admin.vm.feature.Get PER FEATURE
-//                 (qubesd has no batch read of feature values, PROTOCOL.md §3 — a typical
+//                 (qubesd has no batch read of feature values, docs/design.md "Admin API contract" — a typical
 //                  qube has 0–5 features; templates report a few of their own)
 //             1 admin.vm.tag.List
 //             devices: 1 admin.vm.device.<c>.Assigned per class asked for (+1 deviceclass.List

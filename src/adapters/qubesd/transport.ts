@@ -1,4 +1,4 @@
-// The one transport method every Admin API call goes through (STYLE.md §1):
+// The one transport method every Admin API call goes through (docs/design.md "Architecture"):
 //   call(dest, method, arg, payload?) → the success body, or a typed error.
 // `SocketTransport` is the dom0 UNIX socket; tests and a future qrexec transport implement
 // the same interface, and nothing above it knows which one is in use.
@@ -27,7 +27,7 @@ export interface SocketTransportOptions {
 const DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024;
 
 /**
- * dom0 transport (PROTOCOL.md §1): one connection per call; write the request, half-close
+ * dom0 transport (docs/design.md "Admin API contract"): one connection per call; write the request, half-close
  * (qubesd only answers after EOF), read to EOF (qubesd closes after the answer).
  */
 export class SocketTransport implements QubesdTransport {

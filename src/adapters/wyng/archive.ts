@@ -76,7 +76,7 @@ export type DeleteReport = { deleted: true } | { deleted: false; reason: string 
 /**
  * One Wyng archive as wyng-qubes drives it: every call gets the same prefix options. Each
  * operation returns a typed report; this class alone knows Wyng's argv, how its output reads,
- * what exit 2 and its `.error` file mean and which exit-0 runs still failed (CONTRACT.md §6, §11).
+ * what exit 2 and its `.error` file mean and which exit-0 runs still failed (docs/design.md "Wyng contract").
  */
 export class WyngArchive {
   readonly globals: WyngGlobals;

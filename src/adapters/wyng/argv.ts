@@ -1,7 +1,7 @@
 import { METADATA_VOLUME } from '../../core/archive.ts';
 
 /**
- * Pure builders for every Wyng argv wyng-qubes issues (CONTRACT.md §3). The prefix is
+ * Pure builders for every Wyng argv wyng-qubes issues (docs/design.md "Wyng contract"). The prefix is
  * `--dest=URL [--meta-dir=DIR] [-u] [--authmin=N] [--OPT ...]` exactly as wyng-util-qubes builds it.
  */
 export interface WyngGlobals {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { WqError } from '../../core/errors.ts';
 import type { WyngProcessResult } from './process.ts';
 
-/** The `<json>.error` file Wyng writes on exit 2 (CONTRACT.md §6). */
+/** The `<json>.error` file Wyng writes on exit 2 (docs/design.md "Wyng contract"). */
 const ErrorFileSchema = z.object({ rc: z.number().int(), volumes: z.array(z.string()) });
 
 /** The last meaningful line Wyng printed on stderr (its fatal message), for our messages. */
@@ -38,7 +38,7 @@ export function readErrorFile(jsonPath: string): string[] | undefined {
 }
 
 /**
- * Maps a failed Wyng run to our error (SPEC.md "Exit codes"): 3 auth, 5/6/7 storage,
+ * Maps a failed Wyng run to our error (README "Exit codes"): 3 auth, 5/6/7 storage,
  * 8 or a signal → interrupted, anything else → Wyng's own code. Exit 2 with an error file is
  * handled by the caller (per-volume failures), so here it is a plain failure (argparse usage).
  */
@@ -71,7 +71,7 @@ export function wyngFailure(result: WyngProcessResult, what: string): WqError {
   }
 }
 
-/** Exit-0 soft failures Wyng reports only as text (CONTRACT.md §6, §11). */
+/** Exit-0 soft failures Wyng reports only as text (docs/design.md "Wyng contract"). */
 export interface SoftFailures {
   /** `Volume 'X' not found; Skipping.` */
   notFound: string[];
@@ -87,8 +87,8 @@ export function softFailures(result: WyngProcessResult): SoftFailures {
 }
 
 /**
- * Volumes of a receive that Wyng never announced (`Receiving volume 'X' …`, CONTRACT.md §4.1).
- * Wyng exits 0 without receiving anything when its --local-from file is missing (§6), so a
+ * Volumes of a receive that Wyng never announced (`Receiving volume 'X' …`, docs/design.md "Wyng contract").
+ * Wyng exits 0 without receiving anything when its --local-from file is missing, so a
  * volume it did not announce was not restored. Silenced output (no banner: `--quiet`) says nothing.
  */
 export function unannouncedVolumes(result: WyngProcessResult, volumes: readonly string[]): string[] {

@@ -12,7 +12,7 @@ function executable(path: string): boolean {
 }
 
 /**
- * Finds Wyng (SPEC.md): `--wyng` / WYNG_QUBES_WYNG, else `wyng` beside this program's own
+ * Finds Wyng (docs/design.md "Wyng contract"): `--wyng` / WYNG_QUBES_WYNG, else `wyng` beside this program's own
  * file, else on PATH.
  */
 export function locateWyng(

@@ -1,4 +1,4 @@
-// Wyng's human output, read where wyng-qubes needs a fact from it (CONTRACT.md §4.1).
+// Wyng's human output, read where wyng-qubes needs a fact from it (docs/design.md "Wyng contract").
 
 /** `Sending backup session S:` in Wyng's send output. */
 export function sessionFromSendOutput(stdout: string): string | undefined {
@@ -26,7 +26,7 @@ export function sendProgressVolume(line: string): string | undefined {
   return m?.[1];
 }
 
-/** Pruning result lines: `<volume> -<count> ` (CONTRACT.md §4.1). */
+/** Pruning result lines: `<volume> -<count> ` (docs/design.md "Wyng contract"). */
 export function parsePruneCounts(stdout: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const m of stdout.matchAll(/^(\S+) -(\d+) /gm)) out[m[1]!] = Number(m[2]);

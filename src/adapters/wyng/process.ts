@@ -34,7 +34,7 @@ export interface WyngProcessResult {
   spawnError: string | undefined;
 }
 
-/** The environment Wyng runs with: ours minus a small COLUMNS (CONTRACT.md §2), a sane PATH. */
+/** The environment Wyng runs with: ours minus a small COLUMNS (docs/design.md "Wyng contract"), a sane PATH. */
 export function wyngEnvironment(env: Env, passphrase: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -43,7 +43,7 @@ export function wyngEnvironment(env: Env, passphrase: string | undefined): Recor
     out[k] = v;
   }
   // System directories first: Wyng runs `python3` and must get the system Python with its
-  // modules (CONTRACT.md §2), and a root tool must not pick programs from a user's PATH first.
+  // modules (docs/design.md "Wyng contract"), and a root tool must not pick programs from a user's PATH first.
   const dirs = [...SYSTEM_PATH];
   for (const d of (env.PATH ?? '').split(':')) if (d !== '' && !dirs.includes(d)) dirs.push(d);
   out.PATH = dirs.join(':');

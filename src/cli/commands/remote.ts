@@ -24,10 +24,8 @@ export const remoteCommand: UseCase = async (ctx) => {
   const o = ctx.options;
   const refused = [...inferExplicit(o)].filter((k) => !REMOTE_OPTIONS.has(k));
   if (refused.length > 0) {
-    throw new WqError(
-      'option',
-      `remote cannot send ${refused.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: the profile in dom0 decides these.`,
-    );
+    const flags = refused.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new WqError('option', `remote cannot send ${flags.join(', ')}: the profile in dom0 decides these.`);
   }
   const envelope = await callRemote(
     op,

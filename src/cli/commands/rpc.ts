@@ -5,7 +5,7 @@ import { serveEntry, servePrivileged } from '../../rpc/index.ts';
 let processGuarded = false;
 
 /**
- * A job must outlive its caller (QREXEC.md §6): when the calling qube goes away, writing the
+ * A job must outlive its caller (docs/design.md "qrexec services"): when the calling qube goes away, writing the
  * reply fails with EPIPE — that must not end the process before the job and its report are
  * done (the same for a closed log on stderr). Hang-ups are ignored for the same reason.
  */

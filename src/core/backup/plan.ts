@@ -9,7 +9,7 @@ import type { PoolInfo } from '../qubesapi/parse.ts';
 
 /**
  * Backup planning, pure over data read from the Admin API and the archive
- * (SPEC.md "backup", "Volume naming and pools").
+ * (docs/design.md "Backup").
  */
 export interface LiveQubeForBackup {
   name: string;
@@ -202,7 +202,7 @@ export interface SendOutcome {
  * code 2 overrides an interrupt or a fatal error (its `.error` file then lists only the volumes
  * that failed before, not the ones never sent), an exit-0 run may have skipped missing local
  * volumes, and a pool that cannot snapshot drops the metadata import without a word
- * (CONTRACT.md §6, §8, §11). Without the re-read, Wyng's own reports are all there is.
+ * (docs/design.md "Wyng contract"). Without the re-read, Wyng's own reports are all there is.
  */
 export function settleSend(input: SendOutcomeInput): SendOutcome {
   const errored = new Set(input.errorFile);
@@ -251,5 +251,6 @@ export function settleSend(input: SendOutcomeInput): SendOutcome {
 /** Session id of a local time, as Wyng names sessions (YYYYMMDD-HHMMSS, local time zone). */
 export function sessionIdAt(date: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+  const day = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}`;
+  return `${day}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
 }

@@ -2,7 +2,7 @@
 // archive, what the Admin API client reads from the live system, and what the restore planner
 // compares. Plain data, checked with zod where it crosses a trust boundary.
 //
-// Conventions (they match the Admin API's text forms, PROTOCOL.md §3–§4, so that archived and
+// Conventions (they match the Admin API's text forms, docs/design.md "Admin API contract", so that archived and
 // live values compare as text after normalisation):
 // - property values are the Admin API text: bool `True`/`False`, int decimal digits, vm = a
 //   qube name or '' for None, label = the label NAME (not the `label-N` id of qubes.xml),

@@ -3,7 +3,7 @@
 // written back on restore. Pure data plus small lookups, shared by the qubes.xml reader, the
 // restore planner and the fake qubesd.
 //
-// Facts come from the recorded Admin API (shared/conformance/qubesd/PROTOCOL.md §3–§6 and the
+// Facts come from the recorded Admin API (docs/design.md "Admin API contract" and the
 // `admin.vm.property.GetAll` / `admin.property.GetAll` transcripts of qubes-core-admin 4.4.0)
 // and from reading the property declarations of qubes-core-admin 4.2.39 / 4.3.50 / 4.4.0.
 import { WqError } from '../errors.ts';
@@ -410,7 +410,7 @@ export const REFERENCE_PROPERTIES: readonly string[] = Object.freeze(
   [...new Set(VM_PROPERTIES.filter((s) => s.type === 'vm').map((s) => s.name))].sort(),
 );
 
-/** Exactly the properties wyng-util-qubes 0.9 never restores (PROTOCOL.md §6). */
+/** Exactly the properties wyng-util-qubes 0.9 never restores (docs/design.md "Admin API contract"). */
 export const WYNG_UTIL_QUBES_SKIPPED_PROPERTIES: readonly string[] = Object.freeze([
   'dispid',
   'installed_by_rpm',
@@ -429,10 +429,11 @@ export const WYNG_UTIL_QUBES_SKIPPED_PROPERTIES: readonly string[] = Object.free
 ]);
 
 /**
- * Properties a restore never writes with `property.Set` on a qube (PROTOCOL.md §6): identity /
- * write-once, computed without setter, host-specific (dom0's own read-only ones, e.g. its
- * `maxmem`, are not listed: use restoreExclusionReason for a class-exact answer). `label` and `template` are not here: they are written,
- * but at creation / in their own step (see SPECIAL_RESTORE_PROPERTIES).
+ * Properties a restore never writes with `property.Set` on a qube (docs/design.md "Admin API
+ * contract"): identity / write-once, computed without setter, host-specific (dom0's own read-only
+ * ones, e.g. its `maxmem`, are not listed: use restoreExclusionReason for a class-exact answer).
+ * `label` and `template` are not here: they are written, but at creation / in their own step
+ * (see SPECIAL_RESTORE_PROPERTIES).
  */
 export const RESTORE_EXCLUDED_PROPERTIES: readonly string[] = Object.freeze(
   [

@@ -1,6 +1,6 @@
 // Device assignments on the wire, both API generations, ↔ the shared DeviceAssignment type.
 //
-// Qubes 4.3+ (PROTOCOL.md §7): `admin.vm.device.<c>.Assigned` answers one line per assignment,
+// Qubes 4.3+ (docs/design.md "Admin API contract"): `admin.vm.device.<c>.Assigned` answers one line per assignment,
 //   `<backend>+<port>:<device_id> device_id='…' port_id='…' devclass='…' backend_domain='…'
 //    mode='…' frontend_domain='…' _<option>='…'`
 // values quoted with `'`, a `'` inside written `\'`; keys starting with `_` are options.

@@ -16,7 +16,7 @@ export function describeCall(call: CallRef): string {
 }
 
 /**
- * qubesd answered `2\0<Type>\0<traceback>\0<message>\0` (PROTOCOL.md §1, §12). `type` is
+ * qubesd answered `2\0<Type>\0<traceback>\0<message>\0` (docs/design.md "Admin API contract"). `type` is
  * qubesd's exception class name (QubesVMNotFoundError, QubesValueError, ProtocolError,
  * PermissionDenied, …): key on it, never on the message. The message is already formatted by
  * qubesd and reaches the user unchanged (only made printable).
@@ -48,7 +48,7 @@ export class QubesApiError extends WqError {
 export const TRANSPORT_FAILURES = [
   'connect', // the socket could not be opened (missing, permission, refused)
   'timeout', // no complete answer within the bound
-  'empty-response', // qubesd closed without a byte: framing error or non-Qubes exception (§1)
+  'empty-response', // qubesd closed without a byte: framing error or non-Qubes exception
   'closed-early', // the connection broke before the answer was complete
   'malformed', // the answer is not a valid frame (or its body is not what the method returns)
   'too-large', // request over qubesd's 65536-byte limit, or an absurdly large answer

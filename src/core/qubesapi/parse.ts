@@ -1,4 +1,4 @@
-// Parsers of qubesd's success bodies (PROTOCOL.md §3), pure and zod-checked. Each throws
+// Parsers of qubesd's success bodies (docs/design.md "Admin API contract"), pure and zod-checked. Each throws
 // ReplyFormatError with a short description; the client adds which call it was.
 import { z } from 'zod';
 import { isValidQubeName } from '../names.ts';
@@ -86,7 +86,7 @@ export const PropertyValueSchema = z
     /** true = no explicit value (computed or inherited); false = explicitly set */
     isDefault: z.boolean(),
     type: z.enum(PROPERTY_TYPES),
-    /** the Admin API text; '' = None for vm, unset for int (PROTOCOL.md §3 "Types") */
+    /** the Admin API text; '' = None for vm, unset for int (docs/design.md "Admin API contract") */
     value: z.string(),
   })
   .superRefine((p, ctx) => {

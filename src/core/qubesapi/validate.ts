@@ -1,6 +1,6 @@
 // Validation of everything that goes into an Admin API request, BEFORE anything is sent.
 //
-// Why this is strict (PROTOCOL.md §1, §2, §8):
+// Why this is strict (docs/design.md "Admin API contract"):
 // - qubesd splits the header `method+arg src name dest` on single spaces: a space in any part
 //   shifts the fields, and a NUL ends the header. qubesd answers such requests with nothing.
 // - The same calls may later go through qrexec, which replaces every character outside

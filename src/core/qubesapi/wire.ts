@@ -1,4 +1,4 @@
-// The qubesd wire format (PROTOCOL.md §1), pure: request bytes out, response bytes in.
+// The qubesd wire format (docs/design.md "Admin API contract"), pure: request bytes out, response bytes in.
 //
 // Request:  `<method>+<arg> <source> name <dest>\0<payload>`; the client then half-closes.
 //           The `+` is always sent (as qubesadmin does), also for an empty argument.
@@ -53,7 +53,8 @@ export function decodeResponse(call: CallRef, bytes: Buffer): Buffer {
     throw new QubesTransportError(
       call,
       'empty-response',
-      'qubesd closed the connection without an answer (framing error or an internal qubesd error; see journalctl -u qubesd)',
+      'qubesd closed the connection without an answer ' +
+        '(framing error or an internal qubesd error; see journalctl -u qubesd)',
     );
   }
   if (bytes.length < 2 || bytes[1] !== 0) {

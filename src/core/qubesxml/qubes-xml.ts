@@ -75,9 +75,9 @@ export const DEFAULT_QUBES_XML_LIMITS: QubesXmlLimits = Object.freeze({
 // --- name rules ---
 /** qubesd property names are Python identifiers */
 export const PROPERTY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-/** PROTOCOL.md §8: features `[A-Za-z0-9_.-]+` */
+/** docs/design.md "Admin API contract": features `[A-Za-z0-9_.-]+` */
 export const FEATURE_NAME = /^[A-Za-z0-9_.-]{1,256}$/;
-/** PROTOCOL.md §8 / qubes Tags.validate_tag: `[A-Za-z0-9_-]+` */
+/** docs/design.md "Admin API contract" / qubes Tags.validate_tag: `[A-Za-z0-9_-]+` */
 export const TAG_NAME = /^[A-Za-z0-9_-]{1,256}$/;
 export const LABEL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const LABEL_ID = /^label-([0-9]{1,6})$/;

@@ -107,7 +107,8 @@ export function decodeEntities(raw: string, source: string, where: string): stri
       const shown = /^&[^;\s<]{0,20};?/.exec(raw.slice(i))?.[0] ?? '&';
       refuse(
         source,
-        `${where}: undefined entity or bare '&' ('${printable(shown)}'); only &lt; &gt; &amp; &quot; &apos; and character references are allowed`,
+        `${where}: undefined entity or bare '&' ('${printable(shown)}'); ` +
+          'only &lt; &gt; &amp; &quot; &apos; and character references are allowed',
       );
     }
     if (m[3] !== undefined) {
@@ -168,7 +169,8 @@ export function parseSafeXml(
   if (dtd !== null) {
     refuse(
       source,
-      `it contains a DTD declaration ('<!${printable(dtd[1] ?? '', 20)}'); DOCTYPE, ENTITY and other declarations are not allowed`,
+      `it contains a DTD declaration ('<!${printable(dtd[1] ?? '', 20)}'); ` +
+        'DOCTYPE, ENTITY and other declarations are not allowed',
     );
   }
   // cheap upper bound of the element count before building anything

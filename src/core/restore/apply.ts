@@ -192,7 +192,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       }
     } catch (err) {
       // Wyng failed as a whole (auth, storage, interrupt, crash — not per volume): the run stops
-      // with Wyng's error and exit code (SPEC.md "Exit codes"); every qube whose data may be
+      // with Wyng's error and exit code (README "Exit codes"); every qube whose data may be
       // half-written keeps `backup-restore-in-progress`.
       for (const r of new Set(volumeOwner.values())) await tag(r);
       throw err;

@@ -1,6 +1,7 @@
 // Restore planning: a pure function from (archived settings, the session's volumes, the live
 // state read in batches, the request) to the plan a restore applies and `--dry-run` prints.
-// Nothing here performs I/O; the applier (src/adapters/restore/) carries the plan out.
+// Nothing here performs I/O; applyRestore (core/restore/apply.ts) carries the plan out through the
+// restore ports (adapters/qubesd/live.ts, app/restore.ts); docs/design.md "Restore algorithm".
 import type { ArchivedSystem, PowerState, QubeClass, QubeSettings } from '../qubes/model.ts';
 import { diffSettings, diffSize, IN_PROGRESS_TAG, type NormaliseValue, type SettingsDiff } from './diff.ts';
 import { MAX_REQUEST_BYTES } from '../qubesapi/validate.ts';
@@ -143,7 +144,9 @@ export function planRestore(input: PlanInput): RestorePlan {
         action = 'replace-class';
         problems.push({
           severity: 'warning',
-          message: `live '${name}' is a ${current.klass}, the backup holds a ${target.klass}: it will be removed and re-created.`,
+          message:
+            `live '${name}' is a ${current.klass}, the backup holds a ${target.klass}: ` +
+            'it will be removed and re-created.',
         });
       }
     }
@@ -160,7 +163,8 @@ export function planRestore(input: PlanInput): RestorePlan {
     if (stopDisposables.length > 0) {
       problems.push({
         severity: 'warning',
-        message: `disposables based on '${name}' are running (${stopDisposables.join(', ')}): they will be killed first.`,
+        message:
+          `disposables based on '${name}' are running (${stopDisposables.join(', ')}): ` + 'they will be killed first.',
       });
     }
 
@@ -196,7 +200,9 @@ export function planRestore(input: PlanInput): RestorePlan {
       if (!request.ignoreMissing) {
         problems.push({
           severity: 'error',
-          message: `its ${prop} '${ref}' is neither on this system nor restored in this run (restore it too, or use --ignore-missing).`,
+          message:
+            `its ${prop} '${ref}' is neither on this system nor restored in this run ` +
+            '(restore it too, or use --ignore-missing).',
         });
       } else if (prop === 'template') {
         const fallback = live.globals[fallbackName];
@@ -217,7 +223,9 @@ export function planRestore(input: PlanInput): RestorePlan {
         const fallback = live.globals[fallbackName];
         problems.push({
           severity: 'warning',
-          message: `its ${prop} '${ref}' is missing: ${prop} follows the system default${fallback ? ` ('${fallback}')` : ''} (--ignore-missing).`,
+          message:
+            `its ${prop} '${ref}' is missing: ${prop} follows the system default` +
+            `${fallback ? ` ('${fallback}')` : ''} (--ignore-missing).`,
         });
       }
     }

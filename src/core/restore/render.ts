@@ -24,7 +24,8 @@ function changeLines(d: SettingsDiff): string[] {
 }
 
 function qubeLines(q: PlannedQube, detail: boolean): string[] {
-  const head = `  ${q.name} (${q.klass}): ${q.action}${q.fails ? ' — WILL FAIL' : ''}${q.changeCount > 0 ? `, ${q.changeCount} change(s)` : ''}`;
+  const changes = q.changeCount > 0 ? `, ${q.changeCount} change(s)` : '';
+  const head = `  ${q.name} (${q.klass}): ${q.action}${q.fails ? ' — WILL FAIL' : ''}${changes}`;
   const out = [head];
   if (detail) {
     if (q.volumes.length > 0) out.push(`      volumes: ${q.volumes.map((v) => v.archiveName).join(', ')}`);
