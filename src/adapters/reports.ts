@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from './fs/atomic.ts';
 
 /**
  * Job reports in `<state dir>/reports/`: one JSON file per finished job, named
@@ -62,9 +63,7 @@ export function writeReport(stateDir: string, report: Report): string {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const name = reportFileName(report);
   const path = join(dir, name);
-  const tmp = join(dir, `.${name}.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, path);
+  writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
   rotateReports(stateDir, report.profile);
   return path;
 }

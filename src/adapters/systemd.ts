@@ -9,11 +9,12 @@
  *   WYNG_QUBES_SYSTEMD_ANALYZE  systemd-analyze program (default: on PATH; absent → skipped)
  *   WYNG_QUBES_SYSTEMD_DIR      unit directory for drop-ins (default /etc/systemd/system)
  */
-import { mkdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Env } from '../core/config.ts';
 import { WqError } from '../core/errors.ts';
+import { writeFileAtomic } from './fs/atomic.ts';
 
 export const DROPIN_FILE = 'schedule.conf';
 
@@ -75,9 +76,7 @@ export function writeDropin(settings: SystemdSettings, profile: string, schedule
   const dir = join(settings.unitDir, `${timerUnit(profile)}.d`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, dropinText(profile, schedule), { mode: 0o644 });
-    renameSync(tmp, path);
+    writeFileAtomic(path, dropinText(profile, schedule), { mode: 0o644 });
   } catch (err) {
     throw new WqError('config', `Cannot write the schedule drop-in '${path}': ${(err as Error).message}`);
   }

@@ -1,6 +1,5 @@
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createJobDir, removeJobDir } from '../adapters/fs/temp.ts';
 import { DEFAULT_HOOK_TIMEOUT_S, describeHook, notifyDesktop, runHook, runNotifyCommand } from '../adapters/hooks.ts';
 import { acquireJobLock } from '../adapters/lock.ts';
 import { NO_PROFILE, writeReport, type HookRecord, type Report } from '../adapters/reports.ts';
@@ -46,43 +45,6 @@ export function makeWyng(ctx: AppContext): WyngArchive {
   });
 }
 
-const TMP_PREFIX = 'wyng-qubes-';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Removes the temp dirs of jobs whose process is gone: a job killed with SIGKILL (or a power
- * loss) never runs its cleanup. Only our own directories named `wyng-qubes-<pid>-XXXXXX`
- * of a process that no longer exists are touched.
- */
-export function removeStaleJobDirs(root: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
-  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
-  for (const name of names) {
-    const m = /^wyng-qubes-(\d+)-[A-Za-z0-9]{6}$/.exec(name);
-    if (m === null || pidAlive(Number(m[1]))) continue;
-    const path = join(root, name);
-    try {
-      const st = lstatSync(path);
-      if (st.isDirectory() && (uid === undefined || st.uid === uid)) rmSync(path, { recursive: true, force: true });
-    } catch {
-      /* gone meanwhile, or not ours to remove */
-    }
-  }
-}
-
 /**
  * Runs one job: the global lock (one job at a time), a private temp dir, and cleanup on any
  * exit — also when SIGINT/SIGTERM arrive while no Wyng runs (with Wyng running, the signal is
@@ -95,12 +57,8 @@ export async function withJob<T>(ctx: AppContext, fn: (job: Job) => Promise<T>):
     ctx.config.lockTimeoutMs,
     `${ctx.command} (pid ${process.pid})`,
   );
-  const tmpRoot = ctx.io.env.TMPDIR ?? tmpdir();
-  removeStaleJobDirs(tmpRoot);
-  const tmpDir = mkdtempSync(join(tmpRoot, `${TMP_PREFIX}${process.pid}-`));
-  const cleanup = (): void => {
-    rmSync(tmpDir, { recursive: true, force: true });
-  };
+  const tmpDir = createJobDir(ctx.io.env.TMPDIR ?? tmpdir());
+  const cleanup = (): void => removeJobDir(tmpDir);
   const onSignal = (): void => {
     if (activeWyngProcesses() > 0) return;
     cleanup();

@@ -280,7 +280,7 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
   if (reply !== undefined) return reply;
   let envelope: Envelope;
   if (r.spawnError !== undefined) {
-    io.stderr(`wyng-qubes rpc: cannot run ${settings.sudoProgram}: ${r.spawnError}\n`);
+    io.stderr(`wyng-qubes rpc: cannot run ${settings.sudoProgram}: ${r.spawnError.message}\n`);
     envelope = errorEnvelope(
       command,
       new WqError('config', 'dom0 is not set up for wyng-qubes RPC (sudo is missing).'),

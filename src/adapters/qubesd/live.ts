@@ -2,8 +2,6 @@
 // client (reads batched and cached there) plus the files qubesd keeps per qube (notes.txt).
 // It implements the app's QubesSystem port (src/app/ports.ts) and the qubesd side of the
 // restore ports (core/restore/apply.ts).
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import type { VolumeKind } from '../../core/archive.ts';
 import { localVolumeName, poolPath, wyngPoolOf, type VolumeRef, type WyngPool } from '../../core/backup/plan.ts';
@@ -13,8 +11,8 @@ import type { QubeClass, QubeSettings, SettingsPart } from '../../core/qubes/mod
 import { QubesApiError } from '../../core/qubesapi/errors.ts';
 import type { PoolInfo } from '../../core/qubesapi/parse.ts';
 import type { RestorePorts } from '../../core/restore/apply.ts';
-import { qubeDirOf } from '../../core/restore/archived.ts';
 import type { LiveQube } from '../../core/restore/plan.ts';
+import { readNotes, writeNotes } from '../fs/notes.ts';
 import type { CallSummary } from './call-log.ts';
 import { AdminClient } from './client.ts';
 import { socketTransportFromConfig } from './transport.ts';
@@ -111,30 +109,13 @@ export class LiveSystem {
     return out;
   }
 
-  private notesPath(qube: string, klass: QubeClass): string {
-    return join(this.config.qubesDir, qubeDirOf(qube, klass), 'notes.txt');
-  }
-
   readNotes(qube: string, klass: QubeClass): string {
-    try {
-      return readFileSync(this.notesPath(qube, klass), 'utf8');
-    } catch {
-      return '';
-    }
+    return readNotes(this.config.qubesDir, qube, klass);
   }
 
-  /** Replaces notes.txt atomically: a temp file in the same directory, then rename. */
+  /** Replaces notes.txt atomically. */
   writeNotes(qube: string, klass: QubeClass, text: string): void {
-    const path = this.notesPath(qube, klass);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o775 });
-    const tmp = `${path}.wyng-qubes-${process.pid}.tmp`;
-    try {
-      writeFileSync(tmp, text, { mode: 0o664, flag: 'wx' });
-      renameSync(tmp, path);
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw new WqError('internal', `Could not write ${path}: ${(err as Error).message}`, { qube });
-    }
+    writeNotes(this.config.qubesDir, qube, klass, text);
   }
 
   /** Stops a qube if it runs (kill: the restore overwrites it anyway). */
