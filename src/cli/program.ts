@@ -58,6 +58,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
+    .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -138,6 +140,8 @@ export function parseCommandLine(
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
+    expectPlan: o.expectPlan,
+    allowRollback: o.allowRollback === true,
   };
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
@@ -145,6 +149,10 @@ export function parseCommandLine(
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
+  if (options.expectPlan !== undefined && command !== 'restore')
+    throw new WqError('option', '--expect-plan is only valid with restore');
+  if (options.expectPlan !== undefined && options.dryRun)
+    throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),

@@ -112,6 +112,8 @@ export const ProfileSchema = z
       .optional(),
     notify: NotifySchema.optional(),
     hooks: HooksSchema.optional(),
+    /** Restore settings: `allow_rollback` restores qubes older than dom0's backup record (issue 14 §5). */
+    restore: z.strictObject({ allow_rollback: z.boolean().optional() }).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.passphrase_file !== undefined && p.passphrase_command !== undefined) {
@@ -300,6 +302,7 @@ export const PROFILE_OPTION_KEYS = [
   'wyngopt',
   'includes',
   'exclude',
+  'allowRollback',
 ] as const;
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
@@ -318,6 +321,7 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
   if (o.authmin !== undefined) out.authmin = o.authmin;
   if (o.meta_dir !== undefined) out.metaDir = o.meta_dir;
   if (o.wyng_options !== undefined) out.wyngopt = [...o.wyng_options];
+  if (p.restore?.allow_rollback !== undefined) out.allowRollback = p.restore.allow_rollback;
   return out;
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { WqError } from '../../core/errors.ts';
@@ -15,6 +16,16 @@ export async function fetchSessionMetadata(
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
 ): Promise<MetadataFiles> {
+  return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits)).files;
+}
+
+/** As fetchSessionMetadata, plus the sha256 of the tarball as received (dom0's backup record). */
+export async function fetchSessionMetadataWithDigest(
+  wyng: Pick<WyngArchive, 'check' | 'globals'>,
+  tmpDir: string,
+  session: string,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+): Promise<{ files: MetadataFiles; sha256: string }> {
   const tarPath = join(tmpDir, `metadata-${session}.tgz`);
   rmSync(tarPath, { force: true });
   await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), {
@@ -37,5 +48,5 @@ export async function fetchSessionMetadata(
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return readMetadataTar(tgz, limits);
+  return { files: readMetadataTar(tgz, limits), sha256: createHash('sha256').update(tgz).digest('hex') };
 }
