@@ -102,7 +102,15 @@ function digestFor(input: PlanDigestInput, selected: readonly string[], notMatch
       runningDispvmTemplates: input.live.runningDispvmTemplates,
       deviceApi: input.live.deviceApi,
     },
-    request: { ...input.request, exclude: [...input.request.exclude].sort() },
+    // named fields only: the qube names of the request are the selection above
+    request: {
+      exclude: [...input.request.exclude].sort(),
+      includeDisposable: input.request.includeDisposable,
+      skip: input.request.skip,
+      ignoreMissing: input.request.ignoreMissing,
+      forceIncomplete: input.request.forceIncomplete,
+      pool: input.request.pool,
+    },
   };
   return sha256Hex(canonicalJson(doc));
 }
