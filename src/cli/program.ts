@@ -149,8 +149,8 @@ export function parseCommandLine(
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
-  if (options.expectPlan !== undefined && command !== 'restore')
-    throw new WqError('option', '--expect-plan is only valid with restore');
+  if (options.expectPlan !== undefined && command !== 'restore' && command !== 'remote')
+    throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');
   if (options.expectPlan !== undefined && options.dryRun)
     throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');

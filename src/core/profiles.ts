@@ -362,13 +362,18 @@ export const RpcRequestSchema = z.strictObject({
   session: RequestSessionSchema.optional(),
   dryRun: z.boolean().optional(),
   includeDisposable: z.boolean().optional(),
+  /** Restore: refuse unless the plan's digest is this one (from an earlier dry run); it only narrows. */
+  expectPlan: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expectPlan must be a plan digest (64 lowercase hex digits)')
+    .optional(),
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
 
 /** Which request fields each operation accepts at all. */
 const ACCEPTED_FIELDS: Record<RpcOperation, ReadonlySet<keyof RpcRequest>> = {
   Backup: new Set(['qubes', 'exclude']),
-  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable']),
+  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'expectPlan']),
   Verify: new Set(['qubes', 'exclude', 'session', 'includeDisposable']),
   List: new Set(['qubes', 'session', 'includeDisposable']),
   Prune: new Set(['qubes', 'session']),
@@ -397,6 +402,7 @@ export type RpcPlan =
         session?: string;
         dryRun?: boolean;
         includeDisposable?: boolean;
+        expectPlan?: string;
       };
     };
 
@@ -488,6 +494,7 @@ export function narrowRequest(
           ...(request.session !== undefined ? { session: request.session } : {}),
           ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
+          ...(request.expectPlan !== undefined ? { expectPlan: request.expectPlan } : {}),
         },
       };
     }
