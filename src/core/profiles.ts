@@ -260,6 +260,7 @@ export function publicProfile(name: string, p: Profile): Record<string, unknown>
     exclude: p.exclude,
     options: p.options,
     remote: p.remote,
+    ...(p.restore !== undefined ? { restore: p.restore } : {}),
     ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
     ...(p.notify !== undefined
       ? { notify: { desktop: p.notify.desktop ?? 'never', command: p.notify.command !== undefined } }
