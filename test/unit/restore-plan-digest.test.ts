@@ -8,13 +8,13 @@ import type { QubeSettings } from '../../src/core/qubes/model.ts';
 
 function settings(memory: string, tags: string[] = []): QubeSettings {
   return {
+    name: 'q',
     klass: 'AppVM',
     properties: { memory, label: 'red' },
     features: { 'service.cups': '1' },
     tags,
     devices: [],
-    firewall: null,
-  } as unknown as QubeSettings;
+  };
 }
 
 function input(over: Partial<PlanDigestInput> = {}): PlanDigestInput {
