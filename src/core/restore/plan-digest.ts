@@ -79,8 +79,13 @@ export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-function digestFor(input: PlanDigestInput, selected: readonly string[], notMatched: readonly string[]): string {
-  const liveByName = new Map(input.live.qubes.map((q) => [q.name, q]));
+function digestFor(
+  input: PlanDigestInput,
+  metadata: ReadonlyMap<string, string>,
+  liveByName: ReadonlyMap<string, LiveQube>,
+  selected: readonly string[],
+  notMatched: readonly string[],
+): string {
   const qubes = [...new Set(selected)].sort().map((name) => {
     const l = liveByName.get(name);
     return {
@@ -94,7 +99,7 @@ function digestFor(input: PlanDigestInput, selected: readonly string[], notMatch
   const doc = {
     version: DIGEST_VERSION,
     session: input.session,
-    metadata: input.metadata,
+    metadata,
     qubes,
     notMatched: [...notMatched].sort(),
     live: {
@@ -117,9 +122,12 @@ function digestFor(input: PlanDigestInput, selected: readonly string[], notMatch
 
 /** The plan's digest and the digest of each selected qube's plan on its own. */
 export function planDigest(input: PlanDigestInput): { planDigest: string; qubeDigests: Record<string, string> } {
+  // each file's content hashed once (a large qubes.xml is not hashed again per qube)
+  const metadata = new Map([...input.metadata].map(([path, data]) => [path, sha256Hex(data)]));
+  const liveByName = new Map(input.live.qubes.map((q) => [q.name, q]));
   const qubeDigests: Record<string, string> = {};
-  for (const name of input.selected) qubeDigests[name] = digestFor(input, [name], []);
-  return { planDigest: digestFor(input, input.selected, input.notMatched), qubeDigests };
+  for (const name of input.selected) qubeDigests[name] = digestFor(input, metadata, liveByName, [name], []);
+  return { planDigest: digestFor(input, metadata, liveByName, input.selected, input.notMatched), qubeDigests };
 }
 
 /** `--expect-plan`: a digest is 64 lowercase hex digits. */
