@@ -46,6 +46,14 @@ test('the service runs one backup of the profile %i under the CLI (content)', ()
   assert.deepEqual(u.Service?.KillMode, ['mixed']);
   assert.deepEqual(u.Unit?.After, ['qubesd.service local-fs.target']);
   assert.equal(u.Service?.User, undefined, 'runs as root');
+  // A recovery boot (qubes.skip_autostart) runs no missed backup, as Qubes' autostart units.
+  assert.deepEqual(u.Unit?.ConditionKernelCommandLine, ['!qubes.skip_autostart']);
+  // Hardening that keeps Wyng's device access: no ProtectClock (its implied DeviceAllow
+  // closes the device policy before systemd 253), no ProtectHome (profiles' paths).
+  for (const key of ['PrivateTmp', 'NoNewPrivileges', 'LockPersonality']) assert.deepEqual(u.Service?.[key], ['yes']);
+  assert.deepEqual(u.Service?.SystemCallArchitectures, ['native']);
+  for (const key of ['ProtectClock', 'ProtectHome', 'DeviceAllow', 'PrivateDevices'])
+    assert.equal(u.Service?.[key], undefined, key);
   // The command line is one the CLI accepts, for any profile name.
   const argv = u.Service!.ExecStart![0]!.replace('%i', 'work-weekly').split(' ').slice(1);
   const parsed = parseCommandLine(argv, { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false });
