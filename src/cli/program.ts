@@ -14,6 +14,7 @@ import type { CliIo } from './io.ts';
 import { COMMAND_HANDLERS, type CommandContext } from './commands/index.ts';
 import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
 import { applyProfileOptions } from './profile-options.ts';
+import { expandOptionPrefixes } from './option-prefix.ts';
 import { RunRecorder, type RunOrigin } from './run-report.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -94,7 +95,7 @@ export function parseCommandLine(
 ): ParsedCommandLine | { help: true } {
   const program = buildProgram(io);
   try {
-    program.parse([...argv], { from: 'user' });
+    program.parse(expandOptionPrefixes(argv, [...program.options, { long: '--help' }]), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return { help: true };
