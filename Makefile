@@ -103,7 +103,7 @@ install: $(BUNDLE) $(THIRD_PARTY) $(MANPAGE)
 	install -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)/wyng-qubes
 
 # The source tarball rpmbuild unpacks (Source0 of the spec).
-dist: $(BUNDLE)
+dist: $(BUNDLE) $(THIRD_PARTY)
 	@mkdir -p $(RPMBUILD_TOPDIR)/SOURCES
 	rm -rf $(BUILDDIR)/$(TARNAME)
 	mkdir -p $(BUILDDIR)/$(TARNAME)
