@@ -71,7 +71,8 @@ done
 echo "The RPM carries every expected file, requires nodejs >= 1:18.19 and no wyng package."
 
 echo "rpmlint:"
-rpmlint -c rpm_spec/rpmlint.toml -r rpm_spec/wyng-qubes.rpmlintrc "$rpm_file" | tee "$topdir/rpmlint.log"
+# --ignore-unused-rpmlintrc: a newer rpmlint without the man page false report stays clean.
+rpmlint --ignore-unused-rpmlintrc -c rpm_spec/rpmlint.toml -r rpm_spec/wyng-qubes.rpmlintrc "$rpm_file" | tee "$topdir/rpmlint.log"
 grep -Eq '^ *1 packages and 0 specfiles checked; 0 errors, 0 warnings' "$topdir/rpmlint.log" ||
   fail "rpmlint: fix the warning or justify it in the spec (and filter it in rpm_spec/wyng-qubes.rpmlintrc)"
 
