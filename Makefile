@@ -1,6 +1,6 @@
 # wyng-qubes: build the man page, install into dom0 (or DESTDIR), build the RPM.
 #
-#   make                      the man page (the bundle must exist: npm ci && npm run build)
+#   make                      the man page (the bundle must exist: npm ci && npm run build:release)
 #   make install DESTDIR=D    install the bundle, qrexec services and policy, Salt modules and
 #                             formulas, systemd units, man page, bash completion, example
 #                             profiles.yaml (never overwrites an existing one)
@@ -39,7 +39,7 @@ DIST_FILES := Makefile package.json README.md SECURITY.md $(BUNDLE) \
 	packaging rpc/services rpc/policy rpm_spec \
 	salt/_modules/wyng_qubes.py salt/_states/wyng_qubes.py salt/formulas salt/README.md
 
-.PHONY: all man bundle install rpm srpm dist clean
+.PHONY: all man bundle check-release install rpm srpm dist clean
 
 all: man
 
@@ -49,15 +49,20 @@ $(MANPAGE): docs/wyng-qubes.1.md scripts/gen-man.mjs package.json
 	@mkdir -p $(BUILDDIR)
 	$(NODE) scripts/gen-man.mjs docs/wyng-qubes.1.md $@
 
-# The bundle is built by npm (needs node_modules); `make bundle` rebuilds it.
+# The bundle is built by npm (needs node_modules); `make bundle` rebuilds it (release build).
 $(BUNDLE):
-	@echo "$(BUNDLE) is missing: run 'npm ci && npm run build' first" >&2
+	@echo "$(BUNDLE) is missing: run 'npm ci && npm run build:release' first" >&2
 	@exit 1
 
 bundle:
-	$(NPM) run build
+	$(NPM) run build:release
 
-install: $(BUNDLE) $(MANPAGE)
+# Nothing installed or packaged carries the test-only crash hook (only dist/test-hooks/ has it).
+check-release: $(BUNDLE)
+	@if grep -q 'WYNG_QUBES_TEST' $(BUNDLE); then \
+		echo "$(BUNDLE) carries a test hook: run 'npm run build:release'" >&2; exit 1; fi
+
+install: $(BUNDLE) check-release $(MANPAGE)
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes $(DESTDIR)$(BINDIR)
 	install -m 0755 $(BUNDLE) $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs
 	ln -sfr $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs $(DESTDIR)$(BINDIR)/wyng-qubes
@@ -80,7 +85,7 @@ install: $(BUNDLE) $(MANPAGE)
 	install -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)/wyng-qubes
 
 # The source tarball rpmbuild unpacks (Source0 of the spec).
-dist: $(BUNDLE)
+dist: $(BUNDLE) check-release
 	@mkdir -p $(RPMBUILD_TOPDIR)/SOURCES
 	rm -rf $(BUILDDIR)/$(TARNAME)
 	mkdir -p $(BUILDDIR)/$(TARNAME)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI step: build the noarch RPM (make rpm) and list its files and requirements.
-# Needs the bundle (npm run build) and rpmbuild; on Debian/Ubuntu the "rpm" package provides
+# Builds the release bundle (npm run build:release: the test-only crash hook compiled out) and
+# needs rpmbuild; on Debian/Ubuntu the "rpm" package provides
 # rpmbuild (installed here when missing and apt-get is available). The build host's rpm
 # database is empty there, so build dependencies are not checked (--nodeps).
 set -euo pipefail
@@ -13,7 +14,7 @@ if ! command -v rpmbuild >/dev/null 2>&1; then
     exit 1
   fi
 fi
-[ -f dist/wyng-qubes.mjs ] || npm run build
+npm run --silent build:release
 topdir="$(mktemp -d)"
 trap 'rm -rf "$topdir"' EXIT
 flags=""
@@ -37,4 +38,9 @@ for path in /usr/bin/wyng-qubes /usr/lib/wyng-qubes/wyng-qubes.mjs /etc/qubes-rp
 done
 grep -q '^/usr/share/man/man1/wyng-qubes\.1' <<<"$files" || { echo "missing in the RPM: the man page" >&2; exit 1; }
 grep -qx 'nodejs >= 18.19' <<<"$requires" || { echo "the RPM does not require nodejs >= 18.19" >&2; exit 1; }
-echo "The RPM carries every expected file and requires nodejs >= 18.19."
+# The shipped program holds no test hook (rpm2cpio: the payload, decompressed).
+if rpm2cpio "$rpm_file" | grep -aq 'WYNG_QUBES_TEST'; then
+  echo "the RPM carries a test hook (WYNG_QUBES_TEST_*): not a release build" >&2
+  exit 1
+fi
+echo "The RPM carries every expected file and requires nodejs >= 18.19; no test hook."
