@@ -106,6 +106,8 @@ ALLOWED = {
 _ENV_KEY = re.compile(r"^WYNG_QUBES_[A-Z0-9_]+$")
 # Test-only switches (e.g. the crash hook WYNG_QUBES_TEST_CRASH_AT) are never configuration.
 _ENV_TEST_ONLY = re.compile(r"^WYNG_QUBES_TEST_")
+# Test-only switches (e.g. the crash hook WYNG_QUBES_TEST_CRASH_AT) are never configuration.
+_ENV_TEST_ONLY = re.compile(r"^WYNG_QUBES_TEST_")
 _SESSION_ID = re.compile(r"^\d{8}-\d{6}$")
 
 
@@ -159,6 +161,8 @@ def _env():
             raise CommandExecutionError(
                 f"wyng_qubes:env: {key!r} is not a WYNG_QUBES_* variable name"
             )
+        if _ENV_TEST_ONLY.match(key):
+            raise CommandExecutionError(f"wyng_qubes:env: {key} is a test-only variable, never configuration")
         if _ENV_TEST_ONLY.match(key):
             raise CommandExecutionError(f"wyng_qubes:env: {key} is a test-only variable, never configuration")
         if not isinstance(value, (str, int)) or isinstance(value, bool):

@@ -208,6 +208,8 @@ def test_default_bundle_path(mod, config):
         ({"PATH": "/tmp"}, "'PATH' is not a WYNG_QUBES_"),
         ({"WYNG_QUBES_TEST_CRASH_AT": "backup:before-send"}, "WYNG_QUBES_TEST_CRASH_AT is a test-only variable"),
         ({"WYNG_QUBES_STATE_DIR": "/s", "WYNG_QUBES_TEST_X": "1"}, "WYNG_QUBES_TEST_X is a test-only variable"),
+        ({"WYNG_QUBES_TEST_CRASH_AT": "backup:before-send"}, "WYNG_QUBES_TEST_CRASH_AT is a test-only variable"),
+        ({"WYNG_QUBES_STATE_DIR": "/s", "WYNG_QUBES_TEST_X": "1"}, "WYNG_QUBES_TEST_X is a test-only variable"),
         ({"WYNG_QUBES_STATE_DIR": ["a"]}, "WYNG_QUBES_STATE_DIR must be a string"),
         ("WYNG_QUBES_STATE_DIR=/x", "must be a mapping"),
     ],
