@@ -11,7 +11,7 @@
 // `node scripts/build.mjs --release` builds only what ships (no test-hooks bundle).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,24 +67,37 @@ async function buildLibrary() {
 
 /**
  * The library's typings: tsc emits the declaration tree of src/index.ts into dist/types/
- * (tsconfig.lib.json); the sources import with `.ts` extensions, which the declarations keep,
- * so relative specifiers are rewritten to `.js` (what a consumer's resolver maps to `.d.ts`).
- * dist/lib.d.ts re-exports the tree's index.
+ * (tsconfig.lib.json; incremental, its state in dist/.types.tsbuildinfo); the sources import
+ * with `.ts` extensions, which the declarations keep, so relative specifiers are rewritten to
+ * `.js` (what a consumer's resolver maps to `.d.ts`). Declarations of source files that no
+ * longer exist are removed. dist/lib.d.ts re-exports the tree's index.
  */
 function buildTypings() {
   const out = join(dist, 'types');
-  rmSync(out, { recursive: true, force: true });
+  const buildInfo = join(dist, '.types.tsbuildinfo');
+  if (!existsSync(out)) rmSync(buildInfo, { force: true }); // tsc would not re-emit the missing tree
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.lib.json'), '--outDir', out], { stdio: 'inherit' });
+  const args = [
+    '-p',
+    join(root, 'tsconfig.lib.json'),
+    '--outDir',
+    out,
+    '--incremental',
+    '--tsBuildInfoFile',
+    buildInfo,
+  ];
+  execFileSync(process.execPath, [tsc, ...args], { stdio: 'inherit' });
   const relativeTs = /((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]*?)\.ts(['"])/g;
-  const walk = (dir) => {
+  const walk = (dir, rel) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.d.ts')) writeFileSync(p, readFileSync(p, 'utf8').replace(relativeTs, '$1$2.js$3'));
+      if (e.isDirectory()) walk(p, join(rel, e.name));
+      else if (!e.name.endsWith('.d.ts')) continue;
+      else if (!existsSync(join(root, 'src', rel, e.name.replace(/\.d\.ts$/, '.ts')))) rmSync(p);
+      else writeFileSync(p, readFileSync(p, 'utf8').replace(relativeTs, '$1$2.js$3'));
     }
   };
-  walk(out);
+  walk(out, '');
   writeFileSync(join(dist, 'lib.d.ts'), "export * from './types/index.js';\n");
 }
 
