@@ -1,6 +1,6 @@
 # wyng-qubes: build the man page, install into dom0 (or DESTDIR), build the RPM.
 #
-#   make                      the man page (the bundle must exist: npm ci && npm run build)
+#   make                      the man page (the bundle must exist: npm ci && npm run build:release)
 #   make install DESTDIR=D    install the bundle, qrexec services and policy, the sudoers rule,
 #                             Salt modules and formulas, systemd units, logrotate rule, man
 #                             page, bash completion, licences, example profiles.yaml (never
@@ -53,7 +53,7 @@ DIST_FILES := Makefile package.json README.md SECURITY.md LICENSE $(BUNDLE) $(TH
 	packaging rpc/services rpc/policy rpm_spec \
 	salt/_modules/wyng_qubes.py salt/_states/wyng_qubes.py salt/formulas salt/README.md
 
-.PHONY: all man bundle install rpm srpm dist clean
+.PHONY: all man bundle check-release install rpm srpm dist clean
 
 all: man
 
@@ -65,13 +65,18 @@ $(MANPAGE): docs/wyng-qubes.1.md scripts/gen-man.mjs package.json
 
 # The bundle is built by npm (needs node_modules); `make bundle` rebuilds it.
 $(BUNDLE) $(THIRD_PARTY) $(BUNDLED_PROVIDES) $(BUNDLED_LICENSES):
-	@echo "$@ is missing: run 'npm ci && npm run build' first" >&2
+	@echo "$@ is missing: run 'npm ci && npm run build:release' first" >&2
 	@exit 1
 
 bundle:
-	$(NPM) run build
+	$(NPM) run build:release
 
-install: $(BUNDLE) $(THIRD_PARTY) $(MANPAGE)
+# Nothing installed or packaged carries the test-only crash hook (only dist/test-hooks/ has it).
+check-release: $(BUNDLE)
+	@if grep -q 'WYNG_QUBES_TEST' $(BUNDLE); then \
+		echo "$(BUNDLE) carries a test hook: run 'npm run build:release'" >&2; exit 1; fi
+
+install: $(BUNDLE) check-release $(THIRD_PARTY) $(MANPAGE)
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes $(DESTDIR)$(BINDIR)
 	sed '1s|^#!.*|#!$(NODE_SHEBANG)|' $(BUNDLE) > $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs
 	chmod 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs
@@ -103,7 +108,7 @@ install: $(BUNDLE) $(THIRD_PARTY) $(MANPAGE)
 	install -d -m 0700 $(DESTDIR)$(LOCALSTATEDIR)/wyng-qubes
 
 # The source tarball rpmbuild unpacks (Source0 of the spec).
-dist: $(BUNDLE) $(THIRD_PARTY)
+dist: $(BUNDLE) check-release $(THIRD_PARTY)
 	@mkdir -p $(RPMBUILD_TOPDIR)/SOURCES
 	rm -rf $(BUILDDIR)/$(TARNAME)
 	mkdir -p $(BUILDDIR)/$(TARNAME)

@@ -6,6 +6,7 @@
 # wyng). On Debian/Ubuntu the tools come from apt-get (rpm, rpmlint, cpio, systemd, sudo,
 # logrotate), installed here when missing. The build host's rpm database is empty there, so
 # build dependencies are not checked (--nodeps).
+# The bundle is the release build (npm run build:release: the test-only crash hook compiled out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 PATH="$PATH:/usr/sbin:/sbin"
 
-[ -f dist/wyng-qubes.mjs ] && [ -f dist/THIRD-PARTY-LICENSES ] || npm run build
+npm run --silent build:release
 topdir="$(mktemp -d)"
 trap 'rm -rf "$topdir"' EXIT
 flags=""
@@ -68,7 +69,11 @@ for want in '-rw-rw-r-- root:qubes /etc/qubes/policy.d/90-wyng-qubes.policy' \
   'drwx------ root:root /var/lib/wyng-qubes'; do
   grep -qxF -- "$want" <<<"$dump" || fail "wrong mode or owner, want: $want"
 done
-echo "The RPM carries every expected file, requires nodejs >= 1:18.19 and no wyng package."
+# The shipped program holds no test hook (rpm2cpio: the payload, decompressed).
+if rpm2cpio "$rpm_file" | grep -aq 'WYNG_QUBES_TEST'; then
+  fail "the RPM carries a test hook (WYNG_QUBES_TEST_*): not a release build"
+fi
+echo "The RPM carries every expected file, requires nodejs >= 1:18.19 and no wyng package; no test hook."
 
 echo "rpmlint:"
 # --ignore-unused-rpmlintrc: a newer rpmlint without the man page false report stays clean.

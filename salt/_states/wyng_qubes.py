@@ -2,7 +2,10 @@
 Salt states for wyng-qubes: qubes restored from a Wyng backup, profiles backed up in time.
 
 Both states reach the tool only through the ``wyng_qubes`` execution module (``__salt__``),
-which runs the wyng-qubes bundle with ``--json``.
+which runs the wyng-qubes bundle with ``--json``. They work the same in both of its modes: in
+dom0 (local) and in a management qube (``wyng_qubes:mode: remote``, docs/fleet.md), where
+dom0's profile decides the archive and the options, so the states name a ``profile`` (not a
+``dest``) and pass no other options.
 
 .. code-block:: yaml
 

@@ -21,10 +21,10 @@ export interface Simulator {
   qubesDir: string;
   archiveUrl: string;
   env: Record<string, string>;
-  /** runs the built bundle with the simulator's environment */
+  /** runs the built bundle (or `bundle`) with the simulator's environment */
   run(
     args: string[],
-    opts?: { stdin?: string; env?: Record<string, string> },
+    opts?: { stdin?: string; env?: Record<string, string>; bundle?: string },
   ): Promise<CliRun & { json?: JsonEnvelope }>;
   /** writes the fake's current state to qubes.xml in the Qubes dir (the fake also does so after each change) */
   syncQubesXml(): void;
@@ -72,6 +72,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
       const r = await runBundle(args, {
         env: { ...env, ...runOpts.env },
         ...(runOpts.stdin !== undefined ? { stdin: runOpts.stdin } : {}),
+        ...(runOpts.bundle !== undefined ? { bundle: runOpts.bundle } : {}),
       });
       let json: JsonEnvelope | undefined;
       if (args.includes('--json')) {
