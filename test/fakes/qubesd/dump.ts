@@ -85,9 +85,10 @@ export function dumpQubesXml(app: AppState): string {
       }
       lines.push(`      <devices class="${esc(devclass)}">`);
       for (const a of list) {
+        // 4.2 keeps neither mode nor identity (as recorded in test/data/qubesd-r4.2)
         const head =
-          `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}" mode="${a.mode}"` +
-          ` identity="${esc(a.deviceId)}"`;
+          `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}"` +
+          (app.api === '4.2' ? '' : ` mode="${a.mode}" identity="${esc(a.deviceId)}"`);
         if (a.options.length === 0) lines.push(`${head}/>`);
         else {
           lines.push(`${head}>`);
