@@ -43,6 +43,7 @@ const READ_ONLY_RECORDINGS = [
   'admin.vm.feature.Get/value-with-spaces',
   'admin.vm.tag.List/work',
   'admin.deviceclass.List/ok',
+  'admin.vm.property.List/dom0',
   'admin.vm.device.pci.Assigned/none',
   'admin.pool.List/ok',
   'admin.pool.Info/varlibqubes',

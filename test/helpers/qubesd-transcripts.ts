@@ -1,5 +1,7 @@
-// The recorded qubesd exchanges (../shared/conformance/qubesd/transcripts, real qubes-core-admin
-// 4.4.0): request and response are the exact bytes as UTF-8 JSON strings.
+// The recorded qubesd exchanges: request and response are the exact bytes as UTF-8 JSON strings.
+// Default: real qubes-core-admin 4.4.0 (../shared/conformance/qubesd/transcripts); every loader
+// takes another recording dir (e.g. QUBESD_R42 = test/data/qubesd-r4.2, qubes-core-admin 4.2.39),
+// where an empty response means qubesd closed the connection without a byte.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,8 @@ export const QUBESD_CONFORMANCE = join(
   'qubesd',
 );
 export const TRANSCRIPTS_DIR = join(QUBESD_CONFORMANCE, 'transcripts');
+/** The Qubes R4.2 recordings (see their README). */
+export const QUBESD_R42 = join(dirname(fileURLToPath(import.meta.url)), '..', 'data', 'qubesd-r4.2');
 
 const ExchangeSchema = z.object({
   sequence: z.number().int(),
@@ -35,12 +39,14 @@ export interface Exchange {
   response: Buffer;
 }
 
-let all: Exchange[] | undefined;
+const loaded = new Map<string, Exchange[]>();
 
-/** Every recorded exchange except the event stream, in sequence order. */
-export function allExchanges(): Exchange[] {
-  if (all !== undefined) return all;
+/** Every recorded exchange of a recording dir except the event stream, in sequence order. */
+export function allExchanges(dir: string = QUBESD_CONFORMANCE): Exchange[] {
+  const cached = loaded.get(dir);
+  if (cached !== undefined) return cached;
   const out: Exchange[] = [];
+  const TRANSCRIPTS_DIR = join(dir, 'transcripts');
   for (const f of readdirSync(TRANSCRIPTS_DIR).sort()) {
     if (!f.endsWith('.json') || f === 'offline-mode.json' || f === 'admin.Events.json') continue;
     const file = f.slice(0, -'.json'.length);
@@ -56,19 +62,25 @@ export function allExchanges(): Exchange[] {
       });
     }
   }
-  all = out.sort((a, b) => a.sequence - b.sequence);
+  const all = out.sort((a, b) => a.sequence - b.sequence);
+  loaded.set(dir, all);
   return all;
 }
 
 /** One exchange by `<file>/<name>`. */
-export function exchange(id: string): Exchange {
-  const e = allExchanges().find((x) => x.id === id);
+export function exchange(id: string, dir: string = QUBESD_CONFORMANCE): Exchange {
+  const e = allExchanges(dir).find((x) => x.id === id);
   if (e === undefined) throw new Error(`no recorded exchange ${id}`);
   return e;
 }
 
 export function exchanges(...ids: string[]): Exchange[] {
-  return ids.map(exchange);
+  return ids.map((id) => exchange(id));
+}
+
+/** Exchanges of the Qubes R4.2 recording (test/data/qubesd-r4.2). */
+export function exchanges42(...ids: string[]): Exchange[] {
+  return ids.map((id) => exchange(id, QUBESD_R42));
 }
 
 /** The success body of a recorded `0\0` answer as text. */

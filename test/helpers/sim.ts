@@ -39,6 +39,16 @@ export interface JsonEnvelope {
   errors: Array<{ qube?: string; kind: string; message: string }>;
 }
 
+/**
+ * The fake qubesd's API generation for suites that run in both modes: WQ_E2E_QUBESD_API=4.2 or
+ * 4.3 (default). CI runs the restore e2e files that touch devices and settings once per mode.
+ */
+export function e2eQubesdApi(): '4.2' | '4.3' {
+  const v = process.env.WQ_E2E_QUBESD_API ?? '4.3';
+  if (v !== '4.2' && v !== '4.3') throw new Error(`WQ_E2E_QUBESD_API must be 4.2 or 4.3, not '${v}'`);
+  return v;
+}
+
 export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?: boolean } = {}): Promise<Simulator> {
   const dir = mkdtempSync(join(tmpdir(), 'wq-sim-'));
   const root = join(dir, 'root');
@@ -47,6 +57,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     qubesXml: SCENARIO_QUBES_XML,
     socketPath: join(dir, 'qubesd.sock'),
     volumeFileSize: 256 * 1024,
+    api: e2eQubesdApi(),
     ...opts,
     poolsDir: root,
   });

@@ -6,7 +6,7 @@ function show(v: string | null): string {
   return v === null ? '(default)' : v === '' ? '(none)' : v;
 }
 
-function changeLines(d: SettingsDiff): string[] {
+function changeLines(d: SettingsDiff, deviceApi: RestorePlan['deviceApi']): string[] {
   const out: string[] = [];
   if (d.label) out.push(`label: ${show(d.label.from)} → ${d.label.to}`);
   if (d.template) out.push(`template: ${show(d.template.from)} → ${d.template.to}`);
@@ -16,19 +16,26 @@ function changeLines(d: SettingsDiff): string[] {
   for (const t of d.tags) out.push(`tag ${t.tag}: ${t.op}`);
   for (const c of d.devices) {
     const a = c.assignment;
-    out.push(`device ${c.op} ${a.devclass} ${a.backend}:${a.port} (${a.deviceId}, ${a.mode})`);
+    if (deviceApi === '4.2') {
+      // Qubes 4.2: a persistent attachment of whatever device is in that port, no mode
+      const opts = Object.entries(a.options).map(([k, v]) => ` ${k}=${v}`);
+      const what = c.op === 'assign' ? 'attach persistently' : 'detach';
+      out.push(`device ${what} ${a.devclass} ${a.backend}:${a.port}${opts.join('')}`);
+    } else out.push(`device ${c.op} ${a.devclass} ${a.backend}:${a.port} (${a.deviceId}, ${a.mode})`);
   }
   if (d.firewall) out.push(`firewall: ${d.firewall.from.length} → ${d.firewall.to.length} rule(s)`);
   if (d.notes) out.push('notes.txt: replace');
   return out;
 }
 
-function qubeLines(q: PlannedQube, detail: boolean): string[] {
-  const head = `  ${q.name} (${q.klass}): ${q.action}${q.fails ? ' — WILL FAIL' : ''}${q.changeCount > 0 ? `, ${q.changeCount} change(s)` : ''}`;
+function qubeLines(q: PlannedQube, detail: boolean, deviceApi: RestorePlan['deviceApi']): string[] {
+  const fails = q.fails ? ' — WILL FAIL' : '';
+  const count = q.changeCount > 0 ? `, ${q.changeCount} change(s)` : '';
+  const head = `  ${q.name} (${q.klass}): ${q.action}${fails}${count}`;
   const out = [head];
   if (detail) {
     if (q.volumes.length > 0) out.push(`      volumes: ${q.volumes.map((v) => v.archiveName).join(', ')}`);
-    for (const l of changeLines(q.changes)) out.push(`      ${l}`);
+    for (const l of changeLines(q.changes, deviceApi)) out.push(`      ${l}`);
     if (q.deferred.length > 0) out.push(`      set last (dependency cycle): ${q.deferred.join(', ')}`);
   }
   for (const p of q.problems) out.push(`      ${p.severity}: ${p.message}`);
@@ -39,6 +46,6 @@ export function renderPlan(plan: RestorePlan, detail: boolean): string {
   const lines = [`\nVMs matched in session ${plan.session}:`, ` ${plan.order.join(', ') || '(none)'}`];
   if (plan.notMatched.length > 0) lines.push('\nNot matched:', ` ${plan.notMatched.join(', ')}`);
   lines.push('\nRestore plan (in order):');
-  for (const q of plan.qubes) lines.push(...qubeLines(q, detail));
+  for (const q of plan.qubes) lines.push(...qubeLines(q, detail, plan.deviceApi));
   return lines.join('\n');
 }
