@@ -2,7 +2,7 @@
  * Restore of 200 qubes' settings through the built bundle against the simulator, after their
  * settings were damaged: wall time, Admin API calls (per qube) and writes; then an unchanged
  * rerun (writes must be 0); then a one-qube restore, next to wyng-util-qubes' 68–73 calls
- * (../shared/conformance/qubesd/wyng-util-qubes-restore-calls.json).
+ * (test/data/qubesd/wyng-util-qubes-restore-calls.json).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

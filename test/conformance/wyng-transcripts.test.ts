@@ -1,6 +1,6 @@
 /**
  * Conformance of the Wyng test double (test/fakes/wyng) with the REAL Wyng 0.8 rc4: every
- * recorded transcript of ../shared/conformance/wyng/transcripts is replayed, in recording order
+ * recorded transcript of test/data/wyng/transcripts is replayed, in recording order
  * (index.json), against the fake after recreating the same setup (pool volumes of the same
  * sizes, the same data changes between sessions, the same JSON files and tarballs, earlier steps
  * of the series). The clock of the fake is set with WYNG_FAKE_NOW to the recorded session times,
@@ -43,21 +43,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { FAKE_WYNG, runFake, waitFor, type FakeRun } from './wyng-fake-run.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TDIR = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'shared',
-  'conformance',
-  'wyng',
-  'transcripts',
-);
+const TDIR = wyngTranscriptsDir();
 
 const TranscriptSchema = z.object({
   argv: z.array(z.string()).min(1),

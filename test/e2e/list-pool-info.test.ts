@@ -1,7 +1,7 @@
 /**
  * `list --pool-info` end to end: the built bundle, the fake Wyng with an archive holding one
  * Qubes session, and a qubesd socket answering with the RECORDED bytes of the real qubesd
- * (admin.pool.List + admin.pool.Info, ../shared/conformance/qubesd/transcripts).
+ * (admin.pool.List + admin.pool.Info, test/data/qubesd/transcripts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -8,7 +8,7 @@ import { startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fak
 import { FAKE_WYNG, ROOT, runBundle, type CliRun } from './cli.ts';
 
 /**
- * A realistic system recorded from the real qubesd 4.4 lab (../shared/conformance/qubesd/qubes.xml):
+ * A realistic system recorded from the real qubesd 4.4 lab (test/data/qubesd/qubes.xml):
  * a template, sys-net with a PCI device, sys-firewall, a disposable template and a named
  * disposable, app qubes in two pools, a standalone, a clone.
  */

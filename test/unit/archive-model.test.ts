@@ -7,8 +7,9 @@ import { WqError } from '../../src/core/errors.ts';
 import { selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
 import { listResult } from '../../src/cli/commands/list.ts';
 import { checkPruneSession } from '../../src/cli/commands/prune.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const stdoutOf = (name: string): string =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { stdout: string }).stdout;
 

@@ -19,8 +19,9 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
 import { encodeRequest, startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SEED = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+const SEED = join(QUBESD_RECORDING, 'qubes.xml');
 const ROOT = join(import.meta.dirname, '..', '..');
 
 type Reply = { code: '0'; body: string } | { code: '2'; type: string; message: string } | { code: 'empty' };

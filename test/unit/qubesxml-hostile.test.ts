@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WqError } from '../../src/core/errors.ts';
 import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const QUBESD = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd');
+const QUBESD = QUBESD_RECORDING;
 const REAL = readFileSync(join(QUBESD, 'qubes.xml'), 'utf8');
 
 const LABELS = '<labels><label id="label-1" color="0xcc0000">red</label></labels>';

@@ -1,5 +1,5 @@
 // The property table (src/core/qubes/properties.ts) checked against what the real qubesd
-// 4.4.0 answered (shared/conformance/qubesd/transcripts): every GetAll line's type, the
+// 4.4.0 answered (test/data/qubesd/transcripts): every GetAll line's type, the
 // GetAll order, defaults, and the Set/Reset/GetDefault behaviour the table predicts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +23,9 @@ import {
   restoreExclusionReason,
 } from '../../src/core/qubes/properties.ts';
 import { parseQubesXml } from '../../src/core/qubesxml/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const QUBESD = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd');
+const QUBESD = QUBESD_RECORDING;
 const TRANSCRIPTS = join(QUBESD, 'transcripts');
 
 interface Exchange {

@@ -1,5 +1,5 @@
 // qubes.xml reader on the recorded/real files: qubes-core-admin's own 4.x fixture and the
-// daemon's qubes.xml before/after the transcripts (shared/conformance/qubesd).
+// daemon's qubes.xml before/after the transcripts (test/data/qubesd).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { ArchivedSystemSchema, type ArchivedSystem, type QubeSettings } from '../../src/core/qubes/model.ts';
 import { danglingReferences, parseQubesXml, readArchivedMetadata } from '../../src/core/qubesxml/index.ts';
 import { archivedDomains } from '../../src/core/metadata-view.ts';
+import { QUBES_XML_FIXTURES, QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
-const FIXTURES = join(SHARED, 'fixtures', 'qubes-xml');
-const QUBESD = join(SHARED, 'conformance', 'qubesd');
+const FIXTURES = QUBES_XML_FIXTURES;
+const QUBESD = QUBESD_RECORDING;
 
 const v4 = parseQubesXml(readFileSync(join(FIXTURES, 'v4-qubes.xml')));
 const before = parseQubesXml(readFileSync(join(QUBESD, 'qubes.xml')));
