@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FAKE_WYNG, runFake, waitFor, type FakeRun } from './wyng-fake-run.ts';
+import { FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 
 const VOLS = ['appvms/work/private.img', 'vm-templates/tpl/root.img'];
 const MD = 'wyng-qubes-metadata';
@@ -71,6 +72,7 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     TZ: 'UTC',
     WYNG_FAKE_LOCK: lock,
     WYNG_FAKE_HOME: join(dir, 'home'),
+    ...FAKE_WYNG_LOOSE,
   };
   const wyng: Lab['wyng'] = (args, extra = {}) =>
     runFake([`--dest=${dest}`, '-u', ...args], { env: { ...env, ...extra.env }, cwd: dir, stdin: extra.stdin });
@@ -324,7 +326,7 @@ test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9),
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from such a pool fails, nothing sent', async () => {
+test('send needs a Btrfs subvolume root as pool, as Wyng (WYNG_FAKE_ANY_POOL=1 loosens); no-snapshot:PATH refuses one', async () => {
   const l = await lab();
   const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
   assert.equal(r.code, 2);
@@ -335,10 +337,43 @@ test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from s
   );
   assert.equal(sessionsOf(await l.list(), MD).length, 0);
   rmSync(`${l.localFrom}.error`);
+  // without the loosening switch: Wyng's own rule (the lab's pool is a temp directory)
   const btrfsRoot = statfsSync(l.pool).type === 0x9123683e && statSync(l.pool).ino === 256;
-  const b = await l.send({ env: { WYNG_FAKE_REQUIRE_BTRFS: '1' } });
+  const b = await l.send({ env: { WYNG_FAKE_ANY_POOL: undefined } });
   assert.equal(b.code, btrfsRoot ? 0 : 2, b.stderr);
+  if (!btrfsRoot) {
+    assert.equal(
+      b.stderr,
+      `\nError, Local not a subvolume or no snapshot feature: (file) ${l.pool}/\n\nError on volumes: ${VOLS.join(', ')}\n`,
+    );
+    assert.equal(sessionsOf(await l.list(), MD).length, 0);
+  }
   rmSync(l.dir, { recursive: true, force: true });
+});
+
+test('write commands need root, as for Wyng (WYNG_FAKE_ALLOW_NONROOT=1 loosens)', async () => {
+  // a normal user: this test's own user, or user nobody (65534) when the test runs as root
+  const asRoot = process.getuid?.() === 0;
+  const run = (env: Record<string, string>): ReturnType<typeof spawnSync> =>
+    spawnSync(
+      asRoot ? 'setpriv' : FAKE_WYNG,
+      [
+        ...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', FAKE_WYNG] : []),
+        '--dest=file:/nonexistent/archive',
+        '-u',
+        'send',
+        'appvms/work/private.img',
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' },
+    );
+  const strict = run({});
+  assert.equal(strict.status, 9, String(strict.stderr));
+  assert.equal(strict.stdout, '');
+  assert.equal(strict.stderr, '\nOptionError: Must be root/admin user for send.\n\n');
+  // loosened: past the root check (the next error is the missing archive)
+  const loose = run({ WYNG_FAKE_ALLOW_NONROOT: '1', WYNG_FAKE_LOCK: join(tmpdir(), `wq-nonroot-${process.pid}.lock`) });
+  assert.notEqual(loose.status, 9, String(loose.stderr));
+  assert.doesNotMatch(String(loose.stderr), /Must be root/);
 });
 
 test('bad WYNG_FAKE_* settings are refused with exit 1 and nothing else happens', async () => {

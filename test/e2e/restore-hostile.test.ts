@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { makeTar, makeTgz, type TarEntrySpec } from '../helpers/tarball.ts';
 import { startRestoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
 
@@ -57,6 +57,7 @@ async function sendHostile(tgz: Buffer): Promise<string> {
         PATH: process.env.PATH,
         WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
         WYNG_FAKE_LOG: sim.env.WYNG_FAKE_LOG,
+        ...FAKE_WYNG_LOOSE,
         WYNG_FAKE_NOW: String(Math.floor(Date.now() / 1000) + 3600 + 10 * sends++),
       },
       extendEnv: false,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, type RpcSandbox } from '../helpers/rpc.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/core/wyng-argv.ts';
@@ -50,7 +50,7 @@ async function archive(): Promise<Archive> {
 `;
   const sb = rpcSandbox(profiles, {
     wyng,
-    env: { WYNG_FAKE_HOME: join(dir, 'fake-home'), WYNG_FAKE_LOCK: join(dir, 'fake.lock') },
+    env: { WYNG_FAKE_HOME: join(dir, 'fake-home'), WYNG_FAKE_LOCK: join(dir, 'fake.lock'), ...FAKE_WYNG_LOOSE },
   });
   const env = { ...sb.env, WYNG_FAKE_LOG: join(dir, 'setup.log') } as NodeJS.ProcessEnv;
   const dest = `file:${archiveDir}`;

@@ -7,6 +7,14 @@ import type { CliIo } from '../../src/cli/io.ts';
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUNDLE = join(ROOT, 'dist', 'wyng-qubes.mjs');
 export const FAKE_WYNG = join(ROOT, 'test', 'fakes', 'wyng');
+/**
+ * What the tests loosen in the fake Wyng, which otherwise behaves like Wyng (test/fakes/README.md):
+ * a normal user may run `send`, and the pools (plain temp directories) count as Btrfs subvolumes.
+ */
+export const FAKE_WYNG_LOOSE: Readonly<Record<string, string>> = {
+  WYNG_FAKE_ALLOW_NONROOT: '1',
+  WYNG_FAKE_ANY_POOL: '1',
+};
 
 export interface CliRun {
   code: number;

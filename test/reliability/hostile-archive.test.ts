@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import type { Simulator } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 import {
@@ -62,7 +62,12 @@ async function sendSession(sim: Simulator, xml: string): Promise<string> {
       'send',
     ],
     {
-      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, WYNG_FAKE_SESSION_BUMP: '1' },
+      env: {
+        PATH: process.env.PATH,
+        WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
+        WYNG_FAKE_SESSION_BUMP: '1',
+        ...FAKE_WYNG_LOOSE,
+      },
       extendEnv: false,
       reject: false,
     },

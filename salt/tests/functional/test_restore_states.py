@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from archive import FAKE_WYNG
+from archive import FAKE_WYNG, FAKE_WYNG_LOOSE
 from helpers import clean_environ
 from qubesd import FakeQubesd
 from saltcall import BUNDLE, states
@@ -33,7 +33,12 @@ class System:
             }
         )
         minion.process_env.update(
-            {"TZ": "UTC", "WYNG_FAKE_LOCK": str(root / "wyng.lock"), "WYNG_FAKE_HOME": str(root / "wyng-home")}
+            {
+                "TZ": "UTC",
+                "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
+                "WYNG_FAKE_HOME": str(root / "wyng-home"),
+                **FAKE_WYNG_LOOSE,
+            }
         )
         self.minion = minion
         self.cli("-w", "encrypt=off", "create")

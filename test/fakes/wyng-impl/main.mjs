@@ -2,7 +2,7 @@
 // volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { Ctx, Exit, PyCrash, WyngError } from './context.mjs';
-import { FakeConfigError, initClock, lockPath, logPath, parseFaults, volumeDelayMs } from './env.mjs';
+import { FakeConfigError, initClock, lockPath, logPath, parseFaults, runsAsAdmin, volumeDelayMs } from './env.mjs';
 import { acquireLock, releaseLock } from './lock.mjs';
 import { ArgparseError, HelpRequested, USAGE, checkOptions, parseArgs } from './options.mjs';
 import { getConfigs } from './dest.mjs';
@@ -71,7 +71,7 @@ async function run(ctx, argv) {
   const opts = parseArgs(argv);
   ctx.options = opts;
   ctx.verbose = opts.verbose > 0 || opts.debug;
-  checkOptions(opts, { admin: !ctx.faults.nonroot });
+  checkOptions(opts, { admin: !ctx.faults.nonroot && runsAsAdmin() });
   // Before the banner Wyng already reads --local-from (malformed JSON fails here, exit 9).
   storageSets(ctx, opts, undefined, { requireLocal: false, faults: ctx.faults });
   if (opts.quiet && !['list', 'version'].includes(opts.action)) {
