@@ -1,7 +1,7 @@
 /**
  * Contract tests of the Wyng adapter and the archive commands. They run against the fake Wyng
  * by default and against a real Wyng when WYNG_REAL and WYNG_REAL_POOL are set
- * (see ../shared/lab/wyng and test/helpers/wyng-target.ts).
+ * (test/helpers/wyng-target.ts); the test names say which one ran.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runBundle } from '../helpers/cli.ts';
-import { wyngTarget, writeVolume } from '../helpers/wyng-target.ts';
+import { wyngTarget, wyngTargetKind, writeVolume } from '../helpers/wyng-target.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/core/wyng-argv.ts';
 
@@ -31,7 +31,7 @@ interface Doc {
 }
 
 test(
-  'archive commands against the Wyng target: create, list, verify, prune, delete',
+  `[${wyngTargetKind()} Wyng] archive commands: create, list, verify, prune, delete`,
   { timeout: 180_000 },
   async () => {
     const t = wyngTarget('contract');
