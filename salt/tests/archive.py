@@ -1,7 +1,7 @@
 """
 A Wyng archive for the functional tests: made with the bundle's `create` and filled by the
 fake Wyng's `send` (test/fakes/wyng) with volumes and the `wyng-qubes-metadata` volume, the
-way a wyng-qubes backup lays them out (CONTRACT.md §3 "backup").
+way a wyng-qubes backup lays them out (docs/design.md "Wyng contract").
 """
 
 import io

@@ -1,7 +1,7 @@
 """
 The fake qubesd (test/fakes/qubesd/main.ts) as a separate process for the functional tests,
 seeded with the recorded qubes.xml (test/data/qubesd/qubes.xml), plus raw Admin API
-calls (PROTOCOL.md §1) to look at and change the "live" system.
+calls (docs/design.md "Admin API contract") to look at and change the "live" system.
 """
 
 import shutil

@@ -51,7 +51,7 @@ function loadExchanges(dir: string, which: 'online' | 'offline'): Exchange[] {
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
 
 /**
- * The normalisation rules (PROTOCOL.md: "values that are random in the real daemon (new qubes'
+ * The normalisation rules (the recording's notes: "values that are random in the real daemon (new qubes'
  * uuid, dispid, clone tokens) and those depending on the host (PCI devices, pool size/usage)").
  */
 function normalise(text: string, seedUuids: ReadonlySet<string>): string {

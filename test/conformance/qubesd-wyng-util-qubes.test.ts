@@ -45,7 +45,7 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
   const runs = FileSchema.parse(JSON.parse(readFileSync(join(DIR, 'wyng-util-qubes-restore-calls.json'), 'utf8'))).runs;
   const seedXml = readFileSync(join(DIR, 'qubes-after-transcripts.xml'), 'utf8');
   const seedUuids = new Set(seedXml.match(UUID) ?? []);
-  // PROTOCOL.md: pool size/usage depend on the host; a re-created qube gets a new uuid
+  // pool size/usage depend on the host; a re-created qube gets a new uuid
   const normalise = (t: string): string =>
     t
       .replace(UUID, (u) => (seedUuids.has(u) ? u : '<new-uuid>'))
