@@ -64,7 +64,16 @@ class FakeArchive:
 
     def create(self):
         proc = subprocess.run(
-            ["node", str(self.bundle), "--json", f"--wyng={FAKE_WYNG}", f"--dest={self.dest}", "-w", "encrypt=off", "create"],
+            [
+                "node",
+                str(self.bundle),
+                "--json",
+                f"--wyng={FAKE_WYNG}",
+                f"--dest={self.dest}",
+                "-w",
+                "encrypt=off",
+                "create",
+            ],
             env=self.env,
             capture_output=True,
             text=True,

@@ -141,7 +141,7 @@ test('WYNG_FAKE_LOG: one JSON line per invocation (argv, cwd, exit code); none w
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('send, list, receive: the archive gives back exactly the bytes sent; sessions named from WYNG_FAKE_NOW', async () => {
+test('send, list, receive: the bytes sent come back; sessions named from WYNG_FAKE_NOW', async () => {
   const l = await lab();
   const s = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z' } });
   assert.equal(s.code, 0, s.stderr);
@@ -237,7 +237,7 @@ test("WYNG_FAKE_FAIL=auth, storage5, storage6, storage7, crash: Wyng's exit code
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; the next run updates the cache', async () => {
+test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N committed volumes; next run updates the cache', async () => {
   const l = await lab();
   const r = await l.send({ env: { WYNG_FAKE_FAIL: 'interrupt-after:1' } });
   assert.equal(r.code, 8);
@@ -254,7 +254,7 @@ test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; th
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (exit 1), version works, SIGINT ends it with exit 8', async () => {
+test('WYNG_FAKE_FAIL=hang holds the lock: a second one exits 1, version works, SIGINT ends it (8)', async () => {
   const l = await lab();
   const other = realpathSync(mkdtempSync(join(tmpdir(), 'wq-fake-other-')));
   let hung: FakeRun | undefined;
@@ -280,7 +280,7 @@ test('WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('SIGTERM kills the fake like Wyng (no handler) and the lock is free again; a stale lock is taken over', async () => {
+test('SIGTERM kills the fake like Wyng (no handler), the lock is free; a stale lock is taken over', async () => {
   const l = await lab();
   const r = await runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
     env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
@@ -316,7 +316,7 @@ test('WYNG_FAKE_DELAY_MS slows each volume; SIGINT mid-send: exit 8, finished vo
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9), others cannot take the lock (exit 1)', async () => {
+test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (9), others lack the lock (1)', async () => {
   const l = await lab();
   const send = await l.send({ env: { WYNG_FAKE_FAIL: 'nonroot' } });
   assert.equal(send.code, 9);
@@ -328,7 +328,7 @@ test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9),
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('send needs a Btrfs subvolume root as pool, as Wyng (WYNG_FAKE_ANY_POOL=1 loosens); no-snapshot:PATH refuses one', async () => {
+test('send needs a Btrfs subvolume root (WYNG_FAKE_ANY_POOL=1 loosens); no-snapshot:PATH refuses one', async () => {
   const l = await lab();
   const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
   assert.equal(r.code, 2);
@@ -346,7 +346,8 @@ test('send needs a Btrfs subvolume root as pool, as Wyng (WYNG_FAKE_ANY_POOL=1 l
   if (!btrfsRoot) {
     assert.equal(
       b.stderr,
-      `\nError, Local not a subvolume or no snapshot feature: (file) ${l.pool}/\n\nError on volumes: ${VOLS.join(', ')}\n`,
+      `\nError, Local not a subvolume or no snapshot feature: (file) ${l.pool}/\n\n` +
+        `Error on volumes: ${VOLS.join(', ')}\n`,
     );
     assert.equal(sessionsOf(await l.list(), MD).length, 0);
   }
@@ -428,7 +429,7 @@ test('WYNG_FAKE_STDIN_TTY=1: attended mode asks before delete and reads the answ
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('encrypted archive: passphrase via --passcmd or one stdin line, wrong one exit 3, key agent and COLUMNS', async () => {
+test('encrypted archive: passphrase by --passcmd or stdin, wrong one exit 3, key agent, COLUMNS', async () => {
   const l = await lab({ encrypted: true });
   const good = { PASS: 'correct horse battery staple' };
   const bad = { PASS: 'not the right passphrase' };

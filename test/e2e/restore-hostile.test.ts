@@ -78,7 +78,9 @@ const ENTITY_BOMB = (() => {
 
 function withDoctype(xml: string, dtd: string, use: string): string {
   const body = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${body.replace('<property name="label">yellow</property>', `<property name="label">yellow</property><property name="kernelopts">${use}</property>`)}`;
+  const label = '<property name="label">yellow</property>';
+  const withUse = body.replace(label, `${label}<property name="kernelopts">${use}</property>`);
+  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${withUse}`;
 }
 
 function gzipBomb(): Buffer {
@@ -251,7 +253,9 @@ const cases: Case[] = [
         qx(),
         {
           name: 'appvms/personal/firewall.xml',
-          data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
+          data:
+            '<firewall version="2"><rules><rule><properties><property name="action">accept</property>' +
+            '<property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
         },
       ]),
     message: /Refusing appvms\/personal\/firewall\.xml of session/,

@@ -374,7 +374,8 @@ async function runCase(c: Case): Promise<Outcome> {
 }
 
 test(
-  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, nothing unplanned written, nothing to dom0`,
+  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, ` +
+    `nothing unplanned written, nothing to dom0`,
   { timeout: 600_000 },
   async () => {
     const outcomes = await pool(CASES, 4, runCase);
@@ -404,7 +405,10 @@ test(
         .filter((r) => !r.ok)
         .map(
           ({ c, o }) =>
-            `${c.label}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message.slice(0, 300)}' (want ${c.expect.message}); warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
+            `${c.label}: exit ${o.code} (want ${c.expect.code}), ` +
+            `failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), ` +
+            `message '${o.message.slice(0, 300)}' (want ${c.expect.message}); ` +
+            `warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
         ),
       [],
     );

@@ -27,7 +27,8 @@ test('parses the real `--json list` output after its banner lines', () => {
     root: 'vm-templates/debian-12/root.img',
   });
   assert.equal(model.volumeQube['appvms/work/private.img'], 'work');
-  assert.equal(model.updatedAt, new Date(1795405621431.8166).toISOString());
+  // updated_at is float seconds; a Date keeps whole milliseconds
+  assert.equal(model.updatedAt, new Date(1795405621431).toISOString());
 });
 
 test('an empty archive and volumes without sessions build an empty model', () => {

@@ -169,7 +169,7 @@ test('GetDefault: an empty body exactly for the properties the table says have n
   }
 });
 
-test('Set and Reset: write-once properties get an empty response, read-only ones are refused, unknown ones do not exist', () => {
+test('Set and Reset: write-once properties get no reply, read-only ones are refused, unknown ones do not exist', () => {
   let checked = 0;
   for (const method of ['admin.vm.property.Set', 'admin.vm.property.Reset']) {
     for (const ex of exchanges(method)) {
@@ -251,7 +251,10 @@ test('reference properties are exactly the vm-typed ones', () => {
 test('restore exclusions: the wyng-util-qubes skip list, identity, computed and host-specific properties', () => {
   assert.deepEqual(
     [...WYNG_UTIL_QUBES_SKIPPED_PROPERTIES].sort(),
-    'dispid installed_by_rpm default_dispvm qid uuid xid klass label name backup_timestamp ip ip6 stubdom_mem stubdom_xid'
+    (
+      'dispid installed_by_rpm default_dispvm qid uuid xid klass label name ' +
+      'backup_timestamp ip ip6 stubdom_mem stubdom_xid'
+    )
       .split(' ')
       .sort(),
   );

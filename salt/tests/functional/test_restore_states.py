@@ -140,7 +140,14 @@ def test_rebuild_formula_restores_missing_qubes_once(minion, system):
 def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
     session = system.backup()
     system.qubesd.set("work", "memory", 1234)
-    args = ["state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "only_if_missing=False", "no_qubes_post=True"]
+    args = [
+        "state.single",
+        "wyng_qubes.restored",
+        "name=work",
+        f"dest={system.dest}",
+        "only_if_missing=False",
+        "no_qubes_post=True",
+    ]
 
     code, ret, _ = minion.call(*args, "test=True")
     (r,) = ret.values()

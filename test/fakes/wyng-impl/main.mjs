@@ -22,7 +22,14 @@ function writeLog(argv, exitCode, signal) {
   try {
     appendFileSync(
       p,
-      `${JSON.stringify({ argv, cwd: process.cwd(), exitCode, signal: signal ?? null, pid: process.pid, time: new Date().toISOString() })}\n`,
+      `${JSON.stringify({
+        argv,
+        cwd: process.cwd(),
+        exitCode,
+        signal: signal ?? null,
+        pid: process.pid,
+        time: new Date().toISOString(),
+      })}\n`,
     );
   } catch {
     /* the log is best effort */
@@ -63,7 +70,8 @@ function finish(ctx, argv, code) {
 function traceback(ctx, e) {
   ctx.out('\n');
   ctx.err(
-    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
+    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n` +
+      `    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
   );
 }
 
