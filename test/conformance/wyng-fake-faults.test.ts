@@ -18,6 +18,7 @@ import {
   rmSync,
   statfsSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -471,6 +472,40 @@ test('verify and arch-check really check the stored data: a damaged chunk is a t
   assert.match(v.stderr, /\nValueError: Bad hash at x[0-9a-f]{16} :: [0-9a-f]{64}\n$/);
   const c = await l.wyng(['arch-check']);
   assert.equal(c.code, 1);
+  rmSync(l.dir, { recursive: true, force: true });
+});
+
+test('all output reaches a reader that falls behind: the fake exits only once it is written', async () => {
+  const l = await lab();
+  // a verbose verify of a 1 GiB volume prints one progress update per 256 KiB chunk: more than a
+  // pipe holds (64 KiB)
+  const big = 'appvms/big/private.img';
+  mkdirSync(join(l.pool, 'appvms', 'big'), { recursive: true });
+  writeFileSync(join(l.pool, big), '');
+  truncateSync(join(l.pool, big), 1 << 30);
+  const bigFrom = join(l.dir, 'big.json');
+  writeFileSync(bigFrom, JSON.stringify({ [l.pool]: [[big, big]] }));
+  const sent = await l.wyng([`--local-from=${bigFrom}`, `--import-other-from=${MD}:|:${l.tar}`, 'send'], {
+    env: { WYNG_FAKE_NOW: '2031-06-01T00:00:00Z' },
+  });
+  assert.equal(sent.code, 0, sent.stderr);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(l.env)) if (v !== undefined) env[k] = v;
+  const child = spawn(FAKE_WYNG, [`--dest=${l.dest}`, '-u', '--verbose', 'verify', big], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // read nothing for a while, as a busy reader would
+  child.stdout.pause();
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  await new Promise((r) => setTimeout(r, 1500));
+  child.stdout.resume();
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  const out = Buffer.concat(chunks).toString('utf8');
+  assert.equal(code, 0);
+  assert.ok(out.length > 65536, `${out.length} bytes: enough to fill a pipe`);
+  assert.match(out, /\r\[\|{20}\] 100% : OK {2}Data bytes: 0 \/ 1073741824\n$/);
   rmSync(l.dir, { recursive: true, force: true });
 });
 

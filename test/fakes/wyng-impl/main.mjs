@@ -1,7 +1,7 @@
 // Entry point of the Wyng test double: Wyng 0.8 rc4's main flow (parse, banner, lock, archive,
 // volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
 import { appendFileSync, writeFileSync } from 'node:fs';
-import { Ctx, Exit, PyCrash, WyngError } from './context.mjs';
+import { Ctx, Exit, PyCrash, WyngError, halt } from './context.mjs';
 import { FakeConfigError, initClock, lockPath, logPath, parseFaults, runsAsAdmin, volumeDelayMs } from './env.mjs';
 import { acquireLock, releaseLock } from './lock.mjs';
 import { ArgparseError, HelpRequested, USAGE, checkOptions, parseArgs } from './options.mjs';
@@ -64,7 +64,27 @@ function finish(ctx, argv, code) {
   }
   releaseLock();
   writeLog(argv, code);
-  process.exit(code);
+  exitWhenWritten(code);
+}
+
+/**
+ * Exits once stdout and stderr have taken everything written, as Python does at exit.
+ * process.exit() right away would drop what is still queued for a pipe whose reader is behind
+ * (more than the pipe's 64 KiB): a verbose verify then ends mid-volume with exit 0.
+ */
+function exitWhenWritten(code) {
+  halt();
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  // a reader that went away (EPIPE) takes nothing more: exit with the run's code all the same
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', () => process.exit(code));
+    s.write('', done);
+  }
+  setTimeout(() => process.exit(code), 10_000);
 }
 
 function traceback(ctx, e) {
