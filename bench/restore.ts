@@ -2,7 +2,7 @@
  * Restore of 200 qubes' settings through the built bundle against the simulator, after their
  * settings were damaged: wall time, Admin API calls (per qube) and writes; then an unchanged
  * rerun (writes must be 0); then a one-qube restore, next to wyng-util-qubes' 68–73 calls
- * (../shared/conformance/qubesd/wyng-util-qubes-restore-calls.json).
+ * (test/data/qubesd/wyng-util-qubes-restore-calls.json).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +49,9 @@ try {
   const single = await restore(['--session', session, one]);
   emit(
     [
-      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ${full.ms.toFixed(0)} ms incl. the (fake) Wyng receive, ${full.calls} Admin API calls (${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
+      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ${full.ms.toFixed(0)} ms ` +
+        `incl. the (fake) Wyng receive, ` +
+        `${full.calls} Admin API calls (${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
       `unchanged rerun: ${rerun.calls} calls, ${rerun.writes} writes`,
       `one-qube restore: ${single.calls} calls, ${single.writes} writes (wyng-util-qubes: 68–73 calls)`,
     ].join('\n'),

@@ -1,7 +1,7 @@
 """
 The fake qubesd (test/fakes/qubesd/main.ts) as a separate process for the functional tests,
-seeded with the recorded qubes.xml (../shared/conformance/qubesd/qubes.xml), plus raw Admin API
-calls (PROTOCOL.md §1) to look at and change the "live" system.
+seeded with the recorded qubes.xml (test/data/qubesd/qubes.xml), plus raw Admin API
+calls (docs/design.md "Admin API contract") to look at and change the "live" system.
 """
 
 import shutil
@@ -11,7 +11,7 @@ import subprocess
 
 from helpers import REPO
 
-SEED_XML = REPO.parent / "shared" / "conformance" / "qubesd" / "qubes.xml"
+SEED_XML = REPO / "test" / "data" / "qubesd" / "qubes.xml"
 MAIN = REPO / "test" / "fakes" / "qubesd" / "main.ts"
 
 
@@ -22,7 +22,7 @@ class AdminApiError(Exception):
 class FakeQubesd:
     def __init__(self, root, seed=SEED_XML, extra_args=()):
         if not seed.is_file():
-            raise AssertionError(f"{seed} is missing (shared/ beside the repository)")
+            raise AssertionError(f"{seed} is missing (see test/data/README.md)")
         self.pools = root / "pools"
         self.qubes_dir = self.pools / "var" / "lib" / "qubes"
         self.proc = subprocess.Popen(

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { makeTar, makeTgz, type TarEntrySpec } from '../helpers/tarball.ts';
 import { startRestoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
 
@@ -57,6 +57,7 @@ async function sendHostile(tgz: Buffer): Promise<string> {
         PATH: process.env.PATH,
         WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
         WYNG_FAKE_LOG: sim.env.WYNG_FAKE_LOG,
+        ...FAKE_WYNG_LOOSE,
         WYNG_FAKE_NOW: String(Math.floor(Date.now() / 1000) + 3600 + 10 * sends++),
       },
       extendEnv: false,
@@ -77,7 +78,9 @@ const ENTITY_BOMB = (() => {
 
 function withDoctype(xml: string, dtd: string, use: string): string {
   const body = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${body.replace('<property name="label">yellow</property>', `<property name="label">yellow</property><property name="kernelopts">${use}</property>`)}`;
+  const label = '<property name="label">yellow</property>';
+  const withUse = body.replace(label, `${label}<property name="kernelopts">${use}</property>`);
+  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${withUse}`;
 }
 
 function gzipBomb(): Buffer {
@@ -250,7 +253,9 @@ const cases: Case[] = [
         qx(),
         {
           name: 'appvms/personal/firewall.xml',
-          data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
+          data:
+            '<firewall version="2"><rules><rule><properties><property name="action">accept</property>' +
+            '<property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
         },
       ]),
     message: /Refusing appvms\/personal\/firewall\.xml of session/,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, type RpcSandbox } from '../helpers/rpc.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/core/wyng-argv.ts';
@@ -15,10 +15,14 @@ import { wyngArgv } from '../../src/core/wyng-argv.ts';
  * src/rpc/service.ts; their end-to-end cases need only the library call.)
  */
 
-const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
-<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-2" class="AppVM"><properties><property name="name">personal</property><property name="qid">2</property><property name="label">label-1</property></properties><features/><tags/></domain>
+const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/>\
+<properties/><domains>
+<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties>\
+<features/><tags/></domain>
+<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">\
+1</property><property name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-2" class="AppVM"><properties><property name="name">personal</property><property name="qid">\
+2</property><property name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
 interface Archive {
@@ -50,7 +54,7 @@ async function archive(): Promise<Archive> {
 `;
   const sb = rpcSandbox(profiles, {
     wyng,
-    env: { WYNG_FAKE_HOME: join(dir, 'fake-home'), WYNG_FAKE_LOCK: join(dir, 'fake.lock') },
+    env: { WYNG_FAKE_HOME: join(dir, 'fake-home'), WYNG_FAKE_LOCK: join(dir, 'fake.lock'), ...FAKE_WYNG_LOOSE },
   });
   const env = { ...sb.env, WYNG_FAKE_LOG: join(dir, 'setup.log') } as NodeJS.ProcessEnv;
   const dest = `file:${archiveDir}`;

@@ -9,6 +9,14 @@ export const BUNDLE = join(ROOT, 'dist', 'wyng-qubes.mjs');
 /** The CLI built WITH the test-only crash hook (scripts/build.mjs); only the crash suite runs it. */
 export const TEST_HOOKS_BUNDLE = join(ROOT, 'dist', 'test-hooks', 'wyng-qubes.mjs');
 export const FAKE_WYNG = join(ROOT, 'test', 'fakes', 'wyng');
+/**
+ * What the tests loosen in the fake Wyng, which otherwise behaves like Wyng (test/fakes/README.md):
+ * a normal user may run `send`, and the pools (plain temp directories) count as Btrfs subvolumes.
+ */
+export const FAKE_WYNG_LOOSE: Readonly<Record<string, string>> = {
+  WYNG_FAKE_ALLOW_NONROOT: '1',
+  WYNG_FAKE_ANY_POOL: '1',
+};
 
 export interface CliRun {
   code: number;

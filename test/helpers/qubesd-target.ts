@@ -1,7 +1,7 @@
 // Which qubesd the contract tests run against:
 //  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. the lab of ../shared/lab/qubesd);
 //  - else the fake qubesd of test/fakes/qubesd on a temp socket, seeded with the recorded
-//    qubes.xml (../shared/conformance/qubesd/qubes.xml);
+//    qubes.xml (test/data/qubesd/qubes.xml);
 //  - QUBESD_CONTRACT_TARGET=replay → a replay of the recorded qubesd bytes, which can only serve
 //    the read-only calls (`writable: false`): a check of the read-only tests against the bytes
 //    of the real daemon without a lab.

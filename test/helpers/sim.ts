@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG, ROOT, runBundle, type CliRun } from './cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE, ROOT, runBundle, type CliRun } from './cli.ts';
 
 /**
- * A realistic system recorded from the real qubesd 4.4 lab (../shared/conformance/qubesd/qubes.xml):
+ * A realistic system recorded from the real qubesd 4.4 lab (test/data/qubesd/qubes.xml):
  * a template, sys-net with a PCI device, sys-firewall, a disposable template and a named
  * disposable, app qubes in two pools, a standalone, a clone.
  */
@@ -71,6 +71,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     WYNG_QUBES_WYNG: FAKE_WYNG,
     WYNG_FAKE_LOCK: join(dir, 'wyng.lock'),
     WYNG_FAKE_LOG: join(dir, 'wyng-calls.jsonl'),
+    ...FAKE_WYNG_LOOSE,
   };
   const sim: Simulator = {
     dir,

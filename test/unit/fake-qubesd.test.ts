@@ -19,8 +19,9 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
 import { encodeRequest, startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SEED = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+const SEED = join(QUBESD_RECORDING, 'qubes.xml');
 const ROOT = join(import.meta.dirname, '..', '..');
 
 type Reply = { code: '0'; body: string } | { code: '2'; type: string; message: string } | { code: 'empty' };
@@ -155,7 +156,7 @@ describe('fake qubesd: create and remove with real files', () => {
 });
 
 describe('fake qubesd: power state and volume files', () => {
-  it('starts a qube with its netvm chain, keeps data written while running, adds a revision at shutdown', async () => {
+  it('starts a qube with its network chain, keeps data written while running, revision at shutdown', async () => {
     const { fake, root } = await start();
     await ok(fake, 'admin.vm.Start', '', 'work');
     for (const q of ['work', 'sys-firewall', 'sys-net']) {
@@ -274,7 +275,7 @@ describe('fake qubesd: property semantics', () => {
     assert.equal((await call(fake, 'admin.vm.property.Reset', 'qid', 'vault')).code, 'empty');
   });
 
-  it('adds/removes servicevm with provides_network, refuses a netvm that does not provide network', async () => {
+  it('servicevm feature follows provides_network; a netvm that provides no network is refused', async () => {
     const { fake } = await start();
     const r = await fails(fake, 'admin.vm.property.Set', 'netvm', 'work', 'vault');
     assert.deepEqual(r, { type: 'QubesValueError', message: 'The vault qube does not provide network' });

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { wyngArgv, wyngPrefix, type WyngGlobals } from '../../src/core/wyng-argv.ts';
 import { wyngEnvironment } from '../../src/adapters/wyng/process.ts';
 import { wyngFailure, softFailures } from '../../src/adapters/wyng/errors.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const argvOf = (name: string): string[] =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { argv: string[] }).argv.slice(1);
 

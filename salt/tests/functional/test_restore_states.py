@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from archive import FAKE_WYNG
+from archive import FAKE_WYNG, FAKE_WYNG_LOOSE
 from helpers import clean_environ
 from qubesd import FakeQubesd
 from saltcall import BUNDLE, states
@@ -33,7 +33,12 @@ class System:
             }
         )
         minion.process_env.update(
-            {"TZ": "UTC", "WYNG_FAKE_LOCK": str(root / "wyng.lock"), "WYNG_FAKE_HOME": str(root / "wyng-home")}
+            {
+                "TZ": "UTC",
+                "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
+                "WYNG_FAKE_HOME": str(root / "wyng-home"),
+                **FAKE_WYNG_LOOSE,
+            }
         )
         self.minion = minion
         self.cli("-w", "encrypt=off", "create")
@@ -135,7 +140,14 @@ def test_rebuild_formula_restores_missing_qubes_once(minion, system):
 def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
     session = system.backup()
     system.qubesd.set("work", "memory", 1234)
-    args = ["state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "only_if_missing=False", "no_qubes_post=True"]
+    args = [
+        "state.single",
+        "wyng_qubes.restored",
+        "name=work",
+        f"dest={system.dest}",
+        "only_if_missing=False",
+        "no_qubes_post=True",
+    ]
 
     code, ret, _ = minion.call(*args, "test=True")
     (r,) = ret.values()

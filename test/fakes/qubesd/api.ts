@@ -995,6 +995,9 @@ function deviceArgFilter<T extends { backend: string; port: string }>(c: Call, l
 }
 
 function deviceAvailable(c: Call): string {
+  // dom0's PCI devices come from libvirt's node devices: none without a hypervisor
+  if (c.app.offline && c.dest.klass === 'AdminVM' && c.endpoint === 'pci')
+    throw qerr('QubesException', 'VMM operations disabled in offline mode');
   let devs = c.dest.klass === 'RemoteVM' ? [] : exposedBy(c.app, c.dest, c.endpoint);
   if (c.arg !== '') {
     devs = devs.filter((d) => d.port === c.arg);

@@ -546,7 +546,10 @@ function defaultMaxmem42(app: AppState, q: Qube): PyVal {
       return '0';
   }
   const memory = Number(vmProp(app, q, 'memory'));
-  const own = Math.min(q.features.get('os') === 'Linux' ? memory * 10 : 4000, Math.floor(app.host.memoryMiB / 2));
+  const own = Math.min(
+    q.features.get('os') === 'Linux' ? memory * 10 : 4000,
+    Math.floor(Number(app.host.memoryMiB) / 2),
+  );
   return fromTemplate(app, q, 'maxmem', () => String(own));
 }
 
