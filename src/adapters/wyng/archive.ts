@@ -2,11 +2,15 @@ import type { Env } from '../../core/config.ts';
 import { buildArchiveModel, parseWyngListOutput, type ArchiveModel, type WyngList } from '../../core/archive.ts';
 import { wyngArgv, type WyngGlobals } from '../../core/wyng-argv.ts';
 import { wyngFailure } from './errors.ts';
-import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
+import { runWyngProcess, type WyngProcessResult } from './process.ts';
+import { deliverPassphrase } from './secret.ts';
+
+/** Stands for the per-run FIFO command in argv built from `globals`; raw() replaces it. */
+const PASSCMD_MARK = 'wyng-qubes-passphrase-fifo';
 
 export interface WyngArchiveOptions {
   wyngPath: string;
-  globals: Omit<WyngGlobals, 'passphraseEnv'>;
+  globals: Omit<WyngGlobals, 'passcmd'>;
   env: Env;
   passphrase?: string | undefined;
   stdin: 'inherit' | 'ignore';
@@ -23,7 +27,7 @@ export class WyngArchive {
   readonly calls: WyngProcessResult[] = [];
 
   constructor(private readonly opts: WyngArchiveOptions) {
-    this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
+    this.globals = { ...opts.globals, passcmd: opts.passphrase !== undefined ? PASSCMD_MARK : undefined };
   }
 
   /**
@@ -31,11 +35,17 @@ export class WyngArchive {
    * human output sink as it comes; `onStdout` sees Wyng's stdout as it comes either way.
    */
   async raw(argv: string[], passthrough: boolean, onStdout?: (text: string) => void): Promise<WyngProcessResult> {
+    // a one-shot FIFO per run: the passphrase is in no environment and no argv
+    const secret =
+      this.opts.passphrase !== undefined && argv.includes(`--passcmd=${PASSCMD_MARK}`)
+        ? deliverPassphrase(this.opts.env, this.opts.passphrase)
+        : undefined;
+    if (secret !== undefined)
+      argv = argv.map((a) => (a === `--passcmd=${PASSCMD_MARK}` ? `--passcmd=${secret.command}` : a));
     this.opts.debug(`wyng ${argv.join(' ')}`);
     const sink = this.opts.passthrough;
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
-      passphrase: this.opts.passphrase,
       stdin: this.opts.stdin,
       onStdout:
         passthrough || onStdout !== undefined
@@ -45,7 +55,7 @@ export class WyngArchive {
             }
           : undefined,
       onStderr: passthrough ? (this.opts.passthroughStderr ?? sink) : undefined,
-    });
+    }).finally(() => secret?.dispose());
     this.calls.push(result);
     this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);
     return result;

@@ -4,6 +4,7 @@ import type { Env } from '../../core/config.ts';
 /** Standard system directories put first on PATH so Wyng always finds the system python3, ps, btrfs… */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
+/** Never passed on to Wyng (an older wyng-qubes put the passphrase there). */
 export const PASSPHRASE_ENV = 'WYNG_QUBES_PASSPHRASE';
 
 let active = 0;
@@ -14,8 +15,6 @@ export function activeWyngProcesses(): number {
 
 export interface WyngRunOptions {
   env: Env;
-  /** Passphrase for an encrypted archive; only the Wyng child sees it (environment). */
-  passphrase?: string | undefined;
   /** `inherit` lets Wyng prompt on the terminal; `ignore` for unattended/library runs. */
   stdin: 'inherit' | 'ignore';
   /** Receives Wyng's stdout/stderr as it runs (progress pass-through). */
@@ -34,8 +33,11 @@ export interface WyngProcessResult {
   spawnError: string | undefined;
 }
 
-/** The environment Wyng runs with: ours minus a small COLUMNS (CONTRACT.md §2), a sane PATH. */
-export function wyngEnvironment(env: Env, passphrase: string | undefined): Record<string, string> {
+/**
+ * The environment Wyng runs with: ours minus a small COLUMNS (CONTRACT.md §2), a sane PATH.
+ * Never a passphrase: that goes through a FIFO (secret.ts).
+ */
+export function wyngEnvironment(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) continue;
@@ -47,7 +49,6 @@ export function wyngEnvironment(env: Env, passphrase: string | undefined): Recor
   const dirs = [...SYSTEM_PATH];
   for (const d of (env.PATH ?? '').split(':')) if (d !== '' && !dirs.includes(d)) dirs.push(d);
   out.PATH = dirs.join(':');
-  if (passphrase !== undefined) out[PASSPHRASE_ENV] = passphrase;
   return out;
 }
 
@@ -61,7 +62,7 @@ export async function runWyngProcess(wyng: string, argv: string[], opts: WyngRun
   const child = execa(wyng, argv, {
     reject: false,
     extendEnv: false,
-    env: wyngEnvironment(opts.env, opts.passphrase),
+    env: wyngEnvironment(opts.env),
     stdin: opts.stdin,
     stdout: 'pipe',
     stderr: 'pipe',
