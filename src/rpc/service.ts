@@ -135,7 +135,7 @@ function remoteProfile(io: CliIo, config: Config, name: string): Profile {
 
 /** `wyng.Status`: the running job and the last report of each profile this caller may see. */
 function statusResult(config: Config, caller: string, io: CliIo): unknown {
-  const job = currentJob(config.stateDir);
+  const job = currentJob(config.stateDir, config.lockDir);
   let visible: ReadonlySet<string> = new Set();
   try {
     const reading = readProfiles(config.configDir);
