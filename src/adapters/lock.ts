@@ -184,6 +184,40 @@ export async function acquireJobLock(
   };
 }
 
+export interface RpcSlot {
+  release(): void;
+}
+
+/**
+ * One of `slots` places for a running RPC process (issue 14 §3): a kernel lock on
+ * `<lock dir>/wyng-qubes-<id>-rpc-<n>.slot`, held until release or process end. Undefined when
+ * every slot is taken: the caller answers "busy" at once instead of piling up processes.
+ */
+export async function tryRpcSlot(stateDir: string, lockDir: string, slots: number): Promise<RpcSlot | undefined> {
+  const base = lockFileOf(stateDir, lockDir).replace(/\.lock$/, '');
+  for (let n = 0; n < slots; n++) {
+    const fd = openLockFile(`${base}-rpc-${n}.slot`);
+    let got: 'locked' | 'held';
+    try {
+      got = await tryLock(fd);
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    if (got === 'locked') {
+      let open = true;
+      return {
+        release: () => {
+          if (open) closeSync(fd);
+          open = false;
+        },
+      };
+    }
+    closeSync(fd);
+  }
+  return undefined;
+}
+
 /**
  * The running job, if any (for status reports): the holder record, shown only while the
  * kernel lock is actually held by someone.
