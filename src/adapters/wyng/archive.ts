@@ -25,6 +25,8 @@ export interface WyngArchiveOptions {
 export class WyngArchive {
   readonly globals: WyngGlobals;
   readonly calls: WyngProcessResult[] = [];
+  /** The archive as the last `list()` showed it (for checks before a receive). */
+  lastModel: ArchiveModel | undefined;
 
   constructor(private readonly opts: WyngArchiveOptions) {
     this.globals = { ...opts.globals, passcmd: opts.passphrase !== undefined ? PASSCMD_MARK : undefined };
@@ -34,7 +36,12 @@ export class WyngArchive {
    * Runs Wyng; never throws for Wyng's exit status. `passthrough` hands Wyng's output to the
    * human output sink as it comes; `onStdout` sees Wyng's stdout as it comes either way.
    */
-  async raw(argv: string[], passthrough: boolean, onStdout?: (text: string) => void): Promise<WyngProcessResult> {
+  async raw(
+    argv: string[],
+    passthrough: boolean,
+    onStdout?: (text: string) => void,
+    limits: { maxFileBytes?: number } = {},
+  ): Promise<WyngProcessResult> {
     // a one-shot FIFO per run: the passphrase is in no environment and no argv
     const secret =
       this.opts.passphrase !== undefined && argv.includes(`--passcmd=${PASSCMD_MARK}`)
@@ -47,6 +54,7 @@ export class WyngArchive {
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
       stdin: this.opts.stdin,
+      fileSizeLimit: limits.maxFileBytes,
       onStdout:
         passthrough || onStdout !== undefined
           ? (text) => {
@@ -62,8 +70,13 @@ export class WyngArchive {
   }
 
   /** Runs Wyng and throws our mapped error unless it exits 0. */
-  async check(argv: string[], what: string, passthrough: boolean): Promise<WyngProcessResult> {
-    const result = await this.raw(argv, passthrough);
+  async check(
+    argv: string[],
+    what: string,
+    passthrough: boolean,
+    limits: { maxFileBytes?: number } = {},
+  ): Promise<WyngProcessResult> {
+    const result = await this.raw(argv, passthrough, undefined, limits);
     if (result.exitCode !== 0) throw wyngFailure(result, what);
     return result;
   }
@@ -71,6 +84,8 @@ export class WyngArchive {
   async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
     const result = await this.check(wyngArgv.list(this.globals), 'list', false);
     const list = parseWyngListOutput(result.stdout);
-    return { list, model: buildArchiveModel(list) };
+    const model = buildArchiveModel(list);
+    this.lastModel = model;
+    return { list, model };
   }
 }

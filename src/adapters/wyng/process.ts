@@ -1,5 +1,7 @@
+import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Env } from '../../core/config.ts';
+import { WqError } from '../../core/errors.ts';
 
 /** Standard system directories put first on PATH so Wyng always finds the system python3, ps, btrfs… */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
@@ -17,6 +19,12 @@ export interface WyngRunOptions {
   env: Env;
   /** `inherit` lets Wyng prompt on the terminal; `ignore` for unattended/library runs. */
   stdin: 'inherit' | 'ignore';
+  /**
+   * A bound on the size of every file Wyng writes (RLIMIT_FSIZE through util-linux `prlimit`):
+   * writing past it fails with EFBIG (Python ignores SIGXFSZ). For receives of untrusted
+   * volumes into dom0's temp area.
+   */
+  fileSizeLimit?: number | undefined;
   /** Receives Wyng's stdout/stderr as it runs (progress pass-through). */
   onStdout?: ((text: string) => void) | undefined;
   onStderr?: ((text: string) => void) | undefined;
@@ -56,10 +64,27 @@ export function wyngEnvironment(env: Env): Record<string, string> {
  * Runs Wyng once. Never throws for a failing Wyng: the caller maps the result (see errors.ts
  * in this folder). SIGINT/SIGTERM received meanwhile are forwarded to Wyng.
  */
+let prlimitPath: string | null | undefined;
+function prlimitProgram(): string | undefined {
+  if (prlimitPath === undefined)
+    prlimitPath =
+      SYSTEM_PATH.map((d) => `${d}/prlimit`).find((p) => statSync(p, { throwIfNoEntry: false })?.isFile()) ?? null;
+  return prlimitPath ?? undefined;
+}
+
 export async function runWyngProcess(wyng: string, argv: string[], opts: WyngRunOptions): Promise<WyngProcessResult> {
   const started = Date.now();
+  let file = wyng;
+  let args = argv;
+  if (opts.fileSizeLimit !== undefined) {
+    const prlimit = prlimitProgram();
+    if (prlimit === undefined) throw new WqError('config', 'prlimit (util-linux) is missing: cannot bound a receive.');
+    const n = Math.max(0, Math.floor(opts.fileSizeLimit));
+    file = prlimit;
+    args = [`--fsize=${n}:${n}`, '--', wyng, ...argv];
+  }
   active += 1;
-  const child = execa(wyng, argv, {
+  const child = execa(file, args, {
     reject: false,
     extendEnv: false,
     env: wyngEnvironment(opts.env),
