@@ -273,7 +273,12 @@ export async function serveEntry(io: CliIo, config: Config, scriptService: strin
     slot = await tryRpcSlot(config.stateDir, config.lockDir, settings.slots);
   } catch (err) {
     io.stderr(`wyng-qubes rpc: ${toWqError(err).message}\n`);
-    slot = undefined;
+    const envelope = errorEnvelope(
+      'rpc',
+      new WqError('config', 'dom0 is not set up for wyng-qubes RPC (lock dir); the dom0 log has the details.'),
+    );
+    audit(io, config, callFacts({ ...rawBase, stdin: new Uint8Array() }), envelope, started, 'entry', false, true);
+    return envelope;
   }
   if (slot === undefined) {
     const envelope = errorEnvelope(
