@@ -16,6 +16,7 @@ import { makeEnvelope, renderEnvelope, type Envelope } from './output.ts';
 import { applyProfileOptions } from './profile-options.ts';
 import { expandOptionPrefixes } from './option-prefix.ts';
 import { RunRecorder, type RunOrigin } from './run-report.ts';
+import { escapeForTerminal } from '../core/terminal.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -218,8 +219,13 @@ async function executeCommand(
       passphrase: applied.passphrase,
       config,
       io,
-      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
-      warn: (text) => io.stderr(`${text}\n`),
+      // human text may hold archive-derived values: no control character reaches a terminal
+      say: (text) => {
+        const safe = `${escapeForTerminal(text, { keepLines: true })}\n`;
+        if (json) io.stderr(safe);
+        else io.stdout(safe);
+      },
+      warn: (text) => io.stderr(`${escapeForTerminal(text, { keepLines: true })}\n`),
       debug: (text) => {
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
@@ -230,7 +236,9 @@ async function executeCommand(
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
-    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
+    io.stderr(
+      `${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${escapeForTerminal(e.message, { keepLines: true })}\n`,
+    );
     return makeEnvelope(command, e.exitCode, null, errors);
   }
 }

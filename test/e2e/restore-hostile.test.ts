@@ -5,7 +5,7 @@
 // (which is gone afterwards).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
@@ -31,10 +31,11 @@ after(async () => {
 
 let sends = 0;
 /** Sends `tgz` as the metadata volume of a new session (with personal's private volume). */
-async function sendHostile(tgz: Buffer): Promise<string> {
+async function sendHostile(tgz: Buffer, sparseSize?: number): Promise<string> {
   const { sim } = lab;
   const tar = join(sim.dir, 'hostile.tgz');
   writeFileSync(tar, tgz);
+  if (sparseSize !== undefined) truncateSync(tar, sparseSize);
   const localFrom = join(sim.dir, 'hostile-vols.json');
   writeFileSync(
     localFrom,
@@ -261,6 +262,42 @@ const cases: Case[] = [
     message: /Refusing appvms\/personal\/firewall\.xml of session/,
   },
   {
+    label: 'a control character in a property value (would rewrite the terminal)',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace(
+            '<property name="label">yellow</property>',
+            // U+009B is the one-character CSI of 8-bit terminals (ESC itself is no XML character)
+            '<property name="label">yellow</property><property name="kernelopts">nopat&#155;8m</property>',
+          ),
+        },
+      ]),
+    message: /property 'kernelopts': value holds control character 0x9B, which qubesd does not accept/,
+  },
+  {
+    label: 'a non-ASCII feature value',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace('<features>', '<features><feature name="menu-items">caf\u00e9</feature>'),
+        },
+      ]),
+    message: /value holds non-ASCII character U\+00E9/,
+  },
+  {
+    label: 'notes.txt with an escape sequence',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: 'hello\x1b]0;owned\x07\n' }]),
+    message: /notes\.txt of session .*control characters/,
+  },
+  {
+    label: 'notes.txt that is not UTF-8',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: Buffer.from([0x68, 0xff, 0xfe, 0x0a]) }]),
+    message: /notes\.txt of session .*not UTF-8/,
+  },
+  {
     label: 'no qubes.xml',
     tgz: () => makeTgz([{ name: 'appvms/personal/notes.txt', data: 'x' }]),
     message: /no qubes\.xml/,
@@ -338,6 +375,31 @@ for (const c of cases) {
     writeFileSync(lab.sim.qubesd.volumePath('personal', 'private')!, personal);
   });
 }
+
+test('a metadata volume listed larger than the cap is refused before it is received', async () => {
+  // 65 MiB (sparse zeros): the archive lists its size; nothing of it may reach dom0's /tmp
+  const big = Buffer.alloc(0);
+  const session = await sendHostile(big, 65 * 1024 * 1024);
+  const wyngLog = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8').split('\n').length;
+  const m = lab.mark();
+  const r = await lab.restore(['--session', session, 'personal'], {
+    env: { TMPDIR: join(lab.sim.dir, 'tmp'), WYNG_FAKE_HOME: join(lab.sim.dir, 'wyng-home') },
+  });
+  assert.equal(r.code, 9, `${r.stderr}\n${r.stdout}`);
+  assert.match(r.json!.errors[0]!.message, /lists it as 68157440 bytes, more than 67108864; nothing was received/);
+  const calls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(wyngLog - 1)
+    .map((l) => JSON.parse(l) as { argv: string[] });
+  assert.deepEqual(
+    calls.filter((c) => c.argv.includes('receive')),
+    [],
+    'no receive at all',
+  );
+  assert.deepEqual(lab.callsSince(m), [], 'not a single Admin API call');
+  assert.deepEqual(readdirSync(join(lab.sim.dir, 'tmp')), []);
+});
 
 test('after all that, the real session still restores cleanly', async () => {
   const r = await lab.restore(['--session', lab.session, 'personal']);

@@ -68,6 +68,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     WYNG_QUBES_QUBES_DIR: qubesDir,
     WYNG_QUBES_STATE_DIR: join(dir, 'state'),
     WYNG_QUBES_CONFIG_DIR: join(dir, 'etc'),
+    WYNG_QUBES_LOCK_DIR: dir,
     WYNG_QUBES_WYNG: FAKE_WYNG,
     WYNG_FAKE_LOCK: join(dir, 'wyng.lock'),
     WYNG_FAKE_LOG: join(dir, 'wyng-calls.jsonl'),

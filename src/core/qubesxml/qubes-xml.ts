@@ -126,6 +126,17 @@ export interface ParseQubesXmlOptions {
   limits?: Partial<QubesXmlLimits>;
 }
 
+/** Anything but printable ASCII (what qubesd accepts in a value). */
+const NOT_PRINTABLE_ASCII = /[^\x20-\x7e]/;
+
+function describeChar(c: string): string {
+  const code = c.codePointAt(0)!;
+  const hex = code.toString(16).toUpperCase();
+  return code < 0x20 || (code >= 0x7f && code <= 0x9f)
+    ? `control character 0x${hex.padStart(2, '0')}`
+    : `non-ASCII character U+${hex.padStart(4, '0')}`;
+}
+
 class Ctx {
   constructor(
     readonly source: string,
@@ -160,6 +171,12 @@ class Ctx {
   value(text: string, where: string): string {
     if (text.length > this.limits.maxValueLength)
       this.fail(where, `value longer than ${this.limits.maxValueLength} characters`);
+    // qubesd takes printable ASCII only (property and feature values, device options): a
+    // control character or other byte here is a tampered archive, and would reach terminals
+    if (NOT_PRINTABLE_ASCII.test(text)) {
+      const bad = NOT_PRINTABLE_ASCII.exec(text)![0];
+      this.fail(where, `value holds ${describeChar(bad)}, which qubesd does not accept`);
+    }
     return text;
   }
 
