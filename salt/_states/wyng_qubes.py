@@ -189,8 +189,9 @@ def _shared_plan(name, opts):
     every such qube at once (one archive listing and one metadata receive for the run) and
     keeps the document in ``__context__``; the others read their entry from it. A shared
     plan that came back without a plan (e.g. the qubes' newest sessions differ, or one of
-    them is not in the archive) is not used: each state then plans its own qube. A state
-    that restores runs the tool's own restore, which re-reads everything it writes.
+    them is not in the archive) is not used: each state then plans its own qube; so does a
+    state whose shared entry says it cannot be restored. A state that restores runs the
+    tool's own restore, which plans again and re-reads everything it writes.
     """
     if any(k not in _PLAN_OPTIONS for k in opts):
         return _plan_one(name, opts)  # an unknown option: let the plan refuse it
@@ -208,7 +209,10 @@ def _shared_plan(name, opts):
         usable = bool(((doc or {}).get("result") or {}).get("plan"))
         cache[key] = {"names": names, "doc": doc if usable else None, "error": error}
     shared = cache[key]
-    if shared["doc"] is None or _plan_entry(shared["doc"], name) is None:
+    entry = None if shared["doc"] is None else _plan_entry(shared["doc"], name)
+    if entry is None or entry.get("fails"):
+        # no shared entry, or one that says the qube cannot be restored: an earlier state of
+        # this run may since have restored what it lacked (e.g. its template), so plan it anew
         return _plan_one(name, opts)
     # the shared run's error message names other qubes: only this qube's entry is judged
     return shared["doc"], None
