@@ -26,7 +26,6 @@ import { z } from 'zod';
 import { WqError } from '../errors.ts';
 import { printable, qubeNameProblem } from '../names.ts';
 import {
-  ArchivedSystemSchema,
   QUBE_CLASSES,
   type ArchivedSystem,
   type DeviceAssignment,
@@ -309,10 +308,11 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
     qubes.push(qube);
   }
 
-  const result: ArchivedSystem = { globals: plain(globals), labels, pools, qubes };
-  const checked = ArchivedSystemSchema.safeParse(result);
-  if (!checked.success) return ctx.fail('result', printable(checked.error.issues[0]?.message ?? 'invalid', 120));
-  return checked.data;
+  // Every value above was checked where it was read (zod for attribute sets, the name and value
+  // rules, the limits) and the objects are built here with the model's exact shapes, so the
+  // result is not walked a second time with ArchivedSystemSchema (that walk cost ~7 ms and as
+  // much again in garbage per 1,000 domains; the unit tests check the shape against the schema).
+  return { globals: plain(globals), labels, pools, qubes };
 }
 
 function typedValue(
