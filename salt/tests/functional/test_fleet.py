@@ -32,7 +32,7 @@ import time
 import pytest
 import yaml
 
-from archive import FAKE_WYNG
+from archive import FAKE_WYNG, FAKE_WYNG_LOOSE
 from helpers import REPO, SALT_DIR, clean_environ
 from qubesd import FakeQubesd
 from saltcall import BUNDLE
@@ -104,6 +104,9 @@ class Machine:
             "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
             "WYNG_FAKE_HOME": str(root / "wyng-home"),
             "WYNG_FAKE_LOG": str(self.wyng_log),
+            "WYNG_QUBES_LOCK_DIR": str(root),
+            # the machine's pool is a plain temp directory (test/fakes/README.md)
+            **FAKE_WYNG_LOOSE,
         }
         # The management qube's qrexec-client-vm: dom0 runs the service with its own
         # environment (env -i), as the management qube's caller name.
@@ -347,7 +350,7 @@ def test_backup_from_the_master_returns_one_result_per_minion(fleet):
     assert sorted(out) == list(MINIONS), raw
     for name, machine in fleet.machines.items():
         doc = out[name]
-        assert doc["ok"] is True and doc["command"] == "backup", doc
+        assert isinstance(doc, dict) and doc["ok"] is True and doc["command"] == "backup", (doc, raw)
         session = doc["result"]["session"]
         assert SESSION.match(session), doc
         assert {q["name"]: q["status"] for q in doc["result"]["qubes"]} == {"work": "ok", "personal": "ok"}
