@@ -2,8 +2,11 @@ import { readProfiles, loadProfile } from '../../adapters/profiles.ts';
 import {
   analyzeCalendar,
   dropinPath,
+  readDropin,
   readDropinSchedule,
   removeDropin,
+  restoreDropin,
+  systemctl,
   systemctlOrFail,
   systemdSettings,
   timerState,
@@ -12,7 +15,7 @@ import {
   type SystemdSettings,
 } from '../../adapters/systemd.ts';
 import { checkCalendar } from '../../core/calendar.ts';
-import { WqError } from '../../core/errors.ts';
+import { WqError, toWqError } from '../../core/errors.ts';
 import { PROFILE_NAME } from '../../core/profiles.ts';
 import type { CommandContext, CommandHandler } from './context.ts';
 
@@ -59,15 +62,26 @@ async function enable(ctx: CommandContext, settings: SystemdSettings, name: stri
   const schedule = profile.schedule;
   let dropin: string | null = null;
   let analyzed = false;
-  if (schedule !== undefined) {
-    analyzed = (await validateSchedule(settings, name, schedule)).analyzed;
-    dropin = writeDropin(settings, name, schedule);
-  } else {
-    removeDropin(settings, name);
+  if (schedule !== undefined) analyzed = (await validateSchedule(settings, name, schedule)).analyzed;
+  // All or nothing: when systemd refuses, the drop-in is put back as it was and systemd reloaded.
+  const previous = readDropin(settings, name);
+  try {
+    if (schedule !== undefined) {
+      dropin = writeDropin(settings, name, schedule);
+    } else {
+      removeDropin(settings, name);
+    }
+    await systemctlOrFail(settings, ['daemon-reload']);
+    await systemctlOrFail(settings, ['enable', '--now', timerUnit(name)]);
+  } catch (err) {
+    const e = toWqError(err);
+    restoreDropin(settings, name, previous);
+    await systemctl(settings, ['daemon-reload']).catch(() => undefined);
+    throw new WqError(e.kind, `${e.message} (nothing was changed: the timer's schedule is as before)`, { cause: e });
+  }
+  if (schedule === undefined) {
     ctx.warn(`Profile '${name}' in ${file} has no schedule; the timer uses its default (${DEFAULT_SCHEDULE}).`);
   }
-  await systemctlOrFail(settings, ['daemon-reload']);
-  await systemctlOrFail(settings, ['enable', '--now', timerUnit(name)]);
   const effective = schedule ?? DEFAULT_SCHEDULE;
   ctx.say(`Enabled ${timerUnit(name)}: backs up profile '${name}' on '${effective}' (missed runs catch up at boot).`);
   return {
