@@ -122,3 +122,14 @@ test("README's list of error kinds names every kind", () => {
   const listed = /`kind` is one of `([^`]*)`/.exec(readme.slice(at))![1]!.split(/\s+/);
   assert.deepEqual([...listed].sort(), [...ERROR_KINDS].sort());
 });
+
+test('profile names in usage errors are shown as typed too', async () => {
+  for (const argv of [
+    ['schedule', 'enable', 'nächtlich', '--json'],
+    ['report', 'nächtlich', '--json'],
+  ]) {
+    const r = await run(argv);
+    assert.equal(r.code, 9, argv.join(' '));
+    assert.match(r.doc!.errors[0]!.message, /invalid profile name 'nächtlich'/);
+  }
+});

@@ -15,6 +15,7 @@ import {
   type SystemdSettings,
 } from '../../adapters/systemd.ts';
 import { checkCalendar } from '../../core/calendar.ts';
+import { printable } from '../../core/names.ts';
 import { WqError, toWqError } from '../../core/errors.ts';
 import { PROFILE_NAME } from '../../core/profiles.ts';
 import type { CommandContext, CommandHandler } from './context.ts';
@@ -29,7 +30,7 @@ function profileArg(name: string | undefined, sub: string): string {
   if (!PROFILE_NAME.test(name)) {
     throw new WqError(
       'option',
-      `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit`,
+      `invalid profile name '${printable(name)}': ` + 'use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit',
     );
   }
   return name;
@@ -172,6 +173,6 @@ export const scheduleCommand: CommandHandler = async (ctx) => {
     case 'list':
       return list(ctx, settings, name === undefined ? undefined : profileArg(name, sub));
     default:
-      throw new WqError('option', `unknown schedule action '${sub.replace(/[^\x20-\x7e]/g, '?')}'. ${USAGE}`);
+      throw new WqError('option', `unknown schedule action '${printable(sub)}'. ${USAGE}`);
   }
 };
