@@ -132,8 +132,10 @@ function remoteProfile(io: CliIo, config: Config, name: string): Profile {
     io.stderr(`wyng-qubes rpc: ${toWqError(err).message}\n`);
     throw new WqError('config', 'The profiles file in dom0 cannot be used; the dom0 log has the details.');
   }
-  if (reading.problems.length > 0) {
-    for (const p of reading.problems) io.stderr(`wyng-qubes rpc: ${formatProblem(reading.file, p)}\n`);
+  // Per profile: a problem of another profile does not stop this one.
+  const relevant = reading.problems.filter((p) => p.profile === undefined || p.profile === name);
+  if (relevant.length > 0) {
+    for (const p of relevant) io.stderr(`wyng-qubes rpc: ${formatProblem(reading.file, p)}\n`);
     throw new WqError('config', 'The profiles file in dom0 is invalid; the dom0 log has the details.');
   }
   const profile = Object.hasOwn(reading.profiles, name) ? reading.profiles[name] : undefined;

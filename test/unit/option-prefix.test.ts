@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandOptionPrefixes, type PrefixOption } from '../../src/cli/option-prefix.ts';
-import { buildProgram, parseCommandLine } from '../../src/cli/program.ts';
+import { buildProgram, parseCommandLine, prefixOption } from '../../src/cli/program.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { runInProcess } from '../helpers/cli.ts';
 
@@ -47,11 +47,9 @@ test('a prefix of several options is a usage error naming them (argparse wording
 
 test('values, short options, unknown names and words after -- are left alone', () => {
   const same = (argv: string[]): void => assert.deepEqual(expandOptionPrefixes(argv, OPTS), argv);
-  same(['--dest', '--de', 'list']);
-  same(['--dest=--de', 'list']);
-  same(['-w', '--de', 'backup']);
-  same(['-uw', '--de', 'backup']);
-  same(['--wyngopt', '--al']);
+  same(['--dest', '-x', 'list']);
+  same(['-w', 'de', 'backup']);
+  same(['-uw', 'x', 'backup']);
   same(['--bogus', '--', '--dedu', '--de']);
   same(['-d', '-u', 'backup', 'work']);
   same(['--', '--al']);
@@ -60,6 +58,25 @@ test('values, short options, unknown names and words after -- are left alone', (
   assert.deepEqual(expandOptionPrefixes(['-wu', '--dedu'], OPTS), ['-wu', '--dedup']);
   // "--" alone and "--x" where nothing starts with "--x" are the parser's business.
   same(['--x', 'list']);
+});
+
+test('an option marked exact is never the expansion of a prefix', () => {
+  const opts: PrefixOption[] = [...OPTS, { long: '--debug-all', exact: true }];
+  assert.deepEqual(expandOptionPrefixes(['--deb'], opts), ['--debug']);
+  assert.deepEqual(expandOptionPrefixes(['--debug-all'], opts), ['--debug-all']);
+  assert.deepEqual(expandOptionPrefixes(['--debug-a'], opts), ['--debug-a']);
+});
+
+test('a value that starts with -- is a missing value, not the next option swallowed', () => {
+  const message = ambiguity; // the usage error's message
+  assert.equal(message(['--dest', '--de', 'list']), '--dest needs a value');
+  assert.equal(message(['--des', '--json']), '--dest needs a value');
+  assert.equal(message(['--dest=--de', 'list']), '--dest needs a value');
+  assert.equal(message(['list', '--dest']), '--dest needs a value');
+  assert.equal(message(['--wyngopt', '--al']), '--wyngopt needs a value');
+  assert.equal(message(['-w', '--de', 'backup']), '-w, --wyngopt needs a value');
+  assert.equal(message(['-uw', '--de', 'backup']), '-w, --wyngopt needs a value');
+  assert.equal(message(['backup', '-w']), '-w, --wyngopt needs a value');
 });
 
 test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now ambiguous', () => {
@@ -71,11 +88,11 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
     '--verbose', '--debug', '--meta-dir', '--help',
   ]; // prettier-ignore
   const program = buildProgram({ stdout: () => undefined, stderr: () => undefined });
-  const ours: PrefixOption[] = [...program.options, { long: '--help' }];
+  const ours: PrefixOption[] = [...program.options.map(prefixOption), { long: '--help' }];
   const oldOpts = v09.map((long) => ({ long }));
   const resolve = (word: string, opts: PrefixOption[]): string => {
     try {
-      return expandOptionPrefixes([word], opts)[0]!;
+      return expandOptionPrefixes([word, 'x'], opts)[0]!;
     } catch {
       return 'ambiguous';
     }
