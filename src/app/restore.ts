@@ -9,6 +9,7 @@ import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -43,7 +44,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
+    const deviceApi = await live.deviceApi(liveQubes);
+    const { source, widened } = projectForDeviceApi(archivedSource, deviceApi);
     const liveNames = new Set(liveQubes.map((q) => q.name));
     const request = {
       qubes: ctx.args,
@@ -74,6 +76,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       },
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
@@ -142,10 +145,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };

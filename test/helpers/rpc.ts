@@ -59,6 +59,9 @@ export function rpcSandbox(
     WYNG_QUBES_RPC_SUDO: '0',
     WYNG_QUBES_LOCK_TIMEOUT_MS: '500',
     STUB_NODE: process.execPath,
+    WYNG_TEST_NODE: process.execPath,
+    // slot files and the job lock of this sandbox, not the machine's /run/lock
+    WYNG_QUBES_LOCK_DIR: dir,
     WYNG_STUB_LOG: wyngLog,
     WYNG_FAKE_LOG: wyngLog,
     ...opts.env,

@@ -5,10 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG, ROOT, runBundle, type CliRun } from './cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE, ROOT, runBundle, type CliRun } from './cli.ts';
 
 /**
- * A realistic system recorded from the real qubesd 4.4 lab (../shared/conformance/qubesd/qubes.xml):
+ * A realistic system recorded from the real qubesd 4.4 lab (test/data/qubesd/qubes.xml):
  * a template, sys-net with a PCI device, sys-firewall, a disposable template and a named
  * disposable, app qubes in two pools, a standalone, a clone.
  */
@@ -21,10 +21,10 @@ export interface Simulator {
   qubesDir: string;
   archiveUrl: string;
   env: Record<string, string>;
-  /** runs the built bundle with the simulator's environment */
+  /** runs the built bundle (or `bundle`) with the simulator's environment */
   run(
     args: string[],
-    opts?: { stdin?: string; env?: Record<string, string> },
+    opts?: { stdin?: string; env?: Record<string, string>; bundle?: string },
   ): Promise<CliRun & { json?: JsonEnvelope }>;
   /** writes the fake's current state to qubes.xml in the Qubes dir (the fake also does so after each change) */
   syncQubesXml(): void;
@@ -39,6 +39,16 @@ export interface JsonEnvelope {
   errors: Array<{ qube?: string; kind: string; message: string }>;
 }
 
+/**
+ * The fake qubesd's API generation for suites that run in both modes: WQ_E2E_QUBESD_API=4.2 or
+ * 4.3 (default). CI runs the restore e2e files that touch devices and settings once per mode.
+ */
+export function e2eQubesdApi(): '4.2' | '4.3' {
+  const v = process.env.WQ_E2E_QUBESD_API ?? '4.3';
+  if (v !== '4.2' && v !== '4.3') throw new Error(`WQ_E2E_QUBESD_API must be 4.2 or 4.3, not '${v}'`);
+  return v;
+}
+
 export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?: boolean } = {}): Promise<Simulator> {
   const dir = mkdtempSync(join(tmpdir(), 'wq-sim-'));
   const root = join(dir, 'root');
@@ -47,6 +57,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     qubesXml: SCENARIO_QUBES_XML,
     socketPath: join(dir, 'qubesd.sock'),
     volumeFileSize: 256 * 1024,
+    api: e2eQubesdApi(),
     ...opts,
     poolsDir: root,
   });
@@ -57,9 +68,11 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
     WYNG_QUBES_QUBES_DIR: qubesDir,
     WYNG_QUBES_STATE_DIR: join(dir, 'state'),
     WYNG_QUBES_CONFIG_DIR: join(dir, 'etc'),
+    WYNG_QUBES_LOCK_DIR: dir,
     WYNG_QUBES_WYNG: FAKE_WYNG,
     WYNG_FAKE_LOCK: join(dir, 'wyng.lock'),
     WYNG_FAKE_LOG: join(dir, 'wyng-calls.jsonl'),
+    ...FAKE_WYNG_LOOSE,
   };
   const sim: Simulator = {
     dir,
@@ -72,6 +85,7 @@ export async function startSimulator(opts: Partial<FakeQubesdOptions> & { keep?:
       const r = await runBundle(args, {
         env: { ...env, ...runOpts.env },
         ...(runOpts.stdin !== undefined ? { stdin: runOpts.stdin } : {}),
+        ...(runOpts.bundle !== undefined ? { bundle: runOpts.bundle } : {}),
       });
       let json: JsonEnvelope | undefined;
       if (args.includes('--json')) {

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import type { Simulator } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 import {
@@ -62,7 +62,12 @@ async function sendSession(sim: Simulator, xml: string): Promise<string> {
       'send',
     ],
     {
-      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, WYNG_FAKE_SESSION_BUMP: '1' },
+      env: {
+        PATH: process.env.PATH,
+        WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
+        WYNG_FAKE_SESSION_BUMP: '1',
+        ...FAKE_WYNG_LOOSE,
+      },
       extendEnv: false,
       reject: false,
     },
@@ -369,7 +374,8 @@ async function runCase(c: Case): Promise<Outcome> {
 }
 
 test(
-  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, nothing unplanned written, nothing to dom0`,
+  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, ` +
+    `nothing unplanned written, nothing to dom0`,
   { timeout: 600_000 },
   async () => {
     const outcomes = await pool(CASES, 4, runCase);
@@ -399,7 +405,10 @@ test(
         .filter((r) => !r.ok)
         .map(
           ({ c, o }) =>
-            `${c.label}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message.slice(0, 300)}' (want ${c.expect.message}); warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
+            `${c.label}: exit ${o.code} (want ${c.expect.code}), ` +
+            `failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), ` +
+            `message '${o.message.slice(0, 300)}' (want ${c.expect.message}); ` +
+            `warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
         ),
       [],
     );

@@ -210,13 +210,14 @@ test('mergeProfile: the profile fills what was not given explicitly; explicit op
   assert.deepEqual(mergeProfile('verify', p, defaults, [], new Set()).args, []);
 });
 
-test('--profile on the command line: profile values under explicit options, passphrase to Wyng by environment only', async () => {
+test('--profile on the command line: profile values under explicit options, passphrase by --passcmd only', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wq-cli-profile-'));
   const pass = join(dir, 'n.pass');
   writeFileSync(pass, 'a long passphrase\n', { mode: 0o600 });
   writeFileSync(
     join(dir, 'profiles.yaml'),
-    `profiles:\n  nightly:\n    dest: file:/from/profile\n    passphrase_file: ${pass}\n    options: { authmin: 5, wyng_options: [maxsync=2] }\n`,
+    `profiles:\n  nightly:\n    dest: file:/from/profile\n    passphrase_file: ${pass}\n` +
+      '    options: { authmin: 5, wyng_options: [maxsync=2] }\n',
     { mode: 0o600 },
   );
   const log = join(dir, 'wyng.log');
@@ -235,7 +236,7 @@ test('--profile on the command line: profile values under explicit options, pass
   const calls = readFileSync(log, 'utf8')
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { argv: string[]; passphrase: string | null });
+    .map((l) => JSON.parse(l) as { argv: string[]; passphrase: string | null; envPassphrase: string | null });
   assert.equal(calls.length, 2);
   assert.ok(calls[0]!.argv.includes('--dest=file:/from/profile'), calls[0]!.argv.join(' '));
   assert.ok(calls[0]!.argv.includes('--authmin=5'));
@@ -244,6 +245,7 @@ test('--profile on the command line: profile values under explicit options, pass
   assert.ok(calls[1]!.argv.includes('--authmin=1'));
   for (const c of calls) {
     assert.equal(c.passphrase, 'a long passphrase');
+    assert.equal(c.envPassphrase, null, "the passphrase is never in Wyng's environment");
     assert.ok(!c.argv.join(' ').includes('a long passphrase'), 'the passphrase is never in argv');
   }
   const unknown = await runInProcess(['list', '--profile', 'weekly', '--json'], { env });
@@ -281,7 +283,9 @@ test('profiles lists without secrets; profiles check validates and warns', async
   writeFileSync(pass, 'secret-passphrase-123\n', { mode: 0o600 });
   writeFileSync(
     join(dir, 'profiles.yaml'),
-    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n    remote: { operations: [Restore], restore_qubes: [work] }\n  weekly:\n    dest: file:/c\n    passphrase_command: [/bin/echo, secret-from-command]\n`,
+    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n` +
+      '    remote: { operations: [Restore], restore_qubes: [work] }\n' +
+      '  weekly:\n    dest: file:/c\n    passphrase_command: [/bin/echo, secret-from-command]\n',
     { mode: 0o600 },
   );
   const env = { WYNG_QUBES_CONFIG_DIR: dir };

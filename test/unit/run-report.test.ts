@@ -58,7 +58,8 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
     env: { ...sb.env, WYNG_QUBES_RUN_SOURCE: 'salt' },
   });
   assert.equal(adhoc.code, 0, adhoc.stderr);
-  // An option error before anything runs is still a run of `verify` that failed.
+  // An unknown profile before anything runs is still a run of `verify` that failed; the mistyped
+  // name gets no report entry of its own: it is filed under "_none".
   const bad = await runInProcess(['verify', '--profile', 'nosuch'], { env: sb.env });
   assert.equal(bad.code, 9);
   // The library API with an origin (as the RPC service passes it).
@@ -78,7 +79,7 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
     [
       ['nightly', 'Prune', 'timer', false, null],
       ['_none', 'Prune', 'salt', true, null],
-      ['nosuch', 'Verify', 'cli', false, null],
+      ['_none', 'Verify', 'cli', false, null],
       ['nightly', 'Prune', 'rpc', true, 'mgmt'],
     ],
   );
@@ -102,7 +103,8 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
     profiles(
       [
         '    hooks:',
-        `      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ${JSON.stringify(join(s.stateDir, 'wyng-qubes.lock'))}, ${JSON.stringify(join(s.dir, 'mark'))}]`,
+        `      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ` +
+          `${JSON.stringify(join(s.stateDir, 'wyng-qubes.lock'))}, ${JSON.stringify(join(s.dir, 'mark'))}]`,
         `      after: ${s.recorder('after')}`,
         '',
       ].join('\n'),
@@ -134,7 +136,7 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the report says why', async () => {
+test('hooks: a failing before aborts the job (no Wyng), after still runs (to undo), report says why', async () => {
   const sb = jobSandbox((s) =>
     profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
   );
@@ -174,7 +176,7 @@ test('hooks: a before that times out is killed and aborts the job', async () => 
   assert.deepEqual(sb.wyngCalls(), []);
 });
 
-test('hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing after does not change the exit code', async () => {
+test('hooks: after runs when the job fails (WYNG_QUBES_OK=0); a failing after keeps the exit code', async () => {
   const sb = jobSandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
   const r = await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_FAIL: 'prune' } });
   assert.notEqual(r.code, 0);

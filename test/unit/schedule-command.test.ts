@@ -87,7 +87,8 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
   assert.equal(doc.errors[0]?.kind, 'config');
   assert.equal(
     doc.errors[0]?.message,
-    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
+    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: " +
+      "unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
   );
   const late = await runInProcess(['schedule', 'enable', 'late'], { env: s.env });
   assert.equal(late.code, 9);
@@ -212,10 +213,11 @@ test('usage errors and a failing systemctl are clear errors', async () => {
   assert.match(missing.stderr, /Cannot run systemctl/);
 });
 
-test('profiles check warns about a schedule that schedule enable would refuse', async () => {
+test('profiles check fails on a schedule that schedule enable would refuse', async () => {
   const s = sandbox();
   const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
-  const warnings = (JSON.parse(r.stdout) as { result: { warnings: string[] } }).result.warnings;
+  assert.equal(r.code, 9);
+  const warnings = (JSON.parse(r.stdout) as { result: { problems: string[] } }).result.problems;
   assert.ok(
     warnings.some((w) =>
       /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w),
