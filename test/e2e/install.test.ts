@@ -209,7 +209,8 @@ test('bash completion knows every option of --help, the commands, schedule actio
     ].join('\n');
     const r = spawnSync('bash', ['-c', script], {
       encoding: 'utf8',
-      env: { PATH: '/usr/bin:/bin', WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') },
+      // profile names come from the installed `wyng-qubes profiles` (found on PATH, as in dom0)
+      env: { PATH: `${join(dest, 'usr/bin')}:/usr/bin:/bin`, WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') },
     });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);
