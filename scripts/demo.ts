@@ -12,8 +12,7 @@ import { execa } from 'execa';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
-import type { QubeSettings } from '../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../src/core/qubes/properties.ts';
+import { comparable } from '../test/helpers/settings.ts';
 import { BUNDLE, ROOT } from '../test/helpers/cli.ts';
 import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
 
@@ -22,16 +21,6 @@ const problems: string[] = [];
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const step = (title: string): void => out(`\n━━ ${title}`);
 const keepDir = process.argv.includes('--keep');
-
-function comparable(s: QubeSettings): string {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return JSON.stringify({
-    ...s,
-    properties: Object.fromEntries(Object.entries(props).sort()),
-    tags: [...s.tags].sort(),
-  });
-}
 
 async function cli(sim: Simulator, args: string[], what: string): Promise<Record<string, unknown>> {
   const r = await sim.run([...args, '--json']);
@@ -154,7 +143,8 @@ try {
   let settingsOk = 0;
   for (const q of qubes) {
     if (q.klass === 'DispVM') continue; // named disposables are restored only with --include-disposable=on
-    if (comparable(after.get(q.name)!) === comparable(before.get(q.name)!)) settingsOk += 1;
+    if (JSON.stringify(comparable(after.get(q.name))) === JSON.stringify(comparable(before.get(q.name))))
+      settingsOk += 1;
     else problems.push(`settings of ${q.name} differ after the restore`);
   }
   let bytesOk = 0;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
+import { comparable } from '../helpers/settings.ts';
 import { startSimulator, type Simulator } from '../helpers/sim.ts';
 
 const BACKED_UP = [
@@ -32,13 +32,6 @@ function fill(qube: string, volume: string, seed: string): void {
   for (let i = 0; i < buf.length; i += 64) buf.write(`${seed}:${i};`, i);
   writeFileSync(path, buf);
   data.set(`${qube}/${volume}`, buf);
-}
-
-/** Settings minus identity/host values a restore never writes (qid, uuid, backup_timestamp, …). */
-function comparable(s: QubeSettings): unknown {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return { ...s, properties: props, tags: [...s.tags].sort() };
 }
 
 before(async () => {

@@ -11,10 +11,10 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeClass, QubeSettings } from '../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
 import { parseFirewallXml } from '../../src/core/qubesxml/firewall-xml.ts';
 import type { CallLogEntry, FakeQubesdOptions } from '../fakes/qubesd/index.ts';
 import { runInProcess, type CliRun } from './cli.ts';
+import { comparable } from './settings.ts';
 import { startSimulator, type JsonEnvelope, type Simulator } from './sim.ts';
 
 /** Every non-disposable qube of the lab scenario (what `restore --session S` selects). */
@@ -116,19 +116,12 @@ export async function removeQubeLikeQubesd(sim: Simulator, client: AdminClient, 
   if (klass) rmSync(qubeDir(sim, name, klass), { recursive: true, force: true });
 }
 
+export { comparable };
+
 export function pattern(seed: string, size = 256 * 1024): Buffer {
   const buf = Buffer.alloc(size);
   for (let i = 0; i < buf.length; i += 64) buf.write(`${seed}:${i};`, i);
   return buf;
-}
-
-/** Settings minus identity/host values a restore never writes (qid, uuid, backup_timestamp, …). */
-export function comparable(s: QubeSettings | undefined): unknown {
-  if (s === undefined) return undefined;
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  const devices = [...s.devices].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  return { ...s, properties: props, tags: [...s.tags].sort(), devices };
 }
 
 function envelope(r: CliRun): JsonEnvelope | undefined {

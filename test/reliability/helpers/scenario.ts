@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient, SocketTransport } from '../../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../../src/core/qubes/properties.ts';
 import { BUNDLE, ROOT } from '../../helpers/cli.ts';
+import { comparable } from '../../helpers/settings.ts';
 import { startSimulator, type Simulator } from '../../helpers/sim.ts';
 
 export const INJECT = join(dirname(fileURLToPath(import.meta.url)), 'wyng-inject.mjs');
@@ -38,13 +38,7 @@ export function adminClient(sim: Simulator, timeoutMs = 5000): AdminClient {
   return new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs }));
 }
 
-/** Settings minus what a restore never writes (qid, uuid, backup_timestamp, …), tags sorted. */
-export function comparable(s: QubeSettings | undefined): unknown {
-  if (s === undefined) return undefined;
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return { ...s, properties: props, tags: [...s.tags].sort() };
-}
+export { comparable };
 
 export async function snapshot(sim: Simulator, names: readonly string[]): Promise<Map<string, QubeSettings>> {
   const live = new Set(sim.qubesd.state.qubes.keys());
