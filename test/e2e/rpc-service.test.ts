@@ -290,14 +290,46 @@ test('from dom0 itself: the service program run directly (QREXEC.md §7)', async
 
 test('privileged part through sudo -n: fixed argv, validated again, audited by the privileged part', async () => {
   const sudoLog = join(rpcSandbox('profiles: {}\n').dir, 'sudo.log');
+  // sudo resets the environment: the sandbox's locations reach the privileged part only because
+  // the stub is told to keep them (as `Defaults env_keep += "…"` would); the passphrase does not.
+  const keep = ['WYNG_QUBES_CONFIG_DIR', 'WYNG_QUBES_STATE_DIR', 'WYNG_QUBES_WYNG', 'WYNG_QUBES_LOCK_TIMEOUT_MS'];
   const sb = rpcSandbox(PROFILES, {
-    env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: SUDO_STUB, WYNG_QUBES_RPC_SELF: BUNDLE, SUDO_STUB_LOG: sudoLog },
+    env: {
+      WYNG_QUBES_RPC_SUDO: '1',
+      WYNG_QUBES_SUDO: SUDO_STUB,
+      WYNG_QUBES_RPC_SELF: BUNDLE,
+      SUDO_STUB_LOG: sudoLog,
+      SUDO_STUB_ENV_KEEP: [...keep, 'STUB_NODE', 'WYNG_STUB_LOG'].join(' '),
+    },
   });
-  const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{"qubes":["work"]}');
+  const reset = await runService(
+    'wyng.List',
+    call(sb, 'wyng.List', 'nightly', 'mgmt', { SUDO_STUB_ENV_KEEP: '' }),
+    '{}',
+  );
+  // without env_keep the privileged part reads the system config (/etc/wyng-qubes), which has no profile
+  assert.equal(reset.code, 9);
+  assert.deepEqual(onlyDocument(reset.stdout).errors, [{ kind: 'input', message: "Unknown profile 'nightly'." }]);
+  assert.deepEqual(
+    sb.auditLines(),
+    [],
+    'nothing audited in the sandbox: the privileged part used the system locations',
+  );
+  writeFileSync(sudoLog, '');
+  const r = await runService(
+    'wyng.List',
+    call(sb, 'wyng.List', 'nightly', 'mgmt', { WYNG_QUBES_PASSPHRASE: 'not for the privileged part' }),
+    '{"qubes":["work"]}',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(onlyDocument(r.stdout).ok, true);
   assert.deepEqual(readFileSync(sudoLog, 'utf8').trim().split('\n'), [`-n -- ${BUNDLE} rpc privileged`]);
   assert.equal(sb.wyngCalls().length, 1);
+  assert.equal(
+    (JSON.parse(readFileSync(sb.wyngLog, 'utf8').trim()) as { passphrase: string | null }).passphrase,
+    null,
+    'sudo removed the caller environment',
+  );
   const lines = sb.auditLines();
   assert.equal(lines.length, 1);
   assert.equal(lines[0]?.stage, 'privileged');
