@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_WYNG } from '../helpers/cli.ts';
+import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
 import { startSimulator, type Simulator } from '../helpers/sim.ts';
 
@@ -64,7 +65,9 @@ test(
   async () => {
     const sim = await startSimulator();
     try {
-      const env = setup(sim);
+      // A remote Restore runs the default post step: stubs stand in for sudo and the qvm-* programs.
+      const post = installPostStubs(sim.dir);
+      const env = { ...setup(sim), ...post.env };
       const created = await sim.run(['--dest', sim.archiveUrl, '-w', 'encrypt=off', '--json', 'create']);
       assert.equal(created.code, 0, created.stderr);
       const rpc = async (service: string, body: string, caller = 'mgmt') => {
@@ -125,6 +128,14 @@ test(
       assert.deepEqual(
         rr.qubes.map((q) => q.name),
         ['work'],
+      );
+      assert.deepEqual(
+        post.calls().map((c) => [c.prog, ...c.args]),
+        [
+          ['sudo', '-u', '#1000', 'qvm-appmenus', '--update', 'work'],
+          ['qvm-appmenus', '--update', 'work'],
+        ],
+        'the post step of the restored app qube',
       );
 
       const status = await rpc('wyng.Status', '');
