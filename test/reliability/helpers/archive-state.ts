@@ -21,3 +21,21 @@ export function archiveFingerprint(sim: Simulator): string[] {
     .flatMap(([v, ss]) => ss.map((s) => `${v}@${s}`))
     .sort();
 }
+
+/** A session name for a time, as Wyng makes it (local time, by the second). */
+function sessionName(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const day = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}`;
+  return `${day}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * Waits until a send started now gets a session name newer than every session in the archive.
+ * Wyng names a session by the second and crashes ("Duplicate session name") on a send in the
+ * second of an existing session; tests that need a new session wait for the next second.
+ */
+export async function waitForNewSessionSecond(sim: Simulator): Promise<void> {
+  const newest = Object.keys(archiveModel(sim).sessionVolumes).sort().at(-1) ?? '';
+  while (sessionName(Date.now()) <= newest) await new Promise((r) => setTimeout(r, 50));
+}
