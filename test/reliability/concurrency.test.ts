@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { installPostStubs } from '../helpers/post-stubs.ts';
 import { qrexecEnv } from '../helpers/rpc.ts';
 import type { Simulator } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
@@ -89,11 +90,14 @@ async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: numbe
   const trace = join(sim.dir, 'wyng-trace.jsonl');
   const common = {
     WYNG_QUBES_WYNG: INJECT,
-    WQ_INJECT: '[]',
+    // Two backups that run one after the other may start their sends in one second: Wyng
+    // (and the fake) then crash with "Duplicate session name". wyng-qubes does not avoid that;
+    // this suite is about the job lock, so each send waits for a free second, as a job started
+    // a moment later would.
+    WQ_INJECT: JSON.stringify([{ on: 'send', do: 'next-second' }]),
     WQ_INJECT_TRACE: trace,
     WYNG_FAKE_DELAY_MS: '300',
     TZ: 'UTC',
-    WYNG_FAKE_SESSION_BUMP: '1',
   };
   const parse = (name: string, r: { code: number; stdout: string; stderr: string }): Job => {
     let doc: Job['doc'];
@@ -111,6 +115,8 @@ async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: numbe
     sim.run(['rpc', 'wyng.Restore'], {
       env: {
         ...common,
+        // a remote Restore runs the menu post step: stand-ins for sudo and the qvm-* programs
+        ...installPostStubs(sim.dir).env,
         ...qrexecEnv('wyng.Restore', 'nightly', 'mgmt'),
         WYNG_QUBES_RPC_SUDO: '0',
         WYNG_QUBES_LOCK_TIMEOUT_MS: String(timeouts.rpc),
@@ -233,7 +239,8 @@ test(
 );
 
 test(
-  'with short waits a job either completes or reports busy; the timer (long wait) always completes; nothing is half done',
+  'with short waits a job either completes or reports busy; the timer (long wait) always completes; ' +
+    'nothing is half done',
   { timeout: 300_000 },
   async () => {
     const sim = await setup();
