@@ -1,6 +1,6 @@
 // Entry point of the Wyng test double: Wyng 0.8 rc4's main flow (parse, banner, lock, archive,
 // volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { Ctx, Exit, PyCrash, WyngError } from './context.mjs';
 import { FakeConfigError, initClock, lockPath, logPath, parseFaults, volumeDelayMs } from './env.mjs';
 import { acquireLock, releaseLock } from './lock.mjs';
@@ -22,7 +22,14 @@ function writeLog(argv, exitCode, signal) {
   try {
     appendFileSync(
       p,
-      `${JSON.stringify({ argv, cwd: process.cwd(), exitCode, signal: signal ?? null, pid: process.pid, time: new Date().toISOString() })}\n`,
+      `${JSON.stringify({
+        argv,
+        cwd: process.cwd(),
+        exitCode,
+        signal: signal ?? null,
+        pid: process.pid,
+        time: new Date().toISOString(),
+      })}\n`,
     );
   } catch {
     /* the log is best effort */
@@ -63,8 +70,15 @@ function finish(ctx, argv, code) {
 function traceback(ctx, e) {
   ctx.out('\n');
   ctx.err(
-    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
+    'Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n' +
+      `    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
   );
+}
+
+/** WYNG_FAKE_FAIL=hold:FILE — with the lock taken, writes FILE.held (its pid) and waits until FILE exists. */
+async function holdUntilReleased(file) {
+  writeFileSync(`${file}.held`, String(process.pid));
+  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function run(ctx, argv) {
@@ -84,6 +98,7 @@ async function run(ctx, argv) {
   if (ctx.faults.nonroot) throw new Exit(1, `ERROR: No writing permission on ${lockPath()}`);
   if (!acquireLock(lockPath())) throw new Exit(1, `I/O ERROR obtaining lock on ${lockPath()}`);
   if (ctx.faults.hang) await new Promise(() => setInterval(() => {}, 1 << 30));
+  if (ctx.faults.hold !== undefined) await holdUntilReleased(ctx.faults.hold);
 
   const archive = getConfigs(ctx, opts, ctx.faults);
   ctx.archive = archive;
