@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
 import { comparable } from '../test/helpers/settings.ts';
 import { BUNDLE, ROOT } from '../test/helpers/cli.ts';
-import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../test/helpers/sim.ts';
 
 const started = Date.now();
 const problems: string[] = [];
@@ -22,14 +22,14 @@ const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const step = (title: string): void => out(`\n━━ ${title}`);
 const keepDir = process.argv.includes('--keep');
 
-async function cli(sim: Simulator, args: string[], what: string): Promise<Record<string, unknown>> {
+async function cli(sim: Sandbox, args: string[], what: string): Promise<Record<string, unknown>> {
   const r = await sim.run([...args, '--json']);
   if (!r.json) throw new Error(`${what}: no JSON (exit ${r.code}): ${r.stderr.slice(-800)}`);
   if (r.code !== 0) problems.push(`${what} exited ${r.code}: ${r.json.errors.map((e) => e.message).join('; ')}`);
   return r.json.result as Record<string, unknown>;
 }
 
-const sim = await startSimulator({ keep: keepDir });
+const sim = await buildSandbox({ keep: keepDir });
 try {
   const client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
   const qubes = (await client.listQubes()).filter((q) => q.klass !== 'AdminVM');

@@ -7,21 +7,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import {
-  backupResult,
-  byName,
-  startBackupEnv,
-  timestampWrites,
-  wyngAction,
-  type BackupEnv,
-  type BackupRun,
-} from '../helpers/backup-env.ts';
+import { backupResult, byName, listJson, timestampWrites, wyngAction } from '../helpers/backup-env.ts';
+import { buildSandbox, type Sandbox, type SandboxRun } from '../helpers/sim.ts';
 
-let env: BackupEnv;
+let env: Sandbox;
 const QUBES = ['fedora-41', 'personal', 'work'];
 
 before(async () => {
-  env = await startBackupEnv();
+  env = await buildSandbox({ archive: 'create' });
   env.fill('fedora-41', 'root', 'tpl-root');
   env.fill('fedora-41', 'private', 'tpl-private');
   env.fill('personal', 'private', 'personal');
@@ -39,17 +32,17 @@ function backup(
   extra: string[],
   runEnv: Record<string, string> = {},
   onSpawn?: (c: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void,
-): Promise<BackupRun> {
-  return env.run(['backup', '--dest', env.sim.archiveUrl, '-u', ...extra, ...QUBES], {
+): Promise<SandboxRun> {
+  return env.run(['backup', '--dest', env.archiveUrl, '-u', ...extra, ...QUBES], {
     env: runEnv,
     ...(onSpawn ? { onSpawn } : {}),
   });
 }
 
 /** Common to every failed run: nothing left in TMPDIR, the job lock is free again. */
-async function assertCleanAfter(r: BackupRun): Promise<void> {
+async function assertCleanAfter(r: SandboxRun): Promise<void> {
   assert.deepEqual(r.tmpLeft, [], 'temp files removed');
-  const again = await env.run(['list', '--dest', env.sim.archiveUrl, '-u', '--json']);
+  const again = await env.run(['list', '--dest', env.archiveUrl, '-u', '--json']);
   assert.equal(again.code, 0, `the next job runs: ${again.stderr}`);
 }
 
@@ -91,7 +84,7 @@ test('a stale .error file from an earlier run is removed before the send', async
 });
 
 test('exit 0 but a local volume file is missing (Wyng only warns): that qube failed, exit 2', async () => {
-  const path = env.sim.qubesd.volumePath('personal', 'private')!;
+  const path = env.qubesd.volumePath('personal', 'private')!;
   const saved = env.fill('personal', 'private', 'personal-again');
   rmSync(path);
   try {
@@ -164,7 +157,7 @@ test('a failed volume, then an interrupt (Wyng exits 2, the .error file lists on
 });
 
 test('the metadata volume not stored (first pool cannot snapshot; Wyng drops the import silently): every qube failed', async () => {
-  const firstPool = join(env.sim.dir, 'root', 'var', 'lib', 'qubes');
+  const firstPool = join(env.dir, 'root', 'var', 'lib', 'qubes');
   const r = await backup(['--json'], { CAPTURE_FAIL_SEND: `no-snapshot:${firstPool}` });
   assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2);
   assert.equal(r.code, 2, r.stderr);
@@ -173,12 +166,12 @@ test('the metadata volume not stored (first pool cannot snapshot; Wyng drops the
   assert.deepEqual([q['fedora-41']!.status, q.personal!.status, q.work!.status], ['failed', 'failed', 'failed']);
   assert.match(q.work!.error!, /metadata/, 'work was sent, but into a session without Qubes metadata');
   assert.deepEqual(timestampWrites(r.qubesd), []);
-  const list = await env.listJson();
+  const list = await listJson(env);
   assert.ok(!list.sessions.some((s) => s.id === result.session), 'not a Qubes session');
   await assertCleanAfter(r);
 });
 
-async function interruptDuringSend(signal: NodeJS.Signals): Promise<BackupRun> {
+async function interruptDuringSend(signal: NodeJS.Signals): Promise<SandboxRun> {
   let sent = false;
   const r = await backup([], { CAPTURE_DELAY_SEND: '1500' }, (child, out) => {
     const timer = setInterval(() => {
@@ -222,13 +215,13 @@ test('SIGTERM during the send: Wyng is terminated, exit 8, temp files gone', asy
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} while no Wyng runs (an Admin API call hangs): exit 8, temp dir removed, lock released`, async () => {
-    const hangAt = env.sim.qubesd.callLog.length + 2;
-    env.sim.qubesd.setFaults({ hangOnCall: hangAt });
+    const hangAt = env.qubesd.callLog.length + 2;
+    env.qubesd.setFaults({ hangOnCall: hangAt });
     let sawTemp = false;
     try {
       const r = await backup([], {}, (child) => {
         const timer = setInterval(() => {
-          if (env.sim.qubesd.callLog.some((c) => c.outcome === 'fault-hang' && c.seq === hangAt)) {
+          if (env.qubesd.callLog.some((c) => c.outcome === 'fault-hang' && c.seq === hangAt)) {
             clearInterval(timer);
             sawTemp = readdirSync(env.tmpDir).some((n) => n.startsWith('wyng-qubes-'));
             child.kill(signal);
@@ -243,10 +236,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         [],
       );
       assert.deepEqual(timestampWrites(r.qubesd), []);
-      env.sim.qubesd.setFaults({});
+      env.qubesd.setFaults({});
       await assertCleanAfter(r);
     } finally {
-      env.sim.qubesd.setFaults({});
+      env.qubesd.setFaults({});
     }
   });
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
 import { comparable } from '../helpers/settings.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 const BACKED_UP = [
   'fedora-41',
@@ -19,7 +19,7 @@ const BACKED_UP = [
   'work',
   'work-clone',
 ];
-let sim: Simulator;
+let sim: Sandbox;
 let client: AdminClient;
 let original: Map<string, QubeSettings>;
 let session: string;
@@ -35,7 +35,7 @@ function fill(qube: string, volume: string, seed: string): void {
 }
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 5000 }));
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);

@@ -4,20 +4,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
-import {
-  backupResult,
-  byName,
-  startBackupEnv,
-  timestampWrites,
-  wyngAction,
-  type BackupEnv,
-} from '../helpers/backup-env.ts';
+import { backupResult, byName, listJson, timestampWrites, wyngAction } from '../helpers/backup-env.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 const MiB = 1024 * 1024;
-let env: BackupEnv;
+let env: Sandbox;
 let client: AdminClient;
 let session: string;
 const data = new Map<string, Buffer>();
@@ -43,8 +37,8 @@ function findMetadataFiles(dir: string): string[] {
 }
 
 before(async () => {
-  env = await startBackupEnv({ running: ['vault'] });
-  client = new AdminClient(new SocketTransport({ socketPath: env.sim.qubesd.socketPath, timeoutMs: 5000 }));
+  env = await buildSandbox({ qubesd: { running: ['vault'] }, archive: 'create' });
+  client = new AdminClient(new SocketTransport({ socketPath: env.qubesd.socketPath, timeoutMs: 5000 }));
   // a 3 MiB template root in one pool, a 2 MiB private volume in the other, small ones elsewhere
   data.set('fedora-41/root', env.fill('fedora-41', 'root', 'tpl-root', 3 * MiB));
   data.set('fedora-41/private', env.fill('fedora-41', 'private', 'tpl-private', 64 * 1024));
@@ -54,12 +48,12 @@ before(async () => {
   data.set('untrusted-standalone/private', env.fill('untrusted-standalone', 'private', 'sa-private', 64 * 1024));
   // vault runs: its committed image (private.img) is what Wyng reads, not the live -dirty image
   data.set('vault/private', env.fill('vault', 'private', 'vault-snapshot', 64 * 1024));
-  const clean = env.sim.qubesd.volumePath('vault', 'private')!;
+  const clean = env.qubesd.volumePath('vault', 'private')!;
   vaultDirty = Buffer.alloc(64 * 1024, 0x5a);
   writeFileSync(clean.replace(/\.img$/, '-dirty.img'), vaultDirty);
 
   // the Qubes dir: metadata files, and things that must NOT go into the metadata tar
-  const q = env.sim.qubesDir;
+  const q = env.qubesDir;
   mkdirSync(join(q, 'appvms', 'work'), { recursive: true });
   writeFileSync(join(q, 'appvms', 'work', 'notes.txt'), 'work notes\n');
   writeFileSync(join(q, 'appvms', 'work', 'firewall.xml'), '<firewall version="2"><rules/></firewall>\n');
@@ -79,11 +73,11 @@ after(async () => {
 });
 
 test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte and the metadata in the archive', async () => {
-  const xmlAtBackup = env.sim.qubesd.dumpQubesXml();
+  const xmlAtBackup = env.qubesd.dumpQubesXml();
   const r = await env.run([
     'backup',
     '--dest',
-    env.sim.archiveUrl,
+    env.archiveUrl,
     '-u',
     '--json',
     '-i',
@@ -158,7 +152,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   const tmp = r.captured.tmpDir()!;
   assert.ok(tmp.startsWith(`${env.tmpDir}/wyng-qubes-`), `temp dir below TMPDIR: ${tmp}`);
   assert.equal(r.captured.tmpDirMode(), '700');
-  const dest = `--dest=${env.sim.archiveUrl}`;
+  const dest = `--dest=${env.archiveUrl}`;
   assert.deepEqual(sends[0]!.argv, [
     dest,
     '-u',
@@ -168,7 +162,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
     `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`,
     'send',
   ]);
-  const root = join(env.sim.dir, 'root');
+  const root = join(env.dir, 'root');
   assert.deepEqual(r.captured.localFrom(), {
     [join(root, 'var/lib/qubes')]: [
       ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/private.img'],
@@ -216,7 +210,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
     'regular files only (no dirs, links, FIFOs)',
   );
   const paths = entries.map((e) => e.path).sort();
-  assert.deepEqual(paths, findMetadataFiles(env.sim.qubesDir), 'exactly what find lists');
+  assert.deepEqual(paths, findMetadataFiles(env.qubesDir), 'exactly what find lists');
   for (const p of ['./qubes.xml', './appvms/work/notes.txt', './appvms/work/firewall.xml', './deep/a/b/c/settings.xml'])
     assert.ok(paths.includes(p), p);
   for (const p of paths) assert.ok(p.startsWith('./') && !p.split('/').includes('..'), `relative: ${p}`);
@@ -249,7 +243,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   );
 
   // list --json shows the session and its qubes
-  const list = await env.listJson();
+  const list = await listJson(env);
   assert.deepEqual(
     list.sessions.map((s) => s.id),
     [session],
@@ -260,7 +254,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
     selected.filter((x) => x !== 'disp-test'),
   );
   for (const x of selected.filter((n) => n !== 'disp-test')) assert.equal(list.qubes[x]?.newest, session, x);
-  const listed = await env.run(['list', '--dest', env.sim.archiveUrl, '-u', '--json', '--session', session]);
+  const listed = await env.run(['list', '--dest', env.archiveUrl, '-u', '--json', '--session', session]);
   assert.equal(listed.code, 0, listed.stderr);
   const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session
     .qubes;
@@ -296,7 +290,7 @@ test('selection errors: dom0 / unknown names only, or everything excluded → ex
       'work-clone',
     ],
   ]) {
-    const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', ...args]);
+    const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', ...args]);
     assert.equal(r.code, 9, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.json!.errors[0]!.kind, 'selection');
     assert.match(r.stderr, /Please supply a list of Qubes VMs to backup/);
@@ -310,7 +304,7 @@ test('selection errors: dom0 / unknown names only, or everything excluded → ex
 });
 
 test('a DispVM alone: nothing Wyng could send → exit 9 before any Wyng send, nothing stamped', async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'disp-test']);
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'disp-test']);
   assert.equal(r.code, 9, r.stderr);
   assert.equal(r.json!.errors[0]!.kind, 'selection');
   assert.match(r.stderr, /no volumes/);
@@ -320,7 +314,7 @@ test('a DispVM alone: nothing Wyng could send → exit 9 before any Wyng send, n
 
 test('backup_timestamp is never set on qubes tagged disp-created-by-dom0; an unchanged rerun is a new session', async () => {
   await client.setTag('disp-test', 'disp-created-by-dom0');
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'disp-test', 'work']);
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'disp-test', 'work']);
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
   assert.deepEqual(
@@ -342,20 +336,20 @@ test('backup_timestamp is never set on qubes tagged disp-created-by-dom0; an unc
 });
 
 test('--check-after-send runs `--session=newest arch-check` after the send', async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--check-after-send', 'personal']);
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', '--check-after-send', 'personal']);
   assert.equal(r.code, 0, r.stderr);
   const actions = r.wyng.map((c) => c.argv[c.argv.length - 1]);
   assert.ok(actions.indexOf('arch-check') > actions.indexOf('send'), actions.join(' '));
   const check = wyngAction(r.wyng, 'arch-check');
   assert.equal(check.length, 1);
-  assert.deepEqual(check[0]!.argv, [`--dest=${env.sim.archiveUrl}`, '-u', '--session=newest', 'arch-check']);
+  assert.deepEqual(check[0]!.argv, [`--dest=${env.archiveUrl}`, '-u', '--session=newest', 'arch-check']);
   assert.equal(check[0]!.exitCode, 0);
-  const without = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal']);
+  const without = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'personal']);
   assert.deepEqual(wyngAction(without.wyng, 'arch-check'), [], 'no check without the option');
 });
 
 test("a failing --check-after-send: Wyng's exit code, the backup result is still reported", async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--check-after-send', 'personal'], {
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', '--check-after-send', 'personal'], {
     env: { CAPTURE_FAIL_ARCH_CHECK: 'crash' },
   });
   assert.equal(r.code, 1, r.stderr);
@@ -378,7 +372,7 @@ test('--progress=json: JSON-lines events on stderr, one per volume; with --json 
     const r = await env.run([
       'backup',
       '--dest',
-      env.sim.archiveUrl,
+      env.archiveUrl,
       '-u',
       '--progress=json',
       ...(json ? ['--json'] : []),
@@ -425,7 +419,7 @@ test('--progress=json: JSON-lines events on stderr, one per volume; with --json 
     }
   }
   // without --progress there are no events
-  const quiet = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', 'personal']);
+  const quiet = await env.run(['backup', '--dest', env.archiveUrl, '-u', 'personal']);
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.ok(!quiet.stderr.split('\n').some((l) => l.startsWith('{')), quiet.stderr);
 });
@@ -434,7 +428,7 @@ test('extra tags (-w tag=…), --autoprune, --remap and -d reach the one send in
   const r = await env.run([
     'backup',
     '--dest',
-    env.sim.archiveUrl,
+    env.archiveUrl,
     '-u',
     '--json',
     '-w',
@@ -447,7 +441,7 @@ test('extra tags (-w tag=…), --autoprune, --remap and -d reach the one send in
   assert.equal(r.code, 0, r.stderr);
   const tmp = r.captured.tmpDir()!;
   assert.deepEqual(wyngAction(r.wyng, 'send')[0]!.argv, [
-    `--dest=${env.sim.archiveUrl}`,
+    `--dest=${env.archiveUrl}`,
     '-u',
     '--tag=nightly,Nightly backup',
     `--local-from=${tmp}/volumes.json`,
@@ -460,6 +454,6 @@ test('extra tags (-w tag=…), --autoprune, --remap and -d reach the one send in
     'send',
   ]);
   const session = backupResult(r).session!;
-  const list = await env.listJson();
+  const list = await listJson(env);
   assert.deepEqual(list.sessions.find((s) => s.id === session)?.tags, { nightly: 'Nightly backup', qubes: '' });
 });

@@ -11,11 +11,11 @@ import {
   assertRestored,
   comparable,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   writes,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
@@ -25,7 +25,7 @@ let lab: RestoreLab;
  * default_dispvm aa-dvm). Names are chosen so that alphabetical order would be wrong.
  * work gets an explicit netvm (sys-firewall) for the missing-reference cases.
  */
-async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
+async function prepare(_sim: Sandbox, c: AdminClient): Promise<string[]> {
   await c.createQube({ klass: 'TemplateVM', name: 'tpl-b', label: 'black' });
   await c.setFeature('tpl-b', 'os', 'Linux');
   await c.createQube({ klass: 'AppVM', name: 'zz-net', label: 'red', template: 'tpl-b' });
@@ -45,7 +45,7 @@ async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
 }
 
 before(async () => {
-  lab = await startRestoreLab({ prepare });
+  lab = await restoreLab(await buildSandbox(), { prepare });
 });
 
 after(async () => {

@@ -16,16 +16,17 @@ import type { CallLogEntry } from '../fakes/qubesd/index.ts';
 import {
   assertRestored,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   type LabRun,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 const QUBES = ['personal', 'sys-net', 'vault', 'work'];
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {

@@ -10,15 +10,16 @@ import {
   assertRestored,
   comparable,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   writes,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {

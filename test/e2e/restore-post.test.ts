@@ -8,13 +8,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { installPostStubs, type PostStubs } from '../helpers/post-stubs.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let sim: Simulator;
+let sim: Sandbox;
 let stubs: PostStubs;
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   stubs = installPostStubs(sim.dir);
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { FAKE_WYNG } from '../helpers/cli.ts';
 import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 /**
  * wyng.Backup and wyng.Restore end to end: the service scripts run as qrexec would, against
@@ -13,7 +13,7 @@ import { startSimulator, type Simulator } from '../helpers/sim.ts';
  * outside the profile are refused with zero Wyng calls and zero Admin API calls.
  */
 
-function setup(sim: Simulator): Record<string, string | undefined> {
+function setup(sim: Sandbox): Record<string, string | undefined> {
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   writeFileSync(
@@ -42,7 +42,7 @@ function setup(sim: Simulator): Record<string, string | undefined> {
   };
 }
 
-function wyngCalls(sim: Simulator): number {
+function wyngCalls(sim: Sandbox): number {
   const log = sim.env.WYNG_FAKE_LOG!;
   return existsSync(log)
     ? readFileSync(log, 'utf8')
@@ -51,7 +51,7 @@ function wyngCalls(sim: Simulator): number {
     : 0;
 }
 
-function auditLines(sim: Simulator): Array<Record<string, unknown>> {
+function auditLines(sim: Sandbox): Array<Record<string, unknown>> {
   const path = join(sim.env.WYNG_QUBES_STATE_DIR!, 'audit.log');
   return readFileSync(path, 'utf8')
     .split('\n')
@@ -63,7 +63,7 @@ test(
   'wyng.Backup and wyng.Restore through the services, refusals touching neither Wyng nor qubesd',
   { timeout: 120_000 },
   async () => {
-    const sim = await startSimulator();
+    const sim = await buildSandbox();
     try {
       // A remote Restore runs the default post step: stubs stand in for sudo and the qvm-* programs.
       const post = installPostStubs(sim.dir);

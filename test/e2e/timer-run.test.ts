@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import type { Report } from '../../src/adapters/reports.ts';
 import type { ProfileSummary } from '../../src/core/reports.ts';
 
@@ -25,11 +25,11 @@ function unitCommand(instance: string): { program: string; args: string[]; env: 
   return { program: program!, args, env };
 }
 
-let sim: Simulator;
+let sim: Sandbox;
 let sb: JobSandbox;
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   sb = jobSandbox();
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);

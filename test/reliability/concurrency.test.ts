@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installPostStubs } from '../helpers/post-stubs.ts';
 import { qrexecEnv } from '../helpers/rpc.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   INJECT,
@@ -24,7 +24,6 @@ import {
   comparable,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   type TemplateArchive,
@@ -47,8 +46,8 @@ interface Trace {
   code: number;
 }
 
-async function setup(): Promise<Simulator> {
-  const sim = await simWithArchive(template);
+async function setup(): Promise<Sandbox> {
+  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   writeFileSync(
@@ -86,7 +85,7 @@ interface Job {
 }
 
 /** Starts the three jobs at the same moment; `timeouts` are their lock waits (ms). */
-async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: number; timer: number }): Promise<Job[]> {
+async function startTogether(sim: Sandbox, timeouts: { cli: number; rpc: number; timer: number }): Promise<Job[]> {
   const trace = join(sim.dir, 'wyng-trace.jsonl');
   const common = {
     WYNG_QUBES_WYNG: INJECT,
@@ -130,7 +129,7 @@ async function startTogether(sim: Simulator, timeouts: { cli: number; rpc: numbe
   return [parse('CLI backup', cli!), parse('RPC restore', rpc!), parse('timer backup', timer!)];
 }
 
-function traces(sim: Simulator): Trace[] {
+function traces(sim: Sandbox): Trace[] {
   const p = join(sim.dir, 'wyng-trace.jsonl');
   return existsSync(p)
     ? readFileSync(p, 'utf8')
@@ -165,7 +164,7 @@ function overlaps(ts: Trace[]): string[] {
 }
 
 /** Every Qubes session made by these runs holds its qubes' volumes and the metadata, and verifies. */
-async function checkArchive(sim: Simulator, expected: Array<string[]>): Promise<string[]> {
+async function checkArchive(sim: Sandbox, expected: Array<string[]>): Promise<string[]> {
   const problems: string[] = [];
   const m = archiveModel(sim);
   const fresh = m.qubesSessions.filter((s) => s !== template.sessions[0]);
@@ -183,7 +182,7 @@ async function checkArchive(sim: Simulator, expected: Array<string[]>): Promise<
   return problems;
 }
 
-async function workRestored(sim: Simulator): Promise<boolean> {
+async function workRestored(sim: Sandbox): Promise<boolean> {
   const now = await snapshot(sim, ['work']);
   return (
     JSON.stringify(comparable(now.get('work'))) === JSON.stringify(comparable(template.archived.get('work'))) &&

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   BACKED_UP,
@@ -28,7 +28,6 @@ import {
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   type TemplateArchive,
@@ -39,12 +38,12 @@ let cleanRestore: string;
 let cleanBackupVolumes: string[];
 
 /** `vault` running (restore stops it), `personal` replaced by a StandaloneVM (restore removes and re-creates it), plus the usual damage. */
-async function setupRestore(sim: Simulator): Promise<void> {
+async function setupRestore(sim: Sandbox): Promise<void> {
   await damage(sim);
   await adminClient(sim).createQube({ klass: 'StandaloneVM', name: 'personal', label: 'purple' });
 }
 
-function envFor(sim: Simulator, crashAt?: string): Record<string, string> {
+function envFor(sim: Sandbox, crashAt?: string): Record<string, string> {
   const tmp = join(sim.dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
   return {
@@ -55,7 +54,7 @@ function envFor(sim: Simulator, crashAt?: string): Record<string, string> {
   };
 }
 
-const restoreArgs = (sim: Simulator): string[] => [
+const restoreArgs = (sim: Sandbox): string[] => [
   'restore',
   '--dest',
   sim.archiveUrl,
@@ -66,9 +65,9 @@ const restoreArgs = (sim: Simulator): string[] => [
   template.sessions[0]!,
   ...BACKED_UP,
 ];
-const backupArgs = (sim: Simulator): string[] => ['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP];
+const backupArgs = (sim: Sandbox): string[] => ['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP];
 
-async function restoreState(sim: Simulator): Promise<string> {
+async function restoreState(sim: Sandbox): Promise<string> {
   const settings = await snapshot(sim, BACKED_UP);
   const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
   for (const q of BACKED_UP) {
@@ -81,7 +80,7 @@ async function restoreState(sim: Simulator): Promise<string> {
   return JSON.stringify(out);
 }
 
-function newestSessionVolumes(sim: Simulator): { session: string; volumes: string[] } {
+function newestSessionVolumes(sim: Sandbox): { session: string; volumes: string[] } {
   const m = archiveModel(sim);
   const session = m.qubesSessions[m.qubesSessions.length - 1]!;
   return { session, volumes: m.sessionVolumes[session] ?? [] };
@@ -93,7 +92,7 @@ let preRestore: Map<string, QubeSettings>;
 before(async () => {
   requireFreshBundle();
   template = await buildTemplateArchive(1);
-  const sim = await simWithArchive(template, { running: ['vault'] });
+  const sim = await buildSandbox({ qubesd: { running: ['vault'] }, archive: { copyFrom: template.archiveDir } });
   try {
     await setupRestore(sim);
     preRestore = await snapshot(sim, BACKED_UP);
@@ -121,7 +120,7 @@ interface Outcome {
 }
 
 async function crashRestore(step: string): Promise<Outcome> {
-  const sim = await simWithArchive(template, { running: ['vault'] });
+  const sim = await buildSandbox({ qubesd: { running: ['vault'] }, archive: { copyFrom: template.archiveDir } });
   const problems: string[] = [];
   try {
     await setupRestore(sim);
@@ -158,7 +157,7 @@ async function crashRestore(step: string): Promise<Outcome> {
 }
 
 async function crashBackup(step: string): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
   const problems: string[] = [];
   try {
     const before = new Set(sim.qubesd.state.qubes.keys());
@@ -245,7 +244,7 @@ test(
 );
 
 test('the crash hook is inert for other steps; a job removes temp dirs of dead jobs only', async () => {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
   try {
     const tmp = envFor(sim).TMPDIR!;
     // a dead job's dir (no such pid), a live process's dir (this test), something else

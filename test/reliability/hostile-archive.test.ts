@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
 import { FAKE_WYNG } from '../helpers/cli.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 import { waitForNewSessionSecond } from './helpers/archive-state.ts';
 import {
@@ -24,7 +24,6 @@ import {
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   table,
   type TemplateArchive,
 } from './helpers/scenario.ts';
@@ -39,7 +38,7 @@ after(() => {
 });
 
 /** Sends `xml` as the qubes.xml of a new session holding personal's, vault's and work's data. */
-async function sendSession(sim: Simulator, xml: string): Promise<string> {
+async function sendSession(sim: Sandbox, xml: string): Promise<string> {
   const tar = join(sim.dir, 'hostile.tgz');
   writeFileSync(tar, makeTgz([{ name: 'qubes.xml', data: xml }]));
   const vols = (q: string): [string, string] => [`appvms/${q}/private.img`, `appvms/${q}/private.img`];
@@ -315,7 +314,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
   const problems: string[] = [];
   try {
     const session = await sendSession(sim, c.xml(sim.qubesd.dumpQubesXml()));

@@ -16,7 +16,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import type { JsonEnvelope, Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type JsonEnvelope, type Sandbox } from '../helpers/sim.ts';
 import {
   BACKED_UP,
   IN_PROGRESS,
@@ -27,7 +27,6 @@ import {
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   type TemplateArchive,
@@ -48,7 +47,7 @@ interface RunResult {
 }
 
 /** The built program as a separate process: the fake qubesd keeps this process's event loop to itself. */
-async function restore(sim: Simulator, timeoutMs?: number): Promise<RunResult> {
+async function restore(sim: Sandbox, timeoutMs?: number): Promise<RunResult> {
   const started = Date.now();
   const r = await sim.run(
     [
@@ -70,7 +69,7 @@ async function restore(sim: Simulator, timeoutMs?: number): Promise<RunResult> {
 }
 
 /** Everything a restore decides: the qubes that exist, the settings and bytes of the restored ones. */
-async function finalState(sim: Simulator): Promise<string> {
+async function finalState(sim: Sandbox): Promise<string> {
   const settings = await snapshot(sim, BACKED_UP);
   const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
   for (const q of BACKED_UP) {
@@ -84,14 +83,14 @@ async function finalState(sim: Simulator): Promise<string> {
 }
 
 /** The usual damage plus changed firewall rules; `vault` runs (the restore kills it). */
-async function setup(): Promise<Simulator> {
-  const sim = await simWithArchive(template, { running: ['vault'] });
+async function setup(): Promise<Sandbox> {
+  const sim = await buildSandbox({ qubesd: { running: ['vault'] }, archive: { copyFrom: template.archiveDir } });
   await damage(sim);
   await adminClient(sim).setFirewall('work', ['action=drop']);
   return sim;
 }
 
-const lastSeq = (sim: Simulator): number => sim.qubesd.callLog.reduce((m, c) => Math.max(m, c.seq), 0);
+const lastSeq = (sim: Sandbox): number => sim.qubesd.callLog.reduce((m, c) => Math.max(m, c.seq), 0);
 
 before(async () => {
   requireFreshBundle();

@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   BACKED_UP,
@@ -28,7 +28,6 @@ import {
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   wyngCalls,
@@ -502,7 +501,7 @@ after(() => {
   if (template) removeDir(template.dir);
 });
 
-function argsFor(c: Case, sim: Simulator): string[] {
+function argsFor(c: Case, sim: Sandbox): string[] {
   const [s1, s2] = template.sessions as [string, string];
   const common = ['--dest', sim.archiveUrl, '-u', '--json', ...(c.extraArgs ?? [])];
   switch (c.command) {
@@ -527,7 +526,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
   try {
     if (c.command === 'restore') await damage(sim);
     // `POOL` in a fault stands for the pool directory of `work`'s volume

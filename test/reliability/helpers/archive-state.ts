@@ -3,9 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { buildArchiveModel, parseWyngListOutput, type ArchiveModel } from '../../../src/core/archive.ts';
 import { FAKE_WYNG } from '../../helpers/cli.ts';
-import type { Simulator } from '../../helpers/sim.ts';
+import type { Sandbox } from '../../helpers/sim.ts';
 
-export function archiveModel(sim: Simulator): ArchiveModel {
+export function archiveModel(sim: Sandbox): ArchiveModel {
   const r = spawnSync(FAKE_WYNG, [`--dest=${sim.archiveUrl}`, '-u', '--json', 'list'], {
     env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: `${sim.env.WYNG_FAKE_LOCK}.reader` },
     encoding: 'utf8',
@@ -15,7 +15,7 @@ export function archiveModel(sim: Simulator): ArchiveModel {
 }
 
 /** Every session of every volume: `volume@session`, sorted (a fingerprint of the archive). */
-export function archiveFingerprint(sim: Simulator): string[] {
+export function archiveFingerprint(sim: Sandbox): string[] {
   const m = archiveModel(sim);
   return Object.entries(m.volumeSessions)
     .flatMap(([v, ss]) => ss.map((s) => `${v}@${s}`))
@@ -35,7 +35,7 @@ function sessionName(ms: number): string {
  * Wyng names a session by the second and crashes ("Duplicate session name") on a send in the
  * second of an existing session; tests that need a new session wait for the next second.
  */
-export async function waitForNewSessionSecond(sim: Simulator): Promise<void> {
+export async function waitForNewSessionSecond(sim: Sandbox): Promise<void> {
   const newest = Object.keys(archiveModel(sim).sessionVolumes).sort().at(-1) ?? '';
   while (sessionName(Date.now()) <= newest) await new Promise((r) => setTimeout(r, 50));
 }
