@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
-import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import type { Report } from '../../src/adapters/reports.ts';
 import type { ProfileSummary } from '../../src/core/reports.ts';
@@ -26,11 +25,9 @@ function unitCommand(instance: string): { program: string; args: string[]; env: 
 }
 
 let sim: Sandbox;
-let sb: JobSandbox;
 
 before(async () => {
   sim = await buildSandbox();
-  sb = jobSandbox();
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);
   const configDir = sim.env.WYNG_QUBES_CONFIG_DIR!;
@@ -45,17 +42,17 @@ before(async () => {
       '    qubes: [work, personal]',
       '    schedule: "Mon..Fri 02:00"',
       '    hooks:',
-      `      before: ${sb.recorder('before')}`,
-      `      after: ${sb.recorder('after')}`,
+      `      before: ${sim.recorder('before')}`,
+      `      after: ${sim.recorder('after')}`,
       '    notify:',
       '      desktop: failure',
-      `      command: ${sb.recorder('mail')}`,
+      `      command: ${sim.recorder('mail')}`,
       '  broken:',
       `    dest: "file:${join(sim.dir, 'no-such-archive')}"`,
       '    qubes: [work]',
       '    notify:',
       '      desktop: failure',
-      `      command: ${sb.recorder('mail-broken')}`,
+      `      command: ${sim.recorder('mail-broken')}`,
       '',
     ].join('\n'),
   );
@@ -69,8 +66,8 @@ after(async () => {
 function timerEnv(unitEnv: Record<string, string>): Record<string, string> {
   return {
     ...unitEnv,
-    WYNG_QUBES_NOTIFY_SEND: sb.env.WYNG_QUBES_NOTIFY_SEND!,
-    WYNG_QUBES_DESKTOP_USER: sb.env.WYNG_QUBES_DESKTOP_USER!,
+    WYNG_QUBES_NOTIFY_SEND: sim.env.WYNG_QUBES_NOTIFY_SEND!,
+    WYNG_QUBES_DESKTOP_USER: sim.env.WYNG_QUBES_DESKTOP_USER!,
   };
 }
 
@@ -103,12 +100,12 @@ test('a scheduled backup: hooks around it, a report, the mail notifier gets it, 
   );
   assert.equal(rep.hooks?.before?.ok, true);
   assert.equal(rep.hooks?.after?.ok, true);
-  assert.equal(sb.recorded('before')[0]?.env.WYNG_QUBES_RUN_SOURCE, 'timer');
-  assert.equal(sb.recorded('after')[0]?.env.WYNG_QUBES_OK, '1');
-  const mails = sb.recorded('mail');
+  assert.equal(sim.recorded('before')[0]?.env.WYNG_QUBES_RUN_SOURCE, 'timer');
+  assert.equal(sim.recorded('after')[0]?.env.WYNG_QUBES_OK, '1');
+  const mails = sim.recorded('mail');
   assert.equal(mails.length, 1);
   assert.deepEqual(JSON.parse(mails[0]!.stdin), rep, 'the notifier got the report as written');
-  assert.equal(sb.recorded('desktop').length, 0, 'desktop: failure → nothing on success');
+  assert.equal(sim.recorded('desktop').length, 0, 'desktop: failure → nothing on success');
 
   const summary = await sim.run(['report', '--json']);
   const nightly = (summary.json?.result as { profiles: ProfileSummary[] }).profiles.find(
@@ -128,9 +125,9 @@ test('a scheduled backup that fails: failed report, mail notifier and a critical
   assert.equal(rep.source, 'timer');
   assert.equal(rep.exitCode, r.code);
   assert.ok(rep.errors.length > 0);
-  const [mail] = sb.recorded('mail-broken');
+  const [mail] = sim.recorded('mail-broken');
   assert.equal((JSON.parse(mail!.stdin) as Report).ok, false);
-  const desktop = sb.recorded('desktop');
+  const desktop = sim.recorded('desktop');
   assert.equal(desktop.length, 1);
   assert.ok(desktop[0]!.args.includes('--urgency=critical'));
   assert.ok(desktop[0]!.args.includes("wyng-qubes: backup of 'broken' FAILED"));

@@ -172,11 +172,13 @@ export function pattern(seed: string, size = 256 * 1024): Buffer {
  * sets WYNG_FAKE_DELAY_MS; CAPTURE_PLANT_STALE writes that text as `volumes.json.error` into every
  * wyng-qubes temp dir below $TMPDIR during `list` (a stale error file, as if left by an earlier
  * run). CAPTURE_HANG_LIST_AFTER_SEND makes a `list` after the send hang (until a signal) and marks
- * its start with `list-after-send.started` in the capture dir.
+ * its start with `list-after-send.started` in the capture dir. CAPTURE_MARK=FILE appends FILE's
+ * content (`-` when there is none) to FILE.seen at each call (to see what a hook did before Wyng).
  */
 function wrapperScript(): string {
   return `#!/bin/sh
-eval "action=\\\${$#}"
+action=
+for a in "$@"; do case "$a" in -*) ;; *) action=$a; break ;; esac; done
 key=$(printf '%s' "$action" | tr 'a-z-' 'A-Z_')
 if [ -n "$CAPTURE_DIR" ]; then
   mkdir -p "$CAPTURE_DIR"
@@ -200,6 +202,9 @@ if [ "$action" = list ] && [ -n "$CAPTURE_PLANT_STALE" ] && [ -n "$TMPDIR" ]; th
   for d in "$TMPDIR"/wyng-qubes-*; do
     [ -d "$d" ] && printf '%s' "$CAPTURE_PLANT_STALE" > "$d/volumes.json.error"
   done
+fi
+if [ -n "$CAPTURE_MARK" ]; then
+  { cat "$CAPTURE_MARK" 2>/dev/null || echo -; } >> "$CAPTURE_MARK.seen"
 fi
 eval "fail=\\\${CAPTURE_FAIL_$key:-}"
 eval "delay=\\\${CAPTURE_DELAY_$key:-}"
@@ -307,8 +312,22 @@ function seedSession(sb: Sandbox, s: SeedSession, index: number): void {
   if (r.status !== 0) throw new Error(`seeding the archive failed (${r.status}): ${r.stderr}`);
 }
 
+const leftOver = new Set<string>();
+let cleanupRegistered = false;
+
+/** Sandboxes not stopped are removed when the test process ends (kept with WYNG_QUBES_KEEP_TEST_DIRS=1). */
+function track(dir: string): void {
+  leftOver.add(dir);
+  if (cleanupRegistered || process.env.WYNG_QUBES_KEEP_TEST_DIRS === '1') return;
+  cleanupRegistered = true;
+  process.once('exit', () => {
+    for (const d of leftOver) rmSync(d, { recursive: true, force: true });
+  });
+}
+
 export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> {
   const dir = mkdtempSync(join(tmpdir(), 'wq-sb-'));
+  if (!opts.keep) track(dir);
   const root = join(dir, 'root');
   const qubesDir = join(root, 'var', 'lib', 'qubes');
   const configDir = join(dir, 'etc');
@@ -487,6 +506,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     recorded: (name) => readJsonLines(join(dir, `${name}.log`)),
     async stop() {
       await qubesd?.stop();
+      leftOver.delete(dir);
       if (!opts.keep && process.env.WYNG_QUBES_KEEP_TEST_DIRS !== '1') rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -503,6 +523,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       if (init.code !== 0) throw new Error(`arch-init failed (${init.code}): ${init.stderr}`);
       archive.seed.forEach((s, i) => seedSession(sb, s, i));
     }
+    rmSync(wyngLog, { force: true }); // wyngCalls() shows the tests' calls only, not the setup's
     if (opts.profiles !== undefined)
       sb.writeProfiles(typeof opts.profiles === 'string' ? opts.profiles : opts.profiles(sb));
   } catch (err) {
