@@ -8,6 +8,7 @@
 //   buildSandbox({ archive: 'create' })                ... and an empty unencrypted archive
 //   buildSandbox({ archive: { copyFrom: dir } })       ... and a copy of a prepared archive
 //   buildSandbox({ qubesd: false, archive: { seed } }) no qubesd; an archive made by fake Wyng sends
+//                                                      (encrypted with `passphrase` if given)
 //   buildSandbox({ profiles: (sb) => `profiles: …` })  profiles.yaml (mode 600) in the config dir
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
@@ -49,7 +50,7 @@ export interface SandboxOptions {
   /** the fake qubesd (default: the lab scenario, 256 KiB volumes); false: none (its socket leads nowhere) */
   qubesd?: Partial<FakeQubesdOptions> | false;
   /** the archive at `archiveUrl`: none (default), `create`d through wyng-qubes, copied, or seeded */
-  archive?: 'create' | { copyFrom: string } | { seed: SeedSession[] };
+  archive?: 'create' | { copyFrom: string } | { seed: SeedSession[]; passphrase?: string };
   /** profiles.yaml (mode 600); as a function it gets the sandbox (for archiveUrl, recorder, dir) */
   profiles?: string | ((sb: Sandbox) => string);
   /** more environment for every run (e.g. WYNG_QUBES_LOCK_TIMEOUT_MS) */
@@ -173,7 +174,8 @@ export function pattern(seed: string, size = 256 * 1024): Buffer {
  * wyng-qubes temp dir below $TMPDIR during `list` (a stale error file, as if left by an earlier
  * run). CAPTURE_HANG_LIST_AFTER_SEND makes a `list` after the send hang (until a signal) and marks
  * its start with `list-after-send.started` in the capture dir. CAPTURE_MARK=FILE appends FILE's
- * content (`-` when there is none) to FILE.seen at each call (to see what a hook did before Wyng).
+ * content (`-` when there is none) to FILE.seen at each call (to see what a hook did before Wyng);
+ * CAPTURE_ENV_NAMES=FILE appends the names of the call's environment variables (one line a call).
  */
 function wrapperScript(): string {
   return `#!/bin/sh
@@ -202,6 +204,10 @@ if [ "$action" = list ] && [ -n "$CAPTURE_PLANT_STALE" ] && [ -n "$TMPDIR" ]; th
   for d in "$TMPDIR"/wyng-qubes-*; do
     [ -d "$d" ] && printf '%s' "$CAPTURE_PLANT_STALE" > "$d/volumes.json.error"
   done
+fi
+if [ -n "$CAPTURE_ENV_NAMES" ]; then
+  env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p' | sort | tr '\\n' ' ' >> "$CAPTURE_ENV_NAMES"
+  echo >> "$CAPTURE_ENV_NAMES"
 fi
 if [ -n "$CAPTURE_MARK" ]; then
   { cat "$CAPTURE_MARK" 2>/dev/null || echo -; } >> "$CAPTURE_MARK.seen"
@@ -273,7 +279,7 @@ function envelope(stdout: string): JsonEnvelope | undefined {
 }
 
 /** Sends one seeded session with the fake Wyng, as a backup would (tag, metadata volume). */
-function seedSession(sb: Sandbox, s: SeedSession, index: number): void {
+function seedSession(sb: Sandbox, s: SeedSession, index: number, passphrase: string | undefined): void {
   const pool = join(sb.dir, 'seed-pool');
   const list: Array<[string, string]> = [];
   for (const q of s.qubes) {
@@ -296,11 +302,13 @@ function seedSession(sb: Sandbox, s: SeedSession, index: number): void {
       '--tag=qubes',
       '--send-unchanged',
       `--import-other-from=wyng-qubes-metadata:|:${tar}`,
+      ...(passphrase !== undefined ? ['--passcmd=printenv SEED_PASSPHRASE'] : []),
       'send',
     ],
     {
       env: {
         PATH: process.env.PATH,
+        SEED_PASSPHRASE: passphrase,
         TZ: 'UTC',
         WYNG_FAKE_NOW: s.at,
         WYNG_FAKE_LOCK: sb.env.WYNG_FAKE_LOCK,
@@ -519,9 +527,13 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     } else if (archive !== undefined && 'copyFrom' in archive) {
       cpSync(archive.copyFrom, archiveDir, { recursive: true });
     } else if (archive !== undefined) {
-      const init = await fakeWyng(['--encrypt=off', 'arch-init']);
+      const { passphrase } = archive;
+      const init = await fakeWyng(
+        passphrase === undefined ? ['--encrypt=off', 'arch-init'] : ['--passcmd=printenv SEED_PASSPHRASE', 'arch-init'],
+        passphrase === undefined ? {} : { SEED_PASSPHRASE: passphrase },
+      );
       if (init.code !== 0) throw new Error(`arch-init failed (${init.code}): ${init.stderr}`);
-      archive.seed.forEach((s, i) => seedSession(sb, s, i));
+      archive.seed.forEach((s, i) => seedSession(sb, s, i, passphrase));
     }
     rmSync(wyngLog, { force: true }); // wyngCalls() shows the tests' calls only, not the setup's
     if (opts.profiles !== undefined)

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { WqError } from '../../src/core/errors.ts';
 import { narrowRequest, PROFILE_NAME, ProfileSchema, RPC_OPERATIONS, type Profile } from '../../src/core/profiles.ts';
 import { MAX_REQUEST_BYTES, validateCall, type RawCall } from '../../src/core/rpc.ts';
-import { onlyDocument, qrexecEnv, rpcInProcess, rpcSandbox } from '../helpers/rpc.ts';
+import { onlyDocument, qrexecEnv, rpcInProcess, rpcSandboxOptions } from '../helpers/rpc.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 /**
  * Property-based fuzz of the RPC trust boundary: the qrexec argument, service name, caller
@@ -249,10 +250,11 @@ test('fuzz: 12,000 qrexec calls (argument + stdin) — a plan inside the profile
 });
 
 test('fuzz: refused calls through the real entry point answer one JSON error and never run Wyng', async () => {
-  const sandbox = rpcSandbox(
-    `profiles:
+  const sandbox = await buildSandbox(
+    rpcSandboxOptions(
+      (sb) => `profiles:
   nightly:
-    dest: file:/mnt/backup
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote: { operations: [Backup, Restore, Verify, List, Prune, Status], restore_qubes: [work], callers: [mgmt] }
   weekly:
@@ -260,6 +262,7 @@ test('fuzz: refused calls through the real entry point answer one JSON error and
     includes: true
     remote: { operations: [List, Status] }
 `,
+    ),
   );
   // A stand-in qubesd socket that counts connections: no refused call may reach qubesd.
   let qubesdConnections = 0;
