@@ -48,7 +48,9 @@ try {
   const o = median(ours);
   const w = median(wyng);
   emit(
-    `backup of ${qubes} qubes: ours ${o.toFixed(0)} ms, (fake) Wyng ${w.toFixed(0)} ms, ${calls} Admin API calls (${(calls / qubes).toFixed(2)} per qube incl. the backup_timestamp write); metadata tar of a 1,000-domain qubes.xml: ${median(tarTimes).toFixed(1)} ms`,
+    `backup of ${qubes} qubes: ours ${o.toFixed(0)} ms, (fake) Wyng ${w.toFixed(0)} ms, ` +
+      `${calls} Admin API calls (${(calls / qubes).toFixed(2)} per qube incl. the backup_timestamp ` +
+      `write); metadata tar of a 1,000-domain qubes.xml: ${median(tarTimes).toFixed(1)} ms`,
     {
       backup50: {
         oursMs: Math.round(o),

@@ -32,6 +32,8 @@ for (let i = 0; i < 5; i += 1) {
 }
 baseline.sort((a, b) => a - b);
 console.log(
-  `cold start (node dist/wyng-qubes.mjs version): median ${median.toFixed(1)} ms over ${runs} runs (min ${times[0]!.toFixed(1)}, max ${times[times.length - 1]!.toFixed(1)}); bare node: ${baseline[2]!.toFixed(1)} ms; target < 150 ms`,
+  `cold start (node dist/wyng-qubes.mjs version): median ${median.toFixed(1)} ms over ${runs} ` +
+    `runs (min ${times[0]!.toFixed(1)}, max ${times[times.length - 1]!.toFixed(1)}); bare node: ` +
+    `${baseline[2]!.toFixed(1)} ms; target < 150 ms`,
 );
 if (process.argv.includes('--json')) console.log(JSON.stringify({ coldStartMs: Number(median.toFixed(1)) }));

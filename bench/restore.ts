@@ -49,7 +49,9 @@ try {
   const single = await restore(['--session', session, one]);
   emit(
     [
-      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ${full.ms.toFixed(0)} ms incl. the (fake) Wyng receive, ${full.calls} Admin API calls (${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
+      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ` +
+        `${full.ms.toFixed(0)} ms incl. the (fake) Wyng receive, ${full.calls} Admin API calls ` +
+        `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
       `unchanged rerun: ${rerun.calls} calls, ${rerun.writes} writes`,
       `one-qube restore: ${single.calls} calls, ${single.writes} writes (wyng-util-qubes: 68–73 calls)`,
     ].join('\n'),

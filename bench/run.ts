@@ -61,7 +61,8 @@ const rows: Array<[string, string, string]> = [
   ],
   [
     'restore settings of 200 qubes',
-    `${get('restore200.ms')} ms, ${get('restore200.calls')} calls (${get('restore200.callsPerQube')}/qube), ${get('restore200.writes')} writes`,
+    `${get('restore200.ms')} ms, ${get('restore200.calls')} calls ` +
+      `(${get('restore200.callsPerQube')}/qube), ${get('restore200.writes')} writes`,
     '< 1 s, ≤ 3 reads/qube + 1 per change',
   ],
   ['unchanged rerun: Admin API writes', get('rerunWrites'), '0'],

@@ -36,8 +36,10 @@ if (process.argv.includes('--json')) {
   );
 } else {
   console.log(
-    `qubes.xml with ${DOMAINS} domains (${(xml.length / 1024 / 1024).toFixed(2)} MiB): median parse ${median.toFixed(1)} ms over ${runs} runs ` +
-      `(min ${(times[0] as number).toFixed(1)}, max ${(times[times.length - 1] as number).toFixed(1)}; CPU time median ${cpuMedian.toFixed(1)} ms); ` +
+    `qubes.xml with ${DOMAINS} domains (${(xml.length / 1024 / 1024).toFixed(2)} MiB): median ` +
+      `parse ${median.toFixed(1)} ms over ${runs} runs ` +
+      `(min ${(times[0] as number).toFixed(1)}, max ` +
+      `${(times[times.length - 1] as number).toFixed(1)}; CPU time median ${cpuMedian.toFixed(1)} ms); ` +
       `peak RSS ${rssMb.toFixed(1)} MB; target < 100 ms`,
   );
 }

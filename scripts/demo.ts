@@ -64,7 +64,9 @@ try {
   };
   const session = backup.session;
   out(
-    `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`,
+    `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ` +
+      `${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, ` +
+      `firewall, notes) in ${backup.seconds.toFixed(1)} s`,
   );
 
   step('2. damage the system');
@@ -126,11 +128,14 @@ try {
   };
   for (const q of restore.qubes)
     out(
-      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)${q.error ? ` — ${q.error}` : ''}`,
+      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} ` +
+        `change(s)${q.error ? ` — ${q.error}` : ''}`,
     );
   const calls = sim.qubesd.callLog.slice(callsBefore);
   out(
-    `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`,
+    `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ` +
+      `${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ` +
+      `${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`,
   );
   if (calls.length !== restore.adminApi.calls)
     problems.push(`call count mismatch: fake saw ${calls.length}, tool reported ${restore.adminApi.calls}`);
@@ -169,7 +174,8 @@ try {
   mkdirSync(sim.env.WYNG_QUBES_CONFIG_DIR!, { recursive: true });
   writeFileSync(
     join(sim.env.WYNG_QUBES_CONFIG_DIR!, 'profiles.yaml'),
-    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    remote:\n      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n`,
+    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    ` +
+      `remote:\n      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n`,
     { mode: 0o600 },
   );
   const rpc = await sim.run(['rpc', 'wyng.List'], {
@@ -196,7 +202,8 @@ try {
   });
   const refusedDoc = JSON.parse(refused.stdout) as { ok: boolean; errors: Array<{ message: string }> };
   out(
-    `  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ${refusedDoc.errors[0]?.message ?? ''}`,
+    `  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ` +
+      `${refusedDoc.errors[0]?.message ?? ''}`,
   );
   if (refusedDoc.ok) problems.push('the profile did not refuse a restore of vault');
 
@@ -227,7 +234,9 @@ try {
 
   step('report');
   out(
-    `  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes with ${restore.adminApi.writes} writes`,
+    `  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; ` +
+      `restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes ` +
+      `with ${restore.adminApi.writes} writes`,
   );
   out(`  total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length === 0) out('\nRESULT: everything matched.');

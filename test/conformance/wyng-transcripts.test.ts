@@ -94,7 +94,6 @@ const QVOLS = [
 const BIG = 'appvms/big/private.img';
 const MDVOL = 'wyng-qubes-metadata';
 const MiB = 1 << 20;
-const PASSCMD_ENV = 'WYNGPASS';
 
 // ---- the lab ------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
  * a real qubesd when QUBESD_REAL_SOCKET is set (e.g. the lab of ../shared/lab/qubesd), else the
  * fake qubesd of test/fakes/qubesd seeded with the recorded qubes.xml (plus a 4.2-mode fake for
  * the device API probe); QUBESD_CONTRACT_TARGET=replay replays the recorded qubesd bytes, which
- * can only serve the read-only part. Against a real qubesd the tests are read-mostly: the only qube they change is one they
+ * can only serve the read-only part. Against a real qubesd the tests are read-mostly: the only qube they change is one
+ * they
  * create, named `wq-test-*`, and remove again.
  */
 import { test, after } from 'node:test';
@@ -90,35 +91,39 @@ test(`[${target.kind}] typed errors from qubesd`, async () => {
   await rejectsWith('PermissionDenied', () => c.poolInfo('no-such-pool'));
 });
 
-test(`[${target.kind}] readQubeSettings: the documented call budget, explicit properties only, nothing read twice`, async () => {
-  const c = client();
-  const live = await c.listQubes();
-  const names = target.readQubes(live);
-  const devices = target.kind === 'replay' ? ['pci'] : 'all';
-  const before = c.log.summary().calls;
-  const settings = await c.readQubeSettings(names, { devices });
-  const s = c.log.summary();
-  const classes = devices === 'all' ? (await c.deviceClasses()).length : devices.length;
-  const features = [...settings.values()].reduce((n, q) => n + Object.keys(q.features).length, 0);
-  const nonAdmin = [...settings.values()].filter((q) => q.klass !== 'AdminVM').length;
-  // vm.List was already cached; deviceclass.List once; per qube GetAll + feature.List + tag.List;
-  // one feature.Get per feature; one Assigned per class per (non-dom0) qube
-  assert.equal(s.calls - before, 1 + names.length * 3 + features + nonAdmin * classes);
-  assert.deepEqual([...settings.keys()].sort(), [...names].sort());
-  for (const q of settings.values()) {
-    if (q.klass !== 'AdminVM') assert.equal(q.properties.name, q.name);
-    for (const tag of q.tags) assert.match(tag, /^[A-Za-z0-9_-]+$/);
-    assert.deepEqual(q.tags, [...q.tags].sort());
-    for (const v of Object.values(q.features)) assert.match(v, /^[\x20-\x7e]*$/);
-  }
-  const calls = c.log.summary().calls;
-  await c.readQubeSettings(names, { devices });
-  assert.equal(c.log.summary().calls, calls, 'the second read is served from the cache');
-  process.stderr.write(
-    `qubesd-client contract [${target.kind}]: readQubeSettings of ${names.length} qubes = ${s.calls - before + 1} calls incl. admin.vm.List ` +
-      `(${features} feature values, ${classes} device classes)\n`,
-  );
-});
+test(
+  `[${target.kind}] readQubeSettings: the documented call budget, explicit properties only, ` + `nothing read twice`,
+  async () => {
+    const c = client();
+    const live = await c.listQubes();
+    const names = target.readQubes(live);
+    const devices = target.kind === 'replay' ? ['pci'] : 'all';
+    const before = c.log.summary().calls;
+    const settings = await c.readQubeSettings(names, { devices });
+    const s = c.log.summary();
+    const classes = devices === 'all' ? (await c.deviceClasses()).length : devices.length;
+    const features = [...settings.values()].reduce((n, q) => n + Object.keys(q.features).length, 0);
+    const nonAdmin = [...settings.values()].filter((q) => q.klass !== 'AdminVM').length;
+    // vm.List was already cached; deviceclass.List once; per qube GetAll + feature.List + tag.List;
+    // one feature.Get per feature; one Assigned per class per (non-dom0) qube
+    assert.equal(s.calls - before, 1 + names.length * 3 + features + nonAdmin * classes);
+    assert.deepEqual([...settings.keys()].sort(), [...names].sort());
+    for (const q of settings.values()) {
+      if (q.klass !== 'AdminVM') assert.equal(q.properties.name, q.name);
+      for (const tag of q.tags) assert.match(tag, /^[A-Za-z0-9_-]+$/);
+      assert.deepEqual(q.tags, [...q.tags].sort());
+      for (const v of Object.values(q.features)) assert.match(v, /^[\x20-\x7e]*$/);
+    }
+    const calls = c.log.summary().calls;
+    await c.readQubeSettings(names, { devices });
+    assert.equal(c.log.summary().calls, calls, 'the second read is served from the cache');
+    process.stderr.write(
+      `qubesd-client contract [${target.kind}]: readQubeSettings of ${names.length} qubes = ` +
+        `${s.calls - before + 1} calls incl. admin.vm.List ` +
+        `(${features} feature values, ${classes} device classes)\n`,
+    );
+  },
+);
 
 test(`[${target.kind}] pools, labels, device classes, volumes`, async () => {
   const c = client();

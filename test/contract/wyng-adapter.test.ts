@@ -13,11 +13,19 @@ import { wyngTarget, writeVolume } from '../helpers/wyng-target.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/core/wyng-argv.ts';
 
-const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
-<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-1" class="TemplateVM"><properties><property name="name">tpl</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-2" class="AppVM"><properties><property name="name">work</property><property name="qid">2</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-3" class="DispVM"><properties><property name="name">disp7</property><property name="qid">3</property><property name="label">label-1</property></properties><features/><tags/></domain>
+const QUBES_XML =
+  `<qubes><labels><label id="label-1" ` +
+  `color="0xcc0000">red</label></labels><pools/><properties/><domains>
+<domain id="domain-0" class="AdminVM"><properties><property ` +
+  `name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-1" class="TemplateVM"><properties><property ` +
+  `name="name">tpl</property><property name="qid">1</property><property ` +
+  `name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-2" class="AppVM"><properties><property name="name">work</property><property ` +
+  `name="qid">2</property><property name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-3" class="DispVM"><properties><property ` +
+  `name="name">disp7</property><property name="qid">3</property><property ` +
+  `name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
 interface Doc {

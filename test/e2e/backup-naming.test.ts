@@ -16,8 +16,10 @@ function mixedPoolsXml(): string {
   let xml = readFileSync(SCENARIO_QUBES_XML, 'utf8');
   xml = xml.replace(
     '</pools>',
-    '  <pool name="lvm" driver="lvm_thin" volume_group="qubes_dom0" thin_pool="vm-pool" revisions_to_keep="2" ephemeral_volatile="False"/>\n' +
-      '    <pool name="legacy" dir_path="/var/lib/qubes-legacy" driver="file" revisions_to_keep="1" ephemeral_volatile="False"/>\n  </pools>',
+    '  <pool name="lvm" driver="lvm_thin" volume_group="qubes_dom0" thin_pool="vm-pool" ' +
+      'revisions_to_keep="2" ephemeral_volatile="False"/>\n' +
+      '    <pool name="legacy" dir_path="/var/lib/qubes-legacy" driver="file" ' +
+      'revisions_to_keep="1" ephemeral_volatile="False"/>\n  </pools>',
   );
   xml = xml.replace(
     'name="private" pool="varlibqubes" vid="appvms/personal/private"',

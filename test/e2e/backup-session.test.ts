@@ -72,236 +72,250 @@ after(async () => {
   await env?.stop();
 });
 
-test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte and the metadata in the archive', async () => {
-  const xmlAtBackup = env.qubesd.dumpQubesXml();
-  const r = await env.run([
-    'backup',
-    '--dest',
-    env.archiveUrl,
-    '-u',
-    '--json',
-    '-i',
-    '--exclude',
-    'work-clone',
-    'vault',
-    'dom0',
-    'no-such-qube',
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  const result = backupResult(r);
-  session = result.session!;
-  assert.match(session, /^\d{8}-\d{6}$/);
-  const q = byName(result);
-
-  // selection: include_in_backups (default True; vault False but named) minus --exclude
-  const selected = [
-    'disp-test',
-    'fedora-41',
-    'fedora-41-dvm',
-    'personal',
-    'sys-firewall',
-    'sys-net',
-    'untrusted-standalone',
-    'vault',
-    'work',
-  ];
-  assert.deepEqual(
-    result.qubes.filter((x) => x.status === 'ok').map((x) => x.name),
-    selected,
-  );
-  assert.deepEqual(
-    result.qubes.filter((x) => x.status === 'skipped').map((x) => x.name),
-    ['dom0', 'no-such-qube'],
-  );
-  assert.equal(q['work-clone'], undefined, 'excluded qube is not backed up');
-  assert.match(r.stderr, /Skipping dom0/);
-  assert.match(r.stderr, /Skipping no-such-qube/);
-  assert.deepEqual(
-    result.qubes.map((x) => x.name),
-    [...result.qubes.map((x) => x.name)].sort(),
-    'result sorted by name',
-  );
-
-  // volumes: templates and standalones root + private, app qubes private only, DispVMs none
-  assert.deepEqual(q['fedora-41']!.volumes, ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/root.img']);
-  assert.deepEqual(q['untrusted-standalone']!.volumes, [
-    'appvms/untrusted-standalone/private.img',
-    'appvms/untrusted-standalone/root.img',
-  ]);
-  assert.deepEqual(q.personal!.volumes, ['appvms/personal/private.img']);
-  assert.deepEqual(q['fedora-41-dvm']!.volumes, ['appvms/fedora-41-dvm/private.img']);
-  assert.deepEqual(q['disp-test']!.volumes, []);
-
-  // the JSON shape
-  assert.deepEqual(Object.keys(result).sort(), ['bytesSent', 'qubes', 'seconds', 'session', 'timing']);
-  for (const x of result.qubes) {
-    assert.deepEqual(
-      Object.keys(x).filter((k) => !['name', 'status', 'volumes', 'error'].includes(k)),
-      [],
-      x.name,
-    );
-    assert.equal(x.error === undefined, x.status === 'ok', `${x.name}: error only when not ok`);
-  }
-  assert.ok(result.seconds > 0 && result.seconds < 60);
-  // Wyng prints whole MiB per pool: 3 MiB (+ small volumes) in varlibqubes, 2 MiB in vm-pool
-  assert.equal(result.bytesSent, 5 * MiB, 'bytesSent sums every pool summary, in MiB');
-
-  // what Wyng got: one list, then ONE send with the contract argv
-  const sends = wyngAction(r.wyng, 'send');
-  assert.equal(sends.length, 1, 'one single Wyng send');
-  const tmp = r.captured.tmpDir()!;
-  assert.ok(tmp.startsWith(`${env.tmpDir}/wyng-qubes-`), `temp dir below TMPDIR: ${tmp}`);
-  assert.equal(r.captured.tmpDirMode(), '700');
-  const dest = `--dest=${env.archiveUrl}`;
-  assert.deepEqual(sends[0]!.argv, [
-    dest,
-    '-u',
-    `--local-from=${tmp}/volumes.json`,
-    '--tag=qubes',
-    '--send-unchanged',
-    `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`,
-    'send',
-  ]);
-  const root = join(env.dir, 'root');
-  assert.deepEqual(r.captured.localFrom(), {
-    [join(root, 'var/lib/qubes')]: [
-      ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/private.img'],
-      ['vm-templates/fedora-41/root.img', 'vm-templates/fedora-41/root.img'],
-      ['appvms/fedora-41-dvm/private.img', 'appvms/fedora-41-dvm/private.img'],
-      ['appvms/personal/private.img', 'appvms/personal/private.img'],
-      ['appvms/sys-firewall/private.img', 'appvms/sys-firewall/private.img'],
-      ['appvms/sys-net/private.img', 'appvms/sys-net/private.img'],
-      ['appvms/untrusted-standalone/private.img', 'appvms/untrusted-standalone/private.img'],
-      ['appvms/untrusted-standalone/root.img', 'appvms/untrusted-standalone/root.img'],
-      ['appvms/vault/private.img', 'appvms/vault/private.img'],
-    ],
-    [join(root, 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']],
-  });
-  assert.deepEqual(r.tmpLeft, [], 'the temp dir is gone after the run');
-
-  // running qubes: said so, and their last snapshot (not the live image) is in the archive
-  assert.match(r.stderr, /Running qubes are backed up from their last snapshot[^\n]*: vault\n/);
-  const vault = await env.receive('appvms/vault/private.img', session);
-  assert.equal(Buffer.compare(vault, data.get('vault/private')!), 0, 'vault: the committed image');
-  assert.notEqual(Buffer.compare(vault, vaultDirty), 0);
-
-  // every volume comes back with the exact bytes
-  const names: Record<string, string> = {
-    'fedora-41/root': 'vm-templates/fedora-41/root.img',
-    'fedora-41/private': 'vm-templates/fedora-41/private.img',
-    'work/private': 'appvms/work/private.img',
-    'personal/private': 'appvms/personal/private.img',
-    'untrusted-standalone/root': 'appvms/untrusted-standalone/root.img',
-    'untrusted-standalone/private': 'appvms/untrusted-standalone/private.img',
-  };
-  for (const [key, volume] of Object.entries(names)) {
-    const got = await env.receive(volume, session);
-    assert.equal(Buffer.compare(got, data.get(key)!), 0, `bytes of ${volume}`);
-  }
-
-  // the metadata volume is the tar Wyng was given, and holds exactly *.xml + notes.txt files
-  const tarCopy = r.captured.metadataTar()!;
-  const archived = await env.receive('wyng-qubes-metadata', session);
-  assert.equal(Buffer.compare(archived, readFileSync(tarCopy)), 0, 'metadata volume = the tar handed to Wyng');
-  const entries = tarEntries(tarCopy);
-  assert.deepEqual(
-    entries.filter((e) => e.type !== '-'),
-    [],
-    'regular files only (no dirs, links, FIFOs)',
-  );
-  const paths = entries.map((e) => e.path).sort();
-  assert.deepEqual(paths, findMetadataFiles(env.qubesDir), 'exactly what find lists');
-  for (const p of ['./qubes.xml', './appvms/work/notes.txt', './appvms/work/firewall.xml', './deep/a/b/c/settings.xml'])
-    assert.ok(paths.includes(p), p);
-  for (const p of paths) assert.ok(p.startsWith('./') && !p.split('/').includes('..'), `relative: ${p}`);
-  for (const p of [
-    './link-to-file.xml',
-    './pipe.xml',
-    './readme.txt',
-    './qubes.xml.orig',
-    './appvms/work/notes.txt.bak',
-    './appvms/notes.txt',
-  ]) {
-    assert.ok(!paths.includes(p), `not in the tar: ${p}`);
-  }
-  assert.ok(!paths.some((p) => p.startsWith('./link-to-dir/')), 'symlinked dirs are not followed');
-  const qubesXml = execFileSync('tar', ['-xzOf', tarCopy, './qubes.xml']);
-  assert.equal(qubesXml.toString('utf8'), xmlAtBackup, 'qubes.xml as it was when the backup started');
-
-  // backup_timestamp: every qube that made it (the DispVM has no disp-created-by-dom0 tag here)
-  assert.deepEqual(timestampWrites(r.qubesd), selected);
-  // Admin API: fewer than 5 reads per qube, and the backup_timestamp writes are the only writes
-  const reads = r.qubesd.filter((c) => !c.writes).length;
-  assert.ok(reads < 5 * selected.length, `${reads} reads for ${selected.length} qubes`);
-  assert.equal(r.qubesd.filter((c) => c.writes).length, selected.length);
-  const stamp = Number((await client.getProperty('work', 'backup_timestamp')).value);
-  assert.ok(Math.abs(stamp - Date.now() / 1000) < 120, `backup_timestamp is now (${stamp})`);
-  assert.equal(
-    (await client.getProperty('work-clone', 'backup_timestamp')).isDefault,
-    true,
-    'excluded qube not stamped',
-  );
-
-  // list --json shows the session and its qubes
-  const list = await listJson(env);
-  assert.deepEqual(
-    list.sessions.map((s) => s.id),
-    [session],
-  );
-  assert.deepEqual(list.sessions[0]!.tags, { qubes: '' });
-  assert.deepEqual(
-    list.sessions[0]!.qubes,
-    selected.filter((x) => x !== 'disp-test'),
-  );
-  for (const x of selected.filter((n) => n !== 'disp-test')) assert.equal(list.qubes[x]?.newest, session, x);
-  const listed = await env.run(['list', '--dest', env.archiveUrl, '-u', '--json', '--session', session]);
-  assert.equal(listed.code, 0, listed.stderr);
-  const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session
-    .qubes;
-  assert.deepEqual(
-    sq.find((x) => x.name === 'disp-test'),
-    { name: 'disp-test', class: 'DispVM', disposable: true },
-    'the DispVM is in the session metadata',
-  );
-});
-
-test('selection errors: dom0 / unknown names only, or everything excluded → exit 9, no Wyng send, no writes', async () => {
-  for (const args of [
-    ['dom0', 'no-such-qube'],
-    [
+test(
+  'backup: -i, --exclude, named, dom0 and unknown names; one send; every byte and the ' + 'metadata in the archive',
+  async () => {
+    const xmlAtBackup = env.qubesd.dumpQubesXml();
+    const r = await env.run([
+      'backup',
+      '--dest',
+      env.archiveUrl,
+      '-u',
+      '--json',
       '-i',
       '--exclude',
-      'disp-test',
-      '--exclude',
-      'fedora-41',
-      '--exclude',
-      'fedora-41-dvm',
-      '--exclude',
-      'personal',
-      '--exclude',
-      'sys-firewall',
-      '--exclude',
-      'sys-net',
-      '--exclude',
-      'untrusted-standalone',
-      '--exclude',
-      'work',
-      '--exclude',
       'work-clone',
-    ],
-  ]) {
-    const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', ...args]);
-    assert.equal(r.code, 9, `${args.join(' ')}: ${r.stderr}`);
-    assert.equal(r.json!.errors[0]!.kind, 'selection');
-    assert.match(r.stderr, /Please supply a list of Qubes VMs to backup/);
-    assert.deepEqual(wyngAction(r.wyng, 'send'), []);
+      'vault',
+      'dom0',
+      'no-such-qube',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = backupResult(r);
+    session = result.session!;
+    assert.match(session, /^\d{8}-\d{6}$/);
+    const q = byName(result);
+
+    // selection: include_in_backups (default True; vault False but named) minus --exclude
+    const selected = [
+      'disp-test',
+      'fedora-41',
+      'fedora-41-dvm',
+      'personal',
+      'sys-firewall',
+      'sys-net',
+      'untrusted-standalone',
+      'vault',
+      'work',
+    ];
     assert.deepEqual(
-      r.qubesd.filter((c) => c.writes).map((c) => c.method),
-      [],
+      result.qubes.filter((x) => x.status === 'ok').map((x) => x.name),
+      selected,
     );
-    assert.deepEqual(r.tmpLeft, []);
-  }
-});
+    assert.deepEqual(
+      result.qubes.filter((x) => x.status === 'skipped').map((x) => x.name),
+      ['dom0', 'no-such-qube'],
+    );
+    assert.equal(q['work-clone'], undefined, 'excluded qube is not backed up');
+    assert.match(r.stderr, /Skipping dom0/);
+    assert.match(r.stderr, /Skipping no-such-qube/);
+    assert.deepEqual(
+      result.qubes.map((x) => x.name),
+      [...result.qubes.map((x) => x.name)].sort(),
+      'result sorted by name',
+    );
+
+    // volumes: templates and standalones root + private, app qubes private only, DispVMs none
+    assert.deepEqual(q['fedora-41']!.volumes, [
+      'vm-templates/fedora-41/private.img',
+      'vm-templates/fedora-41/root.img',
+    ]);
+    assert.deepEqual(q['untrusted-standalone']!.volumes, [
+      'appvms/untrusted-standalone/private.img',
+      'appvms/untrusted-standalone/root.img',
+    ]);
+    assert.deepEqual(q.personal!.volumes, ['appvms/personal/private.img']);
+    assert.deepEqual(q['fedora-41-dvm']!.volumes, ['appvms/fedora-41-dvm/private.img']);
+    assert.deepEqual(q['disp-test']!.volumes, []);
+
+    // the JSON shape
+    assert.deepEqual(Object.keys(result).sort(), ['bytesSent', 'qubes', 'seconds', 'session', 'timing']);
+    for (const x of result.qubes) {
+      assert.deepEqual(
+        Object.keys(x).filter((k) => !['name', 'status', 'volumes', 'error'].includes(k)),
+        [],
+        x.name,
+      );
+      assert.equal(x.error === undefined, x.status === 'ok', `${x.name}: error only when not ok`);
+    }
+    assert.ok(result.seconds > 0 && result.seconds < 60);
+    // Wyng prints whole MiB per pool: 3 MiB (+ small volumes) in varlibqubes, 2 MiB in vm-pool
+    assert.equal(result.bytesSent, 5 * MiB, 'bytesSent sums every pool summary, in MiB');
+
+    // what Wyng got: one list, then ONE send with the contract argv
+    const sends = wyngAction(r.wyng, 'send');
+    assert.equal(sends.length, 1, 'one single Wyng send');
+    const tmp = r.captured.tmpDir()!;
+    assert.ok(tmp.startsWith(`${env.tmpDir}/wyng-qubes-`), `temp dir below TMPDIR: ${tmp}`);
+    assert.equal(r.captured.tmpDirMode(), '700');
+    const dest = `--dest=${env.archiveUrl}`;
+    assert.deepEqual(sends[0]!.argv, [
+      dest,
+      '-u',
+      `--local-from=${tmp}/volumes.json`,
+      '--tag=qubes',
+      '--send-unchanged',
+      `--import-other-from=wyng-qubes-metadata:|:${tmp}/qubes-metadata.tgz`,
+      'send',
+    ]);
+    const root = join(env.dir, 'root');
+    assert.deepEqual(r.captured.localFrom(), {
+      [join(root, 'var/lib/qubes')]: [
+        ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/private.img'],
+        ['vm-templates/fedora-41/root.img', 'vm-templates/fedora-41/root.img'],
+        ['appvms/fedora-41-dvm/private.img', 'appvms/fedora-41-dvm/private.img'],
+        ['appvms/personal/private.img', 'appvms/personal/private.img'],
+        ['appvms/sys-firewall/private.img', 'appvms/sys-firewall/private.img'],
+        ['appvms/sys-net/private.img', 'appvms/sys-net/private.img'],
+        ['appvms/untrusted-standalone/private.img', 'appvms/untrusted-standalone/private.img'],
+        ['appvms/untrusted-standalone/root.img', 'appvms/untrusted-standalone/root.img'],
+        ['appvms/vault/private.img', 'appvms/vault/private.img'],
+      ],
+      [join(root, 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']],
+    });
+    assert.deepEqual(r.tmpLeft, [], 'the temp dir is gone after the run');
+
+    // running qubes: said so, and their last snapshot (not the live image) is in the archive
+    assert.match(r.stderr, /Running qubes are backed up from their last snapshot[^\n]*: vault\n/);
+    const vault = await env.receive('appvms/vault/private.img', session);
+    assert.equal(Buffer.compare(vault, data.get('vault/private')!), 0, 'vault: the committed image');
+    assert.notEqual(Buffer.compare(vault, vaultDirty), 0);
+
+    // every volume comes back with the exact bytes
+    const names: Record<string, string> = {
+      'fedora-41/root': 'vm-templates/fedora-41/root.img',
+      'fedora-41/private': 'vm-templates/fedora-41/private.img',
+      'work/private': 'appvms/work/private.img',
+      'personal/private': 'appvms/personal/private.img',
+      'untrusted-standalone/root': 'appvms/untrusted-standalone/root.img',
+      'untrusted-standalone/private': 'appvms/untrusted-standalone/private.img',
+    };
+    for (const [key, volume] of Object.entries(names)) {
+      const got = await env.receive(volume, session);
+      assert.equal(Buffer.compare(got, data.get(key)!), 0, `bytes of ${volume}`);
+    }
+
+    // the metadata volume is the tar Wyng was given, and holds exactly *.xml + notes.txt files
+    const tarCopy = r.captured.metadataTar()!;
+    const archived = await env.receive('wyng-qubes-metadata', session);
+    assert.equal(Buffer.compare(archived, readFileSync(tarCopy)), 0, 'metadata volume = the tar handed to Wyng');
+    const entries = tarEntries(tarCopy);
+    assert.deepEqual(
+      entries.filter((e) => e.type !== '-'),
+      [],
+      'regular files only (no dirs, links, FIFOs)',
+    );
+    const paths = entries.map((e) => e.path).sort();
+    assert.deepEqual(paths, findMetadataFiles(env.qubesDir), 'exactly what find lists');
+    for (const p of [
+      './qubes.xml',
+      './appvms/work/notes.txt',
+      './appvms/work/firewall.xml',
+      './deep/a/b/c/settings.xml',
+    ])
+      assert.ok(paths.includes(p), p);
+    for (const p of paths) assert.ok(p.startsWith('./') && !p.split('/').includes('..'), `relative: ${p}`);
+    for (const p of [
+      './link-to-file.xml',
+      './pipe.xml',
+      './readme.txt',
+      './qubes.xml.orig',
+      './appvms/work/notes.txt.bak',
+      './appvms/notes.txt',
+    ]) {
+      assert.ok(!paths.includes(p), `not in the tar: ${p}`);
+    }
+    assert.ok(!paths.some((p) => p.startsWith('./link-to-dir/')), 'symlinked dirs are not followed');
+    const qubesXml = execFileSync('tar', ['-xzOf', tarCopy, './qubes.xml']);
+    assert.equal(qubesXml.toString('utf8'), xmlAtBackup, 'qubes.xml as it was when the backup started');
+
+    // backup_timestamp: every qube that made it (the DispVM has no disp-created-by-dom0 tag here)
+    assert.deepEqual(timestampWrites(r.qubesd), selected);
+    // Admin API: fewer than 5 reads per qube, and the backup_timestamp writes are the only writes
+    const reads = r.qubesd.filter((c) => !c.writes).length;
+    assert.ok(reads < 5 * selected.length, `${reads} reads for ${selected.length} qubes`);
+    assert.equal(r.qubesd.filter((c) => c.writes).length, selected.length);
+    const stamp = Number((await client.getProperty('work', 'backup_timestamp')).value);
+    assert.ok(Math.abs(stamp - Date.now() / 1000) < 120, `backup_timestamp is now (${stamp})`);
+    assert.equal(
+      (await client.getProperty('work-clone', 'backup_timestamp')).isDefault,
+      true,
+      'excluded qube not stamped',
+    );
+
+    // list --json shows the session and its qubes
+    const list = await listJson(env);
+    assert.deepEqual(
+      list.sessions.map((s) => s.id),
+      [session],
+    );
+    assert.deepEqual(list.sessions[0]!.tags, { qubes: '' });
+    assert.deepEqual(
+      list.sessions[0]!.qubes,
+      selected.filter((x) => x !== 'disp-test'),
+    );
+    for (const x of selected.filter((n) => n !== 'disp-test')) assert.equal(list.qubes[x]?.newest, session, x);
+    const listed = await env.run(['list', '--dest', env.archiveUrl, '-u', '--json', '--session', session]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session
+      .qubes;
+    assert.deepEqual(
+      sq.find((x) => x.name === 'disp-test'),
+      { name: 'disp-test', class: 'DispVM', disposable: true },
+      'the DispVM is in the session metadata',
+    );
+  },
+);
+
+test(
+  'selection errors: dom0 / unknown names only, or everything excluded → exit 9, no Wyng ' + 'send, no writes',
+  async () => {
+    for (const args of [
+      ['dom0', 'no-such-qube'],
+      [
+        '-i',
+        '--exclude',
+        'disp-test',
+        '--exclude',
+        'fedora-41',
+        '--exclude',
+        'fedora-41-dvm',
+        '--exclude',
+        'personal',
+        '--exclude',
+        'sys-firewall',
+        '--exclude',
+        'sys-net',
+        '--exclude',
+        'untrusted-standalone',
+        '--exclude',
+        'work',
+        '--exclude',
+        'work-clone',
+      ],
+    ]) {
+      const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', ...args]);
+      assert.equal(r.code, 9, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.json!.errors[0]!.kind, 'selection');
+      assert.match(r.stderr, /Please supply a list of Qubes VMs to backup/);
+      assert.deepEqual(wyngAction(r.wyng, 'send'), []);
+      assert.deepEqual(
+        r.qubesd.filter((c) => c.writes).map((c) => c.method),
+        [],
+      );
+      assert.deepEqual(r.tmpLeft, []);
+    }
+  },
+);
 
 test('a DispVM alone: nothing Wyng could send → exit 9 before any Wyng send, nothing stamped', async () => {
   const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'disp-test']);
@@ -312,28 +326,31 @@ test('a DispVM alone: nothing Wyng could send → exit 9 before any Wyng send, n
   assert.deepEqual(timestampWrites(r.qubesd), []);
 });
 
-test('backup_timestamp is never set on qubes tagged disp-created-by-dom0; an unchanged rerun is a new session', async () => {
-  await client.setTag('disp-test', 'disp-created-by-dom0');
-  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'disp-test', 'work']);
-  assert.equal(r.code, 0, r.stderr);
-  const result = backupResult(r);
-  assert.deepEqual(
-    result.qubes.map((x) => [x.name, x.status]),
-    [
-      ['disp-test', 'ok'],
-      ['work', 'ok'],
-    ],
-  );
-  assert.deepEqual(timestampWrites(r.qubesd), ['work']);
-  assert.notEqual(result.session, session);
-  assert.equal(result.bytesSent, 0, 'nothing changed: no data sent');
-  const vols = await env.archiveVolumes();
-  assert.ok(
-    vols['appvms/work/private.img']!.includes(result.session!),
-    '--send-unchanged: the unchanged volume is in the new session',
-  );
-  await client.removeTag('disp-test', 'disp-created-by-dom0');
-});
+test(
+  'backup_timestamp is never set on qubes tagged disp-created-by-dom0; an unchanged rerun is ' + 'a new session',
+  async () => {
+    await client.setTag('disp-test', 'disp-created-by-dom0');
+    const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'disp-test', 'work']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = backupResult(r);
+    assert.deepEqual(
+      result.qubes.map((x) => [x.name, x.status]),
+      [
+        ['disp-test', 'ok'],
+        ['work', 'ok'],
+      ],
+    );
+    assert.deepEqual(timestampWrites(r.qubesd), ['work']);
+    assert.notEqual(result.session, session);
+    assert.equal(result.bytesSent, 0, 'nothing changed: no data sent');
+    const vols = await env.archiveVolumes();
+    assert.ok(
+      vols['appvms/work/private.img']!.includes(result.session!),
+      '--send-unchanged: the unchanged volume is in the new session',
+    );
+    await client.removeTag('disp-test', 'disp-created-by-dom0');
+  },
+);
 
 test('--check-after-send runs `--session=newest arch-check` after the send', async () => {
   const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', '--check-after-send', 'personal']);

@@ -109,7 +109,8 @@ test('a Wyng receive failure for one volume fails that qube only; it keeps the t
 });
 
 test(
-  'a qubesd error on the N-th call, for every N of a whole restore: the others are restored, the failed one keeps the tag, a rerun converges',
+  'a qubesd error on the N-th call, for every N of a whole restore: the others are restored, ' +
+    'the failed one keeps the tag, a rerun converges',
   { timeout: 900_000 },
   async () => {
     // the clean run gives the call count (and heals the system)

@@ -78,7 +78,13 @@ const ENTITY_BOMB = (() => {
 
 function withDoctype(xml: string, dtd: string, use: string): string {
   const body = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${body.replace('<property name="label">yellow</property>', `<property name="label">yellow</property><property name="kernelopts">${use}</property>`)}`;
+  return (
+    `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes ` +
+    `[${dtd}]>\n${body.replace(
+      '<property name="label">yellow</property>',
+      `<property ` + `name="label">yellow</property><property name="kernelopts">${use}</property>`,
+    )}`
+  );
 }
 
 function gzipBomb(): Buffer {
@@ -251,7 +257,10 @@ const cases: Case[] = [
         qx(),
         {
           name: 'appvms/personal/firewall.xml',
-          data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
+          data:
+            '<firewall version="2"><rules><rule><properties><property ' +
+            'name="action">accept</property><property name="dsthost">$(reboot)</property></properties>' +
+            '</rule></rules></firewall>',
         },
       ]),
     message: /Refusing appvms\/personal\/firewall\.xml of session/,

@@ -15,10 +15,16 @@ import { wyngArgv } from '../../src/core/wyng-argv.ts';
  * src/rpc/service.ts; their end-to-end cases need only the library call.)
  */
 
-const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
-<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-2" class="AppVM"><properties><property name="name">personal</property><property name="qid">2</property><property name="label">label-1</property></properties><features/><tags/></domain>
+const QUBES_XML =
+  `<qubes><labels><label id="label-1" ` +
+  `color="0xcc0000">red</label></labels><pools/><properties/><domains>
+<domain id="domain-0" class="AdminVM"><properties><property ` +
+  `name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property ` +
+  `name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-2" class="AppVM"><properties><property ` +
+  `name="name">personal</property><property name="qid">2</property><property ` +
+  `name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
 interface Archive {

@@ -87,7 +87,10 @@ export function firewallXml(rules: readonly string[]): string {
     const props = opts.map(([k, v]) => `        <property name="${k}">${esc(v)}</property>`).join('\n');
     return `    <rule>\n      <properties>\n${props}\n      </properties>\n    </rule>`;
   });
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n${ruleXml.join('\n')}\n  </rules>\n</firewall>\n`;
+  return (
+    `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  ` +
+    `<rules>\n${ruleXml.join('\n')}\n  </rules>\n</firewall>\n`
+  );
 }
 
 /** Sets a qube's firewall through the Admin API and writes its firewall.xml like qubesd. */

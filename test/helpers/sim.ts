@@ -99,6 +99,8 @@ export interface RunOptions {
 }
 
 export interface SandboxRun extends CliRun {
+  /** the signal that ended the process (its code is then 128) */
+  signal: NodeJS.Signals | null;
   json?: JsonEnvelope;
   /** the fake Wyng processes of this run, in order */
   wyng: WyngCall[];
@@ -242,7 +244,7 @@ function spawnRun(
   argv: string[],
   env: Record<string, string | undefined>,
   opts: RunOptions = {},
-): Promise<CliRun> {
+): Promise<CliRun & { signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
@@ -255,7 +257,9 @@ function spawnRun(
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.stdin.on('error', () => undefined);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal !== null ? 128 : -1), stdout, stderr }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? (signal !== null ? 128 : -1), signal, stdout, stderr }),
+    );
     child.stdin.end(opts.stdin ?? '');
     opts.onSpawn?.(child, { stdout: () => stdout, stderr: () => stderr });
   });

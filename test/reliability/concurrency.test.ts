@@ -21,6 +21,7 @@ import {
   INJECT,
   adminClient,
   buildTemplateArchive,
+  fromTemplate,
   comparable,
   removeDir,
   requireFreshBundle,
@@ -47,7 +48,7 @@ interface Trace {
 }
 
 async function setup(): Promise<Sandbox> {
-  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
+  const sim = await buildSandbox(fromTemplate(template));
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   writeFileSync(

@@ -276,7 +276,8 @@ const argvArb: fc.Arbitrary<string[]> = fc
   });
 
 test(
-  'fuzz: 10,000 command lines — an exit code and a typed error, never a crash; refused input reaches no program and no qubesd',
+  'fuzz: 10,000 command lines — an exit code and a typed error, never a crash; refused input ' +
+    'reaches no program and no qubesd',
   { timeout: 900_000 },
   async () => {
     let refused = 0;
@@ -332,7 +333,8 @@ const profilesTextArb: fc.Arbitrary<string> = fc.oneof(
 );
 
 test(
-  'fuzz: 1,500 damaged profiles.yaml through `--profile` — refused with a config error before any program or qubesd call',
+  'fuzz: 1,500 damaged profiles.yaml through `--profile` — refused with a config error before ' +
+    'any program or qubesd call',
   { timeout: 600_000 },
   async () => {
     const etc = join(dir, 'etc-fuzz');

@@ -21,6 +21,7 @@ import { waitForNewSessionSecond } from './helpers/archive-state.ts';
 import {
   IN_PROGRESS,
   buildTemplateArchive,
+  fromTemplate,
   pool,
   removeDir,
   requireFreshBundle,
@@ -314,7 +315,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
+  const sim = await buildSandbox(fromTemplate(template));
   const problems: string[] = [];
   try {
     const session = await sendSession(sim, c.xml(sim.qubesd.dumpQubesXml()));

@@ -22,6 +22,7 @@ import {
   IN_PROGRESS,
   INJECT,
   buildTemplateArchive,
+  fromTemplate,
   comparable,
   damage,
   pointOf,
@@ -526,7 +527,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await buildSandbox({ archive: { copyFrom: template.archiveDir } });
+  const sim = await buildSandbox(fromTemplate(template));
   try {
     if (c.command === 'restore') await damage(sim);
     // `POOL` in a fault stands for the pool directory of `work`'s volume
@@ -668,7 +669,9 @@ test(
       .filter((r) => !r.match)
       .map(
         ({ c, o }) =>
-          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ${c.expect.message}); ${o.problems.join('; ')}`,
+          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed ` +
+          `[${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ` +
+          `${c.expect.message}); ${o.problems.join('; ')}`,
       );
     assert.deepEqual(bad, [], 'every row matches');
     // the matrix covers every command and every failure class of CONTRACT.md §8

@@ -26,7 +26,8 @@ test('parses the real `--json list` output after its banner lines', () => {
     root: 'vm-templates/debian-12/root.img',
   });
   assert.equal(model.volumeQube['appvms/work/private.img'], 'work');
-  assert.equal(model.updatedAt, new Date(1795405621431.8166).toISOString());
+  // the recorded updated_at text "1795405621.4318166" (seconds; more digits than a double holds), to the ms
+  assert.equal(model.updatedAt, '2026-11-23T03:47:01.431Z');
 });
 
 test('an empty archive and volumes without sessions build an empty model', () => {

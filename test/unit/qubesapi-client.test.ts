@@ -339,7 +339,8 @@ test('firewall Get/Set', async () => {
     exchange('admin.vm.firewall.Get/default'),
     synthetic(
       'firewall-set',
-      'admin.vm.firewall.Set+ dom0 name work\0action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only\naction=drop\n',
+      'admin.vm.firewall.Set+ dom0 name work\0action=accept proto=tcp dsthost=10.0.0.0/8 ' +
+        'dstports=443-443 comment=web only\naction=drop\n',
       '0\0',
     ),
   ];
@@ -699,96 +700,103 @@ test('illegal names and values are refused with zero bytes sent', async () => {
   }
 });
 
-test('per-run cache: a read is sent once until a write; the qube list and static reads survive other writes; cache can be off', async () => {
-  const ex = exchanges(
-    'admin.vm.List/all',
-    'admin.deviceclass.List/ok',
-    'admin.vm.tag.List/work',
-    'admin.vm.tag.Set/ok',
-    'admin.vm.tag.List/work',
-    'admin.vm.Start/halted-sys-net',
-    'admin.vm.List/all',
-  );
-  await withReplay(ex, async (c, server) => {
-    await Promise.all([c.listQubes(), c.listQubes()]);
-    await c.listQubes();
-    await c.deviceClasses();
-    await c.listTags('work');
-    await c.listTags('work');
-    assert.equal(server.received.length, 3);
-    await c.setTag('restored-app', 'backup-restore-in-progress');
-    await c.listTags('work'); // re-read after a write
-    await c.listQubes(); // a tag cannot change the qube list
-    await c.deviceClasses(); // static
-    assert.equal(server.received.length, 5);
-    await c.startQube('sys-net');
-    await c.listQubes(); // power states changed
-    assert.equal(server.received.length, 7);
-    assert.deepEqual(server.unused(), []);
-    const s = c.log.summary();
-    assert.deepEqual(
-      { calls: s.calls, reads: s.reads, writes: s.writes, failed: s.failed },
-      { calls: 7, reads: 5, writes: 2, failed: 0 },
+test(
+  'per-run cache: a read is sent once until a write; the qube list and static reads survive ' +
+    'other writes; cache can be off',
+  async () => {
+    const ex = exchanges(
+      'admin.vm.List/all',
+      'admin.deviceclass.List/ok',
+      'admin.vm.tag.List/work',
+      'admin.vm.tag.Set/ok',
+      'admin.vm.tag.List/work',
+      'admin.vm.Start/halted-sys-net',
+      'admin.vm.List/all',
     );
-    assert.deepEqual(s.byMethod, {
-      'admin.vm.List': 2,
-      'admin.deviceclass.List': 1,
-      'admin.vm.tag.List': 2,
-      'admin.vm.tag.Set': 1,
-      'admin.vm.Start': 1,
+    await withReplay(ex, async (c, server) => {
+      await Promise.all([c.listQubes(), c.listQubes()]);
+      await c.listQubes();
+      await c.deviceClasses();
+      await c.listTags('work');
+      await c.listTags('work');
+      assert.equal(server.received.length, 3);
+      await c.setTag('restored-app', 'backup-restore-in-progress');
+      await c.listTags('work'); // re-read after a write
+      await c.listQubes(); // a tag cannot change the qube list
+      await c.deviceClasses(); // static
+      assert.equal(server.received.length, 5);
+      await c.startQube('sys-net');
+      await c.listQubes(); // power states changed
+      assert.equal(server.received.length, 7);
+      assert.deepEqual(server.unused(), []);
+      const s = c.log.summary();
+      assert.deepEqual(
+        { calls: s.calls, reads: s.reads, writes: s.writes, failed: s.failed },
+        { calls: 7, reads: 5, writes: 2, failed: 0 },
+      );
+      assert.deepEqual(s.byMethod, {
+        'admin.vm.List': 2,
+        'admin.deviceclass.List': 1,
+        'admin.vm.tag.List': 2,
+        'admin.vm.tag.Set': 1,
+        'admin.vm.Start': 1,
+      });
+      const lines = c.log.format();
+      assert.equal(lines.length, 8);
+      assert.match(
+        lines[3]!,
+        /^qubesd #4 write admin\.vm\.tag\.Set\+backup-restore-in-progress → restored-app: ok \(\d+\.\d ms\)$/,
+      );
+      assert.match(lines[7]!, /^qubesd calls: 7 \(5 reads, 2 writes, 0 failed\)/);
     });
-    const lines = c.log.format();
-    assert.equal(lines.length, 8);
-    assert.match(
-      lines[3]!,
-      /^qubesd #4 write admin\.vm\.tag\.Set\+backup-restore-in-progress → restored-app: ok \(\d+\.\d ms\)$/,
+    await withReplay(
+      exchanges('admin.vm.List/all', 'admin.vm.List/all'),
+      async (c, server) => {
+        await c.listQubes();
+        await c.listQubes();
+        assert.equal(server.received.length, 2);
+      },
+      { cache: false },
     );
-    assert.match(lines[7]!, /^qubesd calls: 7 \(5 reads, 2 writes, 0 failed\)/);
-  });
-  await withReplay(
-    exchanges('admin.vm.List/all', 'admin.vm.List/all'),
-    async (c, server) => {
-      await c.listQubes();
-      await c.listQubes();
-      assert.equal(server.received.length, 2);
-    },
-    { cache: false },
-  );
-});
+  },
+);
 
-test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigned per class; nothing read twice', async () => {
-  const ex = exchanges(
-    'admin.vm.List/all',
-    'admin.vm.property.GetAll/work',
-    'admin.vm.feature.List/work',
-    'admin.vm.feature.Get/ok',
-    'admin.vm.feature.Get/value-with-spaces',
-    'admin.vm.tag.List/work',
-    'admin.deviceclass.List/ok',
-    'admin.vm.device.pci.Assigned/none',
-  );
-  await withReplay(ex, async (c, server) => {
-    const settings = await c.readQubeSettings(['work', 'not-a-live-qube'], { devices: ['pci'] });
-    assert.deepEqual([...settings.keys()], ['work']);
-    const work = settings.get('work')!;
-    assert.equal(work.klass, 'AppVM');
-    assert.equal(work.properties.label, 'blue', 'label as its name');
-    assert.equal(work.properties.memory, '800');
-    assert.equal(work.properties.netvm, undefined, 'default=True properties are not settings');
-    assert.equal(work.properties.template, 'fedora-41');
-    assert.deepEqual(work.features, {
-      'service.crond': '1',
-      'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop',
+test(
+  'readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigned per class; ' + 'nothing read twice',
+  async () => {
+    const ex = exchanges(
+      'admin.vm.List/all',
+      'admin.vm.property.GetAll/work',
+      'admin.vm.feature.List/work',
+      'admin.vm.feature.Get/ok',
+      'admin.vm.feature.Get/value-with-spaces',
+      'admin.vm.tag.List/work',
+      'admin.deviceclass.List/ok',
+      'admin.vm.device.pci.Assigned/none',
+    );
+    await withReplay(ex, async (c, server) => {
+      const settings = await c.readQubeSettings(['work', 'not-a-live-qube'], { devices: ['pci'] });
+      assert.deepEqual([...settings.keys()], ['work']);
+      const work = settings.get('work')!;
+      assert.equal(work.klass, 'AppVM');
+      assert.equal(work.properties.label, 'blue', 'label as its name');
+      assert.equal(work.properties.memory, '800');
+      assert.equal(work.properties.netvm, undefined, 'default=True properties are not settings');
+      assert.equal(work.properties.template, 'fedora-41');
+      assert.deepEqual(work.features, {
+        'service.crond': '1',
+        'menu-items': 'org.mozilla.firefox.desktop thunderbird.desktop',
+      });
+      assert.deepEqual(work.tags, ['audiovm-dom0', 'backup-weekly', 'created-by-dom0', 'guivm-dom0', 'project-x']);
+      assert.deepEqual(work.devices, []);
+      assert.equal(work.firewall, undefined);
+      assert.deepEqual(server.unused(), []);
+      assert.equal(c.log.summary().calls, 8);
+      await c.readQubeSettings(['work'], { devices: ['pci'] });
+      assert.equal(c.log.summary().calls, 8, 'second read of the same qube costs no call');
     });
-    assert.deepEqual(work.tags, ['audiovm-dom0', 'backup-weekly', 'created-by-dom0', 'guivm-dom0', 'project-x']);
-    assert.deepEqual(work.devices, []);
-    assert.equal(work.firewall, undefined);
-    assert.deepEqual(server.unused(), []);
-    assert.equal(c.log.summary().calls, 8);
-    await c.readQubeSettings(['work'], { devices: ['pci'] });
-    assert.equal(c.log.summary().calls, 8, 'second read of the same qube costs no call');
-  });
-});
+  },
+);
 
 test('the transport is an interface: a test double sees every call; in-flight calls are bounded', async () => {
   const calls: string[] = [];

@@ -168,33 +168,36 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the report says why', async () => {
-  const sb = await sandbox((s) =>
-    profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
-  );
-  const r = await sb.cli(prune);
-  assert.equal(r.code, 9);
-  const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
-  assert.equal(doc.errors[0]?.kind, 'hook');
-  assert.match(
-    doc.errors[0]!.message,
-    /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/,
-  );
-  assert.equal(sb.recorded('before').length, 1);
-  assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
-  const afters = sb.recorded('after');
-  assert.equal(afters.length, 1, 'after always runs');
-  assert.equal(afters[0]?.env.WYNG_QUBES_BEFORE_FAILED, '1');
-  assert.equal(afters[0]?.env.WYNG_QUBES_OK, '0');
-  assert.equal(afters[0]?.env.WYNG_QUBES_EXIT_CODE, '9');
-  const [rep] = sb.reports();
-  assert.equal(rep?.ok, false);
-  assert.equal(rep?.exitCode, 9);
-  const before = (rep?.hooks as { before: { ok: boolean; exitCode: number; output: string } }).before;
-  assert.equal(before.ok, false);
-  assert.equal(before.exitCode, 3);
-  assert.match(before.output, /special device/);
-});
+test(
+  'hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the ' + 'report says why',
+  async () => {
+    const sb = await sandbox((s) =>
+      profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
+    );
+    const r = await sb.cli(prune);
+    assert.equal(r.code, 9);
+    const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
+    assert.equal(doc.errors[0]?.kind, 'hook');
+    assert.match(
+      doc.errors[0]!.message,
+      /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/,
+    );
+    assert.equal(sb.recorded('before').length, 1);
+    assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
+    const afters = sb.recorded('after');
+    assert.equal(afters.length, 1, 'after always runs');
+    assert.equal(afters[0]?.env.WYNG_QUBES_BEFORE_FAILED, '1');
+    assert.equal(afters[0]?.env.WYNG_QUBES_OK, '0');
+    assert.equal(afters[0]?.env.WYNG_QUBES_EXIT_CODE, '9');
+    const [rep] = sb.reports();
+    assert.equal(rep?.ok, false);
+    assert.equal(rep?.exitCode, 9);
+    const before = (rep?.hooks as { before: { ok: boolean; exitCode: number; output: string } }).before;
+    assert.equal(before.ok, false);
+    assert.equal(before.exitCode, 3);
+    assert.match(before.output, /special device/);
+  },
+);
 
 test('hooks: a before that times out is killed and aborts the job', async () => {
   const sb = await sandbox((s) =>
@@ -208,22 +211,25 @@ test('hooks: a before that times out is killed and aborts the job', async () => 
   assert.deepEqual(sb.wyngCalls(), []);
 });
 
-test('hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing after does not change the exit code', async () => {
-  const sb = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
-  const r = await sb.cli(prune, {
-    env: { CAPTURE_FAIL_PRUNE: 'crash' },
-  });
-  assert.notEqual(r.code, 0);
-  const [after] = sb.recorded('after');
-  assert.equal(after?.env.WYNG_QUBES_OK, '0');
-  assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, String(r.code));
+test(
+  'hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing after does not ' + 'change the exit code',
+  async () => {
+    const sb = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
+    const r = await sb.cli(prune, {
+      env: { CAPTURE_FAIL_PRUNE: 'crash' },
+    });
+    assert.notEqual(r.code, 0);
+    const [after] = sb.recorded('after');
+    assert.equal(after?.env.WYNG_QUBES_OK, '0');
+    assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, String(r.code));
 
-  const sb2 = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
-  const ok = await sb2.cli(prune);
-  assert.equal(ok.code, 0, 'a failing after hook is reported, not fatal');
-  assert.match(ok.stderr, /hooks\.after command of profile 'nightly'.*failed \(exit 3/);
-  assert.equal((sb2.reports()[0]?.hooks as { after: { ok: boolean } }).after.ok, false);
-});
+    const sb2 = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
+    const ok = await sb2.cli(prune);
+    assert.equal(ok.code, 0, 'a failing after hook is reported, not fatal');
+    assert.match(ok.stderr, /hooks\.after command of profile 'nightly'.*failed \(exit 3/);
+    assert.equal((sb2.reports()[0]?.hooks as { after: { ok: boolean } }).after.ok, false);
+  },
+);
 
 test('notify: command gets the JSON report on stdin after every run; desktop follows its mode', async () => {
   const sb = await sandbox((s) =>

@@ -89,7 +89,8 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
   assert.equal(doc.errors[0]?.kind, 'config');
   assert.equal(
     doc.errors[0]?.message,
-    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
+    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: " +
+      "unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
   );
   const late = await runInProcess(['schedule', 'enable', 'late'], { env: s.env });
   assert.equal(late.code, 9);

@@ -36,7 +36,6 @@ import {
   validateName,
 } from './mutate.ts';
 import {
-  NOVAL,
   featureWithNetvm,
   featureWithTemplate,
   globalProp,
@@ -58,7 +57,6 @@ import { isAsciiBytes, isDigits, pyRepr } from './py.ts';
 import {
   POOL_DRIVERS,
   importVolume,
-  isFilePool,
   isKernelVolume,
   isOutdated,
   poolConfig,
@@ -506,7 +504,9 @@ function vmPropertyGetAll(c: Call): string {
   return vmSpecs(c.app, c.dest)
     .map(
       (s) =>
-        `${s.name} ${escapeGetAll(serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)))}\n`,
+        `${s.name} ${escapeGetAll(
+          serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)),
+        )}\n`,
     )
     .join('');
 }

@@ -85,7 +85,9 @@ export function dumpQubesXml(app: AppState): string {
       }
       lines.push(`      <devices class="${esc(devclass)}">`);
       for (const a of list) {
-        const head = `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}" mode="${a.mode}" identity="${esc(a.deviceId)}"`;
+        const head =
+          `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}" ` +
+          `mode="${a.mode}" identity="${esc(a.deviceId)}"`;
         if (a.options.length === 0) lines.push(`${head}/>`);
         else {
           lines.push(`${head}>`);

@@ -47,7 +47,8 @@ export interface FakeQubesdOptions {
   faults?: Faults;
   /** report qubes.xml paths (e.g. /var/lib/qubes) in pool.Info/volume.Info instead of the real ones */
   reportSeedPaths?: boolean;
-  /** size of new volume files: 'declared' = their nominal size (sparse), else at most this many bytes (default 1 MiB) */
+  /** size of new volume files: 'declared' = their nominal size (sparse), else at most this many bytes (default 1 MiB)
+   * */
   volumeFileSize?: 'declared' | number;
   host?: Partial<HostInfo>;
   /** devices backend qubes expose (default: dom0's PCI devices of the qubesd lab) */

@@ -10,7 +10,8 @@ import { AdminClient, SocketTransport } from '../../../src/adapters/qubesd/index
 import type { QubeSettings } from '../../../src/core/qubes/model.ts';
 import { BUNDLE, ROOT } from '../../helpers/cli.ts';
 import { comparable } from '../../helpers/settings.ts';
-import { buildSandbox, type Sandbox } from '../../helpers/sim.ts';
+import type { FakeQubesdOptions } from '../../fakes/qubesd/index.ts';
+import { buildSandbox, type Sandbox, type SandboxOptions } from '../../helpers/sim.ts';
 
 export const INJECT = join(dirname(fileURLToPath(import.meta.url)), 'wyng-inject.mjs');
 export const IN_PROGRESS = 'backup-restore-in-progress';
@@ -93,6 +94,33 @@ export async function buildTemplateArchive(sessions = 2): Promise<TemplateArchiv
   } finally {
     await sim.stop();
   }
+}
+
+/** Sandbox options of a case: the lab system as seeded, its own copy of the template archive. */
+export function fromTemplate(t: TemplateArchive, qubesd: Partial<FakeQubesdOptions> = {}): SandboxOptions {
+  return { qubesd, archive: { copyFrom: t.archiveDir } };
+}
+
+/** `restore` of BACKED_UP from one session, as the suites run it (JSON, no menu post step). */
+export function restoreArgs(sim: Sandbox, session: string): string[] {
+  return ['restore', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', '--session', session, ...BACKED_UP];
+}
+
+/**
+ * Everything a restore of BACKED_UP decides, as one text: the qubes that exist, and per backed-up
+ * qube its settings (comparable) and whether its private volume holds the archived bytes.
+ */
+export async function restoreOutcome(sim: Sandbox, t: TemplateArchive): Promise<string> {
+  const settings = await snapshot(sim, BACKED_UP);
+  const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
+  for (const q of BACKED_UP) {
+    const p = sim.qubesd.volumePath(q, 'private');
+    out[q] = {
+      settings: comparable(settings.get(q)),
+      bytes: p === undefined ? null : readFileSync(p).equals(t.data.get(`${q}/private`)!),
+    };
+  }
+  return JSON.stringify(out);
 }
 
 /**

@@ -72,7 +72,8 @@ for (const file of files) {
       continue;
     }
     console.log(
-      `DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`,
+      `DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ` +
+        `${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`,
     );
   }
 }
