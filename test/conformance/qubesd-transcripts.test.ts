@@ -93,7 +93,8 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
     await fake?.stop();
     rmSync(root, { recursive: true, force: true });
     console.log(
-      `qubesd transcripts: ${exchanges.length} exchanges: ${counts.exact} exact, ${counts.normalised} normalised, ${counts.listed} listed`,
+      `qubesd transcripts: ${exchanges.length} exchanges: ${counts.exact} exact, ` +
+        `${counts.normalised} normalised, ${counts.listed} listed`,
     );
     console.log(`normalised: ${normalisedIds.join('; ')}`);
   });
@@ -133,7 +134,8 @@ describe('qubesd transcripts replayed against the fake qubesd', () => {
         continue;
       }
       failures.push(
-        `#${ex.sequence} ${ex.method}/${ex.name}\n  request: ${JSON.stringify(request)}\n  want: ${JSON.stringify(ex.response)}\n  got:  ${JSON.stringify(reply)}`,
+        `#${ex.sequence} ${ex.method}/${ex.name}\n  request: ${JSON.stringify(request)}\n  ` +
+          `want: ${JSON.stringify(ex.response)}\n  got:  ${JSON.stringify(reply)}`,
       );
     }
     assert.equal(failures.length, 0, `${failures.length} exchanges differ:\n${failures.join('\n')}`);

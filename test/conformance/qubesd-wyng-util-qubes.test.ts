@@ -87,7 +87,8 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
         else if (normalise(got) === normalise(call.response)) counts.normalised++;
         else
           failures.push(
-            `#${i} ${call.method}+${call.arg} ${call.dest}\n  want: ${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`,
+            `#${i} ${call.method}+${call.arg} ${call.dest}\n  want: ` +
+              `${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`,
           );
       }
       assert.equal(failures.length, 0, failures.join('\n'));

@@ -137,40 +137,43 @@ test('WYNG_FAKE_LOG: one JSON line per invocation (argv, cwd, exit code); none w
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('send, list, receive: the archive gives back exactly the bytes sent; sessions named from WYNG_FAKE_NOW', async () => {
-  const l = await lab();
-  const s = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z' } });
-  assert.equal(s.code, 0, s.stderr);
-  assert.match(s.stdout, /Sending backup session 20300102-030405:/);
-  // same second again: Wyng crashes ("Duplicate session name") and sends nothing…
-  const dup = await l.send({ env: { WYNG_FAKE_NOW: String(Date.UTC(2030, 0, 2, 3, 4, 5) / 1000) } });
-  assert.equal(dup.code, 1);
-  assert.match(dup.stderr, /\nValueError: Duplicate session name\n$/);
-  // …unless WYNG_FAKE_SESSION_BUMP=1: then the session is named one second later
-  const s2 = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z', WYNG_FAKE_SESSION_BUMP: '1' } });
-  assert.equal(s2.code, 0, s2.stderr);
-  assert.match(s2.stdout, /Sending backup session 20300102-030406:/);
-  const doc = await l.list();
-  assert.deepEqual(sessionsOf(doc, VOLS[0]!), ['S_20300102-030405', 'S_20300102-030406']);
-  assert.equal(doc.volumes[VOLS[0]!]!.sessions['S_20300102-030406']!.chg, false);
-  const original = readFileSync(join(l.pool, VOLS[0]!));
-  writeFileSync(join(l.pool, VOLS[0]!), randomBytes(1 << 20));
-  const r = await l.wyng([
-    '--force',
-    '--sparse-write',
-    `--local-from=${l.localFrom}`,
-    '--session=20300102-030405',
-    'receive',
-  ]);
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(readFileSync(join(l.pool, VOLS[0]!)).equals(original));
-  const saved = join(l.dir, 'meta-back.tgz');
-  const m = await l.wyng(['--quiet', `--save-to=${saved}`, '--session=20300102-030406', 'receive', MD]);
-  assert.equal(m.code, 0, m.stderr);
-  assert.equal(m.stdout, '');
-  assert.ok(readFileSync(saved).equals(readFileSync(l.tar)));
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'send, list, receive: the archive gives back exactly the bytes sent; sessions named from ' + 'WYNG_FAKE_NOW',
+  async () => {
+    const l = await lab();
+    const s = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z' } });
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /Sending backup session 20300102-030405:/);
+    // same second again: Wyng crashes ("Duplicate session name") and sends nothing…
+    const dup = await l.send({ env: { WYNG_FAKE_NOW: String(Date.UTC(2030, 0, 2, 3, 4, 5) / 1000) } });
+    assert.equal(dup.code, 1);
+    assert.match(dup.stderr, /\nValueError: Duplicate session name\n$/);
+    // …unless WYNG_FAKE_SESSION_BUMP=1: then the session is named one second later
+    const s2 = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z', WYNG_FAKE_SESSION_BUMP: '1' } });
+    assert.equal(s2.code, 0, s2.stderr);
+    assert.match(s2.stdout, /Sending backup session 20300102-030406:/);
+    const doc = await l.list();
+    assert.deepEqual(sessionsOf(doc, VOLS[0]!), ['S_20300102-030405', 'S_20300102-030406']);
+    assert.equal(doc.volumes[VOLS[0]!]!.sessions['S_20300102-030406']!.chg, false);
+    const original = readFileSync(join(l.pool, VOLS[0]!));
+    writeFileSync(join(l.pool, VOLS[0]!), randomBytes(1 << 20));
+    const r = await l.wyng([
+      '--force',
+      '--sparse-write',
+      `--local-from=${l.localFrom}`,
+      '--session=20300102-030405',
+      'receive',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(join(l.pool, VOLS[0]!)).equals(original));
+    const saved = join(l.dir, 'meta-back.tgz');
+    const m = await l.wyng(['--quiet', `--save-to=${saved}`, '--session=20300102-030406', 'receive', MD]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.equal(m.stdout, '');
+    assert.ok(readFileSync(saved).equals(readFileSync(l.tar)));
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
 test('WYNG_FAKE_FAIL=send-volume:NAME: that volume fails, exit 2, .error file, the others are sent', async () => {
   const l = await lab();
@@ -233,64 +236,74 @@ test("WYNG_FAKE_FAIL=auth, storage5, storage6, storage7, crash: Wyng's exit code
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; the next run updates the cache', async () => {
-  const l = await lab();
-  const r = await l.send({ env: { WYNG_FAKE_FAIL: 'interrupt-after:1' } });
-  assert.equal(r.code, 8);
-  assert.equal(r.stderr, '\n*** Interrupt.\n');
-  const after = await l.wyng(['--json', 'list']);
-  assert.match(after.stdout, /^Wyng 0\.8 rc4 release 20251028\nUpdating metadata cache\.\n/);
-  const doc = parseList(after.stdout);
-  assert.deepEqual(Object.keys(doc.volumes).sort(), [...VOLS, MD].sort(), 'all volumes were created');
-  assert.equal(sessionsOf(doc, MD).length, 1, 'the metadata volume (sent first) is committed');
-  for (const v of VOLS) assert.equal(doc.volumes[v]!.last, 'None');
-  const again = await l.send();
-  assert.equal(again.code, 0, again.stderr);
-  for (const v of VOLS) assert.equal(sessionsOf(await l.list(), v).length, 1);
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; the next run ' + 'updates the cache',
+  async () => {
+    const l = await lab();
+    const r = await l.send({ env: { WYNG_FAKE_FAIL: 'interrupt-after:1' } });
+    assert.equal(r.code, 8);
+    assert.equal(r.stderr, '\n*** Interrupt.\n');
+    const after = await l.wyng(['--json', 'list']);
+    assert.match(after.stdout, /^Wyng 0\.8 rc4 release 20251028\nUpdating metadata cache\.\n/);
+    const doc = parseList(after.stdout);
+    assert.deepEqual(Object.keys(doc.volumes).sort(), [...VOLS, MD].sort(), 'all volumes were created');
+    assert.equal(sessionsOf(doc, MD).length, 1, 'the metadata volume (sent first) is committed');
+    for (const v of VOLS) assert.equal(doc.volumes[v]!.last, 'None');
+    const again = await l.send();
+    assert.equal(again.code, 0, again.stderr);
+    for (const v of VOLS) assert.equal(sessionsOf(await l.list(), v).length, 1);
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
-test('WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (exit 1), version works, SIGINT ends it with exit 8', async () => {
-  const l = await lab();
-  const other = realpathSync(mkdtempSync(join(tmpdir(), 'wq-fake-other-')));
-  let hung: FakeRun | undefined;
-  const hanging = runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
-    env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
-    during: async (child, out) => {
-      await waitFor(() => out.stdout().includes('Wyng 0.8') && existsSync(l.lock), 20_000, 'the lock');
-      const second = await runFake([`--dest=file:${other}`, '-u', '--json', 'list'], { env: l.env });
-      assert.equal(second.code, 1);
-      assert.equal(second.stdout, 'Wyng 0.8 rc4 release 20251028\n');
-      assert.equal(second.stderr, `I/O ERROR obtaining lock on ${l.lock}\n`);
-      const version = await runFake(['version'], { env: l.env });
-      assert.equal(version.code, 0);
-      child.kill('SIGINT');
-    },
-  }).then((r) => (hung = r));
-  await hanging;
-  assert.equal(hung?.code, 8);
-  assert.equal(hung?.stderr, '\n*** Interrupt.\n');
-  assert.equal(existsSync(l.lock), false, 'lock released');
-  assert.equal((await l.wyng(['--json', 'list'])).code, 0);
-  rmSync(other, { recursive: true, force: true });
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (exit 1), ' +
+    'version works, SIGINT ends it with exit 8',
+  async () => {
+    const l = await lab();
+    const other = realpathSync(mkdtempSync(join(tmpdir(), 'wq-fake-other-')));
+    let hung: FakeRun | undefined;
+    const hanging = runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
+      env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
+      during: async (child, out) => {
+        await waitFor(() => out.stdout().includes('Wyng 0.8') && existsSync(l.lock), 20_000, 'the lock');
+        const second = await runFake([`--dest=file:${other}`, '-u', '--json', 'list'], { env: l.env });
+        assert.equal(second.code, 1);
+        assert.equal(second.stdout, 'Wyng 0.8 rc4 release 20251028\n');
+        assert.equal(second.stderr, `I/O ERROR obtaining lock on ${l.lock}\n`);
+        const version = await runFake(['version'], { env: l.env });
+        assert.equal(version.code, 0);
+        child.kill('SIGINT');
+      },
+    }).then((r) => (hung = r));
+    await hanging;
+    assert.equal(hung?.code, 8);
+    assert.equal(hung?.stderr, '\n*** Interrupt.\n');
+    assert.equal(existsSync(l.lock), false, 'lock released');
+    assert.equal((await l.wyng(['--json', 'list'])).code, 0);
+    rmSync(other, { recursive: true, force: true });
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
-test('SIGTERM kills the fake like Wyng (no handler) and the lock is free again; a stale lock is taken over', async () => {
-  const l = await lab();
-  const r = await runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
-    env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
-    during: async (child) => {
-      await waitFor(() => existsSync(l.lock), 20_000, 'the lock');
-      child.kill('SIGTERM');
-    },
-  });
-  assert.equal(r.signal, 'SIGTERM');
-  assert.equal(existsSync(l.lock), false);
-  writeFileSync(l.lock, '999999999\n'); // a pid that does not run
-  assert.equal((await l.wyng(['--json', 'list'])).code, 0);
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'SIGTERM kills the fake like Wyng (no handler) and the lock is free again; a stale lock is ' + 'taken over',
+  async () => {
+    const l = await lab();
+    const r = await runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
+      env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
+      during: async (child) => {
+        await waitFor(() => existsSync(l.lock), 20_000, 'the lock');
+        child.kill('SIGTERM');
+      },
+    });
+    assert.equal(r.signal, 'SIGTERM');
+    assert.equal(existsSync(l.lock), false);
+    writeFileSync(l.lock, '999999999\n'); // a pid that does not run
+    assert.equal((await l.wyng(['--json', 'list'])).code, 0);
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
 test('WYNG_FAKE_DELAY_MS slows each volume; SIGINT mid-send: exit 8, finished volumes stay committed', async () => {
   const l = await lab();
@@ -312,34 +325,41 @@ test('WYNG_FAKE_DELAY_MS slows each volume; SIGINT mid-send: exit 8, finished vo
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9), others cannot take the lock (exit 1)', async () => {
-  const l = await lab();
-  const send = await l.send({ env: { WYNG_FAKE_FAIL: 'nonroot' } });
-  assert.equal(send.code, 9);
-  assert.equal(send.stdout, '');
-  assert.equal(send.stderr, '\nOptionError: Must be root/admin user for send.\n\n');
-  const list = await l.wyng(['--json', 'list'], { env: { WYNG_FAKE_FAIL: 'nonroot' } });
-  assert.equal(list.code, 1);
-  assert.equal(list.stderr, `ERROR: No writing permission on ${l.lock}\n`);
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9), others cannot ' +
+    'take the lock (exit 1)',
+  async () => {
+    const l = await lab();
+    const send = await l.send({ env: { WYNG_FAKE_FAIL: 'nonroot' } });
+    assert.equal(send.code, 9);
+    assert.equal(send.stdout, '');
+    assert.equal(send.stderr, '\nOptionError: Must be root/admin user for send.\n\n');
+    const list = await l.wyng(['--json', 'list'], { env: { WYNG_FAKE_FAIL: 'nonroot' } });
+    assert.equal(list.code, 1);
+    assert.equal(list.stderr, `ERROR: No writing permission on ${l.lock}\n`);
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
-test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from such a pool fails, nothing sent', async () => {
-  const l = await lab();
-  const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`Error, Local not a subvolume or no snapshot feature: \\(file\\) ${l.pool}/\\n`));
-  assert.equal(
-    readFileSync(`${l.localFrom}.error`, 'utf8'),
-    `{"rc": 2, "volumes": ${JSON.stringify(VOLS).replace(',', ', ')}}`,
-  );
-  assert.equal(sessionsOf(await l.list(), MD).length, 0);
-  rmSync(`${l.localFrom}.error`);
-  const btrfsRoot = statfsSync(l.pool).type === 0x9123683e && statSync(l.pool).ino === 256;
-  const b = await l.send({ env: { WYNG_FAKE_REQUIRE_BTRFS: '1' } });
-  assert.equal(b.code, btrfsRoot ? 0 : 2, b.stderr);
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from such a pool ' + 'fails, nothing sent',
+  async () => {
+    const l = await lab();
+    const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`Error, Local not a subvolume or no snapshot feature: \\(file\\) ${l.pool}/\\n`));
+    assert.equal(
+      readFileSync(`${l.localFrom}.error`, 'utf8'),
+      `{"rc": 2, "volumes": ${JSON.stringify(VOLS).replace(',', ', ')}}`,
+    );
+    assert.equal(sessionsOf(await l.list(), MD).length, 0);
+    rmSync(`${l.localFrom}.error`);
+    const btrfsRoot = statfsSync(l.pool).type === 0x9123683e && statSync(l.pool).ino === 256;
+    const b = await l.send({ env: { WYNG_FAKE_REQUIRE_BTRFS: '1' } });
+    assert.equal(b.code, btrfsRoot ? 0 : 2, b.stderr);
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
 test('bad WYNG_FAKE_* settings are refused with exit 1 and nothing else happens', async () => {
   const l = await lab();
@@ -378,35 +398,38 @@ test('WYNG_FAKE_STDIN_TTY=1: attended mode asks before delete and reads the answ
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('encrypted archive: passphrase via --passcmd or one stdin line, wrong one exit 3, key agent and COLUMNS', async () => {
-  const l = await lab({ encrypted: true });
-  const good = { PASS: 'correct horse battery staple' };
-  const bad = { PASS: 'not the right passphrase' };
-  const wrong = await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: bad });
-  assert.equal(wrong.code, 3);
-  assert.match(wrong.stderr, /AuthenticationError: Could not decrypt\/authenticate archive\./);
-  const short = await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: { PASS: 'short' } });
-  assert.equal(short.code, 9);
-  const stdin = await l.wyng(['--authmin=0', '--json', 'list'], { stdin: 'correct horse battery staple\n' });
-  assert.equal(stdin.code, 0, stdin.stderr);
-  assert.equal(stdin.stderr, 'Enter passphrase: \n');
-  assert.match(stdin.stdout, /"encrypted": true, "is_auth": true/);
-  const none = await l.wyng(['--json', 'list']);
-  assert.equal(none.code, 3, 'no agent after --authmin=0');
-  assert.match(none.stderr, /No authentication input\./);
-  assert.equal((await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: good })).code, 0);
-  // the agent now holds the keys: no passphrase needed, a wrong one is not even asked for
-  assert.equal((await l.wyng(['--json', 'list'])).code, 0);
-  assert.equal((await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: bad })).code, 0);
-  assert.equal(
-    (await l.wyng(['--json', 'list'], { env: { COLUMNS: '80' } })).code,
-    3,
-    'a small COLUMNS hides the agent',
-  );
-  assert.equal((await l.wyng(['--authmin=-1', '--json', 'list'])).code, 0, 'last use of the agent');
-  assert.equal((await l.wyng(['--json', 'list'])).code, 3, 'agent stopped');
-  rmSync(l.dir, { recursive: true, force: true });
-});
+test(
+  'encrypted archive: passphrase via --passcmd or one stdin line, wrong one exit 3, key ' + 'agent and COLUMNS',
+  async () => {
+    const l = await lab({ encrypted: true });
+    const good = { PASS: 'correct horse battery staple' };
+    const bad = { PASS: 'not the right passphrase' };
+    const wrong = await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: bad });
+    assert.equal(wrong.code, 3);
+    assert.match(wrong.stderr, /AuthenticationError: Could not decrypt\/authenticate archive\./);
+    const short = await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: { PASS: 'short' } });
+    assert.equal(short.code, 9);
+    const stdin = await l.wyng(['--authmin=0', '--json', 'list'], { stdin: 'correct horse battery staple\n' });
+    assert.equal(stdin.code, 0, stdin.stderr);
+    assert.equal(stdin.stderr, 'Enter passphrase: \n');
+    assert.match(stdin.stdout, /"encrypted": true, "is_auth": true/);
+    const none = await l.wyng(['--json', 'list']);
+    assert.equal(none.code, 3, 'no agent after --authmin=0');
+    assert.match(none.stderr, /No authentication input\./);
+    assert.equal((await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: good })).code, 0);
+    // the agent now holds the keys: no passphrase needed, a wrong one is not even asked for
+    assert.equal((await l.wyng(['--json', 'list'])).code, 0);
+    assert.equal((await l.wyng(['--passcmd=printenv PASS', '--json', 'list'], { env: bad })).code, 0);
+    assert.equal(
+      (await l.wyng(['--json', 'list'], { env: { COLUMNS: '80' } })).code,
+      3,
+      'a small COLUMNS hides the agent',
+    );
+    assert.equal((await l.wyng(['--authmin=-1', '--json', 'list'])).code, 0, 'last use of the agent');
+    assert.equal((await l.wyng(['--json', 'list'])).code, 3, 'agent stopped');
+    rmSync(l.dir, { recursive: true, force: true });
+  },
+);
 
 test('verify and arch-check really check the stored data: a damaged chunk is a traceback, exit 1', async () => {
   const l = await lab();

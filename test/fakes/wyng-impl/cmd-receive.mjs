@@ -227,7 +227,9 @@ export async function receiveVolume(
     }
     if (verbose) ctx.out(`\r[${'|'.repeat(20)}`);
     ctx.out(
-      `${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}${diff ? ` Diff bytes: ${diff}` : ''}${verbose ? '' : '\n'}`,
+      `${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}${
+        diff ? ` Diff ` + `bytes: ${diff}` : ''
+      }${verbose ? '' : '\n'}`,
     );
     if (verbose) ctx.print(` Data bytes: ${bcount}`, verifyOnly !== 2 ? `/ ${volsize}` : '');
   } finally {

@@ -320,7 +320,8 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
   if (sentVols) {
     ctx.print(
       hl,
-      `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} MB in ${(now() - started).toFixed(1)} seconds.`,
+      `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} ` +
+        `MB in ${(now() - started).toFixed(1)} seconds.`,
     );
   }
 }

@@ -67,7 +67,14 @@ export class LocalStorage {
     const st = statSync(this.file(volname), { bigint: true });
     writeFileSync(
       this.snapshotPath(volname, uuid, vid),
-      `${JSON.stringify({ uuid, vid, volume: volname, session, mtimeNs: st.mtimeNs.toString(), size: Number(st.size) })}\n`,
+      `${JSON.stringify({
+        uuid,
+        vid,
+        volume: volname,
+        session,
+        mtimeNs: st.mtimeNs.toString(),
+        size: Number(st.size),
+      })}\n`,
     );
   }
 
