@@ -1,15 +1,17 @@
 /**
  * `npm run demo`: the whole story of wyng-qubes on any Linux machine, against the simulator
- * (a fake qubesd seeded with a realistic qubes.xml of 11 qubes — a template, sys-net with a PCI
- * device, sys-firewall, a disposable template and a named disposable, app qubes in two pools,
- * a standalone — and the fake Wyng, everything in a temp dir):
+ * (a fake qubesd seeded with a realistic qubes.xml — a template, sys-net with a PCI device,
+ * sys-firewall, a disposable template and a named disposable, app qubes in two pools, a
+ * standalone — and the fake Wyng, everything in a temp dir):
  *   back up → damage (remove qubes, change properties/features/tags/firewall, swap a template)
  *   → restore --dry-run → restore → check every setting and every volume byte
  *   → one qrexec-style call (the RPC entry point with a profile) → one Salt-style call.
- * Exits 0 only when everything matched.
+ * Exits 0 only when everything matched. Every number it prints is measured in this run (read
+ * from the simulator or from the tool's JSON), except wyng-util-qubes' call count, which is
+ * labelled as recorded and read from its recording (test/data/qubesd/wyng-util-qubes-restore-calls.json).
  */
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
 import { comparable } from '../test/helpers/settings.ts';
@@ -21,6 +23,17 @@ const problems: string[] = [];
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const step = (title: string): void => out(`\n━━ ${title}`);
 const keepDir = process.argv.includes('--keep');
+
+/** wyng-util-qubes 0.9's Admin API calls per restored qube, as recorded against the real qubesd. */
+function recordedUtilCalls(): string {
+  const file = join(ROOT, 'test', 'data', 'qubesd', 'wyng-util-qubes-restore-calls.json');
+  if (!existsSync(file)) return 'wyng-util-qubes: no recorded figure (test/data/qubesd/ is missing)';
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ calls: unknown[] }> };
+  const counts = doc.runs.map((r) => r.calls.length);
+  const range =
+    Math.min(...counts) === Math.max(...counts) ? `${counts[0]}` : `${Math.min(...counts)}–${Math.max(...counts)}`;
+  return `wyng-util-qubes 0.9: ${range} calls per qube (recorded: ${counts.length} restores of one qube each)`;
+}
 
 async function cli(sim: Sandbox, args: string[], what: string): Promise<Record<string, unknown>> {
   const r = await sim.run([...args, '--json']);
@@ -65,16 +78,18 @@ try {
   const session = backup.session;
   out(
     `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ` +
-      `${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, ` +
-      `firewall, notes) in ${backup.seconds.toFixed(1)} s`,
+      `${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings ` +
+      `(qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`,
   );
 
   step('2. damage the system');
+  // what the simulator holds now, so the damage is described with measured values
+  const prop = (qube: string, name: string): string => String(before.get(qube)?.properties[name] ?? '(default)');
   const damage: Array<[string, () => Promise<void>]> = [
     ['remove qube personal', () => client.removeQube('personal')],
     ['remove qube vault', () => client.removeQube('vault')],
     [
-      'work: memory 400 → 1234, label blue → green',
+      `work: memory ${prop('work', 'memory')} → 1234, label ${prop('work', 'label')} → green`,
       async () => {
         await client.setProperty('work', 'memory', 1234);
         await client.setProperty('work', 'label', 'green');
@@ -95,7 +110,7 @@ try {
       },
     ],
     [
-      'work-clone: swap its template to a new template fedora-42',
+      `work-clone: swap its template ${prop('work-clone', 'template')} for a new template fedora-42`,
       async () => {
         await client.createQube({ klass: 'TemplateVM', name: 'fedora-42', label: 'black' });
         await client.setProperty('work-clone', 'template', 'fedora-42');
@@ -128,15 +143,15 @@ try {
   };
   for (const q of restore.qubes)
     out(
-      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} ` +
-        `change(s)${q.error ? ` — ${q.error}` : ''}`,
+      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)` +
+        `${q.error ? ` — ${q.error}` : ''}`,
     );
   const calls = sim.qubesd.callLog.slice(callsBefore);
   out(
     `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ` +
-      `${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ` +
-      `${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`,
+      `${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s`,
   );
+  out(`  (${recordedUtilCalls()})`);
   if (calls.length !== restore.adminApi.calls)
     problems.push(`call count mismatch: fake saw ${calls.length}, tool reported ${restore.adminApi.calls}`);
 
@@ -174,8 +189,8 @@ try {
   mkdirSync(sim.env.WYNG_QUBES_CONFIG_DIR!, { recursive: true });
   writeFileSync(
     join(sim.env.WYNG_QUBES_CONFIG_DIR!, 'profiles.yaml'),
-    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    ` +
-      `remote:\n      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n`,
+    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    remote:\n` +
+      '      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n',
     { mode: 0o600 },
   );
   const rpc = await sim.run(['rpc', 'wyng.List'], {

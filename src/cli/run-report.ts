@@ -10,6 +10,7 @@
  *     logged and never fails the run)
  */
 import { DEFAULT_HOOK_TIMEOUT_S, describeHook, notifyDesktop, runHook, runNotifyCommand } from '../adapters/hooks.ts';
+import { readProfiles } from '../adapters/profiles.ts';
 import { NO_PROFILE, writeReport, type HookRecord, type Report } from '../adapters/reports.ts';
 import { resolveConfig } from '../core/config.ts';
 import { toWqError, WqError } from '../core/errors.ts';
@@ -91,7 +92,8 @@ export class RunRecorder {
             beforeFailed = true;
             throw new WqError(
               'hook',
-              `The hooks.before command of profile '${name}' (${before.argv0}) failed (${describeHook(before, timeoutMs)}); the ${this.command} did not run.`,
+              `The hooks.before command of profile '${name}' (${before.argv0}) failed ` +
+                `(${describeHook(before, timeoutMs)}); the ${this.command} did not run.`,
             );
           }
         }
@@ -114,7 +116,8 @@ export class RunRecorder {
           this.hooks.after = after;
           if (!after.ok)
             this.warn(
-              `the hooks.after command of profile '${name}' (${after.argv0}) failed (${describeHook(after, timeoutMs)}).`,
+              `the hooks.after command of profile '${name}' (${after.argv0}) failed ` +
+                `(${describeHook(after, timeoutMs)}).`,
             );
         }
       }
@@ -127,7 +130,7 @@ export class RunRecorder {
     if (this.origin.source === 'rpc' && envelope.errors[0]?.kind === 'busy') return envelope;
     const report: Report = {
       version: 1,
-      profile: this.profileName ?? NO_PROFILE,
+      profile: this.reportProfile(),
       operation: operationOf(this.command),
       command: this.command,
       source: this.origin.source,
@@ -151,6 +154,24 @@ export class RunRecorder {
     return envelope;
   }
 
+  /**
+   * The profile the report is filed under: the `--profile` name when such a profile exists
+   * (also a broken one: its runs fail and say so), else NO_PROFILE — a mistyped name gets no
+   * report entry of its own.
+   */
+  private reportProfile(): string {
+    const name = this.profileName;
+    if (name === undefined) return NO_PROFILE;
+    if (this.profile !== undefined) return name;
+    try {
+      const reading = readProfiles(resolveConfig(this.io.env).configDir);
+      const known = Object.hasOwn(reading.profiles, name) || reading.problems.some((p) => p.profile === name);
+      return known ? name : NO_PROFILE;
+    } catch {
+      return NO_PROFILE;
+    }
+  }
+
   private async notify(report: Report): Promise<void> {
     const notify = this.profile?.notify;
     if (notify === undefined) return;
@@ -164,7 +185,8 @@ export class RunRecorder {
           );
       } catch (err) {
         this.warn(
-          `the notify.command of profile '${name}' failed (${(err as Error).message}); the ${this.command} result is not affected.`,
+          `the notify.command of profile '${name}' failed (${(err as Error).message}); ` +
+            `the ${this.command} result is not affected.`,
         );
       }
     }

@@ -75,7 +75,8 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
     case 126:
       return new WqError(
         'policy-refused',
-        `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.`,
+        `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). ` +
+          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-user.policy.',
       );
     case 127:
       return new WqError(
@@ -90,7 +91,9 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
     default:
       return new WqError(
         'internal',
-        `${service} gave no valid reply (${signal !== undefined ? `signal ${signal}` : `exit ${exitCode ?? 'unknown'}`}).`,
+        `${service} gave no valid reply (${
+          signal !== undefined ? `signal ${signal}` : `exit ${exitCode ?? 'unknown'}`
+        }).`,
       );
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
@@ -31,7 +31,11 @@ function setup(sim: Sandbox): Record<string, string | undefined> {
   );
   // The services reset PATH to the system directories: run the fake with this test's node.
   const wyng = join(sim.dir, 'wyng');
-  writeFileSync(wyng, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
+  // with the fake's loosening switches baked in: they must not depend on what the services pass on
+  const LOOSE = Object.entries(FAKE_WYNG_LOOSE)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  writeFileSync(wyng, `#!/bin/sh\nexec env ${LOOSE} "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,

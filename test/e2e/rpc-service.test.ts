@@ -58,8 +58,9 @@ test('wyng.List end to end: one JSON document, exit 0, an audit line', async () 
   const doc = onlyDocument(r.stdout);
   assert.equal(doc.ok, true);
   assert.equal(doc.command, 'list');
-  const result = doc.result as { archive: { url: string }; qubes: Record<string, unknown> };
-  assert.equal(result.archive.url, sb.archiveUrl);
+  const result = doc.result as { archive: { url: string | null }; qubes: Record<string, unknown> };
+  assert.equal(result.archive.url, null, 'the archive URL is a dom0 detail');
+  assert.ok(!r.stdout.includes(sb.archiveDir));
   assert.deepEqual(Object.keys(result.qubes), ['work']);
   assert.deepEqual(
     sb.wyngCalls().map((c) => c.argv),
@@ -145,18 +146,22 @@ test('unknown profile, bad argument, unknown service, missing caller: refused, n
   assert.equal(sb.auditLines().length, 6);
 });
 
-test('an invalid profiles.yaml refuses every call; the details stay in the dom0 log', async () => {
+test('a broken profile refuses its calls, the details stay in the dom0 log; other profiles still work', async () => {
   const sb = await buildSandbox(
     rpcSandboxOptions((sb) => `${PROFILES(sb)}  broken:\n    dest: file:/x\n    typo: 1\n`),
   );
-  const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
+  const fine = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
+  assert.equal(fine.code, 0, fine.stderr);
+  const calls = sb.wyngCalls().length;
+  assert.ok(calls > 0);
+  const r = await runService('wyng.List', call(sb, 'wyng.List', 'broken'), '{}');
   assert.equal(r.code, 9);
   const doc = onlyDocument(r.stdout);
   assert.equal(doc.errors[0]!.kind, 'config');
   assert.match(doc.errors[0]!.message, /profiles file in dom0 is invalid/);
   assert.ok(!r.stdout.includes('typo'));
   assert.match(r.stderr, /profile 'broken': field 'typo': unknown field/);
-  assert.deepEqual(sb.wyngCalls(), []);
+  assert.equal(sb.wyngCalls().length, calls, 'nothing ran for the broken profile');
 });
 
 test('bad JSON, oversized stdin and slow stdin: one JSON error each, nothing runs', async () => {
@@ -286,8 +291,14 @@ test('from dom0 itself: the service program run directly (QREXEC.md §7)', async
 test('privileged part through sudo -n: fixed argv, validated again, audited by the privileged part', async () => {
   // sudo resets the environment: the sandbox's locations reach the privileged part only because
   // the stub is told to keep them (as `Defaults env_keep += "…"` would); the passphrase does not.
-  const keep = ['WYNG_QUBES_CONFIG_DIR', 'WYNG_QUBES_STATE_DIR', 'WYNG_QUBES_WYNG', 'WYNG_QUBES_LOCK_TIMEOUT_MS'];
-  const fake = ['WYNG_FAKE_LOCK', 'WYNG_FAKE_LOG', 'WYNG_FAKE_HOME', 'CAPTURE_ENV_NAMES'];
+  const keep = [
+    'WYNG_QUBES_CONFIG_DIR',
+    'WYNG_QUBES_STATE_DIR',
+    'WYNG_QUBES_LOCK_DIR',
+    'WYNG_QUBES_WYNG',
+    'WYNG_QUBES_LOCK_TIMEOUT_MS',
+  ];
+  const fake = ['WYNG_FAKE_LOCK', 'WYNG_FAKE_LOG', 'WYNG_FAKE_HOME', 'WYNG_TEST_CAPTURE_ENV_NAMES'];
   const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const sudoLog = join(sb.dir, 'sudo.log');
   const envNames = join(sb.dir, 'wyng-env-names');
@@ -295,14 +306,14 @@ test('privileged part through sudo -n: fixed argv, validated again, audited by t
     WYNG_QUBES_RPC_SUDO: '1',
     WYNG_QUBES_SUDO: SUDO_STUB,
     WYNG_QUBES_RPC_SELF: BUNDLE,
-    STUB_NODE: process.execPath,
-    SUDO_STUB_LOG: sudoLog,
-    SUDO_STUB_ENV_KEEP: [...keep, ...fake].join(' '),
-    CAPTURE_ENV_NAMES: envNames,
+    WYNG_TEST_NODE: process.execPath,
+    WYNG_TEST_SUDO_LOG: sudoLog,
+    WYNG_TEST_SUDO_ENV_KEEP: [...keep, ...fake].join(' '),
+    WYNG_TEST_CAPTURE_ENV_NAMES: envNames,
   });
   const reset = await runService(
     'wyng.List',
-    call(sb, 'wyng.List', 'nightly', 'mgmt', { SUDO_STUB_ENV_KEEP: '' }),
+    call(sb, 'wyng.List', 'nightly', 'mgmt', { WYNG_TEST_SUDO_ENV_KEEP: '' }),
     '{}',
   );
   // without env_keep the privileged part reads the system config (/etc/wyng-qubes), which has no profile

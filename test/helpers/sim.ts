@@ -28,13 +28,13 @@ import { runCli } from '../../src/cli/program.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { startFakeQubesd, type CallLogEntry, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
-import { BUNDLE, FAKE_WYNG, ROOT, type CliRun } from './cli.ts';
+import { BUNDLE, FAKE_WYNG, FAKE_WYNG_LOOSE, ROOT, type CliRun } from './cli.ts';
 import { makeTgz } from './tarball.ts';
 
 /**
- * A realistic system recorded from the real qubesd 4.4 lab: a template, sys-net with a PCI
- * device, sys-firewall, a disposable template and a named disposable, app qubes in two pools,
- * a standalone, a clone.
+ * A realistic system recorded from the real qubesd 4.4 lab (test/data/qubesd/qubes.xml):
+ * a template, sys-net with a PCI device, sys-firewall, a disposable template and a named
+ * disposable, app qubes in two pools, a standalone, a clone.
  */
 export const SCENARIO_QUBES_XML = join(ROOT, 'test', 'fixtures', 'qubes-xml', 'lab-scenario.xml');
 export const RECORDER = join(ROOT, 'test', 'fixtures', 'schedule', 'record-stdin.mjs');
@@ -92,6 +92,8 @@ export interface Captured {
 
 export interface RunOptions {
   env?: Record<string, string | undefined>;
+  /** another build of the CLI (e.g. TEST_HOOKS_BUNDLE, with the test-only crash hook) */
+  bundle?: string;
   stdin?: string;
   cwd?: string;
   /** called with the child right after it started (to send signals) */
@@ -161,6 +163,16 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
+/**
+ * The fake qubesd's API generation for suites that run in both modes: WQ_E2E_QUBESD_API=4.2 or
+ * 4.3 (default). CI runs the restore e2e files that touch devices and settings once per mode.
+ */
+export function e2eQubesdApi(): '4.2' | '4.3' {
+  const v = process.env.WQ_E2E_QUBESD_API ?? '4.3';
+  if (v !== '4.2' && v !== '4.3') throw new Error(`WQ_E2E_QUBESD_API must be 4.2 or 4.3, not '${v}'`);
+  return v;
+}
+
 export function pattern(seed: string, size = 256 * 1024): Buffer {
   const buf = Buffer.alloc(size);
   for (let i = 0; i + 64 <= buf.length; i += 64) buf.write(`${seed}:${i};`, i);
@@ -177,7 +189,8 @@ export function pattern(seed: string, size = 256 * 1024): Buffer {
  * run). CAPTURE_HANG_LIST_AFTER_SEND makes a `list` after the send hang (until a signal) and marks
  * its start with `list-after-send.started` in the capture dir. CAPTURE_MARK=FILE appends FILE's
  * content (`-` when there is none) to FILE.seen at each call (to see what a hook did before Wyng);
- * CAPTURE_ENV_NAMES=FILE appends the names of the call's environment variables (one line a call).
+ * WYNG_TEST_CAPTURE_ENV_NAMES=FILE appends the names of the call's environment variables (one line a call;
+ * WYNG_TEST_: the privileged part of the RPC services passes on only WYNG_* variables).
  */
 function wrapperScript(): string {
   return `#!/bin/sh
@@ -207,9 +220,9 @@ if [ "$action" = list ] && [ -n "$CAPTURE_PLANT_STALE" ] && [ -n "$TMPDIR" ]; th
     [ -d "$d" ] && printf '%s' "$CAPTURE_PLANT_STALE" > "$d/volumes.json.error"
   done
 fi
-if [ -n "$CAPTURE_ENV_NAMES" ]; then
-  env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p' | sort | tr '\\n' ' ' >> "$CAPTURE_ENV_NAMES"
-  echo >> "$CAPTURE_ENV_NAMES"
+if [ -n "$WYNG_TEST_CAPTURE_ENV_NAMES" ]; then
+  env | sed -n 's/^\\([A-Za-z_][A-Za-z0-9_]*\\)=.*/\\1/p' | sort | tr '\\n' ' ' >> "$WYNG_TEST_CAPTURE_ENV_NAMES"
+  echo >> "$WYNG_TEST_CAPTURE_ENV_NAMES"
 fi
 if [ -n "$CAPTURE_MARK" ]; then
   { cat "$CAPTURE_MARK" 2>/dev/null || echo -; } >> "$CAPTURE_MARK.seen"
@@ -317,6 +330,7 @@ function seedSession(sb: Sandbox, s: SeedSession, index: number, passphrase: str
         WYNG_FAKE_NOW: s.at,
         WYNG_FAKE_LOCK: sb.env.WYNG_FAKE_LOCK,
         WYNG_FAKE_HOME: sb.env.WYNG_FAKE_HOME,
+        ...FAKE_WYNG_LOOSE,
       },
       encoding: 'utf8',
     },
@@ -355,6 +369,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         qubesXml: SCENARIO_QUBES_XML,
         socketPath: join(dir, 'qubesd.sock'),
         volumeFileSize: 256 * 1024,
+        api: e2eQubesdApi(),
         ...opts.qubesd,
         poolsDir: root,
       });
@@ -375,6 +390,8 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     WYNG_QUBES_CONFIG_DIR: configDir,
     WYNG_QUBES_WYNG: wrapper,
     WYNG_QUBES_RPC_SUDO: '0',
+    // the job lock and the RPC slot files of this sandbox, not the machine's /run/lock
+    WYNG_QUBES_LOCK_DIR: dir,
     WYNG_QUBES_NOTIFY_SEND: notifySend,
     WYNG_QUBES_DESKTOP_USER: userInfo().username,
     WYNG_FAKE_LOCK: join(dir, 'wyng.lock'),
@@ -382,6 +399,8 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     // the fake's key agents and cache live outside TMPDIR, so TMPDIR shows only our files
     WYNG_FAKE_HOME: join(dir, 'fake-home'),
     TMPDIR: tmpDir,
+    // the documented loosening (a normal user sends; plain temp-dir pools count as Btrfs subvolumes)
+    ...FAKE_WYNG_LOOSE,
     ...opts.env,
   };
   const baseEnv = (): Record<string, string | undefined> => ({
@@ -435,7 +454,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       const qubesdBefore = qubesd?.callLog.length ?? 0;
       const r = await spawnRun(
         process.execPath,
-        [BUNDLE, ...args],
+        [runOpts.bundle ?? BUNDLE, ...args],
         { ...baseEnv(), CAPTURE_DIR: captureDir, ...runOpts.env },
         runOpts,
       );

@@ -1,5 +1,6 @@
 // Crash anywhere: the built program is killed with SIGKILL (the test-only hook
-// WYNG_QUBES_TEST_CRASH_AT=<step>:<n>, src/core/test-hook.ts) at every step boundary of a
+// WYNG_QUBES_TEST_CRASH_AT=<step>:<n>, src/core/test-hook.ts, present only in the test build
+// dist/test-hooks/wyng-qubes.mjs; the rerun is the shipped bundle) at every step boundary of a
 // restore (after stopping a running qube, after removing a qube of the wrong class, after each
 // create, after the receive, after each qube's settings, after each qube's verification) and
 // of a backup (before and after the send, after each backup_timestamp). Then it runs again:
@@ -15,6 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
+import { TEST_HOOKS_BUNDLE } from '../helpers/cli.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
@@ -40,8 +42,10 @@ let template: TemplateArchive;
 let cleanRestore: string;
 let cleanBackupVolumes: string[];
 
-/** `vault` running (restore stops it), `personal` replaced by a StandaloneVM (restore removes and re-creates it), plus
- * the usual damage. */
+/**
+ * `vault` running (restore stops it), `personal` replaced by a StandaloneVM (restore removes and
+ * re-creates it), plus the usual damage.
+ */
 async function setupRestore(sim: Sandbox): Promise<void> {
   await damage(sim);
   await adminClient(sim).createQube({ klass: 'StandaloneVM', name: 'personal', label: 'purple' });
@@ -64,6 +68,7 @@ let preRestore: Map<string, QubeSettings>;
 
 before(async () => {
   requireFreshBundle();
+  requireFreshBundle(TEST_HOOKS_BUNDLE);
   template = await buildTemplateArchive(1);
   const sim = await buildSandbox(fromTemplate(template, { running: ['vault'] }));
   try {
@@ -98,7 +103,7 @@ async function crashRestore(step: string): Promise<Outcome> {
   try {
     await setupRestore(sim);
     const before = new Set(sim.qubesd.state.qubes.keys());
-    const r = await sim.run(restoreArgs(sim, template.sessions[0]!), { env: envFor(step) });
+    const r = await sim.run(restoreArgs(sim, template.sessions[0]!), { env: envFor(step), bundle: TEST_HOOKS_BUNDLE });
     const killed = r.signal === 'SIGKILL' && r.stdout.trim() === '';
     if (!killed) problems.push(`not killed at ${step} (exit ${r.code})`);
     const deleted = [...before].filter((q) => !sim.qubesd.state.qubes.has(q) && q !== 'personal');
@@ -135,7 +140,7 @@ async function crashBackup(step: string): Promise<Outcome> {
   try {
     const before = new Set(sim.qubesd.state.qubes.keys());
     const stampsBefore = await snapshot(sim, BACKED_UP);
-    const r = await sim.run(backupArgs(sim), { env: envFor(step) });
+    const r = await sim.run(backupArgs(sim), { env: envFor(step), bundle: TEST_HOOKS_BUNDLE });
     const killed = r.signal === 'SIGKILL' && r.stdout.trim() === '';
     if (!killed) problems.push(`not killed at ${step} (exit ${r.code})`);
     const leftBehind = leftovers(join(sim.dir, 'tmp'), sim).length;
@@ -227,6 +232,7 @@ test('the crash hook is inert for other steps; a job removes temp dirs of dead j
     for (const d of [dead, live, other]) mkdirSync(join(d, 'sub'), { recursive: true });
     const r = await sim.run(backupArgs(sim), {
       env: { ...envFor(), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' },
+      bundle: TEST_HOOKS_BUNDLE,
     });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(

@@ -14,7 +14,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 import { waitForNewSessionSecond } from './helpers/archive-state.ts';
@@ -64,7 +64,7 @@ async function sendSession(sim: Sandbox, xml: string): Promise<string> {
       'send',
     ],
     {
-      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK },
+      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, ...FAKE_WYNG_LOOSE },
       extendEnv: false,
       reject: false,
     },

@@ -1,4 +1,4 @@
-// Wyng fault matrix: every failure mode of ../shared/conformance/wyng/CONTRACT.md (§6, §8, §9,
+// Wyng fault matrix: every failure mode of the Wyng contract (docs/design.md; Wyng §6, §8, §9,
 // §10, §11 — also the "soft" ones that exit 0) injected through the fake Wyng into backup,
 // restore, verify, prune and delete. Each case runs the built program against its own
 // simulator and its own copy of one archive; the test prints expected vs actual (exit code,

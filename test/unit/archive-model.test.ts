@@ -7,8 +7,9 @@ import { WqError } from '../../src/core/errors.ts';
 import { selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
 import { listResult } from '../../src/cli/commands/list.ts';
 import { checkPruneSession } from '../../src/cli/commands/prune.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const stdoutOf = (name: string): string =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { stdout: string }).stdout;
 
@@ -26,8 +27,8 @@ test('parses the real `--json list` output after its banner lines', () => {
     root: 'vm-templates/debian-12/root.img',
   });
   assert.equal(model.volumeQube['appvms/work/private.img'], 'work');
-  // the recorded updated_at text "1795405621.4318166" (seconds; more digits than a double holds), to the ms
-  assert.equal(model.updatedAt, '2026-11-23T03:47:01.431Z');
+  // updated_at is float seconds; a Date keeps whole milliseconds
+  assert.equal(model.updatedAt, new Date(1795405621431).toISOString());
 });
 
 test('an empty archive and volumes without sessions build an empty model', () => {

@@ -19,8 +19,9 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
 import { encodeRequest, startFakeQubesd, type FakeQubesd, type FakeQubesdOptions } from '../fakes/qubesd/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SEED = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+const SEED = join(QUBESD_RECORDING, 'qubes.xml');
 const ROOT = join(import.meta.dirname, '..', '..');
 
 type Reply = { code: '0'; body: string } | { code: '2'; type: string; message: string } | { code: 'empty' };
@@ -155,42 +156,39 @@ describe('fake qubesd: create and remove with real files', () => {
 });
 
 describe('fake qubesd: power state and volume files', () => {
-  it(
-    'starts a qube with its network chain, keeps data written while running, and adds a ' + 'revision at shutdown',
-    async () => {
-      const { fake, root } = await start();
-      await ok(fake, 'admin.vm.Start', '', 'work');
-      for (const q of ['work', 'sys-firewall', 'sys-net']) {
-        assert.match(await ok(fake, 'admin.vm.List', '', q), / state=Running /, q);
-      }
-      assert.equal(
-        await ok(fake, 'admin.vm.CurrentState', '', 'work'),
-        'mem=800 mem_static_max=8192000 cputime=0 power_state=Running',
-      );
-      const xid = await ok(fake, 'admin.vm.property.Get', 'xid', 'work');
-      assert.match(xid, /^default=True type=int [1-9][0-9]*$/);
-      // the running image; the VM "writes" into it
-      const dirty = join(root, 'mnt/vm-pool/appvms/work/private-dirty.img');
-      assert.ok(existsSync(dirty));
-      const fd = openSync(dirty, 'r+');
-      writeSync(fd, Buffer.from('hello from work'), 0, 15, 4096);
-      closeSync(fd);
-      // the root snapshot is a hard link of the template's image: not outdated
-      assert.match(await ok(fake, 'admin.vm.volume.Info', 'root', 'work'), /is_outdated=False\n$/);
+  it('starts a qube with its network chain, keeps data written while running, revision at shutdown', async () => {
+    const { fake, root } = await start();
+    await ok(fake, 'admin.vm.Start', '', 'work');
+    for (const q of ['work', 'sys-firewall', 'sys-net']) {
+      assert.match(await ok(fake, 'admin.vm.List', '', q), / state=Running /, q);
+    }
+    assert.equal(
+      await ok(fake, 'admin.vm.CurrentState', '', 'work'),
+      'mem=800 mem_static_max=8192000 cputime=0 power_state=Running',
+    );
+    const xid = await ok(fake, 'admin.vm.property.Get', 'xid', 'work');
+    assert.match(xid, /^default=True type=int [1-9][0-9]*$/);
+    // the running image; the VM "writes" into it
+    const dirty = join(root, 'mnt/vm-pool/appvms/work/private-dirty.img');
+    assert.ok(existsSync(dirty));
+    const fd = openSync(dirty, 'r+');
+    writeSync(fd, Buffer.from('hello from work'), 0, 15, 4096);
+    closeSync(fd);
+    // the root snapshot is a hard link of the template's image: not outdated
+    assert.match(await ok(fake, 'admin.vm.volume.Info', 'root', 'work'), /is_outdated=False\n$/);
 
-      const inUse = await fails(fake, 'admin.vm.Shutdown', '', 'sys-firewall');
-      assert.deepEqual(inUse, { type: 'QubesVMInUseError', message: 'There are other VMs connected to this VM: work' });
-      await ok(fake, 'admin.vm.Shutdown', 'wait', 'work');
-      assert.match(await ok(fake, 'admin.vm.List', '', 'work'), / state=Halted /);
-      assert.ok(!existsSync(dirty));
-      const clean = readFileSync(join(root, 'mnt/vm-pool/appvms/work/private.img'));
-      assert.equal(clean.subarray(4096, 4096 + 15).toString(), 'hello from work');
-      assert.equal(await ok(fake, 'admin.vm.volume.ListSnapshots', 'private', 'work'), '1\n');
-      assert.equal(await ok(fake, 'admin.vm.property.Get', 'xid', 'work'), 'default=True type=int -1');
-      const r = await fails(fake, 'admin.vm.Kill', '', 'work');
-      assert.deepEqual(r, { type: 'QubesVMNotStartedError', message: "Domain is powered off: 'work'" });
-    },
-  );
+    const inUse = await fails(fake, 'admin.vm.Shutdown', '', 'sys-firewall');
+    assert.deepEqual(inUse, { type: 'QubesVMInUseError', message: 'There are other VMs connected to this VM: work' });
+    await ok(fake, 'admin.vm.Shutdown', 'wait', 'work');
+    assert.match(await ok(fake, 'admin.vm.List', '', 'work'), / state=Halted /);
+    assert.ok(!existsSync(dirty));
+    const clean = readFileSync(join(root, 'mnt/vm-pool/appvms/work/private.img'));
+    assert.equal(clean.subarray(4096, 4096 + 15).toString(), 'hello from work');
+    assert.equal(await ok(fake, 'admin.vm.volume.ListSnapshots', 'private', 'work'), '1\n');
+    assert.equal(await ok(fake, 'admin.vm.property.Get', 'xid', 'work'), 'default=True type=int -1');
+    const r = await fails(fake, 'admin.vm.Kill', '', 'work');
+    assert.deepEqual(r, { type: 'QubesVMNotStartedError', message: "Domain is powered off: 'work'" });
+  });
 
   it("pauses and unpauses, and refuses to change a running qube's template", async () => {
     const { fake } = await start({ running: ['personal'] });
@@ -277,24 +275,20 @@ describe('fake qubesd: property semantics', () => {
     assert.equal((await call(fake, 'admin.vm.property.Reset', 'qid', 'vault')).code, 'empty');
   });
 
-  it(
-    'adds and removes the servicevm feature with provides_network, and refuses a netvm that ' +
-      'does not provide network',
-    async () => {
-      const { fake } = await start();
-      const r = await fails(fake, 'admin.vm.property.Set', 'netvm', 'work', 'vault');
-      assert.deepEqual(r, { type: 'QubesValueError', message: 'The vault qube does not provide network' });
-      await ok(fake, 'admin.vm.property.Set', 'provides_network', 'vault', 'True');
-      assert.equal(await ok(fake, 'admin.vm.feature.Get', 'servicevm', 'vault'), '1');
-      assert.equal(await ok(fake, 'admin.vm.property.Get', 'icon', 'vault'), 'default=True type=str servicevm-purple');
-      await ok(fake, 'admin.vm.property.Set', 'netvm', 'work', 'vault');
-      const busy = await fails(fake, 'admin.vm.property.Set', 'provides_network', 'vault', 'False');
-      assert.equal(busy.type, 'QubesValueError');
-      await ok(fake, 'admin.vm.property.Reset', 'netvm', 'work');
-      await ok(fake, 'admin.vm.property.Reset', 'provides_network', 'vault');
-      assert.equal((await fails(fake, 'admin.vm.feature.Get', 'servicevm', 'vault')).type, 'QubesFeatureNotFoundError');
-    },
-  );
+  it('servicevm feature follows provides_network; a netvm that provides no network is refused', async () => {
+    const { fake } = await start();
+    const r = await fails(fake, 'admin.vm.property.Set', 'netvm', 'work', 'vault');
+    assert.deepEqual(r, { type: 'QubesValueError', message: 'The vault qube does not provide network' });
+    await ok(fake, 'admin.vm.property.Set', 'provides_network', 'vault', 'True');
+    assert.equal(await ok(fake, 'admin.vm.feature.Get', 'servicevm', 'vault'), '1');
+    assert.equal(await ok(fake, 'admin.vm.property.Get', 'icon', 'vault'), 'default=True type=str servicevm-purple');
+    await ok(fake, 'admin.vm.property.Set', 'netvm', 'work', 'vault');
+    const busy = await fails(fake, 'admin.vm.property.Set', 'provides_network', 'vault', 'False');
+    assert.equal(busy.type, 'QubesValueError');
+    await ok(fake, 'admin.vm.property.Reset', 'netvm', 'work');
+    await ok(fake, 'admin.vm.property.Reset', 'provides_network', 'vault');
+    assert.equal((await fails(fake, 'admin.vm.feature.Get', 'servicevm', 'vault')).type, 'QubesFeatureNotFoundError');
+  });
 
   it("keeps features printable ASCII and refuses qubesd's reserved features", async () => {
     const { fake } = await start();
@@ -312,10 +306,15 @@ describe('fake qubesd: property semantics', () => {
 });
 
 describe('fake qubesd: Qubes 4.2 device API', () => {
-  it('answers the 4.3 names with "no such method" and serves List/Attach/Detach', async () => {
+  it('closes the connection for the 4.3 names (no reply, as qubesd 4.2) and serves List/Attach/Detach', async () => {
     const { fake } = await start({ api: '4.2' });
-    const r = await fails(fake, 'admin.vm.device.pci.Assigned', '', 'sys-net');
-    assert.deepEqual(r, { type: 'ProtocolError', message: "no such method: 'admin.vm.device.pci.Assigned'" });
+    const raw = (method: string, arg: string, dest: string): Promise<Buffer> =>
+      fake.rawCall(encodeRequest(method, arg, dest, '', 'dom0'));
+    assert.equal((await raw('admin.vm.device.pci.Assigned', '', 'sys-net')).length, 0);
+    assert.equal(fake.callLog.at(-1)?.outcome, 'dropped');
+    // so does every ProtocolError and PermissionDenied of 4.2
+    assert.equal((await raw('admin.vm.List', 'x', 'dom0')).length, 0);
+    assert.equal((await raw('admin.pool.Info', 'no-such-pool', 'dom0')).length, 0);
     assert.equal(
       await ok(fake, 'admin.vm.device.pci.List', '', 'sys-net'),
       'dom0+00_03.0 no-strict-reset=True persistent=yes\n',
@@ -483,18 +482,18 @@ describe('fake qubesd: firewall', () => {
       'admin.vm.firewall.Set',
       '',
       'work',
-      'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443 comment=web stuff\naction=accept ' +
-        'dsthost=example.com expire=4102444800\naction=drop\n',
+      'action=accept proto=tcp dst4=10.0.0.0/8 dstports=443 comment=web stuff\n' +
+        'action=accept dsthost=example.com expire=4102444800\naction=drop\n',
     );
     const rules =
-      'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web ' +
-      'stuff\naction=accept expire=4102444800 dsthost=example.com\naction=drop\n';
+      'action=accept dst4=10.0.0.0/8 proto=tcp dstports=443-443 comment=web stuff\n' +
+      'action=accept expire=4102444800 dsthost=example.com\naction=drop\n';
     assert.equal(await ok(fake, 'admin.vm.firewall.Get', '', 'work'), rules);
     const xml = readFileSync(join(root, 'var/lib/qubes/appvms/work/firewall.xml'), 'utf8');
     // what the real qubesd wrote for the same rules (qubesd lab, qubes-core-admin 4.4.0)
     const rule = (props: string[]): string =>
-      `    <rule>\n      <properties>\n${props.map((p) => `        ${p}\n`).join('')}      ` +
-      `</properties>\n    </rule>\n`;
+      `    <rule>\n      <properties>\n${props.map((p) => `        ${p}\n`).join('')}` +
+      `      </properties>\n    </rule>\n`;
     assert.equal(
       xml,
       '<firewall version="2">\n  <rules>\n' +

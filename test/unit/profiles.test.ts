@@ -210,45 +210,50 @@ test('mergeProfile: the profile fills what was not given explicitly; explicit op
   assert.deepEqual(mergeProfile('verify', p, defaults, [], new Set()).args, []);
 });
 
-test(
-  '--profile on the command line: profile values under explicit options, passphrase to Wyng ' + 'by environment only',
-  async () => {
-    // Two encrypted archives with the profile's passphrase: a list succeeds only if Wyng got it.
-    const sb = await buildSandbox({ qubesd: false, archive: { seed: RPC_SEED, passphrase: 'a long passphrase' } });
-    const explicitDir = join(sb.dir, 'explicit');
-    cpSync(sb.archiveDir, explicitDir, { recursive: true });
-    const pass = join(sb.dir, 'n.pass');
-    writeFileSync(pass, 'a long passphrase\n', { mode: 0o600 });
-    sb.writeProfiles(
-      'profiles:\n  nightly:\n' +
-        `    dest: ${sb.archiveUrl}\n    passphrase_file: ${pass}\n` +
-        '    options: { authmin: 5, wyng_options: [maxsync] }\n',
+test('--profile on the command line: profile values under explicit options, passphrase by --passcmd only', async () => {
+  // Two encrypted archives with the profile's passphrase: a list succeeds only if Wyng got it.
+  const sb = await buildSandbox({ qubesd: false, archive: { seed: RPC_SEED, passphrase: 'a long passphrase' } });
+  const explicitDir = join(sb.dir, 'explicit');
+  cpSync(sb.archiveDir, explicitDir, { recursive: true });
+  const pass = join(sb.dir, 'n.pass');
+  writeFileSync(pass, 'a long passphrase\n', { mode: 0o600 });
+  sb.writeProfiles(
+    'profiles:\n  nightly:\n' +
+      `    dest: ${sb.archiveUrl}\n    passphrase_file: ${pass}\n` +
+      '    options: { authmin: 5, wyng_options: [maxsync] }\n',
+  );
+  const envNames = join(sb.dir, 'wyng-env-names');
+  const env = { WYNG_TEST_CAPTURE_ENV_NAMES: envNames };
+  const r = await sb.cli(['list', '--profile', 'nightly', '--json'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const r2 = await sb.cli(['list', '--profile=nightly', `--dest=file:${explicitDir}`, '--authmin=1', '--json'], {
+    env,
+  });
+  assert.equal(r2.code, 0, r2.stderr);
+  const calls = sb.wyngCalls().map((c) => c.argv);
+  assert.equal(calls.length, 2);
+  assert.ok(calls[0]!.includes(`--dest=${sb.archiveUrl}`), calls[0]!.join(' '));
+  assert.ok(calls[0]!.includes('--authmin=5'));
+  assert.ok(calls[0]!.includes('--maxsync'), 'wyng_options (Wyng 0.8: --maxsync is a flag)');
+  assert.ok(calls[1]!.includes(`--dest=file:${explicitDir}`), calls[1]!.join(' '));
+  assert.ok(calls[1]!.includes('--authmin=1'));
+  for (const c of calls) {
+    assert.ok(!c.join(' ').includes('a long passphrase'), 'the passphrase is never in argv');
+    assert.ok(
+      c.some((a) => a.startsWith('--passcmd=')),
+      'the passphrase goes by --passcmd (the lists succeeded: Wyng read it)',
     );
-    const envNames = join(sb.dir, 'wyng-env-names');
-    const env = { CAPTURE_ENV_NAMES: envNames };
-    const r = await sb.cli(['list', '--profile', 'nightly', '--json'], { env });
-    assert.equal(r.code, 0, r.stderr);
-    const r2 = await sb.cli(['list', '--profile=nightly', `--dest=file:${explicitDir}`, '--authmin=1', '--json'], {
-      env,
-    });
-    assert.equal(r2.code, 0, r2.stderr);
-    const calls = sb.wyngCalls().map((c) => c.argv);
-    assert.equal(calls.length, 2);
-    assert.ok(calls[0]!.includes(`--dest=${sb.archiveUrl}`), calls[0]!.join(' '));
-    assert.ok(calls[0]!.includes('--authmin=5'));
-    assert.ok(calls[0]!.includes('--maxsync'), 'wyng_options (Wyng 0.8: --maxsync is a flag)');
-    assert.ok(calls[1]!.includes(`--dest=file:${explicitDir}`), calls[1]!.join(' '));
-    assert.ok(calls[1]!.includes('--authmin=1'));
-    for (const c of calls) assert.ok(!c.join(' ').includes('a long passphrase'), 'the passphrase is never in argv');
-    for (const names of readFileSync(envNames, 'utf8').trim().split('\n'))
-      assert.ok(names.split(' ').includes('WYNG_QUBES_PASSPHRASE'), 'the passphrase went by environment');
-    const unknown = await sb.cli(['list', '--profile', 'weekly', '--json']);
-    assert.equal(unknown.code, 9);
-    assert.match(unknown.stdout, /Unknown profile 'weekly'/);
-    assert.equal(sb.wyngCalls().length, 2, 'no Wyng call for an unknown profile');
-    await sb.stop();
-  },
-);
+  }
+  const envLines = readFileSync(envNames, 'utf8').trim().split('\n');
+  assert.equal(envLines.length, 2);
+  for (const names of envLines)
+    assert.ok(!names.split(' ').includes('WYNG_QUBES_PASSPHRASE'), "the passphrase is never in Wyng's environment");
+  const unknown = await sb.cli(['list', '--profile', 'weekly', '--json']);
+  assert.equal(unknown.code, 9);
+  assert.match(unknown.stdout, /Unknown profile 'weekly'/);
+  assert.equal(sb.wyngCalls().length, 2, 'no Wyng call for an unknown profile');
+  await sb.stop();
+});
 
 test('library API: options given to run() win over the profile', async () => {
   const { run } = await import('../../src/index.ts');
@@ -276,9 +281,9 @@ test('profiles lists without secrets; profiles check validates and warns', async
   writeFileSync(pass, 'secret-passphrase-123\n', { mode: 0o600 });
   writeFileSync(
     join(dir, 'profiles.yaml'),
-    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n    remote: { ` +
-      `operations: [Restore], restore_qubes: [work] }\n  weekly:\n    dest: file:/c\n    ` +
-      `passphrase_command: [/bin/echo, secret-from-command]\n`,
+    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n` +
+      '    remote: { operations: [Restore], restore_qubes: [work] }\n' +
+      '  weekly:\n    dest: file:/c\n    passphrase_command: [/bin/echo, secret-from-command]\n',
     { mode: 0o600 },
   );
   const env = { WYNG_QUBES_CONFIG_DIR: dir };

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_FIREWALL_RULES, parseFirewallXml } from '../../src/core/qubesxml/index.ts';
-
-const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
+import { QUBES_XML_FIXTURES, qubesdTranscriptsDir } from '../helpers/test-data.ts';
 
 function rule(props: Record<string, string>): string {
   return `<rule><properties>${Object.entries(props)
@@ -13,11 +12,11 @@ function rule(props: Record<string, string>): string {
     .join('')}</properties></rule>`;
 }
 const fw = (...rules: string[]): string =>
-  `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  ` +
-  `<rules>\n${rules.join('\n')}\n  </rules>\n</firewall>\n`;
+  `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n` +
+  `${rules.join('\n')}\n  </rules>\n</firewall>\n`;
 
 test("the fixture (qubes-core-admin's own v2 example) in Admin API form", () => {
-  assert.deepEqual(parseFirewallXml(readFileSync(join(SHARED, 'fixtures', 'qubes-xml', 'v4-firewall.xml'))), [
+  assert.deepEqual(parseFirewallXml(readFileSync(join(QUBES_XML_FIXTURES, 'v4-firewall.xml'))), [
     'action=accept specialtarget=dns',
     'action=accept proto=icmp',
     'action=accept proto=tcp dstports=22-22',
@@ -28,9 +27,7 @@ test("the fixture (qubes-core-admin's own v2 example) in Admin API form", () => 
 });
 
 test('the default rule set equals what qubesd answered for a qube without firewall.xml', () => {
-  const doc = JSON.parse(
-    readFileSync(join(SHARED, 'conformance', 'qubesd', 'transcripts', 'admin.vm.firewall.Get.json'), 'utf8'),
-  ) as {
+  const doc = JSON.parse(readFileSync(join(qubesdTranscriptsDir(), 'admin.vm.firewall.Get.json'), 'utf8')) as {
     exchanges: Array<{ response: string }>;
   };
   const body = (doc.exchanges[0] as { response: string }).response.slice(2);
@@ -82,7 +79,7 @@ test('version 1 (Qubes 3.x) files are translated as qubesd does', () => {
     'action=accept dsthost=example.org proto=tcp dstports=22-22',
   ]);
   const v1allow =
-    `<QubesFirewallRules policy="allow" icmp="deny"><rule address="10.0.0.1" ` + `proto="any"/></QubesFirewallRules>`;
+    `<QubesFirewallRules policy="allow" icmp="deny"><rule address="10.0.0.1" proto="any"/>` + `</QubesFirewallRules>`;
   assert.deepEqual(parseFirewallXml(v1allow), [
     'action=accept specialtarget=dns',
     'action=drop proto=icmp',

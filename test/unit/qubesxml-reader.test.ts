@@ -1,5 +1,5 @@
 // qubes.xml reader on the recorded/real files: qubes-core-admin's own 4.x fixture and the
-// daemon's qubes.xml before/after the transcripts (shared/conformance/qubesd).
+// daemon's qubes.xml before/after the transcripts (test/data/qubesd).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { ArchivedSystemSchema, type ArchivedSystem, type QubeSettings } from '../../src/core/qubes/model.ts';
 import { danglingReferences, parseQubesXml, readArchivedMetadata } from '../../src/core/qubesxml/index.ts';
 import { archivedDomains } from '../../src/core/metadata-view.ts';
+import { QUBES_XML_FIXTURES, QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
-const FIXTURES = join(SHARED, 'fixtures', 'qubes-xml');
-const QUBESD = join(SHARED, 'conformance', 'qubesd');
+const FIXTURES = QUBES_XML_FIXTURES;
+const QUBESD = QUBESD_RECORDING;
 
 const v4 = parseQubesXml(readFileSync(join(FIXTURES, 'v4-qubes.xml')));
 const before = parseQubesXml(readFileSync(join(QUBESD, 'qubes.xml')));
@@ -116,64 +116,61 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
   assert.equal(dom0.volumes, undefined);
 });
 
-test(
-  'conformance qubes.xml (Qubes 4.4 format): label names, 4.3 devices with mode and ' + 'identity, order of features',
-  () => {
-    assert.equal(before.labels.length, 8);
-    assert.deepEqual(before.globals['default_pool_kernel'], 'linux-kernel');
-    assert.deepEqual(
-      before.pools.map((p) => `${p.name}:${p.driver}`),
-      ['varlibqubes:file-reflink', 'linux-kernel:linux-kernel', 'vm-pool:file-reflink'],
-    );
-    assert.equal(before.pools[2]?.config['dir_path'], '/mnt/vm-pool');
+test('recorded qubes.xml (Qubes 4.4 format): label names, devices with mode and identity, feature order', () => {
+  assert.equal(before.labels.length, 8);
+  assert.deepEqual(before.globals['default_pool_kernel'], 'linux-kernel');
+  assert.deepEqual(
+    before.pools.map((p) => `${p.name}:${p.driver}`),
+    ['varlibqubes:file-reflink', 'linux-kernel:linux-kernel', 'vm-pool:file-reflink'],
+  );
+  assert.equal(before.pools[2]?.config['dir_path'], '/mnt/vm-pool');
 
-    const work = qube(before, 'work');
-    assert.deepEqual(work.properties, {
-      include_in_backups: 'True',
-      label: 'blue',
-      maxmem: '8000',
-      memory: '800',
-      name: 'work',
-      qid: '5',
-      uuid: 'f7034b5a-a990-4e6a-a1da-6b664d0c7b0d',
-      vcpus: '4',
-      default_dispvm: 'fedora-41-dvm',
-      kernelopts: 'nopat apparmor=1',
-      template: 'fedora-41',
-    });
-    assert.deepEqual(work.tags, ['project-x', 'audiovm-dom0', 'backup-weekly', 'guivm-dom0', 'created-by-dom0']);
+  const work = qube(before, 'work');
+  assert.deepEqual(work.properties, {
+    include_in_backups: 'True',
+    label: 'blue',
+    maxmem: '8000',
+    memory: '800',
+    name: 'work',
+    qid: '5',
+    uuid: 'f7034b5a-a990-4e6a-a1da-6b664d0c7b0d',
+    vcpus: '4',
+    default_dispvm: 'fedora-41-dvm',
+    kernelopts: 'nopat apparmor=1',
+    template: 'fedora-41',
+  });
+  assert.deepEqual(work.tags, ['project-x', 'audiovm-dom0', 'backup-weekly', 'guivm-dom0', 'created-by-dom0']);
 
-    const net = qube(before, 'sys-net');
-    assert.equal(net.properties['netvm'], '');
-    assert.equal(net.properties['provides_network'], 'True');
-    assert.equal(net.properties['virt_mode'], 'hvm');
-    assert.deepEqual(net.devices, [
-      {
-        devclass: 'pci',
-        backend: 'dom0',
-        port: '00_03.0',
-        deviceId: '0x1af4:0x1041::p020000',
-        mode: 'required',
-        options: { 'no-strict-reset': 'True' },
-      },
-    ]);
-    assert.equal(qube(before, 'sys-firewall').properties['netvm'], 'sys-net');
-    assert.equal(qube(before, 'vault').properties['default_dispvm'], '');
-    assert.equal(qube(before, 'vault').properties['include_in_backups'], 'False');
-    assert.equal(qube(before, 'disp-test').klass, 'DispVM');
-    assert.equal(qube(before, 'disp-test').properties['dispid'], '5775');
-    assert.deepEqual(Object.keys(qube(before, 'fedora-41').features), ['os', 'template-name', 'default-menu-items']);
-    assert.equal(qube(before, 'fedora-41').features['default-menu-items'], 'org.gnome.Nautilus.desktop xterm.desktop');
+  const net = qube(before, 'sys-net');
+  assert.equal(net.properties['netvm'], '');
+  assert.equal(net.properties['provides_network'], 'True');
+  assert.equal(net.properties['virt_mode'], 'hvm');
+  assert.deepEqual(net.devices, [
+    {
+      devclass: 'pci',
+      backend: 'dom0',
+      port: '00_03.0',
+      deviceId: '0x1af4:0x1041::p020000',
+      mode: 'required',
+      options: { 'no-strict-reset': 'True' },
+    },
+  ]);
+  assert.equal(qube(before, 'sys-firewall').properties['netvm'], 'sys-net');
+  assert.equal(qube(before, 'vault').properties['default_dispvm'], '');
+  assert.equal(qube(before, 'vault').properties['include_in_backups'], 'False');
+  assert.equal(qube(before, 'disp-test').klass, 'DispVM');
+  assert.equal(qube(before, 'disp-test').properties['dispid'], '5775');
+  assert.deepEqual(Object.keys(qube(before, 'fedora-41').features), ['os', 'template-name', 'default-menu-items']);
+  assert.equal(qube(before, 'fedora-41').features['default-menu-items'], 'org.gnome.Nautilus.desktop xterm.desktop');
 
-    // after the transcripts: an auto-attach assignment of any device in a port, dom0 changes
-    assert.deepEqual(qube(after, 'restored-app').devices, [
-      { devclass: 'pci', backend: 'dom0', port: '00_01.0', deviceId: '*', mode: 'auto-attach', options: {} },
-    ]);
-    assert.equal(qube(after, 'restored-app').properties['template'], 'restored-tpl');
-    assert.deepEqual(qube(after, 'dom0').properties, { label: 'red', default_dispvm: 'fedora-41-dvm' });
-    assert.equal(qube(after, 'personal').properties['netvm'], 'sys-firewall');
-  },
-);
+  // after the transcripts: an auto-attach assignment of any device in a port, dom0 changes
+  assert.deepEqual(qube(after, 'restored-app').devices, [
+    { devclass: 'pci', backend: 'dom0', port: '00_01.0', deviceId: '*', mode: 'auto-attach', options: {} },
+  ]);
+  assert.equal(qube(after, 'restored-app').properties['template'], 'restored-tpl');
+  assert.deepEqual(qube(after, 'dom0').properties, { label: 'red', default_dispvm: 'fedora-41-dvm' });
+  assert.equal(qube(after, 'personal').properties['netvm'], 'sys-firewall');
+});
 
 test('no dangling references in the real files; a missing target is reported', () => {
   assert.deepEqual(danglingReferences(before), []);
@@ -188,13 +185,12 @@ test('no dangling references in the real files; a missing target is reported', (
 });
 
 test('4.2 device forms: identity option, legacy required attribute, missing mode', () => {
-  const xml =
-    `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><domains>
-    <domain id="domain-1" class="AppVM"><properties><property ` +
-    `name="name">usbq</property><property name="label">label-1</property></properties>
+  const xml = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><domains>
+    <domain id="domain-1" class="AppVM"><properties><property name="name">usbq</property>\
+<property name="label">label-1</property></properties>
       <devices class="usb">
-        <device backend-domain="sys-usb" id="2-1"><option ` +
-    `name="identity">0781:5581:SanDisk</option><option name="read-only">yes</option></device>
+        <device backend-domain="sys-usb" id="2-1"><option name="identity">0781:5581:SanDisk</option>\
+<option name="read-only">yes</option></device>
         <device backend-domain="sys-usb" id="2-2" required="no"/>
         <device backend-domain="sys-usb" id="2-3" required="yes"/>
         <device backend-domain="sys-usb" id="2-4" mode="ask-to-attach" identity="1234:5678"/>
@@ -217,8 +213,7 @@ test('4.2 device forms: identity option, legacy required attribute, missing mode
 });
 
 test('values keep their exact text; entities and character references are decoded, bools/ints canonical', () => {
-  const xml =
-    `<?xml version='1.0' encoding='UTF-8'?>
+  const xml = `<?xml version='1.0' encoding='UTF-8'?>
 <qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><domains>
   <domain id="domain-1" class="AppVM"><properties>
     <property name="name">q1</property><property name="label">red</property>
@@ -227,8 +222,8 @@ test('values keep their exact text; entities and character references are decode
     <property name="memory">0400</property>
     <property name="future_prop">anything at all</property>
   </properties>
-  <features><feature name="z-last">1</feature><feature name="a-first"></feature><feature ` +
-    `name="10">x</feature><feature name="quote">it's "q"</feature></features>
+  <features><feature name="z-last">1</feature><feature name="a-first"></feature><feature name="10">x</feature>\
+<feature name="quote">it's "q"</feature></features>
   <tags/></domain></domains></qubes>`;
   const q = qube(parseQubesXml(xml), 'q1');
   assert.equal(q.properties['kernelopts'], '  a & b <c> AB ');
@@ -246,8 +241,8 @@ test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qube
     [
       'vm-templates/fedora-41/firewall.xml',
       Buffer.from(
-        '<firewall version="2"><rules><rule><properties><property ' +
-          'name="action">drop</property></properties></rule></rules></firewall>',
+        '<firewall version="2"><rules><rule><properties>' +
+          '<property name="action">drop</property></properties></rule></rules></firewall>',
       ),
     ],
   ]);
@@ -265,8 +260,8 @@ test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qube
           [
             'appvms/vault/firewall.xml',
             Buffer.from(
-              '<firewall version="2"><rules><rule><properties><property ' +
-                'name="action">maybe</property></properties></rule></rules></firewall>',
+              '<firewall version="2"><rules><rule><properties>' +
+                '<property name="action">maybe</property></properties></rule></rules></firewall>',
             ),
           ],
         ]),

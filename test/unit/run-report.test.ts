@@ -88,7 +88,8 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
     env: { WYNG_QUBES_RUN_SOURCE: 'salt' },
   });
   assert.equal(adhoc.code, 0, adhoc.stderr);
-  // An option error before anything runs is still a run of `verify` that failed.
+  // An unknown profile before anything runs is still a run of `verify` that failed; the mistyped
+  // name gets no report entry of its own: it is filed under "_none".
   const bad = await sb.cli(['verify', '--profile', 'nosuch']);
   assert.equal(bad.code, 9);
   // The library API with an origin (as the RPC service passes it).
@@ -108,7 +109,7 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
     [
       ['nightly', 'Prune', 'timer', false, null],
       ['_none', 'Prune', 'salt', true, null],
-      ['nosuch', 'Verify', 'cli', false, null],
+      ['_none', 'Verify', 'cli', false, null],
       ['nightly', 'Prune', 'rpc', true, 'mgmt'],
     ],
   );
@@ -132,7 +133,7 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
     profiles(
       [
         '    hooks:',
-        '      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ' +
+        `      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ` +
           `${JSON.stringify(join(s.stateDir, 'wyng-qubes.lock'))}, ${JSON.stringify(join(s.dir, 'mark'))}]`,
         `      after: ${s.recorder('after')}`,
         '',
@@ -211,25 +212,22 @@ test('hooks: a before that times out is killed and aborts the job', async () => 
   assert.deepEqual(sb.wyngCalls(), []);
 });
 
-test(
-  'hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing after does not ' + 'change the exit code',
-  async () => {
-    const sb = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
-    const r = await sb.cli(prune, {
-      env: { CAPTURE_FAIL_PRUNE: 'crash' },
-    });
-    assert.notEqual(r.code, 0);
-    const [after] = sb.recorded('after');
-    assert.equal(after?.env.WYNG_QUBES_OK, '0');
-    assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, String(r.code));
+test('hooks: after runs when the job fails (WYNG_QUBES_OK=0); a failing after keeps the exit code', async () => {
+  const sb = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
+  const r = await sb.cli(prune, {
+    env: { CAPTURE_FAIL_PRUNE: 'crash' },
+  });
+  assert.notEqual(r.code, 0);
+  const [after] = sb.recorded('after');
+  assert.equal(after?.env.WYNG_QUBES_OK, '0');
+  assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, String(r.code));
 
-    const sb2 = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
-    const ok = await sb2.cli(prune);
-    assert.equal(ok.code, 0, 'a failing after hook is reported, not fatal');
-    assert.match(ok.stderr, /hooks\.after command of profile 'nightly'.*failed \(exit 3/);
-    assert.equal((sb2.reports()[0]?.hooks as { after: { ok: boolean } }).after.ok, false);
-  },
-);
+  const sb2 = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
+  const ok = await sb2.cli(prune);
+  assert.equal(ok.code, 0, 'a failing after hook is reported, not fatal');
+  assert.match(ok.stderr, /hooks\.after command of profile 'nightly'.*failed \(exit 3/);
+  assert.equal((sb2.reports()[0]?.hooks as { after: { ok: boolean } }).after.ok, false);
+});
 
 test('notify: command gets the JSON report on stdin after every run; desktop follows its mode', async () => {
   const sb = await sandbox((s) =>

@@ -215,10 +215,11 @@ test('usage errors and a failing systemctl are clear errors', async () => {
   assert.match(missing.stderr, /Cannot run systemctl/);
 });
 
-test('profiles check warns about a schedule that schedule enable would refuse', async () => {
+test('profiles check fails on a schedule that schedule enable would refuse', async () => {
   const s = await sandbox();
   const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
-  const warnings = (JSON.parse(r.stdout) as { result: { warnings: string[] } }).result.warnings;
+  assert.equal(r.code, 9);
+  const warnings = (JSON.parse(r.stdout) as { result: { problems: string[] } }).result.problems;
   assert.ok(
     warnings.some((w) =>
       /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w),

@@ -77,6 +77,7 @@ export async function withJob<T>(ctx: CommandContext, fn: (job: Job) => Promise<
     ctx.config.stateDir,
     ctx.config.lockTimeoutMs,
     `${ctx.command} (pid ${process.pid})`,
+    ctx.config.lockDir,
   );
   const tmpRoot = ctx.io.env.TMPDIR ?? tmpdir();
   removeStaleJobDirs(tmpRoot);

@@ -2,6 +2,7 @@ import { WqError } from '../../core/errors.ts';
 import { parseOperation } from '../../core/remote.ts';
 import { callRemote } from '../../rpc/client.ts';
 import { inferExplicit } from '../profile-options.ts';
+import { renderResult } from '../render.ts';
 import type { CommandHandler } from './context.ts';
 
 /** Options `remote` can send; everything else is decided by the profile in dom0. */
@@ -37,8 +38,13 @@ export const remoteCommand: CommandHandler = async (ctx) => {
   );
   const service = `wyng.${op}+${o.profile ?? ''}`;
   if (envelope.ok) {
+    // the text the local command prints, rebuilt from the result (raw JSON only with --json)
+    if (envelope.result !== null && envelope.result !== undefined) {
+      for (const line of renderResult(op, envelope.result, { qubes, session: o.session, dryRun: o.dryRun })) {
+        ctx.say(line);
+      }
+    }
     ctx.say(`${service}: done.`);
-    if (envelope.result !== null && envelope.result !== undefined) ctx.say(JSON.stringify(envelope.result, null, 2));
   } else {
     for (const e of envelope.errors) ctx.warn(`${service}: ${e.qube !== undefined ? `${e.qube}: ` : ''}${e.message}`);
   }

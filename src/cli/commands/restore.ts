@@ -54,7 +54,8 @@ export const restoreCommand: CommandHandler = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
+    const deviceApi = await live.deviceApi(liveQubes);
+    const { source, widened } = projectForDeviceApi(archivedSource, deviceApi);
     const liveNames = new Set(liveQubes.map((q) => q.name));
     // read the live settings of exactly the qubes this run can restore (selection as planRestore)
     const candidates = source.system.qubes
@@ -89,13 +90,15 @@ export const restoreCommand: CommandHandler = async (ctx) => {
       },
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
           severity: 'warning',
           message:
-            'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, without device identity and mode.',
+            'this qubesd has the Qubes 4.2 device API: its device assignments are restored by port, ' +
+            'without device identity and mode.',
         });
       }
     }
@@ -158,7 +161,8 @@ export const restoreCommand: CommandHandler = async (ctx) => {
         .map((q) => ({ qube: q.name, kind: 'qubes-failed' as const, message: q.error ?? 'failed' })),
     ];
     ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) from session ${session}.`,
+      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
+        `from session ${session}.`,
     );
     return failedQubesOutcome(ctx, result, errors);
   });

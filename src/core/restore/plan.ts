@@ -47,6 +47,11 @@ export interface PlanInput {
   };
   request: RestoreRequest;
   normalise: NormaliseValue;
+  /**
+   * The live qubesd's device API (default 4.3+). On 4.2 a device change is a persistent
+   * attachment by port (Attach persistent=True / Detach), shown as such in the plan.
+   */
+  deviceApi?: '4.2' | '4.3';
 }
 
 export type PlanAction = 'create' | 'overwrite' | 'replace-class' | 'skip';
@@ -90,6 +95,8 @@ export interface RestorePlan {
   order: string[];
   /** requested names that are not restorable from this session */
   notMatched: string[];
+  /** the device API the device changes are written with (docs/design.md "Device API on 4.2 and 4.3+") */
+  deviceApi: '4.2' | '4.3';
 }
 
 /** The longest setting value that fits in one Admin API request (qubesd's limit minus a header). */
@@ -145,7 +152,9 @@ export function planRestore(input: PlanInput): RestorePlan {
         action = 'replace-class';
         problems.push({
           severity: 'warning',
-          message: `live '${name}' is a ${current.klass}, the backup holds a ${target.klass}: it will be removed and re-created.`,
+          message:
+            `live '${name}' is a ${current.klass}, the backup holds a ${target.klass}: ` +
+            'it will be removed and re-created.',
         });
       }
     }
@@ -162,7 +171,8 @@ export function planRestore(input: PlanInput): RestorePlan {
     if (stopDisposables.length > 0) {
       problems.push({
         severity: 'warning',
-        message: `disposables based on '${name}' are running (${stopDisposables.join(', ')}): they will be killed first.`,
+        message:
+          `disposables based on '${name}' are running (${stopDisposables.join(', ')}): ` + 'they will be killed first.',
       });
     }
 
@@ -198,7 +208,9 @@ export function planRestore(input: PlanInput): RestorePlan {
       if (!request.ignoreMissing) {
         problems.push({
           severity: 'error',
-          message: `its ${prop} '${ref}' is neither on this system nor restored in this run (restore it too, or use --ignore-missing).`,
+          message:
+            `its ${prop} '${ref}' is neither on this system nor restored in this run ` +
+            '(restore it too, or use --ignore-missing).',
         });
       } else if (prop === 'template') {
         const fallback = live.globals[fallbackName];
@@ -219,7 +231,9 @@ export function planRestore(input: PlanInput): RestorePlan {
         const fallback = live.globals[fallbackName];
         problems.push({
           severity: 'warning',
-          message: `its ${prop} '${ref}' is missing: ${prop} follows the system default${fallback ? ` ('${fallback}')` : ''} (--ignore-missing).`,
+          message:
+            `its ${prop} '${ref}' is missing: ${prop} follows the system default` +
+            `${fallback ? ` ('${fallback}')` : ''} (--ignore-missing).`,
         });
       }
     }
@@ -320,5 +334,11 @@ export function planRestore(input: PlanInput): RestorePlan {
   const { order, deferred } = restoreOrder(nodes);
   for (const [name, props] of Object.entries(deferred)) planned.get(name)!.deferred = props;
 
-  return { session: input.session, qubes: order.map((n) => planned.get(n)!), order, notMatched };
+  return {
+    session: input.session,
+    qubes: order.map((n) => planned.get(n)!),
+    order,
+    notMatched,
+    deviceApi: input.deviceApi ?? '4.3',
+  };
 }

@@ -23,16 +23,16 @@ export const BACKED_UP: readonly string[] = ['fedora-41', 'personal', 'vault', '
  * The suites run the built program (what users run): it must exist. A bundle older than src/
  * is reported (the npm scripts build first; other work may be editing src/ meanwhile).
  */
-export function requireFreshBundle(): void {
-  assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
-  const built = statSync(BUNDLE).mtimeMs;
+export function requireFreshBundle(bundle: string = BUNDLE): void {
+  assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\` first`);
+  const built = statSync(bundle).mtimeMs;
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
       const p = join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
   if (newest(join(ROOT, 'src')) > built)
-    process.stderr.write('warning: dist/wyng-qubes.mjs is older than src/ (run `npm run build`)\n');
+    process.stderr.write(`warning: ${bundle} is older than src/ (run \`npm run build\`)\n`);
 }
 
 export function adminClient(sim: Sandbox, timeoutMs = 5000): AdminClient {
