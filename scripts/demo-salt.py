@@ -60,7 +60,7 @@ def main():
     spec = importlib.util.spec_from_file_location("wyng_qubes", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    # the locations only: test-only switches (WYNG_QUBES_TEST_*) are never configuration
+    # the locations only: test-only WYNG_QUBES_TEST_* (e.g. the test runner's) are never configuration
     env = {k: v for k, v in os.environ.items() if k.startswith("WYNG_QUBES_") and not k.startswith("WYNG_QUBES_TEST_")}
     config = {
         "wyng_qubes:bin": bundle,

@@ -14,26 +14,15 @@ import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
-import type { QubeSettings } from '../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../src/core/qubes/properties.ts';
+import { comparable } from '../test/helpers/settings.ts';
 import { BUNDLE, ROOT } from '../test/helpers/cli.ts';
-import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../test/helpers/sim.ts';
 
 const started = Date.now();
 const problems: string[] = [];
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const step = (title: string): void => out(`\n━━ ${title}`);
 const keepDir = process.argv.includes('--keep');
-
-function comparable(s: QubeSettings): string {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return JSON.stringify({
-    ...s,
-    properties: Object.fromEntries(Object.entries(props).sort()),
-    tags: [...s.tags].sort(),
-  });
-}
 
 /** wyng-util-qubes 0.9's Admin API calls per restored qube, as recorded against the real qubesd. */
 function recordedUtilCalls(): string {
@@ -46,14 +35,14 @@ function recordedUtilCalls(): string {
   return `wyng-util-qubes 0.9: ${range} calls per qube (recorded: ${counts.length} restores of one qube each)`;
 }
 
-async function cli(sim: Simulator, args: string[], what: string): Promise<Record<string, unknown>> {
+async function cli(sim: Sandbox, args: string[], what: string): Promise<Record<string, unknown>> {
   const r = await sim.run([...args, '--json']);
   if (!r.json) throw new Error(`${what}: no JSON (exit ${r.code}): ${r.stderr.slice(-800)}`);
   if (r.code !== 0) problems.push(`${what} exited ${r.code}: ${r.json.errors.map((e) => e.message).join('; ')}`);
   return r.json.result as Record<string, unknown>;
 }
 
-const sim = await startSimulator({ keep: keepDir });
+const sim = await buildSandbox({ keep: keepDir });
 try {
   const client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
   const qubes = (await client.listQubes()).filter((q) => q.klass !== 'AdminVM');
@@ -174,7 +163,8 @@ try {
   let settingsOk = 0;
   for (const q of qubes) {
     if (q.klass === 'DispVM') continue; // named disposables are restored only with --include-disposable=on
-    if (comparable(after.get(q.name)!) === comparable(before.get(q.name)!)) settingsOk += 1;
+    if (JSON.stringify(comparable(after.get(q.name))) === JSON.stringify(comparable(before.get(q.name))))
+      settingsOk += 1;
     else problems.push(`settings of ${q.name} differ after the restore`);
   }
   let bytesOk = 0;

@@ -17,14 +17,14 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
 import { BUNDLE, runBundle } from '../test/helpers/cli.ts';
-import { startSimulator } from '../test/helpers/sim.ts';
+import { buildSandbox } from '../test/helpers/sim.ts';
 
 const keep = process.argv.includes('--keep');
 const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 /** A word for sh: single-quoted, a single quote as '\''. */
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-const sim = await startSimulator({ keep });
+const sim = await buildSandbox({ keep });
 let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;

@@ -1,6 +1,6 @@
 /**
  * Contract tests of the Admin API client. The target is chosen by test/helpers/qubesd-target.ts:
- * a real qubesd when QUBESD_REAL_SOCKET is set (e.g. the lab of ../shared/lab/qubesd), else the
+ * a real qubesd when QUBESD_REAL_SOCKET is set (e.g. a qubesd lab), else the
  * fake qubesd of test/fakes/qubesd seeded with the recorded qubes.xml (plus a 4.2-mode fake for
  * the device API probe); QUBESD_CONTRACT_TARGET=replay replays the recorded qubesd bytes, which
  * can only serve the read-only part. Against a real qubesd (4.2 or 4.3+) the tests are read-mostly: the only qube

@@ -209,8 +209,11 @@ test('bash completion knows every option of --help, the commands, schedule actio
     ].join('\n');
     const r = spawnSync('bash', ['-c', script], {
       encoding: 'utf8',
-      // profile names come from the installed `wyng-qubes profiles` (found on PATH, as in dom0)
-      env: { PATH: `${join(dest, 'usr/bin')}:/usr/bin:/bin`, WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') },
+      // profile names come from `wyng-qubes profiles`: the installed program (and node) on PATH
+      env: {
+        PATH: `${join(dest, 'usr/bin')}:${dirname(process.execPath)}:/usr/bin:/bin`,
+        WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes'),
+      },
     });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);

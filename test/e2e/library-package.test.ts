@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import { ROOT } from '../helpers/cli.ts';
-import { startSimulator, type JsonEnvelope, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type JsonEnvelope, type Sandbox } from '../helpers/sim.ts';
 
 const run = promisify(execFile);
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -20,7 +20,7 @@ const BACKED_UP = ['personal', 'vault', 'work'];
 let dir: string;
 let project: string;
 let installed: string;
-let sim: Simulator;
+let sim: Sandbox;
 let session: string;
 
 /** npm without the user's registry, cache or config: everything must come from the tarball. */
@@ -56,7 +56,7 @@ before(async () => {
   });
   installed = join(project, 'node_modules', 'wyng-qubes');
 
-  sim = await startSimulator();
+  sim = await buildSandbox();
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);
   const backup = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP]);

@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backupResult, startBackupEnv, type BackupEnv } from '../helpers/backup-env.ts';
+import { backupResult } from '../helpers/backup-env.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let env: BackupEnv;
+let env: Sandbox;
 const secret = `pp-${randomBytes(12).toString('hex')}`;
 
 before(async () => {
-  env = await startBackupEnv();
-  const configDir = env.sim.env.WYNG_QUBES_CONFIG_DIR!;
+  env = await buildSandbox();
+  const configDir = env.configDir;
   mkdirSync(configDir, { recursive: true });
   const passFile = join(configDir, 'enc.pass');
   writeFileSync(passFile, `${secret}\n`, { mode: 0o600 });
@@ -24,7 +25,7 @@ before(async () => {
     [
       'profiles:',
       '  enc:',
-      `    dest: "file:${join(env.sim.dir, 'encrypted-archive')}"`,
+      `    dest: "file:${join(env.dir, 'encrypted-archive')}"`,
       `    passphrase_file: ${passFile}`,
       '    qubes: [work, personal]',
       '    options: { authmin: 1 }',
@@ -36,7 +37,7 @@ before(async () => {
 
 after(async () => {
   // the fake's agent processes end once their agent file is gone
-  rmSync(join(env.sim.dir, 'fake-home', 'agents'), { recursive: true, force: true });
+  rmSync(join(env.env.WYNG_FAKE_HOME!, 'agents'), { recursive: true, force: true });
   await env.stop();
 });
 
@@ -104,12 +105,12 @@ test('the passphrase is in no environ and no cmdline of any process during an en
 });
 
 test('the same passphrase opens the archive again (the FIFO hands over exactly the passphrase)', async () => {
-  rmSync(join(env.sim.dir, 'fake-home', 'agents'), { recursive: true, force: true });
+  rmSync(join(env.env.WYNG_FAKE_HOME!, 'agents'), { recursive: true, force: true });
   const r = await env.run(['list', '--profile', 'enc', '-u', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const wrong = join(env.sim.env.WYNG_QUBES_CONFIG_DIR!, 'enc.pass');
+  const wrong = join(env.configDir, 'enc.pass');
   writeFileSync(wrong, 'a wrong passphrase here\n', { mode: 0o600 });
-  rmSync(join(env.sim.dir, 'fake-home', 'agents'), { recursive: true, force: true });
+  rmSync(join(env.env.WYNG_FAKE_HOME!, 'agents'), { recursive: true, force: true });
   const bad = await env.run(['list', '--profile', 'enc', '-u', '--json']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stdout + bad.stderr, /authenticat/i);

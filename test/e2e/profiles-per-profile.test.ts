@@ -6,9 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let sim: Simulator;
+let sim: Sandbox;
 
 const yaml = (archive: string): string => `profiles:
   good:
@@ -31,7 +31,7 @@ const yaml = (archive: string): string => `profiles:
 `;
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   mkdirSync(sim.env.WYNG_QUBES_CONFIG_DIR!, { recursive: true });
   writeFileSync(join(sim.env.WYNG_QUBES_CONFIG_DIR!, 'profiles.yaml'), yaml(sim.archiveUrl), { mode: 0o600 });
   const c = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u']);

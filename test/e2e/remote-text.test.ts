@@ -3,30 +3,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BUNDLE, runBundle } from '../helpers/cli.ts';
-import { QREXEC_CLIENT_STUB, rpcSandbox, SERVICES_DIR } from '../helpers/rpc.ts';
+import { QREXEC_CLIENT_STUB, rpcSandboxOptions, SERVICES_DIR } from '../helpers/rpc.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-const PROFILES = `profiles:
+const PROFILES = (sb: Sandbox): string => `profiles:
   nightly:
-    dest: file:/mnt/backup/wyng
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote:
       operations: [Backup, List, Status]
       callers: [mgmt]
 `;
 
-function sandbox() {
-  const sb = rpcSandbox(PROFILES);
-  sb.env = {
-    ...sb.env,
+async function sandbox(): Promise<Sandbox> {
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
+  Object.assign(sb.env, {
     WYNG_QUBES_QREXEC_CLIENT: QREXEC_CLIENT_STUB,
+    STUB_NODE: process.execPath,
     STUB_SERVICES_DIR: SERVICES_DIR,
     STUB_BUNDLE: BUNDLE,
-  };
+  });
   return sb;
 }
 
 test('remote list prints what list prints, then the service line; no raw JSON', async () => {
-  const sb = sandbox();
+  const sb = await sandbox();
   for (const qubes of [['work'], []]) {
     const local = await runBundle(['list', '--profile', 'nightly', ...qubes], { env: sb.env });
     assert.equal(local.code, 0, local.stderr);
@@ -41,7 +42,7 @@ test('remote list prints what list prints, then the service line; no raw JSON', 
 });
 
 test('remote status prints a line per profile, not JSON', async () => {
-  const sb = sandbox();
+  const sb = await sandbox();
   const remote = await runBundle(['remote', 'status', '--profile', 'nightly'], { env: sb.env });
   assert.equal(remote.code, 0, remote.stderr);
   assert.match(remote.stdout, /^No job running\.$/m);

@@ -3,13 +3,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderBackup, renderList, renderRestore, renderVerify } from '../../src/cli/render.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let sim: Simulator;
+let sim: Sandbox;
 let session: string;
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   const c = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u']);
   assert.equal(c.code, 0, c.stderr);
 });

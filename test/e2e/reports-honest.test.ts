@@ -7,13 +7,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProfileSummary } from '../../src/core/reports.ts';
 import { runInProcess } from '../helpers/cli.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let sim: Simulator;
+let sim: Sandbox;
 let session: string;
 
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   mkdirSync(sim.env.WYNG_QUBES_CONFIG_DIR!, { recursive: true });
   writeFileSync(
     join(sim.env.WYNG_QUBES_CONFIG_DIR!, 'profiles.yaml'),

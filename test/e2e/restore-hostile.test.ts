@@ -11,14 +11,15 @@ import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
 import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { makeTar, makeTgz, type TarEntrySpec } from '../helpers/tarball.ts';
-import { startRestoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
+import { restoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 let qubesXml: string;
 let canary: string;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
   qubesXml = lab.sim.qubesd.dumpQubesXml();
   canary = join(lab.sim.dir, 'canary.txt');
   writeFileSync(canary, 'secret outside the archive\n');

@@ -5,12 +5,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { IN_PROGRESS_TAG } from '../../src/core/restore/diff.ts';
-import { assertRestored, startRestoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { assertRestored, restoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 describe('running qubes', () => {
   let lab: RestoreLab;
   before(async () => {
-    lab = await startRestoreLab({ running: ['work', 'disp-test'] });
+    lab = await restoreLab(await buildSandbox({ qubesd: { running: ['work', 'disp-test'] } }));
   });
   after(async () => {
     await lab?.stop();
@@ -78,7 +79,7 @@ describe('running qubes', () => {
 describe('Qubes 4.2 device API', () => {
   let lab: RestoreLab;
   before(async () => {
-    lab = await startRestoreLab({ api: '4.2' });
+    lab = await restoreLab(await buildSandbox({ qubesd: { api: '4.2' } }));
   });
   after(async () => {
     await lab?.stop();

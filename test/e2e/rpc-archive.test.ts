@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
-import { onlyDocument, qrexecEnv, rpcSandbox, runService, spawnService, type RpcSandbox } from '../helpers/rpc.ts';
+import { onlyDocument, qrexecEnv, rpcSandboxOptions, runService, spawnService } from '../helpers/rpc.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 
@@ -30,38 +30,33 @@ const QUBES_XML = [
 ].join('');
 
 interface Archive {
-  sb: RpcSandbox;
+  sb: Sandbox;
   sessions: [string, string];
 }
 
 async function archive(): Promise<Archive> {
-  const base = rpcSandbox('profiles: {}\n');
-  const dir = base.dir;
-  const archiveDir = join(dir, 'archive');
-  // The services reset PATH to the system directories: run the fake with this test's node.
-  const wyng = join(dir, 'wyng');
-  writeFileSync(wyng, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
-  const profiles = `profiles:
+  const profiles = (sb: Sandbox): string => `profiles:
   nightly:
-    dest: file:${archiveDir}
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote:
       operations: [Backup, Restore, Verify, List, Prune, Status]
       restore_qubes: [work]
       callers: [mgmt]
   watch:
-    dest: file:${archiveDir}
+    dest: ${sb.archiveUrl}
     remote: { operations: [Verify, Status] }
   other:
-    dest: file:${archiveDir}
+    dest: ${sb.archiveUrl}
     remote: { operations: [Verify] }
 `;
-  const sb = rpcSandbox(profiles, {
-    wyng,
-    env: { WYNG_FAKE_HOME: join(dir, 'fake-home'), WYNG_FAKE_LOCK: join(dir, 'fake.lock'), ...FAKE_WYNG_LOOSE },
-  });
+  // the sandbox without the RPC seed: this archive is made below, with its own qubes.xml
+  const { archive: _seeded, ...opts } = rpcSandboxOptions(profiles);
+  const sb = await buildSandbox(opts);
+  const dir = sb.dir;
+  const wyng = sb.env.WYNG_QUBES_WYNG!;
   const env = { ...sb.env, WYNG_FAKE_LOG: join(dir, 'setup.log') } as NodeJS.ProcessEnv;
-  const dest = `file:${archiveDir}`;
+  const dest = sb.archiveUrl;
   execFileSync(wyng, [`--dest=${dest}`, '-u', '--encrypt=off', 'arch-init'], { env, stdio: 'pipe' });
   const pool = join(dir, 'pool');
   for (const q of ['work', 'personal']) {
@@ -98,7 +93,7 @@ const svc = (a: Archive, service: string, body: string, extra: Record<string, st
   runService(service, { ...a.sb.env, ...qrexecEnv(service, profile, 'mgmt'), ...extra }, body);
 
 /** Every report in the state dir, oldest first. */
-function reports(sb: RpcSandbox): Array<{
+function reports(sb: Sandbox): Array<{
   profile: string;
   operation: string;
   command: string;
@@ -162,9 +157,9 @@ test(
       session: a.sessions[0],
       qubes: [{ name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] }],
     });
-    const verifyCalls = a.sb.wyngCalls().filter((argv) => argv.includes('verify'));
+    const verifyCalls = a.sb.wyngCalls().filter((c) => c.argv.includes('verify'));
     assert.equal(verifyCalls.length, 1);
-    assert.ok(verifyCalls[0]!.includes(`--session=${a.sessions[0]}`));
+    assert.ok(verifyCalls[0]!.argv.includes(`--session=${a.sessions[0]}`));
 
     const bad = await svc(a, 'wyng.Verify', '{}', { WYNG_FAKE_FAIL: 'verify-volume:appvms/personal/private.img' });
     assert.equal(bad.code, 2, bad.stderr);

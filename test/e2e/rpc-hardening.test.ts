@@ -6,19 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, runBundle } from '../helpers/cli.ts';
-import {
-  onlyDocument,
-  qrexecEnv,
-  rpcSandbox,
-  runService,
-  spawnService,
-  SUDO_STUB,
-  type RpcSandbox,
-} from '../helpers/rpc.ts';
+import { onlyDocument, qrexecEnv, rpcSandboxOptions, runService, spawnService, SUDO_STUB } from '../helpers/rpc.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-const PROFILES = `profiles:
+// nightly: the sandbox's (seeded) archive; other and hooked: places with no archive (Wyng fails there)
+const PROFILES = (sb: Sandbox): string => `profiles:
   nightly:
-    dest: file:/mnt/backup/wyng
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote:
       operations: [List, Verify, Status]
@@ -33,24 +27,27 @@ const PROFILES = `profiles:
     remote: { operations: [Verify], callers: [mgmt] }
 `;
 
-function call(sb: RpcSandbox, service: string, profile: string, caller = 'mgmt', extra: Record<string, string> = {}) {
+function call(sb: Sandbox, service: string, profile: string, caller = 'mgmt', extra: Record<string, string> = {}) {
   return { ...sb.env, ...qrexecEnv(service, profile, caller), ...extra };
 }
 
-interface StubCall {
-  argv: string[];
-  envNames: string[];
-}
+/** Fails nightly's verify in the fake Wyng (a damaged volume), so the run leaves a failed report. */
+const VERIFY_FAILS = { WYNG_FAKE_FAIL: 'verify-volume:appvms/work/private.img' };
 
-function stubCalls(sb: RpcSandbox): StubCall[] {
-  return readFileSync(sb.wyngLog, 'utf8')
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as StubCall);
+/** The environment names of each Wyng call (recorded by the sandbox's Wyng wrapper). */
+function wyngEnvNames(file: string): string[][] {
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => l.trim().split(' '))
+    : [];
 }
 
 test('beyond the RPC slots a call answers busy at once; slots free again when calls end', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_RPC_SLOTS: '2', WYNG_QUBES_RPC_STDIN_TIMEOUT_MS: '20000' } });
+  const sb = await buildSandbox(
+    rpcSandboxOptions(PROFILES, { WYNG_QUBES_RPC_SLOTS: '2', WYNG_QUBES_RPC_STDIN_TIMEOUT_MS: '20000' }),
+  );
   // two slow callers that hold their slots (they never finish sending)
   const slow = [
     spawnService('wyng.List', call(sb, 'wyng.List', 'nightly')),
@@ -78,19 +75,20 @@ test('beyond the RPC slots a call answers busy at once; slots free again when ca
   assert.match(onlyDocument(third.stdout).errors[0]!.message, /Too many wyng-qubes calls/);
   const busyLines = sb.auditLines().filter((l) => l.outcome === 'busy');
   assert.ok(busyLines.length >= 1);
-  const wyngBefore = existsSync(sb.wyngLog) ? stubCalls(sb).length : 0;
+  const wyngBefore = sb.wyngCalls().length;
   for (const s of slow) s.child.kill('SIGKILL');
   await Promise.all(slow.map((s) => s.done));
   // the kernel released the killed callers' slots
   const after = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
   assert.equal(after.code, 0, after.stderr);
-  assert.equal(stubCalls(sb).length, wyngBefore + 1);
+  assert.equal(sb.wyngCalls().length, wyngBefore + 1);
 });
 
 test("wyng.Status+PROFILE returns that profile's report only", async () => {
-  const sb = rpcSandbox(PROFILES);
-  // the stub refuses verify: each profile gets a (failed) report
-  assert.notEqual((await runService('wyng.Verify', call(sb, 'wyng.Verify', 'nightly'), '{}')).code, 0);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
+  // verify fails (a damaged volume; no archive at other's place): each profile gets a (failed) report
+  const nightly = await runService('wyng.Verify', call(sb, 'wyng.Verify', 'nightly', 'mgmt', VERIFY_FAILS), '{}');
+  assert.notEqual(nightly.code, 0);
   assert.notEqual((await runService('wyng.Verify', call(sb, 'wyng.Verify', 'other'), '{}')).code, 0);
   const st = await runService('wyng.Status', call(sb, 'wyng.Status', 'nightly'), '');
   assert.equal(st.code, 0, st.stderr);
@@ -98,13 +96,13 @@ test("wyng.Status+PROFILE returns that profile's report only", async () => {
   assert.deepEqual(Object.keys(reports), ['nightly']);
   assert.ok(!st.stdout.includes('other'), st.stdout);
   // the report's errors are redacted for the caller too
-  assert.ok(!st.stdout.includes('/mnt/backup') && !st.stdout.includes('wyng-stub'), st.stdout);
+  assert.ok(!st.stdout.includes(sb.archiveDir) && !st.stdout.includes(sb.env.WYNG_QUBES_WYNG!), st.stdout);
   const st2 = await runService('wyng.Status', call(sb, 'wyng.Status', 'other'), '');
   assert.deepEqual(Object.keys((onlyDocument(st2.stdout).result as { reports: object }).reports), ['other']);
 });
 
 test('operation errors reach a remote caller as generic text with a reference; details in the dom0 log', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   // a hook failing with dom0 details in its argv and output
   const hook = await runService('wyng.Verify', call(sb, 'wyng.Verify', 'hooked'), '{"qubes":["work"]}');
   assert.equal(hook.code, 9);
@@ -117,11 +115,19 @@ test('operation errors reach a remote caller as generic text with a reference; d
   assert.match(hook.stderr, new RegExp(`\\[ref ${ref}\\]: hook: .*profile 'hooked' \\(/bin/sh\\)`));
   assert.equal(sb.auditLines().at(-1)?.ref, ref);
 
-  // Wyng failing (the stub refuses verify): its stderr and the archive URL stay in dom0
-  const verify = await runService('wyng.Verify', call(sb, 'wyng.Verify', 'nightly'), '{"qubes":["work"]}');
+  // Wyng failing (a damaged volume): its stderr and the archive URL stay in dom0
+  const verify = await runService(
+    'wyng.Verify',
+    call(sb, 'wyng.Verify', 'nightly', 'mgmt', VERIFY_FAILS),
+    '{"qubes":["work"]}',
+  );
   assert.notEqual(verify.code, 0);
-  assert.ok(!verify.stdout.includes('/mnt/backup'), verify.stdout);
-  assert.ok(!verify.stdout.includes('wyng-stub'), verify.stdout);
+  assert.ok(!verify.stdout.includes(sb.archiveDir), verify.stdout);
+  assert.ok(!verify.stdout.includes(sb.env.WYNG_QUBES_WYNG!), verify.stdout);
+  // …and the other place with no archive at all
+  const other = await runService('wyng.Verify', call(sb, 'wyng.Verify', 'other'), '{}');
+  assert.notEqual(other.code, 0);
+  assert.ok(!other.stdout.includes('/mnt/other-secret-place'), other.stdout);
   assert.match(verify.stdout, /Reference [0-9a-f]{8}/);
 
   // a refusal about the request itself keeps its message
@@ -130,7 +136,7 @@ test('operation errors reach a remote caller as generic text with a reference; d
 });
 
 test('from dom0 itself, errors are not redacted (dom0 may see its own details)', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const env = { ...sb.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: 'hooked' };
   const { child, done } = spawnService('wyng.Verify', env, { argv1: 'hooked' });
   child.stdin.end('{"qubes":["work"]}');
@@ -140,23 +146,28 @@ test('from dom0 itself, errors are not redacted (dom0 may see its own details)',
 });
 
 test('the privileged part: minimal environment, SUDO_USER audited, dom0 named on stdin refused', async () => {
-  const sb = rpcSandbox(PROFILES, {
-    env: {
-      WYNG_QUBES_RPC_SUDO: '1',
-      WYNG_QUBES_SUDO: SUDO_STUB,
-      WYNG_QUBES_RPC_SELF: BUNDLE,
-      LEAKY_CANARY: 'from-the-qrexec-daemon',
-      LD_LIBRARY_PATH: '/nowhere',
-    },
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
+  const envNames = join(sb.dir, 'wyng-env-names');
+  const leaky = ['LEAKY_CANARY', 'LD_LIBRARY_PATH', 'QREXEC_REMOTE_DOMAIN', 'QREXEC_SERVICE_FULL_NAME'];
+  Object.assign(sb.env, {
+    WYNG_QUBES_RPC_SUDO: '1',
+    WYNG_QUBES_SUDO: SUDO_STUB,
+    WYNG_QUBES_RPC_SELF: BUNDLE,
+    WYNG_TEST_NODE: process.execPath,
+    WYNG_TEST_CAPTURE_ENV_NAMES: envNames,
+    // the (stub) sudo keeps everything named here, so only wyng-qubes' own filter can drop the leaky ones
+    WYNG_TEST_SUDO_ENV_KEEP: [...Object.keys(sb.env).filter((k) => k.startsWith('WYNG_')), ...leaky]
+      .concat(['WYNG_TEST_CAPTURE_ENV_NAMES'])
+      .join(' '),
+    LEAKY_CANARY: 'from-the-qrexec-daemon',
+    LD_LIBRARY_PATH: '/nowhere',
   });
   const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
   assert.equal(r.code, 0, r.stderr);
-  const [wyng] = stubCalls(sb);
+  const [wyng] = wyngEnvNames(envNames);
   assert.ok(wyng !== undefined);
-  for (const name of ['LEAKY_CANARY', 'LD_LIBRARY_PATH', 'QREXEC_REMOTE_DOMAIN', 'QREXEC_SERVICE_FULL_NAME']) {
-    assert.ok(!wyng.envNames.includes(name), `${name} reached the privileged part`);
-  }
-  assert.ok(wyng.envNames.includes('WYNG_QUBES_STATE_DIR'));
+  for (const name of leaky) assert.ok(!wyng.includes(name), `${name} reached the privileged part`);
+  assert.ok(wyng.includes('WYNG_QUBES_STATE_DIR'));
   const line = sb.auditLines().at(-1)!;
   assert.equal(line.stage, 'privileged');
   assert.equal(typeof line.sudoUser, 'string');
@@ -181,5 +192,5 @@ test('the privileged part: minimal environment, SUDO_USER audited, dom0 named on
   const refusal = sb.auditLines().at(-1)!;
   assert.equal(refusal.sudoUser, 'someone');
   assert.equal(refusal.outcome, 'refused');
-  assert.equal(stubCalls(sb).length, 1, 'no Wyng call for the refused hand-over');
+  assert.equal(sb.wyngCalls().length, 1, 'no Wyng call for the refused hand-over');
 });

@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runBundle } from '../helpers/cli.ts';
-import { jobSandbox, SYSTEMCTL_STUB } from '../helpers/jobs.ts';
+import { ROOT, runBundle } from '../helpers/cli.ts';
+import { buildSandbox } from '../helpers/sim.ts';
+
+const SYSTEMCTL_STUB = join(ROOT, 'test', 'fixtures', 'schedule', 'systemctl-stub.mjs');
 
 const profiles = (schedule: string): string => `profiles:
   nightly:
@@ -13,8 +15,8 @@ const profiles = (schedule: string): string => `profiles:
     schedule: "${schedule}"
 `;
 
-function sandbox() {
-  const sb = jobSandbox(() => profiles('Mon..Fri 02:00'));
+async function sandbox() {
+  const sb = await buildSandbox({ qubesd: false, profiles: profiles('Mon..Fri 02:00') });
   const unitDir = join(sb.dir, 'systemd');
   const log = join(sb.dir, 'systemctl.log');
   const systemctl = join(sb.dir, 'systemctl');
@@ -45,7 +47,7 @@ function sandbox() {
 }
 
 test('a failed schedule enable leaves no drop-in behind and reloads systemd again', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   writeFileSync(s.failMarker, '');
   const r = await runBundle(['schedule', 'enable', 'nightly', '--json'], { env: s.env });
   assert.equal(r.code, 9, r.stderr);
@@ -59,7 +61,7 @@ test('a failed schedule enable leaves no drop-in behind and reloads systemd agai
 });
 
 test('a failed schedule enable puts the previous schedule back', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const first = await runBundle(['schedule', 'enable', 'nightly'], { env: s.env });
   assert.equal(first.code, 0, first.stderr);
   const before = readFileSync(s.dropin, 'utf8');

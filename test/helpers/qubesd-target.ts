@@ -1,5 +1,5 @@
 // Which qubesd the contract tests run against:
-//  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. the lab of ../shared/lab/qubesd);
+//  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. a qubesd lab);
 //  - else the fake qubesd of test/fakes/qubesd on a temp socket, seeded with the recorded
 //    qubes.xml (test/data/qubesd/qubes.xml);
 //  - QUBESD_CONTRACT_TARGET=replay → a replay of the recorded qubesd bytes, which can only serve

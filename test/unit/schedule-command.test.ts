@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInProcess } from '../helpers/cli.ts';
-import { jobSandbox, SYSTEMCTL_STUB, type JobSandbox } from '../helpers/jobs.ts';
+import { ROOT, runInProcess } from '../helpers/cli.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
+
+const SYSTEMCTL_STUB = join(ROOT, 'test', 'fixtures', 'schedule', 'systemctl-stub.mjs');
 
 const PROFILES = `profiles:
   nightly:
@@ -25,15 +27,15 @@ const PROFILES = `profiles:
 `;
 
 interface Sched {
-  sb: JobSandbox;
+  sb: Sandbox;
   env: Record<string, string>;
   unitDir: string;
   calls(): string[][];
   dropin(profile: string): string;
 }
 
-function sandbox(extraEnv: Record<string, string> = {}): Sched {
-  const sb = jobSandbox(() => PROFILES);
+async function sandbox(extraEnv: Record<string, string> = {}): Promise<Sched> {
+  const sb = await buildSandbox({ qubesd: false, profiles: PROFILES });
   const unitDir = join(sb.dir, 'systemd');
   const log = join(sb.dir, 'systemctl.log');
   // systemctl runs with a fixed environment: a wrapper carries the stub's settings.
@@ -63,7 +65,7 @@ function sandbox(extraEnv: Record<string, string> = {}): Sched {
 }
 
 test('schedule enable writes the OnCalendar drop-in, reloads systemd and enables the timer', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const r = await runInProcess(['schedule', 'enable', 'nightly', '--json'], { env: s.env });
   assert.equal(r.code, 0, r.stderr);
   const text = readFileSync(s.dropin('nightly'), 'utf8');
@@ -80,7 +82,7 @@ test('schedule enable writes the OnCalendar drop-in, reloads systemd and enables
 });
 
 test('an invalid schedule is a clear error (exit 9) and changes nothing', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const typo = await runInProcess(['schedule', 'enable', 'typo', '--json'], { env: s.env });
   assert.equal(typo.code, 9);
   const doc = JSON.parse(typo.stdout) as { errors: Array<{ kind: string; message: string }> };
@@ -101,7 +103,7 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
 });
 
 test('systemd-analyze has the last word: a schedule it refuses is refused', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const analyze = join(s.sb.dir, 'systemd-analyze');
   writeFileSync(
     analyze,
@@ -126,7 +128,7 @@ test('systemd-analyze has the last word: a schedule it refuses is refused', asyn
 });
 
 test('a profile without schedule gets the timer default and no drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   // A drop-in left from an earlier schedule is removed.
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   const r = await runInProcess(['schedule', 'enable', 'plain', '--json'], { env: s.env });
@@ -138,7 +140,7 @@ test('a profile without schedule gets the timer default and no drop-in', async (
 });
 
 test('schedule disable stops and disables the timer and removes the drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   const r = await runInProcess(['schedule', 'disable', 'nightly', '--json'], { env: s.env });
   assert.equal(r.code, 0, r.stderr);
@@ -151,7 +153,7 @@ test('schedule disable stops and disables the timer and removes the drop-in', as
 });
 
 test('schedule list shows each profile: schedule, enabled, next run, and a stale drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   // The profile's schedule changes after enabling: list says the timer is stale.
   s.sb.writeProfiles(
@@ -184,7 +186,7 @@ test('schedule list shows each profile: schedule, enabled, next run, and a stale
 });
 
 test('usage errors and a failing systemctl are clear errors', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const cases: Array<[string[], RegExp]> = [
     [['schedule', 'enable'], /schedule enable needs a PROFILE/],
     [['schedule', 'enable', 'Bad/Name'], /invalid profile name 'Bad\/Name'/],
@@ -199,7 +201,7 @@ test('usage errors and a failing systemctl are clear errors', async () => {
     assert.match(r.stderr, message, argv.join(' '));
   }
   assert.deepEqual(s.calls(), []);
-  const denied = sandbox({ SYSTEMCTL_STUB_FAIL: 'enable' });
+  const denied = await sandbox({ SYSTEMCTL_STUB_FAIL: 'enable' });
   const r = await runInProcess(['schedule', 'enable', 'nightly'], { env: denied.env });
   assert.equal(r.code, 9);
   assert.match(
@@ -214,7 +216,7 @@ test('usage errors and a failing systemctl are clear errors', async () => {
 });
 
 test('profiles check fails on a schedule that schedule enable would refuse', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
   assert.equal(r.code, 9);
   const warnings = (JSON.parse(r.stdout) as { result: { problems: string[] } }).result.problems;

@@ -4,11 +4,13 @@ import { escapeForTerminal, hasUnsafeText } from '../../src/core/terminal.ts';
 import { emptyDiff } from '../../src/core/restore/diff.ts';
 import { renderPlan } from '../../src/core/restore/render.ts';
 import type { RestorePlan } from '../../src/core/restore/plan.ts';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInProcess } from '../helpers/cli.ts';
-import { WYNG_STUB } from '../helpers/rpc.ts';
+import { RPC_SEED } from '../helpers/rpc.ts';
+import { buildSandbox } from '../helpers/sim.ts';
+
+/** The fake Wyng's archive state file (test/fakes/wyng-impl/archive.mjs). */
+const STATE_FILE = 'wyng-fake.json';
 
 /** Any character a terminal would act on (C0 but \n, DEL, C1, bidi/zero-width controls). */
 const RAW_CONTROL = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/;
@@ -65,19 +67,22 @@ test('renderPlan escapes every archive-derived value', () => {
 });
 
 test('human CLI output never carries a raw control character (the say/warn sink escapes)', async () => {
-  // the URL Wyng's listing reports back is printed by `list` (the stub echoes --dest)
-  const dir = mkdtempSync(join(tmpdir(), 'wq-esc-'));
-  const r = await runInProcess(['list', '--dest', 'file:/x\x1b[2J\x9b2J'], {
-    env: {
-      PATH: process.env.PATH,
-      WYNG_QUBES_WYNG: WYNG_STUB,
-      WYNG_TEST_NODE: process.execPath,
-      WYNG_QUBES_STATE_DIR: join(dir, 'state'),
-      WYNG_QUBES_LOCK_DIR: dir,
-    },
-  });
+  // a hostile archive: a volume name with terminal controls in Wyng's listing, printed by `list`
+  const sb = await buildSandbox({ qubesd: false, archive: { seed: RPC_SEED } });
+  const stateFile = join(sb.archiveDir, STATE_FILE);
+  const state = readFileSync(stateFile, 'utf8');
+  const hostile = state.replaceAll('appvms/work/', 'appvms/wo\\u001b[2J\\u009b2Jrk/');
+  assert.notEqual(hostile, state);
+  writeFileSync(stateFile, hostile);
+  const r = await sb.cli(['list', '--dest', sb.archiveUrl]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /URL file:\/x\\x1b\[2J\\x9b2J\n/);
-  assert.ok(!RAW_CONTROL.test(r.stdout + r.stderr), JSON.stringify(r.stdout));
-  rmSync(dir, { recursive: true, force: true });
+  assert.match(r.stdout, /^20261123-034732 {3}personal$/m, 'the listing itself is printed');
+  assert.ok(!RAW_CONTROL.test(r.stdout + r.stderr), JSON.stringify(r.stdout + r.stderr));
+  // (Wyng refuses a --dest with controls, so the URL it reports back cannot carry any.)
+  // A name typed with controls comes back escaped in the error text.
+  const typed = await sb.cli(['list', '--dest', sb.archiveUrl, 'a\x1b[2J\x9b2J']);
+  assert.equal(typed.code, 9);
+  assert.ok(typed.stderr.includes("'a\\u001b[2J\\u009b2J'"), JSON.stringify(typed.stderr));
+  assert.ok(!RAW_CONTROL.test(typed.stdout + typed.stderr), JSON.stringify(typed.stdout + typed.stderr));
+  await sb.stop();
 });

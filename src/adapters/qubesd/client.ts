@@ -3,7 +3,7 @@
 // Every operation validates what goes into the request before anything is sent (validate.ts),
 // parses the answer with the zod-checked parsers of core/qubesapi, and documents the qubesd
 // behaviour it relies on. The facts come from the recorded daemon (qubes-core-admin 4.4.0):
-// docs/design.md "Admin API contract" and the recorded transcripts.
+// docs/design.md "Admin API contract" (§n cites the recorded protocol notes) and test/data/qubesd/.
 import { WqError } from '../../core/errors.ts';
 import type { CallRef } from '../../core/qubesapi/errors.ts';
 import {

@@ -78,6 +78,7 @@ export function parseFaults() {
     storage7: false,
     crash: false,
     hang: false,
+    hold: undefined,
     nonroot: false,
     interruptAfter: undefined,
   };
@@ -106,6 +107,9 @@ export function parseFaults() {
         break;
       case 'no-snapshot':
         f.noSnapshot.add(canonical(needArg()));
+        break;
+      case 'hold':
+        f.hold = needArg();
         break;
       case 'interrupt-after': {
         const n = Number(needArg());

@@ -1,6 +1,6 @@
 // Entry point of the Wyng test double: Wyng 0.8 rc4's main flow (parse, banner, lock, archive,
 // volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { Ctx, Exit, PyCrash, WyngError, halt } from './context.mjs';
 import { FakeConfigError, initClock, lockPath, logPath, parseFaults, runsAsAdmin, volumeDelayMs } from './env.mjs';
 import { acquireLock, releaseLock } from './lock.mjs';
@@ -90,9 +90,15 @@ function exitWhenWritten(code) {
 function traceback(ctx, e) {
   ctx.out('\n');
   ctx.err(
-    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n` +
+    'Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n' +
       `    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
   );
+}
+
+/** WYNG_FAKE_FAIL=hold:FILE — with the lock taken, writes FILE.held (its pid) and waits until FILE exists. */
+async function holdUntilReleased(file) {
+  writeFileSync(`${file}.held`, String(process.pid));
+  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function run(ctx, argv) {
@@ -112,6 +118,7 @@ async function run(ctx, argv) {
   if (ctx.faults.nonroot) throw new Exit(1, `ERROR: No writing permission on ${lockPath()}`);
   if (!acquireLock(lockPath())) throw new Exit(1, `I/O ERROR obtaining lock on ${lockPath()}`);
   if (ctx.faults.hang) await new Promise(() => setInterval(() => {}, 1 << 30));
+  if (ctx.faults.hold !== undefined) await holdUntilReleased(ctx.faults.hold);
 
   const archive = getConfigs(ctx, opts, ctx.faults);
   ctx.archive = archive;
