@@ -10,6 +10,7 @@ import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes 
 import { renderPlan } from '../core/restore/render.ts';
 import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -81,6 +82,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       live: liveState,
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
     // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
     const binding = bindPlan(ctx, {
@@ -163,10 +165,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };

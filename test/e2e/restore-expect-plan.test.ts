@@ -6,13 +6,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { replaceSessionVolume } from '../helpers/archive-tamper.ts';
-import { startRestoreLab, writes, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import { restoreLab, writes, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {

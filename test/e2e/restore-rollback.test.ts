@@ -8,11 +8,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { BackupRecordSchema } from '../../src/core/restore/rollback.ts';
 import { replaceSessionVolume } from '../helpers/archive-tamper.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
-import { startRestoreLab, writes, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import { restoreLab, writes, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 
 let lab: RestoreLab;
@@ -34,7 +33,7 @@ async function backup(...qubes: string[]): Promise<string> {
 }
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
   S1 = lab.session;
   S2 = await backup('work');
   S3 = await backup(...lab.qubes.filter((q) => q !== 'work'));
@@ -42,18 +41,9 @@ before(async () => {
   // so it first sends a session of work's volume without the metadata volume (S4: no Qubes session),
   // then prunes S2 from every volume: work's S2 merges into S4, the metadata's S2 into S3, and work's
   // newest Qubes session is S1 again.
-  const env = {
-    PATH: process.env.PATH ?? '',
-    WYNG_FAKE_LOCK: lab.sim.env.WYNG_FAKE_LOCK!,
-    WYNG_FAKE_LOG: lab.sim.env.WYNG_FAKE_LOG!,
-  };
   const fakeWyng = async (args: string[], extra: Record<string, string> = {}): Promise<void> => {
-    const r = await execa(FAKE_WYNG, [`--dest=${lab.sim.archiveUrl}`, '-u', ...args], {
-      env: { ...env, ...extra },
-      extendEnv: false,
-      reject: false,
-    });
-    assert.equal(r.exitCode, 0, `${args.join(' ')}: ${r.stderr}`);
+    const r = await lab.sim.fakeWyng(args, extra);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
   };
   const localFrom = join(lab.sim.dir, 'attacker-vols.json');
   const vol = 'appvms/work/private.img';
@@ -83,7 +73,7 @@ async function memoryOfWork(): Promise<string> {
 }
 
 test("dom0's record: every session wyng-qubes sent, its qubes and the metadata digest; 0600", () => {
-  const path = join(lab.sim.env.WYNG_QUBES_STATE_DIR!, 'backups.json');
+  const path = join(lab.sim.stateDir, 'backups.json');
   assert.equal(statSync(path).mode & 0o777, 0o600);
   const record = BackupRecordSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   const sessions = Object.values(record.archives)[0]!;
@@ -146,7 +136,7 @@ test('attended: asked; no → work not restored; yes → restored', async () => 
 });
 
 test('profile restore.allow_rollback: true approves it; the profile schema refuses other keys', async () => {
-  const etc = lab.sim.env.WYNG_QUBES_CONFIG_DIR!;
+  const etc = lab.sim.configDir;
   mkdirSync(etc, { recursive: true });
   const write = (restore: string): void =>
     writeFileSync(

@@ -7,12 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replaceSessionVolume } from '../helpers/archive-tamper.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 
-function writeProfile(sim: Simulator, restore: string): void {
+function writeProfile(sim: Sandbox, restore: string): void {
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   writeFileSync(
@@ -31,11 +31,16 @@ ${restore}`,
 }
 
 test('wyng.Restore: swapped metadata refused unless the profile allows rollback; expectPlan binds', async () => {
-  const sim = await startSimulator();
+  const sim = await buildSandbox();
   try {
     writeProfile(sim, '');
     const wyng = join(sim.dir, 'wyng');
-    writeFileSync(wyng, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
+    const loose = Object.entries(FAKE_WYNG_LOOSE)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ');
+    writeFileSync(wyng, `#!/bin/sh\nexec env ${loose} "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, {
+      mode: 0o755,
+    });
     const env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
@@ -82,7 +87,13 @@ test('wyng.Restore: swapped metadata refused unless the profile allows rollback;
     const refused = await rpc('wyng.Restore', { qubes: ['work'] });
     assert.equal(refused.code, 2, refused.stderr);
     assert.equal(refused.doc.errors[0]?.qube, 'work');
-    assert.match(refused.doc.errors[0]?.message ?? '', /differs from what dom0 sent/);
+    // the caller gets a generic message with a reference (details only in dom0's log); the
+    // result says why work was not restored
+    const why = (refused.doc.result as { rollback?: { findings: Array<{ kind: string }> } } | null)?.rollback;
+    assert.deepEqual(
+      why?.findings.map((f) => f.kind),
+      ['metadata-differs'],
+    );
 
     const asked = await rpc('wyng.Restore', { qubes: ['work'], allowRollback: true });
     assert.equal(asked.code, 9, 'a caller cannot approve a rollback');

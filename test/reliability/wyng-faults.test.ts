@@ -1,4 +1,4 @@
-// Wyng fault matrix: every failure mode of ../shared/conformance/wyng/CONTRACT.md (§6, §8, §9,
+// Wyng fault matrix: every failure mode of the Wyng contract (docs/design.md; Wyng §6, §8, §9,
 // §10, §11 — also the "soft" ones that exit 0) injected through the fake Wyng into backup,
 // restore, verify, prune and delete. Each case runs the built program against its own
 // simulator and its own copy of one archive; the test prints expected vs actual (exit code,
@@ -15,20 +15,20 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   BACKED_UP,
   IN_PROGRESS,
   INJECT,
   buildTemplateArchive,
+  fromTemplate,
   comparable,
   damage,
   pointOf,
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   wyngCalls,
@@ -502,7 +502,7 @@ after(() => {
   if (template) removeDir(template.dir);
 });
 
-function argsFor(c: Case, sim: Simulator): string[] {
+function argsFor(c: Case, sim: Sandbox): string[] {
   const [s1, s2] = template.sessions as [string, string];
   const common = ['--dest', sim.archiveUrl, '-u', '--json', ...(c.extraArgs ?? [])];
   switch (c.command) {
@@ -527,7 +527,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox(fromTemplate(template));
   try {
     if (c.command === 'restore') await damage(sim);
     // `POOL` in a fault stands for the pool directory of `work`'s volume
@@ -669,7 +669,9 @@ test(
       .filter((r) => !r.match)
       .map(
         ({ c, o }) =>
-          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ${c.expect.message}); ${o.problems.join('; ')}`,
+          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed ` +
+          `[${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ` +
+          `${c.expect.message}); ${o.problems.join('; ')}`,
       );
     assert.deepEqual(bad, [], 'every row matches');
     // the matrix covers every command and every failure class of CONTRACT.md §8

@@ -211,7 +211,9 @@ export function serializeAssignment(a: Assignment, deviceId = a.deviceId): strin
 }
 
 export function serializeExposed(d: ExposedDevice): string {
-  const base = `device_id=${quote(d.deviceId)} port_id=${quote(d.port)} devclass=${quote(d.devclass)} backend_domain=${quote(d.backend)}`;
+  const base =
+    `device_id=${quote(d.deviceId)} port_id=${quote(d.port)} ` +
+    `devclass=${quote(d.devclass)} backend_domain=${quote(d.backend)}`;
   return d.extra === '' ? base : `${base} ${d.extra}`;
 }
 

@@ -167,6 +167,7 @@ function libvirtPciName(port: string): string {
 export function startQube(app: AppState, q: Qube, chain = new Set<string>()): void {
   if (q.klass === 'AdminVM') throw qerr('QubesVMNotHaltedError', 'Cannot start Dom0 fake domain!');
   if (q.power !== 'Halted') return;
+  if (app.offline) throw qerr('QubesException', 'VMM operations disabled in offline mode');
   if (q.klass === 'DispVM') {
     const t = templateOf(app, q);
     if (t === undefined || vmProp(app, t, 'template_for_dispvms') !== 'True') {
