@@ -1,4 +1,4 @@
-// backup when Wyng fails (CONTRACT.md §6, §8, §10, §11): per-volume errors (exit 2 + .error
+// backup when Wyng fails (design.md "Wyng contract"): per-volume errors (exit 2 + .error
 // file), the exit-0 failures, auth/storage codes, crashes, interrupts (Wyng's own and our
 // forwarding of SIGINT/SIGTERM), a stale .error file — per qube results, exit codes, what
 // qubesd is told, and that no temp file is left behind.

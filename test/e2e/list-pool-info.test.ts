@@ -121,7 +121,7 @@ test('list --pool-info --json: result.pools, and --debug prints the Admin API ca
 });
 
 test('list --pool-info shows lvm_thin pools as VG/thin pool', async () => {
-  // no lvm_thin pool was recorded (the lab has none); the Info body follows PROTOCOL.md §3
+  // no lvm_thin pool was recorded (the lab has none); the Info body follows design.md "Admin API contract"
   const ex = [
     synthetic('pool-list', 'admin.pool.List+ dom0 name dom0\0', '0\0lvm\n'),
     synthetic(

@@ -277,7 +277,7 @@ test('a caller that disconnects mid-job: the job still finishes (and is audited)
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('from dom0 itself: the service program run directly (QREXEC.md §7)', async () => {
+test('from dom0 itself: the service program run directly (design.md "qrexec services")', async () => {
   const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const env = { ...sb.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: 'nightly' };
   const { child, done } = spawnService('wyng.List', env, { argv1: 'nightly' });

@@ -22,7 +22,7 @@ import { removeDir } from './helpers/scenario.ts';
 
 const SEED = Number(process.env.WYNG_QUBES_FUZZ_SEED ?? 20251128);
 const ARG_COMMANDS = new Set(['profiles', 'rpc', 'remote', 'schedule', 'report']);
-/** Exit codes the product documents (SPEC.md "Exit codes", rpc/README.md) plus the stub's 1. */
+/** Exit codes the product documents (README "Exit codes", rpc/README.md) plus the stub's 1. */
 const KNOWN_EXITS = new Set([0, 1, 2, 3, 5, 6, 7, 8, 9, 125, 126, 127]);
 
 const dir = mkdtempSync(join(tmpdir(), 'wq-fuzz-cli-'));

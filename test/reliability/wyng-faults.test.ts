@@ -7,8 +7,8 @@
 // failed ones keep `backup-restore-in-progress`; a fatal error before the apply step changes
 // nothing; the archive keeps what a failed delete/prune did not remove).
 //
-// Expected outcomes come from SPEC.md "Exit codes" (0 ok · 2 some qubes failed · 3 auth ·
-// 5/6/7 storage · 9 input · else Wyng's own code) and CONTRACT.md §8 (exit 2 + `.error` →
+// Expected outcomes come from README "Exit codes" (0 ok · 2 some qubes failed · 3 auth ·
+// 5/6/7 storage · 9 input · else Wyng's own code) and design.md "Wyng contract" (exit 2 + `.error` →
 // those volumes' qubes failed; 3 → auth; 5, 6, 7 → storage; any other non-zero → Wyng's code).
 // A Wyng killed by SIGTERM counts as interrupted (8), by another signal as exit 1.
 import { after, before, test } from 'node:test';
@@ -82,7 +82,7 @@ const MAIN: Record<Command, Point> = {
   delete: 'delete',
 };
 
-/** Failure modes every Wyng call can hit (CONTRACT.md §8, §9, §2). */
+/** Failure modes every Wyng call can hit (design.md "Wyng contract"). */
 function generic(command: Command, point: Point = MAIN[command]): Case[] {
   const fatal = (code: number, message: RegExp): Expectation =>
     command === 'delete'
@@ -674,7 +674,7 @@ test(
           `${c.expect.message}); ${o.problems.join('; ')}`,
       );
     assert.deepEqual(bad, [], 'every row matches');
-    // the matrix covers every command and every failure class of CONTRACT.md §8
+    // the matrix covers every command and every failure class of design.md "Wyng contract"
     for (const cmd of ['backup', 'restore', 'verify', 'prune', 'delete'])
       assert.ok(
         CASES.some((c) => c.command === cmd),

@@ -285,7 +285,7 @@ test('restore exclusions: the wyng-util-qubes skip list, identity, computed and 
     'stubdom_mem',
     'backup_timestamp',
   ]) {
-    assert.ok(RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} excluded (PROTOCOL.md §6)`);
+    assert.ok(RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} excluded (design.md "Admin API contract")`);
   }
   for (const name of [
     'netvm',

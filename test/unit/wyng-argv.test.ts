@@ -13,7 +13,7 @@ const argvOf = (name: string): string[] =>
 
 const g: WyngGlobals = { dest: 'file:{ARCHIVE}', unattended: true, wyngopt: [] };
 
-test('argv equals what the recorded wyng-util-qubes calls sent (CONTRACT.md §3)', () => {
+test('argv equals what the recorded wyng-util-qubes calls sent (design.md "Wyng contract")', () => {
   assert.deepEqual(
     wyngArgv.send(g, { localFrom: '{TMP}/u-vols.json', metadataTar: '{TMP}/qmeta-u-S1.tgz' }),
     argvOf('u03-send-s1'),

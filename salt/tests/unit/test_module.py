@@ -21,7 +21,7 @@ def test_list_with_dest_and_qubes_runs_the_bundle_with_an_argv_list(mod, run_all
     cmd, kwargs = run_all.calls[0]
     assert cmd == head(node, bundle) + ["--dest=file:/mnt/b", "list", "--", "work", "personal"]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test"}
     assert kwargs["ignore_retcode"] is True
     assert doc == envelope("list", {"sessions": []})
 
@@ -351,7 +351,7 @@ def test_remote_mode_calls_wyng_qubes_remote_with_the_operation_and_profile(mod,
         "personal",
     ]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test"}
     # the same document as in local mode
     assert doc == envelope("backup", {"session": "20250101-010101", "qubes": []})
 

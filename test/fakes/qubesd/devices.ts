@@ -1,4 +1,4 @@
-// Devices as qubesd 4.3+/4.4 serialises them (`key='value'` lists, PROTOCOL.md §7) and as the
+// Devices as qubesd 4.3+/4.4 serialises them (`key='value'` lists, design.md "Admin API contract") and as the
 // 4.2 API did (`key=value` options + `persistent=yes`). Parsing follows the rules of
 // qubes.device_protocol (allowed characters, expected port/backend/devclass), re-implemented.
 import { DropConnection, protocolError, qerr, drop } from './errors.ts';

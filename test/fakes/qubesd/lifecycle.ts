@@ -1,5 +1,5 @@
 // Qube life cycle with qubesd's checks: create (Create / CreateInPool), remove, and the power
-// operations. Power changes are instant, like in the qubesd lab (PROTOCOL.md §10): Shutdown
+// operations. Power changes are instant, like in the qubesd lab (design.md "Admin API contract"): Shutdown
 // without `wait` returns with the qube already Halted.
 import { randomInt, randomUUID } from 'node:crypto';
 import { rmSync, mkdirSync } from 'node:fs';

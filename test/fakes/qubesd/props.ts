@@ -2,7 +2,7 @@
 // properties), and the stateless properties derived from other state (ip, icon, dns, xid, …).
 // Which properties a class has, their API type and access come from the shared property table
 // (src/core/qubes/properties.ts); the rules of each default are implemented here, after
-// qubes-core-admin 4.4.0 (PROTOCOL.md §3–§6 and the GetAll transcripts).
+// qubes-core-admin 4.4.0 (design.md "Admin API contract" and the GetAll transcripts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {

@@ -1,4 +1,4 @@
-// Passphrases and the key agent (CONTRACT.md §7). The archive stores only a salted scrypt
+// Passphrases and the key agent (design.md "Wyng contract"). The archive stores only a salted scrypt
 // verifier of the passphrase; data is not really encrypted by the double. The "key agent" is a
 // file under WYNG_FAKE_HOME/agents holding that verifier and an expiry time.
 import { execFileSync, spawn } from 'node:child_process';

@@ -1,4 +1,4 @@
-// `list`: the JSON document of `--json list` (CONTRACT.md §5) and the human views.
+// `list`: the JSON document of `--json list` (design.md "Wyng contract") and the human views.
 import { terminalColumns } from './env.mjs';
 import { pyJson, pyTuple } from './pyfmt.mjs';
 

@@ -1,4 +1,4 @@
-// `receive` and `verify` (CONTRACT.md §3, §4.1, §6, §11): data comes back from the chunk store,
+// `receive` and `verify` (design.md "Wyng contract"): data comes back from the chunk store,
 // every chunk checked against its hash.
 import {
   closeSync,

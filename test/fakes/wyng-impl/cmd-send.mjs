@@ -1,4 +1,4 @@
-// `send` (CONTRACT.md §3, §4.1, §6, §10, §11): one new session for every listed volume plus the
+// `send` (design.md "Wyng contract"): one new session for every listed volume plus the
 // --import-other-from volumes; real file data goes into the archive chunk store.
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -181,7 +181,7 @@ export function terminalColumns() {
 
 /**
  * Wyng finds its key agent in `ps` output, which ps truncates to $COLUMNS: the agent's
- * command line needs about 106 columns (CONTRACT.md §2, transcript e15b).
+ * command line needs about 106 columns (design.md "Wyng contract", transcript e15b).
  */
 export function agentVisible() {
   if (env.COLUMNS === undefined || env.COLUMNS === '') return true;

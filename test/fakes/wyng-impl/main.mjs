@@ -1,5 +1,5 @@
 // Entry point of the Wyng test double: Wyng 0.8 rc4's main flow (parse, banner, lock, archive,
-// volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
+// volume selection, action, exit), its exit codes and stdout/stderr split (design.md "Wyng contract").
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { Ctx, Exit, PyCrash, WyngError, halt } from './context.mjs';
 import { FakeConfigError, initClock, lockPath, logPath, parseFaults, runsAsAdmin, volumeDelayMs } from './env.mjs';

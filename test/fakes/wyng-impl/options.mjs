@@ -1,5 +1,5 @@
 // Wyng's command line (argparse): the same options, defaults, error texts and exit code 2, and
-// the consistency checks Wyng makes right after parsing (CONTRACT.md §2, §8).
+// the consistency checks Wyng makes right after parsing (design.md "Wyng contract").
 import { optionError } from './context.mjs';
 import { stdinIsTTY } from './env.mjs';
 

@@ -1,5 +1,5 @@
 // Local storage (the Qubes pool directory) and the --local-from / --vols-from file
-// (CONTRACT.md §6). Wyng's local snapshots `sn<uuid>_<vid>.wyng1` are small JSON marker files
+// (design.md "Wyng contract"). Wyng's local snapshots `sn<uuid>_<vid>.wyng1` are small JSON marker files
 // here: they record which archive session the local volume was last paired with.
 import { existsSync, readFileSync, realpathSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
