@@ -8,6 +8,7 @@ import { projectForDeviceApi, readArchivedSource } from '../core/restore/archive
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
+import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
@@ -16,6 +17,8 @@ import { failedQubesOutcome } from './outcome.ts';
 export interface RestoreResult {
   session: string;
   qubes: QubeOutcome[];
+  /** archived name → name restored as (--as, --rename-conflicting) */
+  renames: Record<string, string>;
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
 }
@@ -35,17 +38,15 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const session = selectSession(model, ctx.args, o.session, 'restore');
     const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
 
-    const sessionVolumes: Record<string, SessionVolumes> = {};
+    const archivedVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
       const s = sessions[session];
       if (s)
-        sessionVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
+        archivedVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
-    const liveNames = new Set(liveQubes.map((q) => q.name));
-    const request = {
+    const baseRequest = {
       qubes: ctx.args,
       exclude: o.exclude,
       includeDisposable: o.includeDisposable,
@@ -53,8 +54,24 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ignoreMissing: o.ignoreMissing,
       forceIncomplete: o.forceIncomplete,
     };
+    // --as / --rename-conflicting: the target under its new names (core/restore/rename.ts)
+    const renamed = renameForRestore({
+      source: archivedSource,
+      sessionVolumes: archivedVolumes,
+      live: liveQubes,
+      request: baseRequest,
+      as: o.as,
+      renameConflicting: o.renameConflicting,
+    });
+    const { source, widened } = projectForDeviceApi(renamed.source, await live.deviceApi(liveQubes));
+    const liveNames = new Set(liveQubes.map((q) => q.name));
+    const request = { ...baseRequest, qubes: renamed.qubes };
     // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
-    const { selected } = selectRestoreQubes({ archived: source.system, sessionVolumes, request });
+    const { selected } = selectRestoreQubes({
+      archived: source.system,
+      sessionVolumes: renamed.sessionVolumes,
+      request,
+    });
     const candidates = new Set(selected.filter((q) => liveNames.has(q)));
     const settings = await live.readSettings([...candidates]);
     const notes = Object.fromEntries(
@@ -64,7 +81,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       session,
       archived: source.system,
       archivedNotes: source.notes,
-      sessionVolumes,
+      sessionVolumes: renamed.sessionVolumes,
       live: {
         qubes: liveQubes,
         settings,
@@ -85,7 +102,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
-    ctx.say(renderPlan(plan, o.verbose || o.dryRun));
+    ctx.say(renderPlan(plan, o.verbose || o.dryRun) + renderRenames(renamed.renames));
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -107,7 +124,11 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
-      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result: { session, plan }, errors };
+      return {
+        exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
+        result: { session, plan, renames: renamed.renames },
+        errors,
+      };
     }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
@@ -134,6 +155,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const result: RestoreResult = {
       session,
       qubes: outcomes,
+      renames: renamed.renames,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };

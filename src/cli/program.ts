@@ -58,6 +58,9 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
+    .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
+    .option('--force', 'restore/backup: go on although the pools or the destination look too small')
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -135,6 +138,9 @@ export function parseCommandLine(
     json: o.json === true,
     dryRun: o.dryRun === true,
     ignoreMissing: o.ignoreMissing === true,
+    as: o.as,
+    renameConflicting: o.renameConflicting === true,
+    force: o.force === true,
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
@@ -145,6 +151,8 @@ export function parseCommandLine(
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
+  if ((options.as !== undefined || options.renameConflicting) && command !== 'restore')
+    throw new WqError('option', '--as and --rename-conflicting are only valid with restore');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),

@@ -76,6 +76,12 @@ export const CommonOptionsSchema = z
     json: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     ignoreMissing: z.boolean().default(false),
+    /** `restore QUBE --as NEW`: restore alongside under a new name (issue 19). */
+    as: QubeNameSchema.optional(),
+    /** `restore --rename-conflicting`: a live namesake of another class keeps its name; ours becomes NAME1… */
+    renameConflicting: z.boolean().default(false),
+    /** `--force`: go on although the space pre-flight finds too little free space. */
+    force: z.boolean().default(false),
     profile: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')
