@@ -9,6 +9,8 @@ import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
+import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
+import { restoreSpace } from './space.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
@@ -19,6 +21,8 @@ export interface RestoreResult {
   qubes: QubeOutcome[];
   /** archived name → name restored as (--as, --rename-conflicting) */
   renames: Record<string, string>;
+  /** the space pre-flight's figures per target pool */
+  space: TargetSpace[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
 }
@@ -102,7 +106,13 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
-    ctx.say(renderPlan(plan, o.verbose || o.dryRun) + renderRenames(renamed.renames));
+    // space pre-flight: per pool, what the receive needs and what is free (app/space.ts)
+    const space = await restoreSpace(live, plan, model.volumeSizes, o.pool ?? null);
+    ctx.say(
+      renderPlan(plan, o.verbose || o.dryRun) +
+        renderRenames(renamed.renames) +
+        renderSpace('Space in the target pools', space),
+    );
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -126,10 +136,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
       const errors = [...planErrors, ...failing];
       return {
         exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
-        result: { session, plan, renames: renamed.renames },
+        result: { session, plan, renames: renamed.renames, space },
         errors,
       };
     }
+
+    const short = spaceRefusal('restore', space);
+    if (short !== undefined && !o.force) throw new WqError('storage', short, { wyngCode: 7 });
+    if (short !== undefined) ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--force).`);
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
@@ -156,6 +170,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       session,
       qubes: outcomes,
       renames: renamed.renames,
+      space,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };

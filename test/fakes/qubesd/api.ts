@@ -36,7 +36,6 @@ import {
   validateName,
 } from './mutate.ts';
 import {
-  NOVAL,
   featureWithNetvm,
   featureWithTemplate,
   globalProp,
@@ -58,7 +57,6 @@ import { isAsciiBytes, isDigits, pyRepr } from './py.ts';
 import {
   POOL_DRIVERS,
   importVolume,
-  isFilePool,
   isKernelVolume,
   isOutdated,
   poolConfig,
@@ -506,7 +504,9 @@ function vmPropertyGetAll(c: Call): string {
   return vmSpecs(c.app, c.dest)
     .map(
       (s) =>
-        `${s.name} ${escapeGetAll(serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)))}\n`,
+        `${s.name} ${escapeGetAll(
+          serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)),
+        )}\n`,
     )
     .join('');
 }
@@ -729,16 +729,23 @@ function poolInfo(c: Call): string {
   let out = poolConfig(c.app, pool)
     .map(([k, v]) => `${k}=${v}\n`)
     .join('');
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage !== undefined) out += `size=${usage.size}\nusage=${usage.usage}\n`;
   const inc = poolIncludedIn(c.app, pool);
   if (inc !== undefined) out += `included_in=${inc}\n`;
   return out;
 }
 
+/** The pool's size and usage, with the test knob `poolFree` applied. */
+function reportedUsage(c: Call, pool: ReturnType<typeof poolArg>): { size: number; usage: number } | undefined {
+  const usage = poolUsage(pool);
+  const free = c.app.poolFree?.get(pool.name);
+  return usage === undefined || free === undefined ? usage : { size: usage.usage + free, usage: usage.usage };
+}
+
 function poolUsageDetails(c: Call): string {
   const pool = poolArg(c);
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage === undefined) return '';
   return `data_size=${usage.size}\ndata_usage=${usage.usage}\n`;
 }

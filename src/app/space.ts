@@ -1,0 +1,33 @@
+// Space pre-flight of a restore (issue 19 §3): the archived size of each volume a plan receives
+// against the free space of the pool it lands in. The comparison is core/space.ts.
+import { compareSpace, restoreNeed, type SpaceNeed, type TargetSpace } from '../core/space.ts';
+import type { RestorePlan } from '../core/restore/plan.ts';
+import type { QubesSystem } from './ports.ts';
+
+/**
+ * Per pool: what the plan's volumes need and what the pool has free. A created qube's volumes
+ * go to `--pool`, else the system's default pool for that volume; an overwritten qube's stay in
+ * their pool, and the space they already hold counts as theirs.
+ */
+export async function restoreSpace(
+  live: QubesSystem,
+  plan: RestorePlan,
+  sizes: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  pool: string | null,
+): Promise<TargetSpace[]> {
+  const globals = await live.globalValues();
+  const needs: SpaceNeed[] = [];
+  for (const q of plan.qubes) {
+    if (q.fails) continue;
+    for (const v of q.volumes) {
+      const size = sizes[v.archiveName]?.[plan.session] ?? 0;
+      const current = q.action === 'overwrite' ? await live.volumeUsage(q.name, v.kind) : undefined;
+      const target = current?.pool ?? pool ?? globals[`default_pool_${v.kind}`] ?? globals.default_pool;
+      if (target === undefined || target === '') continue;
+      needs.push({ target, bytes: restoreNeed(size, current?.usage) });
+    }
+  }
+  const free = new Map<string, number | undefined>();
+  for (const target of new Set(needs.map((n) => n.target))) free.set(target, await live.poolFree(target));
+  return compareSpace(needs, free);
+}
