@@ -151,8 +151,10 @@ export function parseCommandLine(
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
-  if ((options.as !== undefined || options.renameConflicting) && command !== 'restore')
-    throw new WqError('option', '--as and --rename-conflicting are only valid with restore');
+  if (options.as !== undefined && command !== 'restore' && command !== 'remote')
+    throw new WqError('option', '--as is only valid with restore (and remote Restore)');
+  if (options.renameConflicting && command !== 'restore')
+    throw new WqError('option', '--rename-conflicting is only valid with restore');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),

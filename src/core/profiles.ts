@@ -78,6 +78,8 @@ const ProfileOptionsSchema = z.strictObject({
 const RemoteSchema = z.strictObject({
   operations: z.array(z.enum(RPC_OPERATIONS)).default([]),
   restore_qubes: z.array(QubeNameSchema).default([]),
+  /** Restore may create a copy under a new name (`as`; issue 19): off unless the profile says so. */
+  restore_as: z.boolean().default(false),
   /** Calling qubes this profile accepts; required for Restore and Prune (docs/design.md "qrexec services"). */
   callers: z.array(QubeNameSchema).optional(),
 });
@@ -103,7 +105,7 @@ export const ProfileSchema = z
     includes: z.boolean().default(false),
     exclude: z.array(QubeNameSchema).max(1000).default([]),
     options: ProfileOptionsSchema.default({}),
-    remote: RemoteSchema.default({ operations: [], restore_qubes: [] }),
+    remote: RemoteSchema.default({ operations: [], restore_qubes: [], restore_as: false }),
     schedule: z
       .string()
       .min(1)
@@ -358,13 +360,15 @@ export const RpcRequestSchema = z.strictObject({
   session: RequestSessionSchema.optional(),
   dryRun: z.boolean().optional(),
   includeDisposable: z.boolean().optional(),
+  /** Restore the one named qube alongside under this new name (only with `remote.restore_as: true`). */
+  as: QubeNameSchema.optional(),
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
 
 /** Which request fields each operation accepts at all. */
 const ACCEPTED_FIELDS: Record<RpcOperation, ReadonlySet<keyof RpcRequest>> = {
   Backup: new Set(['qubes', 'exclude']),
-  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable']),
+  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'as']),
   Verify: new Set(['qubes', 'exclude', 'session', 'includeDisposable']),
   List: new Set(['qubes', 'session', 'includeDisposable']),
   Prune: new Set(['qubes', 'session']),
@@ -393,6 +397,7 @@ export type RpcPlan =
         session?: string;
         dryRun?: boolean;
         includeDisposable?: boolean;
+        as?: string;
       };
     };
 
@@ -476,6 +481,10 @@ export function narrowRequest(
       }
       const qubes = (requested ?? remote.restore_qubes).filter((q) => !exclude.includes(q));
       if (qubes.length === 0) throw new WqError('input', 'The request leaves no qube to restore.');
+      if (request.as !== undefined && remote.restore_as !== true)
+        throw forbidden(`Profile '${name}' does not allow restoring under a new name (remote.restore_as).`);
+      if (request.as !== undefined && (requested === undefined || qubes.length !== 1))
+        throw new WqError('input', '"as" needs exactly one qube in "qubes".');
       return {
         operation: op,
         command,
@@ -484,6 +493,7 @@ export function narrowRequest(
           ...(request.session !== undefined ? { session: request.session } : {}),
           ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
+          ...(request.as !== undefined ? { as: request.as } : {}),
         },
       };
     }

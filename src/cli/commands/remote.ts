@@ -11,6 +11,7 @@ const REMOTE_OPTIONS = new Set([
   'dryRun',
   'exclude',
   'includeDisposable',
+  'as',
   'json',
   'verbose',
   'debug',
@@ -30,7 +31,14 @@ export const remoteCommand: UseCase = async (ctx) => {
   const envelope = await callRemote(
     op,
     o.profile,
-    { qubes, exclude: o.exclude, session: o.session, dryRun: o.dryRun, includeDisposable: o.includeDisposable },
+    {
+      qubes,
+      exclude: o.exclude,
+      session: o.session,
+      dryRun: o.dryRun,
+      includeDisposable: o.includeDisposable,
+      as: o.as,
+    },
     ctx.io.env,
   );
   const service = `wyng.${op}+${o.profile ?? ''}`;
