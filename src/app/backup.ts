@@ -13,6 +13,8 @@ import {
 } from '../core/backup/plan.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
+import { backupSpace } from './space.ts';
+import type { TargetSpace } from '../core/space.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -31,6 +33,8 @@ export interface BackupResult {
   seconds: number;
   /** Split of the wall time: Wyng's processes (list, send, list, arch-check) vs everything else. */
   timing: { wyngMs: number; oursMs: number };
+  /** the space pre-flight at a `file:` destination (empty for other destinations) */
+  space: TargetSpace[];
 }
 
 type ProgressEvent = Record<string, string | number | boolean | null>;
@@ -115,6 +119,9 @@ export const backupUseCase: UseCase = async (ctx) => {
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
+    // space pre-flight for a local destination (core/space.ts)
+    const space = await backupSpace(ctx, live, plan.volumes, new Set(Object.keys(model.volumeSessions)), tarPath);
+
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
@@ -219,6 +226,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       ...(mb !== undefined ? { bytesSent: mb * WYNG_MB } : {}),
       seconds: elapsedMs / 1000,
       timing: { wyngMs, oursMs: Math.max(0, elapsedMs - wyngMs) },
+      space,
     };
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);

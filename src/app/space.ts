@@ -1,8 +1,21 @@
 // Space pre-flight of a restore (issue 19 §3): the archived size of each volume a plan receives
 // against the free space of the pool it lands in. The comparison is core/space.ts.
-import { compareSpace, restoreNeed, type SpaceNeed, type TargetSpace } from '../core/space.ts';
+import { statSync } from 'node:fs';
+import { freeBytesAt } from '../adapters/fs/space.ts';
+import type { BackupVolume } from '../core/backup/plan.ts';
+import { WqError } from '../core/errors.ts';
 import type { RestorePlan } from '../core/restore/plan.ts';
-import type { QubesSystem } from './ports.ts';
+import {
+  backupNeed,
+  compareSpace,
+  localDestPath,
+  renderSpace,
+  restoreNeed,
+  spaceRefusal,
+  type SpaceNeed,
+  type TargetSpace,
+} from '../core/space.ts';
+import type { AppContext, QubesSystem } from './ports.ts';
 
 /**
  * Per pool: what the plan's volumes need and what the pool has free. A created qube's volumes
@@ -30,4 +43,30 @@ export async function restoreSpace(
   const free = new Map<string, number | undefined>();
   for (const target of new Set(needs.map((n) => n.target))) free.set(target, await live.poolFree(target));
   return compareSpace(needs, free);
+}
+
+/**
+ * The backup's pre-flight at a `file:` destination: what the send may add (core/space.ts
+ * backupNeed) against the destination file system's free bytes. Shown; too little refuses the
+ * backup (exit 5) before Wyng runs, unless --force. Other destinations: nothing to check here.
+ */
+export async function backupSpace(
+  ctx: AppContext,
+  live: QubesSystem,
+  volumes: readonly BackupVolume[],
+  archiveVolumes: ReadonlySet<string>,
+  metadataTar: string,
+): Promise<TargetSpace[]> {
+  const path = localDestPath(ctx.options.dest);
+  if (path === undefined) return [];
+  const usage = await Promise.all(
+    volumes.map(async (v) => ({ archive: v.archive, usage: (await live.volumeUsage(v.qube, v.kind))?.usage })),
+  );
+  const bytes = backupNeed({ volumes: usage, archiveVolumes, metadataBytes: statSync(metadataTar).size });
+  const rows = compareSpace([{ target: path, bytes }], new Map([[path, freeBytesAt(path)]]));
+  ctx.say(renderSpace('Space at the destination', rows));
+  const short = spaceRefusal('backup', rows);
+  if (short !== undefined && !ctx.options.force) throw new WqError('storage', short, { wyngCode: 5 });
+  if (short !== undefined) ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--force).`);
+  return rows;
 }

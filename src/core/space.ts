@@ -62,3 +62,27 @@ export function spaceRefusal(what: string, rows: readonly TargetSpace[]): string
   const list = short.map((r) => `${r.target} needs up to ${mib(r.needed)}, has ${mib(r.free ?? 0)} free`).join('; ');
   return `Not enough space for the ${what}: ${list}. Nothing was written; use --force to go on anyway.`;
 }
+
+/**
+ * What a backup adds at its destination, as far as it can be known before the send: volumes new
+ * to the archive their current usage (the bytes the pool holds for them), the metadata tar its
+ * size. A volume the archive already holds sends only its changes, which nothing tells before
+ * the send: it counts 0 (the figure is a floor for those, an upper bound for the rest —
+ * compression and deduplication only make it smaller).
+ */
+export function backupNeed(input: {
+  volumes: ReadonlyArray<{ archive: string; usage: number | undefined }>;
+  archiveVolumes: ReadonlySet<string>;
+  metadataBytes: number;
+}): number {
+  let bytes = input.metadataBytes;
+  for (const v of input.volumes) if (!input.archiveVolumes.has(v.archive)) bytes += Math.max(0, v.usage ?? 0);
+  return bytes;
+}
+
+/** The local directory of a `file:` destination, or undefined for any other kind of URL. */
+export function localDestPath(dest: string | undefined): string | undefined {
+  if (dest === undefined || !dest.startsWith('file:')) return undefined;
+  const path = dest.slice('file:'.length);
+  return path.startsWith('/') ? path : undefined;
+}
