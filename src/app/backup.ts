@@ -14,6 +14,7 @@ import {
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import { backupSpace } from './space.ts';
+import { prepareHomeImport } from './dom0-home.ts';
 import type { TargetSpace } from '../core/space.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
@@ -35,6 +36,12 @@ export interface BackupResult {
   timing: { wyngMs: number; oursMs: number };
   /** the space pre-flight at a `file:` destination (empty for other destinations) */
   space: TargetSpace[];
+  /** --dom0-home: whose home, how many entries, whether the new session holds it */
+  dom0Home?: { user: string; entries: number; stored: boolean };
+}
+
+function homeStored(after: Record<string, string[]> | undefined, volume: string, session: string | null): boolean {
+  return session !== null && (after?.[volume] ?? []).includes(session);
 }
 
 type ProgressEvent = Record<string, string | number | boolean | null>;
@@ -119,8 +126,13 @@ export const backupUseCase: UseCase = async (ctx) => {
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
+    // --dom0-home: the home's tar, imported next to the metadata (app/dom0-home.ts)
+    const home = await prepareHomeImport(ctx, tmpDir);
     // space pre-flight for a local destination (core/space.ts)
-    const space = await backupSpace(ctx, live, plan.volumes, new Set(Object.keys(model.volumeSessions)), tarPath);
+    const space = await backupSpace(ctx, live, plan.volumes, new Set(Object.keys(model.volumeSessions)), [
+      tarPath,
+      ...(home ? [home.tarPath] : []),
+    ]);
 
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
@@ -139,6 +151,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       autoprune: o.autoprune,
       remap: o.remap,
       dedup: o.dedup,
+      ...(home ? { imports: [[home.volume, home.tarPath] as const] } : {}),
       passthrough,
       onVolume:
         o.progress === 'json'
@@ -227,7 +240,14 @@ export const backupUseCase: UseCase = async (ctx) => {
       seconds: elapsedMs / 1000,
       timing: { wyngMs, oursMs: Math.max(0, elapsedMs - wyngMs) },
       space,
+      ...(home
+        ? { dom0Home: { user: home.user, entries: home.entries, stored: homeStored(after, home.volume, session) } }
+        : {}),
     };
+    if (home && !result.dom0Home!.stored) {
+      errors.push({ kind: 'qubes-failed', message: `Wyng did not store the dom0 home of ${home.user}.` });
+      ctx.warn(`Wyng did not store the dom0 home of ${home.user}.`);
+    }
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
     ctx.say(

@@ -64,6 +64,11 @@ export const listUseCase: UseCase = async (ctx) => {
       ctx.say('\nLatest:           VM Name:');
       for (const [q, info] of Object.entries(result.qubes)) ctx.say(`${info.newest}   ${q}`);
     }
+    const home = result.dom0Home ?? [];
+    if (o.session !== undefined && home.includes(o.session))
+      ctx.say('\ndom0 home: in this session (restore --dom0-home)');
+    else if (o.session === undefined && home.length > 0)
+      ctx.say(`\ndom0 home (restore --dom0-home): ${home.join(', ')}`);
     ctx.say('');
     return { exitCode: 0, result, errors: [] };
   });

@@ -11,6 +11,7 @@ import { renderPlan } from '../core/restore/render.ts';
 import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
 import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
 import { restoreSpace } from './space.ts';
+import { restoreDom0Home } from './dom0-home.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
@@ -36,6 +37,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
   const started = Date.now();
   const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async (job) => {
+    if (o.dom0Home) return restoreDom0Home(ctx, job); // issue 19 §2: app/dom0-home.ts
     const { wyng, tmpDir } = job;
     const { model } = await wyng.list();
     requireQubesSessions(model);

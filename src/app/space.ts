@@ -55,14 +55,15 @@ export async function backupSpace(
   live: QubesSystem,
   volumes: readonly BackupVolume[],
   archiveVolumes: ReadonlySet<string>,
-  metadataTar: string,
+  imports: readonly string[],
 ): Promise<TargetSpace[]> {
   const path = localDestPath(ctx.options.dest);
   if (path === undefined) return [];
   const usage = await Promise.all(
     volumes.map(async (v) => ({ archive: v.archive, usage: (await live.volumeUsage(v.qube, v.kind))?.usage })),
   );
-  const bytes = backupNeed({ volumes: usage, archiveVolumes, metadataBytes: statSync(metadataTar).size });
+  const importBytes = imports.reduce((sum, f) => sum + statSync(f).size, 0);
+  const bytes = backupNeed({ volumes: usage, archiveVolumes, metadataBytes: importBytes });
   const rows = compareSpace([{ target: path, bytes }], new Map([[path, freeBytesAt(path)]]));
   ctx.say(renderSpace('Space at the destination', rows));
   const short = spaceRefusal('backup', rows);

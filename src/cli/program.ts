@@ -61,6 +61,9 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
     .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
     .option('--force', 'restore/backup: go on although the pools or the destination look too small')
+    .option('--dom0-home', "backup: add dom0's home; restore: extract it to ~/home-restore-SESSION")
+    .option('--dom0-user <name>', 'whose dom0 home (default: the user who ran sudo)')
+    .option('--dom0-home-exclude <path>', 'leave this path of the home out (repeatable; default .cache)', collect, [])
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -141,6 +144,9 @@ export function parseCommandLine(
     as: o.as,
     renameConflicting: o.renameConflicting === true,
     force: o.force === true,
+    dom0Home: o.dom0Home === true,
+    dom0User: o.dom0User,
+    dom0HomeExclude: o.dom0HomeExclude,
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
@@ -153,6 +159,8 @@ export function parseCommandLine(
   }
   if (options.as !== undefined && command !== 'restore' && command !== 'remote')
     throw new WqError('option', '--as is only valid with restore (and remote Restore)');
+  if ((options.dom0Home || options.dom0User !== undefined) && command !== 'backup' && command !== 'restore')
+    throw new WqError('option', '--dom0-home and --dom0-user are only valid with backup and restore');
   if (options.renameConflicting && command !== 'restore')
     throw new WqError('option', '--rename-conflicting is only valid with restore');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');

@@ -14,6 +14,8 @@ export interface Config {
   lockTimeoutMs: number;
   /** Bound on one Admin API call (ms). */
   qubesdTimeoutMs: number;
+  /** Where dom0's users' homes are (env WYNG_QUBES_HOME_ROOT; default /home). */
+  homeRoot: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -35,5 +37,6 @@ export function resolveConfig(env: Env): Config {
     qrexecClient: nonEmpty(env.WYNG_QUBES_QREXEC_CLIENT) ?? 'qrexec-client-vm',
     lockTimeoutMs: positiveInt(env.WYNG_QUBES_LOCK_TIMEOUT_MS, 30_000),
     qubesdTimeoutMs: positiveInt(env.WYNG_QUBES_QUBESD_TIMEOUT_MS, 120_000),
+    homeRoot: nonEmpty(env.WYNG_QUBES_HOME_ROOT) ?? '/home',
   };
 }

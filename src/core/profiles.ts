@@ -73,6 +73,13 @@ const ProfileOptionsSchema = z.strictObject({
   authmin: z.number().int().min(-1).max(60).optional(),
   meta_dir: AbsolutePath.optional(),
   wyng_options: z.array(WyngOption).max(32).optional(),
+  /** backup: add dom0's home (issue 19); never used by restore, never restored over rpc */
+  dom0_home: z.boolean().optional(),
+  dom0_user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
+    .optional(),
+  dom0_home_exclude: z.array(z.string().min(1).max(4096)).max(256).optional(),
 });
 
 const RemoteSchema = z.strictObject({
@@ -302,7 +309,13 @@ export const PROFILE_OPTION_KEYS = [
   'wyngopt',
   'includes',
   'exclude',
+  'dom0Home',
+  'dom0User',
+  'dom0HomeExclude',
 ] as const;
+
+/** Profile keys that only a backup takes (a profile never makes a restore extract dom0's home). */
+const BACKUP_ONLY_KEYS: ReadonlySet<ProfileOptionKey> = new Set(['dom0Home', 'dom0User', 'dom0HomeExclude']);
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
 /** The option values a profile stands for (only those it sets). */
@@ -320,6 +333,9 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
   if (o.authmin !== undefined) out.authmin = o.authmin;
   if (o.meta_dir !== undefined) out.metaDir = o.meta_dir;
   if (o.wyng_options !== undefined) out.wyngopt = [...o.wyng_options];
+  if (o.dom0_home !== undefined) out.dom0Home = o.dom0_home;
+  if (o.dom0_user !== undefined) out.dom0User = o.dom0_user;
+  if (o.dom0_home_exclude !== undefined) out.dom0HomeExclude = [...o.dom0_home_exclude];
   return out;
 }
 
@@ -337,7 +353,7 @@ export function mergeProfile(
   const merged: CommonOptions = { ...options };
   const values = profileOptionValues(profile);
   for (const key of PROFILE_OPTION_KEYS) {
-    if (explicit.has(key)) continue;
+    if (explicit.has(key) || (BACKUP_ONLY_KEYS.has(key) && command !== 'backup')) continue;
     const v = values[key];
     if (v !== undefined) (merged as Record<string, unknown>)[key] = v;
   }
