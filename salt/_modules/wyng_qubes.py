@@ -80,6 +80,8 @@ OPTIONS = {
     "as": ("value", "--as"),
     "rename_conflicting": ("flag", "--rename-conflicting"),
     "force": ("flag", "--force"),
+    "dom0_home": ("flag", "--dom0-home"),
+    "dom0_user": ("value", "--dom0-user"),
 }
 
 _COMMON = ("profile", "dest", "authmin", "wyng", "meta_dir", "wyngopt")
@@ -111,6 +113,9 @@ ALLOWED = {
         "autoprune",
         "remap",
         "no_auto_rename",
+        "force",
+        "dom0_home",
+        "dom0_user",
     ),
     "restore": _RESTORE,
     "verify": _COMMON + ("session",),
@@ -407,7 +412,8 @@ def backup(qubes=None, profile=None, dest=None, timeout=None, **kwargs):
     Back up qubes into one new Wyng session (``wyng-qubes backup --json``).
 
     Options: ``includes``, ``exclude``, ``dedup``, ``check_after_send``, ``autoprune``,
-    ``remap``, ``no_auto_rename``, ``authmin``, ``wyng``, ``meta_dir``, ``wyngopt``.
+    ``remap``, ``no_auto_rename``, ``authmin``, ``wyng``, ``meta_dir``, ``wyngopt``,
+    ``dom0_home`` / ``dom0_user`` (add dom0's home), ``force`` (past the space pre-flight).
 
     CLI Example:
 

@@ -434,3 +434,10 @@ def test_remote_restore_may_send_as_but_not_force(mod, remote, run_all, node, bu
     assert run_all.calls[0][0] == head(node, bundle) + ["--as=work-old", "--profile=p", "remote", "Restore", "--", "work"]
     with pytest.raises(SaltInvocationError, match="force cannot be sent in remote mode"):
         mod.restore(profile="p", qubes=["work"], force=True)
+
+
+def test_backup_dom0_home_reaches_the_cli(mod, run_all, node, bundle):
+    run_all.reply(envelope("backup", {"session": "20250101-010101", "qubes": []}))
+    mod.backup(qubes=["work"], dest="file:/b", dom0_home=True, dom0_user="alice")
+    cmd, _ = run_all.calls[0]
+    assert cmd == head(node, bundle) + ["--dest=file:/b", "--dom0-home", "--dom0-user=alice", "backup", "--", "work"]
