@@ -1,7 +1,7 @@
 // dom0's home in a session (issue 19 §2): the backup side builds its tar for the one send; the
 // restore side receives it into the job's temp dir and extracts it safely into
 // ~USER/home-restore-SESSION (never over the live home). Rules: core/dom0-home.ts.
-import { existsSync, lstatSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildHomeTar } from '../adapters/home/build.ts';
 import { extractHomeTar } from '../adapters/home/extract.ts';
@@ -13,6 +13,7 @@ import {
   DOM0_HOME_VOLUME,
   dom0User,
   homeRestoreDirName,
+  qubesGroupMember,
 } from '../core/dom0-home.ts';
 import { WqError } from '../core/errors.ts';
 import { selectSession } from '../core/selection.ts';
@@ -21,7 +22,13 @@ import type { AppContext, UseCaseOutcome } from './ports.ts';
 
 /** The user's home directory, which must be a real directory (not a link). */
 function homeOf(ctx: AppContext): { user: string; home: string } {
-  const user = dom0User(ctx.options.dom0User, ctx.io.env.SUDO_USER);
+  let groups = '';
+  try {
+    groups = readFileSync(ctx.config.groupFile, 'utf8');
+  } catch {
+    // no group database: only --dom0-user and SUDO_USER can say whose home
+  }
+  const user = dom0User(ctx.options.dom0User, ctx.io.env.SUDO_USER, qubesGroupMember(groups));
   const home = join(ctx.config.homeRoot, user);
   const st = lstatSync(home, { throwIfNoEntry: false });
   if (st === undefined || !st.isDirectory())

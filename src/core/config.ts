@@ -16,6 +16,8 @@ export interface Config {
   qubesdTimeoutMs: number;
   /** Where dom0's users' homes are (env WYNG_QUBES_HOME_ROOT; default /home). */
   homeRoot: string;
+  /** The group database, for the Qubes GUI user (env WYNG_QUBES_GROUP_FILE; default /etc/group). */
+  groupFile: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -38,5 +40,6 @@ export function resolveConfig(env: Env): Config {
     lockTimeoutMs: positiveInt(env.WYNG_QUBES_LOCK_TIMEOUT_MS, 30_000),
     qubesdTimeoutMs: positiveInt(env.WYNG_QUBES_QUBESD_TIMEOUT_MS, 120_000),
     homeRoot: nonEmpty(env.WYNG_QUBES_HOME_ROOT) ?? '/home',
+    groupFile: nonEmpty(env.WYNG_QUBES_GROUP_FILE) ?? '/etc/group',
   };
 }

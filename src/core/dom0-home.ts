@@ -19,12 +19,27 @@ export function checkUserName(name: string): string {
   return name;
 }
 
-/** `--dom0-user`, else the user who ran sudo; none is an option error. */
-export function dom0User(option: string | undefined, sudoUser: string | undefined): string {
-  const name = option ?? (sudoUser !== undefined && sudoUser !== '' && sudoUser !== 'root' ? sudoUser : undefined);
+/**
+ * `--dom0-user`, else the user who ran sudo, else the Qubes GUI user (the first member of the
+ * `qubes` group, as Qubes' installer makes it); none is an option error.
+ */
+export function dom0User(option: string | undefined, sudoUser: string | undefined, qubesGroupUser?: string): string {
+  const sudo = sudoUser !== undefined && sudoUser !== '' && sudoUser !== 'root' ? sudoUser : undefined;
+  const name = option ?? sudo ?? qubesGroupUser;
   if (name === undefined)
     throw new WqError('option', '--dom0-home: whose home? Run through sudo as that user, or give --dom0-user NAME.');
   return checkUserName(name);
+}
+
+/** The first member of group `qubes` in an /etc/group text, if any. */
+export function qubesGroupMember(groupFile: string): string | undefined {
+  for (const line of groupFile.split('\n')) {
+    const [name, , , members] = line.split(':');
+    if (name !== 'qubes' || members === undefined) continue;
+    const first = members.split(',').map((m) => m.trim())[0];
+    return first === undefined || first === '' ? undefined : first;
+  }
+  return undefined;
 }
 
 /** An exclude: a path relative to the home, without `..`. */

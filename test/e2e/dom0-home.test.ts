@@ -21,7 +21,9 @@ test('backup --dom0-home, list, restore --dom0-home into ~/home-restore-SESSION'
     writeFileSync(join(home, '.bashrc'), 'alias ll="ls -l"\n');
     writeFileSync(join(home, '.cache', 'thumbs', 'big.bin'), Buffer.alloc(64 * 1024, 1));
     symlinkSync('/etc/passwd', join(home, 'passwd-link'));
-    const env = { ...sim.env, WYNG_QUBES_HOME_ROOT: homeRoot };
+    const groups = join(sim.dir, 'group');
+    writeFileSync(groups, 'wheel:x:10:root\n');
+    const env = { ...sim.env, WYNG_QUBES_HOME_ROOT: homeRoot, WYNG_QUBES_GROUP_FILE: groups };
     const run = (args: string[], extra: Record<string, string> = {}) => {
       sim.syncQubesXml();
       return runInProcess(args, { env: { ...env, ...extra } });
@@ -35,15 +37,21 @@ test('backup --dom0-home, list, restore --dom0-home into ~/home-restore-SESSION'
     const b = await run(['backup', '--dest', sim.archiveUrl, '-u', '--json', '--dom0-home', 'work'], {
       SUDO_USER: 'alice',
     });
-    assert.equal(b.code, 0, b.stderr);
-    const result = JSON.parse(b.stdout).result as { session: string; dom0Home: Record<string, unknown> };
+    // without sudo: the Qubes GUI user, the first member of group qubes
+    writeFileSync(groups, 'wheel:x:10:root\nqubes:x:1000:alice,bob\n');
+    const viaGroup = await run(['backup', '--dest', sim.archiveUrl, '-u', '--json', '--dom0-home', 'work']);
+    assert.equal(viaGroup.code, 0, viaGroup.stderr);
+    const first = JSON.parse(b.stdout).result as { session: string; dom0Home: Record<string, unknown> };
+    assert.deepEqual(first.dom0Home, { user: 'alice', entries: 5, stored: true });
+    const result = JSON.parse(viaGroup.stdout).result as { session: string; dom0Home: Record<string, unknown> };
     assert.deepEqual(result.dom0Home, { user: 'alice', entries: 5, stored: true });
     const session = result.session;
+    assert.equal(b.code, 0, b.stderr);
 
     const list = await run(['list', '--dest', sim.archiveUrl, '-u', '--json']);
-    assert.deepEqual(JSON.parse(list.stdout).result.dom0Home, [session]);
+    assert.deepEqual(JSON.parse(list.stdout).result.dom0Home, [first.session, session]);
     const human = await run(['list', '--dest', sim.archiveUrl, '-u']);
-    assert.match(human.stdout, new RegExp(`dom0 home \\(restore --dom0-home\\): ${session}`));
+    assert.match(human.stdout, new RegExp(`dom0 home \\(restore --dom0-home\\): ${first.session}, ${session}`));
 
     writeFileSync(join(home, 'docs', 'plan.txt'), 'changed today\n');
     const r = await run(['restore', '--dest', sim.archiveUrl, '-u', '--json', '--dom0-home', '--dom0-user', 'alice']);
