@@ -431,7 +431,8 @@ def test_restore_as_rename_conflicting_and_force_reach_the_cli(mod, run_all, nod
 def test_remote_restore_may_send_as_but_not_force(mod, remote, run_all, node, bundle):
     run_all.reply(envelope("remote", {"qubes": []}))
     mod.restore(profile="p", qubes=["work"], **{"as": "work-old"})
-    assert run_all.calls[0][0] == head(node, bundle) + ["--as=work-old", "--profile=p", "remote", "Restore", "--", "work"]
+    argv = ["--as=work-old", "--profile=p", "remote", "Restore", "--", "work"]
+    assert run_all.calls[0][0] == head(node, bundle) + argv
     with pytest.raises(SaltInvocationError, match="force cannot be sent in remote mode"):
         mod.restore(profile="p", qubes=["work"], force=True)
 
