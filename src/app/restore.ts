@@ -44,11 +44,11 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const session = selectSession(model, ctx.args, o.session, 'restore');
     const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
 
-    const archivedVolumes: Record<string, SessionVolumes> = {};
+    const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
       const s = sessions[session];
       if (s)
-        archivedVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
+        sessionVolumes[qube] = { ...(s.private ? { private: s.private } : {}), ...(s.root ? { root: s.root } : {}) };
     }
 
     const liveQubes = await live.listQubes();
@@ -63,7 +63,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     // --as / --rename-conflicting: the target under its new names (core/restore/rename.ts)
     const renamed = renameForRestore({
       source: archivedSource,
-      sessionVolumes: archivedVolumes,
+      sessionVolumes,
       live: liveQubes,
       request: baseRequest,
       as: o.as,
