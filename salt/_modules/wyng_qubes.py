@@ -79,7 +79,7 @@ OPTIONS = {
     "all": ("flag", "--all"),
     "as": ("value", "--as"),
     "rename_conflicting": ("flag", "--rename-conflicting"),
-    "force": ("flag", "--force"),
+    "ignore_space": ("flag", "--ignore-space"),
     "dom0_home": ("flag", "--dom0-home"),
     "dom0_user": ("value", "--dom0-user"),
 }
@@ -97,7 +97,7 @@ _RESTORE = _COMMON + (
     "ignore_missing",
     "as",
     "rename_conflicting",
-    "force",
+    "ignore_space",
 )
 
 # The options each CLI command takes (README "Usage"); anything else is a typo in a
@@ -113,7 +113,7 @@ ALLOWED = {
         "autoprune",
         "remap",
         "no_auto_rename",
-        "force",
+        "ignore_space",
         "dom0_home",
         "dom0_user",
     ),
@@ -413,7 +413,7 @@ def backup(qubes=None, profile=None, dest=None, timeout=None, **kwargs):
 
     Options: ``includes``, ``exclude``, ``dedup``, ``check_after_send``, ``autoprune``,
     ``remap``, ``no_auto_rename``, ``authmin``, ``wyng``, ``meta_dir``, ``wyngopt``,
-    ``dom0_home`` / ``dom0_user`` (add dom0's home), ``force`` (past the space pre-flight).
+    ``dom0_home`` / ``dom0_user`` (add dom0's home), ``ignore_space`` (past the space pre-flight).
 
     CLI Example:
 
@@ -433,7 +433,7 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
     Options: ``exclude``, ``pref``, ``pool``, ``include_disposable``, ``ignore_missing``,
     ``no_snapshot_restore``, ``no_qubes_post``, ``force_incomplete``, ``authmin``, ``wyng``,
     ``meta_dir``, ``wyngopt``, ``as`` (restore the one qube alongside under this name),
-    ``rename_conflicting``, ``force`` (go on although the space pre-flight refuses).
+    ``rename_conflicting``, ``ignore_space`` (go on although the space pre-flight refuses).
 
     CLI Example:
 

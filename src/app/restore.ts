@@ -13,6 +13,7 @@ import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
 import { restoreSpace } from './space.ts';
 import { restoreDom0Home } from './dom0-home.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -52,6 +53,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
+    const deviceApi = await live.deviceApi(liveQubes);
     const baseRequest = {
       qubes: ctx.args,
       exclude: o.exclude,
@@ -69,7 +71,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       as: o.as,
       renameConflicting: o.renameConflicting,
     });
-    const { source, widened } = projectForDeviceApi(renamed.source, await live.deviceApi(liveQubes));
+    const { source, widened } = projectForDeviceApi(renamed.source, deviceApi);
     const liveNames = new Set(liveQubes.map((q) => q.name));
     const request = { ...baseRequest, qubes: renamed.qubes };
     // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
@@ -97,6 +99,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       },
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
@@ -144,8 +147,9 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const short = spaceRefusal('restore', space);
-    if (short !== undefined && !o.force) throw new WqError('storage', short, { wyngCode: 7 });
-    if (short !== undefined) ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--force).`);
+    if (short !== undefined && !o.ignoreSpace) throw new WqError('storage', short, { wyngCode: 7 });
+    if (short !== undefined)
+      ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
@@ -181,10 +185,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };

@@ -67,7 +67,8 @@ export async function backupSpace(
   const rows = compareSpace([{ target: path, bytes }], new Map([[path, freeBytesAt(path)]]));
   ctx.say(renderSpace('Space at the destination', rows));
   const short = spaceRefusal('backup', rows);
-  if (short !== undefined && !ctx.options.force) throw new WqError('storage', short, { wyngCode: 5 });
-  if (short !== undefined) ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--force).`);
+  if (short !== undefined && !ctx.options.ignoreSpace) throw new WqError('storage', short, { wyngCode: 5 });
+  if (short !== undefined)
+    ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
   return rows;
 }

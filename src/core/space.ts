@@ -60,7 +60,7 @@ export function spaceRefusal(what: string, rows: readonly TargetSpace[]): string
   const short = rows.filter((r) => r.short);
   if (short.length === 0) return undefined;
   const list = short.map((r) => `${r.target} needs up to ${mib(r.needed)}, has ${mib(r.free ?? 0)} free`).join('; ');
-  return `Not enough space for the ${what}: ${list}. Nothing was written; use --force to go on anyway.`;
+  return `Not enough space for the ${what}: ${list}. Nothing was written; use --ignore-space to go on anyway.`;
 }
 
 /**

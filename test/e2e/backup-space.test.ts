@@ -4,8 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { statfsSync, writeFileSync } from 'node:fs';
-import { runInProcess } from '../helpers/cli.ts';
-import { startSimulator } from '../helpers/sim.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 interface Row {
   target: string;
@@ -15,12 +14,9 @@ interface Row {
 }
 
 test('backup to file: shows needed and free bytes at the destination', { timeout: 120_000 }, async () => {
-  const sim = await startSimulator();
+  const sim = await buildSandbox();
   try {
-    const run = (args: string[]) => {
-      sim.syncQubesXml();
-      return runInProcess(args, { env: sim.env });
-    };
+    const run = (args: string[]) => sim.cli(args);
     const created = await run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u']);
     assert.equal(created.code, 0, created.stderr);
     const path = sim.archiveUrl.slice('file:'.length);

@@ -6,11 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInProcess } from '../helpers/cli.ts';
-import { startSimulator } from '../helpers/sim.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 test('backup --dom0-home, list, restore --dom0-home into ~/home-restore-SESSION', { timeout: 120_000 }, async () => {
-  const sim = await startSimulator();
+  const sim = await buildSandbox();
   try {
     const homeRoot = join(sim.dir, 'home');
     const home = join(homeRoot, 'alice');
@@ -24,10 +23,7 @@ test('backup --dom0-home, list, restore --dom0-home into ~/home-restore-SESSION'
     const groups = join(sim.dir, 'group');
     writeFileSync(groups, 'wheel:x:10:root\n');
     const env = { ...sim.env, WYNG_QUBES_HOME_ROOT: homeRoot, WYNG_QUBES_GROUP_FILE: groups };
-    const run = (args: string[], extra: Record<string, string> = {}) => {
-      sim.syncQubesXml();
-      return runInProcess(args, { env: { ...env, ...extra } });
-    };
+    const run = (args: string[], extra: Record<string, string> = {}) => sim.cli(args, { env: { ...env, ...extra } });
     assert.equal((await run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u'])).code, 0);
 
     const noUser = await run(['backup', '--dest', sim.archiveUrl, '-u', '--dom0-home', 'work']);

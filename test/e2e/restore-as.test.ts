@@ -15,16 +15,16 @@ import {
   pattern,
   qubeDir,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   writes,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
 /** tpl-r (TemplateVM) and app-r (AppVM on tpl-r, default_dispvm none): for the rename of a template. */
-async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
+async function prepare(_sim: Sandbox, c: AdminClient): Promise<string[]> {
   await c.createQube({ klass: 'TemplateVM', name: 'tpl-r', label: 'black' });
   await c.setFeature('tpl-r', 'os', 'Linux');
   await c.createQube({ klass: 'AppVM', name: 'app-r', label: 'green', template: 'tpl-r' });
@@ -33,7 +33,7 @@ async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
 }
 
 before(async () => {
-  lab = await startRestoreLab({ prepare });
+  lab = await restoreLab(await buildSandbox(), { prepare });
 });
 
 after(async () => {

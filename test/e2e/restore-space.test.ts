@@ -1,16 +1,17 @@
 // Space pre-flight of a restore (issue 19 §3) against the simulator: the plan shows per pool what
 // the receive needs (the archive's volume sizes) and what admin.pool.UsageDetails says is free; a
 // pool that is too small refuses the restore before any write (exit 7, per pool: needed, free);
-// --force goes on.
+// --ignore-space goes on.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { startRestoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { restoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {
@@ -54,7 +55,7 @@ test('the plan shows needed and free bytes per target pool', async () => {
   );
 });
 
-test('a pool with too little free space refuses before any write; --force goes on', async () => {
+test('a pool with too little free space refuses before any write; --ignore-space goes on', async () => {
   const dry = await lab.restore(['--dry-run', '--session', lab.session, '--as', 'copy-b', 'work']);
   const [row] = (dry.json!.result as { space: SpaceRow[] }).space;
   lab.sim.qubesd.state.poolFree = new Map([[row!.target, 4096]]);
@@ -70,16 +71,16 @@ test('a pool with too little free space refuses before any write; --force goes o
       r.stderr,
       new RegExp(`Not enough space for the restore: ${row!.target} needs up to 0\\.3 MiB, has 0\\.0 MiB free`),
     );
-    assert.match(r.stderr, /--force/);
+    assert.match(r.stderr, /--ignore-space/);
     assert.deepEqual(writes(lab.callsSince(m)), []);
     assert.equal(
       (await lab.client().listQubes()).some((q) => q.name === 'copy-b'),
       false,
     );
 
-    const forced = await lab.restore(['--session', lab.session, '--force', '--as', 'copy-b', 'work']);
+    const forced = await lab.restore(['--session', lab.session, '--ignore-space', '--as', 'copy-b', 'work']);
     assert.equal(forced.code, 0, forced.stderr);
-    assert.match(forced.stderr, /Going on \(--force\)/);
+    assert.match(forced.stderr, /Going on \(--ignore-space\)/);
     const path = lab.sim.qubesd.volumePath('copy-b', 'private')!;
     assert.equal(Buffer.compare(readFileSync(path), lab.data.get('work/private')!), 0);
   } finally {

@@ -5,11 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
+import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-function setup(sim: Simulator): Record<string, string | undefined> {
+function setup(sim: Sandbox): Record<string, string | undefined> {
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   const profile = (name: string, restoreAs: boolean): string => `  ${name}:
@@ -24,7 +25,10 @@ ${restoreAs ? '      restore_as: true\n' : ''}`;
     mode: 0o600,
   });
   const wyng = join(sim.dir, 'wyng');
-  writeFileSync(wyng, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
+  const LOOSE = Object.entries(FAKE_WYNG_LOOSE)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  writeFileSync(wyng, `#!/bin/sh\nexec env ${LOOSE} "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -35,7 +39,7 @@ ${restoreAs ? '      restore_as: true\n' : ''}`;
   };
 }
 
-function wyngCalls(sim: Simulator): number {
+function wyngCalls(sim: Sandbox): number {
   const log = sim.env.WYNG_FAKE_LOG!;
   return existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0;
 }
@@ -44,9 +48,9 @@ test(
   'wyng.Restore "as": refused unless the profile allows it; allowed, it restores a copy',
   { timeout: 120_000 },
   async () => {
-    const sim = await startSimulator();
+    const sim = await buildSandbox();
     try {
-      const env = setup(sim);
+      const env = { ...setup(sim), ...installPostStubs(sim.dir).env };
       const created = await sim.run(['--dest', sim.archiveUrl, '-w', 'encrypt=off', '--json', 'create']);
       assert.equal(created.code, 0, created.stderr);
       const rpc = async (service: string, profile: string, body: string) => {

@@ -34,7 +34,7 @@ test('needs are summed per target and compared with each target free bytes', () 
   assert.equal(
     spaceRefusal('restore', rows),
     'Not enough space for the restore: vm-pool needs up to 5.0 MiB, has 4.0 MiB free. ' +
-      'Nothing was written; use --force to go on anyway.',
+      'Nothing was written; use --ignore-space to go on anyway.',
   );
   assert.equal(spaceRefusal('restore', rows.slice(0, 2)), undefined, 'an unknown free size never refuses');
   assert.match(renderSpace('Space in the target pools', rows), /lvm: needs up to 7\.0 MiB, free space unknown\n/);
