@@ -171,10 +171,16 @@ export const restoreUseCase: UseCase = async (ctx) => {
       };
     }
 
+    // Wyng lists logical volume sizes, and Qubes' pools (lvm_thin, file-reflink) hold volumes
+    // sparse: a receive usually writes far less (real lab: 2,048 MiB listed, 16 MiB written). So a
+    // pool that looks too small is a warning before anything is written, not a refusal.
     const short = spaceRefusal('restore', space);
-    if (short !== undefined && !o.ignoreSpace) throw new WqError('storage', short, { wyngCode: 7 });
-    if (short !== undefined)
-      ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
+    if (short !== undefined && !o.ignoreSpace) {
+      ctx.warn(
+        `Warning: ${short.replace(/ Nothing was written.*$/, '')} ` +
+          'Volumes are sparse, so they usually need less; going on (--ignore-space silences this).',
+      );
+    }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
