@@ -11,9 +11,10 @@ import {
   volumeKindsFor,
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
+import { backupEstimate, mib, type BackupVolumePreview } from '../core/dry-run.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { crashPoint } from '../core/test-hook.ts';
-import type { AppContext, QubesSystem, UseCase } from './ports.ts';
+import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
@@ -33,7 +34,7 @@ export interface BackupResult {
   timing: { wyngMs: number; oursMs: number };
 }
 
-type ProgressEvent = Record<string, string | number | boolean | null>;
+type ProgressEvent = Record<string, string | number | boolean | null | string[]>;
 
 function progress(ctx: AppContext, event: ProgressEvent): void {
   if (ctx.options.progress === 'json')
@@ -60,13 +61,25 @@ export const backupUseCase: UseCase = async (ctx) => {
     );
     const selection = selectForBackup(liveQubes, ctx.args, o.includes, o.exclude);
     const results = new Map<string, BackupQubeResult>();
+    // A named qube that does not exist is an error (unlike wyng-util-qubes 0.9, which skips it: README
+    // "Compatibility"): a typo in a profile must not pass as a successful backup.
+    const missing: ErrorRecord[] = [];
     for (const s of selection.skipped) {
+      if (s.reason === 'no such qube') {
+        missing.push(qubeFailure(s.name, `No such qube '${s.name}'.`));
+        results.set(s.name, { name: s.name, status: 'failed', volumes: [], error: 'no such qube' });
+        continue;
+      }
       ctx.say(`Skipping ${s.name} (${s.reason})`);
       results.set(s.name, { name: s.name, status: 'skipped', volumes: [], error: s.reason });
     }
+    if (selection.selected.length === 0 && missing.length > 0) {
+      const result = { session: null, qubes: [...results.values()], seconds: (Date.now() - started) / 1000 };
+      return failedQubesOutcome(ctx, result, missing);
+    }
     if (selection.selected.length === 0) throw new WqError('selection', 'Please supply a list of Qubes VMs to backup.');
     ctx.say(`\nSelected for backup:\n ${selection.selected.join(', ')}`);
-    progress(ctx, { event: 'selected', qubes: selection.selected.join(',') });
+    progress(ctx, { event: 'selected', qubes: selection.selected });
 
     const byName = new Map(liveQubes.map((q) => [q.name, q]));
     const running = selection.selected.filter(
@@ -109,6 +122,11 @@ export const backupUseCase: UseCase = async (ctx) => {
           'no volumes Wyng can back up (DispVMs have none); Wyng cannot store the Qubes metadata without at least ' +
           'one volume. Add a qube with volumes.',
       );
+    }
+
+    if (o.dryRun) {
+      const archived = new Set(Object.keys(model.volumeSessions));
+      return backupDryRun(ctx, volumeQubes, plan.volumes, results, missing, archived);
     }
 
     const tarPath = join(tmpDir, 'qubes-metadata.tgz');
@@ -166,7 +184,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       );
     }
 
-    const errors: ErrorRecord[] = [];
+    const errors: ErrorRecord[] = [...missing];
     for (const name of selection.selected) {
       const vols = outcome.volumes.filter((v) => v.volume.qube === name);
       const why = [
@@ -235,3 +253,51 @@ export const backupUseCase: UseCase = async (ctx) => {
     return failedQubesOutcome(ctx, result, errors);
   });
 };
+
+/** `backup --dry-run`: the qubes, their volumes and an estimate of the data to send (core/dry-run.ts); no send. */
+function backupDryRun(
+  ctx: AppContext,
+  qubes: readonly QubeVolumesForBackup[],
+  volumes: ReadonlyArray<{ qube: string; kind: 'private' | 'root'; archive: string; pool: string }>,
+  results: Map<string, BackupQubeResult>,
+  missing: ErrorRecord[],
+  archived: ReadonlySet<string>,
+): UseCaseOutcome {
+  const preview: BackupVolumePreview[] = volumes.map((v) => ({
+    qube: v.qube,
+    volume: v.archive,
+    pool: v.pool,
+    bytes: qubes.find((q) => q.name === v.qube)?.volumes[v.kind]?.usage ?? null,
+    incremental: archived.has(v.archive),
+  }));
+  const estimate = backupEstimate(preview);
+  ctx.say('\nDry run: backup would send these volumes and the Qubes metadata in one session (nothing changed):');
+  for (const v of preview) {
+    const size = v.bytes === null ? 'size unknown' : mib(v.bytes);
+    ctx.say(`  ${v.qube}: ${v.volume} (${v.pool}), ${size}, ${v.incremental ? 'changes only' : 'first send'}`);
+  }
+  ctx.say(
+    `Estimate: ${mib(estimate.firstSendBytes)} for volumes sent for the first time` +
+      (estimate.incrementalVolumes > 0
+        ? `; plus the changed data of ${estimate.incrementalVolumes} archived volume(s), at most ` +
+          `${mib(estimate.upperBoundBytes - estimate.firstSendBytes)}`
+        : '') +
+      ' (before compression and deduplication).',
+  );
+  for (const q of qubes) {
+    results.set(q.name, {
+      name: q.name,
+      status: 'ok',
+      volumes: preview.filter((v) => v.qube === q.name).map((v) => v.volume),
+    });
+  }
+  const result = {
+    session: null,
+    dryRun: true,
+    qubes: [...results.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    volumes: preview,
+    estimate,
+  };
+  if (missing.length > 0) return failedQubesOutcome(ctx, result, missing);
+  return { exitCode: 0, result, errors: [] };
+}

@@ -1,4 +1,5 @@
 import { resolveConfig } from '../core/config.ts';
+import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
@@ -85,6 +86,9 @@ async function executeCommand(
 ): Promise<Envelope> {
   const json = options.json;
   try {
+    if (options.dryRun && !DRY_RUN_COMMANDS.has(command)) {
+      throw new WqError('option', `--dry-run is only valid with ${[...DRY_RUN_COMMANDS].join(', ')}`);
+    }
     // Qube names are checked before any program runs.
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
     const config = resolveConfig(io.env);

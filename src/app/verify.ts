@@ -34,14 +34,30 @@ export const verifyUseCase: UseCase = async (ctx) => {
     if (selected.length === 0) throw new WqError('selection', 'No match.');
 
     const volumes = volumesInSession(model, selected, session);
-    const failedVolumes =
-      volumes.length > 0
-        ? (await wyng.verify({ workDir: tmpDir, session, volumes, verbose: o.verbose || !o.unattended })).failed
-        : [];
-    for (const v of failedVolumes) {
-      const q = model.volumeQube[v];
-      errors.push(qubeFailure(q, `Verification failed for volume '${v}'.`));
+    const verbose = o.verbose || !o.unattended;
+    const failures = new Map<string, string>();
+    if (volumes.length > 0) {
+      try {
+        for (const v of (await wyng.verify({ workDir: tmpDir, session, volumes, verbose })).failed)
+          failures.set(v, `Verification failed for volume '${v}'.`);
+      } catch (err) {
+        // Wyng stops at the first damaged chunk (a traceback, exit 1) without naming the volume: verify the
+        // volumes one at a time to say which qubes are damaged (only after a failure; interrupts end the job)
+        if (!(err instanceof WqError) || err.kind !== 'wyng' || volumes.length === 0) throw err;
+        ctx.warn(`Verification failed (${err.message}); checking each volume to find the damaged qubes.`);
+        for (const v of volumes) {
+          try {
+            const one = await wyng.verify({ workDir: tmpDir, session, volumes: [v], verbose: false });
+            if (one.failed.length > 0) failures.set(v, `Verification failed for volume '${v}'.`);
+          } catch (e) {
+            if (!(e instanceof WqError) || e.kind !== 'wyng') throw e;
+            failures.set(v, `Verification failed for volume '${v}': ${e.message}`);
+          }
+        }
+        if (failures.size === 0) throw err;
+      }
     }
+    for (const [v, message] of failures) errors.push(qubeFailure(model.volumeQube[v], message));
     for (const q of selected.filter((q) => !inXml.has(q))) {
       errors.push(qubeFailure(q, `No settings metadata for qube ${q}.`));
     }

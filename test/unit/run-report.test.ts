@@ -18,7 +18,8 @@ import {
   type Report,
 } from '../../src/adapters/reports.ts';
 
-const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--json'];
+// (--all: Wyng refuses a prune without volume names or --all, and so does wyng-qubes)
+const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--all', '--json'];
 
 function profiles(extra: string): (sb: JobSandbox) => string {
   return () => `profiles:\n  nightly:\n    dest: file:/mnt/backup/laptop\n${extra}`;
@@ -54,7 +55,7 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
   });
   assert.notEqual(failed.code, 0);
   // No profile: filed under "_none".
-  const adhoc = await runInProcess(['prune', '--dest', 'file:/mnt/x', '--autoprune', 'on'], {
+  const adhoc = await runInProcess(['prune', '--dest', 'file:/mnt/x', '--autoprune', 'on', '--all'], {
     env: { ...sb.env, WYNG_QUBES_RUN_SOURCE: 'salt' },
   });
   assert.equal(adhoc.code, 0, adhoc.stderr);
@@ -64,7 +65,7 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
   // The library API with an origin (as the RPC service passes it).
   const lib = await run(
     'prune',
-    { profile: 'nightly', autoprune: 'on' },
+    { profile: 'nightly', autoprune: 'on', all: true },
     { env: sb.env, origin: { source: 'rpc', caller: 'mgmt' } },
   );
   assert.equal(lib.ok, true);

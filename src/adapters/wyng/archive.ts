@@ -226,12 +226,15 @@ export class WyngArchive {
     allBefore: boolean;
     autoprune?: string | undefined;
     volumes: readonly string[];
-  }): Promise<{ removed: Record<string, number> }> {
+  }): Promise<{ removed: Record<string, number>; cancelled: boolean }> {
     const result = await this.check(wyngArgv.prune(this.globals, request), { what: 'prune', passthrough: true });
     const notFound = softFailures(result).notFound;
     if (notFound.length > 0)
       throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
-    return { removed: parsePruneCounts(result.stdout) };
+    const removed = parsePruneCounts(result.stdout);
+    // Wyng asks "Are you sure? [y/N]" in attended runs; any answer but yes ends it with exit 0 and no volume line
+    const cancelled = !this.globals.unattended && Object.keys(removed).length === 0 && !/^\S+ -/m.test(result.stdout);
+    return { removed, cancelled };
   }
 
   /** Deletes one archive volume (every session of it). */

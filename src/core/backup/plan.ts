@@ -65,6 +65,8 @@ export function wyngPoolOf(p: PoolInfo): WyngPool {
 export interface VolumeRef {
   pool: string;
   vid: string;
+  /** bytes the volume uses in its pool (the Admin API's `usage`), when known */
+  usage?: number;
 }
 
 export interface QubeVolumesForBackup {
