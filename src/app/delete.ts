@@ -4,7 +4,7 @@ import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { volumesOfQubes } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
-import { failedQubesOutcome } from './outcome.ts';
+import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 
 /** `delete QUBE`: remove every archive volume of exactly one qube. */
 export const deleteUseCase: UseCase = async (ctx) => {
@@ -23,7 +23,7 @@ export const deleteUseCase: UseCase = async (ctx) => {
     }
     if (!ctx.options.unattended) {
       ctx.say('Warning:  Data cannot be recovered after deleting it from the archive.');
-      if (!(await ctx.io.confirm('Continue'))) {
+      if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { qube, deleted: [], cancelled: true }, errors: [] };
       }
     }

@@ -1,7 +1,7 @@
 import { resolveConfig } from '../core/config.ts';
 import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
-import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
+import { PromptInterrupted, toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { backupUseCase } from './backup.ts';
@@ -114,6 +114,10 @@ async function executeCommand(
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
+    if (err instanceof PromptInterrupted) {
+      io.stderr('\nCancelled.\n');
+      return makeEnvelope(command, e.exitCode, { cancelled: true }, errors);
+    }
     io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
     return makeEnvelope(command, e.exitCode, null, errors);
   }

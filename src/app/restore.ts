@@ -11,7 +11,7 @@ import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
-import { failedQubesOutcome } from './outcome.ts';
+import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 
 export interface RestoreResult {
   session: string;
@@ -113,7 +113,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
       ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
-      if (!(await ctx.io.confirm('Continue'))) {
+      if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
     }
