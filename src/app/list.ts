@@ -1,7 +1,7 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { listPools, listResult, localTime, poolLines } from '../core/list.ts';
+import { humanBytes, listPools, listResult, localTime, poolLines, qubeBytes } from '../core/list.ts';
 import { WqError } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import type { QubesSystem, UseCase } from './ports.ts';
@@ -12,7 +12,8 @@ export const listUseCase: UseCase = async (ctx) => {
   return withJob(ctx, async ({ wyng, tmpDir }) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
-    const selected = o.all ? undefined : ctx.args.length > 0 ? ctx.args : undefined;
+    // --all: every session of every qube (wyng-util-qubes 0.9); with qube names, of those qubes only
+    const selected = ctx.args.length > 0 ? ctx.args : o.all ? Object.keys(model.qubeSessions).sort() : undefined;
     const result = listResult(model, selected);
 
     ctx.say(`\nURL ${model.url}`);
@@ -42,7 +43,11 @@ export const listUseCase: UseCase = async (ctx) => {
       const tags = model.sessionTags[id] ?? {};
       result.session = { id, tags, qubes: entries };
       ctx.say(`\nVMs in session ${id}:`);
-      for (const e of entries) ctx.say(`  ${e.name}${e.disposable ? ' (D)' : ''}`);
+      const width = Math.max(0, ...entries.map((e) => e.name.length + (e.disposable ? 4 : 0)));
+      for (const e of entries) {
+        const name = `${e.name}${e.disposable ? ' (D)' : ''}`;
+        ctx.say(e.disposable ? `  ${name}` : `  ${name.padEnd(width)}  ${humanBytes(qubeBytes(model, e.name, id))}`);
+      }
       const shown = Object.entries(tags).filter(([k, v]) => !(k === 'qubes' && v === ''));
       if (shown.length > 0) {
         ctx.say('\nTags in session:');
@@ -55,9 +60,9 @@ export const listUseCase: UseCase = async (ctx) => {
     } else if (selected !== undefined) {
       for (const [q, info] of Object.entries(result.qubes)) {
         ctx.say(`\n${q}:`);
-        for (const s of info.sessions) ctx.say(s);
+        for (const s of info.sessions) ctx.say(`${s}  ${humanBytes(info.sessionBytes[s] ?? 0)}`);
       }
-      const missing = selected.filter((q) => result.qubes[q] === undefined);
+      const missing = ctx.args.filter((q) => result.qubes[q] === undefined);
       if (missing.length > 0) ctx.warn(`No Qubes backup sessions for: ${missing.join(', ')}`);
     } else {
       ctx.say('\n* Archived Qubes VMs *');

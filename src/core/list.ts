@@ -4,8 +4,10 @@ import type { PoolInfo } from './qubesapi/parse.ts';
 /** `list --json` result (README "JSON output"). */
 export interface ListResult {
   archive: { url: string; encrypted: boolean | null; authenticated: boolean | null; updatedAt: string };
-  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[] }>;
-  qubes: Record<string, { sessions: string[]; newest: string }>;
+  /** bytes: the sum of Wyng's `volsize` of every volume in the session (the size of what it restores) */
+  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[]; bytes: number }>;
+  /** bytes: the qube's volumes in its newest session; sessionBytes: per session (Wyng's `volsize`, bytes) */
+  qubes: Record<string, { sessions: string[]; newest: string; bytes: number; sessionBytes: Record<string, number> }>;
   session?: {
     id: string;
     tags: Record<string, string>;
@@ -83,13 +85,23 @@ export function poolLines(pools: readonly ListPool[]): string[] {
   return lines;
 }
 
+/** The size of a qube's volumes in one session (Wyng's `volsize`, bytes). */
+export function qubeBytes(model: ArchiveModel, qube: string, session: string): number {
+  const volumes = model.qubeSessions[qube]?.[session]?.all ?? [];
+  return volumes.reduce((sum, v) => sum + (model.volumeSizes[v]?.[session] ?? 0), 0);
+}
+
 /** The archive overview, pure over the model. */
 export function listResult(model: ArchiveModel, selected: readonly string[] | undefined): ListResult {
   const qubes: ListResult['qubes'] = {};
   const names = selected ?? Object.keys(model.qubeSessions).sort();
   for (const q of names) {
     const sessions = qubesSessionsOf(model, q);
-    if (sessions.length > 0) qubes[q] = { sessions, newest: sessions[sessions.length - 1]! };
+    if (sessions.length === 0) continue;
+    const sessionBytes: Record<string, number> = {};
+    for (const id of sessions) sessionBytes[id] = qubeBytes(model, q, id);
+    const newest = sessions[sessions.length - 1]!;
+    qubes[q] = { sessions, newest, bytes: sessionBytes[newest]!, sessionBytes };
   }
   return {
     archive: {
@@ -102,6 +114,7 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
       id,
       tags: model.sessionTags[id] ?? {},
       qubes: model.sessionQubes[id] ?? [],
+      bytes: (model.sessionVolumes[id] ?? []).reduce((sum, v) => sum + (model.volumeSizes[v]?.[id] ?? 0), 0),
     })),
     qubes,
   };

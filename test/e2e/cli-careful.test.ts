@@ -219,3 +219,26 @@ test("prune --profile P --autoprune on without qubes prunes the profile's qubes 
 test('dry runs leave the temp dir empty', () => {
   assert.deepEqual(readdirSync(env.tmpDir), []);
 });
+
+test('list --all lists every session of every qube with sizes; list --all work only work', async () => {
+  const all = await env.run(['list', ...dest(), '--all']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.doesNotMatch(all.stdout, /Archived Qubes VMs/);
+  const sessions = await env.listJson();
+  for (const q of QUBES) {
+    const lines = sessions.qubes[q]!.sessions.map((s) => `${s}  [0-9.]+ KiB`).join('\n');
+    assert.match(all.stdout, new RegExp(`\n${q}:\n${lines}\n`), all.stdout);
+  }
+  const work = await env.run(['list', ...dest(), '--all', '--json', 'work']);
+  assert.equal(work.code, 0, work.stderr);
+  const res = work.json!.result as {
+    qubes: Record<string, { bytes: number; sessionBytes: Record<string, number> }>;
+    sessions: Array<{ bytes: number }>;
+  };
+  assert.deepEqual(Object.keys(res.qubes), ['work']);
+  assert.equal(res.qubes.work!.bytes, 256 * 1024);
+  assert.ok(Object.values(res.qubes.work!.sessionBytes).every((b) => b === 256 * 1024));
+  assert.ok(res.sessions.every((s) => s.bytes > 0));
+  assert.doesNotMatch(work.stderr, /\npersonal:/);
+  assert.match(work.stderr, /\nwork:\n\d{8}-\d{6} {2}256\.0 KiB\n/);
+});
