@@ -13,6 +13,7 @@ import {
 } from '../core/backup/plan.ts';
 import { backupEstimate, mib, type BackupVolumePreview } from '../core/dry-run.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
+import { interruptedBackup, interruptedBackupLines } from '../core/interrupted.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
@@ -143,19 +144,21 @@ export const backupUseCase: UseCase = async (ctx) => {
     const passthrough = !(o.json && o.progress === 'json');
     let index = 0;
     crashPoint('backup:before-send');
-    const send = await wyng.send({
-      workDir: tmpDir,
-      localFrom: plan.localFrom,
-      metadataTar: tarPath,
-      autoprune: o.autoprune,
-      remap: o.remap,
-      dedup: o.dedup,
-      passthrough,
-      onVolume:
-        o.progress === 'json'
-          ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
-          : undefined,
-    });
+    const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
+      wyng.send({
+        workDir: tmpDir,
+        localFrom: plan.localFrom,
+        metadataTar: tarPath,
+        autoprune: o.autoprune,
+        remap: o.remap,
+        dedup: o.dedup,
+        passthrough,
+        onVolume:
+          o.progress === 'json'
+            ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
+            : undefined,
+      }),
+    );
     crashPoint('backup:after-send');
 
     // The archive after the send is the truth about what was stored (see settleSend).
@@ -300,4 +303,42 @@ function backupDryRun(
   };
   if (missing.length > 0) return failedQubesOutcome(ctx, result, missing);
   return { exitCode: 0, result, errors: [] };
+}
+
+/**
+ * Runs the send; when it is interrupted, says what state the archive is in before the interrupt ends the
+ * job (exit 8): the session already written and the qubes it holds whole (now their newest), or that no
+ * session was written — and the command that finishes the job (core/interrupted.ts).
+ */
+async function interruptedSendReport<T>(
+  ctx: AppContext,
+  wyng: { list(): Promise<{ model: { volumeSessions: Record<string, string[]> } }> },
+  before: Record<string, string[]>,
+  volumes: ReadonlyArray<{ qube: string; archive: string; local: string }>,
+  selected: readonly string[],
+  send: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof WqError) || err.kind !== 'interrupted') throw err;
+    let after: Record<string, string[]> | undefined;
+    try {
+      after = (await wyng.list()).model.volumeSessions;
+    } catch {
+      after = undefined;
+    }
+    const state = interruptedBackup({ before, after, volumes, selected });
+    for (const line of interruptedBackupLines(state, backupCommand(ctx, state.remaining))) ctx.warn(line);
+    throw err;
+  }
+}
+
+/** The command line that backs up these qubes with this run's archive options. */
+function backupCommand(ctx: AppContext, qubes: readonly string[]): string {
+  const o = ctx.options;
+  const parts = ['wyng-qubes', 'backup'];
+  if (o.profile !== undefined) parts.push('--profile', o.profile);
+  else if (o.dest !== undefined) parts.push('--dest', o.dest);
+  return [...parts, ...qubes].join(' ');
 }

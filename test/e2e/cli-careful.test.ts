@@ -242,3 +242,25 @@ test('list --all lists every session of every qube with sizes; list --all work o
   assert.doesNotMatch(work.stderr, /\npersonal:/);
   assert.match(work.stderr, /\nwork:\n\d{8}-\d{6} {2}256\.0 KiB\n/);
 });
+
+test('an interrupted backup names the session written, its qubes and the command that finishes', async () => {
+  // the metadata and one more volume are sent, then Wyng is interrupted (exit 8)
+  const r = await env.run(['backup', ...dest(), '--json', ...QUBES], {
+    env: { CAPTURE_FAIL_SEND: 'interrupt-after:3' },
+  });
+  assert.equal(r.code, 8, r.stderr);
+  const m = /Interrupted: session (\d{8}-\d{6}) was already written with (\d) of 3 qube\(s\)/.exec(r.stderr);
+  assert.ok(m, r.stderr);
+  // complete: every volume of the qube is in that session (fedora-41 has two)
+  const vols = await env.archiveVolumes();
+  const inSession = QUBES.filter((q) =>
+    Object.entries(vols)
+      .filter(([v]) => v.includes(`/${q}/`))
+      .every(([, sessions]) => sessions.includes(m[1]!)),
+  );
+  assert.equal(Number(m[2]), inSession.length);
+  const rest = QUBES.filter((q) => !inSession.includes(q));
+  assert.ok(rest.length > 0);
+  const finish = `To finish: wyng-qubes backup --dest ${env.sim.archiveUrl} ${rest.join(' ')}`;
+  assert.ok(r.stderr.includes(finish), r.stderr);
+});
