@@ -12,6 +12,7 @@ import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { confirmContinue, failedQubesOutcome } from './outcome.ts';
+import { reportInterruptedRestore, staleTagLines } from './restore-interrupted.ts';
 
 export interface RestoreResult {
   session: string;
@@ -86,6 +87,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       }
     }
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
+    for (const line of staleTagLines(ctx, plan)) ctx.say(line);
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -118,17 +120,19 @@ export const restoreUseCase: UseCase = async (ctx) => {
       }
     }
 
-    const outcomes = await applyRestore(
-      {
-        plan,
-        archived: new Map(source.system.qubes.map((q) => [q.name, q])),
-        archivedNotes: source.notes,
-        skip: request.skip,
-        normalise: tableNormaliser,
-        pool: o.pool ?? null,
-        post: !o.noQubesPost,
-      },
-      restorePorts(ctx, job, live, plan),
+    const outcomes = await reportInterruptedRestore(ctx, live, plan, () =>
+      applyRestore(
+        {
+          plan,
+          archived: new Map(source.system.qubes.map((q) => [q.name, q])),
+          archivedNotes: source.notes,
+          skip: request.skip,
+          normalise: tableNormaliser,
+          pool: o.pool ?? null,
+          post: !o.noQubesPost,
+        },
+        restorePorts(ctx, job, live, plan),
+      ),
     );
     const calls = live.callSummary();
     const result: RestoreResult = {
