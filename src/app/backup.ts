@@ -17,6 +17,7 @@ import { interruptedBackup, interruptedBackupLines } from '../core/interrupted.t
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
+import { progress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface BackupQubeResult {
@@ -33,13 +34,6 @@ export interface BackupResult {
   seconds: number;
   /** Split of the wall time: Wyng's processes (list, send, list, arch-check) vs everything else. */
   timing: { wyngMs: number; oursMs: number };
-}
-
-type ProgressEvent = Record<string, string | number | boolean | null | string[]>;
-
-function progress(ctx: AppContext, event: ProgressEvent): void {
-  if (ctx.options.progress === 'json')
-    ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -11,6 +11,7 @@ import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
+import { progress, volumeProgress } from './progress.ts';
 import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 import { reportInterruptedRestore, staleTagLines } from './restore-interrupted.ts';
 
@@ -87,6 +88,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       }
     }
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
+    progress(ctx, { event: 'selected', session, qubes: plan.qubes.map((q) => q.name) });
     for (const line of staleTagLines(ctx, plan)) ctx.say(line);
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
@@ -146,6 +148,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
     ctx.say(
       `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
         `from session ${session}.`,
@@ -162,6 +165,10 @@ function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: Restor
     receive: async (map) =>
       (
         await job.wyng.receive({
+          ...volumeProgress(
+            ctx,
+            [...map.values()].reduce((n, l) => n + l.length, 0),
+          ),
           workDir: job.tmpDir,
           session: plan.session,
           volumes: map,

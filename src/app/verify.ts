@@ -5,6 +5,7 @@ import { archivedDomains } from '../core/metadata-view.ts';
 import { qubesInSession, selectArchivedQubes, selectSession, volumesInSession } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
+import { progress, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 /** `verify`: check the archived data of the selected qubes in one session. */
@@ -30,15 +31,18 @@ export const verifyUseCase: UseCase = async (ctx) => {
       message: `Qube '${q}' is not in session ${session}.`,
     }));
     ctx.say(`\nVMs matched in session ${session}:\n ${selected.join(', ') || '(none)'}\n`);
+    progress(ctx, { event: 'selected', session, qubes: selected });
     if (errors.length > 0) ctx.say(`\nNot matched:\n ${errors.map((e) => e.qube).join(', ')}`);
     if (selected.length === 0) throw new WqError('selection', 'No match.');
 
     const volumes = volumesInSession(model, selected, session);
     const verbose = o.verbose || !o.unattended;
+    const { onVolume, passthrough } = volumeProgress(ctx, volumes.length);
     const failures = new Map<string, string>();
     if (volumes.length > 0) {
       try {
-        for (const v of (await wyng.verify({ workDir: tmpDir, session, volumes, verbose })).failed)
+        for (const v of (await wyng.verify({ workDir: tmpDir, session, volumes, verbose, onVolume, passthrough }))
+          .failed)
           failures.set(v, `Verification failed for volume '${v}'.`);
       } catch (err) {
         // Wyng stops at the first damaged chunk (a traceback, exit 1) without naming the volume: verify the
@@ -47,7 +51,7 @@ export const verifyUseCase: UseCase = async (ctx) => {
         ctx.warn(`Verification failed (${err.message}); checking each volume to find the damaged qubes.`);
         for (const v of volumes) {
           try {
-            const one = await wyng.verify({ workDir: tmpDir, session, volumes: [v], verbose: false });
+            const one = await wyng.verify({ workDir: tmpDir, session, volumes: [v], verbose: false, passthrough });
             if (one.failed.length > 0) failures.set(v, `Verification failed for volume '${v}'.`);
           } catch (e) {
             if (!(e instanceof WqError) || e.kind !== 'wyng') throw e;
@@ -67,6 +71,7 @@ export const verifyUseCase: UseCase = async (ctx) => {
       status: failed.has(name) ? 'failed' : 'ok',
       volumes: model.qubeSessions[name]?.[session]?.all ?? [],
     }));
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
     return failedQubesOutcome(ctx, { session, qubes }, errors);
   });
 };

@@ -264,3 +264,41 @@ test('an interrupted backup names the session written, its qubes and the command
   const finish = `To finish: wyng-qubes backup --dest ${env.sim.archiveUrl} ${rest.join(' ')}`;
   assert.ok(r.stderr.includes(finish), r.stderr);
 });
+
+/** The `--progress=json` events of a run: the stderr lines that are JSON objects (human text is there too). */
+function events(stderr: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{"time":'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test('--progress=json: backup, verify and restore print events; selected.qubes is an array', async () => {
+  const b = await env.run(['backup', ...dest(), '--json', '--progress=json', 'work', 'personal']);
+  assert.equal(b.code, 0, b.stderr);
+  const be = events(b.stderr);
+  assert.deepEqual(be.find((e) => e.event === 'selected')!.qubes, ['personal', 'work']);
+  const session = backupResult(b).session!;
+
+  const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
+  const v = await env.run(['verify', ...dest(), '--json', '--progress=json', `--session=${session}`, 'work'], fake);
+  assert.equal(v.code, 0, v.stderr);
+  const ve = events(v.stderr);
+  assert.deepEqual(
+    ve.map((e) => e.event),
+    ['selected', 'volume', 'done'],
+  );
+  assert.deepEqual(ve[0]!.qubes, ['work']);
+  assert.deepEqual([ve[1]!.name, ve[1]!.index, ve[1]!.total], ['appvms/work/private.img', 1, 1]);
+  assert.equal(ve[2]!.ok, true);
+
+  const r = await env.run(['restore', ...dest(), '--json', '--progress=json', `--session=${session}`, 'work'], fake);
+  assert.equal(r.code, 0, r.stderr);
+  const re = events(r.stderr);
+  assert.deepEqual(re.find((e) => e.event === 'selected')!.qubes, ['work']);
+  assert.deepEqual(
+    re.filter((e) => e.event === 'volume').map((e) => e.name),
+    ['appvms/work/private.img'],
+  );
+  assert.equal(re.at(-1)!.event, 'done');
+});

@@ -11,7 +11,13 @@ import {
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv, type WyngGlobals } from './argv.ts';
 import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from './errors.ts';
-import { parsePruneCounts, sendProgressVolume, sentMegabytes, sessionFromSendOutput } from './output.ts';
+import {
+  parsePruneCounts,
+  receiveProgressVolume,
+  sendProgressVolume,
+  sentMegabytes,
+  sessionFromSendOutput,
+} from './output.ts';
 import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
 
 export interface WyngArchiveOptions {
@@ -176,6 +182,10 @@ export class WyngArchive {
     volumes: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
     useSnapshot: boolean;
     verbose: boolean;
+    /** called as Wyng starts each volume (`--progress=json`) */
+    onVolume?: ((name: string) => void) | undefined;
+    /** pass Wyng's output through (default true) */
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const localFrom = join(request.workDir, 'restore-volumes.json');
     writeFileSync(localFrom, JSON.stringify(Object.fromEntries(request.volumes)), { mode: 0o600 });
@@ -186,7 +196,10 @@ export class WyngArchive {
       useSnapshot: request.useSnapshot,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, localFrom, 'receive'));
     for (const v of softFailures(result).notFound) failed.add(v);
     const archived = [...request.volumes.values()].flat().map(([arch]) => arch);
@@ -203,6 +216,8 @@ export class WyngArchive {
     session: string;
     volumes: readonly string[];
     verbose: boolean;
+    onVolume?: ((name: string) => void) | undefined;
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const volsFrom = join(request.workDir, 'verify-vols.json');
     writeFileSync(volsFrom, JSON.stringify({ null: request.volumes.map((v) => [v, '']) }));
@@ -213,7 +228,10 @@ export class WyngArchive {
       volumes: request.volumes,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, volsFrom, 'verify'));
     for (const v of softFailures(result).notFound) failed.add(v);
     return { failed: [...failed] };
@@ -254,4 +272,18 @@ function errorFileVolumes(result: WyngProcessResult, jsonPath: string, what: str
   const listed = result.exitCode === 2 ? readErrorFile(jsonPath) : undefined;
   if (listed === undefined) throw wyngFailure(result, what);
   return listed;
+}
+
+/** Splits Wyng's stdout into lines (progress bars end in CR) and reports each volume it starts. */
+function volumeWatcher(onVolume: ((name: string) => void) | undefined): ((text: string) => void) | undefined {
+  if (onVolume === undefined) return undefined;
+  let pending = '';
+  return (text) => {
+    const lines = (pending + text).split(/\r|\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const name = receiveProgressVolume(line);
+      if (name !== undefined) onVolume(name);
+    }
+  };
 }
