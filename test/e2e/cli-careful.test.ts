@@ -302,3 +302,12 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
   );
   assert.equal(re.at(-1)!.event, 'done');
 });
+
+test('a missing post-restore program is reported as "not found", not as a failed exit', async () => {
+  const session = (await env.listJson()).qubes.work!.newest;
+  const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
+  const r = await env.run(['restore', ...dest(), '--json', `--session=${session}`, 'work'], fake);
+  const text = `${r.stderr}\n${JSON.stringify(r.json)}`;
+  assert.match(text, /qvm-appmenus --update work: (qvm-appmenus|sudo) not found/);
+  assert.doesNotMatch(text, /qvm-appmenus --update work failed/);
+});
