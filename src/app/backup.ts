@@ -6,7 +6,7 @@ import { METADATA_VOLUME } from '../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
-  sessionIdAt,
+  waitPastSession,
   settleSend,
   volumeKindsFor,
   type QubeVolumesForBackup,
@@ -130,7 +130,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
-    for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
+    await waitPastSession(newest, { now: () => new Date(), sleep });
 
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });

@@ -311,3 +311,13 @@ test('a missing post-restore program is reported as "not found", not as a failed
   assert.match(text, /qvm-appmenus --update work: (qvm-appmenus|sudo) not found/);
   assert.doesNotMatch(text, /qvm-appmenus --update work failed/);
 });
+
+test('two backups queued on the job lock both succeed, in sessions of different seconds', async () => {
+  const [a, b] = await Promise.all([
+    env.run(['backup', ...dest(), '--json', 'work']),
+    env.run(['backup', ...dest(), '--json', 'personal']),
+  ]);
+  assert.equal(a.code, 0, a.stderr);
+  assert.equal(b.code, 0, b.stderr);
+  assert.notEqual(backupResult(a).session, backupResult(b).session);
+});
