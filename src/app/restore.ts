@@ -13,7 +13,7 @@ import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { progress, volumeProgress } from './progress.ts';
 import { confirmContinue, failedQubesOutcome } from './outcome.ts';
-import { reportInterruptedRestore, staleTagLines } from './restore-interrupted.ts';
+import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 
 export interface RestoreResult {
   session: string;
@@ -62,6 +62,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
+    const target = await targetPool(ctx, live);
     const plan = planRestore({
       session,
       archived: source.system,
@@ -88,6 +89,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       }
     }
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
+    ctx.say(target.line);
     progress(ctx, { event: 'selected', session, qubes: plan.qubes.map((q) => q.name) });
     for (const line of staleTagLines(ctx, plan)) ctx.say(line);
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
@@ -111,7 +113,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
-      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result: { session, plan }, errors };
+      const result = { session, plan, pool: target.pool };
+      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result, errors };
     }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);

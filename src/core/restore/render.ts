@@ -1,5 +1,6 @@
 // Human text of a restore plan (what `restore` prints before acting, and all `--dry-run` shows).
 import type { SettingsDiff } from './diff.ts';
+import { firewallChangeLines } from './firewall-diff.ts';
 import type { PlannedQube, RestorePlan } from './plan.ts';
 
 function show(v: string | null): string {
@@ -18,7 +19,7 @@ function changeLines(d: SettingsDiff): string[] {
     const a = c.assignment;
     out.push(`device ${c.op} ${a.devclass} ${a.backend}:${a.port} (${a.deviceId}, ${a.mode})`);
   }
-  if (d.firewall) out.push(`firewall: ${d.firewall.from.length} → ${d.firewall.to.length} rule(s)`);
+  if (d.firewall) out.push(...firewallChangeLines(d.firewall.from, d.firewall.to));
   if (d.notes) out.push('notes.txt: replace');
   return out;
 }

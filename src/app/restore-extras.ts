@@ -1,5 +1,5 @@
-// Restore runs that an interrupt (or a whole-Wyng failure) ended: which qubes keep `backup-restore-in-progress`
-// and the command that finishes the job; and the dry run's note on qubes left so by an earlier run.
+// What a restore says besides its plan: the qubes an interrupt left with `backup-restore-in-progress` and the
+// command that finishes them, the dry run's note on qubes left so by an earlier run, and the target pool.
 import { WqError } from '../core/errors.ts';
 import { IN_PROGRESS_TAG } from '../core/restore/diff.ts';
 import type { RestorePlan } from '../core/restore/plan.ts';
@@ -55,4 +55,20 @@ export function staleTagLines(ctx: AppContext, plan: RestorePlan): string[] {
     `\nLeft unfinished by an earlier restore (tag ${IN_PROGRESS_TAG}): ${stale.join(', ')}.`,
     `Restoring them again finishes that restore: ${restoreCommand(ctx, plan.session, stale)}`,
   ];
+}
+
+/**
+ * The pool created qubes go to, checked before anything is planned: `--pool` must name a storage pool of
+ * this system (else exit 9 — also in a dry run); without it, qubesd's `default_pool`.
+ */
+export async function targetPool(ctx: AppContext, live: QubesSystem): Promise<{ pool: string | null; line: string }> {
+  const wanted = ctx.options.pool;
+  if (wanted === undefined) {
+    return { pool: null, line: "\nTarget pool for created qubes: the system's default_pool." };
+  }
+  const names = (await live.adminPools()).map((p) => p.name);
+  if (!names.includes(wanted)) {
+    throw new WqError('selection', `No storage pool '${wanted}' on this system (pools: ${names.join(', ')}).`);
+  }
+  return { pool: wanted, line: `\nTarget pool for created qubes: ${wanted}.` };
 }
