@@ -17,7 +17,7 @@ import { interruptedBackup, interruptedBackupLines } from '../core/interrupted.t
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
-import { progress } from './progress.ts';
+import { progress, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface BackupQubeResult {
@@ -135,8 +135,7 @@ export const backupUseCase: UseCase = async (ctx) => {
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const passthrough = !(o.json && o.progress === 'json');
-    let index = 0;
+    const { onVolume, passthrough } = volumeProgress(ctx, total);
     crashPoint('backup:before-send');
     const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
       wyng.send({
@@ -147,10 +146,7 @@ export const backupUseCase: UseCase = async (ctx) => {
         remap: o.remap,
         dedup: o.dedup,
         passthrough,
-        onVolume:
-          o.progress === 'json'
-            ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
-            : undefined,
+        onVolume,
       }),
     );
     crashPoint('backup:after-send');

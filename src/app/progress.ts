@@ -1,3 +1,4 @@
+import { parseVolumeName } from '../core/archive.ts';
 import type { AppContext } from './ports.ts';
 
 /** One `--progress=json` event (README "Progress"): one JSON line on stderr with its time. */
@@ -17,11 +18,25 @@ export function volumeProgress(
   total: number,
 ): { onVolume: ((name: string) => void) | undefined; passthrough: boolean } {
   let index = 0;
+  const passthrough = !(ctx.options.json && ctx.options.progress === 'json');
+  if (ctx.options.progress === 'json') {
+    return { onVolume: (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total }), passthrough };
+  }
+  // a terminal on stderr: one progress line per volume (Wyng's own bar shows the percent of each volume)
+  if (ctx.io.stderrIsTTY !== true) return { onVolume: undefined, passthrough };
+  const started = Date.now();
+  const qubes: string[] = [];
   return {
-    onVolume:
-      ctx.options.progress === 'json'
-        ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
-        : undefined,
-    passthrough: !(ctx.options.json && ctx.options.progress === 'json'),
+    onVolume: (name) => {
+      index += 1;
+      const qube = parseVolumeName(name)?.qube ?? name;
+      if (!qubes.includes(qube)) qubes.push(qube);
+      const elapsed = (Date.now() - started) / 1000;
+      const eta = index > 1 ? ` (about ${Math.round((elapsed / (index - 1)) * (total - index + 1))} s left)` : '';
+      ctx.io.stderr(
+        `\n[volume ${index} of ${total}, qube ${qubes.length}: ${qube}] ${name}, ${elapsed.toFixed(0)} s${eta}\n`,
+      );
+    },
+    passthrough,
   };
 }

@@ -8,6 +8,7 @@ export function nodeIo(): CliIo {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
     wyngStdin: 'inherit',
     env: process.env,
     // Ctrl-D (end of input) answers no; Ctrl-C rejects with PromptInterrupted (exit 8, `cancelled: true`)

@@ -74,3 +74,22 @@ test('"n" at Wyng\'s prune prompt: "Cancelled." and cancelled: true, nothing pru
   assert.equal((r.json!.result as { cancelled: boolean }).cancelled, true);
   assert.deepEqual(await env.archiveVolumes(), before);
 });
+
+test('a terminal shows a progress line per volume (backup, verify); a pipe under -u stays quiet', async () => {
+  const r = await runOnPty(['backup', '--dest', env.sim.archiveUrl, '-u', 'work'], ptyEnv(), '@@never@@', '');
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /\[volume 1 of 2, qube 1: [\w-]+\] \S+, \d+ s\r?\n/);
+  assert.match(r.out, /\[volume 2 of 2, qube \d: [\w-]+\] \S+, \d+ s \(about \d+ s left\)/);
+  const session = /Session (\d{8}-\d{6})/.exec(r.out)![1]!;
+  const v = await runOnPty(
+    ['verify', '--dest', env.sim.archiveUrl, '-u', `--session=${session}`, 'work'],
+    ptyEnv(),
+    '@@never@@',
+    '',
+  );
+  assert.equal(v.code, 0, v.out);
+  assert.match(v.out, /\[volume 1 of 1, qube 1: work\] appvms\/work\/private\.img/);
+  const quiet = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', 'work']);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stdout + quiet.stderr, /\[volume /);
+});
