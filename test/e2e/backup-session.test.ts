@@ -93,7 +93,12 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
     'dom0',
     'no-such-qube',
   ]);
-  assert.equal(r.code, 0, r.stderr);
+  // a named qube that does not exist is an error (README "Compatibility"); the others are backed up
+  assert.equal(r.code, 2, r.stderr);
+  assert.deepEqual(
+    r.json!.errors.map((e) => e.qube),
+    ['no-such-qube'],
+  );
   const result = backupResult(r);
   session = result.session!;
   assert.match(session, /^\d{8}-\d{6}$/);
@@ -117,11 +122,12 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   );
   assert.deepEqual(
     result.qubes.filter((x) => x.status === 'skipped').map((x) => x.name),
-    ['dom0', 'no-such-qube'],
+    ['dom0'],
   );
+  assert.equal(q['no-such-qube']!.status, 'failed');
   assert.equal(q['work-clone'], undefined, 'excluded qube is not backed up');
   assert.match(r.stderr, /Skipping dom0/);
-  assert.match(r.stderr, /Skipping no-such-qube/);
+  assert.match(r.stderr, /no-such-qube: No such qube 'no-such-qube'\./);
   assert.deepEqual(
     result.qubes.map((x) => x.name),
     [...result.qubes.map((x) => x.name)].sort(),
@@ -271,9 +277,20 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   );
 });
 
-test('selection errors: dom0 / unknown names only, or everything excluded → exit 9, no Wyng send, no writes', async () => {
+test('selection errors: dom0 only, or everything excluded → exit 9; unknown names only → exit 2; no send, no writes', async () => {
+  const unknown = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'dom0', 'no-such-qube']);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.deepEqual(
+    unknown.json!.errors.map((e) => e.qube),
+    ['no-such-qube'],
+  );
+  assert.deepEqual(wyngAction(unknown.wyng, 'send'), []);
+  assert.deepEqual(
+    unknown.qubesd.filter((c) => c.writes).map((c) => c.method),
+    [],
+  );
   for (const args of [
-    ['dom0', 'no-such-qube'],
+    ['dom0'],
     [
       '-i',
       '--exclude',
