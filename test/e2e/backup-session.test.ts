@@ -277,7 +277,7 @@ test('backup: -i, --exclude, named, dom0 and unknown names; one send; every byte
   );
 });
 
-test('selection errors: dom0 only or all excluded → exit 9; unknown names only → exit 2; no send, no writes', async () => {
+test('selection errors: dom0 only or all excluded: exit 9; only unknown names: exit 2; no send or writes', async () => {
   const unknown = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'dom0', 'no-such-qube']);
   assert.equal(unknown.code, 2, unknown.stderr);
   assert.deepEqual(
