@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
@@ -14,6 +16,8 @@ import {
 import { backupEstimate, mib, type BackupVolumePreview } from '../core/dry-run.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { interruptedBackup, interruptedBackupLines } from '../core/interrupted.ts';
+import { sha256Hex } from '../core/restore/plan-digest.ts';
+import { backupSummaryLine } from '../core/summary-text.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
@@ -132,6 +136,7 @@ export const backupUseCase: UseCase = async (ctx) => {
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     await waitPastSession(newest, { now: () => new Date(), sleep });
 
+    const metadataSha256 = sha256Hex(readFileSync(tarPath));
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
@@ -197,6 +202,20 @@ export const backupUseCase: UseCase = async (ctx) => {
       }
     }
 
+    // dom0's own record of what it sent (rollback detection on restore, issue 14 §5)
+    if (session !== null && outcome.metadataStored) {
+      try {
+        recordBackupSession(ctx.config.stateDir, model.url, session, {
+          qubes: [...results.values()].filter((r) => r.status === 'ok').map((r) => r.name),
+          volumes: outcome.volumes.filter((v) => v.failure === undefined).map((v) => v.name),
+          metadataSha256,
+          recordedAt: new Date().toISOString(),
+        });
+      } catch (err) {
+        ctx.warn(`Could not update dom0's backup record: ${(err as Error).message}`);
+      }
+    }
+
     // backup_timestamp on every qube that made it (not disposables created by dom0).
     const stamp = Math.floor(Date.now() / 1000);
     for (const r of results.values()) {
@@ -233,10 +252,7 @@ export const backupUseCase: UseCase = async (ctx) => {
     };
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
-    ctx.say(
-      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)` +
-        `${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
-    );
+    ctx.say(backupSummaryLine({ session, qubes: ok, volumes: stored, mibSent: mb, seconds: result.seconds }));
     progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
     if (checkError !== undefined) {
       const out = errors.length > 0 ? failedQubesOutcome(ctx, result, errors) : { exitCode: 0, result, errors };

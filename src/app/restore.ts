@@ -1,5 +1,5 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
-import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
+import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
@@ -8,15 +8,20 @@ import { projectForDeviceApi, readArchivedSource } from '../core/restore/archive
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
+import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
+import { failedQubesOutcome, confirmContinue } from './outcome.ts';
 import { progress, volumeProgress } from './progress.ts';
-import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
+import { bindPlan, guardRollback } from './restore-guards.ts';
 
 export interface RestoreResult {
   session: string;
+  planDigest: string;
+  rollback: RollbackCheck;
   qubes: QubeOutcome[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
@@ -35,7 +40,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'restore');
-    const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
+    const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
+    const archivedSource = readArchivedSource(metadata.files, session);
 
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
@@ -45,7 +51,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
+    const deviceApi = await live.deviceApi(liveQubes);
+    const { source, widened } = projectForDeviceApi(archivedSource, deviceApi);
     const liveNames = new Set(liveQubes.map((q) => q.name));
     const request = {
       qubes: ctx.args,
@@ -63,21 +70,34 @@ export const restoreUseCase: UseCase = async (ctx) => {
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
     const target = await targetPool(ctx, live);
+    const liveState = {
+      qubes: liveQubes,
+      settings,
+      notes,
+      globals: await live.globalValues(),
+      runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
+    };
     const plan = planRestore({
       session,
       archived: source.system,
       archivedNotes: source.notes,
       sessionVolumes,
-      live: {
-        qubes: liveQubes,
-        settings,
-        notes,
-        globals: await live.globalValues(),
-        runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
-      },
+      live: liveState,
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
+    // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
+    const binding = bindPlan(ctx, {
+      session,
+      metadata: metadata.files,
+      selected: plan.qubes.map((q) => q.name),
+      notMatched: plan.notMatched,
+      sessionVolumes,
+      live: { ...liveState, deviceApi },
+      request: { ...request, pool: o.pool ?? null },
+    });
+    const rollback = await guardRollback(ctx, model, plan, metadata.sha256);
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
@@ -113,7 +133,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
-      const result = { session, plan, pool: target.pool };
+      const result = {
+        session,
+        planDigest: binding.planDigest,
+        qubeDigests: binding.qubeDigests,
+        rollback,
+        plan,
+        pool: target.pool,
+      };
       return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result, errors };
     }
 
@@ -142,6 +169,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const calls = live.callSummary();
     const result: RestoreResult = {
       session,
+      planDigest: binding.planDigest,
+      rollback,
       qubes: outcomes,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
@@ -152,10 +181,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
     progress(ctx, { event: 'done', session, ok: errors.length === 0 });
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };

@@ -81,6 +81,13 @@ export const CommonOptionsSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')
       .optional(),
     progress: z.enum(['json']).optional(),
+    /** `restore --expect-plan=DIGEST`: refuse unless the plan's digest (`--dry-run --json`) is this one. */
+    expectPlan: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expect-plan must be a plan digest (64 lowercase hex digits)')
+      .optional(),
+    /** `restore --allow-rollback`: restore a qube even when dom0's record shows a newer or different backup. */
+    allowRollback: z.boolean().default(false),
     /** `report --last`. */
     last: z.boolean().default(false),
   })
@@ -98,6 +105,16 @@ export function skippedPrefs(options: Pick<CommonOptions, 'pref'>): Set<string> 
 export function describeZodError(error: z.ZodError, what = 'option'): string {
   const issue = error.issues[0];
   if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.length > 0 ? issue.path.join('.') : what;
+  const keys = issue.path.filter((k): k is string => typeof k === 'string');
+  // An option is named as the user typed it (`--session`), an array index of a repeatable one dropped.
+  const path =
+    what === 'option' && keys.length > 0
+      ? `--${keys.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+      : issue.path.length > 0
+        ? issue.path.join('.')
+        : what;
+  // "session must be …" under path "session": the message names it already, so the name is said once.
+  const last = keys[keys.length - 1];
+  if (last !== undefined && issue.message.startsWith(`${last} `)) return `${path}${issue.message.slice(last.length)}`;
   return `${path}: ${issue.message}`;
 }

@@ -6,25 +6,26 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAKE_WYNG } from '../helpers/cli.ts';
-import { backupResult, byName, startBackupEnv, wyngAction, type BackupEnv } from '../helpers/backup-env.ts';
+import { backupResult, byName, listJson, wyngAction } from '../helpers/backup-env.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-let env: BackupEnv;
+let env: Sandbox;
 const QUBES = ['fedora-41', 'personal', 'work'];
 let first = '';
 let second = '';
 
 before(async () => {
-  env = await startBackupEnv();
+  env = await buildSandbox({ archive: 'create' });
   env.fill('fedora-41', 'root', 'tpl-root');
   env.fill('fedora-41', 'private', 'tpl-private');
   env.fill('personal', 'private', 'personal');
   env.fill('work', 'private', 'work');
-  const a = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', ...QUBES]);
+  const a = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', ...QUBES]);
   assert.equal(a.code, 0, a.stderr);
   first = backupResult(a).session!;
   env.fill('work', 'private', 'work-2');
   await new Promise((r) => setTimeout(r, 1100));
-  const b = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', ...QUBES]);
+  const b = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', ...QUBES]);
   assert.equal(b.code, 0, b.stderr);
   second = backupResult(b).session!;
 });
@@ -33,7 +34,7 @@ after(async () => {
   await env?.stop();
 });
 
-const dest = (): string[] => ['--dest', env.sim.archiveUrl, '-u'];
+const dest = (): string[] => ['--dest', env.archiveUrl, '-u'];
 
 test('delete --dry-run lists every session of the qube with sizes and removes nothing', async () => {
   const before = await env.archiveVolumes();
@@ -114,7 +115,7 @@ test('backup --dry-run lists qubes, volumes and an estimate, and sends nothing',
 });
 
 test('create --dry-run says what it would create and creates nothing', async () => {
-  const target = join(env.sim.dir, 'new-archive');
+  const target = join(env.dir, 'new-archive');
   const r = await env.run(['create', '--dest', `file:${target}`, '-u', '--dry-run', '--json']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(existsSync(target), false);
@@ -152,17 +153,17 @@ test('backing up a named qube that does not exist is an error; the others are st
 });
 
 test('a damaged archive: verify names the damaged qube, the others verify ok', async () => {
-  const state = JSON.parse(readFileSync(join(env.sim.archiveUrl.slice(5), 'wyng-fake.json'), 'utf8')) as {
+  const state = JSON.parse(readFileSync(join(env.archiveUrl.slice(5), 'wyng-fake.json'), 'utf8')) as {
     volumes: Array<{ name: string; vid: string }>;
   };
-  const latest = (await env.listJson()).qubes.personal!.newest;
+  const latest = (await listJson(env)).qubes.personal!.newest;
   const vid = state.volumes.find((v) => v.name === 'appvms/personal/private.img')!.vid;
-  const manifest = readFileSync(join(env.sim.archiveUrl.slice(5), vid, `S_${latest}`, 'manifest'), 'utf8');
+  const manifest = readFileSync(join(env.archiveUrl.slice(5), vid, `S_${latest}`, 'manifest'), 'utf8');
   const hash = manifest
     .split('\n')
     .find((l) => /^[0-9a-f]{64}/.test(l))!
     .slice(0, 64);
-  const chunk = join(env.sim.archiveUrl.slice(5), 'chunks', hash.slice(0, 2), hash);
+  const chunk = join(env.archiveUrl.slice(5), 'chunks', hash.slice(0, 2), hash);
   const good = readFileSync(chunk);
   writeFileSync(chunk, Buffer.concat([Buffer.from('damaged'), good.subarray(7)]));
   try {
@@ -197,12 +198,12 @@ test('prune --session without qubes or --all: our own error (exit 9), Wyng never
 });
 
 test("prune --profile P --autoprune on without qubes prunes the profile's qubes (Wyng gets volume names)", async () => {
-  const etc = env.sim.env.WYNG_QUBES_CONFIG_DIR!;
+  const etc = env.configDir;
   const { mkdirSync } = await import('node:fs');
   mkdirSync(etc, { recursive: true });
   writeFileSync(
     join(etc, 'profiles.yaml'),
-    `profiles:\n  p:\n    dest: ${env.sim.archiveUrl}\n    qubes: [work]\n  empty:\n    dest: ${env.sim.archiveUrl}\n`,
+    `profiles:\n  p:\n    dest: ${env.archiveUrl}\n    qubes: [work]\n  empty:\n    dest: ${env.archiveUrl}\n`,
   );
   // the fake Wyng itself (the capture wrapper takes the last argument for the action)
   const wyng = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
@@ -224,7 +225,7 @@ test('list --all lists every session of every qube with sizes; list --all work o
   const all = await env.run(['list', ...dest(), '--all']);
   assert.equal(all.code, 0, all.stderr);
   assert.doesNotMatch(all.stdout, /Archived Qubes VMs/);
-  const sessions = await env.listJson();
+  const sessions = await listJson(env);
   for (const q of QUBES) {
     const lines = sessions.qubes[q]!.sessions.map((s) => `${s}  [0-9.]+ KiB`).join('\n');
     assert.match(all.stdout, new RegExp(`\n${q}:\n${lines}\n`), all.stdout);
@@ -261,7 +262,7 @@ test('an interrupted backup names the session written, its qubes and the command
   assert.equal(Number(m[2]), inSession.length);
   const rest = QUBES.filter((q) => !inSession.includes(q));
   assert.ok(rest.length > 0);
-  const finish = `To finish: wyng-qubes backup --dest ${env.sim.archiveUrl} ${rest.join(' ')}`;
+  const finish = `To finish: wyng-qubes backup --dest ${env.archiveUrl} ${rest.join(' ')}`;
   assert.ok(r.stderr.includes(finish), r.stderr);
 });
 
@@ -304,7 +305,7 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
 });
 
 test('a missing post-restore program is reported as "not found", not as a failed exit', async () => {
-  const session = (await env.listJson()).qubes.work!.newest;
+  const session = (await listJson(env)).qubes.work!.newest;
   const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
   const r = await env.run(['restore', ...dest(), '--json', `--session=${session}`, 'work'], fake);
   const text = `${r.stderr}\n${JSON.stringify(r.json)}`;

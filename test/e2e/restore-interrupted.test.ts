@@ -4,13 +4,14 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { IN_PROGRESS_TAG } from '../../src/core/restore/diff.ts';
-import { startRestoreLab, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
+import { restoreLab, type RestoreLab } from '../helpers/restore-lab.ts';
 
 const QUBES = ['personal', 'vault', 'work'];
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {

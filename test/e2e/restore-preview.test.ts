@@ -2,12 +2,13 @@
 // the target pool, and a --pool that does not exist fails the dry run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRestoreLab, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
+import { restoreLab, type LabRun, type RestoreLab } from '../helpers/restore-lab.ts';
 
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {
