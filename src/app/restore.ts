@@ -12,12 +12,15 @@ import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
+import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
   session: string;
   qubes: QubeOutcome[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
+  /** where the time went: Wyng's processes, ours by phase (issue 17) */
+  timing: RestoreTiming;
 }
 
 /**
@@ -30,6 +33,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
   const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async (job) => {
     const { wyng, tmpDir } = job;
+    const clock = new RestoreClock(() => wyng.calls.reduce((sum, c) => sum + c.durationMs, 0));
     const { model } = await wyng.list();
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'restore');
@@ -85,6 +89,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
+    clock.mark('planned');
     ctx.say(renderPlan(plan, o.verbose || o.dryRun));
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
@@ -127,6 +132,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         normalise: tableNormaliser,
         pool: o.pool ?? null,
         post: !o.noQubesPost,
+        onPhase: clock.phase,
       },
       restorePorts(ctx, job, live, plan),
     );
@@ -136,6 +142,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       qubes: outcomes,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
+      timing: clock.timing(),
     };
     ctx.debug(live.callLog().join('\n'));
     const errors: ErrorRecord[] = [

@@ -3,6 +3,8 @@
 // It implements the app's QubesSystem port (src/app/ports.ts) and the qubesd side of the
 // restore ports (core/restore/apply.ts).
 import { execa } from 'execa';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { VolumeKind } from '../../core/archive.ts';
 import { localVolumeName, poolPath, wyngPoolOf, type VolumeRef, type WyngPool } from '../../core/backup/plan.ts';
 import type { Config } from '../../core/config.ts';
@@ -193,6 +195,14 @@ export class LiveSystem {
       volumeTarget: async (q, v) => {
         pools ??= await this.wyngPools();
         return this.volumeTarget(pools, q, v.kind);
+      },
+      // a file pool's volume: size and mtime (Wyng's receive sets the session's); LVM: unknown
+      volumeStamp: async (t) => {
+        pools ??= await this.wyngPools();
+        const filePool = [...pools.values()].some((p) => p.driver === 'file-reflink' && poolPath(p) === t.poolPath);
+        if (!filePool) return undefined;
+        const st = await stat(join(t.poolPath, t.localName), { bigint: true });
+        return `${st.size}:${st.mtimeNs}`;
       },
       post: (q, klass) => this.postRestore(q, klass),
     };

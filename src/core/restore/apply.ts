@@ -44,6 +44,12 @@ export interface RestorePorts {
   ): Promise<Map<string, QubeSettings>>;
   readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
   volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
+  /**
+   * A cheap fingerprint of a local volume's data (size and mtime: Wyng's receive sets a volume's
+   * mtime to its session's), or undefined when the storage has none. The same stamp before and
+   * after the receive means the receive changed no data. Without this port all data counts as changed.
+   */
+  volumeStamp?(target: VolumeTarget): Promise<string | undefined>;
   /** one Wyng receive; resolves with the archive volume names that failed */
   receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
   post(qube: string, klass: QubeSettings['klass']): Promise<void>;
@@ -74,7 +80,12 @@ export interface ApplyInput {
   post: boolean;
   /** stop before any write (dry run callers never get here, this is a second guard) */
   dryRun?: false;
+  /** called as each late phase starts (for the result's timing) */
+  onPhase?: (phase: RestorePhase) => void;
 }
+
+/** The phases after the plan whose start `onPhase` reports. */
+export type RestorePhase = 'receive' | 'received' | 'verify' | 'post' | 'done';
 
 export type QubeOutcomeStatus = 'restored' | 'failed' | 'skipped';
 
@@ -91,6 +102,8 @@ class QubeRun {
   written = new Set<SettingsPart>();
   changes = 0;
   tagged = false;
+  /** the receive may have changed this qube's data (a stamp differed or is unknown) */
+  dataChanged = false;
   constructor(readonly q: PlannedQube) {}
   get failed(): boolean {
     return this.errors.length > 0;
@@ -169,6 +182,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   // 2. data: one receive for every volume of the qubes still going
   const map = new Map<string, Array<[string, string]>>();
   const volumeOwner = new Map<string, QubeRun>();
+  const targets: Array<[QubeRun, VolumeTarget]> = [];
   for (const r of active()) {
     for (const v of r.q.volumes) {
       try {
@@ -177,13 +191,16 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
         list.push([v.archiveName, t.localName]);
         map.set(t.poolPath, list);
         volumeOwner.set(v.archiveName, r);
+        targets.push([r, t]);
       } catch (err) {
         r.errors.push(`locating the local ${v.kind} volume: ${message(err)}`);
       }
     }
   }
+  input.onPhase?.('receive');
   if (map.size > 0) {
     ports.say(`Restoring ${volumeOwner.size} data volume(s) from session ${input.plan.session}.`);
+    const before = await stamps(ports, targets);
     try {
       const failed = await ports.receive(map);
       for (const vol of failed) {
@@ -198,8 +215,13 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       throw err;
     }
     for (const r of new Set(volumeOwner.values())) if (r.failed) await tag(r);
+    const after = await stamps(ports, targets);
+    targets.forEach(([r], i) => {
+      if (before[i] === undefined || before[i] !== after[i]) r.dataChanged = true;
+    });
     crashPoint('restore:received');
   }
+  input.onPhase?.('received');
 
   // 3. settings, in dependency order; created qubes are diffed against what qubesd made
   // Reads are made per qube (concurrently; the same calls as one batch): one qube's failed read
@@ -262,6 +284,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   }
 
   // 4. verify against the archive, then drop the in-progress tag where it holds
+  input.onPhase?.('verify');
   // A qube that got no write at all was verified by its plan (its diff was empty).
   const touched = (r: QubeRun): boolean =>
     r.changes > 0 || r.tagged || r.q.staleTag || r.q.action !== 'overwrite' || r.q.changeCount > 0;
@@ -322,21 +345,34 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     crashPoint('restore:verified');
   }
 
-  // 5. post steps (menus); their failures are reported but do not fail the qube
+  // 5. post steps (menus); their failures are reported but do not fail the qube. Only for qubes
+  // whose data or settings this run changed: an unchanged rerun starts no qube.
+  input.onPhase?.('post');
   if (input.post) {
     for (const r of active()) {
-      if (r.q.klass === 'DispVM') continue;
+      if (r.q.klass === 'DispVM' || !(r.dataChanged || r.changes > 0)) continue;
       await ports
         .post(r.q.name, r.q.klass)
         .catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
     }
   }
 
+  input.onPhase?.('done');
   return input.plan.order.map((name) => {
     const r = runs.get(name)!;
     const status: QubeOutcomeStatus = r.failed ? 'failed' : 'restored';
     return { name, status, changes: r.changes, ...(r.failed ? { error: r.errors.join('; ') } : {}) };
   });
+}
+
+/** Each target's stamp (undefined: unknown, or it could not be taken). */
+async function stamps(
+  ports: RestorePorts,
+  targets: ReadonlyArray<[QubeRun, VolumeTarget]>,
+): Promise<Array<string | undefined>> {
+  return Promise.all(
+    targets.map(([, t]) => (ports.volumeStamp ? ports.volumeStamp(t).catch(() => undefined) : undefined)),
+  );
 }
 
 /** A re-read qube with the parts that were not re-read taken from the target (they were not written). */
