@@ -183,7 +183,7 @@ class MemoryQubes implements RestorePorts {
     for (const list of map.values()) this.received.push(...list);
     return this.failVolumes;
   }
-  async post() {}
+  async post(_qube: string) {}
   say(t: string) {
     this.said.push(t);
   }
