@@ -3,6 +3,7 @@ import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
+import type { QubeSettings } from '../core/qubes/model.ts';
 import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/restore/apply.ts';
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
 import { tableNormaliser } from '../core/restore/diff.ts';
@@ -12,6 +13,7 @@ import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
+import { confirmedSettings } from './restore-settings.ts';
 import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
@@ -60,25 +62,23 @@ export const restoreUseCase: UseCase = async (ctx) => {
     // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
     const { selected } = selectRestoreQubes({ archived: source.system, sessionVolumes, request });
     const candidates = new Set(selected.filter((q) => liveNames.has(q)));
-    const settings = await live.readSettings([...candidates]);
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
-    const plan = planRestore({
-      session,
-      archived: source.system,
-      archivedNotes: source.notes,
-      sessionVolumes,
-      live: {
-        qubes: liveQubes,
-        settings,
-        notes,
-        globals: await live.globalValues(),
-        runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
-      },
-      request,
-      normalise: tableNormaliser,
-    });
+    const globals = await live.globalValues();
+    const runningDispvmTemplates = await live.runningDispvmTemplates(liveQubes);
+    const planFrom = (settings: Map<string, QubeSettings>): RestorePlan =>
+      planRestore({
+        session,
+        archived: source.system,
+        archivedNotes: source.notes,
+        sessionVolumes,
+        live: { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates },
+        request,
+        normalise: tableNormaliser,
+      });
+    // planned from qubesd's files; what the plan changes is confirmed through qubesd first
+    const plan = planFrom(await confirmedSettings(live, [...candidates], planFrom));
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
