@@ -32,9 +32,11 @@ interface Run {
   wyngMs: number | null;
   /** ours by phase: plan / apply / verify (ms), when the result has them */
   split: string;
+  /** time the (fake) qubesd spent answering this run's calls */
+  qubesdMs: number;
 }
 
-type TimingKey = 'oursMs' | 'wyngMs' | 'planMs' | 'applyMs' | 'verifyMs';
+type TimingKey = 'oursMs' | 'wyngMs' | 'planMs' | 'applyMs' | 'verifyMs' | 'cpuMs';
 function timing(result: unknown, key: TimingKey): number | null {
   const t = (result as { timing?: Record<string, unknown> } | null)?.timing?.[key];
   return typeof t === 'number' && Number.isFinite(t) ? Math.round(t) : null;
@@ -55,7 +57,8 @@ async function restore(args: string[]): Promise<Run> {
     names: (r.json.result as { qubes: Array<{ name: string }> }).qubes.map((q) => q.name),
     oursMs: timing(r.json.result, 'oursMs'),
     wyngMs: timing(r.json.result, 'wyngMs'),
-    split: (['planMs', 'applyMs', 'verifyMs'] as const)
+    qubesdMs: Math.round(log.reduce((sum, c) => sum + c.durationMs, 0)),
+    split: (['planMs', 'applyMs', 'verifyMs', 'cpuMs'] as const)
       .map((k) => `${k.slice(0, -2)} ${timing(r.json!.result, k) ?? 'n/a'}`)
       .join(', '),
   };
@@ -82,9 +85,11 @@ try {
       `restore of ${full.qubes} qubes (settings changed on ${changed}): ${full.ms.toFixed(0)} ms ` +
         `incl. the (fake) Wyng receive, ${full.calls} Admin API calls ` +
         `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes; ` +
-        `ours ${full.oursMs ?? 'n/a'} ms (${full.split}), fake Wyng ${full.wyngMs ?? 'n/a'} ms`,
+        `ours ${full.oursMs ?? 'n/a'} ms (${full.split}), fake Wyng ${full.wyngMs ?? 'n/a'} ms, ` +
+        `fake qubesd answering ${full.qubesdMs} ms`,
       `unchanged rerun: ${rerun.ms.toFixed(0)} ms, ${rerun.calls} calls, ${rerun.writes} writes; ` +
-        `ours ${rerun.oursMs ?? 'n/a'} ms (${rerun.split}), fake Wyng ${rerun.wyngMs ?? 'n/a'} ms`,
+        `ours ${rerun.oursMs ?? 'n/a'} ms (${rerun.split}), fake Wyng ${rerun.wyngMs ?? 'n/a'} ms, ` +
+        `fake qubesd answering ${rerun.qubesdMs} ms`,
       `one-qube restore: ${single.calls} calls, ${single.writes} writes ` +
         `(wyng-util-qubes, recorded: ${wuq.min}–${wuq.max} calls)`,
     ].join('\n'),

@@ -14,6 +14,11 @@ export interface RestoreTiming {
   verifyMs: number;
   /** post steps (menu sync: qube starts and qvm-appmenus), neither ours nor Wyng's */
   postMs: number;
+  /**
+   * CPU time of this process (user + system) for the whole run: ours without the waits for qubesd
+   * and Wyng (on a loaded machine, wall time says more about the machine than about us)
+   */
+  cpuMs: number;
 }
 
 /**
@@ -22,6 +27,7 @@ export interface RestoreTiming {
  */
 export class RestoreClock {
   private readonly t0 = performance.now();
+  private readonly cpu0 = process.cpuUsage();
   private readonly marks = new Map<string, { at: number; wyng: number }>();
   constructor(private readonly wyngMs: () => number) {}
 
@@ -52,6 +58,9 @@ export class RestoreClock {
       applyMs: round(applyMs),
       verifyMs: round(verifyMs),
       postMs: round(this.ours('post', 'done')),
+      cpuMs: round(cpuMs(process.cpuUsage(this.cpu0))),
     };
   }
 }
+
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
