@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
-import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../test/helpers/sim.ts';
 import { generateQubesXml } from './gen-qubes-xml.ts';
 import { emit } from './sim-bench.ts';
 import { readWuqCalls } from './targets.ts';
@@ -19,7 +19,7 @@ const N = 200;
 const scratch = mkdtempSync(join(tmpdir(), 'wq-bench-restore-'));
 const xmlPath = join(scratch, 'qubes.xml');
 writeFileSync(xmlPath, generateQubesXml(N + 5));
-const sim: Simulator = await startSimulator({ qubesXml: xmlPath, volumeFileSize: 4096 });
+const sim: Sandbox = await buildSandbox({ qubesd: { qubesXml: xmlPath, volumeFileSize: 4096 } });
 
 interface Run {
   ms: number;

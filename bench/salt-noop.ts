@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, ROOT } from '../test/helpers/cli.ts';
-import { startSimulator } from '../test/helpers/sim.ts';
+import { buildSandbox } from '../test/helpers/sim.ts';
 import { emit, median } from './sim-bench.ts';
 
 const NINE = [
@@ -36,7 +36,7 @@ if (!existsSync(SALT_CALL)) {
   process.exit(0);
 }
 
-const sim = await startSimulator();
+const sim = await buildSandbox();
 try {
   const dest = sim.archiveUrl;
   if ((await sim.run(['create', '--dest', dest, '-w', 'encrypt=off', '-u'])).code !== 0)

@@ -12,6 +12,7 @@ import {
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
+import { backupSummaryLine } from '../core/summary-text.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
@@ -222,10 +223,7 @@ export const backupUseCase: UseCase = async (ctx) => {
     };
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
-    ctx.say(
-      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)` +
-        `${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
-    );
+    ctx.say(backupSummaryLine({ session, qubes: ok, volumes: stored, mibSent: mb, seconds: result.seconds }));
     progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
     if (checkError !== undefined) {
       const out = errors.length > 0 ? failedQubesOutcome(ctx, result, errors) : { exitCode: 0, result, errors };

@@ -4,6 +4,7 @@ import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { REPORTED_COMMANDS } from '../core/reports.ts';
+import { escapeForTerminal } from '../core/terminal.ts';
 import type { RunOrigin, RunRecorder } from './job.ts';
 import type { AppContext, AppIo, UseCase } from './ports.ts';
 
@@ -101,8 +102,13 @@ async function executeCommand(
       passphrase: applied.passphrase,
       config,
       io,
-      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
-      warn: (text) => io.stderr(`${text}\n`),
+      // human text may hold archive-derived values: no control character reaches a terminal
+      say: (text) => {
+        const safe = `${escapeForTerminal(text, { keepLines: true })}\n`;
+        if (json) io.stderr(safe);
+        else io.stdout(safe);
+      },
+      warn: (text) => io.stderr(`${escapeForTerminal(text, { keepLines: true })}\n`),
       debug: (text) => {
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
@@ -113,7 +119,9 @@ async function executeCommand(
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
-    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
+    io.stderr(
+      `${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${escapeForTerminal(e.message, { keepLines: true })}\n`,
+    );
     return makeEnvelope(command, e.exitCode, null, errors);
   }
 }

@@ -10,6 +10,7 @@ import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -49,7 +50,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
+    const deviceApi = await live.deviceApi(liveQubes);
+    const { source, widened } = projectForDeviceApi(archivedSource, deviceApi);
     const liveNames = new Set(liveQubes.map((q) => q.name));
     const request = {
       qubes: ctx.args,
@@ -76,6 +78,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         live: { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates },
         request,
         normalise: tableNormaliser,
+        deviceApi,
       });
     // planned from qubesd's files; what the plan changes is confirmed through qubesd first
     const plan = planFrom(await confirmedSettings(live, [...candidates], planFrom));
@@ -149,10 +152,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };

@@ -3,6 +3,7 @@ import { requireQubesSessions } from '../core/archive.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import { qubesInSession, selectArchivedQubes, selectSession, volumesInSession } from '../core/selection.ts';
+import { verifyMatchedText } from '../core/summary-text.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -29,7 +30,7 @@ export const verifyUseCase: UseCase = async (ctx) => {
       kind: 'selection',
       message: `Qube '${q}' is not in session ${session}.`,
     }));
-    ctx.say(`\nVMs matched in session ${session}:\n ${selected.join(', ') || '(none)'}\n`);
+    ctx.say(verifyMatchedText(session, selected));
     if (errors.length > 0) ctx.say(`\nNot matched:\n ${errors.map((e) => e.qube).join(', ')}`);
     if (selected.length === 0) throw new WqError('selection', 'No match.');
 

@@ -10,6 +10,10 @@ export interface Config {
   configDir: string;
   stateDir: string;
   qrexecClient: string;
+  /** sudo, for the restore post steps run as the dom0 user (env WYNG_QUBES_SUDO). */
+  sudo: string;
+  /** Where the job's kernel lock file lives (env WYNG_QUBES_LOCK_DIR, default /run/lock). */
+  lockDir: string;
   /** How long a second job waits for the lock before "busy" (ms). */
   lockTimeoutMs: number;
   /** Bound on one Admin API call (ms). */
@@ -33,6 +37,8 @@ export function resolveConfig(env: Env): Config {
     configDir: nonEmpty(env.WYNG_QUBES_CONFIG_DIR) ?? '/etc/wyng-qubes',
     stateDir: nonEmpty(env.WYNG_QUBES_STATE_DIR) ?? '/var/lib/wyng-qubes',
     qrexecClient: nonEmpty(env.WYNG_QUBES_QREXEC_CLIENT) ?? 'qrexec-client-vm',
+    sudo: nonEmpty(env.WYNG_QUBES_SUDO) ?? '/usr/bin/sudo',
+    lockDir: nonEmpty(env.WYNG_QUBES_LOCK_DIR) ?? '/run/lock',
     lockTimeoutMs: positiveInt(env.WYNG_QUBES_LOCK_TIMEOUT_MS, 30_000),
     qubesdTimeoutMs: positiveInt(env.WYNG_QUBES_QUBESD_TIMEOUT_MS, 120_000),
   };

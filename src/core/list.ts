@@ -117,3 +117,47 @@ export function localTime(iso: string): string {
   const local = new Date(d.getTime() + offset * 60_000).toISOString().replace('T', ' ').replace('Z', '');
   return `${local} (${sign}${pad(offset / 60)}:${pad(offset % 60)})`;
 }
+
+/**
+ * The human text of `list` (one format, two users: the use case prints it as it lists, and
+ * `remote` rebuilds it from the `--json` result, src/cli/render.ts).
+ */
+export const listText = {
+  /** The archive header: URL (null: withheld by dom0 from a remote caller), last update, encryption. */
+  header(archive: {
+    url: string | null;
+    updatedAt: string;
+    encrypted?: boolean | null | undefined;
+    authenticated?: boolean | null | undefined;
+  }): string[] {
+    const out = [`\nURL ${archive.url ?? '(withheld by dom0)'}`, `Last updated ${localTime(archive.updatedAt)}`];
+    if (typeof archive.encrypted === 'boolean') {
+      out.push(
+        `Encryption: ${archive.encrypted ? 'On' : 'OFF'}${archive.authenticated === true ? ', Authenticated' : ''}`,
+      );
+    }
+    return out;
+  },
+  /** `--session ID`: the qubes of the session, then its tags (the empty `qubes` tag left out). */
+  session(id: string, qubes: ReadonlyArray<{ name: string; disposable: boolean }>, tags: [string, string][]): string[] {
+    const out = [`\nVMs in session ${id}:`, ...qubes.map((e) => `  ${e.name}${e.disposable ? ' (D)' : ''}`)];
+    const shown = tags.filter(([k, v]) => !(k === 'qubes' && v === ''));
+    if (shown.length > 0) {
+      out.push('\nTags in session:');
+      for (const [k, v] of shown) out.push(`  ${k.padEnd(12)} - ${v}`);
+    }
+    return out;
+  },
+  /** Named qubes: each qube's sessions. */
+  qubes(entries: ReadonlyArray<[string, readonly string[]]>): string[] {
+    return entries.flatMap(([q, sessions]) => [`\n${q}:`, ...sessions]);
+  },
+  /** No qube named: the newest session of every archived qube. */
+  overview(entries: ReadonlyArray<[string, string]>): string[] {
+    return [
+      '\n* Archived Qubes VMs *',
+      '\nLatest:           VM Name:',
+      ...entries.map(([q, newest]) => `${newest}   ${q}`),
+    ];
+  },
+};

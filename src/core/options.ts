@@ -98,6 +98,16 @@ export function skippedPrefs(options: Pick<CommonOptions, 'pref'>): Set<string> 
 export function describeZodError(error: z.ZodError, what = 'option'): string {
   const issue = error.issues[0];
   if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.length > 0 ? issue.path.join('.') : what;
+  const keys = issue.path.filter((k): k is string => typeof k === 'string');
+  // An option is named as the user typed it (`--session`), an array index of a repeatable one dropped.
+  const path =
+    what === 'option' && keys.length > 0
+      ? `--${keys.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+      : issue.path.length > 0
+        ? issue.path.join('.')
+        : what;
+  // "session must be …" under path "session": the message names it already, so the name is said once.
+  const last = keys[keys.length - 1];
+  if (last !== undefined && issue.message.startsWith(`${last} `)) return `${path}${issue.message.slice(last.length)}`;
   return `${path}: ${issue.message}`;
 }

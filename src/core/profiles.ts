@@ -227,15 +227,6 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
       message: 'remote Restore allows no qube until restore_qubes lists some',
     });
   }
-  if (p.schedule !== undefined) {
-    const cal = checkCalendar(p.schedule);
-    if (!cal.ok)
-      out.push({
-        profile: name,
-        field: 'schedule',
-        message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" will refuse it`,
-      });
-  }
   if (ops.includes('Backup') && p.qubes.length === 0 && !p.includes) {
     out.push({
       profile: name,
@@ -244,6 +235,37 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
     });
   }
   return out;
+}
+
+/**
+ * What `profiles check` refuses in a valid-looking profile because `schedule enable` or a run
+ * would refuse it: a schedule that is no systemd calendar expression, qubes that do not exist
+ * (`liveQubes`: the qube names qubesd lists; undefined when qubesd could not be asked).
+ * An excluded qube that does not exist is only a warning (it changes nothing).
+ */
+export function profileCheck(
+  name: string,
+  p: Profile,
+  liveQubes: ReadonlySet<string> | undefined,
+): { problems: ProfileProblem[]; warnings: ProfileProblem[] } {
+  const problems: ProfileProblem[] = [];
+  const warnings: ProfileProblem[] = [];
+  if (p.schedule !== undefined) {
+    const cal = checkCalendar(p.schedule);
+    if (!cal.ok)
+      problems.push({
+        profile: name,
+        field: 'schedule',
+        message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" refuses it`,
+      });
+  }
+  if (liveQubes !== undefined) {
+    for (const q of p.qubes)
+      if (!liveQubes.has(q)) problems.push({ profile: name, field: 'qubes', message: `qube '${q}' does not exist` });
+    for (const q of p.exclude)
+      if (!liveQubes.has(q)) warnings.push({ profile: name, field: 'exclude', message: `qube '${q}' does not exist` });
+  }
+  return { problems, warnings };
 }
 
 /** What `profiles --json` shows of a profile: everything except where secrets come from. */

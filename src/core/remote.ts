@@ -76,7 +76,7 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
       return new WqError(
         'policy-refused',
         `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). ` +
-          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.',
+          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-user.policy.',
       );
     case 127:
       return new WqError(

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { comparable } from '../helpers/settings.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 const BACKED_UP = [
   'fedora-41',
@@ -19,7 +19,7 @@ const BACKED_UP = [
   'work',
   'work-clone',
 ];
-let sim: Simulator;
+let sim: Sandbox;
 let client: AdminClient;
 let original: Map<string, QubeSettings>;
 let session: string;
@@ -34,15 +34,8 @@ function fill(qube: string, volume: string, seed: string): void {
   data.set(`${qube}/${volume}`, buf);
 }
 
-/** Settings minus identity/host values a restore never writes (qid, uuid, backup_timestamp, …). */
-function comparable(s: QubeSettings): unknown {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return { ...s, properties: props, tags: [...s.tags].sort() };
-}
-
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 5000 }));
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);

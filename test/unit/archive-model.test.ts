@@ -6,8 +6,9 @@ import { buildArchiveModel, parseVolumeName, parseWyngListOutput } from '../../s
 import { WqError } from '../../src/core/errors.ts';
 import { checkPruneSession, selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
 import { listResult } from '../../src/core/list.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const stdoutOf = (name: string): string =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { stdout: string }).stdout;
 
@@ -25,7 +26,8 @@ test('parses the real `--json list` output after its banner lines', () => {
     root: 'vm-templates/debian-12/root.img',
   });
   assert.equal(model.volumeQube['appvms/work/private.img'], 'work');
-  assert.equal(model.updatedAt, new Date(1795405621431.8166).toISOString());
+  // updated_at is float seconds; a Date keeps whole milliseconds
+  assert.equal(model.updatedAt, new Date(1795405621431).toISOString());
 });
 
 test('an empty archive and volumes without sessions build an empty model', () => {

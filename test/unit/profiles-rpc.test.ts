@@ -165,7 +165,7 @@ test('service, argument and caller come from the qrexec environment and are vali
     profile: 'nightly',
     caller: 'mgmt',
   });
-  // Run directly in dom0 (QREXEC.md §7): no FULL_NAME, the script names the service.
+  // Run directly in dom0 (design.md "qrexec services"): no FULL_NAME, the script names the service.
   assert.deepEqual(parseServiceCall(env(undefined, 'nightly', 'dom0', 'wyng.List')), {
     operation: 'List',
     profile: 'nightly',

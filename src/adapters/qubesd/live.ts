@@ -171,13 +171,13 @@ export class LiveSystem {
 
   /** Menu refresh after a restore (docs/design.md "Restore algorithm", post steps), as the dom0 user. */
   async postRestore(qube: string, klass: QubeClass): Promise<void> {
-    const asUser = ['sudo', '-u', '#1000'];
+    const asUser = ['-u', '#1000'];
     if (klass === 'TemplateVM' || klass === 'StandaloneVM') {
       await this.client.startQube(qube);
-      await execa(asUser[0]!, [...asUser.slice(1), 'qvm-sync-appmenus', qube], { reject: false });
+      await execa(this.config.sudo, [...asUser, 'qvm-sync-appmenus', qube], { reject: false });
       await this.client.shutdownQube(qube, { wait: true }).catch(() => undefined);
     }
-    const r = await execa(asUser[0]!, [...asUser.slice(1), 'qvm-appmenus', '--update', qube], { reject: false });
+    const r = await execa(this.config.sudo, [...asUser, 'qvm-appmenus', '--update', qube], { reject: false });
     if (r.exitCode !== 0)
       throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
   }

@@ -12,11 +12,15 @@ import { WqError } from '../../core/errors.ts';
 import { wyngArgv, type WyngGlobals } from './argv.ts';
 import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from './errors.ts';
 import { parsePruneCounts, sendProgressVolume, sentMegabytes, sessionFromSendOutput } from './output.ts';
-import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
+import { runWyngProcess, type WyngProcessResult } from './process.ts';
+import { deliverPassphrase } from './secret.ts';
+
+/** Stands for the per-run FIFO command in argv built from `globals`; run() replaces it. */
+const PASSCMD_MARK = 'wyng-qubes-passphrase-fifo';
 
 export interface WyngArchiveOptions {
   wyngPath: string;
-  globals: Omit<WyngGlobals, 'passphraseEnv'>;
+  globals: Omit<WyngGlobals, 'passcmd'>;
   env: Env;
   passphrase?: string | undefined;
   stdin: 'inherit' | 'ignore';
@@ -35,6 +39,8 @@ export interface RunOptions {
   passthrough?: boolean;
   /** Sees Wyng's stdout as it comes, passed through or not. */
   onStdout?: ((text: string) => void) | undefined;
+  /** RLIMIT_FSIZE for Wyng (a receive of untrusted data into a file). */
+  maxFileBytes?: number | undefined;
 }
 
 /** What a send stored, as Wyng reported it (the archive re-read afterwards is the truth: settleSend). */
@@ -81,21 +87,30 @@ export type DeleteReport = { deleted: true } | { deleted: false; reason: string 
 export class WyngArchive {
   readonly globals: WyngGlobals;
   readonly calls: WyngProcessResult[] = [];
+  /** The archive as the last `list()` showed it (for checks before a receive). */
+  lastModel: ArchiveModel | undefined;
 
   constructor(private readonly opts: WyngArchiveOptions) {
-    this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
+    this.globals = { ...opts.globals, passcmd: opts.passphrase !== undefined ? PASSCMD_MARK : undefined };
   }
 
   /** Runs Wyng; never throws for Wyng's exit status. */
   private async run(argv: string[], options: Omit<RunOptions, 'what'>): Promise<WyngProcessResult> {
+    // a one-shot FIFO per run: the passphrase is in no environment and no argv
+    const secret =
+      this.opts.passphrase !== undefined && argv.includes(`--passcmd=${PASSCMD_MARK}`)
+        ? deliverPassphrase(this.opts.env, this.opts.passphrase)
+        : undefined;
+    if (secret !== undefined)
+      argv = argv.map((a) => (a === `--passcmd=${PASSCMD_MARK}` ? `--passcmd=${secret.command}` : a));
     this.opts.debug(`wyng ${argv.join(' ')}`);
     const sink = this.opts.passthrough;
     const passthrough = options.passthrough === true;
     const onStdout = options.onStdout;
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
-      passphrase: this.opts.passphrase,
       stdin: this.opts.stdin,
+      fileSizeLimit: options.maxFileBytes,
       onStdout:
         passthrough || onStdout !== undefined
           ? (text) => {
@@ -104,7 +119,7 @@ export class WyngArchive {
             }
           : undefined,
       onStderr: passthrough ? (this.opts.passthroughStderr ?? sink) : undefined,
-    });
+    }).finally(() => secret?.dispose());
     this.calls.push(result);
     this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);
     return result;
@@ -120,7 +135,9 @@ export class WyngArchive {
   async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
     const result = await this.check(wyngArgv.list(this.globals), { what: 'list' });
     const list = parseWyngListOutput(result.stdout);
-    return { list, model: buildArchiveModel(list) };
+    const model = buildArchiveModel(list);
+    this.lastModel = model;
+    return { list, model };
   }
 
   /** `arch-init` at --dest. */

@@ -11,8 +11,11 @@ export interface WyngGlobals {
   authmin?: number | undefined;
   /** `-w OPT[=VAL]` values, passed as `--OPT[=VAL]`. */
   wyngopt: readonly string[];
-  /** When set, Wyng reads the passphrase from this environment variable via --passcmd. */
-  passphraseEnv?: string | undefined;
+  /**
+   * When set, Wyng runs this command to read the passphrase (`--passcmd`): it reads a one-shot
+   * FIFO in a private directory (src/adapters/wyng/secret.ts), never an environment variable.
+   */
+  passcmd?: string | undefined;
 }
 
 export function wyngPrefix(g: WyngGlobals): string[] {
@@ -23,7 +26,7 @@ export function wyngPrefix(g: WyngGlobals): string[] {
   if (g.authmin !== undefined) out.push(`--authmin=${g.authmin}`);
   for (const o of g.wyngopt) out.push(`--${o}`);
   // The passphrase itself never appears in argv: Wyng runs this command and reads its stdout.
-  if (g.passphraseEnv !== undefined) out.push(`--passcmd=printenv ${g.passphraseEnv}`);
+  if (g.passcmd !== undefined) out.push(`--passcmd=${g.passcmd}`);
   return out;
 }
 

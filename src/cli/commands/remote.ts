@@ -3,6 +3,7 @@ import { parseOperation } from '../../core/remote.ts';
 import type { UseCase } from '../../app/ports.ts';
 import { inferExplicit } from '../../app/profile.ts';
 import { callRemote } from '../../rpc/index.ts';
+import { renderResult } from '../render.ts';
 
 /** Options `remote` can send; everything else is decided by the profile in dom0. */
 const REMOTE_OPTIONS = new Set([
@@ -35,8 +36,13 @@ export const remoteCommand: UseCase = async (ctx) => {
   );
   const service = `wyng.${op}+${o.profile ?? ''}`;
   if (envelope.ok) {
+    // the text the local command prints, rebuilt from the result (raw JSON only with --json)
+    if (envelope.result !== null && envelope.result !== undefined) {
+      for (const line of renderResult(op, envelope.result, { qubes, session: o.session, dryRun: o.dryRun })) {
+        ctx.say(line);
+      }
+    }
     ctx.say(`${service}: done.`);
-    if (envelope.result !== null && envelope.result !== undefined) ctx.say(JSON.stringify(envelope.result, null, 2));
   } else {
     for (const e of envelope.errors) ctx.warn(`${service}: ${e.qube !== undefined ? `${e.qube}: ` : ''}${e.message}`);
   }

@@ -89,8 +89,8 @@ export interface Qube {
 }
 
 export interface HostInfo {
-  /** global `maxmem` (MiB of host memory) */
-  memoryMiB: number;
+  /** global `maxmem` (MiB of host memory; a bigint for qubesd's offline value, above 2^53) */
+  memoryMiB: number | bigint;
   /** global `no_cpus` */
   cpus: number;
   /** dom0's `maxmem` (MiB) */
@@ -114,5 +114,7 @@ export interface AppState {
   /** size of newly created volume files: their nominal size, or a fixed number of bytes */
   volumeFileSize: 'declared' | number;
   nextXid: number;
+  /** qubesd's offline mode (no hypervisor): every qube Halted, VMM operations refused */
+  offline: boolean;
   cloneTokens: Map<string, { qube: string; volume: string; pool: string; vid: string }>;
 }
