@@ -5,7 +5,7 @@
 // was called, in order, with which arguments. Each qvm-* stub also asks qubesd for the qube's
 // power state: that request lands in the fake qubesd's call log, which puts the programs and the
 // Admin API calls into one order. The post step is for qubes whose data or settings the restore
-// changed (issue 17): the tests change a setting of both qubes first.
+// changed (issue 17): the tests change a setting of both qubes first; an unchanged rerun runs none.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
@@ -87,6 +87,18 @@ test('a failing menu update is reported but does not fail the restore', async ()
       .filter((c) => c.prog !== 'sudo')
       .map((c) => c.prog),
     ['qvm-sync-appmenus', 'qvm-appmenus', 'qvm-appmenus'],
+  );
+});
+
+test('an unchanged rerun runs no post step and makes no write (no qube started)', async () => {
+  assert.equal((await restore()).code, 0); // its post step boots the template: its volumes change
+  const r = await restore({}, false);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(stubs.calls(), []);
+  const writes = sim.qubesd.callLog.slice(r.mark).filter((c) => c.writes);
+  assert.deepEqual(
+    writes.map((c) => `${c.method} ${c.dest}`),
+    [],
   );
 });
 

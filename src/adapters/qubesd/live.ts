@@ -19,6 +19,7 @@ import type { PoolInfo } from '../../core/qubesapi/parse.ts';
 import type { RestorePorts } from '../../core/restore/apply.ts';
 import type { LiveQube } from '../../core/restore/plan.ts';
 import { readNotes, writeNotes } from '../fs/notes.ts';
+import { readPostStamp, writePostStamp } from '../fs/post-steps.ts';
 import type { CallSummary } from './call-log.ts';
 import { AdminClient } from './client.ts';
 import { socketTransportFromConfig } from './transport.ts';
@@ -242,6 +243,8 @@ export class LiveSystem {
         const st = await stat(join(t.poolPath, t.localName), { bigint: true });
         return `${st.size}:${st.mtimeNs}`;
       },
+      postStamp: async (q) => readPostStamp(this.config.stateDir, q),
+      recordPostStamp: async (q, stamp) => writePostStamp(this.config.stateDir, q, stamp),
       post: (q, klass) => this.postRestore(q, klass),
     };
   }

@@ -50,6 +50,9 @@ export interface RestorePorts {
    * after the receive means the receive changed no data. Without this port all data counts as changed.
    */
   volumeStamp?(target: VolumeTarget): Promise<string | undefined>;
+  /** The data stamp recorded when this qube's post step last ran, and recording it. */
+  postStamp?(qube: string): Promise<string | undefined>;
+  recordPostStamp?(qube: string, stamp: string): Promise<void>;
   /** one Wyng receive; resolves with the archive volume names that failed */
   receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
   post(qube: string, klass: QubeSettings['klass']): Promise<void>;
@@ -219,6 +222,12 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     targets.forEach(([r], i) => {
       if (before[i] === undefined || before[i] !== after[i]) r.dataChanged = true;
     });
+    // still the data our last post step ran on (only that boot changed it), and the same session
+    // received again: the menus already come from this data
+    for (const r of new Set(targets.map(([x]) => x))) {
+      const was = r.dataChanged && ports.postStamp ? await ports.postStamp(r.q.name).catch(() => undefined) : undefined;
+      if (was !== undefined && was === dataStamp(input.plan.session, targets, before, r)) r.dataChanged = false;
+    }
     crashPoint('restore:received');
   }
   input.onPhase?.('received');
@@ -351,9 +360,19 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   if (input.post) {
     for (const r of active()) {
       if (r.q.klass === 'DispVM' || !(r.dataChanged || r.changes > 0)) continue;
-      await ports
-        .post(r.q.name, r.q.klass)
-        .catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
+      const ok = await ports.post(r.q.name, r.q.klass).then(
+        () => true,
+        (err: unknown) => {
+          ports.say(`  post step for ${r.q.name}: ${message(err)}`);
+          return false;
+        },
+      );
+      const mine = targets.filter(([x]) => x === r);
+      if (ok && mine.length > 0 && ports.recordPostStamp) {
+        const now = await stamps(ports, mine);
+        if (now.every((x) => x !== undefined))
+          await ports.recordPostStamp(r.q.name, dataStamp(input.plan.session, mine, now, r)).catch(() => undefined);
+      }
     }
   }
 
@@ -363,6 +382,17 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     const status: QubeOutcomeStatus = r.failed ? 'failed' : 'restored';
     return { name, status, changes: r.changes, ...(r.failed ? { error: r.errors.join('; ') } : {}) };
   });
+}
+
+/** One qube's data: the session and its volumes' stamps. */
+function dataStamp(
+  session: string,
+  targets: ReadonlyArray<[QubeRun, VolumeTarget]>,
+  values: ReadonlyArray<string | undefined>,
+  r: QubeRun,
+): string {
+  const mine = targets.flatMap(([x, t], i) => (x === r ? [`${t.localName}=${values[i] ?? '?'}`] : []));
+  return `${session}|${mine.join(',')}`;
 }
 
 /** Each target's stamp (undefined: unknown, or it could not be taken). */
