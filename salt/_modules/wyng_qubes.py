@@ -77,6 +77,8 @@ OPTIONS = {
     "ignore_missing": ("flag", "--ignore-missing"),
     "all_before": ("flag", "--all-before"),
     "all": ("flag", "--all"),
+    "expect_plan": ("value", "--expect-plan"),
+    "allow_rollback": ("flag", "--allow-rollback"),
 }
 
 _COMMON = ("profile", "dest", "authmin", "wyng", "meta_dir", "wyngopt")
@@ -90,6 +92,8 @@ _RESTORE = _COMMON + (
     "no_qubes_post",
     "force_incomplete",
     "ignore_missing",
+    "allow_rollback",
+    "expect_plan",
 )
 
 # The options each CLI command takes (README "Usage"); anything else is a typo in a
@@ -117,7 +121,7 @@ REMOTE_OPERATIONS = {"list": "List", "backup": "Backup", "restore": "Restore", "
 REMOTE_ALLOWED = {
     "list": ("profile", "session", "include_disposable"),
     "backup": ("profile", "exclude"),
-    "restore": ("profile", "session", "exclude", "include_disposable"),
+    "restore": ("profile", "session", "exclude", "include_disposable", "expect_plan"),
     "verify": ("profile", "session"),
     "prune": ("profile", "session"),
 }
@@ -420,7 +424,8 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
 
     Options: ``exclude``, ``pref``, ``pool``, ``include_disposable``, ``ignore_missing``,
     ``no_snapshot_restore``, ``no_qubes_post``, ``force_incomplete``, ``authmin``, ``wyng``,
-    ``meta_dir``, ``wyngopt``.
+    ``meta_dir``, ``wyngopt``, ``allow_rollback`` (restore qubes older than dom0's backup
+    record), ``expect_plan`` (a plan digest from ``plan``: refuse unless the plan is unchanged).
 
     CLI Example:
 

@@ -143,6 +143,7 @@ _PLAN_OPTIONS = (
     "no_qubes_post",
     "force_incomplete",
     "ignore_missing",
+    "allow_rollback",
 )
 _CONTEXT_KEY = "wyng_qubes.restored.plans"
 
@@ -239,7 +240,11 @@ def restored(
 
     All ``restored`` states of one state run with the same options share one plan (one
     archive listing and metadata receive per run, kept in ``__context__``); a state with
-    nothing to do starts no further Wyng process.
+    nothing to do starts no further Wyng process. A state that restores binds the restore to
+    that plan (``expect_plan``: the qube's digest from the plan): if the archived metadata or
+    the qube's live state changed in between, the tool refuses and the state fails, nothing
+    written. The restore receives the metadata again (a separate process), but can only
+    apply exactly the planned state.
 
     Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
     ``ignore_missing``, ``no_qubes_post``, ``wyng``, ...). Under ``test=True`` only the plan
@@ -286,8 +291,14 @@ def restored(
             ret["comment"] += f"; {problems}"
         return ret
 
+    # Bound to the plan judged above (issue 14): the tool refuses (exit 9, nothing written) when
+    # the archived metadata or the live state differ from what was planned. The session stays as
+    # the state gave it, so the tool's rollback check sees "newest" as such; the digest covers
+    # the session the plan chose.
+    digest = ((plan_doc.get("result") or {}).get("qubeDigests") or {}).get(name)
+    bound = {"expect_plan": digest, "session": session} if digest else {"session": chosen}
     try:
-        doc = __salt__["wyng_qubes.restore"](qubes=[name], session=chosen, **opts)
+        doc = __salt__["wyng_qubes.restore"](qubes=[name], **bound, **opts)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = f"Restoring {name} from session {chosen} failed: {exc}"
         return ret

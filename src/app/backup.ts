@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
@@ -12,6 +14,7 @@ import {
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
+import { sha256Hex } from '../core/restore/plan-digest.ts';
 import { backupSummaryLine } from '../core/summary-text.ts';
 import { crashPoint } from '../core/test-hook.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
@@ -120,6 +123,7 @@ export const backupUseCase: UseCase = async (ctx) => {
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
 
+    const metadataSha256 = sha256Hex(readFileSync(tarPath));
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
@@ -184,6 +188,20 @@ export const backupUseCase: UseCase = async (ctx) => {
         results.set(name, { name, status: 'failed', volumes, error });
       } else {
         results.set(name, { name, status: 'ok', volumes });
+      }
+    }
+
+    // dom0's own record of what it sent (rollback detection on restore, issue 14 §5)
+    if (session !== null && outcome.metadataStored) {
+      try {
+        recordBackupSession(ctx.config.stateDir, model.url, session, {
+          qubes: [...results.values()].filter((r) => r.status === 'ok').map((r) => r.name),
+          volumes: outcome.volumes.filter((v) => v.failure === undefined).map((v) => v.name),
+          metadataSha256,
+          recordedAt: new Date().toISOString(),
+        });
+      } catch (err) {
+        ctx.warn(`Could not update dom0's backup record: ${(err as Error).message}`);
       }
     }
 

@@ -1,5 +1,5 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
-import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
+import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
@@ -9,16 +9,20 @@ import { projectForDeviceApi, readArchivedSource } from '../core/restore/archive
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
+import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { selectSession } from '../core/selection.ts';
 import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
+import { bindPlan, guardRollback } from './restore-guards.ts';
 import { confirmedSettings } from './restore-settings.ts';
 import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
   session: string;
+  planDigest: string;
+  rollback: RollbackCheck;
   qubes: QubeOutcome[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
@@ -40,7 +44,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'restore');
-    const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
+    const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
+    const archivedSource = readArchivedSource(metadata.files, session);
 
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
@@ -80,8 +85,21 @@ export const restoreUseCase: UseCase = async (ctx) => {
         normalise: tableNormaliser,
         deviceApi,
       });
-    // planned from qubesd's files; what the plan changes is confirmed through qubesd first
-    const plan = planFrom(await confirmedSettings(live, [...candidates], planFrom));
+    // planned from qubesd's files; what the plan changes is confirmed through qubesd first (issue 17)
+    const settings = await confirmedSettings(live, [...candidates], planFrom);
+    const liveState = { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates };
+    const plan = planFrom(settings);
+    // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
+    const binding = bindPlan(ctx, {
+      session,
+      metadata: metadata.files,
+      selected: plan.qubes.map((q) => q.name),
+      notMatched: plan.notMatched,
+      sessionVolumes,
+      live: { ...liveState, deviceApi },
+      request: { ...request, pool: o.pool ?? null },
+    });
+    const rollback = await guardRollback(ctx, model, plan, metadata.sha256);
     for (const q of plan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
@@ -115,7 +133,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
-      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result: { session, plan }, errors };
+      const result = { session, planDigest: binding.planDigest, qubeDigests: binding.qubeDigests, rollback, plan };
+      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result, errors };
     }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
@@ -142,6 +161,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const calls = live.callSummary();
     const result: RestoreResult = {
       session,
+      planDigest: binding.planDigest,
+      rollback,
       qubes: outcomes,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,

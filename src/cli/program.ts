@@ -60,6 +60,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
+    .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -87,8 +89,11 @@ const COMMANDER_KEY: Readonly<Record<string, string>> = {
   noQubesPost: 'qubesPost',
 };
 
-/** Options added after 0.9 that only their full name selects: `--ver` stays 0.9's `--verbose`. */
-const EXACT_ONLY: ReadonlySet<string> = new Set(['--version']);
+/**
+ * Options added after 0.9 that only their full name selects: `--ver` stays 0.9's `--verbose`,
+ * `--ex` 0.9's `--exclude`; a restore guard is never switched on or off by an abbreviation.
+ */
+const EXACT_ONLY: ReadonlySet<string> = new Set(['--version', '--expect-plan', '--allow-rollback']);
 
 /** What prefix expansion needs to know about one of the program's options. */
 export function prefixOption(o: Option): PrefixOption {
@@ -199,6 +204,8 @@ export function parseCommandLine(
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
+    expectPlan: o.expectPlan,
+    allowRollback: o.allowRollback === true,
   };
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
@@ -206,6 +213,10 @@ export function parseCommandLine(
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
+  if (options.expectPlan !== undefined && command !== 'restore' && command !== 'remote')
+    throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');
+  if (options.expectPlan !== undefined && options.dryRun)
+    throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),

@@ -81,6 +81,13 @@ export const CommonOptionsSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')
       .optional(),
     progress: z.enum(['json']).optional(),
+    /** `restore --expect-plan=DIGEST`: refuse unless the plan's digest (`--dry-run --json`) is this one. */
+    expectPlan: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expect-plan must be a plan digest (64 lowercase hex digits)')
+      .optional(),
+    /** `restore --allow-rollback`: restore a qube even when dom0's record shows a newer or different backup. */
+    allowRollback: z.boolean().default(false),
     /** `report --last`. */
     last: z.boolean().default(false),
   })

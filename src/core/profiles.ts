@@ -112,6 +112,8 @@ export const ProfileSchema = z
       .optional(),
     notify: NotifySchema.optional(),
     hooks: HooksSchema.optional(),
+    /** Restore settings: `allow_rollback` restores qubes older than dom0's backup record (issue 14 §5). */
+    restore: z.strictObject({ allow_rollback: z.boolean().optional() }).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.passphrase_file !== undefined && p.passphrase_command !== undefined) {
@@ -280,6 +282,7 @@ export function publicProfile(name: string, p: Profile): Record<string, unknown>
     exclude: p.exclude,
     options: p.options,
     remote: p.remote,
+    ...(p.restore !== undefined ? { restore: p.restore } : {}),
     ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
     ...(p.notify !== undefined
       ? { notify: { desktop: p.notify.desktop ?? 'never', command: p.notify.command !== undefined } }
@@ -322,6 +325,7 @@ export const PROFILE_OPTION_KEYS = [
   'wyngopt',
   'includes',
   'exclude',
+  'allowRollback',
 ] as const;
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
@@ -340,6 +344,7 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
   if (o.authmin !== undefined) out.authmin = o.authmin;
   if (o.meta_dir !== undefined) out.metaDir = o.meta_dir;
   if (o.wyng_options !== undefined) out.wyngopt = [...o.wyng_options];
+  if (p.restore?.allow_rollback !== undefined) out.allowRollback = p.restore.allow_rollback;
   return out;
 }
 
@@ -380,13 +385,18 @@ export const RpcRequestSchema = z.strictObject({
   session: RequestSessionSchema.optional(),
   dryRun: z.boolean().optional(),
   includeDisposable: z.boolean().optional(),
+  /** Restore: refuse unless the plan's digest is this one (from an earlier dry run); it only narrows. */
+  expectPlan: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expectPlan must be a plan digest (64 lowercase hex digits)')
+    .optional(),
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
 
 /** Which request fields each operation accepts at all. */
 const ACCEPTED_FIELDS: Record<RpcOperation, ReadonlySet<keyof RpcRequest>> = {
   Backup: new Set(['qubes', 'exclude']),
-  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable']),
+  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'expectPlan']),
   Verify: new Set(['qubes', 'exclude', 'session', 'includeDisposable']),
   List: new Set(['qubes', 'session', 'includeDisposable']),
   Prune: new Set(['qubes', 'session']),
@@ -415,6 +425,7 @@ export type RpcPlan =
         session?: string;
         dryRun?: boolean;
         includeDisposable?: boolean;
+        expectPlan?: string;
       };
     };
 
@@ -506,6 +517,7 @@ export function narrowRequest(
           ...(request.session !== undefined ? { session: request.session } : {}),
           ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
+          ...(request.expectPlan !== undefined ? { expectPlan: request.expectPlan } : {}),
         },
       };
     }

@@ -31,6 +31,8 @@ export interface RemoteRequestInput {
   session?: string | undefined;
   dryRun?: boolean | undefined;
   includeDisposable?: boolean | undefined;
+  /** Restore: the plan digest of an earlier dry run (issue 14). */
+  expectPlan?: string | undefined;
 }
 
 /** The request document; only the fields that say something are sent. */
@@ -41,6 +43,7 @@ export function buildRequest(input: RemoteRequestInput): RpcRequest {
   if (input.session !== undefined) doc.session = input.session;
   if (input.dryRun === true) doc.dryRun = true;
   if (input.includeDisposable === true) doc.includeDisposable = true;
+  if (input.expectPlan !== undefined) doc.expectPlan = input.expectPlan;
   const parsed = RpcRequestSchema.safeParse(doc);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error, 'request'));
   return parsed.data;

@@ -4,6 +4,7 @@ import { WqError } from '../../src/core/errors.ts';
 import {
   narrowRequest,
   ProfileSchema,
+  RpcRequestSchema,
   type Profile,
   type RpcOperation,
   type RpcRequest,
@@ -118,6 +119,18 @@ test('Restore: only remote.restore_qubes (all of them by default), session, dry 
   assert.equal(refusal(() => narrow('Restore', { session: '20250101-000000,20250102-000000' })).kind, 'input');
   const none = ProfileSchema.parse({ dest: 'file:/b', remote: { operations: ['Restore'], callers: ['mgmt'] } });
   assert.match(refusal(() => narrow('Restore', {}, 'mgmt', none)).message, /allows restoring no qubes/);
+});
+
+test('Restore: a plan digest (expectPlan) passes to the restore; it is no field of other operations', () => {
+  const digest = 'ab'.repeat(32);
+  assert.deepEqual(narrow('Restore', { qubes: ['work'], expectPlan: digest }), {
+    operation: 'Restore',
+    command: 'restore',
+    options: { qubes: ['work'], expectPlan: digest },
+  });
+  assert.equal(refusal(() => narrow('Verify', { expectPlan: digest })).kind, 'input');
+  assert.equal(RpcRequestSchema.safeParse({ expectPlan: 'AB'.repeat(32) }).success, false);
+  assert.equal(RpcRequestSchema.safeParse({ allowRollback: true }).success, false, 'a caller cannot allow rollback');
 });
 
 test('Verify, List, Prune, Status: fields each operation accepts', () => {

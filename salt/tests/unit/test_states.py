@@ -114,6 +114,18 @@ def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
     assert ret["comment"] == f"work created from session {SESSION}"
 
 
+def test_the_restore_is_bound_to_the_planned_digest_of_its_qube(state_mod, calls):
+    """With a digest in the plan, the restore carries it (expect_plan) and the session as given."""
+    digest = "ab" * 32
+    doc = plan_doc([entry("work", "create")])
+    doc["result"]["qubeDigests"] = {"work": digest, "vault": "cd" * 32}
+    calls.answer("plan", doc)
+    calls.answer("restore", restore_doc("work"))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is True, ret["comment"]
+    assert calls.calls[1] == ("restore", {"qubes": ["work"], "expect_plan": digest, "session": None, "profile": "laptop"})
+
+
 def test_test_mode_runs_the_plan_only(state_mod, calls):
     state_mod.__opts__["test"] = True
     calls.answer("plan", plan_doc([entry("work", "create", problems=[("warning", "netvm sys-vpn does not exist")])]))

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { METADATA_VOLUME, type ArchiveModel } from '../../core/archive.ts';
@@ -21,6 +22,16 @@ export async function fetchSessionMetadata(
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
 ): Promise<MetadataFiles> {
+  return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits)).files;
+}
+
+/** As fetchSessionMetadata, plus the sha256 of the tarball as received (dom0's backup record). */
+export async function fetchSessionMetadataWithDigest(
+  wyng: Pick<WyngArchive, 'check' | 'globals' | 'list'> & { lastModel?: ArchiveModel | undefined },
+  tmpDir: string,
+  session: string,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+): Promise<{ files: MetadataFiles; sha256: string }> {
   const model = wyng.lastModel ?? (await wyng.list()).model;
   const listed = model.volumeSizes[METADATA_VOLUME]?.[session];
   if (listed === undefined) {
@@ -67,5 +78,5 @@ export async function fetchSessionMetadata(
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return readMetadataTar(tgz, limits);
+  return { files: readMetadataTar(tgz, limits), sha256: createHash('sha256').update(tgz).digest('hex') };
 }

@@ -12,6 +12,7 @@ const REMOTE_OPTIONS = new Set([
   'dryRun',
   'exclude',
   'includeDisposable',
+  'expectPlan',
   'json',
   'verbose',
   'debug',
@@ -31,7 +32,14 @@ export const remoteCommand: UseCase = async (ctx) => {
   const envelope = await callRemote(
     op,
     o.profile,
-    { qubes, exclude: o.exclude, session: o.session, dryRun: o.dryRun, includeDisposable: o.includeDisposable },
+    {
+      qubes,
+      exclude: o.exclude,
+      session: o.session,
+      dryRun: o.dryRun,
+      includeDisposable: o.includeDisposable,
+      expectPlan: o.expectPlan,
+    },
     ctx.io.env,
   );
   const service = `wyng.${op}+${o.profile ?? ''}`;
