@@ -246,21 +246,32 @@ def restored(
     written. The restore receives the metadata again (a separate process), but can only
     apply exactly the planned state.
 
+    as
+        Restore ``name`` alongside, as a new qube of this name (``wyng-qubes restore --as``):
+        the live ``name`` is not touched; the state is about the copy (it exists = nothing to
+        do under ``only_if_missing``).
+
     Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
     ``ignore_missing``, ``no_qubes_post``, ``wyng``, ...). Under ``test=True`` only the plan
     runs: ``result`` is None and ``changes`` shows what would change.
     """
     ret = _ret(name)
     opts = _select(profile, dest, kwargs)
+    # `as`: the state is about the copy; an existing copy is the tool's "already exists" refusal
+    target = opts.get("as") or name
     plan_doc, plan_error = _shared_plan(name, {**opts, "session": session})
     if not ((plan_doc or {}).get("result") or {}).get("plan"):
+        if target != name and only_if_missing and f"'{target}' already exists" in str(plan_error):
+            ret["result"] = True
+            ret["comment"] = f"{target} exists; not restored (only_if_missing is set)"
+            return ret
         ret["comment"] = f"Planning the restore of {name} failed: {plan_error}"
         return ret
 
-    entry = _plan_entry(plan_doc, name)
+    entry = _plan_entry(plan_doc, target)
     chosen = (plan_doc.get("result") or {}).get("session") or session
     if entry is None:
-        ret["comment"] = plan_error or f"The restore plan of session {chosen} has no entry for {name}"
+        ret["comment"] = plan_error or f"The restore plan of session {chosen} has no entry for {target}"
         return ret
     action = entry.get("action")
 
@@ -271,22 +282,22 @@ def restored(
         return ret
     if only_if_missing and action != "create":
         ret["result"] = True
-        ret["comment"] = f"{name} exists; not restored (only_if_missing is set)"
+        ret["comment"] = f"{target} exists; not restored (only_if_missing is set)"
         return ret
     if not _differs(entry):
         ret["result"] = True
-        ret["comment"] = f"{name} already matches session {chosen}"
+        ret["comment"] = f"{target} already matches session {chosen}"
         return ret
 
     would = _would_change(entry, chosen)
     verb = "created" if action == "create" else "restored"
     if entry.get("fails"):
-        ret["comment"] = f"{name} cannot be restored from session {chosen}: {problems}"
+        ret["comment"] = f"{target} cannot be restored from session {chosen}: {problems}"
         return ret
     if __opts__["test"]:
         ret["result"] = None
-        ret["changes"] = {name: would}
-        ret["comment"] = f"{name} would be {verb} from session {chosen}"
+        ret["changes"] = {target: would}
+        ret["comment"] = f"{target} would be {verb} from session {chosen}"
         if problems:
             ret["comment"] += f"; {problems}"
         return ret
@@ -305,20 +316,20 @@ def restored(
 
     outcome = None
     for q in (doc.get("result") or {}).get("qubes") or []:
-        if isinstance(q, dict) and q.get("name") == name:
+        if isinstance(q, dict) and q.get("name") == target:
             outcome = q
     status = (outcome or {}).get("status")
     if status != "restored":
         ret["result"] = status == "skipped"
         reason = (outcome or {}).get("error") or f"status {status!r}"
-        ret["comment"] = f"{name} was not restored from session {chosen}: {reason}"
+        ret["comment"] = f"{target} was not restored from session {chosen}: {reason}"
         return ret
     would["status"] = status
     if "changes" in outcome:
         would["settings_changed"] = outcome["changes"]
     ret["result"] = True
-    ret["changes"] = {name: would}
-    ret["comment"] = f"{name} {verb} from session {chosen}"
+    ret["changes"] = {target: would}
+    ret["comment"] = f"{target} {verb} from session {chosen}"
     return ret
 
 

@@ -17,6 +17,9 @@ import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { sha256Hex } from '../core/restore/plan-digest.ts';
 import { backupSummaryLine } from '../core/summary-text.ts';
 import { crashPoint } from '../core/test-hook.ts';
+import { backupSpace } from './space.ts';
+import { prepareHomeImport } from './dom0-home.ts';
+import type { TargetSpace } from '../core/space.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob } from './job.ts';
 import { failedQubesOutcome } from './outcome.ts';
@@ -35,6 +38,14 @@ export interface BackupResult {
   seconds: number;
   /** Split of the wall time: Wyng's processes (list, send, list, arch-check) vs everything else. */
   timing: { wyngMs: number; oursMs: number };
+  /** the space pre-flight at a `file:` destination (empty for other destinations) */
+  space: TargetSpace[];
+  /** --dom0-home: whose home, how many entries, whether the new session holds it */
+  dom0Home?: { user: string; entries: number; stored: boolean };
+}
+
+function homeStored(after: Record<string, string[]> | undefined, volume: string, session: string | null): boolean {
+  return session !== null && (after?.[volume] ?? []).includes(session);
 }
 
 type ProgressEvent = Record<string, string | number | boolean | null>;
@@ -119,6 +130,14 @@ export const backupUseCase: UseCase = async (ctx) => {
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
+    // --dom0-home: the home's tar, imported next to the metadata (app/dom0-home.ts)
+    const home = await prepareHomeImport(ctx, tmpDir);
+    // space pre-flight for a local destination (core/space.ts)
+    const space = await backupSpace(ctx, live, plan.volumes, new Set(Object.keys(model.volumeSessions)), [
+      tarPath,
+      ...(home ? [home.tarPath] : []),
+    ]);
+
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
@@ -137,6 +156,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       autoprune: o.autoprune,
       remap: o.remap,
       dedup: o.dedup,
+      ...(home ? { imports: [[home.volume, home.tarPath] as const] } : {}),
       passthrough,
       onVolume:
         o.progress === 'json'
@@ -238,7 +258,15 @@ export const backupUseCase: UseCase = async (ctx) => {
       ...(mb !== undefined ? { bytesSent: mb * WYNG_MB } : {}),
       seconds: elapsedMs / 1000,
       timing: { wyngMs, oursMs: Math.max(0, elapsedMs - wyngMs) },
+      space,
+      ...(home
+        ? { dom0Home: { user: home.user, entries: home.entries, stored: homeStored(after, home.volume, session) } }
+        : {}),
     };
+    if (home && !result.dom0Home!.stored) {
+      errors.push({ kind: 'qubes-failed', message: `Wyng did not store the dom0 home of ${home.user}.` });
+      ctx.warn(`Wyng did not store the dom0 home of ${home.user}.`);
+    }
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
     ctx.say(backupSummaryLine({ session, qubes: ok, volumes: stored, mibSent: mb, seconds: result.seconds }));

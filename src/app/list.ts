@@ -49,6 +49,11 @@ export const listUseCase: UseCase = async (ctx) => {
     } else {
       for (const line of listText.overview(Object.entries(result.qubes).map(([q, i]) => [q, i.newest]))) ctx.say(line);
     }
+    const home = result.dom0Home ?? [];
+    if (o.session !== undefined && home.includes(o.session))
+      ctx.say('\ndom0 home: in this session (restore --dom0-home)');
+    else if (o.session === undefined && home.length > 0)
+      ctx.say(`\ndom0 home (restore --dom0-home): ${home.join(', ')}`);
     ctx.say('');
     return { exitCode: 0, result, errors: [] };
   });

@@ -59,6 +59,10 @@ export interface QubesSystem {
   includeInBackups(qube: string): Promise<boolean>;
   /** pool and vid of a qube's volume, or undefined when the qube has no such volume */
   volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined>;
+  /** the pool of a qube's volume and the bytes it holds, or undefined without such a volume */
+  volumeUsage(qube: string, kind: VolumeKind): Promise<{ pool: string; usage: number } | undefined>;
+  /** free bytes of a pool (admin.pool.UsageDetails); undefined when the pool does not say */
+  poolFree(pool: string): Promise<number | undefined>;
   wyngPools(): Promise<Map<string, WyngPool>>;
   adminPools(): Promise<PoolInfo[]>;
   hasTag(qube: string, tag: string): Promise<boolean>;

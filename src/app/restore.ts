@@ -10,6 +10,10 @@ import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
 import type { RollbackCheck } from '../core/restore/rollback.ts';
+import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
+import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
+import { restoreSpace } from './space.ts';
+import { restoreDom0Home } from './dom0-home.ts';
 import { selectSession } from '../core/selection.ts';
 import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
@@ -24,6 +28,10 @@ export interface RestoreResult {
   planDigest: string;
   rollback: RollbackCheck;
   qubes: QubeOutcome[];
+  /** archived name → name restored as (--as, --rename-conflicting) */
+  renames: Record<string, string>;
+  /** the space pre-flight's figures per target pool */
+  space: TargetSpace[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
   /** where the time went: Wyng's processes, ours by phase (issue 17) */
@@ -39,6 +47,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
   const started = Date.now();
   const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async (job) => {
+    if (o.dom0Home) return restoreDom0Home(ctx, job); // issue 19 §2: app/dom0-home.ts
     const { wyng, tmpDir } = job;
     const clock = new RestoreClock(() => wyng.calls.reduce((sum, c) => sum + c.durationMs, 0));
     const { model } = await wyng.list();
@@ -56,9 +65,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
 
     const liveQubes = await live.listQubes();
     const deviceApi = await live.deviceApi(liveQubes);
-    const { source, widened } = projectForDeviceApi(archivedSource, deviceApi);
-    const liveNames = new Set(liveQubes.map((q) => q.name));
-    const request = {
+    const baseRequest = {
       qubes: ctx.args,
       exclude: o.exclude,
       includeDisposable: o.includeDisposable,
@@ -66,8 +73,24 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ignoreMissing: o.ignoreMissing,
       forceIncomplete: o.forceIncomplete,
     };
+    // --as / --rename-conflicting: the target under its new names (core/restore/rename.ts)
+    const renamed = renameForRestore({
+      source: archivedSource,
+      sessionVolumes,
+      live: liveQubes,
+      request: baseRequest,
+      as: o.as,
+      renameConflicting: o.renameConflicting,
+    });
+    const { source, widened } = projectForDeviceApi(renamed.source, deviceApi);
+    const liveNames = new Set(liveQubes.map((q) => q.name));
+    const request = { ...baseRequest, qubes: renamed.qubes };
     // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
-    const { selected } = selectRestoreQubes({ archived: source.system, sessionVolumes, request });
+    const { selected } = selectRestoreQubes({
+      archived: source.system,
+      sessionVolumes: renamed.sessionVolumes,
+      request,
+    });
     const candidates = new Set(selected.filter((q) => liveNames.has(q)));
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
@@ -79,7 +102,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
         session,
         archived: source.system,
         archivedNotes: source.notes,
-        sessionVolumes,
+        sessionVolumes: renamed.sessionVolumes,
         live: { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates },
         request,
         normalise: tableNormaliser,
@@ -95,7 +118,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       metadata: metadata.files,
       selected: plan.qubes.map((q) => q.name),
       notMatched: plan.notMatched,
-      sessionVolumes,
+      sessionVolumes: renamed.sessionVolumes,
       live: { ...liveState, deviceApi },
       request: { ...request, pool: o.pool ?? null },
     });
@@ -110,8 +133,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
+    // space pre-flight: per pool, what the receive needs and what is free (app/space.ts)
+    const space = await restoreSpace(live, plan, model.volumeSizes, o.pool ?? null);
+    ctx.say(
+      renderPlan(plan, o.verbose || o.dryRun) +
+        renderRenames(renamed.renames) +
+        renderSpace('Space in the target pools', space),
+    );
     clock.mark('planned');
-    ctx.say(renderPlan(plan, o.verbose || o.dryRun));
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -133,9 +162,25 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
-      const result = { session, planDigest: binding.planDigest, qubeDigests: binding.qubeDigests, rollback, plan };
-      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result, errors };
+      return {
+        exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
+        result: {
+          session,
+          planDigest: binding.planDigest,
+          qubeDigests: binding.qubeDigests,
+          rollback,
+          plan,
+          renames: renamed.renames,
+          space,
+        },
+        errors,
+      };
     }
+
+    const short = spaceRefusal('restore', space);
+    if (short !== undefined && !o.ignoreSpace) throw new WqError('storage', short, { wyngCode: 7 });
+    if (short !== undefined)
+      ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
@@ -164,6 +209,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
       planDigest: binding.planDigest,
       rollback,
       qubes: outcomes,
+      renames: renamed.renames,
+      space,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
       timing: clock.timing(),

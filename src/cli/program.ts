@@ -62,6 +62,12 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
     .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
     .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
+    .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
+    .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
+    .option('--ignore-space', 'restore/backup: go on although the pools or the destination look too small')
+    .option('--dom0-home', "backup: add dom0's home; restore: extract it to ~/home-restore-SESSION")
+    .option('--dom0-user <name>', 'whose dom0 home (default: the user who ran sudo)')
+    .option('--dom0-home-exclude <path>', 'leave this path of the home out (repeatable; default .cache)', collect, [])
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -201,6 +207,12 @@ export function parseCommandLine(
     json: o.json === true,
     dryRun: o.dryRun === true,
     ignoreMissing: o.ignoreMissing === true,
+    as: o.as,
+    renameConflicting: o.renameConflicting === true,
+    ignoreSpace: o.ignoreSpace === true,
+    dom0Home: o.dom0Home === true,
+    dom0User: o.dom0User,
+    dom0HomeExclude: o.dom0HomeExclude,
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
@@ -217,6 +229,12 @@ export function parseCommandLine(
     throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');
   if (options.expectPlan !== undefined && options.dryRun)
     throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
+  if (options.as !== undefined && command !== 'restore' && command !== 'remote')
+    throw new WqError('option', '--as is only valid with restore (and remote Restore)');
+  if ((options.dom0Home || options.dom0User !== undefined) && command !== 'backup' && command !== 'restore')
+    throw new WqError('option', '--dom0-home and --dom0-user are only valid with backup and restore');
+  if (options.renameConflicting && command !== 'restore')
+    throw new WqError('option', '--rename-conflicting is only valid with restore');
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
     Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),

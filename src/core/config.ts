@@ -18,6 +18,10 @@ export interface Config {
   lockTimeoutMs: number;
   /** Bound on one Admin API call (ms). */
   qubesdTimeoutMs: number;
+  /** Where dom0's users' homes are (env WYNG_QUBES_HOME_ROOT; default /home). */
+  homeRoot: string;
+  /** The group database, for the Qubes GUI user (env WYNG_QUBES_GROUP_FILE; default /etc/group). */
+  groupFile: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,5 +45,7 @@ export function resolveConfig(env: Env): Config {
     lockDir: nonEmpty(env.WYNG_QUBES_LOCK_DIR) ?? '/run/lock',
     lockTimeoutMs: positiveInt(env.WYNG_QUBES_LOCK_TIMEOUT_MS, 30_000),
     qubesdTimeoutMs: positiveInt(env.WYNG_QUBES_QUBESD_TIMEOUT_MS, 120_000),
+    homeRoot: nonEmpty(env.WYNG_QUBES_HOME_ROOT) ?? '/home',
+    groupFile: nonEmpty(env.WYNG_QUBES_GROUP_FILE) ?? '/etc/group',
   };
 }

@@ -1,4 +1,5 @@
 import { qubesSessionsOf, type ArchiveModel } from './archive.ts';
+import { DOM0_HOME_VOLUME } from './dom0-home.ts';
 import type { PoolInfo } from './qubesapi/parse.ts';
 
 /** `list --json` result (README "JSON output"). */
@@ -11,6 +12,8 @@ export interface ListResult {
     tags: Record<string, string>;
     qubes: Array<{ name: string; class: string; disposable: boolean }>;
   };
+  /** Qubes sessions that hold dom0's home (`backup --dom0-home`), when any */
+  dom0Home?: string[];
   /** `--pool-info`: the local Qubes storage pools Wyng can back up from and restore to */
   pools?: ListPool[];
 }
@@ -86,6 +89,7 @@ export function poolLines(pools: readonly ListPool[]): string[] {
 /** The archive overview, pure over the model. */
 export function listResult(model: ArchiveModel, selected: readonly string[] | undefined): ListResult {
   const qubes: ListResult['qubes'] = {};
+  const home = (model.volumeSessions[DOM0_HOME_VOLUME] ?? []).filter((s) => model.qubesSessions.includes(s));
   const names = selected ?? Object.keys(model.qubeSessions).sort();
   for (const q of names) {
     const sessions = qubesSessionsOf(model, q);
@@ -104,6 +108,7 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
       qubes: model.sessionQubes[id] ?? [],
     })),
     qubes,
+    ...(home.length > 0 ? { dom0Home: home } : {}),
   };
 }
 

@@ -76,6 +76,21 @@ export const CommonOptionsSchema = z
     json: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     ignoreMissing: z.boolean().default(false),
+    /** `restore QUBE --as NEW`: restore alongside under a new name (issue 19). */
+    as: QubeNameSchema.optional(),
+    /** `restore --rename-conflicting`: a live namesake of another class keeps its name; ours becomes NAME1… */
+    renameConflicting: z.boolean().default(false),
+    /** `--ignore-space`: go on although the space pre-flight finds too little free space. */
+    ignoreSpace: z.boolean().default(false),
+    /** backup: add dom0's home as its own volume; restore: extract it to ~/home-restore-SESSION (issue 19). */
+    dom0Home: z.boolean().default(false),
+    /** whose home (default: SUDO_USER) */
+    dom0User: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'dom0 user must be a Linux user name')
+      .optional(),
+    /** paths inside the home left out of its tar (default: .cache) */
+    dom0HomeExclude: z.array(z.string().min(1).max(4096)).default([]),
     profile: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')

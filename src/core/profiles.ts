@@ -73,11 +73,20 @@ const ProfileOptionsSchema = z.strictObject({
   authmin: z.number().int().min(-1).max(60).optional(),
   meta_dir: AbsolutePath.optional(),
   wyng_options: z.array(WyngOption).max(32).optional(),
+  /** backup: add dom0's home (issue 19); never used by restore, never restored over rpc */
+  dom0_home: z.boolean().optional(),
+  dom0_user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
+    .optional(),
+  dom0_home_exclude: z.array(z.string().min(1).max(4096)).max(256).optional(),
 });
 
 const RemoteSchema = z.strictObject({
   operations: z.array(z.enum(RPC_OPERATIONS)).default([]),
   restore_qubes: z.array(QubeNameSchema).default([]),
+  /** Restore may create a copy under a new name (`as`; issue 19): off unless the profile says so. */
+  restore_as: z.boolean().default(false),
   /** Calling qubes this profile accepts; required for Restore and Prune (docs/design.md "qrexec services"). */
   callers: z.array(QubeNameSchema).optional(),
 });
@@ -103,7 +112,7 @@ export const ProfileSchema = z
     includes: z.boolean().default(false),
     exclude: z.array(QubeNameSchema).max(1000).default([]),
     options: ProfileOptionsSchema.default({}),
-    remote: RemoteSchema.default({ operations: [], restore_qubes: [] }),
+    remote: RemoteSchema.default({ operations: [], restore_qubes: [], restore_as: false }),
     schedule: z
       .string()
       .min(1)
@@ -326,7 +335,13 @@ export const PROFILE_OPTION_KEYS = [
   'includes',
   'exclude',
   'allowRollback',
+  'dom0Home',
+  'dom0User',
+  'dom0HomeExclude',
 ] as const;
+
+/** Profile keys that only a backup takes (a profile never makes a restore extract dom0's home). */
+const BACKUP_ONLY_KEYS: ReadonlySet<ProfileOptionKey> = new Set(['dom0Home', 'dom0User', 'dom0HomeExclude']);
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
 /** The option values a profile stands for (only those it sets). */
@@ -345,6 +360,9 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
   if (o.meta_dir !== undefined) out.metaDir = o.meta_dir;
   if (o.wyng_options !== undefined) out.wyngopt = [...o.wyng_options];
   if (p.restore?.allow_rollback !== undefined) out.allowRollback = p.restore.allow_rollback;
+  if (o.dom0_home !== undefined) out.dom0Home = o.dom0_home;
+  if (o.dom0_user !== undefined) out.dom0User = o.dom0_user;
+  if (o.dom0_home_exclude !== undefined) out.dom0HomeExclude = [...o.dom0_home_exclude];
   return out;
 }
 
@@ -362,7 +380,7 @@ export function mergeProfile(
   const merged: CommonOptions = { ...options };
   const values = profileOptionValues(profile);
   for (const key of PROFILE_OPTION_KEYS) {
-    if (explicit.has(key)) continue;
+    if (explicit.has(key) || (BACKUP_ONLY_KEYS.has(key) && command !== 'backup')) continue;
     const v = values[key];
     if (v !== undefined) (merged as Record<string, unknown>)[key] = v;
   }
@@ -390,13 +408,15 @@ export const RpcRequestSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/, 'expectPlan must be a plan digest (64 lowercase hex digits)')
     .optional(),
+  /** Restore the one named qube alongside under this new name (only with `remote.restore_as: true`). */
+  as: QubeNameSchema.optional(),
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
 
 /** Which request fields each operation accepts at all. */
 const ACCEPTED_FIELDS: Record<RpcOperation, ReadonlySet<keyof RpcRequest>> = {
   Backup: new Set(['qubes', 'exclude']),
-  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'expectPlan']),
+  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'expectPlan', 'as']),
   Verify: new Set(['qubes', 'exclude', 'session', 'includeDisposable']),
   List: new Set(['qubes', 'session', 'includeDisposable']),
   Prune: new Set(['qubes', 'session']),
@@ -426,6 +446,7 @@ export type RpcPlan =
         dryRun?: boolean;
         includeDisposable?: boolean;
         expectPlan?: string;
+        as?: string;
       };
     };
 
@@ -509,6 +530,10 @@ export function narrowRequest(
       }
       const qubes = (requested ?? remote.restore_qubes).filter((q) => !exclude.includes(q));
       if (qubes.length === 0) throw new WqError('input', 'The request leaves no qube to restore.');
+      if (request.as !== undefined && remote.restore_as !== true)
+        throw forbidden(`Profile '${name}' does not allow restoring under a new name (remote.restore_as).`);
+      if (request.as !== undefined && (requested === undefined || qubes.length !== 1))
+        throw new WqError('input', '"as" needs exactly one qube in "qubes".');
       return {
         operation: op,
         command,
@@ -518,6 +543,7 @@ export function narrowRequest(
           ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
           ...(request.expectPlan !== undefined ? { expectPlan: request.expectPlan } : {}),
+          ...(request.as !== undefined ? { as: request.as } : {}),
         },
       };
     }

@@ -33,6 +33,7 @@ export interface RemoteRequestInput {
   includeDisposable?: boolean | undefined;
   /** Restore: the plan digest of an earlier dry run (issue 14). */
   expectPlan?: string | undefined;
+  as?: string | undefined;
 }
 
 /** The request document; only the fields that say something are sent. */
@@ -44,6 +45,7 @@ export function buildRequest(input: RemoteRequestInput): RpcRequest {
   if (input.dryRun === true) doc.dryRun = true;
   if (input.includeDisposable === true) doc.includeDisposable = true;
   if (input.expectPlan !== undefined) doc.expectPlan = input.expectPlan;
+  if (input.as !== undefined) doc.as = input.as;
   const parsed = RpcRequestSchema.safeParse(doc);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error, 'request'));
   return parsed.data;

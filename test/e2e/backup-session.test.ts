@@ -138,7 +138,7 @@ test(
     assert.deepEqual(q['disp-test']!.volumes, []);
 
     // the JSON shape
-    assert.deepEqual(Object.keys(result).sort(), ['bytesSent', 'qubes', 'seconds', 'session', 'timing']);
+    assert.deepEqual(Object.keys(result).sort(), ['bytesSent', 'qubes', 'seconds', 'session', 'space', 'timing']);
     for (const x of result.qubes) {
       assert.deepEqual(
         Object.keys(x).filter((k) => !['name', 'status', 'volumes', 'error'].includes(k)),

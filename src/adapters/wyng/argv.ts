@@ -37,7 +37,15 @@ export const wyngArgv = {
 
   send: (
     g: WyngGlobals,
-    o: { localFrom: string; metadataTar: string; autoprune?: string | undefined; remap?: boolean; dedup?: boolean },
+    o: {
+      localFrom: string;
+      metadataTar: string;
+      autoprune?: string | undefined;
+      remap?: boolean;
+      dedup?: boolean;
+      /** further imported volumes: [archive volume name, file] (dom0's home) */
+      imports?: ReadonlyArray<readonly [string, string]>;
+    },
   ): string[] => [
     ...wyngPrefix(g),
     `--local-from=${o.localFrom}`,
@@ -47,10 +55,22 @@ export const wyngArgv = {
     ...(o.remap === true ? ['--remap'] : []),
     ...(o.dedup === true ? ['-d'] : []),
     `--import-other-from=${METADATA_VOLUME}:|:${o.metadataTar}`,
+    ...(o.imports ?? []).map(([vol, file]) => `--import-other-from=${vol}:|:${file}`),
     'send',
   ],
 
   archCheckNewest: (g: WyngGlobals): string[] => [...wyngPrefix(g), '--session=newest', 'arch-check'],
+
+  /** One imported volume (dom0's home) of a session into a file. */
+  receiveImport: (g: WyngGlobals, o: { saveTo: string; session: string; volume: string }): string[] => [
+    ...wyngPrefix(g),
+    '-u',
+    '--quiet',
+    `--save-to=${o.saveTo}`,
+    `--session=${o.session}`,
+    'receive',
+    o.volume,
+  ],
 
   receiveMetadata: (g: WyngGlobals, o: { saveTo: string; session: string }): string[] => [
     ...wyngPrefix(g),

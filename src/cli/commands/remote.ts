@@ -13,6 +13,7 @@ const REMOTE_OPTIONS = new Set([
   'exclude',
   'includeDisposable',
   'expectPlan',
+  'as',
   'json',
   'verbose',
   'debug',
@@ -39,6 +40,7 @@ export const remoteCommand: UseCase = async (ctx) => {
       dryRun: o.dryRun,
       includeDisposable: o.includeDisposable,
       expectPlan: o.expectPlan,
+      as: o.as,
     },
     ctx.io.env,
   );

@@ -745,16 +745,23 @@ function poolInfo(c: Call): string {
   let out = poolConfig(c.app, pool)
     .map(([k, v]) => `${k}=${v}\n`)
     .join('');
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage !== undefined) out += `size=${usage.size}\nusage=${usage.usage}\n`;
   const inc = poolIncludedIn(c.app, pool);
   if (inc !== undefined) out += `included_in=${inc}\n`;
   return out;
 }
 
+/** The pool's size and usage, with the test knob `poolFree` applied. */
+function reportedUsage(c: Call, pool: ReturnType<typeof poolArg>): { size: number; usage: number } | undefined {
+  const usage = poolUsage(pool);
+  const free = c.app.poolFree?.get(pool.name);
+  return usage === undefined || free === undefined ? usage : { size: usage.usage + free, usage: usage.usage };
+}
+
 function poolUsageDetails(c: Call): string {
   const pool = poolArg(c);
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage === undefined) return '';
   return `data_size=${usage.size}\ndata_usage=${usage.usage}\n`;
 }

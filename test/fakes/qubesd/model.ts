@@ -113,6 +113,8 @@ export interface AppState {
   reportSeedPaths: boolean;
   /** size of newly created volume files: their nominal size, or a fixed number of bytes */
   volumeFileSize: 'declared' | number;
+  /** test knob: free bytes a pool reports (its size becomes usage + this) instead of its file system's */
+  poolFree?: Map<string, number>;
   nextXid: number;
   /** qubesd's offline mode (no hypervisor): every qube Halted, VMM operations refused */
   offline: boolean;
