@@ -1,6 +1,7 @@
 import { resolveConfig } from '../core/config.ts';
+import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
-import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
+import { PromptInterrupted, toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { REPORTED_COMMANDS } from '../core/reports.ts';
@@ -86,6 +87,9 @@ async function executeCommand(
 ): Promise<Envelope> {
   const json = options.json;
   try {
+    if (options.dryRun && !DRY_RUN_COMMANDS.has(command)) {
+      throw new WqError('option', `--dry-run is only valid with ${[...DRY_RUN_COMMANDS].join(', ')}`);
+    }
     // Qube names are checked before any program runs.
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
     const config = resolveConfig(io.env);
@@ -119,6 +123,10 @@ async function executeCommand(
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
+    if (err instanceof PromptInterrupted) {
+      io.stderr('\nCancelled.\n');
+      return makeEnvelope(command, e.exitCode, { cancelled: true }, errors);
+    }
     io.stderr(
       `${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${escapeForTerminal(e.message, { keepLines: true })}\n`,
     );

@@ -1,7 +1,7 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { listPools, listResult, listText, poolLines } from '../core/list.ts';
+import { listPools, listResult, listText, poolLines, qubeBytes } from '../core/list.ts';
 import { WqError } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import type { QubesSystem, UseCase } from './ports.ts';
@@ -12,7 +12,8 @@ export const listUseCase: UseCase = async (ctx) => {
   return withJob(ctx, async ({ wyng, tmpDir }) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
-    const selected = o.all ? undefined : ctx.args.length > 0 ? ctx.args : undefined;
+    // --all: every session of every qube (wyng-util-qubes 0.9); with qube names, of those qubes only
+    const selected = ctx.args.length > 0 ? ctx.args : o.all ? Object.keys(model.qubeSessions).sort() : undefined;
     const result = listResult(model, selected);
 
     for (const line of listText.header(model)) ctx.say(line);
@@ -37,14 +38,20 @@ export const listUseCase: UseCase = async (ctx) => {
         .sort((a, b) => a.name.localeCompare(b.name));
       const tags = model.sessionTags[id] ?? {};
       result.session = { id, tags, qubes: entries };
-      for (const line of listText.session(id, entries, Object.entries(tags))) ctx.say(line);
+      const sized = entries.map((e) => ({ ...e, bytes: qubeBytes(model, e.name, id) }));
+      for (const line of listText.session(id, sized, Object.entries(tags))) ctx.say(line);
       if (o.verbose) {
         ctx.say('\nVMs referenced in this qubes.xml:');
         for (const d of domains) ctx.say(`  ${d.name} (${d.klass})`);
       }
     } else if (selected !== undefined) {
-      for (const line of listText.qubes(Object.entries(result.qubes).map(([q, i]) => [q, i.sessions]))) ctx.say(line);
-      const missing = selected.filter((q) => result.qubes[q] === undefined);
+      const rows = Object.entries(result.qubes).map(([q, i]): [string, string[], Record<string, number>] => [
+        q,
+        i.sessions,
+        i.sessionBytes,
+      ]);
+      for (const line of listText.qubes(rows)) ctx.say(line);
+      const missing = ctx.args.filter((q) => result.qubes[q] === undefined);
       if (missing.length > 0) ctx.warn(`No Qubes backup sessions for: ${missing.join(', ')}`);
     } else {
       for (const line of listText.overview(Object.entries(result.qubes).map(([q, i]) => [q, i.newest]))) ctx.say(line);

@@ -13,6 +13,8 @@ export interface AppIo {
   stdout(text: string): void;
   stderr(text: string): void;
   stdinIsTTY: boolean;
+  /** stderr is a terminal: long runs show a progress line there (absent: no progress line) */
+  stderrIsTTY?: boolean;
   env: Env;
   /** Asks a yes/no question on the terminal; only called in attended runs. */
   confirm(question: string): Promise<boolean>;

@@ -18,7 +18,9 @@ import { selectSession } from '../core/selection.ts';
 import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
-import { failedQubesOutcome } from './outcome.ts';
+import { failedQubesOutcome, confirmContinue } from './outcome.ts';
+import { progress, volumeProgress } from './progress.ts';
+import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
 import { confirmedSettings } from './restore-settings.ts';
 import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
@@ -95,6 +97,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
+    const target = await targetPool(ctx, live);
     const globals = await live.globalValues();
     const runningDispvmTemplates = await live.runningDispvmTemplates(liveQubes);
     const planFrom = (settings: Map<string, QubeSettings>): RestorePlan =>
@@ -140,6 +143,9 @@ export const restoreUseCase: UseCase = async (ctx) => {
         renderRenames(renamed.renames) +
         renderSpace('Space in the target pools', space),
     );
+    ctx.say(target.line);
+    progress(ctx, { event: 'selected', session, qubes: plan.qubes.map((q) => q.name) });
+    for (const line of staleTagLines(ctx, plan)) ctx.say(line);
     clock.mark('planned');
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
@@ -172,36 +178,45 @@ export const restoreUseCase: UseCase = async (ctx) => {
           plan,
           renames: renamed.renames,
           space,
+          pool: target.pool,
         },
         errors,
       };
     }
 
+    // Wyng lists logical volume sizes, and Qubes' pools (lvm_thin, file-reflink) hold volumes
+    // sparse: a receive usually writes far less (real lab: 2,048 MiB listed, 16 MiB written). So a
+    // pool that looks too small is a warning before anything is written, not a refusal.
     const short = spaceRefusal('restore', space);
-    if (short !== undefined && !o.ignoreSpace) throw new WqError('storage', short, { wyngCode: 7 });
-    if (short !== undefined)
-      ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
+    if (short !== undefined && !o.ignoreSpace) {
+      ctx.warn(
+        `Warning: ${short.replace(/ Nothing was written.*$/, '')} ` +
+          'Volumes are sparse, so they usually need less; going on (--ignore-space silences this).',
+      );
+    }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && overwriting.length > 0) {
       ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
-      if (!(await ctx.io.confirm('Continue'))) {
+      if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
     }
 
-    const outcomes = await applyRestore(
-      {
-        plan,
-        archived: new Map(source.system.qubes.map((q) => [q.name, q])),
-        archivedNotes: source.notes,
-        skip: request.skip,
-        normalise: tableNormaliser,
-        pool: o.pool ?? null,
-        post: !o.noQubesPost,
-        onPhase: clock.phase,
-      },
-      restorePorts(ctx, job, live, plan),
+    const outcomes = await reportInterruptedRestore(ctx, live, plan, () =>
+      applyRestore(
+        {
+          plan,
+          archived: new Map(source.system.qubes.map((q) => [q.name, q])),
+          archivedNotes: source.notes,
+          skip: request.skip,
+          normalise: tableNormaliser,
+          pool: o.pool ?? null,
+          post: !o.noQubesPost,
+          onPhase: clock.phase,
+        },
+        restorePorts(ctx, job, live, plan),
+      ),
     );
     const calls = live.callSummary();
     const result: RestoreResult = {
@@ -220,6 +235,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
     ];
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
     const restored = outcomes.filter((q) => q.status === 'restored').length;
     ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
@@ -234,6 +250,10 @@ function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: Restor
     receive: async (map) =>
       (
         await job.wyng.receive({
+          ...volumeProgress(
+            ctx,
+            [...map.values()].reduce((n, l) => n + l.length, 0),
+          ),
           workDir: job.tmpDir,
           session: plan.session,
           volumes: map,

@@ -5,8 +5,10 @@ import type { PoolInfo } from './qubesapi/parse.ts';
 /** `list --json` result (README "JSON output"). */
 export interface ListResult {
   archive: { url: string; encrypted: boolean | null; authenticated: boolean | null; updatedAt: string };
-  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[] }>;
-  qubes: Record<string, { sessions: string[]; newest: string }>;
+  /** bytes: the sum of Wyng's `volsize` of every volume in the session (the size of what it restores) */
+  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[]; bytes: number }>;
+  /** bytes: the qube's volumes in its newest session; sessionBytes: per session (Wyng's `volsize`, bytes) */
+  qubes: Record<string, { sessions: string[]; newest: string; bytes: number; sessionBytes: Record<string, number> }>;
   session?: {
     id: string;
     tags: Record<string, string>;
@@ -86,6 +88,12 @@ export function poolLines(pools: readonly ListPool[]): string[] {
   return lines;
 }
 
+/** The size of a qube's volumes in one session (Wyng's `volsize`, bytes). */
+export function qubeBytes(model: ArchiveModel, qube: string, session: string): number {
+  const volumes = model.qubeSessions[qube]?.[session]?.all ?? [];
+  return volumes.reduce((sum, v) => sum + (model.volumeSizes[v]?.[session] ?? 0), 0);
+}
+
 /** The archive overview, pure over the model. */
 export function listResult(model: ArchiveModel, selected: readonly string[] | undefined): ListResult {
   const qubes: ListResult['qubes'] = {};
@@ -93,7 +101,11 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
   const names = selected ?? Object.keys(model.qubeSessions).sort();
   for (const q of names) {
     const sessions = qubesSessionsOf(model, q);
-    if (sessions.length > 0) qubes[q] = { sessions, newest: sessions[sessions.length - 1]! };
+    if (sessions.length === 0) continue;
+    const sessionBytes: Record<string, number> = {};
+    for (const id of sessions) sessionBytes[id] = qubeBytes(model, q, id);
+    const newest = sessions[sessions.length - 1]!;
+    qubes[q] = { sessions, newest, bytes: sessionBytes[newest]!, sessionBytes };
   }
   return {
     archive: {
@@ -106,6 +118,7 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
       id,
       tags: model.sessionTags[id] ?? {},
       qubes: model.sessionQubes[id] ?? [],
+      bytes: (model.sessionVolumes[id] ?? []).reduce((sum, v) => sum + (model.volumeSizes[v]?.[id] ?? 0), 0),
     })),
     qubes,
     ...(home.length > 0 ? { dom0Home: home } : {}),
@@ -144,8 +157,18 @@ export const listText = {
     return out;
   },
   /** `--session ID`: the qubes of the session, then its tags (the empty `qubes` tag left out). */
-  session(id: string, qubes: ReadonlyArray<{ name: string; disposable: boolean }>, tags: [string, string][]): string[] {
-    const out = [`\nVMs in session ${id}:`, ...qubes.map((e) => `  ${e.name}${e.disposable ? ' (D)' : ''}`)];
+  session(
+    id: string,
+    qubes: ReadonlyArray<{ name: string; disposable: boolean; bytes?: number }>,
+    tags: [string, string][],
+  ): string[] {
+    // sizes (when known): each qube's volumes in the session
+    const width = Math.max(0, ...qubes.map((e) => e.name.length));
+    const line = (e: { name: string; disposable: boolean; bytes?: number }): string =>
+      e.disposable || e.bytes === undefined
+        ? `  ${e.name}${e.disposable ? ' (D)' : ''}`
+        : `  ${e.name.padEnd(width)}  ${humanBytes(e.bytes)}`;
+    const out = [`\nVMs in session ${id}:`, ...qubes.map(line)];
     const shown = tags.filter(([k, v]) => !(k === 'qubes' && v === ''));
     if (shown.length > 0) {
       out.push('\nTags in session:');
@@ -154,8 +177,11 @@ export const listText = {
     return out;
   },
   /** Named qubes: each qube's sessions. */
-  qubes(entries: ReadonlyArray<[string, readonly string[]]>): string[] {
-    return entries.flatMap(([q, sessions]) => [`\n${q}:`, ...sessions]);
+  qubes(entries: ReadonlyArray<[string, readonly string[], Readonly<Record<string, number>>?]>): string[] {
+    return entries.flatMap(([q, sessions, bytes]) => [
+      `\n${q}:`,
+      ...sessions.map((s) => (bytes?.[s] !== undefined ? `${s}  ${humanBytes(bytes[s])}` : s)),
+    ]);
   },
   /** No qube named: the newest session of every archived qube. */
   overview(entries: ReadonlyArray<[string, string]>): string[] {

@@ -368,7 +368,7 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
 
 /**
  * Profile values under explicit options: every option the caller gave explicitly (`explicit`)
- * wins; the profile fills the rest. Qube names: the caller's, else (backup only) the profile's.
+ * wins; the profile fills the rest. Qube names: the caller's, else (backup, prune) the profile's.
  */
 export function mergeProfile(
   command: CommandName,
@@ -384,7 +384,7 @@ export function mergeProfile(
     const v = values[key];
     if (v !== undefined) (merged as Record<string, unknown>)[key] = v;
   }
-  const qubes = args.length === 0 && command === 'backup' ? [...profile.qubes] : [...args];
+  const qubes = args.length === 0 && (command === 'backup' || command === 'prune') ? [...profile.qubes] : [...args];
   return { options: merged, args: qubes };
 }
 

@@ -30,7 +30,7 @@ interface Doc {
   exitCode: number;
   result: Record<string, unknown> & {
     sessions?: Array<{ id: string; qubes: string[] }>;
-    qubes?: Record<string, { sessions: string[]; newest: string }>;
+    qubes?: Record<string, { sessions: string[]; newest: string; bytes: number; sessionBytes: Record<string, number> }>;
   };
   errors: Array<{ qube?: string; kind: string; message: string }>;
 }
@@ -89,7 +89,10 @@ test(
     const s1 = one.doc.result.sessions?.[0]?.id;
     assert.match(s1 ?? '', /^\d{8}-\d{6}$/);
     assert.deepEqual(one.doc.result.sessions?.[0]?.qubes, [`${sub}t`, `${sub}w`]);
-    assert.deepEqual(one.doc.result.qubes?.[`${sub}w`], { sessions: [s1], newest: s1 });
+    const w = one.doc.result.qubes?.[`${sub}w`];
+    assert.deepEqual([w?.sessions, w?.newest], [[s1], s1]);
+    // sizes: Wyng's volsize of the qube's volumes (bytes), per session and for its newest
+    assert.ok((w?.bytes ?? 0) > 0 && w?.sessionBytes[s1!] === w?.bytes, JSON.stringify(w));
 
     const inSession = await cli(`--session=${s1}`, 'list');
     assert.equal(inSession.code, 0, inSession.stderr);

@@ -52,7 +52,12 @@ after(async () => {
 
 test('backup sends every selected qube in one session and stamps backup_timestamp', async () => {
   const r = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP, 'dom0', 'no-such-qube']);
-  assert.equal(r.code, 0, r.stderr);
+  // a named qube that does not exist is an error (README "Compatibility"); the others are backed up
+  assert.equal(r.code, 2, r.stderr);
+  assert.deepEqual(
+    r.json!.errors.map((e) => e.qube),
+    ['no-such-qube'],
+  );
   const result = r.json!.result as {
     session: string;
     qubes: Array<{ name: string; status: string; volumes: string[] }>;
@@ -62,7 +67,7 @@ test('backup sends every selected qube in one session and stamps backup_timestam
   const byName = Object.fromEntries(result.qubes.map((q) => [q.name, q]));
   for (const q of BACKED_UP) assert.equal(byName[q]?.status, 'ok', q);
   assert.equal(byName.dom0?.status, 'skipped');
-  assert.equal(byName['no-such-qube']?.status, 'skipped');
+  assert.equal(byName['no-such-qube']?.status, 'failed');
   assert.deepEqual(byName['fedora-41']!.volumes.sort(), [
     'vm-templates/fedora-41/private.img',
     'vm-templates/fedora-41/root.img',

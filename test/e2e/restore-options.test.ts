@@ -283,6 +283,14 @@ test(
     const ambiguous = await lab.restore(['--dry-run', 'work', 'personal']);
     assert.equal(ambiguous.code, 9);
     assert.match(ambiguous.json!.errors[0]!.message, /Ambiguous VM session selection/);
+    // it names each qube's newest session and the --session that holds them all
+    assert.ok(
+      ambiguous.json!.errors[0]!.message.includes(
+        `Newest sessions: work ${newer}, personal ${lab.session}. ` +
+          `The newest session holding all of them: --session=${lab.session}.`,
+      ),
+      ambiguous.json!.errors[0]!.message,
+    );
     const one = await lab.restore(['--dry-run', 'work']);
     assert.equal(one.code, 0, one.stderr);
     assert.equal((one.json!.result as PlanJson).session, newer);

@@ -50,7 +50,7 @@ export class LiveSystem {
   async volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined> {
     try {
       const info = await this.client.volumeInfo(qube, kind);
-      return { pool: info.pool, vid: info.vid };
+      return { pool: info.pool, vid: info.vid, usage: info.usage };
     } catch (err) {
       // qubesd: an unknown volume name is `PermissionDenied: Argument not in '<q> volumes'`
       if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
@@ -196,8 +196,7 @@ export class LiveSystem {
       await this.client.shutdownQube(qube, { wait: true }).catch(() => undefined);
     }
     const r = await execa(this.config.sudo, [...asUser, 'qvm-appmenus', '--update', qube], { reject: false });
-    if (r.exitCode !== 0)
-      throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
+    if (r.exitCode !== 0) throw new WqError('internal', postFailure(`qvm-appmenus --update ${qube}`, r), { qube });
   }
 
   /** Where a planned volume is received: its pool's path for Wyng and its local name there. */
@@ -275,4 +274,18 @@ export class LiveSystem {
   callLog(): string[] {
     return this.client.log.format();
   }
+}
+
+/** Why a post-restore program failed: "not found" (sudo, or the program under sudo) or its exit status. */
+function postFailure(
+  command: string,
+  r: { exitCode?: number | undefined; stderr?: unknown; code?: unknown; signal?: unknown },
+): string {
+  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+  if (r.code === 'ENOENT') return `${command}: sudo not found`;
+  if (/command not found|No such file or directory/.test(stderr))
+    return `${command}: ${command.split(' ')[0]} not found`;
+  const status =
+    r.exitCode !== undefined ? `exit ${r.exitCode}` : typeof r.signal === 'string' ? r.signal : 'no exit code';
+  return `${command} failed (${status})`;
 }

@@ -11,7 +11,13 @@ import {
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv, type WyngGlobals } from './argv.ts';
 import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from './errors.ts';
-import { parsePruneCounts, sendProgressVolume, sentMegabytes, sessionFromSendOutput } from './output.ts';
+import {
+  parsePruneCounts,
+  receiveProgressVolume,
+  sendProgressVolume,
+  sentMegabytes,
+  sessionFromSendOutput,
+} from './output.ts';
 import { runWyngProcess, type WyngProcessResult } from './process.ts';
 import { deliverPassphrase } from './secret.ts';
 
@@ -196,6 +202,10 @@ export class WyngArchive {
     volumes: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
     useSnapshot: boolean;
     verbose: boolean;
+    /** called as Wyng starts each volume (`--progress=json`) */
+    onVolume?: ((name: string) => void) | undefined;
+    /** pass Wyng's output through (default true) */
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const localFrom = join(request.workDir, 'restore-volumes.json');
     writeFileSync(localFrom, JSON.stringify(Object.fromEntries(request.volumes)), { mode: 0o600 });
@@ -206,7 +216,10 @@ export class WyngArchive {
       useSnapshot: request.useSnapshot,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, localFrom, 'receive'));
     for (const v of softFailures(result).notFound) failed.add(v);
     const archived = [...request.volumes.values()].flat().map(([arch]) => arch);
@@ -223,6 +236,8 @@ export class WyngArchive {
     session: string;
     volumes: readonly string[];
     verbose: boolean;
+    onVolume?: ((name: string) => void) | undefined;
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const volsFrom = join(request.workDir, 'verify-vols.json');
     writeFileSync(volsFrom, JSON.stringify({ null: request.volumes.map((v) => [v, '']) }));
@@ -233,7 +248,10 @@ export class WyngArchive {
       volumes: request.volumes,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, volsFrom, 'verify'));
     for (const v of softFailures(result).notFound) failed.add(v);
     return { failed: [...failed] };
@@ -246,12 +264,15 @@ export class WyngArchive {
     allBefore: boolean;
     autoprune?: string | undefined;
     volumes: readonly string[];
-  }): Promise<{ removed: Record<string, number> }> {
+  }): Promise<{ removed: Record<string, number>; cancelled: boolean }> {
     const result = await this.check(wyngArgv.prune(this.globals, request), { what: 'prune', passthrough: true });
     const notFound = softFailures(result).notFound;
     if (notFound.length > 0)
       throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
-    return { removed: parsePruneCounts(result.stdout) };
+    const removed = parsePruneCounts(result.stdout);
+    // Wyng asks "Are you sure? [y/N]" in attended runs; any answer but yes ends it with exit 0 and no volume line
+    const cancelled = !this.globals.unattended && Object.keys(removed).length === 0 && !/^\S+ -/m.test(result.stdout);
+    return { removed, cancelled };
   }
 
   /** Deletes one archive volume (every session of it). */
@@ -271,4 +292,18 @@ function errorFileVolumes(result: WyngProcessResult, jsonPath: string, what: str
   const listed = result.exitCode === 2 ? readErrorFile(jsonPath) : undefined;
   if (listed === undefined) throw wyngFailure(result, what);
   return listed;
+}
+
+/** Splits Wyng's stdout into lines (progress bars end in CR) and reports each volume it starts. */
+function volumeWatcher(onVolume: ((name: string) => void) | undefined): ((text: string) => void) | undefined {
+  if (onVolume === undefined) return undefined;
+  let pending = '';
+  return (text) => {
+    const lines = (pending + text).split(/\r|\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const name = receiveProgressVolume(line);
+      if (name !== undefined) onVolume(name);
+    }
+  };
 }

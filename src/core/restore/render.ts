@@ -2,6 +2,7 @@
 // Every value in it may come from the archive: each is escaped for the terminal (t()).
 import { escapeForTerminal } from '../terminal.ts';
 import type { SettingsDiff } from './diff.ts';
+import { firewallChangeLines } from './firewall-diff.ts';
 import type { PlannedQube, RestorePlan } from './plan.ts';
 
 /** One untrusted value on one line. */
@@ -28,7 +29,7 @@ function changeLines(d: SettingsDiff, deviceApi: RestorePlan['deviceApi']): stri
       out.push(`device ${what} ${t(a.devclass)} ${t(a.backend)}:${t(a.port)}${opts.join('')}`);
     } else out.push(`device ${c.op} ${t(a.devclass)} ${t(a.backend)}:${t(a.port)} (${t(a.deviceId)}, ${a.mode})`);
   }
-  if (d.firewall) out.push(`firewall: ${d.firewall.from.length} → ${d.firewall.to.length} rule(s)`);
+  if (d.firewall) out.push(...firewallChangeLines(d.firewall.from, d.firewall.to));
   if (d.notes) out.push('notes.txt: replace');
   return out;
 }
