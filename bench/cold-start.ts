@@ -5,7 +5,8 @@
  * lab sets it up; interpreter `PYTHON`, default python3) both tools run alternately in the
  * same loop and the ratio ours / wyng-util-qubes of the medians is printed.
  * Targets (issues 3, 17): < 150 ms; ≤ 0.75× wyng-util-qubes; ≤ 45 MiB.
- * With `--json` the last line is `{"coldStartMs", "coldStartRssMb", "coldStartRatioVsWuq"}`
+ * `--help` is measured the same way (its ratio `coldStartHelpRatioVsWuq`).
+ * With `--json` the last line is `{"coldStartMs", "coldStartRssMb", "coldStartRatioVsWuq", "coldStartHelpRatioVsWuq"}`
  * (the ratio null without WUQ, or when wyng-util-qubes does not run; the reason is printed).
  */
 import { spawnSync } from 'node:child_process';
@@ -51,6 +52,14 @@ for (let i = 0; i < runs; i += 1) {
   if (wuq !== undefined) theirs.push(timed(wuq[0] as string, wuq.slice(1)).ms);
 }
 const oursMs = median(ours);
+// `--help` the same way (issue 17 aims at both)
+const oursHelp: number[] = [];
+const theirsHelp: number[] = [];
+for (let i = 0; i < runs; i += 1) {
+  oursHelp.push(timed(process.execPath, [bundle, '--help']).ms);
+  if (wuq !== undefined) theirsHelp.push(timed(wuq[0] as string, [...wuq.slice(1, -1), '--help']).ms);
+}
+const helpRatio = theirsHelp.length > 0 ? Number((median(oursHelp) / median(theirsHelp)).toFixed(2)) : null;
 const baseline = median([0, 1, 2, 3, 4].map(() => timed(process.execPath, ['-e', '0']).ms));
 
 // peak RSS: a preload reports the process's maxRSS (KiB) on exit
@@ -72,7 +81,16 @@ console.log(
       : `wyng-util-qubes version: median ${median(theirs).toFixed(1)} ms, ratio ${ratio}×`) +
     '; targets < 150 ms, ≤ 0.75× wyng-util-qubes, ≤ 45 MiB',
 );
+console.log(
+  `cold start --help: median ${median(oursHelp).toFixed(1)} ms` +
+    (helpRatio === null ? '' : `; wyng-util-qubes --help ${median(theirsHelp).toFixed(1)} ms, ratio ${helpRatio}×`),
+);
 if (process.argv.includes('--json'))
   console.log(
-    JSON.stringify({ coldStartMs: Number(oursMs.toFixed(1)), coldStartRssMb: rssMb, coldStartRatioVsWuq: ratio }),
+    JSON.stringify({
+      coldStartMs: Number(oursMs.toFixed(1)),
+      coldStartRssMb: rssMb,
+      coldStartRatioVsWuq: ratio,
+      coldStartHelpRatioVsWuq: helpRatio,
+    }),
   );

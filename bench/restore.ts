@@ -30,9 +30,14 @@ interface Run {
   /** the result's own split of the time, when it has one (null until then) */
   oursMs: number | null;
   wyngMs: number | null;
+  /** ours by phase: plan / apply / verify (ms), when the result has them */
+  split: string;
+  /** time the (fake) qubesd spent answering this run's calls */
+  qubesdMs: number;
 }
 
-function timing(result: unknown, key: 'oursMs' | 'wyngMs'): number | null {
+type TimingKey = 'oursMs' | 'wyngMs' | 'planMs' | 'applyMs' | 'verifyMs' | 'cpuMs';
+function timing(result: unknown, key: TimingKey): number | null {
   const t = (result as { timing?: Record<string, unknown> } | null)?.timing?.[key];
   return typeof t === 'number' && Number.isFinite(t) ? Math.round(t) : null;
 }
@@ -52,6 +57,10 @@ async function restore(args: string[]): Promise<Run> {
     names: (r.json.result as { qubes: Array<{ name: string }> }).qubes.map((q) => q.name),
     oursMs: timing(r.json.result, 'oursMs'),
     wyngMs: timing(r.json.result, 'wyngMs'),
+    qubesdMs: Math.round(log.reduce((sum, c) => sum + c.durationMs, 0)),
+    split: (['planMs', 'applyMs', 'verifyMs', 'cpuMs'] as const)
+      .map((k) => `${k.slice(0, -2)} ${timing(r.json!.result, k) ?? 'n/a'}`)
+      .join(', '),
   };
 }
 
@@ -75,8 +84,12 @@ try {
     [
       `restore of ${full.qubes} qubes (settings changed on ${changed}): ${full.ms.toFixed(0)} ms ` +
         `incl. the (fake) Wyng receive, ${full.calls} Admin API calls ` +
-        `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
-      `unchanged rerun: ${rerun.calls} calls, ${rerun.writes} writes`,
+        `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes; ` +
+        `ours ${full.oursMs ?? 'n/a'} ms (${full.split}), fake Wyng ${full.wyngMs ?? 'n/a'} ms, ` +
+        `fake qubesd answering ${full.qubesdMs} ms`,
+      `unchanged rerun: ${rerun.ms.toFixed(0)} ms, ${rerun.calls} calls, ${rerun.writes} writes; ` +
+        `ours ${rerun.oursMs ?? 'n/a'} ms (${rerun.split}), fake Wyng ${rerun.wyngMs ?? 'n/a'} ms, ` +
+        `fake qubesd answering ${rerun.qubesdMs} ms`,
       `one-qube restore: ${single.calls} calls, ${single.writes} writes ` +
         `(wyng-util-qubes, recorded: ${wuq.min}–${wuq.max} calls)`,
     ].join('\n'),

@@ -4,38 +4,36 @@ import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { PromptInterrupted, toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
+import { REPORTED_COMMANDS } from '../core/reports.ts';
 import { escapeForTerminal } from '../core/terminal.ts';
-import { backupUseCase } from './backup.ts';
-import { createUseCase } from './create.ts';
-import { deleteUseCase } from './delete.ts';
-import { RunRecorder, type RunOrigin } from './job.ts';
-import { listUseCase } from './list.ts';
+import type { RunOrigin, RunRecorder } from './job.ts';
 import type { AppContext, AppIo, UseCase } from './ports.ts';
-import { applyProfileOptions } from './profile.ts';
-import { profilesUseCase } from './profiles.ts';
-import { pruneUseCase } from './prune.ts';
-import { reportUseCase } from './report.ts';
-import { restoreUseCase } from './restore.ts';
-import { scheduleUseCase } from './schedule.ts';
-import { verifyUseCase } from './verify.ts';
-import { versionUseCase } from './version.ts';
+
+/**
+ * A use case whose module is loaded when it first runs. One bundle still holds every command,
+ * but a module's top level (its zod schemas, the XML parser, tar, execa) only runs for the
+ * command that needs it: `version` and `--help` start without them (issue 17, cold start).
+ */
+export function lazyUseCase(load: () => Promise<UseCase>): UseCase {
+  return async (ctx) => (await load())(ctx);
+}
 
 /** Commands that only an entry point can run (they serve or call that entry point itself). */
 export type EntryPointCommand = 'rpc' | 'remote';
 
 /** Every command's use case, except those of the entry points. */
 export const USE_CASES: Record<Exclude<CommandName, EntryPointCommand>, UseCase> = {
-  version: versionUseCase,
-  create: createUseCase,
-  list: listUseCase,
-  verify: verifyUseCase,
-  prune: pruneUseCase,
-  delete: deleteUseCase,
-  backup: backupUseCase,
-  restore: restoreUseCase,
-  profiles: profilesUseCase,
-  schedule: scheduleUseCase,
-  report: reportUseCase,
+  version: lazyUseCase(async () => (await import('./version.ts')).versionUseCase),
+  create: lazyUseCase(async () => (await import('./create.ts')).createUseCase),
+  list: lazyUseCase(async () => (await import('./list.ts')).listUseCase),
+  verify: lazyUseCase(async () => (await import('./verify.ts')).verifyUseCase),
+  prune: lazyUseCase(async () => (await import('./prune.ts')).pruneUseCase),
+  delete: lazyUseCase(async () => (await import('./delete.ts')).deleteUseCase),
+  backup: lazyUseCase(async () => (await import('./backup.ts')).backupUseCase),
+  restore: lazyUseCase(async () => (await import('./restore.ts')).restoreUseCase),
+  profiles: lazyUseCase(async () => (await import('./profiles.ts')).profilesUseCase),
+  schedule: lazyUseCase(async () => (await import('./schedule.ts')).scheduleUseCase),
+  report: lazyUseCase(async () => (await import('./report.ts')).reportUseCase),
 };
 
 /** Commands whose positional arguments are not qube names. */
@@ -71,7 +69,9 @@ export async function execute(
   io: AppIo,
   opts: ExecuteOptions = {},
 ): Promise<Envelope> {
-  const recorder = RunRecorder.start(command, io, opts.origin);
+  const recorder = REPORTED_COMMANDS.has(command)
+    ? (await import('./job.ts')).RunRecorder.start(command, io, opts.origin)
+    : undefined;
   recorder?.useProfileName(options.profile);
   const envelope = await executeCommand(command, args, options, io, opts, recorder);
   return recorder === undefined ? envelope : recorder.finish(envelope, options);
@@ -94,7 +94,10 @@ async function executeCommand(
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
     const config = resolveConfig(io.env);
     // --profile NAME: the profile's values under the explicit options (and its passphrase).
-    const applied = await applyProfileOptions(command, args, options, opts.explicit, config);
+    const applied =
+      options.profile === undefined
+        ? { options, args, passphrase: undefined, profile: undefined }
+        : await (await import('./profile.ts')).applyProfileOptions(command, args, options, opts.explicit, config);
     recorder?.useProfile(applied.profile);
     const ctx: AppContext = {
       command,

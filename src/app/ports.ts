@@ -73,6 +73,8 @@ export interface QubesSystem {
     names: readonly string[],
     parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
   ): Promise<Map<string, QubeSettings>>;
+  /** The same settings from qubesd's own files (qubes.xml, firewall.xml), no Admin API call; undefined: unreadable. */
+  readSettingsFromFiles(names: readonly string[]): Map<string, QubeSettings> | undefined;
   deviceApi(live: readonly LiveQube[]): Promise<'4.2' | '4.3'>;
   globalValues(): Promise<Record<string, string>>;
   runningDispvmTemplates(live: readonly LiveQube[]): Promise<Record<string, string>>;

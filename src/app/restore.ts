@@ -3,6 +3,7 @@ import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
+import type { QubeSettings } from '../core/qubes/model.ts';
 import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/restore/apply.ts';
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
 import { tableNormaliser } from '../core/restore/diff.ts';
@@ -21,6 +22,8 @@ import { failedQubesOutcome, confirmContinue } from './outcome.ts';
 import { progress, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
+import { confirmedSettings } from './restore-settings.ts';
+import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
   session: string;
@@ -33,6 +36,8 @@ export interface RestoreResult {
   space: TargetSpace[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
+  /** where the time went: Wyng's processes, ours by phase (issue 17) */
+  timing: RestoreTiming;
 }
 
 /**
@@ -46,6 +51,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
   return withJob(ctx, async (job) => {
     if (o.dom0Home) return restoreDom0Home(ctx, job); // issue 19 §2: app/dom0-home.ts
     const { wyng, tmpDir } = job;
+    const clock = new RestoreClock(() => wyng.calls.reduce((sum, c) => sum + c.durationMs, 0));
     const { model } = await wyng.list();
     requireQubesSessions(model);
     const session = selectSession(model, ctx.args, o.session, 'restore');
@@ -88,28 +94,27 @@ export const restoreUseCase: UseCase = async (ctx) => {
       request,
     });
     const candidates = new Set(selected.filter((q) => liveNames.has(q)));
-    const settings = await live.readSettings([...candidates]);
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
     const target = await targetPool(ctx, live);
-    const liveState = {
-      qubes: liveQubes,
-      settings,
-      notes,
-      globals: await live.globalValues(),
-      runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
-    };
-    const plan = planRestore({
-      session,
-      archived: source.system,
-      archivedNotes: source.notes,
-      sessionVolumes: renamed.sessionVolumes,
-      live: liveState,
-      request,
-      normalise: tableNormaliser,
-      deviceApi,
-    });
+    const globals = await live.globalValues();
+    const runningDispvmTemplates = await live.runningDispvmTemplates(liveQubes);
+    const planFrom = (settings: Map<string, QubeSettings>): RestorePlan =>
+      planRestore({
+        session,
+        archived: source.system,
+        archivedNotes: source.notes,
+        sessionVolumes: renamed.sessionVolumes,
+        live: { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates },
+        request,
+        normalise: tableNormaliser,
+        deviceApi,
+      });
+    // planned from qubesd's files; what the plan changes is confirmed through qubesd first (issue 17)
+    const settings = await confirmedSettings(live, [...candidates], planFrom);
+    const liveState = { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates };
+    const plan = planFrom(settings);
     // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
     const binding = bindPlan(ctx, {
       session,
@@ -141,6 +146,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     ctx.say(target.line);
     progress(ctx, { event: 'selected', session, qubes: plan.qubes.map((q) => q.name) });
     for (const line of staleTagLines(ctx, plan)) ctx.say(line);
+    clock.mark('planned');
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -207,6 +213,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
           normalise: tableNormaliser,
           pool: o.pool ?? null,
           post: !o.noQubesPost,
+          onPhase: clock.phase,
         },
         restorePorts(ctx, job, live, plan),
       ),
@@ -221,6 +228,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       space,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
+      timing: clock.timing(),
     };
     ctx.debug(live.callLog().join('\n'));
     const errors: ErrorRecord[] = [

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { qubeNameProblem } from './names.ts';
 
 /** Commands of wyng-util-qubes 0.9, plus the ones wyng-qubes adds. */

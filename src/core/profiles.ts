@@ -4,7 +4,7 @@
  * merging a profile under explicit options, and narrowing an RPC request against a profile's
  * `remote` permissions. Reading the file and the passphrase is in src/adapters/profiles.ts.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { WqError } from './errors.ts';
 import { AutopruneSchema, QubeNameSchema, type CommandName, type CommonOptions } from './options.ts';
 import { printable } from './names.ts';

@@ -2,7 +2,7 @@
  * The management-qube side of the RPC services: which service to call, the request to send,
  * and what qrexec-client-vm's exit status means (docs/design.md "qrexec services"). Pure.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ERROR_KINDS, WqError } from './errors.ts';
 import { describeZodError } from './options.ts';
 import { printable } from './names.ts';

@@ -4,7 +4,7 @@
  * Everything here is hostile input (docs/design.md "qrexec services"): validate, never fix up.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { WqError } from './errors.ts';
 import { describeZodError } from './options.ts';
 import { isValidQubeName, printable } from './names.ts';

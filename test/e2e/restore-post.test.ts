@@ -4,9 +4,11 @@
 // WYNG_QUBES_SUDO names (default /usr/bin/sudo); stubs for it and the qvm-* programs record what
 // was called, in order, with which arguments. Each qvm-* stub also asks qubesd for the qube's
 // power state: that request lands in the fake qubesd's call log, which puts the programs and the
-// Admin API calls into one order.
+// Admin API calls into one order. The post step is for qubes whose data or settings the restore
+// changed (issue 17): the tests change a setting of both qubes first; an unchanged rerun runs none.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import { installPostStubs, type PostStubs } from '../helpers/post-stubs.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
@@ -26,7 +28,18 @@ after(async () => {
   await sim?.stop();
 });
 
-async function restore(extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string; mark: number }> {
+/** A setting of both qubes differs from the backup, so the restore changes them. */
+async function change(): Promise<void> {
+  const c = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
+  await c.setProperty('fedora-41', 'memory', 1234);
+  await c.setProperty('work', 'memory', 1234);
+}
+
+async function restore(
+  extraEnv: Record<string, string> = {},
+  changed = true,
+): Promise<{ code: number; out: string; mark: number }> {
+  if (changed) await change();
   stubs.clear();
   const mark = sim.qubesd.callLog.length;
   const r = await sim.run(['restore', '--dest', sim.archiveUrl, '-u', '--json', 'fedora-41', 'work'], {
@@ -74,6 +87,18 @@ test('a failing menu update is reported but does not fail the restore', async ()
       .filter((c) => c.prog !== 'sudo')
       .map((c) => c.prog),
     ['qvm-sync-appmenus', 'qvm-appmenus', 'qvm-appmenus'],
+  );
+});
+
+test('an unchanged rerun runs no post step and makes no write (no qube started)', async () => {
+  assert.equal((await restore()).code, 0); // its post step boots the template: its volumes change
+  const r = await restore({}, false);
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(stubs.calls(), []);
+  const writes = sim.qubesd.callLog.slice(r.mark).filter((c) => c.writes);
+  assert.deepEqual(
+    writes.map((c) => `${c.method} ${c.dest}`),
+    [],
   );
 });
 

@@ -183,7 +183,7 @@ class MemoryQubes implements RestorePorts {
     for (const list of map.values()) this.received.push(...list);
     return this.failVolumes;
   }
-  async post() {}
+  async post(_qube: string) {}
   say(t: string) {
     this.said.push(t);
   }
@@ -392,4 +392,41 @@ test("one qube's failed read (after the data, or in verification) fails that qub
     for (const n of ['debian-12', 'sys-firewall', 'dvm'])
       assert.equal(mem.qubes.get(n)!.tags.includes(IN_PROGRESS_TAG), false, `${phase}: ${n}`);
   }
+});
+
+/** MemoryQubes whose volumes carry a stamp (Wyng's receive sets the session's) and whose post steps are recorded. */
+class StampedQubes extends MemoryQubes {
+  stampOf = new Map<string, string>();
+  posted: string[] = [];
+  override async receive(map: ReadonlyMap<string, Array<[string, string]>>) {
+    const failed = await super.receive(map);
+    for (const list of map.values()) for (const [, local] of list) this.stampOf.set(local, 'session-mtime');
+    return failed;
+  }
+  async volumeStamp(t: { poolPath: string; localName: string }) {
+    return this.stampOf.get(t.localName);
+  }
+  override async post(n: string) {
+    this.posted.push(n);
+  }
+}
+
+test('post steps run only for qubes whose data or settings the restore changed', async () => {
+  const mem = new StampedQubes();
+  await restore(mem);
+  assert.deepEqual(mem.posted.sort(), ['debian-12', 'dvm', 'sys-firewall', 'work'], 'created qubes');
+
+  mem.posted = [];
+  await restore(mem);
+  assert.deepEqual(mem.posted, [], 'an unchanged rerun starts no post step');
+
+  mem.stampOf.set('appvms/work/private.img', 'used-since'); // work ran: its data differs from the session
+  mem.qubes.get('sys-firewall')!.properties.memory = '999'; // a setting to restore, data untouched
+  await restore(mem);
+  assert.deepEqual(mem.posted.sort(), ['sys-firewall', 'work']);
+
+  mem.posted = [];
+  mem.stampOf.delete('vm-templates/debian-12/root.img'); // no stamp: its data counts as changed
+  await restore(mem);
+  assert.deepEqual(mem.posted, ['debian-12']);
 });

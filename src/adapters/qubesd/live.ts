@@ -3,16 +3,23 @@
 // It implements the app's QubesSystem port (src/app/ports.ts) and the qubesd side of the
 // restore ports (core/restore/apply.ts).
 import { execa } from 'execa';
+import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { VolumeKind } from '../../core/archive.ts';
 import { localVolumeName, poolPath, wyngPoolOf, type VolumeRef, type WyngPool } from '../../core/backup/plan.ts';
 import type { Config } from '../../core/config.ts';
 import { WqError } from '../../core/errors.ts';
 import type { QubeClass, QubeSettings, SettingsPart } from '../../core/qubes/model.ts';
 import { QubesApiError } from '../../core/qubesapi/errors.ts';
+import { parseFirewallXml } from '../../core/qubesxml/firewall-xml.ts';
+import { parseQubesXml } from '../../core/qubesxml/qubes-xml.ts';
+import { qubeDirOf } from '../../core/restore/archived.ts';
 import type { PoolInfo } from '../../core/qubesapi/parse.ts';
 import type { RestorePorts } from '../../core/restore/apply.ts';
 import type { LiveQube } from '../../core/restore/plan.ts';
 import { readNotes, writeNotes } from '../fs/notes.ts';
+import { readPostStamp, writePostStamp } from '../fs/post-steps.ts';
 import type { CallSummary } from './call-log.ts';
 import { AdminClient } from './client.ts';
 import { socketTransportFromConfig } from './transport.ts';
@@ -96,6 +103,40 @@ export class LiveSystem {
     parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
   ): Promise<Map<string, QubeSettings>> {
     return this.client.readQubeSettings(names, { firewall: true, ...(parts !== undefined ? { parts } : {}) });
+  }
+
+  /**
+   * Settings of these qubes as the files qubesd keeps say: `qubes.xml` (rewritten atomically
+   * after every change) and each qube's `firewall.xml` (no firewall.xml: qubesd's one accept
+   * rule), in the shape `readSettings` gives. No Admin API call. Qubes the file does not hold are
+   * absent; undefined when the file cannot be read or parsed (the caller then asks qubesd).
+   */
+  readSettingsFromFiles(names: readonly string[]): Map<string, QubeSettings> | undefined {
+    let system;
+    try {
+      system = parseQubesXml(readFileSync(join(this.config.qubesDir, 'qubes.xml')), { source: 'live qubes.xml' });
+    } catch {
+      return undefined;
+    }
+    const wanted = new Set(names);
+    const out = new Map<string, QubeSettings>();
+    for (const q of system.qubes) {
+      if (!wanted.has(q.name)) continue;
+      if (q.klass === 'AdminVM') {
+        const { firewall: _ignored, ...rest } = q;
+        out.set(q.name, { ...rest, tags: [...q.tags].sort() });
+        continue;
+      }
+      const fwPath = join(this.config.qubesDir, qubeDirOf(q.name, q.klass), 'firewall.xml');
+      let firewall = ['action=accept'];
+      try {
+        if (existsSync(fwPath)) firewall = parseFirewallXml(readFileSync(fwPath), { source: fwPath });
+      } catch {
+        continue; // unreadable: this qube is read from qubesd
+      }
+      out.set(q.name, { ...q, tags: [...q.tags].sort(), firewall });
+    }
+    return out;
   }
 
   /**
@@ -210,6 +251,16 @@ export class LiveSystem {
         pools ??= await this.wyngPools();
         return this.volumeTarget(pools, q, v.kind);
       },
+      // a file pool's volume: size and mtime (Wyng's receive sets the session's); LVM: unknown
+      volumeStamp: async (t) => {
+        pools ??= await this.wyngPools();
+        const filePool = [...pools.values()].some((p) => p.driver === 'file-reflink' && poolPath(p) === t.poolPath);
+        if (!filePool) return undefined;
+        const st = await stat(join(t.poolPath, t.localName), { bigint: true });
+        return `${st.size}:${st.mtimeNs}`;
+      },
+      postStamp: async (q) => readPostStamp(this.config.stateDir, q),
+      recordPostStamp: async (q, stamp) => writePostStamp(this.config.stateDir, q, stamp),
       post: (q, klass) => this.postRestore(q, klass),
     };
   }

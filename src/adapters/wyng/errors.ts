@@ -1,5 +1,5 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { WqError } from '../../core/errors.ts';
 import type { WyngProcessResult } from './process.ts';
 

@@ -1,10 +1,8 @@
-import type { EntryPointCommand } from '../../app/execute.ts';
+import { lazyUseCase, type EntryPointCommand } from '../../app/execute.ts';
 import type { UseCase } from '../../app/ports.ts';
-import { remoteCommand } from './remote.ts';
-import { rpcCommand } from './rpc.ts';
 
-/** The CLI's own commands: serving the qrexec services and calling them (src/rpc). */
+/** The CLI's own commands: serving the qrexec services and calling them (src/rpc), loaded when they run. */
 export const CLI_COMMANDS: Record<EntryPointCommand, UseCase> = {
-  rpc: rpcCommand,
-  remote: remoteCommand,
+  rpc: lazyUseCase(async () => (await import('./rpc.ts')).rpcCommand),
+  remote: lazyUseCase(async () => (await import('./remote.ts')).remoteCommand),
 };

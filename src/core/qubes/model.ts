@@ -9,7 +9,7 @@
 //   str = the exact text.
 // - `properties` holds only the properties with an EXPLICIT value (`default=False` live, or a
 //   `<property>` element in qubes.xml). A property absent from the map follows its default.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const QUBE_CLASSES = ['AdminVM', 'AppVM', 'TemplateVM', 'StandaloneVM', 'DispVM', 'RemoteVM'] as const;
 export const QubeClassSchema = z.enum(QUBE_CLASSES);

@@ -1,6 +1,6 @@
 // Parsers of qubesd's success bodies (docs/design.md "Admin API contract"), pure and zod-checked. Each throws
 // ReplyFormatError with a short description; the client adds which call it was.
-import { z } from 'zod';
+import * as z from 'zod';
 import { isValidQubeName } from '../names.ts';
 import { PowerStateSchema, QubeClassSchema } from '../qubes/model.ts';
 

@@ -22,7 +22,7 @@
 // 4.3+ writes `mode` and `identity`. References to qubes are qube names; `label` is a
 // `label-N` id (4.0–4.3) or a label name (4.4 writes names). dom0 (AdminVM) has no name
 // property: its name is `dom0`.
-import { z } from 'zod';
+import * as z from 'zod';
 import { WqError } from '../errors.ts';
 import { printable, qubeNameProblem } from '../names.ts';
 import {

@@ -44,6 +44,15 @@ export interface RestorePorts {
   ): Promise<Map<string, QubeSettings>>;
   readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
   volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
+  /**
+   * A cheap fingerprint of a local volume's data (size and mtime: Wyng's receive sets a volume's
+   * mtime to its session's), or undefined when the storage has none. The same stamp before and
+   * after the receive means the receive changed no data. Without this port all data counts as changed.
+   */
+  volumeStamp?(target: VolumeTarget): Promise<string | undefined>;
+  /** The data stamp recorded when this qube's post step last ran, and recording it. */
+  postStamp?(qube: string): Promise<string | undefined>;
+  recordPostStamp?(qube: string, stamp: string): Promise<void>;
   /** one Wyng receive; resolves with the archive volume names that failed */
   receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
   post(qube: string, klass: QubeSettings['klass']): Promise<void>;
@@ -74,7 +83,12 @@ export interface ApplyInput {
   post: boolean;
   /** stop before any write (dry run callers never get here, this is a second guard) */
   dryRun?: false;
+  /** called as each late phase starts (for the result's timing) */
+  onPhase?: (phase: RestorePhase) => void;
 }
+
+/** The phases after the plan whose start `onPhase` reports. */
+export type RestorePhase = 'receive' | 'received' | 'verify' | 'post' | 'done';
 
 export type QubeOutcomeStatus = 'restored' | 'failed' | 'skipped';
 
@@ -91,6 +105,8 @@ class QubeRun {
   written = new Set<SettingsPart>();
   changes = 0;
   tagged = false;
+  /** the receive may have changed this qube's data (a stamp differed or is unknown) */
+  dataChanged = false;
   constructor(readonly q: PlannedQube) {}
   get failed(): boolean {
     return this.errors.length > 0;
@@ -169,6 +185,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   // 2. data: one receive for every volume of the qubes still going
   const map = new Map<string, Array<[string, string]>>();
   const volumeOwner = new Map<string, QubeRun>();
+  const targets: Array<[QubeRun, VolumeTarget]> = [];
   for (const r of active()) {
     for (const v of r.q.volumes) {
       try {
@@ -177,13 +194,16 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
         list.push([v.archiveName, t.localName]);
         map.set(t.poolPath, list);
         volumeOwner.set(v.archiveName, r);
+        targets.push([r, t]);
       } catch (err) {
         r.errors.push(`locating the local ${v.kind} volume: ${message(err)}`);
       }
     }
   }
+  input.onPhase?.('receive');
   if (map.size > 0) {
     ports.say(`Restoring ${volumeOwner.size} data volume(s) from session ${input.plan.session}.`);
+    const before = await stamps(ports, targets);
     try {
       const failed = await ports.receive(map);
       for (const vol of failed) {
@@ -198,8 +218,19 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       throw err;
     }
     for (const r of new Set(volumeOwner.values())) if (r.failed) await tag(r);
+    const after = await stamps(ports, targets);
+    targets.forEach(([r], i) => {
+      if (before[i] === undefined || before[i] !== after[i]) r.dataChanged = true;
+    });
+    // still the data our last post step ran on (only that boot changed it), and the same session
+    // received again: the menus already come from this data
+    for (const r of new Set(targets.map(([x]) => x))) {
+      const was = r.dataChanged && ports.postStamp ? await ports.postStamp(r.q.name).catch(() => undefined) : undefined;
+      if (was !== undefined && was === dataStamp(input.plan.session, targets, before, r)) r.dataChanged = false;
+    }
     crashPoint('restore:received');
   }
+  input.onPhase?.('received');
 
   // 3. settings, in dependency order; created qubes are diffed against what qubesd made
   // Reads are made per qube (concurrently; the same calls as one batch): one qube's failed read
@@ -262,6 +293,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   }
 
   // 4. verify against the archive, then drop the in-progress tag where it holds
+  input.onPhase?.('verify');
   // A qube that got no write at all was verified by its plan (its diff was empty).
   const touched = (r: QubeRun): boolean =>
     r.changes > 0 || r.tagged || r.q.staleTag || r.q.action !== 'overwrite' || r.q.changeCount > 0;
@@ -322,21 +354,55 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     crashPoint('restore:verified');
   }
 
-  // 5. post steps (menus); their failures are reported but do not fail the qube
+  // 5. post steps (menus); their failures are reported but do not fail the qube. Only for qubes
+  // whose data or settings this run changed: an unchanged rerun starts no qube.
+  input.onPhase?.('post');
   if (input.post) {
     for (const r of active()) {
-      if (r.q.klass === 'DispVM') continue;
-      await ports
-        .post(r.q.name, r.q.klass)
-        .catch((err: unknown) => ports.say(`  post step for ${r.q.name}: ${message(err)}`));
+      if (r.q.klass === 'DispVM' || !(r.dataChanged || r.changes > 0)) continue;
+      const ok = await ports.post(r.q.name, r.q.klass).then(
+        () => true,
+        (err: unknown) => {
+          ports.say(`  post step for ${r.q.name}: ${message(err)}`);
+          return false;
+        },
+      );
+      const mine = targets.filter(([x]) => x === r);
+      if (ok && mine.length > 0 && ports.recordPostStamp) {
+        const now = await stamps(ports, mine);
+        if (now.every((x) => x !== undefined))
+          await ports.recordPostStamp(r.q.name, dataStamp(input.plan.session, mine, now, r)).catch(() => undefined);
+      }
     }
   }
 
+  input.onPhase?.('done');
   return input.plan.order.map((name) => {
     const r = runs.get(name)!;
     const status: QubeOutcomeStatus = r.failed ? 'failed' : 'restored';
     return { name, status, changes: r.changes, ...(r.failed ? { error: r.errors.join('; ') } : {}) };
   });
+}
+
+/** One qube's data: the session and its volumes' stamps. */
+function dataStamp(
+  session: string,
+  targets: ReadonlyArray<[QubeRun, VolumeTarget]>,
+  values: ReadonlyArray<string | undefined>,
+  r: QubeRun,
+): string {
+  const mine = targets.flatMap(([x, t], i) => (x === r ? [`${t.localName}=${values[i] ?? '?'}`] : []));
+  return `${session}|${mine.join(',')}`;
+}
+
+/** Each target's stamp (undefined: unknown, or it could not be taken). */
+async function stamps(
+  ports: RestorePorts,
+  targets: ReadonlyArray<[QubeRun, VolumeTarget]>,
+): Promise<Array<string | undefined>> {
+  return Promise.all(
+    targets.map(([, t]) => (ports.volumeStamp ? ports.volumeStamp(t).catch(() => undefined) : undefined)),
+  );
 }
 
 /** A re-read qube with the parts that were not re-read taken from the target (they were not written). */

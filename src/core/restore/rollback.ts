@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Rollback detection (issue 14 §5): dom0's own record of the backups it made, and the pure decision
