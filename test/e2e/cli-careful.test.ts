@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import { FAKE_WYNG } from '../helpers/cli.ts';
 import { backupResult, byName, listJson, wyngAction } from '../helpers/backup-env.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
@@ -306,6 +307,9 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
 
 test('a missing post-restore program is reported as "not found", not as a failed exit', async () => {
   const session = (await listJson(env)).qubes.work!.newest;
+  // a setting differs from the backup, so the restore changes work and runs its post step
+  const c = new AdminClient(new SocketTransport({ socketPath: env.qubesd.socketPath, timeoutMs: 10_000 }));
+  await c.setProperty('work', 'memory', 1234);
   const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
   const r = await env.run(['restore', ...dest(), '--json', `--session=${session}`, 'work'], fake);
   const text = `${r.stderr}\n${JSON.stringify(r.json)}`;

@@ -163,7 +163,7 @@ test('the example profiles.yaml is valid, schedules included, and a second insta
 function helpOptions(): string[] {
   const r = runInstalled([join(dest, 'usr/bin/wyng-qubes'), '--help']);
   assert.equal(r.code, 0);
-  const opts = [...r.stdout.matchAll(/(?:^|\s)(--[a-z][a-z-]*)/gm)].map((m) => m[1]!);
+  const opts = [...r.stdout.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/gm)].map((m) => m[1]!);
   assert.ok(opts.length > 30, 'the help lists the options');
   return [...new Set(opts)];
 }
