@@ -34,12 +34,16 @@ export const listUseCase: UseCase = async (ctx) => {
       const withVolumes = new Set(model.sessionQubes[id] ?? []);
       const entries = domains
         .filter((d) => d.name !== 'dom0' && (withVolumes.has(d.name) || d.klass === 'DispVM'))
-        .map((d) => ({ name: d.name, class: d.klass, disposable: d.klass === 'DispVM' }))
+        .map((d) => ({
+          name: d.name,
+          class: d.klass,
+          disposable: d.klass === 'DispVM',
+          bytes: qubeBytes(model, d.name, id),
+        }))
         .sort((a, b) => a.name.localeCompare(b.name));
       const tags = model.sessionTags[id] ?? {};
       result.session = { id, tags, qubes: entries };
-      const sized = entries.map((e) => ({ ...e, bytes: qubeBytes(model, e.name, id) }));
-      for (const line of listText.session(id, sized, Object.entries(tags))) ctx.say(line);
+      for (const line of listText.session(id, entries, Object.entries(tags))) ctx.say(line);
       if (o.verbose) {
         ctx.say('\nVMs referenced in this qubes.xml:');
         for (const d of domains) ctx.say(`  ${d.name} (${d.klass})`);
@@ -56,11 +60,7 @@ export const listUseCase: UseCase = async (ctx) => {
     } else {
       for (const line of listText.overview(Object.entries(result.qubes).map(([q, i]) => [q, i.newest]))) ctx.say(line);
     }
-    const home = result.dom0Home ?? [];
-    if (o.session !== undefined && home.includes(o.session))
-      ctx.say('\ndom0 home: in this session (restore --dom0-home)');
-    else if (o.session === undefined && home.length > 0)
-      ctx.say(`\ndom0 home (restore --dom0-home): ${home.join(', ')}`);
+    for (const line of listText.dom0Home(result.dom0Home ?? [], o.session)) ctx.say(line);
     ctx.say('');
     return { exitCode: 0, result, errors: [] };
   });

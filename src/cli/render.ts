@@ -29,6 +29,10 @@ function arr(v: unknown): unknown[] {
 function str(v: unknown): string {
   return typeof v === 'string' ? printable(v, 200) : '';
 }
+/** A byte count, when the value is one. */
+function size(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
 
 /** `list`'s text: the archive header, then the session, the named qubes' sessions or the overview. */
 export function renderList(result: unknown, request: RenderRequest): string[] {
@@ -47,14 +51,31 @@ export function renderList(result: unknown, request: RenderRequest): string[] {
     const entries = arr(session.qubes)
       .map(obj)
       .filter((e) => e !== undefined)
-      .map((e) => ({ name: str(e.name), disposable: e.disposable === true }));
+      .map((e) => ({ name: str(e.name), disposable: e.disposable === true, bytes: size(e.bytes) }));
     const tags = Object.entries(obj(session.tags) ?? {}).map(([k, v]): [string, string] => [printable(k), str(v)]);
     out.push(...listText.session(str(session.id), entries, tags));
   } else if (request.qubes.length > 0) {
-    out.push(...listText.qubes(qubes.map(([q, info]) => [q, arr(info?.sessions).map(str)])));
+    out.push(
+      ...listText.qubes(
+        qubes.map(([q, info]) => {
+          const sessions = arr(info?.sessions);
+          const sizes = obj(info?.sessionBytes) ?? {};
+          // own properties only; fromEntries makes even a `__proto__` id a plain key
+          const bytes = Object.fromEntries(
+            sessions.flatMap((id) => {
+              const n = typeof id === 'string' && Object.hasOwn(sizes, id) ? size(sizes[id]) : undefined;
+              return n === undefined ? [] : [[str(id), n] as const];
+            }),
+          );
+          return [q, sessions.map(str), bytes];
+        }),
+      ),
+    );
   } else {
     out.push(...listText.overview(qubes.map(([q, info]) => [q, str(info?.newest)])));
   }
+  const home = arr(r.dom0Home).map(str);
+  out.push(...listText.dom0Home(home, session === undefined ? undefined : str(session.id)));
   out.push('');
   return out;
 }

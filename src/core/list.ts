@@ -12,7 +12,8 @@ export interface ListResult {
   session?: {
     id: string;
     tags: Record<string, string>;
-    qubes: Array<{ name: string; class: string; disposable: boolean }>;
+    /** bytes: the qube's volumes in this session (Wyng's `volsize`) */
+    qubes: Array<{ name: string; class: string; disposable: boolean; bytes: number }>;
   };
   /** Qubes sessions that hold dom0's home (`backup --dom0-home`), when any */
   dom0Home?: string[];
@@ -190,5 +191,11 @@ export const listText = {
       '\nLatest:           VM Name:',
       ...entries.map(([q, newest]) => `${newest}   ${q}`),
     ];
+  },
+  /** The Qubes sessions holding dom0's home: whether the listed session does, else all of them. */
+  dom0Home(home: readonly string[], session: string | undefined): string[] {
+    if (session !== undefined)
+      return home.includes(session) ? ['\ndom0 home: in this session (restore --dom0-home)'] : [];
+    return home.length > 0 ? [`\ndom0 home (restore --dom0-home): ${home.join(', ')}`] : [];
   },
 };
