@@ -203,6 +203,7 @@ test('wyng.Prune against the fake Wyng, then wyng.Status shows the last report',
     session: a.sessions[0],
     volumes: ['appvms/work/private.img'],
     removed: { 'appvms/work/private.img': 1 },
+    cancelled: false,
   });
   const after = onlyDocument((await svc(a, 'wyng.List', '{"qubes":["work","personal"]}')).stdout).result as {
     qubes: Record<string, { sessions: string[] }>;
