@@ -14,8 +14,16 @@ Configuration (minion config or pillar, read with ``config.get``):
     wyng_qubes:
       bin: /usr/bin/wyng-qubes        # the bundle (default); run with node
       node: /usr/bin/node             # optional; default: node on PATH
+      mode: local                     # local (dom0, default) or remote (a management qube)
       env:                            # optional system locations (WYNG_QUBES_* only)
         WYNG_QUBES_CONFIG_DIR: /etc/wyng-qubes
+
+Remote mode (``mode: remote``) is for a minion in a management qube (docs/fleet.md): each
+function calls ``wyng-qubes remote OPERATION --profile NAME`` instead, which asks dom0 over
+qrexec (``qrexec-client-vm dom0 wyng.OPERATION+NAME``). dom0's profile decides the archive,
+the options and what may be done; a call may only name the profile, the qubes, ``session``,
+``exclude`` and ``include_disposable``. The functions and their return documents are the same
+(``command`` names the command, as in local mode); ``status`` reads the remote ``List``.
 
 CLI examples:
 
@@ -67,6 +75,8 @@ OPTIONS = {
     "no_qubes_post": ("flag", "--no-qubes-post"),
     "force_incomplete": ("flag", "--force-incomplete"),
     "ignore_missing": ("flag", "--ignore-missing"),
+    "allow_reach": ("list", "--allow-reach"),
+    "trust_unauthenticated": ("flag", "--trust-unauthenticated"),
     "all_before": ("flag", "--all-before"),
     "all": ("flag", "--all"),
 }
@@ -82,6 +92,8 @@ _RESTORE = _COMMON + (
     "no_qubes_post",
     "force_incomplete",
     "ignore_missing",
+    "allow_reach",
+    "trust_unauthenticated",
 )
 
 # The options each CLI command takes (README "Usage"); anything else is a typo in a
@@ -103,7 +115,27 @@ ALLOWED = {
     "prune": _COMMON + ("session", "all_before", "all", "autoprune"),
 }
 
+# Remote mode: the operation of the qrexec service each command maps to, and the only
+# options a management qube may send (dom0's profile decides everything else).
+REMOTE_OPERATIONS = {"list": "List", "backup": "Backup", "restore": "Restore", "verify": "Verify", "prune": "Prune"}
+REMOTE_ALLOWED = {
+    "list": ("profile", "session", "include_disposable"),
+    "backup": ("profile", "exclude"),
+    "restore": ("profile", "session", "exclude", "include_disposable"),
+    "verify": ("profile", "session"),
+    "prune": ("profile", "session"),
+}
+MODES = ("local", "remote")
+
 _ENV_KEY = re.compile(r"^WYNG_QUBES_[A-Z0-9_]+$")
+# Test-only switches (e.g. the crash hook WYNG_QUBES_TEST_CRASH_AT) are never configuration.
+_ENV_TEST_ONLY = re.compile(r"^WYNG_QUBES_TEST_")
+# Secrets never travel through pillar/config env: a passphrase belongs in a profile's
+# passphrase_file or passphrase_command (issue 14).
+_ENV_SECRETS = ("WYNG_QUBES_PASSPHRASE",)
+# Runs started by this module are Salt runs (restore refuses unauthenticated archives unless
+# the state trusts them); the configuration cannot say otherwise.
+_RUN_SOURCE = "WYNG_QUBES_RUN_SOURCE"
 _SESSION_ID = re.compile(r"^\d{8}-\d{6}$")
 
 
@@ -146,6 +178,13 @@ def _locate():
     return bundle, node
 
 
+def _mode():
+    mode = _config("mode", "local") or "local"
+    if mode not in MODES:
+        raise CommandExecutionError(f"wyng_qubes:mode must be local or remote, got {mode!r}")
+    return mode
+
+
 def _env():
     """System locations for the tool (``wyng_qubes:env``): WYNG_QUBES_* strings only."""
     env = _config("env", None) or {}
@@ -157,9 +196,19 @@ def _env():
             raise CommandExecutionError(
                 f"wyng_qubes:env: {key!r} is not a WYNG_QUBES_* variable name"
             )
+        if _ENV_TEST_ONLY.match(key):
+            raise CommandExecutionError(f"wyng_qubes:env: {key} is a test-only variable, never configuration")
+        if key in _ENV_SECRETS:
+            raise CommandExecutionError(
+                f"wyng_qubes:env: {key} is a secret, never configuration: use the profile's passphrase_file "
+                "or passphrase_command"
+            )
+        if key == _RUN_SOURCE:
+            raise CommandExecutionError(f"wyng_qubes:env: {key} is set by this module (salt)")
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise CommandExecutionError(f"wyng_qubes:env: {key} must be a string")
         out[key] = str(value)
+    out[_RUN_SOURCE] = "salt"
     return out
 
 
@@ -225,6 +274,34 @@ def _option_args(command, options):
     return args
 
 
+def _build_remote_argv(node, bundle, command, qubes=None, options=None, extra=()):
+    """
+    Remote mode: ``node BUNDLE --json --unattended [OPTIONS] remote OPERATION -- [QUBE ...]``.
+    Only the options a management qube may send pass; ``profile`` is required.
+    """
+    if command not in REMOTE_OPERATIONS:
+        raise SaltInvocationError(f"{command} cannot run in remote mode")
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    allowed = REMOTE_ALLOWED[command]
+    refused = sorted(k for k in options if k in ALLOWED[command] and k not in allowed)
+    if refused:
+        raise SaltInvocationError(
+            f"{command}: {', '.join(refused)} cannot be sent in remote mode: the profile in dom0 decides "
+            f"(allowed: {', '.join(allowed)})"
+        )
+    if not isinstance(options.get("profile"), str) or not options["profile"]:
+        raise SaltInvocationError(f"{command}: remote mode needs profile= (a profile defined in dom0)")
+    argv = [node, bundle, "--json", "--unattended"]
+    argv.extend(_option_args(command, options))
+    argv.extend(extra)
+    argv.extend(["remote", REMOTE_OPERATIONS[command]])
+    names = _names(qubes, "qubes")
+    if names:
+        argv.append("--")
+        argv.extend(names)
+    return argv
+
+
 def _build_argv(node, bundle, command, qubes=None, options=None, extra=()):
     """
     The full argv: ``node BUNDLE --json --unattended [OPTIONS] COMMAND -- [QUBE ...]``.
@@ -276,17 +353,31 @@ def _parse_document(command, retcode, stdout, stderr):
 
 
 def _run(command, qubes, options, extra=(), timeout=None):
+    mode = _mode()
     bundle, node = _locate()
-    argv = _build_argv(node, bundle, command, qubes, options, extra)
+    build = _build_remote_argv if mode == "remote" else _build_argv
+    argv = build(node, bundle, command, qubes, options, extra)
+    env = _env()
     log.debug("wyng_qubes: running %s", argv)
     ret = __salt__["cmd.run_all"](
         argv,
         python_shell=False,
-        env=_env(),
+        env=env,
         ignore_retcode=True,
         timeout=timeout,
     )
-    return _parse_document(command, ret.get("retcode"), ret.get("stdout", ""), ret.get("stderr", ""))
+    if mode == "local":
+        return _parse_document(command, ret.get("retcode"), ret.get("stdout", ""), ret.get("stderr", ""))
+    label = f"{command} (remote wyng.{REMOTE_OPERATIONS[command]}+{options.get('profile')})"
+    try:
+        doc = _parse_document(label, ret.get("retcode"), ret.get("stdout", ""), ret.get("stderr", ""))
+    except WyngQubesError as exc:
+        if exc.document is not None:
+            exc.document["command"] = command
+        raise
+    # `remote` wraps dom0's document; the command is the one run there, as in local mode.
+    doc["command"] = command
+    return doc
 
 
 def _options(kwargs, **named):
@@ -347,7 +438,9 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
 
     Options: ``exclude``, ``pref``, ``pool``, ``include_disposable``, ``ignore_missing``,
     ``no_snapshot_restore``, ``no_qubes_post``, ``force_incomplete``, ``authmin``, ``wyng``,
-    ``meta_dir``, ``wyngopt``.
+    ``meta_dir``, ``wyngopt``, ``allow_reach`` (reach classes applied: devices, network, gui,
+    tags, features, class, all), ``trust_unauthenticated`` (restore from an archive Wyng does
+    not authenticate; its reach changes stay withheld unless approved).
 
     CLI Example:
 

@@ -2,7 +2,10 @@
 Salt states for wyng-qubes: qubes restored from a Wyng backup, profiles backed up in time.
 
 Both states reach the tool only through the ``wyng_qubes`` execution module (``__salt__``),
-which runs the wyng-qubes bundle with ``--json``.
+which runs the wyng-qubes bundle with ``--json``. They work the same in both of its modes: in
+dom0 (local) and in a management qube (``wyng_qubes:mode: remote``, docs/fleet.md), where
+dom0's profile decides the archive and the options, so the states name a ``profile`` (not a
+``dest``) and pass no other options.
 
 .. code-block:: yaml
 
@@ -122,6 +125,104 @@ def _would_change(entry, session):
     return out
 
 
+# The options of ``wyng_qubes.plan`` a ``restored`` state may carry; states with the same
+# values share one plan (see _shared_plan).
+_PLAN_OPTIONS = (
+    "profile",
+    "dest",
+    "session",
+    "authmin",
+    "wyng",
+    "meta_dir",
+    "wyngopt",
+    "exclude",
+    "pref",
+    "pool",
+    "include_disposable",
+    "no_snapshot_restore",
+    "no_qubes_post",
+    "force_incomplete",
+    "ignore_missing",
+    "allow_reach",
+    "trust_unauthenticated",
+)
+_CONTEXT_KEY = "wyng_qubes.restored.plans"
+
+
+def _plan_key(opts):
+    """A hashable key of plan options (values are strings, numbers, booleans or lists)."""
+    return repr(sorted((k, repr(v)) for k, v in opts.items() if v is not None))
+
+
+def _batch_names(opts):
+    """
+    The names of every ``wyng_qubes.restored`` state of this run (``__lowstate__``) whose plan
+    options equal ``opts``, in run order; empty when Salt gives no low state (e.g. a call
+    outside a state run).
+    """
+    chunks = globals().get("__lowstate__") or ()
+    key = _plan_key(opts)
+    names = []
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("state") != __virtualname__ or chunk.get("fun") != "restored":
+            continue
+        name = chunk.get("name")
+        if not isinstance(name, str) or name in names:
+            continue
+        theirs = {k: chunk[k] for k in _PLAN_OPTIONS if k in chunk}
+        if _plan_key(theirs) == key:
+            names.append(name)
+    return names
+
+
+def _plan_one(name, opts):
+    """(plan document or None, error message or None) of a plan of ``name`` alone."""
+    try:
+        return __salt__["wyng_qubes.plan"](qubes=[name], **opts), None
+    except (CommandExecutionError, SaltInvocationError) as exc:
+        # A plan whose qube would fail still comes back (exit 2, `result.plan`): it is judged
+        # by the caller, so an existing qube left alone by only_if_missing is not a failure.
+        return getattr(exc, "document", None), str(exc)
+
+
+def _shared_plan(name, opts):
+    """
+    The plan document covering ``name`` and the error message of its run, shared by all
+    ``restored`` states of one state run with the same options: the first of them plans
+    every such qube at once (one archive listing and one metadata receive for the run) and
+    keeps the document in ``__context__``; the others read their entry from it. A shared
+    plan that came back without a plan (e.g. the qubes' newest sessions differ, or one of
+    them is not in the archive) is not used: each state then plans its own qube; so does a
+    state whose shared entry says it cannot be restored. A state that restores runs the
+    tool's own restore, which plans again and re-reads everything it writes.
+    """
+    if any(k not in _PLAN_OPTIONS for k in opts):
+        return _plan_one(name, opts)  # an unknown option: let the plan refuse it
+    names = _batch_names(opts)
+    if len(names) < 2 or name not in names:
+        return _plan_one(name, opts)
+    cache = __context__.setdefault(_CONTEXT_KEY, {})
+    key = _plan_key(opts)
+    if key not in cache:
+        doc, error = None, None
+        try:
+            doc = __salt__["wyng_qubes.plan"](qubes=names, **opts)
+        except (CommandExecutionError, SaltInvocationError) as exc:
+            doc, error = getattr(exc, "document", None), str(exc)
+        usable = bool(((doc or {}).get("result") or {}).get("plan"))
+        cache[key] = {"names": names, "doc": doc if usable else None, "error": error}
+    shared = cache[key]
+    entry = None if shared["doc"] is None else _plan_entry(shared["doc"], name)
+    if entry is None or entry.get("fails"):
+        # no shared entry, or one that says the qube cannot be restored: an earlier state of
+        # this run may since have restored what it lacked (e.g. its template), so plan it anew
+        return _plan_one(name, opts)
+    # the shared run's error message names other qubes: only this qube's entry is judged
+    return shared["doc"], None
+
+
 def restored(
     name, profile=None, dest=None, session=None, only_if_missing=True, **kwargs
 ):
@@ -138,23 +239,23 @@ def restored(
         True (default): restore only when the qube does not exist. False: also restore an
         existing qube when the plan shows any difference (settings, class).
 
+    All ``restored`` states of one state run with the same options share one plan (one
+    archive listing and metadata receive per run, kept in ``__context__``); a state with
+    nothing to do starts no further Wyng process.
+
     Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
-    ``ignore_missing``, ``no_qubes_post``, ``wyng``, ...). Under ``test=True`` only the plan
+    ``ignore_missing``, ``no_qubes_post``, ``wyng``, ``allow_reach``, ``trust_unauthenticated``, ...).
+    Reach changes (devices, network, GUI, tags, dom0-facing features, class) are applied only
+    from an authenticated archive or where ``allow_reach`` (or the profile) approves them;
+    withheld ones fail the state with the approval that would apply them. Under ``test=True`` only the plan
     runs: ``result`` is None and ``changes`` shows what would change.
     """
     ret = _ret(name)
     opts = _select(profile, dest, kwargs)
-    plan_error = None
-    try:
-        plan_doc = __salt__["wyng_qubes.plan"](qubes=[name], session=session, **opts)
-    except (CommandExecutionError, SaltInvocationError) as exc:
-        plan_error = str(exc)
-        # A plan whose qube would fail still comes back (exit 2, `result.plan`): judge it
-        # below, so an existing qube left alone by only_if_missing is not a failure.
-        plan_doc = getattr(exc, "document", None)
-        if not ((plan_doc or {}).get("result") or {}).get("plan"):
-            ret["comment"] = f"Planning the restore of {name} failed: {exc}"
-            return ret
+    plan_doc, plan_error = _shared_plan(name, {**opts, "session": session})
+    if not ((plan_doc or {}).get("result") or {}).get("plan"):
+        ret["comment"] = f"Planning the restore of {name} failed: {plan_error}"
+        return ret
 
     entry = _plan_entry(plan_doc, name)
     chosen = (plan_doc.get("result") or {}).get("session") or session
@@ -171,6 +272,17 @@ def restored(
     if only_if_missing and action != "create":
         ret["result"] = True
         ret["comment"] = f"{name} exists; not restored (only_if_missing is set)"
+        return ret
+    withheld = [w for w in entry.get("withheld") or [] if isinstance(w, dict)]
+    if withheld and not _differs(entry) and action == "overwrite":
+        # only reach changes nobody approved differ: not silent, and nothing to write
+        classes = sorted({str(w.get("reach")) for w in withheld})
+        ret["result"] = False
+        ret["comment"] = (
+            f"{name}: {len(withheld)} reach change(s) of session {chosen} withheld "
+            f"({', '.join(str(w.get('kind')) + ' ' + str(w.get('key')) for w in withheld)}); "
+            f"approve them with allow_reach: [{', '.join(classes)}] (state or profile restore.allow_reach)"
+        )
         return ret
     if not _differs(entry):
         ret["result"] = True

@@ -1,7 +1,7 @@
 """
 A Wyng archive for the functional tests: made with the bundle's `create` and filled by the
 fake Wyng's `send` (test/fakes/wyng) with volumes and the `wyng-qubes-metadata` volume, the
-way a wyng-qubes backup lays them out (CONTRACT.md §3 "backup").
+way a wyng-qubes backup lays them out (docs/design.md "Wyng contract").
 """
 
 import io
@@ -13,6 +13,9 @@ import tarfile
 from helpers import REPO, clean_environ
 
 FAKE_WYNG = REPO / "test" / "fakes" / "wyng"
+# What the tests loosen in the fake Wyng (test/fakes/README.md): a normal user may send, and the
+# pools (plain temp directories) count as Btrfs subvolumes.
+FAKE_WYNG_LOOSE = {"WYNG_FAKE_ALLOW_NONROOT": "1", "WYNG_FAKE_ANY_POOL": "1"}
 METADATA_VOLUME = "wyng-qubes-metadata"
 
 _DOMAIN = (
@@ -51,16 +54,26 @@ class FakeArchive:
             "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
             "WYNG_FAKE_HOME": str(root / "wyng-home"),
             "WYNG_QUBES_STATE_DIR": str(root / "cli-state"),
+            **FAKE_WYNG_LOOSE,
         }
 
     @property
     def process_env(self):
         """Variables the fake Wyng reads, for the salt-call process."""
-        return {k: self.env[k] for k in ("TZ", "WYNG_FAKE_LOCK", "WYNG_FAKE_HOME")}
+        return {k: self.env[k] for k in ("TZ", "WYNG_FAKE_LOCK", "WYNG_FAKE_HOME", *FAKE_WYNG_LOOSE)}
 
     def create(self):
         proc = subprocess.run(
-            ["node", str(self.bundle), "--json", f"--wyng={FAKE_WYNG}", f"--dest={self.dest}", "-w", "encrypt=off", "create"],
+            [
+                "node",
+                str(self.bundle),
+                "--json",
+                f"--wyng={FAKE_WYNG}",
+                f"--dest={self.dest}",
+                "-w",
+                "encrypt=off",
+                "create",
+            ],
             env=self.env,
             capture_output=True,
             text=True,

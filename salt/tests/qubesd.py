@@ -1,7 +1,7 @@
 """
 The fake qubesd (test/fakes/qubesd/main.ts) as a separate process for the functional tests,
-seeded with the recorded qubes.xml (../shared/conformance/qubesd/qubes.xml), plus raw Admin API
-calls (PROTOCOL.md §1) to look at and change the "live" system.
+seeded with the recorded qubes.xml (test/data/qubesd/qubes.xml), plus raw Admin API
+calls (docs/design.md "Admin API contract") to look at and change the "live" system.
 """
 
 import shutil
@@ -11,7 +11,7 @@ import subprocess
 
 from helpers import REPO
 
-SEED_XML = REPO.parent / "shared" / "conformance" / "qubesd" / "qubes.xml"
+SEED_XML = REPO / "test" / "data" / "qubesd" / "qubes.xml"
 MAIN = REPO / "test" / "fakes" / "qubesd" / "main.ts"
 
 
@@ -20,13 +20,14 @@ class AdminApiError(Exception):
 
 
 class FakeQubesd:
-    def __init__(self, root):
-        if not SEED_XML.is_file():
-            raise AssertionError(f"{SEED_XML} is missing (shared/ beside the repository)")
+    def __init__(self, root, seed=SEED_XML, extra_args=()):
+        if not seed.is_file():
+            raise AssertionError(f"{seed} is missing (see test/data/README.md)")
         self.pools = root / "pools"
         self.qubes_dir = self.pools / "var" / "lib" / "qubes"
         self.proc = subprocess.Popen(
-            ["node", "--import", "tsx", str(MAIN), "--qubes-xml", str(SEED_XML), "--pools-dir", str(self.pools)],
+            ["node", "--import", "tsx", str(MAIN), "--qubes-xml", str(seed), "--pools-dir", str(self.pools)]
+            + list(extra_args),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -39,7 +40,7 @@ class FakeQubesd:
         self.socket = line.split(" ", 1)[1].strip()
         # dom0 has qubesd's own qubes.xml in the Qubes dir: backup archives it.
         if not (self.qubes_dir / "qubes.xml").exists():
-            shutil.copyfile(SEED_XML, self.qubes_dir / "qubes.xml")
+            shutil.copyfile(seed, self.qubes_dir / "qubes.xml")
 
     def stop(self):
         if self.proc.poll() is None:

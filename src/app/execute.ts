@@ -2,6 +2,7 @@ import { resolveConfig } from '../core/config.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
+import { originFromEnv } from '../core/reports.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { backupUseCase } from './backup.ts';
 import { createUseCase } from './create.ts';
@@ -104,6 +105,8 @@ async function executeCommand(
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
       around: recorder?.around(),
+      origin: opts.origin ?? originFromEnv(io.env),
+      profile: applied.profile,
     };
     const outcome = await useCaseOf(command, opts.entryPoints)(ctx);
     return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);

@@ -11,11 +11,15 @@ import { renderPlan } from '../core/restore/render.ts';
 import { selectSession } from '../core/selection.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
+import { planReach, reachAuthority } from './reach.ts';
+import type { ClassifiedChange } from '../core/restore/reach.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface RestoreResult {
   session: string;
-  qubes: QubeOutcome[];
+  qubes: (QubeOutcome & { withheld?: ClassifiedChange[] })[];
+  /** per qube, the reach changes nobody approved (not applied) */
+  withheld: Record<string, ClassifiedChange[]>;
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
 }
@@ -32,6 +36,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const { wyng, tmpDir } = job;
     const { model } = await wyng.list();
     requireQubesSessions(model);
+    const authority = reachAuthority(ctx, model); // refuses before the metadata is received
     const session = selectSession(model, ctx.args, o.session, 'restore');
     const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
 
@@ -60,7 +65,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
-    const plan = planRestore({
+    const globals = await live.globalValues();
+    const fullPlan = planRestore({
       session,
       archived: source.system,
       archivedNotes: source.notes,
@@ -69,13 +75,13 @@ export const restoreUseCase: UseCase = async (ctx) => {
         qubes: liveQubes,
         settings,
         notes,
-        globals: await live.globalValues(),
+        globals,
         runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
       },
       request,
       normalise: tableNormaliser,
     });
-    for (const q of plan.qubes) {
+    for (const q of fullPlan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
           severity: 'warning',
@@ -85,7 +91,10 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
-    ctx.say(renderPlan(plan, o.verbose || o.dryRun));
+    // Reach (issue 14): unapproved reach changes leave the plan; they are shown, withheld and reported.
+    const reach = planReach(fullPlan, authority, globals);
+    const plan = reach.plan;
+    ctx.say(renderPlan(plan, o.verbose || o.dryRun) + (o.dryRun || o.unattended ? reach.text : ''));
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -106,21 +115,28 @@ export const restoreUseCase: UseCase = async (ctx) => {
               .join(' '),
           ),
         );
-      const errors = [...planErrors, ...failing];
-      return { exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0, result: { session, plan }, errors };
+      const errors = [...planErrors, ...failing, ...reach.errors];
+      return {
+        exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
+        result: { session, plan: reach.json, reach: reach.summary },
+        errors,
+      };
     }
 
     const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
-    if (!o.unattended && overwriting.length > 0) {
-      ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
+    if (!o.unattended && (overwriting.length > 0 || reach.text !== '')) {
+      if (reach.text !== '') ctx.say(reach.text);
+      if (overwriting.length > 0)
+        ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
       if (!(await ctx.io.confirm('Continue'))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
     }
 
-    const outcomes = await applyRestore(
+    const applied = await applyRestore(
       {
-        plan,
+        plan: reach.toApply,
+        restrict: reach.restrict,
         archived: new Map(source.system.qubes.map((q) => [q.name, q])),
         archivedNotes: source.notes,
         skip: request.skip,
@@ -131,9 +147,11 @@ export const restoreUseCase: UseCase = async (ctx) => {
       restorePorts(ctx, job, live, plan),
     );
     const calls = live.callSummary();
+    const outcomes = reach.outcomes(applied);
     const result: RestoreResult = {
       session,
       qubes: outcomes,
+      withheld: reach.split.withheld,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };
@@ -141,11 +159,10 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const errors: ErrorRecord[] = [
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
+      ...reach.errors,
     ];
-    ctx.say(
-      `\nRestored ${outcomes.filter((q) => q.status === 'restored').length} of ${outcomes.length} qube(s) ` +
-        `from session ${session}.`,
-    );
+    const full = outcomes.filter((q) => q.status === 'restored' && q.withheld === undefined).length;
+    ctx.say(`\nRestored ${full} of ${outcomes.length} qube(s) from session ${session}.`);
     return failedQubesOutcome(ctx, result, errors);
   });
 };

@@ -9,6 +9,7 @@ import {
   type CommandName,
   type CommonOptions,
 } from '../core/options.ts';
+import { parseReachApprovals } from '../core/restore/reach.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
 import { CLI_COMMANDS } from './commands/index.ts';
@@ -58,6 +59,13 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option(
+      '--allow-reach <classes>',
+      'restore: apply reach changes of these classes (devices,network,gui,tags,features,class,all)',
+      collect,
+      [],
+    )
+    .option('--trust-unauthenticated', 'restore: run from an unauthenticated archive (reach changes withheld)')
     .option('--profile <name>', 'use a profile from profiles.yaml')
     .option('--last', 'report: show the newest report in full')
     .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
@@ -135,6 +143,8 @@ export function parseCommandLine(
     json: o.json === true,
     dryRun: o.dryRun === true,
     ignoreMissing: o.ignoreMissing === true,
+    allowReach: [...parseReachApprovals((o.allowReach as string[]).flatMap((w) => w.split(',')))],
+    trustUnauthenticated: o.trustUnauthenticated === true,
     profile: o.profile,
     progress: o.progress,
     last: o.last === true,
@@ -144,6 +154,9 @@ export function parseCommandLine(
   const options = parsed.data;
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
+  }
+  if ((options.allowReach.length > 0 || options.trustUnauthenticated) && command !== 'restore') {
+    throw new WqError('option', '--allow-reach and --trust-unauthenticated are only valid with restore');
   }
   if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(

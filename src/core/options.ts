@@ -76,6 +76,10 @@ export const CommonOptionsSchema = z
     json: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     ignoreMissing: z.boolean().default(false),
+    /** restore: reach classes approved on the dom0 command line (issue 14; core/restore/reach.ts) */
+    allowReach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
+    /** restore: run from an archive Wyng does not authenticate (its reach changes stay withheld) */
+    trustUnauthenticated: z.boolean().default(false),
     profile: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')

@@ -82,6 +82,13 @@ const RemoteSchema = z.strictObject({
   callers: z.array(QubeNameSchema).optional(),
 });
 
+/** Restore approvals (issue 14): reach classes applied without a further approval. */
+const RestoreSchema = z.strictObject({
+  allow_reach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
+  /** run remote and Salt restores from an archive Wyng does not authenticate (reach stays withheld) */
+  trust_unauthenticated: z.boolean().default(false),
+});
+
 /** Fields used by scheduled runs (issue 9); validated here so a typo is caught early. */
 const NotifySchema = z.strictObject({
   desktop: z.enum(['never', 'failure', 'always']).optional(),
@@ -104,6 +111,7 @@ export const ProfileSchema = z
     exclude: z.array(QubeNameSchema).max(1000).default([]),
     options: ProfileOptionsSchema.default({}),
     remote: RemoteSchema.default({ operations: [], restore_qubes: [] }),
+    restore: RestoreSchema.optional(),
     schedule: z
       .string()
       .min(1)
@@ -258,6 +266,7 @@ export function publicProfile(name: string, p: Profile): Record<string, unknown>
     exclude: p.exclude,
     options: p.options,
     remote: p.remote,
+    ...(p.restore !== undefined ? { restore: p.restore } : {}),
     ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
     ...(p.notify !== undefined
       ? { notify: { desktop: p.notify.desktop ?? 'never', command: p.notify.command !== undefined } }

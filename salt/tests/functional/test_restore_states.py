@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from archive import FAKE_WYNG
+from archive import FAKE_WYNG, FAKE_WYNG_LOOSE
 from helpers import clean_environ
 from qubesd import FakeQubesd
 from saltcall import BUNDLE, states
@@ -33,7 +33,12 @@ class System:
             }
         )
         minion.process_env.update(
-            {"TZ": "UTC", "WYNG_FAKE_LOCK": str(root / "wyng.lock"), "WYNG_FAKE_HOME": str(root / "wyng-home")}
+            {
+                "TZ": "UTC",
+                "WYNG_FAKE_LOCK": str(root / "wyng.lock"),
+                "WYNG_FAKE_HOME": str(root / "wyng-home"),
+                **FAKE_WYNG_LOOSE,
+            }
         )
         self.minion = minion
         self.cli("-w", "encrypt=off", "create")
@@ -135,7 +140,14 @@ def test_rebuild_formula_restores_missing_qubes_once(minion, system):
 def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
     session = system.backup()
     system.qubesd.set("work", "memory", 1234)
-    args = ["state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "only_if_missing=False", "no_qubes_post=True"]
+    args = [
+        "state.single",
+        "wyng_qubes.restored",
+        "name=work",
+        f"dest={system.dest}",
+        "only_if_missing=False",
+        "no_qubes_post=True",
+    ]
 
     code, ret, _ = minion.call(*args, "test=True")
     (r,) = ret.values()
@@ -197,3 +209,79 @@ def test_nightly_formula_backs_up_a_stale_profile(minion, system):
     code, ret, _ = minion.call("state.apply", "wyng-qubes.nightly")
     r = states(ret)["wyng-qubes-backed-up-lab"]
     assert r["result"] is True and r["changes"] == {}
+
+
+# Every qube of the recorded system but dom0 and the disposable: nine `restored` states.
+NINE = [
+    "fedora-41",
+    "fedora-41-dvm",
+    "sys-net",
+    "sys-firewall",
+    "untrusted-standalone",
+    "vault",
+    "work",
+    "work-clone",
+    "personal",
+]
+
+
+def wyng_calls(log):
+    """The fake Wyng's invocations (WYNG_FAKE_LOG: one JSON line each) as argv lists."""
+    if not log.exists():
+        return []
+    return [json.loads(line)["argv"] for line in log.read_text().splitlines() if line.strip()]
+
+
+def nine_restored_states(minion, system, name="nine"):
+    """An sls with one wyng_qubes.restored state per qube of NINE (same options)."""
+    states_sls = {
+        f"restored-{q}": {"wyng_qubes.restored": [{"name": q}, {"dest": system.dest}, {"no_qubes_post": True}]}
+        for q in NINE
+    }
+    (minion.files / f"{name}.sls").write_text(json.dumps(states_sls))
+    return name
+
+
+def test_nine_restored_states_with_nothing_to_do_share_one_plan(minion, system, tmp_path):
+    system.cli("backup", *NINE)
+    sls = nine_restored_states(minion, system)
+    log = tmp_path / "wyng-calls.jsonl"
+    minion.process_env["WYNG_FAKE_LOG"] = str(log)
+
+    code, ret, _ = minion.call("state.apply", sls)
+    assert code == 0
+    by_id = states(ret)
+    assert sorted(by_id) == sorted(f"restored-{q}" for q in NINE)
+    for r in by_id.values():
+        assert r["result"] is True and r["changes"] == {}, r["comment"]
+    calls = wyng_calls(log)
+    # one plan for the run: Wyng's listing and one metadata receive, not one plan per state
+    assert 1 <= len(calls) <= 3, calls
+
+
+def test_a_repair_apply_restores_exactly_the_missing_qubes(minion, system, tmp_path):
+    system.cli("backup", *NINE)
+    system.qubesd.remove("work")
+    system.qubesd.remove("vault")
+    sls = nine_restored_states(minion, system)
+    log = tmp_path / "wyng-calls.jsonl"
+    minion.process_env["WYNG_FAKE_LOG"] = str(log)
+
+    code, ret, _ = minion.call("state.apply", sls)
+    assert code == 0, ret
+    changed = {sid: r for sid, r in states(ret).items() if r["changes"]}
+    assert sorted(changed) == ["restored-vault", "restored-work"], ret
+    for q in ("work", "vault"):
+        r = changed[f"restored-{q}"]
+        assert r["result"] is True and r["changes"][q]["status"] == "restored", r["comment"]
+    assert {"work", "vault"} <= set(system.qubesd.qubes())
+    calls = wyng_calls(log)
+    # one shared plan (list + metadata), then one restore per missing qube (list + metadata + data)
+    data_receives = [argv for argv in calls if argv[-1] == "receive"]
+    assert len(data_receives) == 2 and len(calls) == 2 + 2 * 3, calls
+
+    # and the next apply has nothing to do
+    log.unlink()
+    code, ret, _ = minion.call("state.apply", sls)
+    assert code == 0 and all(r["result"] is True and r["changes"] == {} for r in ret.values()), ret
+    assert len(wyng_calls(log)) <= 3

@@ -21,7 +21,7 @@ def test_list_with_dest_and_qubes_runs_the_bundle_with_an_argv_list(mod, run_all
     cmd, kwargs = run_all.calls[0]
     assert cmd == head(node, bundle) + ["--dest=file:/mnt/b", "list", "--", "work", "personal"]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state", "WYNG_QUBES_RUN_SOURCE": "salt"}
     assert kwargs["ignore_retcode"] is True
     assert doc == envelope("list", {"sessions": []})
 
@@ -206,7 +206,11 @@ def test_default_bundle_path(mod, config):
     "env, message",
     [
         ({"PATH": "/tmp"}, "'PATH' is not a WYNG_QUBES_"),
+        ({"WYNG_QUBES_TEST_CRASH_AT": "backup:before-send"}, "WYNG_QUBES_TEST_CRASH_AT is a test-only variable"),
+        ({"WYNG_QUBES_STATE_DIR": "/s", "WYNG_QUBES_TEST_X": "1"}, "WYNG_QUBES_TEST_X is a test-only variable"),
         ({"WYNG_QUBES_STATE_DIR": ["a"]}, "WYNG_QUBES_STATE_DIR must be a string"),
+        ({"WYNG_QUBES_PASSPHRASE": "hunter2"}, "WYNG_QUBES_PASSPHRASE is a secret, never configuration"),
+        ({"WYNG_QUBES_RUN_SOURCE": "cli"}, "WYNG_QUBES_RUN_SOURCE is set by this module"),
         ("WYNG_QUBES_STATE_DIR=/x", "must be a mapping"),
     ],
 )
@@ -221,7 +225,16 @@ def test_no_env_configured_passes_an_empty_env(mod, config, run_all):
     del config["wyng_qubes:env"]
     run_all.reply(envelope("list", {}))
     mod.list_(dest="file:/b")
-    assert run_all.calls[0][1]["env"] == {}
+    assert run_all.calls[0][1]["env"] == {"WYNG_QUBES_RUN_SOURCE": "salt"}
+
+
+def test_restore_passes_reach_approvals_and_trust(mod, run_all):
+    run_all.reply(envelope("restore", {"session": "S", "qubes": []}))
+    mod.restore(qubes=["work"], dest="file:/b", allow_reach=["devices", "tags"], trust_unauthenticated=True)
+    argv = run_all.calls[0][0]
+    assert "--allow-reach=devices" in argv and "--allow-reach=tags" in argv
+    assert "--trust-unauthenticated" in argv
+    assert argv.index("--trust-unauthenticated") < argv.index("restore")
 
 
 def test_timeout_reaches_cmd_run_all(mod, run_all):
@@ -291,7 +304,10 @@ def test_status_reports_newest_session_and_ages(mod, run_all, node, bundle):
     old, new = sid(7200), sid(600)
     listing = {
         "archive": {"url": "file:/b"},
-        "sessions": [{"id": old, "tags": {}, "qubes": ["personal", "work"]}, {"id": new, "tags": {}, "qubes": ["work"]}],
+        "sessions": [
+            {"id": old, "tags": {}, "qubes": ["personal", "work"]},
+            {"id": new, "tags": {}, "qubes": ["work"]},
+        ],
         "qubes": {"work": {"sessions": [old, new], "newest": new}, "personal": {"sessions": [old], "newest": old}},
     }
     run_all.reply(envelope("list", listing))
@@ -308,7 +324,8 @@ def test_status_reports_newest_session_and_ages(mod, run_all, node, bundle):
 
 
 def test_status_of_an_archive_without_sessions_is_not_an_error(mod, run_all):
-    run_all.reply(envelope("list", None, exit_code=1, errors=[{"kind": "no-sessions", "message": "No Qubes backup sessions."}]))
+    errors = [{"kind": "no-sessions", "message": "No Qubes backup sessions."}]
+    run_all.reply(envelope("list", None, exit_code=1, errors=errors))
     doc = mod.status(profile="nightly")
     assert doc["result"]["newest"] is None
     assert doc["result"]["age_seconds"] is None
@@ -316,6 +333,100 @@ def test_status_of_an_archive_without_sessions_is_not_an_error(mod, run_all):
 
 
 def test_status_raises_on_other_failures(mod, run_all):
-    run_all.reply(envelope("list", None, exit_code=3, errors=[{"kind": "auth", "message": "Wyng authentication failed"}]))
+    errors = [{"kind": "auth", "message": "Wyng authentication failed"}]
+    run_all.reply(envelope("list", None, exit_code=3, errors=errors))
     with pytest.raises(CommandExecutionError, match="Wyng authentication failed"):
         mod.status(profile="nightly")
+
+
+# --- remote mode (a minion in a management qube) -----------------------------------------
+
+
+@pytest.fixture
+def remote(config):
+    config["wyng_qubes:mode"] = "remote"
+    return config
+
+
+def test_remote_mode_calls_wyng_qubes_remote_with_the_operation_and_profile(mod, remote, run_all, node, bundle):
+    run_all.reply(envelope("remote", {"session": "20250101-010101", "qubes": []}))
+    doc = mod.backup(profile="nightly", qubes="work,personal", exclude=["vault"])
+    cmd, kwargs = run_all.calls[0]
+    assert cmd == head(node, bundle) + [
+        "--exclude=vault",
+        "--profile=nightly",
+        "remote",
+        "Backup",
+        "--",
+        "work",
+        "personal",
+    ]
+    assert kwargs["python_shell"] is False
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state", "WYNG_QUBES_RUN_SOURCE": "salt"}
+    # the same document as in local mode
+    assert doc == envelope("backup", {"session": "20250101-010101", "qubes": []})
+
+
+@pytest.mark.parametrize(
+    "call, argv",
+    [
+        (
+            lambda m: m.list_(profile="p", session="20250101-010101"),
+            ["--profile=p", "--session=20250101-010101", "remote", "List"],
+        ),
+        (
+            lambda m: m.plan(profile="p", qubes=["work"]),
+            ["--profile=p", "--dry-run", "remote", "Restore", "--", "work"],
+        ),
+        (
+            lambda m: m.restore(profile="p", qubes=["work"], include_disposable=True),
+            ["--include-disposable=on", "--profile=p", "remote", "Restore", "--", "work"],
+        ),
+        (
+            lambda m: m.verify(profile="p", session="20250101-010101"),
+            ["--profile=p", "--session=20250101-010101", "remote", "Verify"],
+        ),
+        (
+            lambda m: m.prune(profile="p", session="20250101-010101"),
+            ["--profile=p", "--session=20250101-010101", "remote", "Prune"],
+        ),
+        (lambda m: m.status(profile="p", qubes=["work"]), ["--profile=p", "remote", "List", "--", "work"]),
+    ],
+)
+def test_remote_mode_maps_every_function_to_its_operation(mod, remote, run_all, node, bundle, call, argv):
+    run_all.reply(envelope("remote", {"qubes": {}, "plan": {"qubes": []}}))
+    call(mod)
+    assert run_all.calls[0][0] == head(node, bundle) + argv
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m.backup(qubes=["work"]), "remote mode needs profile="),
+        (lambda m: m.backup(profile="p", dest="file:/elsewhere"), "dest cannot be sent in remote mode"),
+        (lambda m: m.restore(profile="p", pool="vm-pool", wyngopt=["x"]), "pool, wyngopt cannot be sent"),
+        (lambda m: m.prune(profile="p", all=True), "all cannot be sent in remote mode"),
+        (lambda m: m.backup(profile="p", nonsense=1), "unknown option 'nonsense'"),
+    ],
+)
+def test_remote_mode_refuses_what_dom0s_profile_decides_before_running(mod, remote, run_all, call, message):
+    with pytest.raises(SaltInvocationError, match=message):
+        call(mod)
+    assert run_all.calls == []
+
+
+def test_remote_refusal_by_dom0_raises_with_its_document(mod, remote, run_all):
+    message = "Profile 'p' does not allow remote Restore."
+    run_all.reply(envelope("remote", None, exit_code=9, errors=[{"kind": "forbidden", "message": message}]))
+    expected = r"restore \(remote wyng.Restore\+p\) failed \(exit 9\): .*allow"
+    with pytest.raises(mod.WyngQubesError, match=expected) as exc:
+        mod.restore(profile="p", qubes=["work"])
+    assert exc.value.document["command"] == "restore"
+    assert exc.value.document["errors"] == [{"kind": "forbidden", "message": message}]
+
+
+def test_an_unknown_mode_is_refused(mod, config, run_all):
+    config["wyng_qubes:mode"] = "cloud"
+    with pytest.raises(CommandExecutionError, match="wyng_qubes:mode must be local or remote"):
+        mod.list_(profile="p")
+    assert run_all.calls == []

@@ -392,3 +392,78 @@ def test_backed_up_over_the_cli_documents_with_a_real_age(wired, run_all):
     ret = wired.backed_up("nightly", max_age="1h")
     assert ret["result"] is True and ret["changes"] == {}
     assert len(run_all.calls) == 1
+
+
+def low(name, **opts):
+    """A low chunk of a wyng_qubes.restored state as Salt's __lowstate__ holds it."""
+    return {"state": "wyng_qubes", "fun": "restored", "name": name, "__id__": f"r-{name}", "order": 10000, **opts}
+
+
+def test_restored_states_of_one_run_share_one_plan(state_mod, calls):
+    dest = "file:/mnt/b"
+    state_mod.__lowstate__ = [
+        low("a", dest=dest),
+        {"state": "file", "fun": "managed", "name": "/etc/x"},
+        low("b", dest=dest, require=[{"file": "/etc/x"}]),
+        low("c", dest=dest),
+        low("other", dest="file:/mnt/elsewhere"),
+    ]
+    state_mod.__context__ = {}
+    calls.answer("plan", plan_doc([entry(q, "skip" if q == "c" else "update") for q in ("a", "b", "c")]))
+    calls.answer("plan", plan_doc([entry("other", "create")]))
+    restored = {"session": SESSION, "qubes": [{"name": "other", "status": "restored"}]}
+    calls.answer("restore", envelope("restore", restored))
+
+    rets = [state_mod.restored(q, dest=dest) for q in ("a", "b", "c")]
+    assert [r["result"] for r in rets] == [True, True, True]
+    assert [r["changes"] for r in rets] == [{}, {}, {}]
+    # one plan for a, b and c (same options); "other" has other options: its own plan
+    assert calls.calls == [("plan", {"qubes": ["a", "b", "c"], "dest": dest, "session": None})]
+    r = state_mod.restored("other", dest="file:/mnt/elsewhere")
+    assert r["result"] is True and r["changes"]["other"]["status"] == "restored"
+    assert calls.calls[1:] == [
+        ("plan", {"qubes": ["other"], "dest": "file:/mnt/elsewhere", "session": None}),
+        ("restore", {"qubes": ["other"], "session": SESSION, "dest": "file:/mnt/elsewhere"}),
+    ]
+
+
+def test_a_shared_plan_without_a_plan_falls_back_to_one_plan_per_state(state_mod, calls):
+    state_mod.__lowstate__ = [low("a", dest="file:/b"), low("b", dest="file:/b")]
+    state_mod.__context__ = {}
+    ambiguous = EXEC.WyngQubesError("wyng-qubes restore failed (exit 1): the newest sessions differ", None)
+    calls.answer("plan", ambiguous)
+    calls.answer("plan", plan_doc([entry("a", "update")]))
+    calls.answer("plan", plan_doc([entry("b", "update")]))
+
+    assert all(state_mod.restored(q, dest="file:/b")["result"] is True for q in ("a", "b"))
+    assert [c[1]["qubes"] for c in calls.calls] == [["a", "b"], ["a"], ["b"]]
+
+
+def test_a_qube_failing_in_the_shared_plan_does_not_fail_the_others(state_mod, calls):
+    state_mod.__lowstate__ = [low("a"), low("b")]
+    state_mod.__context__ = {}
+    doc = plan_doc([entry("a", "update"), entry("b", "create", problems=[("error", "no pool")], fails=True)])
+    calls.answer("plan", EXEC.WyngQubesError("wyng-qubes restore failed (exit 2): b: no pool", doc))
+
+    # b is planned again alone (an earlier state may have restored what it lacked): still failing
+    calls.answer("plan", plan_doc([entry("b", "create", problems=[("error", "no pool")], fails=True)]))
+
+    a, b = state_mod.restored("a"), state_mod.restored("b")
+    assert a["result"] is True and a["changes"] == {}
+    assert b["result"] is False and "b cannot be restored" in b["comment"] and "no pool" in b["comment"]
+    assert [c[1]["qubes"] for c in calls.calls] == [["a", "b"], ["b"]]
+
+
+def test_a_qube_failing_in_the_shared_plan_is_planned_again_and_restored_when_it_can_be(state_mod, calls):
+    state_mod.__lowstate__ = [low("tpl"), low("app")]
+    state_mod.__context__ = {}
+    lacks = [("error", "template tpl does not exist")]
+    calls.answer("plan", plan_doc([entry("tpl", "create"), entry("app", "create", problems=lacks, fails=True)]))
+    calls.answer("restore", envelope("restore", {"session": SESSION, "qubes": [{"name": "tpl", "status": "restored"}]}))
+    calls.answer("plan", plan_doc([entry("app", "create")]))
+    calls.answer("restore", envelope("restore", {"session": SESSION, "qubes": [{"name": "app", "status": "restored"}]}))
+
+    assert state_mod.restored("tpl")["result"] is True
+    r = state_mod.restored("app")
+    assert r["result"] is True and r["changes"]["app"]["status"] == "restored", r["comment"]
+    assert calls.names() == ["plan", "restore", "plan", "restore"]

@@ -74,6 +74,11 @@ export interface ApplyInput {
   post: boolean;
   /** stop before any write (dry run callers never get here, this is a second guard) */
   dryRun?: false;
+  /**
+   * Applied to every diff apply computes itself (a created qube's, re-read once it exists, and the
+   * verification diff): drops the reach changes nobody approved (app/reach.ts, issue 14).
+   */
+  restrict?: (name: string, diff: SettingsDiff) => SettingsDiff;
 }
 
 export type QubeOutcomeStatus = 'restored' | 'failed' | 'skipped';
@@ -222,8 +227,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     }
   };
   await Promise.all(created.map(readCreated));
-  const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
-    diffSettings({
+  const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff => {
+    const diff = diffSettings({
       target: input.archived.get(name)!,
       current,
       skip: input.skip,
@@ -231,6 +236,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       overrides: new Map(Object.entries(runs.get(name)!.q.overrides)),
       targetNotes: input.archivedNotes[name],
     });
+    return input.restrict ? input.restrict(name, diff) : diff;
+  };
   const late: Array<[QubeRun, SettingsDiff['properties'][number]]> = [];
   for (const r of active()) {
     const q = r.q;
