@@ -12,6 +12,7 @@ import {
   isApproved,
   withholdFromDiff,
   type ClassifiedChange,
+  REACH_CLASSES,
   type ReachApproval,
   type ReachClass,
   type ReachContext,
@@ -105,7 +106,15 @@ export interface PlannedReach {
 export function planReach(full: RestorePlan, authority: ReachAuthority, globals: Record<string, string>): PlannedReach {
   const reachCtx: ReachContext = { globals };
   const split = splitPlan(full, authority.approvals, reachCtx);
-  const plan = split.applied;
+  // the planner's role warnings ("becomes a network provider (provides_network=True)") of withheld roles
+  const plan: RestorePlan = {
+    ...split.applied,
+    qubes: split.applied.qubes.map((q) => {
+      const held = new Set((split.withheld[q.name] ?? []).filter((c) => c.kind === 'property').map((c) => c.key));
+      if (held.size === 0) return q;
+      return { ...q, problems: q.problems.filter((p) => ![...held].some((k) => p.message.endsWith(`(${k}=True).`))) };
+    }),
+  };
   const skipped = new Set(plan.qubes.filter((q) => q.action === 'skip').map((q) => q.name));
   const toApply: RestorePlan = {
     ...plan,
@@ -173,7 +182,7 @@ export function approvalHint(needed: readonly ReachClass[], remote: boolean): st
 /** One error record per qube whose reach changes were withheld (the qube is not fully restored). */
 export function withheldErrors(split: SplitPlan, authority: ReachAuthority): ErrorRecord[] {
   return Object.entries(split.withheld).map(([qube, held]) => {
-    const classes = [...new Set(held.map((c) => c.reach).filter((c): c is ReachClass => c !== null))];
+    const classes = REACH_CLASSES.filter((k) => held.some((c) => c.reach === k));
     return {
       qube,
       kind: 'qubes-failed' as const,

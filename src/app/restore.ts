@@ -115,7 +115,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
               .join(' '),
           ),
         );
-      const errors = [...planErrors, ...failing, ...reach.errors];
+      // withheld reach changes are in the plan (per qube `withheld`); only the restore itself fails on them
+      const errors = [...planErrors, ...failing];
       return {
         exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
         result: { session, plan: reach.json, reach: reach.summary },
