@@ -115,6 +115,7 @@ test('--dry-run --json: the plan in the documented shape; class mismatch is repl
     '--dest',
     lab.sim.archiveUrl,
     '-u',
+    '--allow-reach=all',
     '--session',
     lab.session,
     'work',
@@ -129,7 +130,17 @@ test('--dry-run --json: the plan in the documented shape; class mismatch is repl
 test('interactive restore asks before overwriting; answering no changes nothing', async () => {
   const m = lab.mark();
   const no = await lab.cli(
-    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, 'work', 'vault'],
+    [
+      'restore',
+      '--dest',
+      lab.sim.archiveUrl,
+      '--no-qubes-post',
+      '--allow-reach=all',
+      '--session',
+      lab.session,
+      'work',
+      'vault',
+    ],
     { confirm: false },
   );
   assert.equal(no.code, 0, no.stderr);
@@ -147,7 +158,18 @@ test('interactive restore asks before overwriting; answering no changes nothing'
   assert.equal((await lab.client().listQubes()).find((q) => q.name === 'vault')!.klass, 'StandaloneVM');
 
   const yes = await lab.cli(
-    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, '--json', 'work', 'vault'],
+    [
+      'restore',
+      '--dest',
+      lab.sim.archiveUrl,
+      '--no-qubes-post',
+      '--allow-reach=all',
+      '--session',
+      lab.session,
+      '--json',
+      'work',
+      'vault',
+    ],
     { confirm: true },
   );
   assert.equal(yes.code, 0, `${yes.stderr}\n${yes.stdout}`);

@@ -43,13 +43,18 @@ function reachGranted(s: QubeSettings): string[] {
   return out;
 }
 
+/** `restore -u --json` with exactly these approvals (lab.restore approves every class). */
+function restore(args: string[]) {
+  return lab.cli(['restore', '--dest', lab.sim.archiveUrl, '-u', '--no-qubes-post', '--json', ...args]);
+}
+
 async function personal(): Promise<QubeSettings> {
   return (await lab.client().readQubeSettings(['personal'], { firewall: true })).get('personal')!;
 }
 
 /** Puts the live `personal` back to its state before the hostile session (approving everything). */
 async function putBack(): Promise<void> {
-  const r = await lab.restore(['--session', lab.session, '--allow-reach=all', 'personal']);
+  const r = await restore(['--session', lab.session, '--allow-reach=all', 'personal']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(reachGranted(await personal()), []);
 }
@@ -92,7 +97,7 @@ interface RestoreDoc {
 
 test('CLI, unauthenticated archive, unattended without a flag: refused (exit 9), nothing written', async () => {
   const m = lab.mark();
-  const r = await lab.restore(['--session', hostile, 'personal']);
+  const r = await restore(['--session', hostile, 'personal']);
   assert.equal(r.code, 9, r.stderr);
   assert.equal(r.json!.errors[0]!.kind, 'forbidden');
   assert.match(r.stderr, /not authenticated/);
@@ -101,7 +106,7 @@ test('CLI, unauthenticated archive, unattended without a flag: refused (exit 9),
 });
 
 test('CLI --dry-run --json lists reach changes apart from own changes, per qube, with why', async () => {
-  const r = await lab.restore(['--session', hostile, '--dry-run', 'personal']);
+  const r = await restore(['--session', hostile, '--dry-run', 'personal']);
   assert.equal(r.code, 0, r.stderr);
   const plan = (
     r.json!.result as {
@@ -161,7 +166,7 @@ test('CLI --dry-run --json lists reach changes apart from own changes, per qube,
 });
 
 test('CLI --trust-unauthenticated: own changes restored, reach withheld, exit 2, rerun: no write', async () => {
-  const r = await lab.restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
+  const r = await restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
   assert.equal(r.code, 2, r.stderr);
   const now = await personal();
   assert.equal(now.properties.label, 'red', 'own change applied');
@@ -178,14 +183,14 @@ test('CLI --trust-unauthenticated: own changes restored, reach withheld, exit 2,
   assert.match(r.stderr, /Error for VMs: personal/);
 
   const m = lab.mark();
-  const again = await lab.restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
+  const again = await restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
   assert.equal(again.code, 2, again.stderr);
   assert.deepEqual(writes(lab.callsSince(m)), [], 'an unchanged rerun makes no write');
   await putBack();
 });
 
 test('CLI --allow-reach=tags,gui: those classes applied, the rest withheld', async () => {
-  const r = await lab.restore(['--session', hostile, '--allow-reach=tags', '--allow-reach=gui', 'personal']);
+  const r = await restore(['--session', hostile, '--allow-reach=tags', '--allow-reach=gui', 'personal']);
   assert.equal(r.code, 2, r.stderr);
   const granted = reachGranted(await personal());
   assert.deepEqual(granted.sort(), ['guivm', 'tag admin', 'tag split-gpg-client']);
@@ -196,7 +201,7 @@ test('CLI --allow-reach=tags,gui: those classes applied, the rest withheld', asy
 
 test('CLI, a missing qube created from the hostile session: created without its reach settings', async () => {
   await removeQubeLikeQubesd(lab.sim, lab.client(), 'personal');
-  const r = await lab.restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
+  const r = await restore(['--session', hostile, '--trust-unauthenticated', 'personal']);
   assert.equal(r.code, 2, r.stderr);
   const doc = r.json!.result as RestoreDoc;
   const q = doc.qubes.find((x) => x.name === 'personal')!;
@@ -209,14 +214,14 @@ test('CLI, a missing qube created from the hostile session: created without its 
 });
 
 test('CLI --allow-reach=all from an unauthenticated archive: everything applied, exit 0', async () => {
-  const r = await lab.restore(['--session', hostile, '--allow-reach=all', 'personal']);
+  const r = await restore(['--session', hostile, '--allow-reach=all', 'personal']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(reachGranted(await personal()).length, 9);
   await putBack();
 });
 
 test('CLI --allow-reach with an unknown class: exit 9 before anything runs', async () => {
-  const r = await lab.restore(['--session', hostile, '--allow-reach=devices,root', 'personal']);
+  const r = await restore(['--session', hostile, '--allow-reach=devices,root', 'personal']);
   assert.equal(r.code, 9);
   assert.match(r.stderr, /Unknown reach class 'root'/);
 });
@@ -338,7 +343,7 @@ test('authenticated archive: a dom0 CLI run applies reach; rpc still only what i
     lab.cli([...args, '--profile', 'mgmt-restore'], { env: { WYNG_FAKE_SESSION_BUMP: '1' } });
   assert.equal((await run(['create', '-u', '--json'])).code, 0);
   // the hostile personal, backed up into the encrypted archive
-  const r0 = await lab.restore(['--session', hostile, '--allow-reach=all', 'personal']);
+  const r0 = await restore(['--session', hostile, '--allow-reach=all', 'personal']);
   assert.equal(r0.code, 0, r0.stderr);
   const b = await run(['backup', '-u', '--json', 'personal']);
   assert.equal(b.code, 0, b.stderr);

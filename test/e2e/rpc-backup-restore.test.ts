@@ -25,6 +25,8 @@ function setup(sim: Simulator): Record<string, string | undefined> {
       operations: [Backup, Restore, Status]
       restore_qubes: [work]
       callers: [mgmt]
+    restore:
+      trust_unauthenticated: true
 `,
     { mode: 0o600 },
   );

@@ -60,6 +60,7 @@ const restoreArgs = (sim: Simulator): string[] => [
   '--dest',
   sim.archiveUrl,
   '-u',
+  '--allow-reach=all',
   '--json',
   '--no-qubes-post',
   '--session',

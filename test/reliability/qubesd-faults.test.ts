@@ -56,6 +56,7 @@ async function restore(sim: Simulator, timeoutMs?: number): Promise<RunResult> {
       '--dest',
       sim.archiveUrl,
       '-u',
+      '--allow-reach=all',
       '--json',
       '--no-qubes-post',
       '--session',
