@@ -9,7 +9,7 @@
 // encrypted, authenticated archive (dom0 runs apply everything; rpc still only by profile).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
 import { FAKE_WYNG } from '../helpers/cli.ts';
@@ -303,6 +303,17 @@ test('rpc, trusted unauthenticated archive, no approval: reach withheld and repo
   assert.ok(res.withheld.personal!.length >= 9, JSON.stringify(res.withheld));
   // a remote caller is told the profile approval only
   assert.match(doc.errors.find((e) => e.qube === 'personal')?.message ?? JSON.stringify(doc.errors), /allow_reach/);
+  // the run report (what wyng.Status and `report` show) lists the withheld changes too
+  const dir = join(lab.sim.env.WYNG_QUBES_STATE_DIR!, 'reports');
+  const newest = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'))
+    .filter((t) => t.includes('"rpc"') && t.includes(hostile))
+    .pop();
+  assert.ok(newest, 'a report of the rpc restore');
+  const report = JSON.parse(newest) as { result: RestoreDoc; errors: Array<{ message: string }> };
+  assert.ok(report.result.withheld.personal!.some((c) => c.reach === 'devices'));
+  assert.ok(report.errors.some((e) => /reach change\(s\) withheld/.test(e.message)));
   await putBack();
 });
 
