@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'test/data/**', 'salt/**', 'rpm_spec/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.venv-salt/**', 'test/data/**', 'salt/**', 'rpm_spec/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildMetadataTar } from '../src/adapters/metadata/build.ts';
-import { startSimulator } from '../test/helpers/sim.ts';
+import { buildSandbox } from '../test/helpers/sim.ts';
 import { generateQubesXml } from './gen-qubes-xml.ts';
 import { emit, median } from './sim-bench.ts';
 
@@ -15,7 +15,7 @@ const N = 50;
 const scratch = mkdtempSync(join(tmpdir(), 'wq-bench-backup-'));
 const xmlPath = join(scratch, 'qubes.xml');
 writeFileSync(xmlPath, generateQubesXml(N + 5));
-const sim = await startSimulator({ qubesXml: xmlPath, volumeFileSize: 64 * 1024 });
+const sim = await buildSandbox({ qubesd: { qubesXml: xmlPath, volumeFileSize: 64 * 1024 } });
 try {
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u']);
   if (created.code !== 0) throw new Error(created.stderr);
@@ -48,7 +48,9 @@ try {
   const o = median(ours);
   const w = median(wyng);
   emit(
-    `backup of ${qubes} qubes: ours ${o.toFixed(0)} ms, (fake) Wyng ${w.toFixed(0)} ms, ${calls} Admin API calls (${(calls / qubes).toFixed(2)} per qube incl. the backup_timestamp write); metadata tar of a 1,000-domain qubes.xml: ${median(tarTimes).toFixed(1)} ms`,
+    `backup of ${qubes} qubes: ours ${o.toFixed(0)} ms, (fake) Wyng ${w.toFixed(0)} ms, ` +
+      `${calls} Admin API calls (${(calls / qubes).toFixed(2)} per qube incl. the backup_timestamp ` +
+      `write); metadata tar of a 1,000-domain qubes.xml: ${median(tarTimes).toFixed(1)} ms`,
     {
       backup50: {
         oursMs: Math.round(o),

@@ -9,14 +9,22 @@ const COLORS = ['0xcc0000', '0xf57900', '0xedd400', '0x73d216', '0x555555', '0x3
 function volumes(name: string, dir: string, template: string | undefined): string {
   const root =
     template === undefined
-      ? `<volume name="root" pool="varlibqubes" vid="${dir}/${name}/root" revisions_to_keep="1" rw="True" save_on_stop="True" snap_on_start="False" size="10737418240"/>`
-      : `<volume name="root" pool="varlibqubes" vid="${dir}/${name}/root" revisions_to_keep="1" rw="True" save_on_stop="False" snap_on_start="True" size="10737418240" source="vm-templates/${template}/root"/>`;
-  return `      <volume-config>
+      ? `<volume name="root" pool="varlibqubes" vid="${dir}/${name}/root" revisions_to_keep="1" ` +
+        `rw="True" save_on_stop="True" snap_on_start="False" size="10737418240"/>`
+      : `<volume name="root" pool="varlibqubes" vid="${dir}/${name}/root" revisions_to_keep="1" ` +
+        `rw="True" save_on_stop="False" snap_on_start="True" size="10737418240" ` +
+        `source="vm-templates/${template}/root"/>`;
+  return (
+    `      <volume-config>
         ${root}
-        <volume name="private" pool="varlibqubes" vid="${dir}/${name}/private" revisions_to_keep="1" rw="True" save_on_stop="True" snap_on_start="False" size="2147483648"/>
-        <volume name="volatile" pool="varlibqubes" vid="${dir}/${name}/volatile" revisions_to_keep="1" rw="True" save_on_stop="False" snap_on_start="False" size="10737418240"/>
-        <volume name="kernel" pool="linux-kernel" vid="6.6.63-1.qubes.fc37.x86_64" revisions_to_keep="0" rw="False" save_on_stop="False" snap_on_start="False"/>
-      </volume-config>\n`;
+        <volume name="private" pool="varlibqubes" vid="${dir}/${name}/private" ` +
+    `revisions_to_keep="1" rw="True" save_on_stop="True" snap_on_start="False" size="2147483648"/>
+        <volume name="volatile" pool="varlibqubes" vid="${dir}/${name}/volatile" ` +
+    `revisions_to_keep="1" rw="True" save_on_stop="False" snap_on_start="False" size="10737418240"/>
+        <volume name="kernel" pool="linux-kernel" vid="6.6.63-1.qubes.fc37.x86_64" ` +
+    `revisions_to_keep="0" rw="False" save_on_stop="False" snap_on_start="False"/>
+      </volume-config>\n`
+  );
 }
 
 function domain(
@@ -63,9 +71,11 @@ export function generateQubesXml(count: number): string {
   const parts: string[] = [];
   parts.push(`<?xml version='1.0' encoding='UTF-8'?>\n<qubes>\n  <labels>\n`);
   LABELS.forEach((l, i) => parts.push(`    <label id="label-${i + 1}" color="${COLORS[i]}">${l}</label>\n`));
-  parts.push(`  </labels>
+  parts.push(
+    `  </labels>
   <pools>
-    <pool name="varlibqubes" dir_path="/var/lib/qubes" driver="file-reflink" revisions_to_keep="1" ephemeral_volatile="False"/>
+    <pool name="varlibqubes" dir_path="/var/lib/qubes" driver="file-reflink" ` +
+      `revisions_to_keep="1" ephemeral_volatile="False"/>
     <pool name="linux-kernel" dir_path="/var/lib/qubes/vm-kernels" driver="linux-kernel"/>
   </pools>
   <properties>
@@ -84,7 +94,8 @@ export function generateQubesXml(count: number): string {
       <features/>
       <tags/>
       <devices class="pci"/>
-    </domain>\n`);
+    </domain>\n`,
+  );
   parts.push(
     domain(
       1,
@@ -111,7 +122,9 @@ export function generateQubesXml(count: number): string {
       {
         template: 'fedora-41',
         features: { servicevm: '1', 'service.clocksync': '1' },
-        devices: `<device backend-domain="dom0" id="00_03.0" mode="required" identity="0x1af4:0x1041::p020000"><option name="no-strict-reset">True</option></device>`,
+        devices:
+          `<device backend-domain="dom0" id="00_03.0" mode="required" ` +
+          `identity="0x1af4:0x1041::p020000"><option name="no-strict-reset">True</option></device>`,
       },
     ),
   );

@@ -1,24 +1,43 @@
 /**
  * Restore of 200 qubes' settings through the built bundle against the simulator, after their
  * settings were damaged: wall time, Admin API calls (per qube) and writes; then an unchanged
- * rerun (writes must be 0); then a one-qube restore, next to wyng-util-qubes' 68–73 calls
- * (../shared/conformance/qubesd/wyng-util-qubes-restore-calls.json).
+ * rerun (writes must be 0; it is also the unchanged restore check `restoreCheck200`); then a
+ * one-qube restore, next to wyng-util-qubes' calls read from the recording
+ * (test/data/qubesd/wyng-util-qubes-restore-calls.json). `oursMs`/`wyngMs` come from the
+ * restore result's `timing` and are null while the result has none.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
-import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../test/helpers/sim.ts';
 import { generateQubesXml } from './gen-qubes-xml.ts';
 import { emit } from './sim-bench.ts';
+import { readWuqCalls } from './targets.ts';
 
 const N = 200;
 const scratch = mkdtempSync(join(tmpdir(), 'wq-bench-restore-'));
 const xmlPath = join(scratch, 'qubes.xml');
 writeFileSync(xmlPath, generateQubesXml(N + 5));
-const sim: Simulator = await startSimulator({ qubesXml: xmlPath, volumeFileSize: 4096 });
+const sim: Sandbox = await buildSandbox({ qubesd: { qubesXml: xmlPath, volumeFileSize: 4096 } });
 
-async function restore(args: string[]): Promise<{ ms: number; calls: number; writes: number; qubes: number }> {
+interface Run {
+  ms: number;
+  calls: number;
+  writes: number;
+  qubes: number;
+  names: string[];
+  /** the result's own split of the time, when it has one (null until then) */
+  oursMs: number | null;
+  wyngMs: number | null;
+}
+
+function timing(result: unknown, key: 'oursMs' | 'wyngMs'): number | null {
+  const t = (result as { timing?: Record<string, unknown> } | null)?.timing?.[key];
+  return typeof t === 'number' && Number.isFinite(t) ? Math.round(t) : null;
+}
+
+async function restore(args: string[]): Promise<Run> {
   const before = sim.qubesd.callLog.length;
   const t0 = performance.now();
   // the bench archive is unencrypted: approve every reach class (issue 14) to restore everything
@@ -40,6 +59,9 @@ async function restore(args: string[]): Promise<{ ms: number; calls: number; wri
     calls: log.length,
     writes: log.filter((c) => c.writes).length,
     qubes: (r.json.result as { qubes: unknown[] }).qubes.length,
+    names: (r.json.result as { qubes: Array<{ name: string }> }).qubes.map((q) => q.name),
+    oursMs: timing(r.json.result, 'oursMs'),
+    wyngMs: timing(r.json.result, 'wyngMs'),
   };
 }
 
@@ -57,11 +79,16 @@ try {
   const one = names[names.length - 1]!;
   await client.setProperty(one, 'memory', 1234);
   const single = await restore(['--session', session, one]);
+  const wuq = readWuqCalls();
+  const changed = names.filter((q) => full.names.includes(q)).length; // restored qubes with a change
   emit(
     [
-      `restore of ${full.qubes} qubes (settings changed on ${names.length}): ${full.ms.toFixed(0)} ms incl. the (fake) Wyng receive, ${full.calls} Admin API calls (${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
+      `restore of ${full.qubes} qubes (settings changed on ${changed}): ${full.ms.toFixed(0)} ms ` +
+        `incl. the (fake) Wyng receive, ${full.calls} Admin API calls ` +
+        `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes`,
       `unchanged rerun: ${rerun.calls} calls, ${rerun.writes} writes`,
-      `one-qube restore: ${single.calls} calls, ${single.writes} writes (wyng-util-qubes: 68–73 calls)`,
+      `one-qube restore: ${single.calls} calls, ${single.writes} writes ` +
+        `(wyng-util-qubes, recorded: ${wuq.min}–${wuq.max} calls)`,
     ].join('\n'),
     {
       restore200: {
@@ -69,7 +96,11 @@ try {
         calls: full.calls,
         callsPerQube: Number((full.calls / full.qubes).toFixed(2)),
         writes: full.writes,
+        changed,
+        oursMs: full.oursMs,
+        wyngMs: full.wyngMs,
       },
+      restoreCheck200: { oursMs: rerun.oursMs, calls: rerun.calls },
       rerunWrites: rerun.writes,
       restore1: { calls: single.calls, writes: single.writes },
     },

@@ -34,7 +34,8 @@ try {
   }
   const ms = median(times);
   emit(
-    `settings read of ${qubes} qubes: median ${ms.toFixed(1)} ms, ${calls} Admin API calls (${(calls / qubes).toFixed(2)} per qube; features need one Get each, devices one call per class)`,
+    `settings read of ${qubes} qubes: median ${ms.toFixed(1)} ms, ${calls} Admin API calls ` +
+      `(${(calls / qubes).toFixed(2)} per qube; features need one Get each, devices one call per class)`,
     { settingsRead200: { ms: Number(ms.toFixed(1)), calls, callsPerQube: Number((calls / qubes).toFixed(2)) } },
   );
 } finally {

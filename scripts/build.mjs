@@ -1,19 +1,28 @@
 #!/usr/bin/env node
-// Builds ONE self-contained executable: dist/wyng-qubes.mjs (all dependencies bundled),
-// so dom0 needs nothing but `node` (>= 18.19).
+// Builds what the project ships, each entry one step below:
+//   dist/wyng-qubes.mjs   the CLI: ONE self-contained executable (all dependencies bundled), so dom0
+//                         needs nothing but `node` (>= 18.19); what the RPM installs
+//   dist/lib.mjs          the library (package.json "exports" "."): bundled, no side effects on import
+//   dist/lib.d.ts         its typings (a declaration tree under dist/types/, emitted by tsc)
+//   dist/test-hooks/wyng-qubes.mjs
+//                         the CLI WITH the test-only crash hook (src/core/test-hook.ts), for the
+//                         reliability suite only; every other build compiles the hook out
+//                         (__WYNG_QUBES_TEST_HOOKS__ = false), so nothing shipped carries it.
+// `node scripts/build.mjs --release` builds only what ships (no test-hooks bundle).
 import { build } from 'esbuild';
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeThirdPartyLicenses } from './third-party-licenses.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const outfile = join(root, 'dist', 'wyng-qubes.mjs');
-mkdirSync(dirname(outfile), { recursive: true });
+const release = process.argv.includes('--release');
 
-await build({
-  entryPoints: [join(root, 'src', 'main.ts')],
-  outfile,
+/** What every bundle shares. */
+const common = (testHooks) => ({
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -22,15 +31,82 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: 'none',
-  define: { __WYNG_QUBES_VERSION__: JSON.stringify(pkg.version) },
-  banner: {
-    // CommonJS dependencies inside an ESM bundle still call require() for node built-ins.
-    js: [
-      '#!/usr/bin/env node',
-      "import { createRequire as __wq_createRequire } from 'node:module';",
-      'const require = __wq_createRequire(import.meta.url);',
-    ].join('\n'),
+  define: {
+    __WYNG_QUBES_VERSION__: JSON.stringify(pkg.version),
+    __WYNG_QUBES_TEST_HOOKS__: JSON.stringify(testHooks),
   },
   logLevel: 'warning',
 });
-chmodSync(outfile, 0o755);
+
+// CommonJS dependencies inside an ESM bundle still call require() for node built-ins.
+const requireShim = [
+  "import { createRequire as __wq_createRequire } from 'node:module';",
+  'const require = __wq_createRequire(import.meta.url);',
+];
+
+/** The CLI: one executable file. */
+async function buildCli(outfile, { testHooks }) {
+  mkdirSync(dirname(outfile), { recursive: true });
+  await build({
+    ...common(testHooks),
+    entryPoints: [join(root, 'src', 'main.ts')],
+    outfile,
+    banner: { js: ['#!/usr/bin/env node', ...requireShim].join('\n') },
+  });
+  chmodSync(outfile, 0o755);
+}
+
+/** The library: src/index.ts, bundled; importing it only defines things. */
+async function buildLibrary() {
+  await build({
+    ...common(false),
+    entryPoints: [join(root, 'src', 'index.ts')],
+    outfile: join(dist, 'lib.mjs'),
+    banner: { js: requireShim.join('\n') },
+  });
+}
+
+/**
+ * The library's typings: tsc emits the declaration tree of src/index.ts into dist/types/
+ * (tsconfig.lib.json; incremental, its state in dist/.types.tsbuildinfo); the sources import
+ * with `.ts` extensions, which the declarations keep, so relative specifiers are rewritten to
+ * `.js` (what a consumer's resolver maps to `.d.ts`). Declarations of source files that no
+ * longer exist are removed. dist/lib.d.ts re-exports the tree's index.
+ */
+function buildTypings() {
+  const out = join(dist, 'types');
+  const buildInfo = join(dist, '.types.tsbuildinfo');
+  if (!existsSync(out)) rmSync(buildInfo, { force: true }); // tsc would not re-emit the missing tree
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const args = [
+    '-p',
+    join(root, 'tsconfig.lib.json'),
+    '--outDir',
+    out,
+    '--incremental',
+    '--tsBuildInfoFile',
+    buildInfo,
+  ];
+  execFileSync(process.execPath, [tsc, ...args], { stdio: 'inherit' });
+  const relativeTs = /((?:from|import)\s*\(?\s*['"])(\.{1,2}\/[^'"]*?)\.ts(['"])/g;
+  const walk = (dir, rel) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p, join(rel, e.name));
+      else if (!e.name.endsWith('.d.ts')) continue;
+      else if (!existsSync(join(root, 'src', rel, e.name.replace(/\.d\.ts$/, '.ts')))) rmSync(p);
+      else writeFileSync(p, readFileSync(p, 'utf8').replace(relativeTs, '$1$2.js$3'));
+    }
+  };
+  walk(out, '');
+  writeFileSync(join(dist, 'lib.d.ts'), "export * from './types/index.js';\n");
+}
+
+await buildCli(join(dist, 'wyng-qubes.mjs'), { testHooks: false });
+await buildLibrary();
+buildTypings();
+if (!release) await buildCli(join(dist, 'test-hooks', 'wyng-qubes.mjs'), { testHooks: true });
+else rmSync(join(dist, 'test-hooks'), { recursive: true, force: true });
+
+// The licences of the npm packages inside the bundle (dist/THIRD-PARTY-LICENSES, RPM Provides).
+await writeThirdPartyLicenses({ root });

@@ -60,8 +60,13 @@ def main():
     spec = importlib.util.spec_from_file_location("wyng_qubes", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    env = {k: v for k, v in os.environ.items() if k.startswith("WYNG_QUBES_")}
-    config = {"wyng_qubes:bin": bundle, "wyng_qubes:env": env, "wyng_qubes:node": os.environ.get("DEMO_NODE") or shutil.which("node")}
+    # the locations only: test-only WYNG_QUBES_TEST_* (e.g. the test runner's) are never configuration
+    env = {k: v for k, v in os.environ.items() if k.startswith("WYNG_QUBES_") and not k.startswith("WYNG_QUBES_TEST_")}
+    config = {
+        "wyng_qubes:bin": bundle,
+        "wyng_qubes:env": env,
+        "wyng_qubes:node": os.environ.get("DEMO_NODE") or shutil.which("node"),
+    }
     mod.__salt__ = {"cmd.run_all": run_all, "config.get": lambda key, default=None: config.get(key, default)}
     mod.__opts__ = {"test": False}
     mod.__pillar__ = {}

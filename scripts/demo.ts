@@ -1,21 +1,22 @@
 /**
  * `npm run demo`: the whole story of wyng-qubes on any Linux machine, against the simulator
- * (a fake qubesd seeded with a realistic qubes.xml of 11 qubes — a template, sys-net with a PCI
- * device, sys-firewall, a disposable template and a named disposable, app qubes in two pools,
- * a standalone — and the fake Wyng, everything in a temp dir):
+ * (a fake qubesd seeded with a realistic qubes.xml — a template, sys-net with a PCI device,
+ * sys-firewall, a disposable template and a named disposable, app qubes in two pools, a
+ * standalone — and the fake Wyng, everything in a temp dir):
  *   back up → damage (remove qubes, change properties/features/tags/firewall, swap a template)
  *   → restore --dry-run → restore → check every setting and every volume byte
  *   → one qrexec-style call (the RPC entry point with a profile) → one Salt-style call.
- * Exits 0 only when everything matched.
+ * Exits 0 only when everything matched. Every number it prints is measured in this run (read
+ * from the simulator or from the tool's JSON), except wyng-util-qubes' call count, which is
+ * labelled as recorded and read from its recording (test/data/qubesd/wyng-util-qubes-restore-calls.json).
  */
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../src/adapters/qubesd/index.ts';
-import type { QubeSettings } from '../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../src/core/qubes/properties.ts';
+import { comparable } from '../test/helpers/settings.ts';
 import { BUNDLE, ROOT } from '../test/helpers/cli.ts';
-import { startSimulator, type Simulator } from '../test/helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../test/helpers/sim.ts';
 
 const started = Date.now();
 const problems: string[] = [];
@@ -23,24 +24,25 @@ const out = (s = ''): void => void process.stdout.write(`${s}\n`);
 const step = (title: string): void => out(`\n━━ ${title}`);
 const keepDir = process.argv.includes('--keep');
 
-function comparable(s: QubeSettings): string {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return JSON.stringify({
-    ...s,
-    properties: Object.fromEntries(Object.entries(props).sort()),
-    tags: [...s.tags].sort(),
-  });
+/** wyng-util-qubes 0.9's Admin API calls per restored qube, as recorded against the real qubesd. */
+function recordedUtilCalls(): string {
+  const file = join(ROOT, 'test', 'data', 'qubesd', 'wyng-util-qubes-restore-calls.json');
+  if (!existsSync(file)) return 'wyng-util-qubes: no recorded figure (test/data/qubesd/ is missing)';
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { runs: Array<{ calls: unknown[] }> };
+  const counts = doc.runs.map((r) => r.calls.length);
+  const range =
+    Math.min(...counts) === Math.max(...counts) ? `${counts[0]}` : `${Math.min(...counts)}–${Math.max(...counts)}`;
+  return `wyng-util-qubes 0.9: ${range} calls per qube (recorded: ${counts.length} restores of one qube each)`;
 }
 
-async function cli(sim: Simulator, args: string[], what: string): Promise<Record<string, unknown>> {
+async function cli(sim: Sandbox, args: string[], what: string): Promise<Record<string, unknown>> {
   const r = await sim.run([...args, '--json']);
   if (!r.json) throw new Error(`${what}: no JSON (exit ${r.code}): ${r.stderr.slice(-800)}`);
   if (r.code !== 0) problems.push(`${what} exited ${r.code}: ${r.json.errors.map((e) => e.message).join('; ')}`);
   return r.json.result as Record<string, unknown>;
 }
 
-const sim = await startSimulator({ keep: keepDir });
+const sim = await buildSandbox({ keep: keepDir });
 try {
   const client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
   const qubes = (await client.listQubes()).filter((q) => q.klass !== 'AdminVM');
@@ -75,15 +77,19 @@ try {
   };
   const session = backup.session;
   out(
-    `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings (qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`,
+    `session ${session}: ${backup.qubes.filter((q) => q.status === 'ok').length} qubes, ` +
+      `${backup.qubes.reduce((n, q) => n + q.volumes.length, 0)} volumes + the settings ` +
+      `(qubes.xml, firewall, notes) in ${backup.seconds.toFixed(1)} s`,
   );
 
   step('2. damage the system');
+  // what the simulator holds now, so the damage is described with measured values
+  const prop = (qube: string, name: string): string => String(before.get(qube)?.properties[name] ?? '(default)');
   const damage: Array<[string, () => Promise<void>]> = [
     ['remove qube personal', () => client.removeQube('personal')],
     ['remove qube vault', () => client.removeQube('vault')],
     [
-      'work: memory 400 → 1234, label blue → green',
+      `work: memory ${prop('work', 'memory')} → 1234, label ${prop('work', 'label')} → green`,
       async () => {
         await client.setProperty('work', 'memory', 1234);
         await client.setProperty('work', 'label', 'green');
@@ -104,7 +110,7 @@ try {
       },
     ],
     [
-      'work-clone: swap its template to a new template fedora-42',
+      `work-clone: swap its template ${prop('work-clone', 'template')} for a new template fedora-42`,
       async () => {
         await client.createQube({ klass: 'TemplateVM', name: 'fedora-42', label: 'black' });
         await client.setProperty('work-clone', 'template', 'fedora-42');
@@ -146,12 +152,15 @@ try {
   };
   for (const q of restore.qubes)
     out(
-      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)${q.error ? ` — ${q.error}` : ''}`,
+      `  ${q.status === 'restored' ? '✓' : '✗'} ${q.name}: ${q.status}, ${q.changes} change(s)` +
+        `${q.error ? ` — ${q.error}` : ''}`,
     );
   const calls = sim.qubesd.callLog.slice(callsBefore);
   out(
-    `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s (wyng-util-qubes: 68–73 calls per qube)`,
+    `  ${restore.adminApi.calls} Admin API calls (${restore.adminApi.reads} reads, ` +
+      `${restore.adminApi.writes} writes) for ${restore.qubes.length} qubes in ${restore.seconds.toFixed(1)} s`,
   );
+  out(`  (${recordedUtilCalls()})`);
   if (calls.length !== restore.adminApi.calls)
     problems.push(`call count mismatch: fake saw ${calls.length}, tool reported ${restore.adminApi.calls}`);
 
@@ -163,7 +172,8 @@ try {
   let settingsOk = 0;
   for (const q of qubes) {
     if (q.klass === 'DispVM') continue; // named disposables are restored only with --include-disposable=on
-    if (comparable(after.get(q.name)!) === comparable(before.get(q.name)!)) settingsOk += 1;
+    if (JSON.stringify(comparable(after.get(q.name))) === JSON.stringify(comparable(before.get(q.name))))
+      settingsOk += 1;
     else problems.push(`settings of ${q.name} differ after the restore`);
   }
   let bytesOk = 0;
@@ -188,7 +198,8 @@ try {
   mkdirSync(sim.env.WYNG_QUBES_CONFIG_DIR!, { recursive: true });
   writeFileSync(
     join(sim.env.WYNG_QUBES_CONFIG_DIR!, 'profiles.yaml'),
-    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    remote:\n      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n`,
+    `profiles:\n  demo:\n    dest: ${sim.archiveUrl}\n    qubes: [${names.join(', ')}]\n    remote:\n` +
+      '      operations: [List, Restore]\n      restore_qubes: [work]\n      callers: [mgmt]\n',
     { mode: 0o600 },
   );
   const rpc = await sim.run(['rpc', 'wyng.List'], {
@@ -215,7 +226,8 @@ try {
   });
   const refusedDoc = JSON.parse(refused.stdout) as { ok: boolean; errors: Array<{ message: string }> };
   out(
-    `  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ${refusedDoc.errors[0]?.message ?? ''}`,
+    `  wyng.Restore of 'vault' (not allowed by the profile): exit ${refused.code}, ` +
+      `${refusedDoc.errors[0]?.message ?? ''}`,
   );
   if (refusedDoc.ok) problems.push('the profile did not refuse a restore of vault');
 
@@ -246,7 +258,9 @@ try {
 
   step('report');
   out(
-    `  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes with ${restore.adminApi.writes} writes`,
+    `  backed up ${names.length} qubes in session ${session}; damaged ${damage.length} things; ` +
+      `restored ${restore.qubes.filter((q) => q.status === 'restored').length} qubes ` +
+      `with ${restore.adminApi.writes} writes`,
   );
   out(`  total time ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (problems.length === 0) out('\nRESULT: everything matched.');

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs node's built-in test runner (with the tsx loader) over every *.test.ts file below the
-// given directories. Node 20's `--test` does not expand globs itself, hence this small walker.
+// given directories (or the given test files). Node 20's `--test` does not expand globs itself,
+// hence this small walker.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -14,7 +15,11 @@ function walk(dir) {
     else if (name.endsWith('.test.ts')) files.push(relative(process.cwd(), path));
   }
 }
-for (const d of dirs) if (existsSync(d)) walk(d);
+for (const d of dirs) {
+  if (!existsSync(d)) continue;
+  if (statSync(d).isDirectory()) walk(d);
+  else if (d.endsWith('.test.ts')) files.push(d);
+}
 if (files.length === 0) {
   console.error(`no test files found under: ${dirs.join(' ')}`);
   process.exit(1);

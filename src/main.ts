@@ -1,3 +1,4 @@
+import './require-node.ts';
 import { runCli } from './cli/program.ts';
 import { nodeIo } from './cli/node-io.ts';
 

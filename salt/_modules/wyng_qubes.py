@@ -79,6 +79,13 @@ OPTIONS = {
     "trust_unauthenticated": ("flag", "--trust-unauthenticated"),
     "all_before": ("flag", "--all-before"),
     "all": ("flag", "--all"),
+    "expect_plan": ("value", "--expect-plan"),
+    "allow_rollback": ("flag", "--allow-rollback"),
+    "as": ("value", "--as"),
+    "rename_conflicting": ("flag", "--rename-conflicting"),
+    "ignore_space": ("flag", "--ignore-space"),
+    "dom0_home": ("flag", "--dom0-home"),
+    "dom0_user": ("value", "--dom0-user"),
 }
 
 _COMMON = ("profile", "dest", "authmin", "wyng", "meta_dir", "wyngopt")
@@ -94,6 +101,11 @@ _RESTORE = _COMMON + (
     "ignore_missing",
     "allow_reach",
     "trust_unauthenticated",
+    "allow_rollback",
+    "expect_plan",
+    "as",
+    "rename_conflicting",
+    "ignore_space",
 )
 
 # The options each CLI command takes (README "Usage"); anything else is a typo in a
@@ -109,6 +121,9 @@ ALLOWED = {
         "autoprune",
         "remap",
         "no_auto_rename",
+        "ignore_space",
+        "dom0_home",
+        "dom0_user",
     ),
     "restore": _RESTORE,
     "verify": _COMMON + ("session",),
@@ -121,7 +136,7 @@ REMOTE_OPERATIONS = {"list": "List", "backup": "Backup", "restore": "Restore", "
 REMOTE_ALLOWED = {
     "list": ("profile", "session", "include_disposable"),
     "backup": ("profile", "exclude"),
-    "restore": ("profile", "session", "exclude", "include_disposable"),
+    "restore": ("profile", "session", "exclude", "include_disposable", "expect_plan", "as"),
     "verify": ("profile", "session"),
     "prune": ("profile", "session"),
 }
@@ -419,7 +434,8 @@ def backup(qubes=None, profile=None, dest=None, timeout=None, **kwargs):
     Back up qubes into one new Wyng session (``wyng-qubes backup --json``).
 
     Options: ``includes``, ``exclude``, ``dedup``, ``check_after_send``, ``autoprune``,
-    ``remap``, ``no_auto_rename``, ``authmin``, ``wyng``, ``meta_dir``, ``wyngopt``.
+    ``remap``, ``no_auto_rename``, ``authmin``, ``wyng``, ``meta_dir``, ``wyngopt``,
+    ``dom0_home`` / ``dom0_user`` (add dom0's home), ``ignore_space`` (past the space pre-flight).
 
     CLI Example:
 
@@ -441,6 +457,10 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
     ``meta_dir``, ``wyngopt``, ``allow_reach`` (reach classes applied: devices, network, gui,
     tags, features, class, all), ``trust_unauthenticated`` (restore from an archive Wyng does
     not authenticate; its reach changes stay withheld unless approved).
+    ``meta_dir``, ``wyngopt``, ``allow_rollback`` (restore qubes older than dom0's backup
+    record), ``expect_plan`` (a plan digest from ``plan``: refuse unless the plan is unchanged),
+    ``as`` (restore the one qube alongside under this name), ``rename_conflicting``,
+    ``ignore_space`` (go on although the space pre-flight refuses).
 
     CLI Example:
 

@@ -145,6 +145,7 @@ _PLAN_OPTIONS = (
     "ignore_missing",
     "allow_reach",
     "trust_unauthenticated",
+    "allow_rollback",
 )
 _CONTEXT_KEY = "wyng_qubes.restored.plans"
 
@@ -241,7 +242,16 @@ def restored(
 
     All ``restored`` states of one state run with the same options share one plan (one
     archive listing and metadata receive per run, kept in ``__context__``); a state with
-    nothing to do starts no further Wyng process.
+    nothing to do starts no further Wyng process. A state that restores binds the restore to
+    that plan (``expect_plan``: the qube's digest from the plan): if the archived metadata or
+    the qube's live state changed in between, the tool refuses and the state fails, nothing
+    written. The restore receives the metadata again (a separate process), but can only
+    apply exactly the planned state.
+
+    as
+        Restore ``name`` alongside, as a new qube of this name (``wyng-qubes restore --as``):
+        the live ``name`` is not touched; the state is about the copy (it exists = nothing to
+        do under ``only_if_missing``).
 
     Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
     ``ignore_missing``, ``no_qubes_post``, ``wyng``, ``allow_reach``, ``trust_unauthenticated``, ...).
@@ -252,15 +262,21 @@ def restored(
     """
     ret = _ret(name)
     opts = _select(profile, dest, kwargs)
+    # `as`: the state is about the copy; an existing copy is the tool's "already exists" refusal
+    target = opts.get("as") or name
     plan_doc, plan_error = _shared_plan(name, {**opts, "session": session})
     if not ((plan_doc or {}).get("result") or {}).get("plan"):
+        if target != name and only_if_missing and f"'{target}' already exists" in str(plan_error):
+            ret["result"] = True
+            ret["comment"] = f"{target} exists; not restored (only_if_missing is set)"
+            return ret
         ret["comment"] = f"Planning the restore of {name} failed: {plan_error}"
         return ret
 
-    entry = _plan_entry(plan_doc, name)
+    entry = _plan_entry(plan_doc, target)
     chosen = (plan_doc.get("result") or {}).get("session") or session
     if entry is None:
-        ret["comment"] = plan_error or f"The restore plan of session {chosen} has no entry for {name}"
+        ret["comment"] = plan_error or f"The restore plan of session {chosen} has no entry for {target}"
         return ret
     action = entry.get("action")
 
@@ -271,7 +287,7 @@ def restored(
         return ret
     if only_if_missing and action != "create":
         ret["result"] = True
-        ret["comment"] = f"{name} exists; not restored (only_if_missing is set)"
+        ret["comment"] = f"{target} exists; not restored (only_if_missing is set)"
         return ret
     withheld = [w for w in entry.get("withheld") or [] if isinstance(w, dict)]
     if withheld and not _differs(entry) and action == "overwrite":
@@ -286,44 +302,50 @@ def restored(
         return ret
     if not _differs(entry):
         ret["result"] = True
-        ret["comment"] = f"{name} already matches session {chosen}"
+        ret["comment"] = f"{target} already matches session {chosen}"
         return ret
 
     would = _would_change(entry, chosen)
     verb = "created" if action == "create" else "restored"
     if entry.get("fails"):
-        ret["comment"] = f"{name} cannot be restored from session {chosen}: {problems}"
+        ret["comment"] = f"{target} cannot be restored from session {chosen}: {problems}"
         return ret
     if __opts__["test"]:
         ret["result"] = None
-        ret["changes"] = {name: would}
-        ret["comment"] = f"{name} would be {verb} from session {chosen}"
+        ret["changes"] = {target: would}
+        ret["comment"] = f"{target} would be {verb} from session {chosen}"
         if problems:
             ret["comment"] += f"; {problems}"
         return ret
 
+    # Bound to the plan judged above (issue 14): the tool refuses (exit 9, nothing written) when
+    # the archived metadata or the live state differ from what was planned. The session stays as
+    # the state gave it, so the tool's rollback check sees "newest" as such; the digest covers
+    # the session the plan chose.
+    digest = ((plan_doc.get("result") or {}).get("qubeDigests") or {}).get(name)
+    bound = {"expect_plan": digest, "session": session} if digest else {"session": chosen}
     try:
-        doc = __salt__["wyng_qubes.restore"](qubes=[name], session=chosen, **opts)
+        doc = __salt__["wyng_qubes.restore"](qubes=[name], **bound, **opts)
     except (CommandExecutionError, SaltInvocationError) as exc:
         ret["comment"] = f"Restoring {name} from session {chosen} failed: {exc}"
         return ret
 
     outcome = None
     for q in (doc.get("result") or {}).get("qubes") or []:
-        if isinstance(q, dict) and q.get("name") == name:
+        if isinstance(q, dict) and q.get("name") == target:
             outcome = q
     status = (outcome or {}).get("status")
     if status != "restored":
         ret["result"] = status == "skipped"
         reason = (outcome or {}).get("error") or f"status {status!r}"
-        ret["comment"] = f"{name} was not restored from session {chosen}: {reason}"
+        ret["comment"] = f"{target} was not restored from session {chosen}: {reason}"
         return ret
     would["status"] = status
     if "changes" in outcome:
         would["settings_changed"] = outcome["changes"]
     ret["result"] = True
-    ret["changes"] = {name: would}
-    ret["comment"] = f"{name} {verb} from session {chosen}"
+    ret["changes"] = {target: would}
+    ret["comment"] = f"{target} {verb} from session {chosen}"
     return ret
 
 

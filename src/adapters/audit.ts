@@ -16,6 +16,10 @@ export interface AuditRecord {
   stage: 'entry' | 'privileged' | 'in-process';
   /** The first error's kind and message, when there was one. */
   error?: { kind: string; message: string };
+  /** The reference id the caller got with a generic error (details here and in the dom0 log). */
+  ref?: string;
+  /** The privileged part: the user sudo ran it for (SUDO_USER). */
+  sudoUser?: string;
 }
 
 export const AUDIT_FILE = 'audit.log';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml';
 import { WqError } from '../core/errors.ts';
+import { printable } from '../core/names.ts';
 import {
   formatProblem,
   validateProfilesDocument,
@@ -122,12 +123,27 @@ export function loadProfiles(configDir: string): ProfilesFile {
   return { file: r.file, profiles: r.profiles };
 }
 
-/** One profile by name; unknown names are a `config` error. */
+/**
+ * One profile by name. Validated per profile: a problem of another profile does not stop this
+ * one; a problem of this one (or of the whole file) is a `config` error naming profile and field;
+ * unknown names are a `config` error.
+ */
 export function loadProfile(configDir: string, name: string): { file: string; profile: Profile } {
-  const all = loadProfiles(configDir);
-  const profile = Object.hasOwn(all.profiles, name) ? all.profiles[name] : undefined;
-  if (profile === undefined) throw new WqError('config', `Unknown profile '${name}' (not in ${all.file}).`);
-  return { file: all.file, profile };
+  const r = readProfiles(configDir);
+  if (!r.exists) throw new WqError('config', `No profiles file: '${r.file}' does not exist.`);
+  const fileWide = r.problems.filter((p) => p.profile === undefined);
+  if (fileWide.length > 0) {
+    throw new WqError('config', `Invalid profiles file: ${fileWide.map((p) => formatProblem(r.file, p)).join('; ')}`);
+  }
+  const own = r.problems.filter((p) => p.profile === name);
+  if (own.length > 0) {
+    const shown = own.slice(0, 5).map((p) => formatProblem(r.file, p));
+    const more = own.length > 5 ? ` (and ${own.length - 5} more)` : '';
+    throw new WqError('config', `Profile '${name}' cannot be used: ${shown.join('; ')}${more}`);
+  }
+  const profile = Object.hasOwn(r.profiles, name) ? r.profiles[name] : undefined;
+  if (profile === undefined) throw new WqError('config', `Unknown profile '${printable(name)}' (not in ${r.file}).`);
+  return { file: r.file, profile };
 }
 
 function stripNewline(text: string): string {

@@ -71,12 +71,34 @@ export function readDropinSchedule(settings: SystemdSettings, profile: string): 
   return values.at(-1);
 }
 
+/** The drop-in's text, undefined when there is none (kept by `schedule enable` to undo its change). */
+export function readDropin(settings: SystemdSettings, profile: string): string | undefined {
+  try {
+    return readFileSync(dropinPath(settings, profile), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Puts back the drop-in `readDropin` returned (none: removes it and its empty directory). */
+export function restoreDropin(settings: SystemdSettings, profile: string, previous: string | undefined): void {
+  if (previous === undefined) {
+    removeDropin(settings, profile);
+    return;
+  }
+  writeDropinText(settings, profile, previous);
+}
+
 export function writeDropin(settings: SystemdSettings, profile: string, schedule: string): string {
+  return writeDropinText(settings, profile, dropinText(profile, schedule));
+}
+
+function writeDropinText(settings: SystemdSettings, profile: string, text: string): string {
   const path = dropinPath(settings, profile);
   const dir = join(settings.unitDir, `${timerUnit(profile)}.d`);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
-    writeFileAtomic(path, dropinText(profile, schedule), { mode: 0o644 });
+    writeFileAtomic(path, text, { mode: 0o644 });
   } catch (err) {
     throw new WqError('config', `Cannot write the schedule drop-in '${path}': ${(err as Error).message}`);
   }

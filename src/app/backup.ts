@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
@@ -6,15 +8,23 @@ import { METADATA_VOLUME } from '../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
-  sessionIdAt,
+  waitPastSession,
   settleSend,
   volumeKindsFor,
   type QubeVolumesForBackup,
 } from '../core/backup/plan.ts';
+import { backupEstimate, mib, type BackupVolumePreview } from '../core/dry-run.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
+import { interruptedBackup, interruptedBackupLines } from '../core/interrupted.ts';
+import { sha256Hex } from '../core/restore/plan-digest.ts';
+import { backupSummaryLine } from '../core/summary-text.ts';
 import { crashPoint } from '../core/test-hook.ts';
-import type { AppContext, QubesSystem, UseCase } from './ports.ts';
+import { backupSpace } from './space.ts';
+import { prepareHomeImport } from './dom0-home.ts';
+import type { TargetSpace } from '../core/space.ts';
+import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
+import { progress, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface BackupQubeResult {
@@ -31,13 +41,14 @@ export interface BackupResult {
   seconds: number;
   /** Split of the wall time: Wyng's processes (list, send, list, arch-check) vs everything else. */
   timing: { wyngMs: number; oursMs: number };
+  /** the space pre-flight at a `file:` destination (empty for other destinations) */
+  space: TargetSpace[];
+  /** --dom0-home: whose home, how many entries, whether the new session holds it */
+  dom0Home?: { user: string; entries: number; stored: boolean };
 }
 
-type ProgressEvent = Record<string, string | number | boolean | null>;
-
-function progress(ctx: AppContext, event: ProgressEvent): void {
-  if (ctx.options.progress === 'json')
-    ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+function homeStored(after: Record<string, string[]> | undefined, volume: string, session: string | null): boolean {
+  return session !== null && (after?.[volume] ?? []).includes(session);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -60,13 +71,25 @@ export const backupUseCase: UseCase = async (ctx) => {
     );
     const selection = selectForBackup(liveQubes, ctx.args, o.includes, o.exclude);
     const results = new Map<string, BackupQubeResult>();
+    // A named qube that does not exist is an error (unlike wyng-util-qubes 0.9, which skips it: README
+    // "Compatibility"): a typo in a profile must not pass as a successful backup.
+    const missing: ErrorRecord[] = [];
     for (const s of selection.skipped) {
+      if (s.reason === 'no such qube') {
+        missing.push(qubeFailure(s.name, `No such qube '${s.name}'.`));
+        results.set(s.name, { name: s.name, status: 'failed', volumes: [], error: 'no such qube' });
+        continue;
+      }
       ctx.say(`Skipping ${s.name} (${s.reason})`);
       results.set(s.name, { name: s.name, status: 'skipped', volumes: [], error: s.reason });
     }
+    if (selection.selected.length === 0 && missing.length > 0) {
+      const result = { session: null, qubes: [...results.values()], seconds: (Date.now() - started) / 1000 };
+      return failedQubesOutcome(ctx, result, missing);
+    }
     if (selection.selected.length === 0) throw new WqError('selection', 'Please supply a list of Qubes VMs to backup.');
     ctx.say(`\nSelected for backup:\n ${selection.selected.join(', ')}`);
-    progress(ctx, { event: 'selected', qubes: selection.selected.join(',') });
+    progress(ctx, { event: 'selected', qubes: selection.selected });
 
     const byName = new Map(liveQubes.map((q) => [q.name, q]));
     const running = selection.selected.filter(
@@ -111,33 +134,46 @@ export const backupUseCase: UseCase = async (ctx) => {
       );
     }
 
+    if (o.dryRun) {
+      const archived = new Set(Object.keys(model.volumeSessions));
+      return backupDryRun(ctx, volumeQubes, plan.volumes, results, missing, archived);
+    }
+
     const tarPath = join(tmpDir, 'qubes-metadata.tgz');
     const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
+    // --dom0-home: the home's tar, imported next to the metadata (app/dom0-home.ts)
+    const home = await prepareHomeImport(ctx, tmpDir);
+    // space pre-flight for a local destination (core/space.ts)
+    const space = await backupSpace(ctx, live, plan.volumes, new Set(Object.keys(model.volumeSessions)), [
+      tarPath,
+      ...(home ? [home.tarPath] : []),
+    ]);
+
     // Wyng names sessions by the second (local time); two sends in one second collide.
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
-    for (let i = 0; i < 10 && newest !== undefined && sessionIdAt(new Date()) === newest; i += 1) await sleep(200);
+    await waitPastSession(newest, { now: () => new Date(), sleep });
 
+    const metadataSha256 = sha256Hex(readFileSync(tarPath));
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const passthrough = !(o.json && o.progress === 'json');
-    let index = 0;
+    const { onVolume, passthrough } = volumeProgress(ctx, total);
     crashPoint('backup:before-send');
-    const send = await wyng.send({
-      workDir: tmpDir,
-      localFrom: plan.localFrom,
-      metadataTar: tarPath,
-      autoprune: o.autoprune,
-      remap: o.remap,
-      dedup: o.dedup,
-      passthrough,
-      onVolume:
-        o.progress === 'json'
-          ? (name) => progress(ctx, { event: 'volume', name, index: (index += 1), total })
-          : undefined,
-    });
+    const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
+      wyng.send({
+        workDir: tmpDir,
+        localFrom: plan.localFrom,
+        metadataTar: tarPath,
+        autoprune: o.autoprune,
+        remap: o.remap,
+        dedup: o.dedup,
+        ...(home ? { imports: [[home.volume, home.tarPath] as const] } : {}),
+        passthrough,
+        onVolume,
+      }),
+    );
     crashPoint('backup:after-send');
 
     // The archive after the send is the truth about what was stored (see settleSend).
@@ -166,7 +202,7 @@ export const backupUseCase: UseCase = async (ctx) => {
       );
     }
 
-    const errors: ErrorRecord[] = [];
+    const errors: ErrorRecord[] = [...missing];
     for (const name of selection.selected) {
       const vols = outcome.volumes.filter((v) => v.volume.qube === name);
       const why = [
@@ -183,6 +219,20 @@ export const backupUseCase: UseCase = async (ctx) => {
         results.set(name, { name, status: 'failed', volumes, error });
       } else {
         results.set(name, { name, status: 'ok', volumes });
+      }
+    }
+
+    // dom0's own record of what it sent (rollback detection on restore, issue 14 §5)
+    if (session !== null && outcome.metadataStored) {
+      try {
+        recordBackupSession(ctx.config.stateDir, model.url, session, {
+          qubes: [...results.values()].filter((r) => r.status === 'ok').map((r) => r.name),
+          volumes: outcome.volumes.filter((v) => v.failure === undefined).map((v) => v.name),
+          metadataSha256,
+          recordedAt: new Date().toISOString(),
+        });
+      } catch (err) {
+        ctx.warn(`Could not update dom0's backup record: ${(err as Error).message}`);
       }
     }
 
@@ -219,13 +269,18 @@ export const backupUseCase: UseCase = async (ctx) => {
       ...(mb !== undefined ? { bytesSent: mb * WYNG_MB } : {}),
       seconds: elapsedMs / 1000,
       timing: { wyngMs, oursMs: Math.max(0, elapsedMs - wyngMs) },
+      space,
+      ...(home
+        ? { dom0Home: { user: home.user, entries: home.entries, stored: homeStored(after, home.volume, session) } }
+        : {}),
     };
+    if (home && !result.dom0Home!.stored) {
+      errors.push({ kind: 'qubes-failed', message: `Wyng did not store the dom0 home of ${home.user}.` });
+      ctx.warn(`Wyng did not store the dom0 home of ${home.user}.`);
+    }
     const ok = result.qubes.filter((q) => q.status === 'ok').length;
     const stored = outcome.volumes.filter((v) => v.failure === undefined).length + (outcome.metadataStored ? 1 : 0);
-    ctx.say(
-      `\nSession ${session ?? '(unknown)'}: ${ok} qube(s), ${stored} volume(s)` +
-        `${mb !== undefined ? `, ${mb} MiB sent` : ''} in ${result.seconds.toFixed(1)} s.`,
-    );
+    ctx.say(backupSummaryLine({ session, qubes: ok, volumes: stored, mibSent: mb, seconds: result.seconds }));
     progress(ctx, { event: 'done', session, ok: errors.length === 0 && checkError === undefined });
     if (checkError !== undefined) {
       const out = errors.length > 0 ? failedQubesOutcome(ctx, result, errors) : { exitCode: 0, result, errors };
@@ -235,3 +290,89 @@ export const backupUseCase: UseCase = async (ctx) => {
     return failedQubesOutcome(ctx, result, errors);
   });
 };
+
+/** `backup --dry-run`: the qubes, their volumes and an estimate of the data to send (core/dry-run.ts); no send. */
+function backupDryRun(
+  ctx: AppContext,
+  qubes: readonly QubeVolumesForBackup[],
+  volumes: ReadonlyArray<{ qube: string; kind: 'private' | 'root'; archive: string; pool: string }>,
+  results: Map<string, BackupQubeResult>,
+  missing: ErrorRecord[],
+  archived: ReadonlySet<string>,
+): UseCaseOutcome {
+  const preview: BackupVolumePreview[] = volumes.map((v) => ({
+    qube: v.qube,
+    volume: v.archive,
+    pool: v.pool,
+    bytes: qubes.find((q) => q.name === v.qube)?.volumes[v.kind]?.usage ?? null,
+    incremental: archived.has(v.archive),
+  }));
+  const estimate = backupEstimate(preview);
+  ctx.say('\nDry run: backup would send these volumes and the Qubes metadata in one session (nothing changed):');
+  for (const v of preview) {
+    const size = v.bytes === null ? 'size unknown' : mib(v.bytes);
+    ctx.say(`  ${v.qube}: ${v.volume} (${v.pool}), ${size}, ${v.incremental ? 'changes only' : 'first send'}`);
+  }
+  ctx.say(
+    `Estimate: ${mib(estimate.firstSendBytes)} for volumes sent for the first time` +
+      (estimate.incrementalVolumes > 0
+        ? `; plus the changed data of ${estimate.incrementalVolumes} archived volume(s), at most ` +
+          `${mib(estimate.upperBoundBytes - estimate.firstSendBytes)}`
+        : '') +
+      ' (before compression and deduplication).',
+  );
+  for (const q of qubes) {
+    results.set(q.name, {
+      name: q.name,
+      status: 'ok',
+      volumes: preview.filter((v) => v.qube === q.name).map((v) => v.volume),
+    });
+  }
+  const result = {
+    session: null,
+    dryRun: true,
+    qubes: [...results.values()].sort((a, b) => a.name.localeCompare(b.name)),
+    volumes: preview,
+    estimate,
+  };
+  if (missing.length > 0) return failedQubesOutcome(ctx, result, missing);
+  return { exitCode: 0, result, errors: [] };
+}
+
+/**
+ * Runs the send; when it is interrupted, says what state the archive is in before the interrupt ends the
+ * job (exit 8): the session already written and the qubes it holds whole (now their newest), or that no
+ * session was written — and the command that finishes the job (core/interrupted.ts).
+ */
+async function interruptedSendReport<T>(
+  ctx: AppContext,
+  wyng: { list(): Promise<{ model: { volumeSessions: Record<string, string[]> } }> },
+  before: Record<string, string[]>,
+  volumes: ReadonlyArray<{ qube: string; archive: string; local: string }>,
+  selected: readonly string[],
+  send: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    if (!(err instanceof WqError) || err.kind !== 'interrupted') throw err;
+    let after: Record<string, string[]> | undefined;
+    try {
+      after = (await wyng.list()).model.volumeSessions;
+    } catch {
+      after = undefined;
+    }
+    const state = interruptedBackup({ before, after, volumes, selected });
+    for (const line of interruptedBackupLines(state, backupCommand(ctx, state.remaining))) ctx.warn(line);
+    throw err;
+  }
+}
+
+/** The command line that backs up these qubes with this run's archive options. */
+function backupCommand(ctx: AppContext, qubes: readonly string[]): string {
+  const o = ctx.options;
+  const parts = ['wyng-qubes', 'backup'];
+  if (o.profile !== undefined) parts.push('--profile', o.profile);
+  else if (o.dest !== undefined) parts.push('--dest', o.dest);
+  return [...parts, ...qubes].join(' ');
+}

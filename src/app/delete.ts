@@ -1,9 +1,10 @@
 import { requireQubesSessions } from '../core/archive.ts';
+import { deletePreview, removalLines } from '../core/dry-run.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { volumesOfQubes } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
-import { failedQubesOutcome } from './outcome.ts';
+import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 
 /** `delete QUBE`: remove every archive volume of exactly one qube. */
 export const deleteUseCase: UseCase = async (ctx) => {
@@ -14,9 +15,15 @@ export const deleteUseCase: UseCase = async (ctx) => {
     requireQubesSessions(model);
     const volumes = volumesOfQubes(model, [qube]);
     if (volumes.length === 0) throw new WqError('selection', `Qube '${qube}' has no volumes in the archive.`);
+    if (ctx.options.dryRun) {
+      const wouldDelete = deletePreview(model, volumes);
+      ctx.say(`\nDry run: delete would remove every session of these volumes of ${qube} (nothing changed):`);
+      for (const line of removalLines(wouldDelete)) ctx.say(line);
+      return { exitCode: 0, result: { qube, deleted: [], cancelled: false, dryRun: true, wouldDelete }, errors: [] };
+    }
     if (!ctx.options.unattended) {
       ctx.say('Warning:  Data cannot be recovered after deleting it from the archive.');
-      if (!(await ctx.io.confirm('Continue'))) {
+      if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { qube, deleted: [], cancelled: true }, errors: [] };
       }
     }

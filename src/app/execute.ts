@@ -1,9 +1,11 @@
 import { resolveConfig } from '../core/config.ts';
+import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
-import { toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
+import { PromptInterrupted, toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
 import { originFromEnv } from '../core/reports.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
+import { escapeForTerminal } from '../core/terminal.ts';
 import { backupUseCase } from './backup.ts';
 import { createUseCase } from './create.ts';
 import { deleteUseCase } from './delete.ts';
@@ -86,6 +88,9 @@ async function executeCommand(
 ): Promise<Envelope> {
   const json = options.json;
   try {
+    if (options.dryRun && !DRY_RUN_COMMANDS.has(command)) {
+      throw new WqError('option', `--dry-run is only valid with ${[...DRY_RUN_COMMANDS].join(', ')}`);
+    }
     // Qube names are checked before any program runs.
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);
     const config = resolveConfig(io.env);
@@ -99,8 +104,13 @@ async function executeCommand(
       passphrase: applied.passphrase,
       config,
       io,
-      say: (text) => (json ? io.stderr(`${text}\n`) : io.stdout(`${text}\n`)),
-      warn: (text) => io.stderr(`${text}\n`),
+      // human text may hold archive-derived values: no control character reaches a terminal
+      say: (text) => {
+        const safe = `${escapeForTerminal(text, { keepLines: true })}\n`;
+        if (json) io.stderr(safe);
+        else io.stdout(safe);
+      },
+      warn: (text) => io.stderr(`${escapeForTerminal(text, { keepLines: true })}\n`),
       debug: (text) => {
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
@@ -113,7 +123,13 @@ async function executeCommand(
   } catch (err) {
     const e = toWqError(err);
     const errors: ErrorRecord[] = [e.toRecord()];
-    io.stderr(`${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${e.message}\n`);
+    if (err instanceof PromptInterrupted) {
+      io.stderr('\nCancelled.\n');
+      return makeEnvelope(command, e.exitCode, { cancelled: true }, errors);
+    }
+    io.stderr(
+      `${e.kind === 'internal' ? 'Internal error' : 'Error'}: ${escapeForTerminal(e.message, { keepLines: true })}\n`,
+    );
     return makeEnvelope(command, e.exitCode, null, errors);
   }
 }

@@ -2,6 +2,7 @@ import { tmpdir } from 'node:os';
 import { createJobDir, removeJobDir } from '../adapters/fs/temp.ts';
 import { DEFAULT_HOOK_TIMEOUT_S, describeHook, notifyDesktop, runHook, runNotifyCommand } from '../adapters/hooks.ts';
 import { acquireJobLock } from '../adapters/lock.ts';
+import { readProfiles } from '../adapters/profiles.ts';
 import { NO_PROFILE, writeReport, type HookRecord, type Report } from '../adapters/reports.ts';
 import { WyngArchive } from '../adapters/wyng/archive.ts';
 import { activeWyngProcesses } from '../adapters/wyng/process.ts';
@@ -56,6 +57,7 @@ export async function withJob<T>(ctx: AppContext, fn: (job: Job) => Promise<T>):
     ctx.config.stateDir,
     ctx.config.lockTimeoutMs,
     `${ctx.command} (pid ${process.pid})`,
+    ctx.config.lockDir,
   );
   const tmpDir = createJobDir(ctx.io.env.TMPDIR ?? tmpdir());
   const cleanup = (): void => removeJobDir(tmpDir);
@@ -189,7 +191,7 @@ export class RunRecorder {
     if (this.origin.source === 'rpc' && envelope.errors[0]?.kind === 'busy') return envelope;
     const report: Report = {
       version: 1,
-      profile: this.profileName ?? NO_PROFILE,
+      profile: this.reportProfile(),
       operation: operationOf(this.command),
       command: this.command,
       source: this.origin.source,
@@ -211,6 +213,24 @@ export class RunRecorder {
     }
     await this.notify(report);
     return envelope;
+  }
+
+  /**
+   * The profile the report is filed under: the `--profile` name when such a profile exists
+   * (also a broken one: its runs fail and say so), else NO_PROFILE — a mistyped name gets no
+   * report entry of its own.
+   */
+  private reportProfile(): string {
+    const name = this.profileName;
+    if (name === undefined) return NO_PROFILE;
+    if (this.profile !== undefined) return name;
+    try {
+      const reading = readProfiles(resolveConfig(this.io.env).configDir);
+      const known = Object.hasOwn(reading.profiles, name) || reading.problems.some((p) => p.profile === name);
+      return known ? name : NO_PROFILE;
+    } catch {
+      return NO_PROFILE;
+    }
   }
 
   private async notify(report: Report): Promise<void> {

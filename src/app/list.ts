@@ -1,7 +1,7 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { requireQubesSessions } from '../core/archive.ts';
-import { listPools, listResult, localTime, poolLines } from '../core/list.ts';
+import { listPools, listResult, listText, poolLines, qubeBytes } from '../core/list.ts';
 import { WqError } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import type { QubesSystem, UseCase } from './ports.ts';
@@ -12,14 +12,11 @@ export const listUseCase: UseCase = async (ctx) => {
   return withJob(ctx, async ({ wyng, tmpDir }) => {
     const { model } = await wyng.list();
     requireQubesSessions(model);
-    const selected = o.all ? undefined : ctx.args.length > 0 ? ctx.args : undefined;
+    // --all: every session of every qube (wyng-util-qubes 0.9); with qube names, of those qubes only
+    const selected = ctx.args.length > 0 ? ctx.args : o.all ? Object.keys(model.qubeSessions).sort() : undefined;
     const result = listResult(model, selected);
 
-    ctx.say(`\nURL ${model.url}`);
-    ctx.say(`Last updated ${localTime(model.updatedAt)}`);
-    if (model.encrypted !== undefined) {
-      ctx.say(`Encryption: ${model.encrypted ? 'On' : 'OFF'}${model.authenticated === true ? ', Authenticated' : ''}`);
-    }
+    for (const line of listText.header(model)) ctx.say(line);
 
     if (o.poolInfo) {
       // admin.pool.List + one admin.pool.Info per pool
@@ -41,29 +38,29 @@ export const listUseCase: UseCase = async (ctx) => {
         .sort((a, b) => a.name.localeCompare(b.name));
       const tags = model.sessionTags[id] ?? {};
       result.session = { id, tags, qubes: entries };
-      ctx.say(`\nVMs in session ${id}:`);
-      for (const e of entries) ctx.say(`  ${e.name}${e.disposable ? ' (D)' : ''}`);
-      const shown = Object.entries(tags).filter(([k, v]) => !(k === 'qubes' && v === ''));
-      if (shown.length > 0) {
-        ctx.say('\nTags in session:');
-        for (const [k, v] of shown) ctx.say(`  ${k.padEnd(12)} - ${v}`);
-      }
+      const sized = entries.map((e) => ({ ...e, bytes: qubeBytes(model, e.name, id) }));
+      for (const line of listText.session(id, sized, Object.entries(tags))) ctx.say(line);
       if (o.verbose) {
         ctx.say('\nVMs referenced in this qubes.xml:');
         for (const d of domains) ctx.say(`  ${d.name} (${d.klass})`);
       }
     } else if (selected !== undefined) {
-      for (const [q, info] of Object.entries(result.qubes)) {
-        ctx.say(`\n${q}:`);
-        for (const s of info.sessions) ctx.say(s);
-      }
-      const missing = selected.filter((q) => result.qubes[q] === undefined);
+      const rows = Object.entries(result.qubes).map(([q, i]): [string, string[], Record<string, number>] => [
+        q,
+        i.sessions,
+        i.sessionBytes,
+      ]);
+      for (const line of listText.qubes(rows)) ctx.say(line);
+      const missing = ctx.args.filter((q) => result.qubes[q] === undefined);
       if (missing.length > 0) ctx.warn(`No Qubes backup sessions for: ${missing.join(', ')}`);
     } else {
-      ctx.say('\n* Archived Qubes VMs *');
-      ctx.say('\nLatest:           VM Name:');
-      for (const [q, info] of Object.entries(result.qubes)) ctx.say(`${info.newest}   ${q}`);
+      for (const line of listText.overview(Object.entries(result.qubes).map(([q, i]) => [q, i.newest]))) ctx.say(line);
     }
+    const home = result.dom0Home ?? [];
+    if (o.session !== undefined && home.includes(o.session))
+      ctx.say('\ndom0 home: in this session (restore --dom0-home)');
+    else if (o.session === undefined && home.length > 0)
+      ctx.say(`\ndom0 home (restore --dom0-home): ${home.join(', ')}`);
     ctx.say('');
     return { exitCode: 0, result, errors: [] };
   });

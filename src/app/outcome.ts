@@ -15,3 +15,10 @@ export function failedQubesOutcome(ctx: AppContext, result: unknown, errors: Err
   ctx.say('\nDone.');
   return { exitCode: 0, result, errors };
 }
+
+/** `Continue [y/N]`: true for yes; "Cancelled." for no or end of input (Ctrl-C throws PromptInterrupted). */
+export async function confirmContinue(ctx: AppContext): Promise<boolean> {
+  if (await ctx.io.confirm('Continue')) return true;
+  ctx.say('\nCancelled.');
+  return false;
+}

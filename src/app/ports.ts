@@ -15,6 +15,8 @@ export interface AppIo {
   stdout(text: string): void;
   stderr(text: string): void;
   stdinIsTTY: boolean;
+  /** stderr is a terminal: long runs show a progress line there (absent: no progress line) */
+  stderrIsTTY?: boolean;
   env: Env;
   /** Asks a yes/no question on the terminal; only called in attended runs. */
   confirm(question: string): Promise<boolean>;
@@ -65,6 +67,10 @@ export interface QubesSystem {
   includeInBackups(qube: string): Promise<boolean>;
   /** pool and vid of a qube's volume, or undefined when the qube has no such volume */
   volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined>;
+  /** the pool of a qube's volume and the bytes it holds, or undefined without such a volume */
+  volumeUsage(qube: string, kind: VolumeKind): Promise<{ pool: string; usage: number } | undefined>;
+  /** free bytes of a pool (admin.pool.UsageDetails); undefined when the pool does not say */
+  poolFree(pool: string): Promise<number | undefined>;
   wyngPools(): Promise<Map<string, WyngPool>>;
   adminPools(): Promise<PoolInfo[]>;
   hasTag(qube: string, tag: string): Promise<boolean>;

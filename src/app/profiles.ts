@@ -1,15 +1,28 @@
 import { readPassphrase, readProfiles } from '../adapters/profiles.ts';
+import { openLiveSystem } from '../adapters/qubesd/index.ts';
+import { analyzeCalendar, systemdSettings } from '../adapters/systemd.ts';
 import { exitCodeFor, WqError, type ErrorRecord } from '../core/errors.ts';
-import { formatProblem, profileWarnings, publicProfile, type ProfileProblem } from '../core/profiles.ts';
-import type { UseCase } from './ports.ts';
+import { formatProblem, profileCheck, profileWarnings, publicProfile, type ProfileProblem } from '../core/profiles.ts';
+import type { AppContext, UseCase } from './ports.ts';
 
 function problemRecords(file: string, problems: ProfileProblem[]): ErrorRecord[] {
   return problems.map((p) => ({ kind: 'config', message: formatProblem(file, p) }));
 }
 
+/** The names of the qubes qubesd lists (to check the profiles' qubes), or why it could not be asked. */
+async function liveQubeNames(ctx: AppContext): Promise<{ names?: Set<string>; problem?: string }> {
+  try {
+    const qubes = await openLiveSystem(ctx.config).listQubes();
+    return { names: new Set(qubes.map((q) => q.name)) };
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
+
 /**
- * `profiles [--json]` lists the profiles of profiles.yaml (never a secret);
- * `profiles check` validates the file, and each profile's passphrase file.
+ * `profiles [--json]` lists the usable profiles of profiles.yaml (never a secret) with their
+ * schedule, qubes and excludes, and names the broken ones; `profiles check` validates the file
+ * per profile, each profile's passphrase file and schedule, and that its qubes exist.
  */
 export const profilesUseCase: UseCase = async (ctx) => {
   const [sub, ...extra] = ctx.args;
@@ -22,8 +35,28 @@ export const profilesUseCase: UseCase = async (ctx) => {
   if (sub === 'check') {
     if (!reading.exists) throw new WqError('config', `No profiles file: '${reading.file}' does not exist.`);
     const problems = [...reading.problems];
+    const warnings = names.flatMap((n) => profileWarnings(n, reading.profiles[n]!));
+    const live = await liveQubeNames(ctx);
+    if (live.problem !== undefined) {
+      warnings.push({ message: `cannot check that the profiles' qubes exist: ${live.problem}` });
+    }
+    const settings = systemdSettings(ctx.io.env);
     for (const name of names) {
       const p = reading.profiles[name]!;
+      const checked = profileCheck(name, p, live.names);
+      problems.push(...checked.problems);
+      warnings.push(...checked.warnings);
+      // systemd has the last word on a schedule, where systemd-analyze is installed (as schedule enable).
+      if (p.schedule !== undefined && checked.problems.every((x) => x.field !== 'schedule')) {
+        const systemd = await analyzeCalendar(settings, p.schedule);
+        if (systemd.problem !== undefined) {
+          problems.push({
+            profile: name,
+            field: 'schedule',
+            message: `refused by systemd-analyze calendar: ${systemd.problem}`,
+          });
+        }
+      }
       if (p.passphrase_file === undefined) continue;
       try {
         await readPassphrase(p, name);
@@ -31,7 +64,6 @@ export const profilesUseCase: UseCase = async (ctx) => {
         problems.push({ profile: name, field: 'passphrase_file', message: (err as Error).message });
       }
     }
-    const warnings = names.flatMap((n) => profileWarnings(n, reading.profiles[n]!));
     for (const w of warnings) ctx.warn(`warning: ${formatProblem(reading.file, w)}`);
     for (const p of problems) ctx.warn(formatProblem(reading.file, p));
     const valid = problems.length === 0;
@@ -56,7 +88,15 @@ export const profilesUseCase: UseCase = async (ctx) => {
     const p = reading.profiles[n]!;
     const sel = [...p.qubes, ...(p.includes ? ['(includes)'] : [])].join(', ') || '(none)';
     const ops = p.remote.operations.join(', ') || '(none)';
-    ctx.say(`${n}\n  dest:    ${p.dest}\n  qubes:   ${sel}\n  remote:  ${ops}`);
+    const lines = [
+      n,
+      `  dest:     ${p.dest}`,
+      `  qubes:    ${sel}`,
+      `  exclude:  ${p.exclude.join(', ') || '(none)'}`,
+      `  schedule: ${p.schedule ?? '(none: no timer schedule)'}`,
+      `  remote:   ${ops}`,
+    ];
+    ctx.say(lines.join('\n'));
   }
   for (const p of reading.problems) ctx.warn(formatProblem(reading.file, p));
   const result = { file: reading.file, exists: reading.exists, profiles };

@@ -1,4 +1,5 @@
 import { listReportFiles, NO_PROFILE, readReport, type Report } from '../adapters/reports.ts';
+import { printable } from '../core/names.ts';
 import { WqError } from '../core/errors.ts';
 import { PROFILE_NAME } from '../core/profiles.ts';
 import { renderReport, renderSummary, summarizeReports } from '../core/reports.ts';
@@ -21,7 +22,7 @@ export const reportUseCase: UseCase = async (ctx) => {
   }
   const profile = positional ?? ctx.options.profile;
   if (profile !== undefined && profile !== NO_PROFILE && !PROFILE_NAME.test(profile)) {
-    throw new WqError('option', `invalid profile name '${profile.replace(/[^\x20-\x7e]/g, '?')}'. ${USAGE}`);
+    throw new WqError('option', `invalid profile name '${printable(profile)}'. ${USAGE}`);
   }
   const stateDir = ctx.config.stateDir;
   const files = listReportFiles(stateDir).filter((f) => profile === undefined || f.profile === profile);

@@ -1,5 +1,5 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
-import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
+import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
@@ -8,18 +8,33 @@ import { projectForDeviceApi, readArchivedSource } from '../core/restore/archive
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
 import { renderPlan } from '../core/restore/render.ts';
+import type { RollbackCheck } from '../core/restore/rollback.ts';
+import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
+import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
+import { restoreSpace } from './space.ts';
+import { restoreDom0Home } from './dom0-home.ts';
 import { selectSession } from '../core/selection.ts';
+import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
+import { failedQubesOutcome, confirmContinue } from './outcome.ts';
 import { planReach, reachAuthority } from './reach.ts';
 import type { ClassifiedChange } from '../core/restore/reach.ts';
-import { failedQubesOutcome } from './outcome.ts';
+import { progress, volumeProgress } from './progress.ts';
+import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
+import { bindPlan, guardRollback } from './restore-guards.ts';
 
 export interface RestoreResult {
   session: string;
+  planDigest: string;
+  rollback: RollbackCheck;
   qubes: (QubeOutcome & { withheld?: ClassifiedChange[] })[];
-  /** per qube, the reach changes nobody approved (not applied) */
+  /** per qube, the reach changes nobody approved (not applied; issue 14) */
   withheld: Record<string, ClassifiedChange[]>;
+  /** archived name → name restored as (--as, --rename-conflicting) */
+  renames: Record<string, string>;
+  /** the space pre-flight's figures per target pool */
+  space: TargetSpace[];
   adminApi: { calls: number; reads: number; writes: number };
   seconds: number;
 }
@@ -33,12 +48,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
   const started = Date.now();
   const live: QubesSystem = openLiveSystem(ctx.config);
   return withJob(ctx, async (job) => {
+    if (o.dom0Home) return restoreDom0Home(ctx, job); // issue 19 §2: app/dom0-home.ts
     const { wyng, tmpDir } = job;
     const { model } = await wyng.list();
     requireQubesSessions(model);
-    const authority = reachAuthority(ctx, model); // refuses before the metadata is received
+    const authority = reachAuthority(ctx, model); // issue 14: refuses before the metadata is received
     const session = selectSession(model, ctx.args, o.session, 'restore');
-    const archivedSource = readArchivedSource(await fetchSessionMetadata(wyng, tmpDir, session), session);
+    const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
+    const archivedSource = readArchivedSource(metadata.files, session);
 
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
@@ -48,9 +65,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
     }
 
     const liveQubes = await live.listQubes();
-    const { source, widened } = projectForDeviceApi(archivedSource, await live.deviceApi(liveQubes));
-    const liveNames = new Set(liveQubes.map((q) => q.name));
-    const request = {
+    const deviceApi = await live.deviceApi(liveQubes);
+    const baseRequest = {
       qubes: ctx.args,
       exclude: o.exclude,
       includeDisposable: o.includeDisposable,
@@ -58,30 +74,59 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ignoreMissing: o.ignoreMissing,
       forceIncomplete: o.forceIncomplete,
     };
+    // --as / --rename-conflicting: the target under its new names (core/restore/rename.ts)
+    const renamed = renameForRestore({
+      source: archivedSource,
+      sessionVolumes,
+      live: liveQubes,
+      request: baseRequest,
+      as: o.as,
+      renameConflicting: o.renameConflicting,
+    });
+    const { source, widened } = projectForDeviceApi(renamed.source, deviceApi);
+    const liveNames = new Set(liveQubes.map((q) => q.name));
+    const request = { ...baseRequest, qubes: renamed.qubes };
     // the live settings and notes of exactly the live qubes this run restores (the plan's selection)
-    const { selected } = selectRestoreQubes({ archived: source.system, sessionVolumes, request });
+    const { selected } = selectRestoreQubes({
+      archived: source.system,
+      sessionVolumes: renamed.sessionVolumes,
+      request,
+    });
     const candidates = new Set(selected.filter((q) => liveNames.has(q)));
     const settings = await live.readSettings([...candidates]);
     const notes = Object.fromEntries(
       source.system.qubes.filter((q) => candidates.has(q.name)).map((q) => [q.name, live.readNotes(q.name, q.klass)]),
     );
-    const globals = await live.globalValues();
-    const fullPlan = planRestore({
+    const target = await targetPool(ctx, live);
+    const liveState = {
+      qubes: liveQubes,
+      settings,
+      notes,
+      globals: await live.globalValues(),
+      runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
+    };
+    const plan = planRestore({
       session,
       archived: source.system,
       archivedNotes: source.notes,
-      sessionVolumes,
-      live: {
-        qubes: liveQubes,
-        settings,
-        notes,
-        globals,
-        runningDispvmTemplates: await live.runningDispvmTemplates(liveQubes),
-      },
+      sessionVolumes: renamed.sessionVolumes,
+      live: liveState,
       request,
       normalise: tableNormaliser,
+      deviceApi,
     });
-    for (const q of fullPlan.qubes) {
+    // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
+    const binding = bindPlan(ctx, {
+      session,
+      metadata: metadata.files,
+      selected: plan.qubes.map((q) => q.name),
+      notMatched: plan.notMatched,
+      sessionVolumes: renamed.sessionVolumes,
+      live: { ...liveState, deviceApi },
+      request: { ...request, pool: o.pool ?? null },
+    });
+    const rollback = await guardRollback(ctx, model, plan, metadata.sha256);
+    for (const q of plan.qubes) {
       if (widened.has(q.name)) {
         q.problems.push({
           severity: 'warning',
@@ -92,9 +137,19 @@ export const restoreUseCase: UseCase = async (ctx) => {
       }
     }
     // Reach (issue 14): unapproved reach changes leave the plan; they are shown, withheld and reported.
-    const reach = planReach(fullPlan, authority, globals);
-    const plan = reach.plan;
-    ctx.say(renderPlan(plan, o.verbose || o.dryRun) + (o.dryRun || o.unattended ? reach.text : ''));
+    const reach = planReach(plan, authority, liveState.globals);
+    const applied = reach.plan;
+    // space pre-flight: per pool, what the receive needs and what is free (app/space.ts)
+    const space = await restoreSpace(live, applied, model.volumeSizes, o.pool ?? null);
+    ctx.say(
+      renderPlan(applied, o.verbose || o.dryRun) +
+        (o.dryRun || o.unattended ? reach.text : '') +
+        renderRenames(renamed.renames) +
+        renderSpace('Space in the target pools', space),
+    );
+    ctx.say(target.line);
+    progress(ctx, { event: 'selected', session, qubes: plan.qubes.map((q) => q.name) });
+    for (const line of staleTagLines(ctx, plan)) ctx.say(line);
     const planErrors: ErrorRecord[] = plan.notMatched.map((q) => ({
       qube: q,
       kind: 'selection',
@@ -115,44 +170,70 @@ export const restoreUseCase: UseCase = async (ctx) => {
               .join(' '),
           ),
         );
-      // withheld reach changes are in the plan (per qube `withheld`); only the restore itself fails on them
       const errors = [...planErrors, ...failing];
       return {
         exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
-        result: { session, plan: reach.json, reach: reach.summary },
+        result: {
+          session,
+          planDigest: binding.planDigest,
+          qubeDigests: binding.qubeDigests,
+          rollback,
+          plan: reach.json,
+          reach: reach.summary,
+          renames: renamed.renames,
+          space,
+          pool: target.pool,
+        },
         errors,
       };
     }
 
-    const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
+    // Wyng lists logical volume sizes, and Qubes' pools (lvm_thin, file-reflink) hold volumes
+    // sparse: a receive usually writes far less (real lab: 2,048 MiB listed, 16 MiB written). So a
+    // pool that looks too small is a warning before anything is written, not a refusal.
+    const short = spaceRefusal('restore', space);
+    if (short !== undefined && !o.ignoreSpace) {
+      ctx.warn(
+        `Warning: ${short.replace(/ Nothing was written.*$/, '')} ` +
+          'Volumes are sparse, so they usually need less; going on (--ignore-space silences this).',
+      );
+    }
+
+    const overwriting = applied.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && (overwriting.length > 0 || reach.text !== '')) {
-      if (reach.text !== '') ctx.say(reach.text);
+      if (reach.text !== '') ctx.say(reach.text); // the reach changes first
       if (overwriting.length > 0)
         ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
-      if (!(await ctx.io.confirm('Continue'))) {
+      if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
     }
 
-    const applied = await applyRestore(
-      {
-        plan: reach.toApply,
-        restrict: reach.restrict,
-        archived: new Map(source.system.qubes.map((q) => [q.name, q])),
-        archivedNotes: source.notes,
-        skip: request.skip,
-        normalise: tableNormaliser,
-        pool: o.pool ?? null,
-        post: !o.noQubesPost,
-      },
-      restorePorts(ctx, job, live, plan),
+    const appliedOutcomes = await reportInterruptedRestore(ctx, live, applied, () =>
+      applyRestore(
+        {
+          plan: reach.toApply,
+          restrict: reach.restrict,
+          archived: new Map(source.system.qubes.map((q) => [q.name, q])),
+          archivedNotes: source.notes,
+          skip: request.skip,
+          normalise: tableNormaliser,
+          pool: o.pool ?? null,
+          post: !o.noQubesPost,
+        },
+        restorePorts(ctx, job, live, plan),
+      ),
     );
+    const outcomes = reach.outcomes(appliedOutcomes);
     const calls = live.callSummary();
-    const outcomes = reach.outcomes(applied);
     const result: RestoreResult = {
       session,
+      planDigest: binding.planDigest,
+      rollback,
       qubes: outcomes,
       withheld: reach.split.withheld,
+      renames: renamed.renames,
+      space,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
       seconds: (Date.now() - started) / 1000,
     };
@@ -162,8 +243,9 @@ export const restoreUseCase: UseCase = async (ctx) => {
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
       ...reach.errors,
     ];
-    const full = outcomes.filter((q) => q.status === 'restored' && q.withheld === undefined).length;
-    ctx.say(`\nRestored ${full} of ${outcomes.length} qube(s) from session ${session}.`);
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
+    const restored = outcomes.filter((q) => q.status === 'restored' && q.withheld === undefined).length;
+    ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });
 };
@@ -176,6 +258,10 @@ function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: Restor
     receive: async (map) =>
       (
         await job.wyng.receive({
+          ...volumeProgress(
+            ctx,
+            [...map.values()].reduce((n, l) => n + l.length, 0),
+          ),
           workDir: job.tmpDir,
           session: plan.session,
           volumes: map,

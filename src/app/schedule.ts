@@ -2,8 +2,11 @@ import { readProfiles, loadProfile } from '../adapters/profiles.ts';
 import {
   analyzeCalendar,
   dropinPath,
+  readDropin,
   readDropinSchedule,
   removeDropin,
+  restoreDropin,
+  systemctl,
   systemctlOrFail,
   systemdSettings,
   timerState,
@@ -12,7 +15,8 @@ import {
   type SystemdSettings,
 } from '../adapters/systemd.ts';
 import { checkCalendar } from '../core/calendar.ts';
-import { WqError } from '../core/errors.ts';
+import { printable } from '../core/names.ts';
+import { WqError, toWqError } from '../core/errors.ts';
 import { PROFILE_NAME } from '../core/profiles.ts';
 import type { AppContext, UseCase } from './ports.ts';
 
@@ -26,8 +30,7 @@ function profileArg(name: string | undefined, sub: string): string {
   if (!PROFILE_NAME.test(name)) {
     throw new WqError(
       'option',
-      `invalid profile name '${name.replace(/[^\x20-\x7e]/g, '?')}': ` +
-        'use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit',
+      `invalid profile name '${printable(name)}': ` + 'use 1-64 of a-z, 0-9, "_", "-", starting with a letter or digit',
     );
   }
   return name;
@@ -60,15 +63,26 @@ async function enable(ctx: AppContext, settings: SystemdSettings, name: string) 
   const schedule = profile.schedule;
   let dropin: string | null = null;
   let analyzed = false;
-  if (schedule !== undefined) {
-    analyzed = (await validateSchedule(settings, name, schedule)).analyzed;
-    dropin = writeDropin(settings, name, schedule);
-  } else {
-    removeDropin(settings, name);
+  if (schedule !== undefined) analyzed = (await validateSchedule(settings, name, schedule)).analyzed;
+  // All or nothing: when systemd refuses, the drop-in is put back as it was and systemd reloaded.
+  const previous = readDropin(settings, name);
+  try {
+    if (schedule !== undefined) {
+      dropin = writeDropin(settings, name, schedule);
+    } else {
+      removeDropin(settings, name);
+    }
+    await systemctlOrFail(settings, ['daemon-reload']);
+    await systemctlOrFail(settings, ['enable', '--now', timerUnit(name)]);
+  } catch (err) {
+    const e = toWqError(err);
+    restoreDropin(settings, name, previous);
+    await systemctl(settings, ['daemon-reload']).catch(() => undefined);
+    throw new WqError(e.kind, `${e.message} (nothing was changed: the timer's schedule is as before)`, { cause: e });
+  }
+  if (schedule === undefined) {
     ctx.warn(`Profile '${name}' in ${file} has no schedule; the timer uses its default (${DEFAULT_SCHEDULE}).`);
   }
-  await systemctlOrFail(settings, ['daemon-reload']);
-  await systemctlOrFail(settings, ['enable', '--now', timerUnit(name)]);
   const effective = schedule ?? DEFAULT_SCHEDULE;
   ctx.say(`Enabled ${timerUnit(name)}: backs up profile '${name}' on '${effective}' (missed runs catch up at boot).`);
   return {
@@ -159,6 +173,6 @@ export const scheduleUseCase: UseCase = async (ctx) => {
     case 'list':
       return list(ctx, settings, name === undefined ? undefined : profileArg(name, sub));
     default:
-      throw new WqError('option', `unknown schedule action '${sub.replace(/[^\x20-\x7e]/g, '?')}'. ${USAGE}`);
+      throw new WqError('option', `unknown schedule action '${printable(sub)}'. ${USAGE}`);
   }
 };

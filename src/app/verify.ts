@@ -3,8 +3,10 @@ import { requireQubesSessions } from '../core/archive.ts';
 import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { archivedDomains } from '../core/metadata-view.ts';
 import { qubesInSession, selectArchivedQubes, selectSession, volumesInSession } from '../core/selection.ts';
+import { verifyMatchedText } from '../core/summary-text.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
+import { progress, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 /** `verify`: check the archived data of the selected qubes in one session. */
@@ -29,19 +31,38 @@ export const verifyUseCase: UseCase = async (ctx) => {
       kind: 'selection',
       message: `Qube '${q}' is not in session ${session}.`,
     }));
-    ctx.say(`\nVMs matched in session ${session}:\n ${selected.join(', ') || '(none)'}\n`);
+    ctx.say(verifyMatchedText(session, selected));
+    progress(ctx, { event: 'selected', session, qubes: selected });
     if (errors.length > 0) ctx.say(`\nNot matched:\n ${errors.map((e) => e.qube).join(', ')}`);
     if (selected.length === 0) throw new WqError('selection', 'No match.');
 
     const volumes = volumesInSession(model, selected, session);
-    const failedVolumes =
-      volumes.length > 0
-        ? (await wyng.verify({ workDir: tmpDir, session, volumes, verbose: o.verbose || !o.unattended })).failed
-        : [];
-    for (const v of failedVolumes) {
-      const q = model.volumeQube[v];
-      errors.push(qubeFailure(q, `Verification failed for volume '${v}'.`));
+    const verbose = o.verbose || !o.unattended;
+    const { onVolume, passthrough } = volumeProgress(ctx, volumes.length);
+    const failures = new Map<string, string>();
+    if (volumes.length > 0) {
+      try {
+        for (const v of (await wyng.verify({ workDir: tmpDir, session, volumes, verbose, onVolume, passthrough }))
+          .failed)
+          failures.set(v, `Verification failed for volume '${v}'.`);
+      } catch (err) {
+        // Wyng stops at the first damaged chunk (a traceback, exit 1) without naming the volume: verify the
+        // volumes one at a time to say which qubes are damaged (only after a failure; interrupts end the job)
+        if (!(err instanceof WqError) || err.kind !== 'wyng' || volumes.length === 0) throw err;
+        ctx.warn(`Verification failed (${err.message}); checking each volume to find the damaged qubes.`);
+        for (const v of volumes) {
+          try {
+            const one = await wyng.verify({ workDir: tmpDir, session, volumes: [v], verbose: false, passthrough });
+            if (one.failed.length > 0) failures.set(v, `Verification failed for volume '${v}'.`);
+          } catch (e) {
+            if (!(e instanceof WqError) || e.kind !== 'wyng') throw e;
+            failures.set(v, `Verification failed for volume '${v}': ${e.message}`);
+          }
+        }
+        if (failures.size === 0) throw err;
+      }
     }
+    for (const [v, message] of failures) errors.push(qubeFailure(model.volumeQube[v], message));
     for (const q of selected.filter((q) => !inXml.has(q))) {
       errors.push(qubeFailure(q, `No settings metadata for qube ${q}.`));
     }
@@ -51,6 +72,7 @@ export const verifyUseCase: UseCase = async (ctx) => {
       status: failed.has(name) ? 'failed' : 'ok',
       volumes: model.qubeSessions[name]?.[session]?.all ?? [],
     }));
+    progress(ctx, { event: 'done', session, ok: errors.length === 0 });
     return failedQubesOutcome(ctx, { session, qubes }, errors);
   });
 };

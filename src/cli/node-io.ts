@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { WqError } from '../core/errors.ts';
+import { PromptInterrupted, WqError } from '../core/errors.ts';
 import type { CliIo } from './io.ts';
 
 /** The real process behind CliIo. */
@@ -8,17 +8,30 @@ export function nodeIo(): CliIo {
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
     stdinIsTTY: process.stdin.isTTY === true,
+    stderrIsTTY: process.stderr.isTTY === true,
     wyngStdin: 'inherit',
     env: process.env,
-    confirm: async (question) => {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        const answer = await new Promise<string>((resolve) => rl.question(`${question} [y/N]: `, resolve));
-        return /^y(es)?$/i.test(answer.trim());
-      } finally {
-        rl.close();
-      }
-    },
+    // Ctrl-D (end of input) answers no; Ctrl-C rejects with PromptInterrupted (exit 8, `cancelled: true`)
+    confirm: (question) =>
+      new Promise<boolean>((resolve, reject) => {
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        let settled = false;
+        const finish = (settle: () => void): void => {
+          if (settled) return;
+          settled = true;
+          rl.close();
+          settle();
+        };
+        rl.on('SIGINT', () => {
+          process.stderr.write('\n');
+          finish(() => reject(new PromptInterrupted()));
+        });
+        rl.on('close', () => {
+          if (!settled) process.stderr.write('\n');
+          finish(() => resolve(false));
+        });
+        rl.question(`${question} [y/N]: `, (answer) => finish(() => resolve(/^y(es)?$/i.test(answer.trim()))));
+      }),
     readStdin: (limitBytes, timeoutMs) =>
       new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];

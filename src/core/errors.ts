@@ -65,6 +65,13 @@ export class WqError extends Error {
   }
 }
 
+/** Ctrl-C at a `Continue [y/N]` prompt: nothing was done; exit 8 with `cancelled: true` (README "Prompts"). */
+export class PromptInterrupted extends WqError {
+  constructor() {
+    super('interrupted', 'Cancelled (Ctrl-C at the prompt); nothing was changed.');
+  }
+}
+
 /** The single mapping from error kind to exit status. */
 export function exitCodeFor(kind: ErrorKind, wyngCode?: number): number {
   switch (kind) {

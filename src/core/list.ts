@@ -1,16 +1,21 @@
 import { qubesSessionsOf, type ArchiveModel } from './archive.ts';
+import { DOM0_HOME_VOLUME } from './dom0-home.ts';
 import type { PoolInfo } from './qubesapi/parse.ts';
 
 /** `list --json` result (README "JSON output"). */
 export interface ListResult {
   archive: { url: string; encrypted: boolean | null; authenticated: boolean | null; updatedAt: string };
-  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[] }>;
-  qubes: Record<string, { sessions: string[]; newest: string }>;
+  /** bytes: the sum of Wyng's `volsize` of every volume in the session (the size of what it restores) */
+  sessions: Array<{ id: string; tags: Record<string, string>; qubes: string[]; bytes: number }>;
+  /** bytes: the qube's volumes in its newest session; sessionBytes: per session (Wyng's `volsize`, bytes) */
+  qubes: Record<string, { sessions: string[]; newest: string; bytes: number; sessionBytes: Record<string, number> }>;
   session?: {
     id: string;
     tags: Record<string, string>;
     qubes: Array<{ name: string; class: string; disposable: boolean }>;
   };
+  /** Qubes sessions that hold dom0's home (`backup --dom0-home`), when any */
+  dom0Home?: string[];
   /** `--pool-info`: the local Qubes storage pools Wyng can back up from and restore to */
   pools?: ListPool[];
 }
@@ -83,13 +88,24 @@ export function poolLines(pools: readonly ListPool[]): string[] {
   return lines;
 }
 
+/** The size of a qube's volumes in one session (Wyng's `volsize`, bytes). */
+export function qubeBytes(model: ArchiveModel, qube: string, session: string): number {
+  const volumes = model.qubeSessions[qube]?.[session]?.all ?? [];
+  return volumes.reduce((sum, v) => sum + (model.volumeSizes[v]?.[session] ?? 0), 0);
+}
+
 /** The archive overview, pure over the model. */
 export function listResult(model: ArchiveModel, selected: readonly string[] | undefined): ListResult {
   const qubes: ListResult['qubes'] = {};
+  const home = (model.volumeSessions[DOM0_HOME_VOLUME] ?? []).filter((s) => model.qubesSessions.includes(s));
   const names = selected ?? Object.keys(model.qubeSessions).sort();
   for (const q of names) {
     const sessions = qubesSessionsOf(model, q);
-    if (sessions.length > 0) qubes[q] = { sessions, newest: sessions[sessions.length - 1]! };
+    if (sessions.length === 0) continue;
+    const sessionBytes: Record<string, number> = {};
+    for (const id of sessions) sessionBytes[id] = qubeBytes(model, q, id);
+    const newest = sessions[sessions.length - 1]!;
+    qubes[q] = { sessions, newest, bytes: sessionBytes[newest]!, sessionBytes };
   }
   return {
     archive: {
@@ -102,8 +118,10 @@ export function listResult(model: ArchiveModel, selected: readonly string[] | un
       id,
       tags: model.sessionTags[id] ?? {},
       qubes: model.sessionQubes[id] ?? [],
+      bytes: (model.sessionVolumes[id] ?? []).reduce((sum, v) => sum + (model.volumeSizes[v]?.[id] ?? 0), 0),
     })),
     qubes,
+    ...(home.length > 0 ? { dom0Home: home } : {}),
   };
 }
 
@@ -117,3 +135,60 @@ export function localTime(iso: string): string {
   const local = new Date(d.getTime() + offset * 60_000).toISOString().replace('T', ' ').replace('Z', '');
   return `${local} (${sign}${pad(offset / 60)}:${pad(offset % 60)})`;
 }
+
+/**
+ * The human text of `list` (one format, two users: the use case prints it as it lists, and
+ * `remote` rebuilds it from the `--json` result, src/cli/render.ts).
+ */
+export const listText = {
+  /** The archive header: URL (null: withheld by dom0 from a remote caller), last update, encryption. */
+  header(archive: {
+    url: string | null;
+    updatedAt: string;
+    encrypted?: boolean | null | undefined;
+    authenticated?: boolean | null | undefined;
+  }): string[] {
+    const out = [`\nURL ${archive.url ?? '(withheld by dom0)'}`, `Last updated ${localTime(archive.updatedAt)}`];
+    if (typeof archive.encrypted === 'boolean') {
+      out.push(
+        `Encryption: ${archive.encrypted ? 'On' : 'OFF'}${archive.authenticated === true ? ', Authenticated' : ''}`,
+      );
+    }
+    return out;
+  },
+  /** `--session ID`: the qubes of the session, then its tags (the empty `qubes` tag left out). */
+  session(
+    id: string,
+    qubes: ReadonlyArray<{ name: string; disposable: boolean; bytes?: number }>,
+    tags: [string, string][],
+  ): string[] {
+    // sizes (when known): each qube's volumes in the session
+    const width = Math.max(0, ...qubes.map((e) => e.name.length));
+    const line = (e: { name: string; disposable: boolean; bytes?: number }): string =>
+      e.disposable || e.bytes === undefined
+        ? `  ${e.name}${e.disposable ? ' (D)' : ''}`
+        : `  ${e.name.padEnd(width)}  ${humanBytes(e.bytes)}`;
+    const out = [`\nVMs in session ${id}:`, ...qubes.map(line)];
+    const shown = tags.filter(([k, v]) => !(k === 'qubes' && v === ''));
+    if (shown.length > 0) {
+      out.push('\nTags in session:');
+      for (const [k, v] of shown) out.push(`  ${k.padEnd(12)} - ${v}`);
+    }
+    return out;
+  },
+  /** Named qubes: each qube's sessions. */
+  qubes(entries: ReadonlyArray<[string, readonly string[], Readonly<Record<string, number>>?]>): string[] {
+    return entries.flatMap(([q, sessions, bytes]) => [
+      `\n${q}:`,
+      ...sessions.map((s) => (bytes?.[s] !== undefined ? `${s}  ${humanBytes(bytes[s])}` : s)),
+    ]);
+  },
+  /** No qube named: the newest session of every archived qube. */
+  overview(entries: ReadonlyArray<[string, string]>): string[] {
+    return [
+      '\n* Archived Qubes VMs *',
+      '\nLatest:           VM Name:',
+      ...entries.map(([q, newest]) => `${newest}   ${q}`),
+    ];
+  },
+};

@@ -27,8 +27,23 @@ export function assertQubeName(name: string): string {
   return name;
 }
 
-/** Makes untrusted text safe to echo in one line of a message. */
+/** A session id as Wyng names sessions (without the `S_` prefix). */
+export const SESSION_ID = /^\d{8}-\d{6}$/;
+
+const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Makes untrusted text safe to echo in one line of a message, showing what was typed: letters of
+ * any script stay readable (`wörk`), control, format (bidi overrides), unassigned and separator
+ * characters other than the space are escaped JSON-style (`\u0001`, `\u202e`, `\n`), and so is
+ * the backslash, so the text reads back unambiguously.
+ */
 export function printable(text: string, max = 80): string {
-  const cleaned = text.replace(/[^\x20-\x7e]/g, '?');
-  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+  const cleaned = Array.from(text, (c) =>
+    /^[\p{C}\p{Z}\\]$/u.test(c) && c !== ' '
+      ? (ESCAPES[c] ??
+        [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''))
+      : c,
+  );
+  return cleaned.length > max ? `${cleaned.slice(0, max).join('')}…` : cleaned.join('');
 }

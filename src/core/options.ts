@@ -80,11 +80,33 @@ export const CommonOptionsSchema = z
     allowReach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
     /** restore: run from an archive Wyng does not authenticate (its reach changes stay withheld) */
     trustUnauthenticated: z.boolean().default(false),
+    /** `restore QUBE --as NEW`: restore alongside under a new name (issue 19). */
+    as: QubeNameSchema.optional(),
+    /** `restore --rename-conflicting`: a live namesake of another class keeps its name; ours becomes NAME1… */
+    renameConflicting: z.boolean().default(false),
+    /** `--ignore-space`: go on although the space pre-flight finds too little free space. */
+    ignoreSpace: z.boolean().default(false),
+    /** backup: add dom0's home as its own volume; restore: extract it to ~/home-restore-SESSION (issue 19). */
+    dom0Home: z.boolean().default(false),
+    /** whose home (default: SUDO_USER) */
+    dom0User: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'dom0 user must be a Linux user name')
+      .optional(),
+    /** paths inside the home left out of its tar (default: .cache) */
+    dom0HomeExclude: z.array(z.string().min(1).max(4096)).default([]),
     profile: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'profile name may contain only letters, digits, "_" and "-"')
       .optional(),
     progress: z.enum(['json']).optional(),
+    /** `restore --expect-plan=DIGEST`: refuse unless the plan's digest (`--dry-run --json`) is this one. */
+    expectPlan: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expect-plan must be a plan digest (64 lowercase hex digits)')
+      .optional(),
+    /** `restore --allow-rollback`: restore a qube even when dom0's record shows a newer or different backup. */
+    allowRollback: z.boolean().default(false),
     /** `report --last`. */
     last: z.boolean().default(false),
   })
@@ -102,6 +124,16 @@ export function skippedPrefs(options: Pick<CommonOptions, 'pref'>): Set<string> 
 export function describeZodError(error: z.ZodError, what = 'option'): string {
   const issue = error.issues[0];
   if (issue === undefined) return `invalid ${what}`;
-  const path = issue.path.length > 0 ? issue.path.join('.') : what;
+  const keys = issue.path.filter((k): k is string => typeof k === 'string');
+  // An option is named as the user typed it (`--session`), an array index of a repeatable one dropped.
+  const path =
+    what === 'option' && keys.length > 0
+      ? `--${keys.join('.').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+      : issue.path.length > 0
+        ? issue.path.join('.')
+        : what;
+  // "session must be …" under path "session": the message names it already, so the name is said once.
+  const last = keys[keys.length - 1];
+  if (last !== undefined && issue.message.startsWith(`${last} `)) return `${path}${issue.message.slice(last.length)}`;
   return `${path}: ${issue.message}`;
 }

@@ -73,17 +73,27 @@ const ProfileOptionsSchema = z.strictObject({
   authmin: z.number().int().min(-1).max(60).optional(),
   meta_dir: AbsolutePath.optional(),
   wyng_options: z.array(WyngOption).max(32).optional(),
+  /** backup: add dom0's home (issue 19); never used by restore, never restored over rpc */
+  dom0_home: z.boolean().optional(),
+  dom0_user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a Linux user name')
+    .optional(),
+  dom0_home_exclude: z.array(z.string().min(1).max(4096)).max(256).optional(),
 });
 
 const RemoteSchema = z.strictObject({
   operations: z.array(z.enum(RPC_OPERATIONS)).default([]),
   restore_qubes: z.array(QubeNameSchema).default([]),
+  /** Restore may create a copy under a new name (`as`; issue 19): off unless the profile says so. */
+  restore_as: z.boolean().default(false),
   /** Calling qubes this profile accepts; required for Restore and Prune (docs/design.md "qrexec services"). */
   callers: z.array(QubeNameSchema).optional(),
 });
 
 /** Restore approvals (issue 14): reach classes applied without a further approval. */
 const RestoreSchema = z.strictObject({
+  allow_rollback: z.boolean().optional(),
   allow_reach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
   /** run remote and Salt restores from an archive Wyng does not authenticate (reach stays withheld) */
   trust_unauthenticated: z.boolean().default(false),
@@ -110,8 +120,7 @@ export const ProfileSchema = z
     includes: z.boolean().default(false),
     exclude: z.array(QubeNameSchema).max(1000).default([]),
     options: ProfileOptionsSchema.default({}),
-    remote: RemoteSchema.default({ operations: [], restore_qubes: [] }),
-    restore: RestoreSchema.optional(),
+    remote: RemoteSchema.default({ operations: [], restore_qubes: [], restore_as: false }),
     schedule: z
       .string()
       .min(1)
@@ -120,6 +129,11 @@ export const ProfileSchema = z
       .optional(),
     notify: NotifySchema.optional(),
     hooks: HooksSchema.optional(),
+    /**
+     * Restore settings (issue 14): `allow_rollback` restores qubes older than dom0's backup record
+     * (§5); `allow_reach` / `trust_unauthenticated` decide reach changes (§1, app/reach.ts).
+     */
+    restore: RestoreSchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.passphrase_file !== undefined && p.passphrase_command !== undefined) {
@@ -235,15 +249,6 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
       message: 'remote Restore allows no qube until restore_qubes lists some',
     });
   }
-  if (p.schedule !== undefined) {
-    const cal = checkCalendar(p.schedule);
-    if (!cal.ok)
-      out.push({
-        profile: name,
-        field: 'schedule',
-        message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" will refuse it`,
-      });
-  }
   if (ops.includes('Backup') && p.qubes.length === 0 && !p.includes) {
     out.push({
       profile: name,
@@ -252,6 +257,37 @@ export function profileWarnings(name: string, p: Profile): ProfileProblem[] {
     });
   }
   return out;
+}
+
+/**
+ * What `profiles check` refuses in a valid-looking profile because `schedule enable` or a run
+ * would refuse it: a schedule that is no systemd calendar expression, qubes that do not exist
+ * (`liveQubes`: the qube names qubesd lists; undefined when qubesd could not be asked).
+ * An excluded qube that does not exist is only a warning (it changes nothing).
+ */
+export function profileCheck(
+  name: string,
+  p: Profile,
+  liveQubes: ReadonlySet<string> | undefined,
+): { problems: ProfileProblem[]; warnings: ProfileProblem[] } {
+  const problems: ProfileProblem[] = [];
+  const warnings: ProfileProblem[] = [];
+  if (p.schedule !== undefined) {
+    const cal = checkCalendar(p.schedule);
+    if (!cal.ok)
+      problems.push({
+        profile: name,
+        field: 'schedule',
+        message: `not a valid systemd calendar expression: ${cal.problem}; "schedule enable" refuses it`,
+      });
+  }
+  if (liveQubes !== undefined) {
+    for (const q of p.qubes)
+      if (!liveQubes.has(q)) problems.push({ profile: name, field: 'qubes', message: `qube '${q}' does not exist` });
+    for (const q of p.exclude)
+      if (!liveQubes.has(q)) warnings.push({ profile: name, field: 'exclude', message: `qube '${q}' does not exist` });
+  }
+  return { problems, warnings };
 }
 
 /** What `profiles --json` shows of a profile: everything except where secrets come from. */
@@ -309,7 +345,14 @@ export const PROFILE_OPTION_KEYS = [
   'wyngopt',
   'includes',
   'exclude',
+  'allowRollback',
+  'dom0Home',
+  'dom0User',
+  'dom0HomeExclude',
 ] as const;
+
+/** Profile keys that only a backup takes (a profile never makes a restore extract dom0's home). */
+const BACKUP_ONLY_KEYS: ReadonlySet<ProfileOptionKey> = new Set(['dom0Home', 'dom0User', 'dom0HomeExclude']);
 export type ProfileOptionKey = (typeof PROFILE_OPTION_KEYS)[number];
 
 /** The option values a profile stands for (only those it sets). */
@@ -327,12 +370,16 @@ export function profileOptionValues(p: Profile): Partial<Pick<CommonOptions, Pro
   if (o.authmin !== undefined) out.authmin = o.authmin;
   if (o.meta_dir !== undefined) out.metaDir = o.meta_dir;
   if (o.wyng_options !== undefined) out.wyngopt = [...o.wyng_options];
+  if (p.restore?.allow_rollback !== undefined) out.allowRollback = p.restore.allow_rollback;
+  if (o.dom0_home !== undefined) out.dom0Home = o.dom0_home;
+  if (o.dom0_user !== undefined) out.dom0User = o.dom0_user;
+  if (o.dom0_home_exclude !== undefined) out.dom0HomeExclude = [...o.dom0_home_exclude];
   return out;
 }
 
 /**
  * Profile values under explicit options: every option the caller gave explicitly (`explicit`)
- * wins; the profile fills the rest. Qube names: the caller's, else (backup only) the profile's.
+ * wins; the profile fills the rest. Qube names: the caller's, else (backup, prune) the profile's.
  */
 export function mergeProfile(
   command: CommandName,
@@ -344,11 +391,11 @@ export function mergeProfile(
   const merged: CommonOptions = { ...options };
   const values = profileOptionValues(profile);
   for (const key of PROFILE_OPTION_KEYS) {
-    if (explicit.has(key)) continue;
+    if (explicit.has(key) || (BACKUP_ONLY_KEYS.has(key) && command !== 'backup')) continue;
     const v = values[key];
     if (v !== undefined) (merged as Record<string, unknown>)[key] = v;
   }
-  const qubes = args.length === 0 && command === 'backup' ? [...profile.qubes] : [...args];
+  const qubes = args.length === 0 && (command === 'backup' || command === 'prune') ? [...profile.qubes] : [...args];
   return { options: merged, args: qubes };
 }
 
@@ -367,13 +414,20 @@ export const RpcRequestSchema = z.strictObject({
   session: RequestSessionSchema.optional(),
   dryRun: z.boolean().optional(),
   includeDisposable: z.boolean().optional(),
+  /** Restore: refuse unless the plan's digest is this one (from an earlier dry run); it only narrows. */
+  expectPlan: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expectPlan must be a plan digest (64 lowercase hex digits)')
+    .optional(),
+  /** Restore the one named qube alongside under this new name (only with `remote.restore_as: true`). */
+  as: QubeNameSchema.optional(),
 });
 export type RpcRequest = z.output<typeof RpcRequestSchema>;
 
 /** Which request fields each operation accepts at all. */
 const ACCEPTED_FIELDS: Record<RpcOperation, ReadonlySet<keyof RpcRequest>> = {
   Backup: new Set(['qubes', 'exclude']),
-  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable']),
+  Restore: new Set(['qubes', 'exclude', 'session', 'dryRun', 'includeDisposable', 'expectPlan', 'as']),
   Verify: new Set(['qubes', 'exclude', 'session', 'includeDisposable']),
   List: new Set(['qubes', 'session', 'includeDisposable']),
   Prune: new Set(['qubes', 'session']),
@@ -402,6 +456,8 @@ export type RpcPlan =
         session?: string;
         dryRun?: boolean;
         includeDisposable?: boolean;
+        expectPlan?: string;
+        as?: string;
       };
     };
 
@@ -485,6 +541,10 @@ export function narrowRequest(
       }
       const qubes = (requested ?? remote.restore_qubes).filter((q) => !exclude.includes(q));
       if (qubes.length === 0) throw new WqError('input', 'The request leaves no qube to restore.');
+      if (request.as !== undefined && remote.restore_as !== true)
+        throw forbidden(`Profile '${name}' does not allow restoring under a new name (remote.restore_as).`);
+      if (request.as !== undefined && (requested === undefined || qubes.length !== 1))
+        throw new WqError('input', '"as" needs exactly one qube in "qubes".');
       return {
         operation: op,
         command,
@@ -493,6 +553,8 @@ export function narrowRequest(
           ...(request.session !== undefined ? { session: request.session } : {}),
           ...(request.dryRun !== undefined ? { dryRun: request.dryRun } : {}),
           ...(request.includeDisposable !== undefined ? { includeDisposable: request.includeDisposable } : {}),
+          ...(request.expectPlan !== undefined ? { expectPlan: request.expectPlan } : {}),
+          ...(request.as !== undefined ? { as: request.as } : {}),
         },
       };
     }

@@ -31,6 +31,9 @@ export interface RemoteRequestInput {
   session?: string | undefined;
   dryRun?: boolean | undefined;
   includeDisposable?: boolean | undefined;
+  /** Restore: the plan digest of an earlier dry run (issue 14). */
+  expectPlan?: string | undefined;
+  as?: string | undefined;
 }
 
 /** The request document; only the fields that say something are sent. */
@@ -41,6 +44,8 @@ export function buildRequest(input: RemoteRequestInput): RpcRequest {
   if (input.session !== undefined) doc.session = input.session;
   if (input.dryRun === true) doc.dryRun = true;
   if (input.includeDisposable === true) doc.includeDisposable = true;
+  if (input.expectPlan !== undefined) doc.expectPlan = input.expectPlan;
+  if (input.as !== undefined) doc.as = input.as;
   const parsed = RpcRequestSchema.safeParse(doc);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error, 'request'));
   return parsed.data;
@@ -76,7 +81,7 @@ export function qrexecFailure(service: string, exitCode: number | undefined, sig
       return new WqError(
         'policy-refused',
         `dom0 refused ${service}: denied by the qrexec policy (or the confirmation prompt was declined). ` +
-          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-wyng-qubes.policy.',
+          'Ask the dom0 administrator to allow it in /etc/qubes/policy.d/30-user.policy.',
       );
     case 127:
       return new WqError(

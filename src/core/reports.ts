@@ -64,6 +64,11 @@ export function bytesOf(r: ReportView): number | undefined {
   return typeof b === 'number' && Number.isFinite(b) && b >= 0 ? b : undefined;
 }
 
+/** A run the user cancelled at the prompt (`result.cancelled`): it did nothing, so it is no success. */
+export function cancelledOf(r: ReportView): boolean {
+  return record(r.result)?.cancelled === true;
+}
+
 /** The archive session a run made or used, when the result says. */
 export function sessionOf(r: ReportView): string | undefined {
   const s = record(r.result)?.session;
@@ -99,6 +104,17 @@ export function formatBytes(n: number): string {
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * An amount Wyng sent. Wyng reports whole MiB (backup's `bytesSent` is that total times 2^20),
+ * so it is shown in MiB, as Wyng counts: "0 MiB", never a byte count it did not measure.
+ */
+export function formatSent(bytes: number): string {
+  const mib = bytes / MiB;
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`;
+}
+
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);
   if (s < 60) return `${(ms / 1000).toFixed(1)} s`;
@@ -122,7 +138,7 @@ export function desktopMessage(r: ReportView): { summary: string; body: string; 
     const session = sessionOf(r);
     const parts = [
       session !== undefined ? `session ${session}` : undefined,
-      bytes !== undefined ? `${formatBytes(bytes)} sent` : undefined,
+      bytes !== undefined ? `${formatSent(bytes)} sent` : undefined,
       formatDuration(r.durationMs),
     ];
     return {
@@ -151,6 +167,8 @@ export interface RunSummary {
   qubes?: { ok: number; failed: number };
   error?: string;
   dryRun?: boolean;
+  /** cancelled at the prompt: nothing was done */
+  cancelled?: boolean;
 }
 
 export interface ProfileSummary {
@@ -158,6 +176,7 @@ export interface ProfileSummary {
   runs: number;
   failures: number;
   lastRun: RunSummary | null;
+  /** The newest run that did its job (a run cancelled at the prompt did nothing: not a success). */
   lastSuccess: RunSummary | null;
   lastFailure: RunSummary | null;
   /** The newest successful backup, with its size and duration. */
@@ -182,6 +201,7 @@ export function runSummary(r: ReportView): RunSummary {
     ...(qubes !== undefined ? { qubes } : {}),
     ...(r.ok ? {} : { error: failureText(r) }),
     ...(r.dryRun === true ? { dryRun: true } : {}),
+    ...(cancelledOf(r) ? { cancelled: true } : {}),
   };
 }
 
@@ -207,7 +227,7 @@ export function summarizeReports(reports: readonly ReportView[]): ProfileSummary
       runs: list.length,
       failures: list.filter((r) => !r.ok).length,
       lastRun: find(() => true),
-      lastSuccess: find((r) => r.ok),
+      lastSuccess: find((r) => r.ok && !cancelledOf(r)),
       lastFailure: find((r) => !r.ok),
       lastBackup: find((r) => r.ok && r.command === 'backup'),
       backupAverage:
@@ -225,11 +245,11 @@ export function summarizeReports(reports: readonly ReportView[]): ProfileSummary
 
 function runLine(r: RunSummary): string {
   const parts = [
-    `${r.operation}${r.dryRun === true ? ' (dry run)' : ''}`,
+    `${r.operation}${r.dryRun === true ? ' (dry run)' : ''}${r.cancelled === true ? ' cancelled' : ''}`,
     r.finishedAt,
     formatDuration(r.durationMs),
     r.session !== undefined ? `session ${r.session}` : undefined,
-    r.bytesSent !== undefined ? formatBytes(r.bytesSent) : undefined,
+    r.bytesSent !== undefined ? `${formatSent(r.bytesSent)} sent` : undefined,
     r.qubes !== undefined
       ? `${r.qubes.ok} qube(s) ok${r.qubes.failed > 0 ? `, ${r.qubes.failed} failed` : ''}`
       : undefined,
@@ -243,6 +263,7 @@ export function renderSummary(summaries: readonly ProfileSummary[]): string {
   if (summaries.length === 0) return 'No reports yet.';
   const blocks = summaries.map((s) => {
     const lines = [`${profileLabel(s.profile)}: ${s.runs} run(s) kept, ${s.failures} failed`];
+    if (s.lastRun !== null && s.lastRun.cancelled === true) lines.push(`  last run:     ${runLine(s.lastRun)}`);
     lines.push(`  last success: ${s.lastSuccess === null ? '-' : runLine(s.lastSuccess)}`);
     const failure = s.lastFailure;
     const failed = failure === null ? '-' : `${runLine(failure)} (exit ${failure.exitCode}): ${failure.error ?? ''}`;
@@ -251,7 +272,7 @@ export function renderSummary(summaries: readonly ProfileSummary[]): string {
       const avg = s.backupAverage;
       lines.push(
         `  backups:      ${avg.count} ok, on average ${formatDuration(avg.durationMs)}` +
-          `${avg.bytesSent !== null ? ` and ${formatBytes(avg.bytesSent)} sent` : ''}`,
+          `${avg.bytesSent !== null ? ` and ${formatSent(avg.bytesSent)} sent` : ''}`,
       );
     }
     return lines.join('\n');
@@ -264,13 +285,13 @@ export function renderReport(r: ReportView & { hooks?: { before?: HookView; afte
   const s = runSummary(r);
   const lines = [
     `${profileLabel(r.profile)}: ${r.operation}${r.dryRun === true ? ' (dry run)' : ''} ` +
-      `${r.ok ? 'succeeded' : `FAILED (exit ${r.exitCode})`}`,
+      `${s.cancelled === true ? 'cancelled (nothing done)' : r.ok ? 'succeeded' : `FAILED (exit ${r.exitCode})`}`,
     `  started:  ${r.startedAt}`,
     `  finished: ${r.finishedAt} (${formatDuration(r.durationMs)})`,
     `  source:   ${r.source}${r.caller !== undefined ? ` (from ${r.caller})` : ''}`,
   ];
   if (s.session !== undefined) lines.push(`  session:  ${s.session}`);
-  if (s.bytesSent !== undefined) lines.push(`  sent:     ${formatBytes(s.bytesSent)}`);
+  if (s.bytesSent !== undefined) lines.push(`  sent:     ${formatSent(s.bytesSent)}`);
   if (s.qubes !== undefined) lines.push(`  qubes:    ${s.qubes.ok} ok, ${s.qubes.failed} failed`);
   for (const [which, h] of Object.entries(r.hooks ?? {})) {
     if (h === undefined) continue;

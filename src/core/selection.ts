@@ -19,14 +19,29 @@ export function selectSession(
   }
   if (qubes.length === 0) throw new WqError('selection', `Please specify either a --session or qube names to ${verb}.`);
   const newest = new Set<string>();
+  const perQube: string[] = [];
+  let common: Set<string> | undefined;
   for (const q of qubes) {
     const sessions = qubesSessionsOf(model, q);
     const last = sessions[sessions.length - 1];
-    if (last !== undefined) newest.add(last);
+    if (last !== undefined) {
+      newest.add(last);
+      perQube.push(`${q} ${last}`);
+    }
+    common = new Set(sessions.filter((s) => common === undefined || common.has(s)));
   }
   if (newest.size === 0) throw new WqError('selection', `No Qubes backup sessions for: ${qubes.join(', ')}.`);
   if (newest.size > 1) {
-    throw new WqError('selection', 'Ambiguous VM session selection. Please use --session to choose a date-time.');
+    // the newest session of each named qube, and the newest session that holds them all (if any)
+    const shared = [...(common ?? [])].sort().pop();
+    throw new WqError(
+      'selection',
+      'Ambiguous VM session selection. Please use --session to choose a date-time. ' +
+        `Newest sessions: ${perQube.join(', ')}. ` +
+        (shared !== undefined
+          ? `The newest session holding all of them: --session=${shared}.`
+          : 'No session holds all of them: restore them one --session at a time.'),
+    );
   }
   return [...newest][0]!;
 }

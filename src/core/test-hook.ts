@@ -8,10 +8,18 @@
  * variable this is a no-op. Steps: restore:stopped, restore:removed, restore:created,
  * restore:received, restore:settings, restore:verified, backup:before-send, backup:after-send,
  * backup:stamped.
+ *
+ * Compiled out of everything the project ships: scripts/build.mjs defines
+ * `__WYNG_QUBES_TEST_HOOKS__` as false for the CLI bundle and the library (the body below is
+ * then dead code and esbuild drops it, variable name included); only the reliability suite's
+ * own bundle (dist/test-hooks/) and runs from source keep it.
  */
+declare const __WYNG_QUBES_TEST_HOOKS__: boolean | undefined;
+
 const reached = new Map<string, number>();
 
 export function crashPoint(step: string): void {
+  if (typeof __WYNG_QUBES_TEST_HOOKS__ === 'boolean' && !__WYNG_QUBES_TEST_HOOKS__) return;
   const spec = process.env.WYNG_QUBES_TEST_CRASH_AT;
   if (spec === undefined || spec === '') return;
   const colon = spec.lastIndexOf(':');

@@ -15,7 +15,7 @@
  *   → exactly one JSON document on stdout (the CLI's `--json` shape); exit code = exitCode.
  */
 import { appendAudit, type AuditRecord } from '../adapters/audit.ts';
-import { currentJob } from '../adapters/lock.ts';
+import { currentJob, tryRpcSlot } from '../adapters/lock.ts';
 import { runPrivileged } from '../adapters/privileged.ts';
 import { readProfiles } from '../adapters/profiles.ts';
 import { lastReports } from '../adapters/reports.ts';
@@ -42,7 +42,9 @@ import {
   type RawCall,
   type ValidCall,
 } from '../core/rpc.ts';
+import { printable } from '../core/names.ts';
 import { parseReply } from '../core/remote.ts';
+import { newReference, redactErrors, redactResult } from './redact.ts';
 import { rpcSettings } from './settings.ts';
 
 type Stage = AuditRecord['stage'];
@@ -76,6 +78,10 @@ interface Facts {
   profile: string;
   caller: string;
   digest: string;
+  /** reference id given to the caller with generic errors */
+  ref?: string;
+  /** SUDO_USER of the privileged part */
+  sudoUser?: string;
 }
 
 /** Where a call ended: its stage, whether the operation ran, whether the service itself failed. */
@@ -111,6 +117,8 @@ function audit(io: AppIo, config: Config, facts: Facts, envelope: Envelope, star
     durationMs: Date.now() - started,
     stage,
     ...(first !== undefined ? { error: { kind: first.kind, message: first.message } } : {}),
+    ...(facts.ref !== undefined ? { ref: facts.ref } : {}),
+    ...(facts.sudoUser !== undefined ? { sudoUser: facts.sudoUser } : {}),
   };
   const written = appendAudit(config.stateDir, record);
   io.stderr(`wyng-qubes audit${written ? '' : ' (audit.log not writable)'}: ${JSON.stringify(record)}\n`);
@@ -125,8 +133,10 @@ function remoteProfile(io: AppIo, config: Config, name: string): Profile {
     io.stderr(`wyng-qubes rpc: ${toWqError(err).message}\n`);
     throw new WqError('config', 'The profiles file in dom0 cannot be used; the dom0 log has the details.');
   }
-  if (reading.problems.length > 0) {
-    for (const p of reading.problems) io.stderr(`wyng-qubes rpc: ${formatProblem(reading.file, p)}\n`);
+  // Per profile: a problem of another profile does not stop this one.
+  const relevant = reading.problems.filter((p) => p.profile === undefined || p.profile === name);
+  if (relevant.length > 0) {
+    for (const p of relevant) io.stderr(`wyng-qubes rpc: ${formatProblem(reading.file, p)}\n`);
     throw new WqError('config', 'The profiles file in dom0 is invalid; the dom0 log has the details.');
   }
   const profile = Object.hasOwn(reading.profiles, name) ? reading.profiles[name] : undefined;
@@ -134,24 +144,21 @@ function remoteProfile(io: AppIo, config: Config, name: string): Profile {
   return profile;
 }
 
-/** `wyng.Status`: the running job and the last report of each profile this caller may see. */
-function statusResult(config: Config, caller: string, io: AppIo): unknown {
-  const job = currentJob(config.stateDir);
-  let visible: ReadonlySet<string> = new Set();
-  try {
-    const reading = readProfiles(config.configDir);
-    visible = new Set(
-      Object.entries(reading.profiles)
-        .filter(([, p]) => p.remote.operations.includes('Status'))
-        .filter(([, p]) => caller === 'dom0' || p.remote.callers === undefined || p.remote.callers.includes(caller))
-        .map(([n]) => n),
-    );
-  } catch (err) {
-    io.stderr(`wyng-qubes rpc: ${toWqError(err).message}\n`);
-  }
+/**
+ * `wyng.Status+PROFILE`: the running job and the last report of THAT profile only (the call
+ * was narrowed against it already). A remote caller gets the report's errors redacted.
+ */
+function statusResult(config: Config, profileName: string, caller: string, ref: string, io: AppIo): unknown {
+  const job = currentJob(config.stateDir, config.lockDir);
   const reports: Record<string, unknown> = {};
   for (const [profile, r] of Object.entries(lastReports(config.stateDir))) {
-    if (!visible.has(profile)) continue;
+    if (profile !== profileName) continue;
+    let errors = r.errors;
+    if (caller !== 'dom0') {
+      const red = redactErrors(r.errors, ref);
+      for (const line of red.withheld) io.stderr(`wyng-qubes rpc [ref ${ref}]: ${line}\n`);
+      errors = red.value;
+    }
     reports[profile] = {
       operation: r.operation,
       source: r.source,
@@ -160,7 +167,7 @@ function statusResult(config: Config, caller: string, io: AppIo): unknown {
       durationMs: r.durationMs,
       ok: r.ok,
       exitCode: r.exitCode,
-      errors: r.errors,
+      errors,
     };
   }
   return { running: job === undefined ? null : { job: job.job, pid: job.pid, since: job.since }, reports };
@@ -191,11 +198,14 @@ async function performCall(
   stage: Stage,
   started: number,
 ): Promise<Envelope> {
+  const ref = newReference();
   const facts: Facts = {
     service: `wyng.${call.operation}`,
     profile: call.profile,
     caller: call.caller,
     digest: call.digest,
+    ref,
+    ...(stage === 'privileged' && io.env.SUDO_USER !== undefined ? { sudoUser: printable(io.env.SUDO_USER) } : {}),
   };
   const command = commandOf(call.operation);
   let plan: RpcPlan;
@@ -208,14 +218,22 @@ async function performCall(
     return envelope;
   }
   if (plan.operation === 'Status') {
-    const envelope = makeEnvelope('status', 0, statusResult(config, call.caller, io), []);
+    const envelope = makeEnvelope('status', 0, statusResult(config, call.profile, call.caller, ref, io), []);
     audit(io, config, facts, envelope, started, { stage, ran: true });
     return envelope;
   }
   // The report is written by execute() (src/app/job.ts), as for every run.
   const envelope = await runPlan(plan, call.profile, io, call.caller);
   audit(io, config, facts, envelope, started, { stage, ran: true });
-  return envelope;
+  return call.caller === 'dom0' ? envelope : forCaller(envelope, ref, io);
+}
+
+/** The operation's document as a remote caller may see it; what is withheld goes to the dom0 log. */
+function forCaller(envelope: Envelope, ref: string, io: AppIo): Envelope {
+  const errors = redactErrors(envelope.errors, ref);
+  const result = redactResult(envelope.result, ref);
+  for (const line of [...errors.withheld, ...result.withheld]) io.stderr(`wyng-qubes rpc [ref ${ref}]: ${line}\n`);
+  return { ...envelope, errors: errors.value, result: result.value };
 }
 
 async function readInput(io: AppIo, limit: number, timeoutMs: number): Promise<Buffer> {
@@ -224,6 +242,20 @@ async function readInput(io: AppIo, limit: number, timeoutMs: number): Promise<B
   } catch (err) {
     throw err instanceof WqError ? err : new WqError('input', `Cannot read the request: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The environment of the privileged part: a small allow-list (locale, time zone, temp dir,
+ * PATH and wyng-qubes' own WYNG_* settings), never the rest of the qrexec daemon's environment
+ * (NODE_OPTIONS, LD_*, …). Real sudo resets it further.
+ */
+export function privilegedEnvironment(env: AppIo['env']): Record<string, string> {
+  const keep = new Set(['PATH', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'HOME']);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (keep.has(k) || /^WYNG_[A-Z0-9_]+$/.test(k))) out[k] = v;
+  }
+  return out;
 }
 
 /** Steps 1–2: the entry point qrexec starts. Returns the one document to print. */
@@ -237,6 +269,50 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
     argument: env.QREXEC_SERVICE_ARGUMENT,
     remoteDomain: env.QREXEC_REMOTE_DOMAIN,
   };
+  // A few RPC processes at a time, machine-wide: beyond that, `busy` at once (each process
+  // costs dom0 memory, and slow callers must not pile them up).
+  let slot;
+  try {
+    slot = await tryRpcSlot(config.stateDir, config.lockDir, settings.slots);
+  } catch (err) {
+    io.stderr(`wyng-qubes rpc: ${toWqError(err).message}\n`);
+    const envelope = errorEnvelope(
+      'rpc',
+      new WqError('config', 'dom0 is not set up for wyng-qubes RPC (lock dir); the dom0 log has the details.'),
+    );
+    audit(io, config, callFacts({ ...rawBase, stdin: new Uint8Array() }), envelope, started, {
+      stage: 'entry',
+      ran: false,
+      error: true,
+    });
+    return envelope;
+  }
+  if (slot === undefined) {
+    const envelope = errorEnvelope(
+      'rpc',
+      new WqError('busy', 'Too many wyng-qubes calls are running; try again later.'),
+    );
+    audit(io, config, callFacts({ ...rawBase, stdin: new Uint8Array() }), envelope, started, {
+      stage: 'entry',
+      ran: false,
+    });
+    return envelope;
+  }
+  try {
+    return await serveEntryInSlot(io, config, settings, rawBase, started);
+  } finally {
+    slot.release();
+  }
+}
+
+async function serveEntryInSlot(
+  io: AppIo,
+  config: Config,
+  settings: ReturnType<typeof rpcSettings>,
+  rawBase: Omit<RawCall, 'stdin'>,
+  started: number,
+): Promise<Envelope> {
+  const env = io.env;
   let stdin: Buffer;
   try {
     stdin = await readInput(io, MAX_REQUEST_BYTES, settings.stdinTimeoutMs);
@@ -263,10 +339,8 @@ export async function serveEntry(io: AppIo, config: Config, scriptService: strin
 
   // Step 2: the privileged part, through one fixed sudo rule.
   const input = JSON.stringify(privilegedCallFrom(call, stdin));
-  const childEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
   const r = await runPrivileged(settings.sudoProgram, settings.self, input, {
-    env: childEnv,
+    env: privilegedEnvironment(env),
     onStderr: (t) => io.stderr(t),
   });
   const facts: Facts = {
@@ -323,11 +397,18 @@ export async function servePrivileged(io: AppIo, config: Config): Promise<Envelo
     });
     return envelope;
   }
+  const sudoUser = io.env.SUDO_USER !== undefined ? { sudoUser: printable(io.env.SUDO_USER) } : {};
   try {
     call = validateCall(raw);
+    // Run through sudo by the entry point, the caller is a qube. dom0 (which passes every
+    // `remote.callers` check) named on stdin would let any dom0 user with the sudo rule act
+    // as dom0: dom0 uses the CLI.
+    if (call.caller === 'dom0') {
+      throw new WqError('forbidden', "The privileged part does not serve 'dom0' as a caller: use wyng-qubes in dom0.");
+    }
   } catch (err) {
     const envelope = errorEnvelope('rpc', err);
-    audit(io, config, callFacts(raw), envelope, started, { stage: 'privileged', ran: false });
+    audit(io, config, { ...callFacts(raw), ...sudoUser }, envelope, started, { stage: 'privileged', ran: false });
     return envelope;
   }
   return performCall(call, io, config, 'privileged', started);

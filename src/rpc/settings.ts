@@ -11,17 +11,21 @@ export interface RpcSettings {
   sudoProgram: string;
   /** The program the sudoers rule names (`WYNG_QUBES_RPC_SELF`, default /usr/bin/wyng-qubes). */
   self: string;
-  /** Deadline for the whole request on stdin (`WYNG_QUBES_RPC_STDIN_TIMEOUT_MS`, default 30 s). */
+  /** Deadline for the whole request on stdin (`WYNG_QUBES_RPC_STDIN_TIMEOUT_MS`, default 5 s; ≤ 64 KiB). */
   stdinTimeoutMs: number;
+  /** How many RPC processes may run at once (`WYNG_QUBES_RPC_SLOTS`, default 4); beyond: `busy` at once. */
+  slots: number;
 }
 
 export function rpcSettings(env: Env): RpcSettings {
   const timeout = Number(env.WYNG_QUBES_RPC_STDIN_TIMEOUT_MS);
+  const slots = Number(env.WYNG_QUBES_RPC_SLOTS);
   const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v);
   return {
     sudo: env.WYNG_QUBES_RPC_SUDO === '0' ? 'never' : env.WYNG_QUBES_RPC_SUDO === '1' ? 'always' : 'auto',
     sudoProgram: nonEmpty(env.WYNG_QUBES_SUDO) ?? '/usr/bin/sudo',
     self: nonEmpty(env.WYNG_QUBES_RPC_SELF) ?? '/usr/bin/wyng-qubes',
-    stdinTimeoutMs: Number.isInteger(timeout) && timeout > 0 ? timeout : 30_000,
+    stdinTimeoutMs: Number.isInteger(timeout) && timeout > 0 ? timeout : 5_000,
+    slots: Number.isInteger(slots) && slots > 0 && slots <= 64 ? slots : 4,
   };
 }

@@ -1,5 +1,5 @@
 // Replays every Admin API call the ORIGINAL wyng-util-qubes 0.9 made in four restores against the
-// real qubesd (shared/conformance/qubesd/wyng-util-qubes-restore-calls.json, recorded through the
+// real qubesd (test/data/qubesd/wyng-util-qubes-restore-calls.json, recorded through the
 // real qubesadmin client) against the fake qubesd, and checks the replies byte for byte: a real
 // client's call mix (pools, qube lookup, create in a pool, kill, properties one by one, features,
 // devices, tags) on top of the transcripts. The runs were recorded one after the other on the
@@ -13,8 +13,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { encodeRequest, startFakeQubesd, type FakeQubesd } from '../fakes/qubesd/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const DIR = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd');
+const DIR = QUBESD_RECORDING;
 
 const RunSchema = z.object({
   run: z.string(),
@@ -44,7 +45,7 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
   const runs = FileSchema.parse(JSON.parse(readFileSync(join(DIR, 'wyng-util-qubes-restore-calls.json'), 'utf8'))).runs;
   const seedXml = readFileSync(join(DIR, 'qubes-after-transcripts.xml'), 'utf8');
   const seedUuids = new Set(seedXml.match(UUID) ?? []);
-  // PROTOCOL.md: pool size/usage depend on the host; a re-created qube gets a new uuid
+  // pool size/usage depend on the host; a re-created qube gets a new uuid
   const normalise = (t: string): string =>
     t
       .replace(UUID, (u) => (seedUuids.has(u) ? u : '<new-uuid>'))
@@ -87,7 +88,8 @@ describe('wyng-util-qubes 0.9 restores replayed against the fake qubesd', () => 
         else if (normalise(got) === normalise(call.response)) counts.normalised++;
         else
           failures.push(
-            `#${i} ${call.method}+${call.arg} ${call.dest}\n  want: ${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`,
+            `#${i} ${call.method}+${call.arg} ${call.dest}\n` +
+              `  want: ${JSON.stringify(call.response)}\n  got:  ${JSON.stringify(got)}`,
           );
       }
       assert.equal(failures.length, 0, failures.join('\n'));

@@ -5,8 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
+  cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -16,12 +18,14 @@ import {
   rmSync,
   statfsSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FAKE_WYNG, runFake, waitFor, type FakeRun } from './wyng-fake-run.ts';
+import { FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 
 const VOLS = ['appvms/work/private.img', 'vm-templates/tpl/root.img'];
 const MD = 'wyng-qubes-metadata';
@@ -71,6 +75,7 @@ async function lab(opts: { encrypted?: boolean } = {}): Promise<Lab> {
     TZ: 'UTC',
     WYNG_FAKE_LOCK: lock,
     WYNG_FAKE_HOME: join(dir, 'home'),
+    ...FAKE_WYNG_LOOSE,
   };
   const wyng: Lab['wyng'] = (args, extra = {}) =>
     runFake([`--dest=${dest}`, '-u', ...args], { env: { ...env, ...extra.env }, cwd: dir, stdin: extra.stdin });
@@ -137,7 +142,7 @@ test('WYNG_FAKE_LOG: one JSON line per invocation (argv, cwd, exit code); none w
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('send, list, receive: the archive gives back exactly the bytes sent; sessions named from WYNG_FAKE_NOW', async () => {
+test('send, list, receive: the bytes sent come back; sessions named from WYNG_FAKE_NOW', async () => {
   const l = await lab();
   const s = await l.send({ env: { WYNG_FAKE_NOW: '2030-01-02T03:04:05Z' } });
   assert.equal(s.code, 0, s.stderr);
@@ -233,7 +238,7 @@ test("WYNG_FAKE_FAIL=auth, storage5, storage6, storage7, crash: Wyng's exit code
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; the next run updates the cache', async () => {
+test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N committed volumes; next run updates the cache', async () => {
   const l = await lab();
   const r = await l.send({ env: { WYNG_FAKE_FAIL: 'interrupt-after:1' } });
   assert.equal(r.code, 8);
@@ -250,7 +255,7 @@ test('WYNG_FAKE_FAIL=interrupt-after:N: exit 8 after N volumes are committed; th
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (exit 1), version works, SIGINT ends it with exit 8', async () => {
+test('WYNG_FAKE_FAIL=hang holds the lock: a second one exits 1, version works, SIGINT ends it (8)', async () => {
   const l = await lab();
   const other = realpathSync(mkdtempSync(join(tmpdir(), 'wq-fake-other-')));
   let hung: FakeRun | undefined;
@@ -276,7 +281,7 @@ test('WYNG_FAKE_FAIL=hang holds the machine-wide lock: a second instance fails (
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('SIGTERM kills the fake like Wyng (no handler) and the lock is free again; a stale lock is taken over', async () => {
+test('SIGTERM kills the fake like Wyng (no handler), the lock is free; a stale lock is taken over', async () => {
   const l = await lab();
   const r = await runFake([`--dest=${l.dest}`, '-u', '--json', 'list'], {
     env: { ...l.env, WYNG_FAKE_FAIL: 'hang' },
@@ -312,7 +317,7 @@ test('WYNG_FAKE_DELAY_MS slows each volume; SIGINT mid-send: exit 8, finished vo
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9), others cannot take the lock (exit 1)', async () => {
+test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (9), others lack the lock (1)', async () => {
   const l = await lab();
   const send = await l.send({ env: { WYNG_FAKE_FAIL: 'nonroot' } });
   assert.equal(send.code, 9);
@@ -324,7 +329,7 @@ test('WYNG_FAKE_FAIL=nonroot: write commands refused before the banner (exit 9),
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from such a pool fails, nothing sent', async () => {
+test('send needs a Btrfs subvolume root (WYNG_FAKE_ANY_POOL=1 loosens); no-snapshot:PATH refuses one', async () => {
   const l = await lab();
   const r = await l.send({ env: { WYNG_FAKE_FAIL: `no-snapshot:${l.pool}` } });
   assert.equal(r.code, 2);
@@ -335,10 +340,57 @@ test('WYNG_FAKE_FAIL=no-snapshot:PATH and WYNG_FAKE_REQUIRE_BTRFS=1: send from s
   );
   assert.equal(sessionsOf(await l.list(), MD).length, 0);
   rmSync(`${l.localFrom}.error`);
+  // without the loosening switch: Wyng's own rule (the lab's pool is a temp directory)
   const btrfsRoot = statfsSync(l.pool).type === 0x9123683e && statSync(l.pool).ino === 256;
-  const b = await l.send({ env: { WYNG_FAKE_REQUIRE_BTRFS: '1' } });
+  const b = await l.send({ env: { WYNG_FAKE_ANY_POOL: undefined } });
   assert.equal(b.code, btrfsRoot ? 0 : 2, b.stderr);
+  if (!btrfsRoot) {
+    assert.equal(
+      b.stderr,
+      `\nError, Local not a subvolume or no snapshot feature: (file) ${l.pool}/\n\n` +
+        `Error on volumes: ${VOLS.join(', ')}\n`,
+    );
+    assert.equal(sessionsOf(await l.list(), MD).length, 0);
+  }
   rmSync(l.dir, { recursive: true, force: true });
+});
+
+test('write commands need root, as for Wyng (WYNG_FAKE_ALLOW_NONROOT=1 loosens)', async () => {
+  // a normal user: this test's own user, or user nobody (65534) when the test runs as root; then
+  // from a copy of the fake that nobody can read wherever the checkout is
+  const asRoot = process.getuid?.() === 0;
+  const dir = mkdtempSync(join(tmpdir(), 'wq-nonroot-'));
+  let fake = FAKE_WYNG;
+  if (asRoot) {
+    chmodSync(dir, 0o755);
+    fake = join(dir, 'wyng');
+    cpSync(FAKE_WYNG, fake);
+    cpSync(join(FAKE_WYNG, '..', 'wyng-impl'), join(dir, 'wyng-impl'), { recursive: true });
+  }
+  const run = (env: Record<string, string>): ReturnType<typeof spawnSync> =>
+    spawnSync(
+      asRoot ? 'setpriv' : process.execPath,
+      [
+        ...(asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : []),
+        fake,
+        '--dest=file:/nonexistent/archive',
+        '-u',
+        'send',
+        'appvms/work/private.img',
+      ],
+      { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', cwd: dir },
+    );
+  const strict = run({});
+  assert.equal(strict.status, 9, String(strict.stderr));
+  assert.equal(strict.stdout, '');
+  assert.equal(strict.stderr, '\nOptionError: Must be root/admin user for send.\n\n');
+  // loosened: past the root check; the next error is the missing archive (a normal user cannot create it)
+  const lock = join(tmpdir(), `wq-nonroot-${process.pid}.lock`);
+  const loose = run({ WYNG_FAKE_ALLOW_NONROOT: '1', WYNG_FAKE_LOCK: lock });
+  rmSync(lock, { force: true });
+  assert.equal(loose.status, 6, String(loose.stderr));
+  assert.equal(loose.stderr, "\nStorageError: Path '/nonexistent/archive' not found.\n\n");
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('bad WYNG_FAKE_* settings are refused with exit 1 and nothing else happens', async () => {
@@ -378,7 +430,7 @@ test('WYNG_FAKE_STDIN_TTY=1: attended mode asks before delete and reads the answ
   rmSync(l.dir, { recursive: true, force: true });
 });
 
-test('encrypted archive: passphrase via --passcmd or one stdin line, wrong one exit 3, key agent and COLUMNS', async () => {
+test('encrypted archive: passphrase by --passcmd or stdin, wrong one exit 3, key agent, COLUMNS', async () => {
   const l = await lab({ encrypted: true });
   const good = { PASS: 'correct horse battery staple' };
   const bad = { PASS: 'not the right passphrase' };
@@ -420,6 +472,40 @@ test('verify and arch-check really check the stored data: a damaged chunk is a t
   assert.match(v.stderr, /\nValueError: Bad hash at x[0-9a-f]{16} :: [0-9a-f]{64}\n$/);
   const c = await l.wyng(['arch-check']);
   assert.equal(c.code, 1);
+  rmSync(l.dir, { recursive: true, force: true });
+});
+
+test('all output reaches a reader that falls behind: the fake exits only once it is written', async () => {
+  const l = await lab();
+  // a verbose verify of a 1 GiB volume prints one progress update per 256 KiB chunk: more than a
+  // pipe holds (64 KiB)
+  const big = 'appvms/big/private.img';
+  mkdirSync(join(l.pool, 'appvms', 'big'), { recursive: true });
+  writeFileSync(join(l.pool, big), '');
+  truncateSync(join(l.pool, big), 1 << 30);
+  const bigFrom = join(l.dir, 'big.json');
+  writeFileSync(bigFrom, JSON.stringify({ [l.pool]: [[big, big]] }));
+  const sent = await l.wyng([`--local-from=${bigFrom}`, `--import-other-from=${MD}:|:${l.tar}`, 'send'], {
+    env: { WYNG_FAKE_NOW: '2031-06-01T00:00:00Z' },
+  });
+  assert.equal(sent.code, 0, sent.stderr);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(l.env)) if (v !== undefined) env[k] = v;
+  const child = spawn(FAKE_WYNG, [`--dest=${l.dest}`, '-u', '--verbose', 'verify', big], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // read nothing for a while, as a busy reader would
+  child.stdout.pause();
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (d: Buffer) => chunks.push(d));
+  await new Promise((r) => setTimeout(r, 1500));
+  child.stdout.resume();
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  const out = Buffer.concat(chunks).toString('utf8');
+  assert.equal(code, 0);
+  assert.ok(out.length > 65536, `${out.length} bytes: enough to fill a pipe`);
+  assert.match(out, /\r\[\|{20}\] 100% : OK {2}Data bytes: 0 \/ 1073741824\n$/);
   rmSync(l.dir, { recursive: true, force: true });
 });
 

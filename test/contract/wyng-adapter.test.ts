@@ -1,7 +1,7 @@
 /**
  * Contract tests of the Wyng adapter and the archive commands. They run against the fake Wyng
  * by default and against a real Wyng when WYNG_REAL and WYNG_REAL_POOL are set
- * (see ../shared/lab/wyng and test/helpers/wyng-target.ts).
+ * (test/helpers/wyng-target.ts); the test names say which one ran.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,15 +9,20 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { runBundle } from '../helpers/cli.ts';
-import { wyngTarget, writeVolume } from '../helpers/wyng-target.ts';
+import { wyngTarget, wyngTargetKind, writeVolume } from '../helpers/wyng-target.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 
-const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
-<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-1" class="TemplateVM"><properties><property name="name">tpl</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-2" class="AppVM"><properties><property name="name">work</property><property name="qid">2</property><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-3" class="DispVM"><properties><property name="name">disp7</property><property name="qid">3</property><property name="label">label-1</property></properties><features/><tags/></domain>
+const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/>\
+<properties/><domains>
+<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties>\
+<features/><tags/></domain>
+<domain id="domain-1" class="TemplateVM"><properties><property name="name">tpl</property><property name="qid">\
+1</property><property name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-2" class="AppVM"><properties><property name="name">work</property><property name="qid">\
+2</property><property name="label">label-1</property></properties><features/><tags/></domain>
+<domain id="domain-3" class="DispVM"><properties><property name="name">disp7</property><property name="qid">\
+3</property><property name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
 interface Doc {
@@ -25,13 +30,13 @@ interface Doc {
   exitCode: number;
   result: Record<string, unknown> & {
     sessions?: Array<{ id: string; qubes: string[] }>;
-    qubes?: Record<string, { sessions: string[]; newest: string }>;
+    qubes?: Record<string, { sessions: string[]; newest: string; bytes: number; sessionBytes: Record<string, number> }>;
   };
   errors: Array<{ qube?: string; kind: string; message: string }>;
 }
 
 test(
-  'archive commands against the Wyng target: create, list, verify, prune, delete',
+  `[${wyngTargetKind()} Wyng] archive commands: create, list, verify, prune, delete`,
   { timeout: 180_000 },
   async () => {
     const t = wyngTarget('contract');
@@ -84,7 +89,10 @@ test(
     const s1 = one.doc.result.sessions?.[0]?.id;
     assert.match(s1 ?? '', /^\d{8}-\d{6}$/);
     assert.deepEqual(one.doc.result.sessions?.[0]?.qubes, [`${sub}t`, `${sub}w`]);
-    assert.deepEqual(one.doc.result.qubes?.[`${sub}w`], { sessions: [s1], newest: s1 });
+    const w = one.doc.result.qubes?.[`${sub}w`];
+    assert.deepEqual([w?.sessions, w?.newest], [[s1], s1]);
+    // sizes: Wyng's volsize of the qube's volumes (bytes), per session and for its newest
+    assert.ok((w?.bytes ?? 0) > 0 && w?.sessionBytes[s1!] === w?.bytes, JSON.stringify(w));
 
     const inSession = await cli(`--session=${s1}`, 'list');
     assert.equal(inSession.code, 0, inSession.stderr);

@@ -1,4 +1,4 @@
-// backup when Wyng fails (CONTRACT.md §6, §8, §10, §11): per-volume errors (exit 2 + .error
+// backup when Wyng fails (design.md "Wyng contract"): per-volume errors (exit 2 + .error
 // file), the exit-0 failures, auth/storage codes, crashes, interrupts (Wyng's own and our
 // forwarding of SIGINT/SIGTERM), a stale .error file — per qube results, exit codes, what
 // qubesd is told, and that no temp file is left behind.
@@ -7,21 +7,14 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import {
-  backupResult,
-  byName,
-  startBackupEnv,
-  timestampWrites,
-  wyngAction,
-  type BackupEnv,
-  type BackupRun,
-} from '../helpers/backup-env.ts';
+import { backupResult, byName, listJson, timestampWrites, wyngAction } from '../helpers/backup-env.ts';
+import { buildSandbox, type Sandbox, type SandboxRun } from '../helpers/sim.ts';
 
-let env: BackupEnv;
+let env: Sandbox;
 const QUBES = ['fedora-41', 'personal', 'work'];
 
 before(async () => {
-  env = await startBackupEnv();
+  env = await buildSandbox({ archive: 'create' });
   env.fill('fedora-41', 'root', 'tpl-root');
   env.fill('fedora-41', 'private', 'tpl-private');
   env.fill('personal', 'private', 'personal');
@@ -39,17 +32,17 @@ function backup(
   extra: string[],
   runEnv: Record<string, string> = {},
   onSpawn?: (c: ChildProcess, out: { stdout: () => string; stderr: () => string }) => void,
-): Promise<BackupRun> {
-  return env.run(['backup', '--dest', env.sim.archiveUrl, '-u', ...extra, ...QUBES], {
+): Promise<SandboxRun> {
+  return env.run(['backup', '--dest', env.archiveUrl, '-u', ...extra, ...QUBES], {
     env: runEnv,
     ...(onSpawn ? { onSpawn } : {}),
   });
 }
 
 /** Common to every failed run: nothing left in TMPDIR, the job lock is free again. */
-async function assertCleanAfter(r: BackupRun): Promise<void> {
+async function assertCleanAfter(r: SandboxRun): Promise<void> {
   assert.deepEqual(r.tmpLeft, [], 'temp files removed');
-  const again = await env.run(['list', '--dest', env.sim.archiveUrl, '-u', '--json']);
+  const again = await env.run(['list', '--dest', env.archiveUrl, '-u', '--json']);
   assert.equal(again.code, 0, `the next job runs: ${again.stderr}`);
 }
 
@@ -91,7 +84,7 @@ test('a stale .error file from an earlier run is removed before the send', async
 });
 
 test('exit 0 but a local volume file is missing (Wyng only warns): that qube failed, exit 2', async () => {
-  const path = env.sim.qubesd.volumePath('personal', 'private')!;
+  const path = env.qubesd.volumePath('personal', 'private')!;
   const saved = env.fill('personal', 'private', 'personal-again');
   rmSync(path);
   try {
@@ -148,37 +141,44 @@ test("Wyng's interrupt (exit 8): exit 8, nothing stamped", async () => {
   await assertCleanAfter(r);
 });
 
-test('a failed volume, then an interrupt (Wyng exits 2, the .error file lists only the failed one): unsent qubes are failed too', async () => {
-  // metadata (1st), personal fails, fedora-41 private (2nd) → interrupt: fedora-41 root and work never sent
-  const r = await backup(['--json'], {
-    CAPTURE_FAIL_SEND: 'send-volume:appvms/personal/private.img,interrupt-after:2',
-  });
-  assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2, 'Wyng reports exit 2, not 8');
-  assert.equal(r.code, 2, r.stderr);
-  const q = byName(backupResult(r));
-  assert.deepEqual([q['fedora-41']!.status, q.personal!.status, q.work!.status], ['failed', 'failed', 'failed']);
-  assert.match(q.work!.error!, /not stored/);
-  assert.match(r.stderr, /\nError for VMs: fedora-41, personal, work\n/);
-  assert.deepEqual(timestampWrites(r.qubesd), [], 'no qube stamped');
-  await assertCleanAfter(r);
-});
+test(
+  'a failed volume, then an interrupt (Wyng exits 2, the .error file lists only the failed ' +
+    'one): unsent qubes are failed too',
+  async () => {
+    // metadata (1st), personal fails, fedora-41 private (2nd) → interrupt: fedora-41 root and work never sent
+    const r = await backup(['--json'], {
+      CAPTURE_FAIL_SEND: 'send-volume:appvms/personal/private.img,interrupt-after:2',
+    });
+    assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2, 'Wyng reports exit 2, not 8');
+    assert.equal(r.code, 2, r.stderr);
+    const q = byName(backupResult(r));
+    assert.deepEqual([q['fedora-41']!.status, q.personal!.status, q.work!.status], ['failed', 'failed', 'failed']);
+    assert.match(q.work!.error!, /not stored/);
+    assert.match(r.stderr, /\nError for VMs: fedora-41, personal, work\n/);
+    assert.deepEqual(timestampWrites(r.qubesd), [], 'no qube stamped');
+    await assertCleanAfter(r);
+  },
+);
 
-test('the metadata volume not stored (first pool cannot snapshot; Wyng drops the import silently): every qube failed', async () => {
-  const firstPool = join(env.sim.dir, 'root', 'var', 'lib', 'qubes');
-  const r = await backup(['--json'], { CAPTURE_FAIL_SEND: `no-snapshot:${firstPool}` });
-  assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2);
-  assert.equal(r.code, 2, r.stderr);
-  const result = backupResult(r);
-  const q = byName(result);
-  assert.deepEqual([q['fedora-41']!.status, q.personal!.status, q.work!.status], ['failed', 'failed', 'failed']);
-  assert.match(q.work!.error!, /metadata/, 'work was sent, but into a session without Qubes metadata');
-  assert.deepEqual(timestampWrites(r.qubesd), []);
-  const list = await env.listJson();
-  assert.ok(!list.sessions.some((s) => s.id === result.session), 'not a Qubes session');
-  await assertCleanAfter(r);
-});
+test(
+  'the metadata volume not stored (first pool cannot snapshot; Wyng drops the import ' + 'silently): every qube failed',
+  async () => {
+    const firstPool = join(env.dir, 'root', 'var', 'lib', 'qubes');
+    const r = await backup(['--json'], { CAPTURE_FAIL_SEND: `no-snapshot:${firstPool}` });
+    assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 2);
+    assert.equal(r.code, 2, r.stderr);
+    const result = backupResult(r);
+    const q = byName(result);
+    assert.deepEqual([q['fedora-41']!.status, q.personal!.status, q.work!.status], ['failed', 'failed', 'failed']);
+    assert.match(q.work!.error!, /metadata/, 'work was sent, but into a session without Qubes metadata');
+    assert.deepEqual(timestampWrites(r.qubesd), []);
+    const list = await listJson(env);
+    assert.ok(!list.sessions.some((s) => s.id === result.session), 'not a Qubes session');
+    await assertCleanAfter(r);
+  },
+);
 
-async function interruptDuringSend(signal: NodeJS.Signals): Promise<BackupRun> {
+async function interruptDuringSend(signal: NodeJS.Signals): Promise<SandboxRun> {
   let sent = false;
   const r = await backup([], { CAPTURE_DELAY_SEND: '1500' }, (child, out) => {
     const timer = setInterval(() => {
@@ -194,23 +194,26 @@ async function interruptDuringSend(signal: NodeJS.Signals): Promise<BackupRun> {
   return r;
 }
 
-test('SIGINT to wyng-qubes during the send is forwarded to Wyng: exit 8, nothing stamped, temp files gone', async () => {
-  const r = await interruptDuringSend('SIGINT');
-  assert.equal(r.code, 8, r.stderr);
-  const send = wyngAction(r.wyng, 'send');
-  assert.equal(send.length, 1);
-  assert.equal(send[0]!.exitCode, 8, 'Wyng got the SIGINT and ended with its interrupt code');
-  assert.match(
-    r.stderr,
-    /\*\*\* Interrupt\./,
-    "Wyng's own message is passed through on stderr, as wyng-util-qubes does",
-  );
-  assert.doesNotMatch(r.stdout, /Interrupt/);
-  assert.match(r.stdout, /Sending backup session/, "Wyng's progress stays on stdout");
-  assert.match(r.stderr, /Error: Wyng send was interrupted/);
-  assert.deepEqual(timestampWrites(r.qubesd), []);
-  await assertCleanAfter(r);
-});
+test(
+  'SIGINT to wyng-qubes during the send is forwarded to Wyng: exit 8, nothing stamped, temp ' + 'files gone',
+  async () => {
+    const r = await interruptDuringSend('SIGINT');
+    assert.equal(r.code, 8, r.stderr);
+    const send = wyngAction(r.wyng, 'send');
+    assert.equal(send.length, 1);
+    assert.equal(send[0]!.exitCode, 8, 'Wyng got the SIGINT and ended with its interrupt code');
+    assert.match(
+      r.stderr,
+      /\*\*\* Interrupt\./,
+      "Wyng's own message is passed through on stderr, as wyng-util-qubes does",
+    );
+    assert.doesNotMatch(r.stdout, /Interrupt/);
+    assert.match(r.stdout, /Sending backup session/, "Wyng's progress stays on stdout");
+    assert.match(r.stderr, /Error: Wyng send was interrupted/);
+    assert.deepEqual(timestampWrites(r.qubesd), []);
+    await assertCleanAfter(r);
+  },
+);
 
 test('SIGTERM during the send: Wyng is terminated, exit 8, temp files gone', async () => {
   const r = await interruptDuringSend('SIGTERM');
@@ -222,13 +225,13 @@ test('SIGTERM during the send: Wyng is terminated, exit 8, temp files gone', asy
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} while no Wyng runs (an Admin API call hangs): exit 8, temp dir removed, lock released`, async () => {
-    const hangAt = env.sim.qubesd.callLog.length + 2;
-    env.sim.qubesd.setFaults({ hangOnCall: hangAt });
+    const hangAt = env.qubesd.callLog.length + 2;
+    env.qubesd.setFaults({ hangOnCall: hangAt });
     let sawTemp = false;
     try {
       const r = await backup([], {}, (child) => {
         const timer = setInterval(() => {
-          if (env.sim.qubesd.callLog.some((c) => c.outcome === 'fault-hang' && c.seq === hangAt)) {
+          if (env.qubesd.callLog.some((c) => c.outcome === 'fault-hang' && c.seq === hangAt)) {
             clearInterval(timer);
             sawTemp = readdirSync(env.tmpDir).some((n) => n.startsWith('wyng-qubes-'));
             child.kill(signal);
@@ -243,31 +246,34 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         [],
       );
       assert.deepEqual(timestampWrites(r.qubesd), []);
-      env.sim.qubesd.setFaults({});
+      env.qubesd.setFaults({});
       await assertCleanAfter(r);
     } finally {
-      env.sim.qubesd.setFaults({});
+      env.qubesd.setFaults({});
     }
   });
 }
 
-test('SIGINT while Wyng re-reads the archive after the send: the interrupt wins (exit 8), nothing stamped', async () => {
-  let sent = false;
-  const r = await backup(['--json'], { CAPTURE_HANG_LIST_AFTER_SEND: '1' }, (child) => {
-    const timer = setInterval(() => {
-      if (!sent && existsSync(join(env.captureDir, 'list-after-send.started'))) {
-        sent = true;
-        clearInterval(timer);
-        // give the fake Wyng a moment to start and hang; an earlier signal ends it just the same
-        setTimeout(() => child.kill('SIGINT'), 300);
-      }
-    }, 20);
-    child.on('exit', () => clearInterval(timer));
-  });
-  assert.ok(sent, 'the re-read started');
-  assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 0, 'the send itself completed');
-  assert.equal(r.code, 8, r.stderr);
-  assert.equal(r.json!.errors[0]!.kind, 'interrupted');
-  assert.deepEqual(timestampWrites(r.qubesd), []);
-  await assertCleanAfter(r);
-});
+test(
+  'SIGINT while Wyng re-reads the archive after the send: the interrupt wins (exit 8), ' + 'nothing stamped',
+  async () => {
+    let sent = false;
+    const r = await backup(['--json'], { CAPTURE_HANG_LIST_AFTER_SEND: '1' }, (child) => {
+      const timer = setInterval(() => {
+        if (!sent && existsSync(join(env.captureDir, 'list-after-send.started'))) {
+          sent = true;
+          clearInterval(timer);
+          // give the fake Wyng a moment to start and hang; an earlier signal ends it just the same
+          setTimeout(() => child.kill('SIGINT'), 300);
+        }
+      }, 20);
+      child.on('exit', () => clearInterval(timer));
+    });
+    assert.ok(sent, 'the re-read started');
+    assert.equal(wyngAction(r.wyng, 'send')[0]!.exitCode, 0, 'the send itself completed');
+    assert.equal(r.code, 8, r.stderr);
+    assert.equal(r.json!.errors[0]!.kind, 'interrupted');
+    assert.deepEqual(timestampWrites(r.qubesd), []);
+    await assertCleanAfter(r);
+  },
+);

@@ -5,15 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCENARIO_QUBES_XML } from '../helpers/sim.ts';
-import {
-  backupResult,
-  byName,
-  startBackupEnv,
-  timestampWrites,
-  wyngAction,
-  type BackupEnv,
-} from '../helpers/backup-env.ts';
+import { backupResult, byName, listJson, timestampWrites, wyngAction } from '../helpers/backup-env.ts';
+import { buildSandbox, SCENARIO_QUBES_XML, type Sandbox } from '../helpers/sim.ts';
 
 /**
  * The lab scenario plus an lvm_thin pool holding personal's private volume and a `file`-driver
@@ -23,8 +16,10 @@ function mixedPoolsXml(): string {
   let xml = readFileSync(SCENARIO_QUBES_XML, 'utf8');
   xml = xml.replace(
     '</pools>',
-    '  <pool name="lvm" driver="lvm_thin" volume_group="qubes_dom0" thin_pool="vm-pool" revisions_to_keep="2" ephemeral_volatile="False"/>\n' +
-      '    <pool name="legacy" dir_path="/var/lib/qubes-legacy" driver="file" revisions_to_keep="1" ephemeral_volatile="False"/>\n  </pools>',
+    '  <pool name="lvm" driver="lvm_thin" volume_group="qubes_dom0" thin_pool="vm-pool" ' +
+      'revisions_to_keep="2" ephemeral_volatile="False"/>\n' +
+      '    <pool name="legacy" dir_path="/var/lib/qubes-legacy" driver="file" ' +
+      'revisions_to_keep="1" ephemeral_volatile="False"/>\n  </pools>',
   );
   xml = xml.replace(
     'name="private" pool="varlibqubes" vid="appvms/personal/private"',
@@ -39,7 +34,7 @@ function mixedPoolsXml(): string {
   return xml;
 }
 
-let env: BackupEnv;
+let env: Sandbox;
 /** Where the fake Wyng finds LVM volumes: it resolves the pool path `qubes_dom0/vm-pool` against its cwd. */
 let lvmCwd: string;
 let personal: Buffer;
@@ -51,8 +46,8 @@ function pattern(seed: string, size = 128 * 1024): Buffer {
 }
 
 before(async () => {
-  env = await startBackupEnv({ qubesXml: mixedPoolsXml() });
-  lvmCwd = join(env.sim.dir, 'lvm-dev');
+  env = await buildSandbox({ qubesd: { qubesXml: mixedPoolsXml() }, archive: 'create' });
+  lvmCwd = join(env.dir, 'lvm-dev');
   mkdirSync(join(lvmCwd, 'qubes_dom0', 'vm-pool'), { recursive: true });
   personal = pattern('personal-lvm');
   writeFileSync(join(lvmCwd, 'qubes_dom0', 'vm-pool', 'vm-personal-private'), personal);
@@ -64,7 +59,7 @@ after(async () => {
 
 test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflink ones as VID.img', async () => {
   const work = env.fill('work', 'private', 'work-reflink', 128 * 1024);
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal', 'work', 'fedora-41'], {
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'personal', 'work', 'fedora-41'], {
     cwd: lvmCwd,
   });
   assert.equal(r.code, 0, r.stderr);
@@ -72,7 +67,7 @@ test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflin
   const q = byName(result);
   assert.deepEqual(q.personal, { name: 'personal', status: 'ok', volumes: ['vm-personal-private'] });
   assert.deepEqual(q.work, { name: 'work', status: 'ok', volumes: ['appvms/work/private.img'] });
-  const root = join(env.sim.dir, 'root');
+  const root = join(env.dir, 'root');
   assert.deepEqual(r.captured.localFrom(), {
     [join(root, 'var/lib/qubes')]: [
       ['vm-templates/fedora-41/private.img', 'vm-templates/fedora-41/private.img'],
@@ -84,7 +79,7 @@ test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflin
   const s = result.session!;
   assert.equal(Buffer.compare(await env.receive('vm-personal-private', s), personal), 0);
   assert.equal(Buffer.compare(await env.receive('appvms/work/private.img', s), work), 0);
-  const list = await env.listJson();
+  const list = await listJson(env);
   assert.deepEqual(
     list.sessions.find((x) => x.id === s)?.qubes,
     ['fedora-41', 'personal', 'work'],
@@ -93,7 +88,7 @@ test('mixed pools: lvm_thin volumes as vm-NAME-private under VG/THINPOOL, reflin
 });
 
 test('pools of other drivers: the volume is reported and skipped, that qube fails, the rest is backed up', async () => {
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'sys-net', 'work'], { cwd: lvmCwd });
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'sys-net', 'work'], { cwd: lvmCwd });
   assert.equal(r.code, 2, r.stderr);
   const q = byName(backupResult(r));
   assert.equal(q['sys-net']!.status, 'failed');
@@ -110,11 +105,11 @@ test('pools of other drivers: the volume is reported and skipped, that qube fail
 
 test('auto-rename: an archive that holds vm-work-private while work lives in a reflink pool', async () => {
   // an older backup made from LVM: the fake Wyng sends a file named vm-work-private directly
-  const oldLvm = join(env.sim.dir, 'old-lvm');
+  const oldLvm = join(env.dir, 'old-lvm');
   mkdirSync(oldLvm, { recursive: true });
   const old = pattern('work-as-lvm', 192 * 1024);
   writeFileSync(join(oldLvm, 'vm-work-private'), old);
-  const lf = join(env.sim.dir, 'old-lvm.json');
+  const lf = join(env.dir, 'old-lvm.json');
   writeFileSync(lf, JSON.stringify({ [oldLvm]: [['vm-work-private', '']] }));
   const pre = await env.fakeWyng([`--local-from=${lf}`, '--tag=qubes', 'send']);
   assert.equal(pre.code, 0, pre.stderr);
@@ -125,12 +120,12 @@ test('auto-rename: an archive that holds vm-work-private while work lives in a r
   assert.equal(del.code, 0, del.stderr);
 
   const now = env.fill('work', 'private', 'work-now', 192 * 1024);
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'work']);
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'work']);
   assert.equal(r.code, 0, r.stderr);
   const result = backupResult(r);
   // Wyng gets [archived name, local name]: it renames the archive volume and sends on top of it
   assert.deepEqual(r.captured.localFrom(), {
-    [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['vm-work-private', 'appvms/work/private.img']],
+    [join(env.dir, 'root', 'mnt/vm-pool')]: [['vm-work-private', 'appvms/work/private.img']],
   });
   assert.match(r.stderr, /Auto-rename: archive volume 'vm-work-private' becomes 'appvms\/work\/private.img'/);
   const after = await env.archiveVolumes();
@@ -150,18 +145,18 @@ test('auto-rename: an archive that holds vm-work-private while work lives in a r
 });
 
 test('--no-auto-rename: the reflink name is sent as a new volume, the LVM-named one stays', async () => {
-  const oldLvm = join(env.sim.dir, 'old-lvm2');
+  const oldLvm = join(env.dir, 'old-lvm2');
   mkdirSync(oldLvm, { recursive: true });
   writeFileSync(join(oldLvm, 'vm-work-private'), pattern('work-as-lvm-2'));
-  const lf = join(env.sim.dir, 'old-lvm2.json');
+  const lf = join(env.dir, 'old-lvm2.json');
   writeFileSync(lf, JSON.stringify({ [oldLvm]: [['vm-work-private', '']] }));
   assert.equal((await env.fakeWyng([`--local-from=${lf}`, '--tag=qubes', 'send'])).code, 0);
   assert.equal((await env.fakeWyng(['--quiet', 'delete', 'appvms/work/private.img'])).code, 0);
 
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', '--no-auto-rename', 'work']);
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', '--no-auto-rename', 'work']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.captured.localFrom(), {
-    [join(env.sim.dir, 'root', 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']],
+    [join(env.dir, 'root', 'mnt/vm-pool')]: [['appvms/work/private.img', 'appvms/work/private.img']],
   });
   assert.doesNotMatch(r.stderr, /Auto-rename/);
   const vols = await env.archiveVolumes();
@@ -171,15 +166,15 @@ test('--no-auto-rename: the reflink name is sent as a new volume, the LVM-named 
 
 test('auto-rename the other way: an lvm_thin qube whose archive only has the reflink name', async () => {
   // personal's private volume was backed up from a reflink pool earlier (name appvms/personal/private.img)
-  const oldReflink = join(env.sim.dir, 'old-reflink');
+  const oldReflink = join(env.dir, 'old-reflink');
   mkdirSync(join(oldReflink, 'appvms', 'personal'), { recursive: true });
   writeFileSync(join(oldReflink, 'appvms', 'personal', 'private.img'), pattern('personal-reflink'));
-  const lf = join(env.sim.dir, 'old-reflink.json');
+  const lf = join(env.dir, 'old-reflink.json');
   writeFileSync(lf, JSON.stringify({ [oldReflink]: [['appvms/personal/private.img', '']] }));
   assert.equal((await env.fakeWyng([`--local-from=${lf}`, '--tag=qubes', 'send'])).code, 0);
   assert.equal((await env.fakeWyng(['--quiet', 'delete', 'vm-personal-private'])).code, 0);
 
-  const r = await env.run(['backup', '--dest', env.sim.archiveUrl, '-u', '--json', 'personal'], { cwd: lvmCwd });
+  const r = await env.run(['backup', '--dest', env.archiveUrl, '-u', '--json', 'personal'], { cwd: lvmCwd });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.captured.localFrom(), {
     'qubes_dom0/vm-pool': [['appvms/personal/private.img', 'vm-personal-private']],

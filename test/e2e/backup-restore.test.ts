@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { comparable } from '../helpers/settings.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 const BACKED_UP = [
   'fedora-41',
@@ -19,7 +19,7 @@ const BACKED_UP = [
   'work',
   'work-clone',
 ];
-let sim: Simulator;
+let sim: Sandbox;
 let client: AdminClient;
 let original: Map<string, QubeSettings>;
 let session: string;
@@ -34,15 +34,8 @@ function fill(qube: string, volume: string, seed: string): void {
   data.set(`${qube}/${volume}`, buf);
 }
 
-/** Settings minus identity/host values a restore never writes (qid, uuid, backup_timestamp, …). */
-function comparable(s: QubeSettings): unknown {
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return { ...s, properties: props, tags: [...s.tags].sort() };
-}
-
 before(async () => {
-  sim = await startSimulator();
+  sim = await buildSandbox();
   client = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 5000 }));
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);
@@ -59,7 +52,12 @@ after(async () => {
 
 test('backup sends every selected qube in one session and stamps backup_timestamp', async () => {
   const r = await sim.run(['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP, 'dom0', 'no-such-qube']);
-  assert.equal(r.code, 0, r.stderr);
+  // a named qube that does not exist is an error (README "Compatibility"); the others are backed up
+  assert.equal(r.code, 2, r.stderr);
+  assert.deepEqual(
+    r.json!.errors.map((e) => e.qube),
+    ['no-such-qube'],
+  );
   const result = r.json!.result as {
     session: string;
     qubes: Array<{ name: string; status: string; volumes: string[] }>;
@@ -69,7 +67,7 @@ test('backup sends every selected qube in one session and stamps backup_timestam
   const byName = Object.fromEntries(result.qubes.map((q) => [q.name, q]));
   for (const q of BACKED_UP) assert.equal(byName[q]?.status, 'ok', q);
   assert.equal(byName.dom0?.status, 'skipped');
-  assert.equal(byName['no-such-qube']?.status, 'skipped');
+  assert.equal(byName['no-such-qube']?.status, 'failed');
   assert.deepEqual(byName['fedora-41']!.volumes.sort(), [
     'vm-templates/fedora-41/private.img',
     'vm-templates/fedora-41/root.img',

@@ -41,7 +41,7 @@ function runInstalled(
   const [program, ...args] = argv as [string, ...string[]];
   const r = spawnSync(program, args, {
     encoding: 'utf8',
-    // The bundle's "#!/usr/bin/env node" finds the node that runs the tests.
+    // The installed file's "#!/usr/bin/node" (NODE_SHEBANG); wyng-qubes' own children use PATH.
     env: { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, ...env },
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -60,7 +60,12 @@ test('make install puts every file in its place with the right mode', () => {
   const expected: Array<[string, number]> = [
     ['/usr/lib/wyng-qubes/wyng-qubes.mjs', 0o755],
     ...SERVICES.map((s): [string, number] => [`/etc/qubes-rpc/${s}`, 0o755]),
-    ['/etc/qubes/policy.d/30-wyng-qubes.policy', 0o644],
+    ['/etc/qubes/policy.d/90-wyng-qubes.policy', 0o664],
+    ['/etc/sudoers.d/wyng-qubes', 0o440],
+    ['/etc/logrotate.d/wyng-qubes', 0o644],
+    ['/usr/share/licenses/wyng-qubes/LICENSE', 0o644],
+    ['/usr/share/licenses/wyng-qubes/THIRD-PARTY-LICENSES', 0o644],
+    ['/etc/wyng-qubes', 0o700],
     ['/srv/salt/_modules/wyng_qubes.py', 0o644],
     ['/srv/salt/_states/wyng_qubes.py', 0o644],
     ['/srv/salt/wyng-qubes.top', 0o644],
@@ -82,7 +87,16 @@ test('make install puts every file in its place with the right mode', () => {
       readFileSync(join(ROOT, 'salt/formulas/wyng-qubes', sls), 'utf8'),
     );
   }
-  // The services and the policy are the repository's files, unchanged.
+  // The services, the policy and the sudoers rule are the repository's files, unchanged.
+  for (const [installed, source] of [
+    ['etc/qubes/policy.d/90-wyng-qubes.policy', 'rpc/policy/90-wyng-qubes.policy'],
+    ['etc/sudoers.d/wyng-qubes', 'packaging/sudoers.d/wyng-qubes'],
+  ] as const)
+    assert.equal(readFileSync(join(dest, installed), 'utf8'), readFileSync(join(ROOT, source), 'utf8'));
+  // The program is the bundle with the packaged interpreter (rpmlint: no /usr/bin/env).
+  const [shebang, ...rest] = readFileSync(join(dest, 'usr/lib/wyng-qubes/wyng-qubes.mjs'), 'utf8').split('\n');
+  assert.equal(shebang, '#!/usr/bin/node');
+  assert.deepEqual(rest, readFileSync(join(ROOT, 'dist/wyng-qubes.mjs'), 'utf8').split('\n').slice(1));
   for (const s of SERVICES)
     assert.equal(
       readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'),
@@ -195,7 +209,11 @@ test('bash completion knows every option of --help, the commands, schedule actio
     ].join('\n');
     const r = spawnSync('bash', ['-c', script], {
       encoding: 'utf8',
-      env: { PATH: '/usr/bin:/bin', WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes') },
+      // profile names come from `wyng-qubes profiles`: the installed program (and node) on PATH
+      env: {
+        PATH: `${join(dest, 'usr/bin')}:${dirname(process.execPath)}:/usr/bin:/bin`,
+        WYNG_QUBES_CONFIG_DIR: join(dest, 'etc/wyng-qubes'),
+      },
     });
     assert.equal(r.status, 0, r.stderr);
     return r.stdout.split('\n').filter(Boolean);

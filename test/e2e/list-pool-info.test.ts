@@ -1,7 +1,7 @@
 /**
  * `list --pool-info` end to end: the built bundle, the fake Wyng with an archive holding one
  * Qubes session, and a qubesd socket answering with the RECORDED bytes of the real qubesd
- * (admin.pool.List + admin.pool.Info, ../shared/conformance/qubesd/transcripts).
+ * (admin.pool.List + admin.pool.Info, test/data/qubesd/transcripts).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,9 +16,12 @@ import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { wyngArgv } from '../../src/adapters/wyng/argv.ts';
 import { humanBytes, listPools, poolLines } from '../../src/core/list.ts';
 
-const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/><properties/><domains>
-<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties><features/><tags/></domain>
-<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">1</property><property name="label">label-1</property></properties><features/><tags/></domain>
+const QUBES_XML = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><pools/>\
+<properties/><domains>
+<domain id="domain-0" class="AdminVM"><properties><property name="label">label-1</property></properties>\
+<features/><tags/></domain>
+<domain id="domain-1" class="AppVM"><properties><property name="name">work</property><property name="qid">\
+1</property><property name="label">label-1</property></properties><features/><tags/></domain>
 </domains></qubes>`;
 
 const POOL_CALLS = [
@@ -67,14 +70,18 @@ async function withQubesd(
   }
 }
 
-test('list --pool-info prints the archive header, then lvm_thin/file-reflink pools with path, size and usage', async () => {
+test('list --pool-info prints the archive header, then lvm_thin/file-reflink pools: path, size, usage', async () => {
   await withQubesd(async (server, env) => {
     const r = await runBundle(['--wyng', t.wyng, '--dest', dest, '--pool-info', 'list'], { env });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^\nURL file:/);
     assert.match(
       r.stdout,
-      /\nQubes local storage pools:\n varlibqubes {13}: file-reflink, \/var\/lib\/qubes, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n vm-pool {17}: file-reflink, \/mnt\/vm-pool, size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n/,
+      new RegExp(
+        String.raw`\nQubes local storage pools:\n varlibqubes {13}: file-reflink, \/var\/lib\/qubes, ` +
+          String.raw`size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n vm-pool {17}: file-reflink, \/mnt\/vm-pool, ` +
+          String.raw`size 2\.0 GiB, used 5\.8 MiB \(0\.3%\)\n`,
+      ),
     );
     assert.doesNotMatch(r.stdout, /linux-kernel/, 'pools Wyng cannot use are left out, as wyng-util-qubes does');
     assert.doesNotMatch(r.stdout, /Archived Qubes VMs/);
@@ -114,13 +121,14 @@ test('list --pool-info --json: result.pools, and --debug prints the Admin API ca
 });
 
 test('list --pool-info shows lvm_thin pools as VG/thin pool', async () => {
-  // no lvm_thin pool was recorded (the lab has none); the Info body follows PROTOCOL.md §3
+  // no lvm_thin pool was recorded (the lab has none); the Info body follows design.md "Admin API contract"
   const ex = [
     synthetic('pool-list', 'admin.pool.List+ dom0 name dom0\0', '0\0lvm\n'),
     synthetic(
       'pool-info-lvm',
       'admin.pool.Info+lvm dom0 name dom0\0',
-      '0\0driver=lvm_thin\nname=lvm\nrevisions_to_keep=1\nthin_pool=vm-pool\nvolume_group=qubes_dom0\nsize=107374182400\nusage=53687091200\n',
+      '0\0driver=lvm_thin\nname=lvm\nrevisions_to_keep=1\nthin_pool=vm-pool\nvolume_group=qubes_dom0\n' +
+        'size=107374182400\nusage=53687091200\n',
     ),
   ];
   await withQubesd(async (_server, env) => {

@@ -11,11 +11,11 @@ import {
   assertRestored,
   comparable,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   writes,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
@@ -25,7 +25,7 @@ let lab: RestoreLab;
  * default_dispvm aa-dvm). Names are chosen so that alphabetical order would be wrong.
  * work gets an explicit netvm (sys-firewall) for the missing-reference cases.
  */
-async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
+async function prepare(_sim: Sandbox, c: AdminClient): Promise<string[]> {
   await c.createQube({ klass: 'TemplateVM', name: 'tpl-b', label: 'black' });
   await c.setFeature('tpl-b', 'os', 'Linux');
   await c.createQube({ klass: 'AppVM', name: 'zz-net', label: 'red', template: 'tpl-b' });
@@ -45,7 +45,7 @@ async function prepare(_sim: Simulator, c: AdminClient): Promise<string[]> {
 }
 
 before(async () => {
-  lab = await startRestoreLab({ prepare });
+  lab = await restoreLab(await buildSandbox(), { prepare });
 });
 
 after(async () => {
@@ -58,131 +58,138 @@ function firstIndex(calls: readonly CallLogEntry[], pred: (c: CallLogEntry) => b
   return i;
 }
 
-test('template, net qube and disposable template deleted: one restore brings all three back in dependency order', async () => {
-  const c = lab.client();
-  // aa-app survives but points elsewhere (qubesd refuses to remove qubes still in use)
-  await c.setProperty('aa-app', 'template', 'fedora-41');
-  await c.setProperty('aa-app', 'netvm', 'sys-firewall');
-  await c.setProperty('aa-app', 'default_dispvm', 'fedora-41-dvm');
-  await c.setProperty('zz-net', 'default_dispvm', '');
-  for (const q of ['aa-dvm', 'zz-net', 'tpl-b']) await removeQubeLikeQubesd(lab.sim, c, q);
+test(
+  'template, net qube and disposable template deleted: one restore brings all three back in ' + 'dependency order',
+  async () => {
+    const c = lab.client();
+    // aa-app survives but points elsewhere (qubesd refuses to remove qubes still in use)
+    await c.setProperty('aa-app', 'template', 'fedora-41');
+    await c.setProperty('aa-app', 'netvm', 'sys-firewall');
+    await c.setProperty('aa-app', 'default_dispvm', 'fedora-41-dvm');
+    await c.setProperty('zz-net', 'default_dispvm', '');
+    for (const q of ['aa-dvm', 'zz-net', 'tpl-b']) await removeQubeLikeQubesd(lab.sim, c, q);
 
-  const dry = await lab.restore(['--dry-run', '--session', lab.session, 'aa-app', 'aa-dvm', 'zz-net', 'tpl-b']);
-  assert.equal(dry.code, 0, `${dry.stderr}\n${dry.stdout}`);
-  const plan = (
-    dry.json!.result as {
-      plan: { order: string[]; qubes: Array<{ name: string; action: string; deferred: string[] }> };
-    }
-  ).plan;
-  assert.deepEqual(plan.order, ['tpl-b', 'aa-dvm', 'zz-net', 'aa-app']);
-  assert.deepEqual(
-    plan.qubes.map((q) => [q.name, q.action]),
-    [
-      ['tpl-b', 'create'],
-      ['aa-dvm', 'create'],
-      ['zz-net', 'create'],
-      ['aa-app', 'overwrite'],
-    ],
-  );
-  assert.deepEqual(
-    plan.qubes.find((q) => q.name === 'aa-dvm')!.deferred,
-    ['netvm'],
-    'the cycle aa-dvm → zz-net → aa-dvm is closed in the second pass',
-  );
+    const dry = await lab.restore(['--dry-run', '--session', lab.session, 'aa-app', 'aa-dvm', 'zz-net', 'tpl-b']);
+    assert.equal(dry.code, 0, `${dry.stderr}\n${dry.stdout}`);
+    const plan = (
+      dry.json!.result as {
+        plan: { order: string[]; qubes: Array<{ name: string; action: string; deferred: string[] }> };
+      }
+    ).plan;
+    assert.deepEqual(plan.order, ['tpl-b', 'aa-dvm', 'zz-net', 'aa-app']);
+    assert.deepEqual(
+      plan.qubes.map((q) => [q.name, q.action]),
+      [
+        ['tpl-b', 'create'],
+        ['aa-dvm', 'create'],
+        ['zz-net', 'create'],
+        ['aa-app', 'overwrite'],
+      ],
+    );
+    assert.deepEqual(
+      plan.qubes.find((q) => q.name === 'aa-dvm')!.deferred,
+      ['netvm'],
+      'the cycle aa-dvm → zz-net → aa-dvm is closed in the second pass',
+    );
 
-  const m = lab.mark();
-  const r = await lab.restore(['--session', lab.session, 'aa-app', 'aa-dvm', 'zz-net', 'tpl-b']);
-  assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-  await assertRestored(lab, ['tpl-b', 'zz-net', 'aa-dvm', 'aa-app']);
-  const calls = lab.callsSince(m);
-  const set =
-    (dest: string, prop: string) =>
-    (x: CallLogEntry): boolean =>
-      x.method === 'admin.vm.property.Set' && x.dest === dest && x.arg === prop;
-  const tpl = firstIndex(calls, (x) => x.method === 'admin.vm.Create.TemplateVM', 'Create tpl-b');
-  const appCreates = calls.flatMap((x, i) => (x.method === 'admin.vm.Create.AppVM' && x.arg === 'tpl-b' ? [i] : []));
-  assert.equal(appCreates.length, 2, 'aa-dvm and zz-net are created on tpl-b');
-  assert.ok(
-    appCreates.every((i) => i > tpl),
-    'the template is created before the qubes based on it',
-  );
-  // a created qube's first call comes right after its creation
-  const firstTo = (name: string): number => calls.findIndex((x) => x.dest === name);
-  assert.ok(firstTo('aa-dvm') > tpl && firstTo('zz-net') > tpl && firstTo('tpl-b') > tpl);
-  assert.ok(
-    firstIndex(calls, set('aa-dvm', 'template_for_dispvms'), 'aa-dvm template_for_dispvms') <
-      firstIndex(calls, set('zz-net', 'default_dispvm'), 'zz-net default_dispvm'),
-    'the disposable template is one before anything points at it',
-  );
-  assert.ok(
-    firstIndex(calls, set('zz-net', 'provides_network'), 'zz-net provides_network') <
-      firstIndex(calls, set('aa-dvm', 'netvm'), 'aa-dvm netvm'),
-  );
-  assert.ok(
-    firstIndex(calls, set('zz-net', 'provides_network'), 'zz-net provides_network') <
-      firstIndex(calls, set('aa-app', 'netvm'), 'aa-app netvm'),
-  );
-  assert.ok(tpl < firstIndex(calls, set('aa-app', 'template'), 'aa-app template'));
-  // every failed call would be a wrong order: qubesd refuses references to unfit qubes
-  assert.deepEqual(
-    calls.filter((x) => x.outcome !== 'ok').map((x) => `${x.method} ${x.dest} ${x.arg} ${x.excType ?? ''}`),
-    [],
-  );
-  for (const q of ['tpl-b', 'zz-net', 'aa-dvm', 'aa-app'])
-    assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, q);
-});
+    const m = lab.mark();
+    const r = await lab.restore(['--session', lab.session, 'aa-app', 'aa-dvm', 'zz-net', 'tpl-b']);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
+    await assertRestored(lab, ['tpl-b', 'zz-net', 'aa-dvm', 'aa-app']);
+    const calls = lab.callsSince(m);
+    const set =
+      (dest: string, prop: string) =>
+      (x: CallLogEntry): boolean =>
+        x.method === 'admin.vm.property.Set' && x.dest === dest && x.arg === prop;
+    const tpl = firstIndex(calls, (x) => x.method === 'admin.vm.Create.TemplateVM', 'Create tpl-b');
+    const appCreates = calls.flatMap((x, i) => (x.method === 'admin.vm.Create.AppVM' && x.arg === 'tpl-b' ? [i] : []));
+    assert.equal(appCreates.length, 2, 'aa-dvm and zz-net are created on tpl-b');
+    assert.ok(
+      appCreates.every((i) => i > tpl),
+      'the template is created before the qubes based on it',
+    );
+    // a created qube's first call comes right after its creation
+    const firstTo = (name: string): number => calls.findIndex((x) => x.dest === name);
+    assert.ok(firstTo('aa-dvm') > tpl && firstTo('zz-net') > tpl && firstTo('tpl-b') > tpl);
+    assert.ok(
+      firstIndex(calls, set('aa-dvm', 'template_for_dispvms'), 'aa-dvm template_for_dispvms') <
+        firstIndex(calls, set('zz-net', 'default_dispvm'), 'zz-net default_dispvm'),
+      'the disposable template is one before anything points at it',
+    );
+    assert.ok(
+      firstIndex(calls, set('zz-net', 'provides_network'), 'zz-net provides_network') <
+        firstIndex(calls, set('aa-dvm', 'netvm'), 'aa-dvm netvm'),
+    );
+    assert.ok(
+      firstIndex(calls, set('zz-net', 'provides_network'), 'zz-net provides_network') <
+        firstIndex(calls, set('aa-app', 'netvm'), 'aa-app netvm'),
+    );
+    assert.ok(tpl < firstIndex(calls, set('aa-app', 'template'), 'aa-app template'));
+    // every failed call would be a wrong order: qubesd refuses references to unfit qubes
+    assert.deepEqual(
+      calls.filter((x) => x.outcome !== 'ok').map((x) => `${x.method} ${x.dest} ${x.arg} ${x.excType ?? ''}`),
+      [],
+    );
+    for (const q of ['tpl-b', 'zz-net', 'aa-dvm', 'aa-app'])
+      assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, q);
+  },
+);
 
-test('a reference to a qube that is neither live nor restored fails that qube (nothing written); --ignore-missing falls back to the default and says so', async () => {
-  const c = lab.client();
-  // sys-firewall goes away: globals and work point at sys-net first (qubesd refuses otherwise)
-  await c.setGlobal('default_netvm', 'sys-net');
-  await c.setGlobal('updatevm', 'sys-net');
-  await c.setProperty('work', 'netvm', 'sys-net');
-  await c.setProperty('work', 'memory', 999);
-  await removeQubeLikeQubesd(lab.sim, c, 'sys-firewall');
+test(
+  'a reference to a qube that is neither live nor restored fails that qube (nothing ' +
+    'written); --ignore-missing falls back to the default and says so',
+  async () => {
+    const c = lab.client();
+    // sys-firewall goes away: globals and work point at sys-net first (qubesd refuses otherwise)
+    await c.setGlobal('default_netvm', 'sys-net');
+    await c.setGlobal('updatevm', 'sys-net');
+    await c.setProperty('work', 'netvm', 'sys-net');
+    await c.setProperty('work', 'memory', 999);
+    await removeQubeLikeQubesd(lab.sim, c, 'sys-firewall');
 
-  const dry = await lab.restore(['--dry-run', '--session', lab.session, 'work']);
-  assert.equal(dry.code, 2, dry.stdout);
-  const plan = (
-    dry.json!.result as {
-      plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> };
-    }
-  ).plan;
-  const problems = plan.qubes.find((q) => q.name === 'work')!.problems;
-  assert.ok(
-    problems.some(
-      (p) => p.severity === 'error' && /netvm 'sys-firewall' is neither on this system nor restored/.test(p.message),
-    ),
-    JSON.stringify(problems),
-  );
+    const dry = await lab.restore(['--dry-run', '--session', lab.session, 'work']);
+    assert.equal(dry.code, 2, dry.stdout);
+    const plan = (
+      dry.json!.result as {
+        plan: { qubes: Array<{ name: string; problems: Array<{ severity: string; message: string }> }> };
+      }
+    ).plan;
+    const problems = plan.qubes.find((q) => q.name === 'work')!.problems;
+    assert.ok(
+      problems.some(
+        (p) => p.severity === 'error' && /netvm 'sys-firewall' is neither on this system nor restored/.test(p.message),
+      ),
+      JSON.stringify(problems),
+    );
 
-  let m = lab.mark();
-  const r = await lab.restore(['--session', lab.session, 'work']);
-  assert.equal(r.code, 2, r.stdout);
-  assert.match(r.stderr + r.stdout, /Error for VMs: work/);
-  assert.ok(
-    r.json!.errors.some((e) => e.qube === 'work' && /sys-firewall/.test(e.message)),
-    JSON.stringify(r.json!.errors),
-  );
-  assert.deepEqual(writes(lab.callsSince(m)), [], 'a qube that cannot be restored is not touched');
-  assert.equal((await lab.client().getProperty('work', 'memory')).value, '999');
+    let m = lab.mark();
+    const r = await lab.restore(['--session', lab.session, 'work']);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr + r.stdout, /Error for VMs: work/);
+    assert.ok(
+      r.json!.errors.some((e) => e.qube === 'work' && /sys-firewall/.test(e.message)),
+      JSON.stringify(r.json!.errors),
+    );
+    assert.deepEqual(writes(lab.callsSince(m)), [], 'a qube that cannot be restored is not touched');
+    assert.equal((await lab.client().getProperty('work', 'memory')).value, '999');
 
-  m = lab.mark();
-  const ok = await lab.restore(['--session', lab.session, '--ignore-missing', 'work']);
-  assert.equal(ok.code, 0, `${ok.stderr}\n${ok.stdout}`);
-  assert.match(
-    ok.stderr + ok.stdout,
-    /netvm 'sys-firewall' is missing: netvm follows the system default \('sys-net'\) \(--ignore-missing\)/,
-  );
-  const netvm = await lab.client().getProperty('work', 'netvm');
-  assert.deepEqual([netvm.value, netvm.isDefault], ['sys-net', true], 'netvm follows default_netvm');
-  const now = await lab.client().readQubeSettings(['work'], { firewall: true });
-  const want = structuredClone(lab.archived.get('work')!);
-  delete want.properties.netvm;
-  assert.deepEqual(comparable(now.get('work')), comparable(want), 'everything else is the archived state');
-  assert.equal(await lab.client().hasTag('work', IN_PROGRESS_TAG), false);
-  assert.ok(writes(lab.callsSince(m)).length > 0);
-});
+    m = lab.mark();
+    const ok = await lab.restore(['--session', lab.session, '--ignore-missing', 'work']);
+    assert.equal(ok.code, 0, `${ok.stderr}\n${ok.stdout}`);
+    assert.match(
+      ok.stderr + ok.stdout,
+      /netvm 'sys-firewall' is missing: netvm follows the system default \('sys-net'\) \(--ignore-missing\)/,
+    );
+    const netvm = await lab.client().getProperty('work', 'netvm');
+    assert.deepEqual([netvm.value, netvm.isDefault], ['sys-net', true], 'netvm follows default_netvm');
+    const now = await lab.client().readQubeSettings(['work'], { firewall: true });
+    const want = structuredClone(lab.archived.get('work')!);
+    delete want.properties.netvm;
+    assert.deepEqual(comparable(now.get('work')), comparable(want), 'everything else is the archived state');
+    assert.equal(await lab.client().hasTag('work', IN_PROGRESS_TAG), false);
+    assert.ok(writes(lab.callsSince(m)).length > 0);
+  },
+);
 
 test('the missing netvm restored in the same run: both qubes restored, the netvm first', async () => {
   const r = await lab.restore(['--session', lab.session, 'work', 'sys-firewall']);

@@ -16,16 +16,17 @@ import type { CallLogEntry } from '../fakes/qubesd/index.ts';
 import {
   assertRestored,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   type LabRun,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 const QUBES = ['personal', 'sys-net', 'vault', 'work'];
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {
@@ -108,7 +109,8 @@ test('a Wyng receive failure for one volume fails that qube only; it keeps the t
 });
 
 test(
-  'a qubesd error on the N-th call, for every N of a whole restore: the others are restored, the failed one keeps the tag, a rerun converges',
+  'a qubesd error on the N-th call, for every N of a whole restore: the others are restored, ' +
+    'the failed one keeps the tag, a rerun converges',
   { timeout: 900_000 },
   async () => {
     // the clean run gives the call count (and heals the system)

@@ -5,20 +5,21 @@
 // (which is gone afterwards).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execa } from 'execa';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { makeTar, makeTgz, type TarEntrySpec } from '../helpers/tarball.ts';
-import { startRestoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
+import { restoreLab, treeSnapshot, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 let qubesXml: string;
 let canary: string;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
   qubesXml = lab.sim.qubesd.dumpQubesXml();
   canary = join(lab.sim.dir, 'canary.txt');
   writeFileSync(canary, 'secret outside the archive\n');
@@ -31,10 +32,11 @@ after(async () => {
 
 let sends = 0;
 /** Sends `tgz` as the metadata volume of a new session (with personal's private volume). */
-async function sendHostile(tgz: Buffer): Promise<string> {
+async function sendHostile(tgz: Buffer, sparseSize?: number): Promise<string> {
   const { sim } = lab;
   const tar = join(sim.dir, 'hostile.tgz');
   writeFileSync(tar, tgz);
+  if (sparseSize !== undefined) truncateSync(tar, sparseSize);
   const localFrom = join(sim.dir, 'hostile-vols.json');
   writeFileSync(
     localFrom,
@@ -57,6 +59,7 @@ async function sendHostile(tgz: Buffer): Promise<string> {
         PATH: process.env.PATH,
         WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK,
         WYNG_FAKE_LOG: sim.env.WYNG_FAKE_LOG,
+        ...FAKE_WYNG_LOOSE,
         WYNG_FAKE_NOW: String(Math.floor(Date.now() / 1000) + 3600 + 10 * sends++),
       },
       extendEnv: false,
@@ -77,7 +80,9 @@ const ENTITY_BOMB = (() => {
 
 function withDoctype(xml: string, dtd: string, use: string): string {
   const body = xml.replace(/^<\?xml[^>]*\?>\s*/, '');
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${body.replace('<property name="label">yellow</property>', `<property name="label">yellow</property><property name="kernelopts">${use}</property>`)}`;
+  const label = '<property name="label">yellow</property>';
+  const withUse = body.replace(label, `${label}<property name="kernelopts">${use}</property>`);
+  return `<?xml version='1.0' encoding='UTF-8'?>\n<!DOCTYPE qubes [${dtd}]>\n${withUse}`;
 }
 
 function gzipBomb(): Buffer {
@@ -250,10 +255,48 @@ const cases: Case[] = [
         qx(),
         {
           name: 'appvms/personal/firewall.xml',
-          data: '<firewall version="2"><rules><rule><properties><property name="action">accept</property><property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
+          data:
+            '<firewall version="2"><rules><rule><properties><property name="action">accept</property>' +
+            '<property name="dsthost">$(reboot)</property></properties></rule></rules></firewall>',
         },
       ]),
     message: /Refusing appvms\/personal\/firewall\.xml of session/,
+  },
+  {
+    label: 'a control character in a property value (would rewrite the terminal)',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace(
+            '<property name="label">yellow</property>',
+            // U+009B is the one-character CSI of 8-bit terminals (ESC itself is no XML character)
+            '<property name="label">yellow</property><property name="kernelopts">nopat&#155;8m</property>',
+          ),
+        },
+      ]),
+    message: /property 'kernelopts': value holds control character 0x9B, which qubesd does not accept/,
+  },
+  {
+    label: 'a non-ASCII feature value',
+    tgz: () =>
+      makeTgz([
+        {
+          name: 'qubes.xml',
+          data: qubesXml.replace('<features>', '<features><feature name="menu-items">caf\u00e9</feature>'),
+        },
+      ]),
+    message: /value holds non-ASCII character U\+00E9/,
+  },
+  {
+    label: 'notes.txt with an escape sequence',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: 'hello\x1b]0;owned\x07\n' }]),
+    message: /notes\.txt of session .*control characters/,
+  },
+  {
+    label: 'notes.txt that is not UTF-8',
+    tgz: () => makeTgz([qx(), { name: 'appvms/personal/notes.txt', data: Buffer.from([0x68, 0xff, 0xfe, 0x0a]) }]),
+    message: /notes\.txt of session .*not UTF-8/,
   },
   {
     label: 'no qubes.xml',
@@ -333,6 +376,31 @@ for (const c of cases) {
     writeFileSync(lab.sim.qubesd.volumePath('personal', 'private')!, personal);
   });
 }
+
+test('a metadata volume listed larger than the cap is refused before it is received', async () => {
+  // 65 MiB (sparse zeros): the archive lists its size; nothing of it may reach dom0's /tmp
+  const big = Buffer.alloc(0);
+  const session = await sendHostile(big, 65 * 1024 * 1024);
+  const wyngLog = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8').split('\n').length;
+  const m = lab.mark();
+  const r = await lab.restore(['--session', session, 'personal'], {
+    env: { TMPDIR: join(lab.sim.dir, 'tmp'), WYNG_FAKE_HOME: join(lab.sim.dir, 'wyng-home') },
+  });
+  assert.equal(r.code, 9, `${r.stderr}\n${r.stdout}`);
+  assert.match(r.json!.errors[0]!.message, /lists it as 68157440 bytes, more than 67108864; nothing was received/);
+  const calls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(wyngLog - 1)
+    .map((l) => JSON.parse(l) as { argv: string[] });
+  assert.deepEqual(
+    calls.filter((c) => c.argv.includes('receive')),
+    [],
+    'no receive at all',
+  );
+  assert.deepEqual(lab.callsSince(m), [], 'not a single Admin API call');
+  assert.deepEqual(readdirSync(join(lab.sim.dir, 'tmp')), []);
+});
 
 test('after all that, the real session still restores cleanly', async () => {
   const r = await lab.restore(['--session', lab.session, 'personal']);

@@ -10,15 +10,16 @@ import {
   assertRestored,
   comparable,
   removeQubeLikeQubesd,
-  startRestoreLab,
+  restoreLab,
   writes,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
 });
 
 after(async () => {
@@ -49,83 +50,86 @@ interface ResultJson {
   qubes: Array<{ name: string; status: string; changes: number; error?: string }>;
 }
 
-test('--dry-run --json: the plan in the documented shape; class mismatch is replace-class; nothing touched', async () => {
-  const c = lab.client();
-  await c.setProperty('work', 'memory', 1234);
-  await c.removeTag('work', 'project-x');
-  await c.setFeature('work', 'stray', '1');
-  for (const a of await c.assignedDevices('work', 'pci')) await c.unassignDevice('work', a);
-  await removeQubeLikeQubesd(lab.sim, c, 'vault');
-  await c.createQube({ klass: 'StandaloneVM', name: 'vault', label: 'red' });
-  writeFileSync(lab.sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 1));
+test(
+  '--dry-run --json: the plan in the documented shape; class mismatch is replace-class; ' + 'nothing touched',
+  async () => {
+    const c = lab.client();
+    await c.setProperty('work', 'memory', 1234);
+    await c.removeTag('work', 'project-x');
+    await c.setFeature('work', 'stray', '1');
+    for (const a of await c.assignedDevices('work', 'pci')) await c.unassignDevice('work', a);
+    await removeQubeLikeQubesd(lab.sim, c, 'vault');
+    await c.createQube({ klass: 'StandaloneVM', name: 'vault', label: 'red' });
+    writeFileSync(lab.sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 1));
 
-  const m = lab.mark();
-  const r = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'vault']);
-  assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
-  assert.deepEqual(writes(lab.callsSince(m)), [], 'no Admin API write');
-  assert.deepEqual(
-    readFileSync(lab.sim.qubesd.volumePath('work', 'private')!),
-    Buffer.alloc(256 * 1024, 1),
-    'no data volume received',
-  );
-  const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { argv: string[] });
-  const receives = wyngCalls.slice(-3).filter((x) => x.argv.includes('receive'));
-  assert.ok(
-    receives.every((x) => x.argv.some((a) => a.startsWith('--save-to='))),
-    'only the metadata was received',
-  );
+    const m = lab.mark();
+    const r = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'vault']);
+    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout}`);
+    assert.deepEqual(writes(lab.callsSince(m)), [], 'no Admin API write');
+    assert.deepEqual(
+      readFileSync(lab.sim.qubesd.volumePath('work', 'private')!),
+      Buffer.alloc(256 * 1024, 1),
+      'no data volume received',
+    );
+    const wyngCalls = readFileSync(lab.sim.env.WYNG_FAKE_LOG!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { argv: string[] });
+    const receives = wyngCalls.slice(-3).filter((x) => x.argv.includes('receive'));
+    assert.ok(
+      receives.every((x) => x.argv.some((a) => a.startsWith('--save-to='))),
+      'only the metadata was received',
+    );
 
-  assert.equal(r.json!.ok, true);
-  assert.equal(r.json!.command, 'restore');
-  const doc = r.json!.result as PlanJson;
-  assert.equal(doc.session, lab.session);
-  assert.deepEqual(doc.plan.order, ['vault', 'work']);
-  const work = doc.plan.qubes.find((q) => q.name === 'work')!;
-  const vault = doc.plan.qubes.find((q) => q.name === 'vault')!;
-  assert.equal(work.action, 'overwrite');
-  assert.deepEqual(
-    work.volumes.map((v) => v.kind),
-    ['private'],
-  );
-  assert.match(work.volumes[0]!.archiveName, /work\/private\.img$/);
-  assert.deepEqual(work.changes.properties, [
-    { name: 'memory', from: '1234', to: lab.archived.get('work')!.properties.memory ?? null },
-  ]);
-  assert.deepEqual(work.changes.features, [{ name: 'stray', from: '1', to: null }]);
-  assert.deepEqual(work.changes.tags, [{ tag: 'project-x', op: 'add' }]);
-  assert.deepEqual(
-    work.changes.devices.map((d) => [d.op, d.assignment]),
-    lab.archived.get('work')!.devices.map((d) => ['assign', d]),
-  );
-  assert.deepEqual(work.problems, []);
-  assert.equal(vault.action, 'replace-class');
-  assert.ok(
-    vault.problems.some(
-      (p) => p.severity === 'warning' && /StandaloneVM.*AppVM.*removed and re-created/.test(p.message),
-    ),
-    JSON.stringify(vault.problems),
-  );
+    assert.equal(r.json!.ok, true);
+    assert.equal(r.json!.command, 'restore');
+    const doc = r.json!.result as PlanJson;
+    assert.equal(doc.session, lab.session);
+    assert.deepEqual(doc.plan.order, ['vault', 'work']);
+    const work = doc.plan.qubes.find((q) => q.name === 'work')!;
+    const vault = doc.plan.qubes.find((q) => q.name === 'vault')!;
+    assert.equal(work.action, 'overwrite');
+    assert.deepEqual(
+      work.volumes.map((v) => v.kind),
+      ['private'],
+    );
+    assert.match(work.volumes[0]!.archiveName, /work\/private\.img$/);
+    assert.deepEqual(work.changes.properties, [
+      { name: 'memory', from: '1234', to: lab.archived.get('work')!.properties.memory ?? null },
+    ]);
+    assert.deepEqual(work.changes.features, [{ name: 'stray', from: '1', to: null }]);
+    assert.deepEqual(work.changes.tags, [{ tag: 'project-x', op: 'add' }]);
+    assert.deepEqual(
+      work.changes.devices.map((d) => [d.op, d.assignment]),
+      lab.archived.get('work')!.devices.map((d) => ['assign', d]),
+    );
+    assert.deepEqual(work.problems, []);
+    assert.equal(vault.action, 'replace-class');
+    assert.ok(
+      vault.problems.some(
+        (p) => p.severity === 'warning' && /StandaloneVM.*AppVM.*removed and re-created/.test(p.message),
+      ),
+      JSON.stringify(vault.problems),
+    );
 
-  const human = await lab.cli([
-    'restore',
-    '--dry-run',
-    '--dest',
-    lab.sim.archiveUrl,
-    '-u',
-    '--allow-reach=all',
-    '--session',
-    lab.session,
-    'work',
-    'vault',
-  ]);
-  assert.equal(human.code, 0);
-  assert.match(human.stdout, /vault \(AppVM\): replace-class/);
-  assert.match(human.stdout, /memory: 1234 → /);
-  assert.match(human.stdout, /tag project-x: add/);
-});
+    const human = await lab.cli([
+      'restore',
+      '--dry-run',
+      '--dest',
+      lab.sim.archiveUrl,
+      '-u',
+      '--allow-reach=all',
+      '--session',
+      lab.session,
+      'work',
+      'vault',
+    ]);
+    assert.equal(human.code, 0);
+    assert.match(human.stdout, /vault \(AppVM\): replace-class/);
+    assert.match(human.stdout, /memory: 1234 → /);
+    assert.match(human.stdout, /tag project-x: add/);
+  },
+);
 
 test('interactive restore asks before overwriting; answering no changes nothing', async () => {
   const m = lab.mark();
@@ -287,25 +291,37 @@ test('--include-disposable=on with the disposable template deleted too: both com
   await lab.client().setGlobal('default_dispvm', 'fedora-41-dvm');
 });
 
-test('session selection without --session: the newest session of the named qubes; differing newest sessions are ambiguous (exit 9)', async () => {
-  // a second, newer session with work only (the fake Wyng names sessions by the second)
-  await new Promise((r) => setTimeout(r, 1100));
-  const b = await lab.cli(['backup', '--dest', lab.sim.archiveUrl, '-u', '--json', 'work']);
-  assert.equal(b.code, 0, b.stderr);
-  const newer = (b.json!.result as { session: string }).session;
-  assert.notEqual(newer, lab.session);
-  const m = lab.mark();
-  const ambiguous = await lab.restore(['--dry-run', 'work', 'personal']);
-  assert.equal(ambiguous.code, 9);
-  assert.match(ambiguous.json!.errors[0]!.message, /Ambiguous VM session selection/);
-  const one = await lab.restore(['--dry-run', 'work']);
-  assert.equal(one.code, 0, one.stderr);
-  assert.equal((one.json!.result as PlanJson).session, newer);
-  const both = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'personal']);
-  assert.equal(both.code, 0, both.stderr);
-  assert.deepEqual((both.json!.result as PlanJson).plan.order, ['personal', 'work']);
-  assert.deepEqual(writes(lab.callsSince(m)), []);
-});
+test(
+  'session selection without --session: the newest session of the named qubes; differing ' +
+    'newest sessions are ambiguous (exit 9)',
+  async () => {
+    // a second, newer session with work only (the fake Wyng names sessions by the second)
+    await new Promise((r) => setTimeout(r, 1100));
+    const b = await lab.cli(['backup', '--dest', lab.sim.archiveUrl, '-u', '--json', 'work']);
+    assert.equal(b.code, 0, b.stderr);
+    const newer = (b.json!.result as { session: string }).session;
+    assert.notEqual(newer, lab.session);
+    const m = lab.mark();
+    const ambiguous = await lab.restore(['--dry-run', 'work', 'personal']);
+    assert.equal(ambiguous.code, 9);
+    assert.match(ambiguous.json!.errors[0]!.message, /Ambiguous VM session selection/);
+    // it names each qube's newest session and the --session that holds them all
+    assert.ok(
+      ambiguous.json!.errors[0]!.message.includes(
+        `Newest sessions: work ${newer}, personal ${lab.session}. ` +
+          `The newest session holding all of them: --session=${lab.session}.`,
+      ),
+      ambiguous.json!.errors[0]!.message,
+    );
+    const one = await lab.restore(['--dry-run', 'work']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal((one.json!.result as PlanJson).session, newer);
+    const both = await lab.restore(['--dry-run', '--session', lab.session, 'work', 'personal']);
+    assert.equal(both.code, 0, both.stderr);
+    assert.deepEqual((both.json!.result as PlanJson).plan.order, ['personal', 'work']);
+    assert.deepEqual(writes(lab.callsSince(m)), []);
+  },
+);
 
 test('--exclude: the excluded qube is neither planned nor read', async () => {
   const m = lab.mark();

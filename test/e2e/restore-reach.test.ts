@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
 import { FAKE_WYNG } from '../helpers/cli.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
-import { removeQubeLikeQubesd, startRestoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { removeQubeLikeQubesd, restoreLab, writes, type RestoreLab } from '../helpers/restore-lab.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
 /** the session whose metadata holds the hostile `personal` */
@@ -60,7 +61,7 @@ async function putBack(): Promise<void> {
 }
 
 before(async () => {
-  lab = await startRestoreLab();
+  lab = await restoreLab(await buildSandbox());
   original = await personal();
   const c = lab.client();
   // own changes

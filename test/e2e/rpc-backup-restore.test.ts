@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FAKE_WYNG } from '../helpers/cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
+import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 /**
  * wyng.Backup and wyng.Restore end to end: the service scripts run as qrexec would, against
@@ -12,7 +13,7 @@ import { startSimulator, type Simulator } from '../helpers/sim.ts';
  * outside the profile are refused with zero Wyng calls and zero Admin API calls.
  */
 
-function setup(sim: Simulator): Record<string, string | undefined> {
+function setup(sim: Sandbox): Record<string, string | undefined> {
   const etc = sim.env.WYNG_QUBES_CONFIG_DIR!;
   mkdirSync(etc, { recursive: true });
   writeFileSync(
@@ -32,7 +33,11 @@ function setup(sim: Simulator): Record<string, string | undefined> {
   );
   // The services reset PATH to the system directories: run the fake with this test's node.
   const wyng = join(sim.dir, 'wyng');
-  writeFileSync(wyng, `#!/bin/sh\nexec "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
+  // with the fake's loosening switches baked in: they must not depend on what the services pass on
+  const LOOSE = Object.entries(FAKE_WYNG_LOOSE)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  writeFileSync(wyng, `#!/bin/sh\nexec env ${LOOSE} "${process.execPath}" "${FAKE_WYNG}" "$@"\n`, { mode: 0o755 });
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -43,7 +48,7 @@ function setup(sim: Simulator): Record<string, string | undefined> {
   };
 }
 
-function wyngCalls(sim: Simulator): number {
+function wyngCalls(sim: Sandbox): number {
   const log = sim.env.WYNG_FAKE_LOG!;
   return existsSync(log)
     ? readFileSync(log, 'utf8')
@@ -52,7 +57,7 @@ function wyngCalls(sim: Simulator): number {
     : 0;
 }
 
-function auditLines(sim: Simulator): Array<Record<string, unknown>> {
+function auditLines(sim: Sandbox): Array<Record<string, unknown>> {
   const path = join(sim.env.WYNG_QUBES_STATE_DIR!, 'audit.log');
   return readFileSync(path, 'utf8')
     .split('\n')
@@ -64,9 +69,11 @@ test(
   'wyng.Backup and wyng.Restore through the services, refusals touching neither Wyng nor qubesd',
   { timeout: 120_000 },
   async () => {
-    const sim = await startSimulator();
+    const sim = await buildSandbox();
     try {
-      const env = setup(sim);
+      // A remote Restore runs the default post step: stubs stand in for sudo and the qvm-* programs.
+      const post = installPostStubs(sim.dir);
+      const env = { ...setup(sim), ...post.env };
       const created = await sim.run(['--dest', sim.archiveUrl, '-w', 'encrypt=off', '--json', 'create']);
       assert.equal(created.code, 0, created.stderr);
       const rpc = async (service: string, body: string, caller = 'mgmt') => {
@@ -127,6 +134,14 @@ test(
       assert.deepEqual(
         rr.qubes.map((q) => q.name),
         ['work'],
+      );
+      assert.deepEqual(
+        post.calls().map((c) => [c.prog, ...c.args]),
+        [
+          ['sudo', '-u', '#1000', 'qvm-appmenus', '--update', 'work'],
+          ['qvm-appmenus', '--update', 'work'],
+        ],
+        'the post step of the restored app qube',
       );
 
       const status = await rpc('wyng.Status', '');

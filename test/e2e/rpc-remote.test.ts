@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, runBundle, runInProcess } from '../helpers/cli.ts';
-import { QREXEC_CLIENT_STUB, rpcSandbox, SERVICES_DIR, type RpcSandbox } from '../helpers/rpc.ts';
+import { QREXEC_CLIENT_STUB, rpcSandboxOptions, SERVICES_DIR } from '../helpers/rpc.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { remote } from '../../src/index.ts';
 
 /**
@@ -12,9 +13,9 @@ import { remote } from '../../src/index.ts';
  * broken (125) services, and otherwise runs the real service script with the bundle.
  */
 
-const PROFILES = `profiles:
+const PROFILES = (sb: Sandbox): string => `profiles:
   nightly:
-    dest: file:/mnt/backup/wyng
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote:
       operations: [Backup, Restore, List, Status]
@@ -22,32 +23,32 @@ const PROFILES = `profiles:
       callers: [mgmt]
 `;
 
-function sandbox(extra: Record<string, string> = {}): RpcSandbox & { dom0Log: string } {
-  const sb = rpcSandbox(PROFILES);
+async function sandbox(extra: Record<string, string> = {}): Promise<Sandbox & { dom0Log: string }> {
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const dom0Log = join(sb.dir, 'dom0.log');
-  sb.env = {
-    ...sb.env,
+  Object.assign(sb.env, {
     WYNG_QUBES_QREXEC_CLIENT: QREXEC_CLIENT_STUB,
+    STUB_NODE: process.execPath,
     STUB_SERVICES_DIR: SERVICES_DIR,
     STUB_BUNDLE: BUNDLE,
     STUB_DOM0_LOG: dom0Log,
     ...extra,
-  };
-  return { ...sb, dom0Log };
+  });
+  return Object.assign(sb, { dom0Log });
 }
 
 test('remote list --json: the service runs in "dom0" and its document comes back', async () => {
-  const sb = sandbox();
+  const sb = await sandbox();
   const r = await runBundle(['remote', 'list', '--profile', 'nightly', 'work', '--json'], { env: sb.env });
   assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout) as {
     ok: boolean;
     command: string;
-    result: { archive: { url: string }; qubes: Record<string, unknown> };
+    result: { archive: { url: string | null }; qubes: Record<string, unknown> };
   };
   assert.equal(doc.ok, true);
   assert.equal(doc.command, 'remote');
-  assert.equal(doc.result.archive.url, 'file:/mnt/backup/wyng');
+  assert.equal(doc.result.archive.url, null, 'the archive URL stays in dom0');
   assert.deepEqual(Object.keys(doc.result.qubes), ['work']);
   assert.equal(sb.auditLines()[0]?.remoteDomain, 'mgmt');
   assert.equal(sb.auditLines()[0]?.service, 'wyng.List');
@@ -55,11 +56,11 @@ test('remote list --json: the service runs in "dom0" and its document comes back
   const human = await runInProcess(['remote', 'List', '--profile=nightly'], { env: sb.env });
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /wyng\.List\+nightly: done\./);
-  assert.match(human.stdout, /"url": "file:\/mnt\/backup\/wyng"/);
+  assert.match(human.stdout, /^URL \(withheld by dom0\)$/m);
 });
 
 test('remote sends only the request; a refusal by the profile comes back as the service JSON (exit 9)', async () => {
-  const sb = sandbox();
+  const sb = await sandbox();
   const r = await runInProcess(['remote', 'restore', '--profile', 'nightly', 'personal', '--dry-run', '--json'], {
     env: sb.env,
   });
@@ -77,7 +78,7 @@ test('remote sends only the request; a refusal by the profile comes back as the 
 });
 
 test("qrexec's own failures: 126 refused by policy, 127 not installed, 125 broken service", async () => {
-  const denied = sandbox({ STUB_DENY: 'wyng.Backup+nightly' });
+  const denied = await sandbox({ STUB_DENY: 'wyng.Backup+nightly' });
   const r126 = await runInProcess(['remote', 'backup', '--profile', 'nightly', '--json'], { env: denied.env });
   assert.equal(r126.code, 126);
   const d126 = JSON.parse(r126.stdout) as { ok: boolean; errors: Array<{ kind: string; message: string }> };
@@ -85,28 +86,28 @@ test("qrexec's own failures: 126 refused by policy, 127 not installed, 125 broke
   assert.equal(d126.errors[0]!.kind, 'policy-refused');
   assert.match(d126.errors[0]!.message, /refused wyng\.Backup\+nightly.*qrexec policy/);
 
-  const empty = sandbox({ STUB_SERVICES_DIR: join(rpcSandbox('profiles: {}\n').dir, 'none') });
+  const empty = await sandbox({ STUB_SERVICES_DIR: join(denied.dir, 'none') });
   const r127 = await runInProcess(['remote', 'status', '--profile', 'nightly'], { env: empty.env });
   assert.equal(r127.code, 127);
   assert.match(r127.stderr, /wyng\.Status is not installed in dom0/);
 
-  const brokenDir = join(rpcSandbox('profiles: {}\n').dir, 'services');
+  const brokenDir = join(denied.dir, 'services');
   mkdirSync(brokenDir);
   copyFileSync(join(SERVICES_DIR, 'wyng.List'), join(brokenDir, 'wyng.List'));
   chmodSync(join(brokenDir, 'wyng.List'), 0o644);
-  const broken = sandbox({ STUB_SERVICES_DIR: brokenDir });
+  const broken = await sandbox({ STUB_SERVICES_DIR: brokenDir });
   const r125 = await runInProcess(['remote', 'list', '--profile', 'nightly', '--json'], { env: broken.env });
   assert.equal(r125.code, 125);
   assert.equal((JSON.parse(r125.stdout) as { errors: Array<{ kind: string }> }).errors[0]!.kind, 'qrexec');
 
-  const noClient = sandbox({ WYNG_QUBES_QREXEC_CLIENT: join(brokenDir, 'qrexec-client-vm') });
+  const noClient = await sandbox({ WYNG_QUBES_QREXEC_CLIENT: join(brokenDir, 'qrexec-client-vm') });
   const missing = await runInProcess(['remote', 'list', '--profile', 'nightly'], { env: noClient.env });
   assert.equal(missing.code, 9);
   assert.match(missing.stderr, /not found: run 'remote' in a qube/);
 });
 
 test('remote refuses what it cannot send, before calling qrexec', async () => {
-  const sb = sandbox({ STUB_DENY: 'x' });
+  const sb = await sandbox({ STUB_DENY: 'x' });
   for (const [argv, re] of [
     [['remote', 'list', '--profile', 'nightly', '--dest=file:/x'], /cannot send --dest/],
     [['remote', 'list', '--profile', 'nightly', '-w', 'passcmd=x'], /cannot send --wyngopt/],
@@ -125,7 +126,7 @@ test('remote refuses what it cannot send, before calling qrexec', async () => {
 });
 
 test('library remote(): the same call, typed', async () => {
-  const sb = sandbox();
+  const sb = await sandbox();
   const ok = await remote('List', { profile: 'nightly', qubes: ['personal'] }, { env: sb.env });
   assert.equal(ok.ok, true, JSON.stringify(ok.errors));
   assert.deepEqual(Object.keys((ok.result as { qubes: Record<string, unknown> }).qubes), ['personal']);

@@ -3,25 +3,18 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE } from '../helpers/cli.ts';
-import {
-  onlyDocument,
-  qrexecEnv,
-  rpcSandbox,
-  runService,
-  spawnService,
-  SUDO_STUB,
-  type RpcSandbox,
-} from '../helpers/rpc.ts';
+import { onlyDocument, qrexecEnv, rpcSandboxOptions, runService, spawnService, SUDO_STUB } from '../helpers/rpc.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
 /**
  * The installed service scripts (rpc/services/wyng.*) run as qrexec runs them — the qrexec
  * environment, the request on stdin, no TTY — with the built bundle in place of
- * /usr/bin/wyng-qubes and a logging Wyng stand-in (test/fixtures/rpc/wyng-stub).
+ * /usr/bin/wyng-qubes and the fake Wyng with a small archive (rpcSandboxOptions).
  */
 
-const PROFILES = `profiles:
+const PROFILES = (sb: Sandbox): string => `profiles:
   nightly:
-    dest: file:/mnt/backup/wyng
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote:
       operations: [Backup, Restore, Verify, List, Prune, Status]
@@ -35,7 +28,7 @@ const PROFILES = `profiles:
     remote: { operations: [List] }
 `;
 
-function call(sb: RpcSandbox, service: string, profile: string, caller = 'mgmt', extra: Record<string, string> = {}) {
+function call(sb: Sandbox, service: string, profile: string, caller = 'mgmt', extra: Record<string, string> = {}) {
   return { ...sb.env, ...qrexecEnv(service, profile, caller), ...extra };
 }
 
@@ -49,7 +42,7 @@ async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
-function reports(sb: RpcSandbox): Array<Record<string, unknown>> {
+function reports(sb: Sandbox): Array<Record<string, unknown>> {
   const dir = join(sb.stateDir, 'reports');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
@@ -59,16 +52,20 @@ function reports(sb: RpcSandbox): Array<Record<string, unknown>> {
 }
 
 test('wyng.List end to end: one JSON document, exit 0, an audit line', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{"qubes":["work"]}');
   assert.equal(r.code, 0, r.stderr);
   const doc = onlyDocument(r.stdout);
   assert.equal(doc.ok, true);
   assert.equal(doc.command, 'list');
-  const result = doc.result as { archive: { url: string }; qubes: Record<string, unknown> };
-  assert.equal(result.archive.url, 'file:/mnt/backup/wyng');
+  const result = doc.result as { archive: { url: string | null }; qubes: Record<string, unknown> };
+  assert.equal(result.archive.url, null, 'the archive URL is a dom0 detail');
+  assert.ok(!r.stdout.includes(sb.archiveDir));
   assert.deepEqual(Object.keys(result.qubes), ['work']);
-  assert.deepEqual(sb.wyngCalls(), [['--dest=file:/mnt/backup/wyng', '-u', '--json', 'list']]);
+  assert.deepEqual(
+    sb.wyngCalls().map((c) => c.argv),
+    [[`--dest=${sb.archiveUrl}`, '-u', '--json', 'list']],
+  );
   const [line] = sb.auditLines();
   assert.equal(line?.remoteDomain, 'mgmt');
   assert.equal(line?.service, 'wyng.List');
@@ -82,7 +79,7 @@ test('wyng.List end to end: one JSON document, exit 0, an audit line', async () 
 
 test('the audit digest is the sha256 of the exact request bytes', async () => {
   const { createHash } = await import('node:crypto');
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const body = '{ "qubes" : [ "personal" ] }\n';
   const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), body);
   assert.equal(r.code, 0, r.stderr);
@@ -90,7 +87,7 @@ test('the audit digest is the sha256 of the exact request bytes', async () => {
 });
 
 test('Backup and Restore outside the profile are refused with zero Wyng calls', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const cases: Array<[string, string, string, string, RegExp]> = [
     ['wyng.Backup', 'nightly', 'mgmt', '{"qubes":["vault"]}', /Not in profile 'nightly': vault/],
     ['wyng.Backup', 'nightly', 'mgmt', '{"session":"20250101-000000"}', /not accepted by wyng\.Backup/],
@@ -118,7 +115,7 @@ test('Backup and Restore outside the profile are refused with zero Wyng calls', 
 });
 
 test('unknown profile, bad argument, unknown service, missing caller: refused, nothing runs', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const unknown = await runService('wyng.List', call(sb, 'wyng.List', 'weekly'), '{}');
   assert.equal(unknown.code, 9);
   assert.match(onlyDocument(unknown.stdout).errors[0]!.message, /Unknown profile 'weekly'/);
@@ -149,20 +146,26 @@ test('unknown profile, bad argument, unknown service, missing caller: refused, n
   assert.equal(sb.auditLines().length, 6);
 });
 
-test('an invalid profiles.yaml refuses every call; the details stay in the dom0 log', async () => {
-  const sb = rpcSandbox(`${PROFILES}  broken:\n    dest: file:/x\n    typo: 1\n`);
-  const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
+test('a broken profile refuses its calls, the details stay in the dom0 log; other profiles still work', async () => {
+  const sb = await buildSandbox(
+    rpcSandboxOptions((sb) => `${PROFILES(sb)}  broken:\n    dest: file:/x\n    typo: 1\n`),
+  );
+  const fine = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
+  assert.equal(fine.code, 0, fine.stderr);
+  const calls = sb.wyngCalls().length;
+  assert.ok(calls > 0);
+  const r = await runService('wyng.List', call(sb, 'wyng.List', 'broken'), '{}');
   assert.equal(r.code, 9);
   const doc = onlyDocument(r.stdout);
   assert.equal(doc.errors[0]!.kind, 'config');
   assert.match(doc.errors[0]!.message, /profiles file in dom0 is invalid/);
   assert.ok(!r.stdout.includes('typo'));
   assert.match(r.stderr, /profile 'broken': field 'typo': unknown field/);
-  assert.deepEqual(sb.wyngCalls(), []);
+  assert.equal(sb.wyngCalls().length, calls, 'nothing ran for the broken profile');
 });
 
 test('bad JSON, oversized stdin and slow stdin: one JSON error each, nothing runs', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_RPC_STDIN_TIMEOUT_MS: '400' } });
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES, { WYNG_QUBES_RPC_STDIN_TIMEOUT_MS: '400' }));
   const env = call(sb, 'wyng.List', 'nightly');
   const bad = await runService('wyng.List', env, '{"qubes": [work]}');
   assert.equal(bad.code, 9);
@@ -190,13 +193,12 @@ test('bad JSON, oversized stdin and slow stdin: one JSON error each, nothing run
 });
 
 test('two concurrent calls: one runs, the other answers a JSON busy error after a bounded wait', async () => {
-  const sb = rpcSandbox(PROFILES, { env: { WYNG_QUBES_LOCK_TIMEOUT_MS: '300' } });
-  const started = join(sb.dir, 'started');
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES, { WYNG_QUBES_LOCK_TIMEOUT_MS: '300' }));
   const hold = join(sb.dir, 'release');
+  const started = `${hold}.held`; // the fake Wyng holds the list (lock taken) until `hold` exists
   const first = spawnService('wyng.List', {
     ...call(sb, 'wyng.List', 'nightly'),
-    WYNG_STUB_STARTED: started,
-    WYNG_STUB_HOLD: hold,
+    CAPTURE_FAIL_LIST: `hold:${hold}`,
   });
   first.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
@@ -221,17 +223,16 @@ test('two concurrent calls: one runs, the other answers a JSON busy error after 
 });
 
 test('wyng.Status: the running job (the lock file) while a job runs, none otherwise', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const idle = await runService('wyng.Status', call(sb, 'wyng.Status', 'nightly'), '');
   assert.equal(idle.code, 0, idle.stderr);
   assert.deepEqual(onlyDocument(idle.stdout).result, { running: null, reports: {} });
 
-  const started = join(sb.dir, 'started');
   const hold = join(sb.dir, 'release');
+  const started = `${hold}.held`; // the fake Wyng holds the list (lock taken) until `hold` exists
   const job = spawnService('wyng.List', {
     ...call(sb, 'wyng.List', 'nightly'),
-    WYNG_STUB_STARTED: started,
-    WYNG_STUB_HOLD: hold,
+    CAPTURE_FAIL_LIST: `hold:${hold}`,
   });
   job.child.stdin.end('{}');
   await waitFor(() => existsSync(started));
@@ -255,13 +256,12 @@ test('wyng.Status: the running job (the lock file) while a job runs, none otherw
 });
 
 test('a caller that disconnects mid-job: the job still finishes (and is audited)', async () => {
-  const sb = rpcSandbox(PROFILES);
-  const started = join(sb.dir, 'started');
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const hold = join(sb.dir, 'release');
+  const started = `${hold}.held`; // the fake Wyng holds the list (lock taken) until `hold` exists
   const { child, done } = spawnService('wyng.List', {
     ...call(sb, 'wyng.List', 'nightly'),
-    WYNG_STUB_STARTED: started,
-    WYNG_STUB_HOLD: hold,
+    CAPTURE_FAIL_LIST: `hold:${hold}`,
   });
   child.stdin.end('{"qubes":["personal"]}');
   await waitFor(() => existsSync(started));
@@ -277,8 +277,8 @@ test('a caller that disconnects mid-job: the job still finishes (and is audited)
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('from dom0 itself: the service program run directly (QREXEC.md §7)', async () => {
-  const sb = rpcSandbox(PROFILES);
+test('from dom0 itself: the service program run directly (design.md "qrexec services")', async () => {
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const env = { ...sb.env, QREXEC_REMOTE_DOMAIN: 'dom0', QREXEC_SERVICE_ARGUMENT: 'nightly' };
   const { child, done } = spawnService('wyng.List', env, { argv1: 'nightly' });
   child.stdin.end('');
@@ -289,15 +289,54 @@ test('from dom0 itself: the service program run directly (QREXEC.md §7)', async
 });
 
 test('privileged part through sudo -n: fixed argv, validated again, audited by the privileged part', async () => {
-  const sudoLog = join(rpcSandbox('profiles: {}\n').dir, 'sudo.log');
-  const sb = rpcSandbox(PROFILES, {
-    env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: SUDO_STUB, WYNG_QUBES_RPC_SELF: BUNDLE, SUDO_STUB_LOG: sudoLog },
+  // sudo resets the environment: the sandbox's locations reach the privileged part only because
+  // the stub is told to keep them (as `Defaults env_keep += "…"` would); the passphrase does not.
+  const keep = [
+    'WYNG_QUBES_CONFIG_DIR',
+    'WYNG_QUBES_STATE_DIR',
+    'WYNG_QUBES_LOCK_DIR',
+    'WYNG_QUBES_WYNG',
+    'WYNG_QUBES_LOCK_TIMEOUT_MS',
+  ];
+  const fake = ['WYNG_FAKE_LOCK', 'WYNG_FAKE_LOG', 'WYNG_FAKE_HOME', 'WYNG_TEST_CAPTURE_ENV_NAMES'];
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
+  const sudoLog = join(sb.dir, 'sudo.log');
+  const envNames = join(sb.dir, 'wyng-env-names');
+  Object.assign(sb.env, {
+    WYNG_QUBES_RPC_SUDO: '1',
+    WYNG_QUBES_SUDO: SUDO_STUB,
+    WYNG_QUBES_RPC_SELF: BUNDLE,
+    WYNG_TEST_NODE: process.execPath,
+    WYNG_TEST_SUDO_LOG: sudoLog,
+    WYNG_TEST_SUDO_ENV_KEEP: [...keep, ...fake].join(' '),
+    WYNG_TEST_CAPTURE_ENV_NAMES: envNames,
   });
-  const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{"qubes":["work"]}');
+  const reset = await runService(
+    'wyng.List',
+    call(sb, 'wyng.List', 'nightly', 'mgmt', { WYNG_TEST_SUDO_ENV_KEEP: '' }),
+    '{}',
+  );
+  // without env_keep the privileged part reads the system config (/etc/wyng-qubes), which has no profile
+  assert.equal(reset.code, 9);
+  assert.deepEqual(onlyDocument(reset.stdout).errors, [{ kind: 'input', message: "Unknown profile 'nightly'." }]);
+  assert.deepEqual(
+    sb.auditLines(),
+    [],
+    'nothing audited in the sandbox: the privileged part used the system locations',
+  );
+  writeFileSync(sudoLog, '');
+  const r = await runService(
+    'wyng.List',
+    call(sb, 'wyng.List', 'nightly', 'mgmt', { WYNG_QUBES_PASSPHRASE: 'not for the privileged part' }),
+    '{"qubes":["work"]}',
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(onlyDocument(r.stdout).ok, true);
   assert.deepEqual(readFileSync(sudoLog, 'utf8').trim().split('\n'), [`-n -- ${BUNDLE} rpc privileged`]);
   assert.equal(sb.wyngCalls().length, 1);
+  const names = readFileSync(envNames, 'utf8').trim().split(' ');
+  assert.ok(names.includes('SUDO_COMMAND'), 'Wyng ran under the (stub) sudo');
+  assert.ok(!names.includes('WYNG_QUBES_PASSPHRASE'), 'sudo removed the caller environment');
   const lines = sb.auditLines();
   assert.equal(lines.length, 1);
   assert.equal(lines[0]?.stage, 'privileged');
@@ -332,9 +371,13 @@ test('privileged part through sudo -n: fixed argv, validated again, audited by t
 });
 
 test('sudo refusing the privileged part (no sudoers rule) is a clear JSON config error', async () => {
-  const sb = rpcSandbox(PROFILES, {
-    env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: '/bin/false', WYNG_QUBES_RPC_SELF: BUNDLE },
-  });
+  const sb = await buildSandbox(
+    rpcSandboxOptions(PROFILES, {
+      WYNG_QUBES_RPC_SUDO: '1',
+      WYNG_QUBES_SUDO: '/bin/false',
+      WYNG_QUBES_RPC_SELF: BUNDLE,
+    }),
+  );
   const r = await runService('wyng.List', call(sb, 'wyng.List', 'nightly'), '{}');
   assert.equal(r.code, 9);
   const doc = onlyDocument(r.stdout);
@@ -342,14 +385,16 @@ test('sudo refusing the privileged part (no sudoers rule) is a clear JSON config
   assert.match(doc.errors[0]!.message, /not set up for wyng-qubes RPC/);
   assert.match(r.stderr, /refused to run/);
   assert.equal(sb.auditLines()[0]?.outcome, 'error');
-  const missing = rpcSandbox(PROFILES, { env: { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: join(sb.dir, 'no-sudo') } });
+  const missing = await buildSandbox(
+    rpcSandboxOptions(PROFILES, { WYNG_QUBES_RPC_SUDO: '1', WYNG_QUBES_SUDO: join(sb.dir, 'no-sudo') }),
+  );
   const r2 = await runService('wyng.List', call(missing, 'wyng.List', 'nightly'), '{}');
   assert.equal(r2.code, 9);
   assert.match(onlyDocument(r2.stdout).errors[0]!.message, /sudo is missing/);
 });
 
 test('rpc refuses --json and extra arguments (the service prints its own document)', async () => {
-  const sb = rpcSandbox(PROFILES);
+  const sb = await buildSandbox(rpcSandboxOptions(PROFILES));
   const { runInProcess } = await import('../helpers/cli.ts');
   const r = await runInProcess(['--json', 'rpc', 'wyng.List'], { env: call(sb, 'wyng.List', 'nightly') });
   assert.equal(r.code, 9);

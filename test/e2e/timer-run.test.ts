@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
-import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
-import { startSimulator, type Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import type { Report } from '../../src/adapters/reports.ts';
 import type { ProfileSummary } from '../../src/core/reports.ts';
 
@@ -25,12 +24,10 @@ function unitCommand(instance: string): { program: string; args: string[]; env: 
   return { program: program!, args, env };
 }
 
-let sim: Simulator;
-let sb: JobSandbox;
+let sim: Sandbox;
 
 before(async () => {
-  sim = await startSimulator();
-  sb = jobSandbox();
+  sim = await buildSandbox();
   const created = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
   assert.equal(created.code, 0, created.stderr);
   const configDir = sim.env.WYNG_QUBES_CONFIG_DIR!;
@@ -45,17 +42,17 @@ before(async () => {
       '    qubes: [work, personal]',
       '    schedule: "Mon..Fri 02:00"',
       '    hooks:',
-      `      before: ${sb.recorder('before')}`,
-      `      after: ${sb.recorder('after')}`,
+      `      before: ${sim.recorder('before')}`,
+      `      after: ${sim.recorder('after')}`,
       '    notify:',
       '      desktop: failure',
-      `      command: ${sb.recorder('mail')}`,
+      `      command: ${sim.recorder('mail')}`,
       '  broken:',
       `    dest: "file:${join(sim.dir, 'no-such-archive')}"`,
       '    qubes: [work]',
       '    notify:',
       '      desktop: failure',
-      `      command: ${sb.recorder('mail-broken')}`,
+      `      command: ${sim.recorder('mail-broken')}`,
       '',
     ].join('\n'),
   );
@@ -69,8 +66,8 @@ after(async () => {
 function timerEnv(unitEnv: Record<string, string>): Record<string, string> {
   return {
     ...unitEnv,
-    WYNG_QUBES_NOTIFY_SEND: sb.env.WYNG_QUBES_NOTIFY_SEND!,
-    WYNG_QUBES_DESKTOP_USER: sb.env.WYNG_QUBES_DESKTOP_USER!,
+    WYNG_QUBES_NOTIFY_SEND: sim.env.WYNG_QUBES_NOTIFY_SEND!,
+    WYNG_QUBES_DESKTOP_USER: sim.env.WYNG_QUBES_DESKTOP_USER!,
   };
 }
 
@@ -81,64 +78,71 @@ test('the unit runs "wyng-qubes backup --profile %i -u" as a timer run', () => {
   assert.equal(env.WYNG_QUBES_RUN_SOURCE, 'timer');
 });
 
-test('a scheduled backup: hooks around it, a report, the mail notifier gets it, no desktop message on success', async () => {
-  const { args, env } = unitCommand('nightly');
-  const r = await sim.run(args, { env: timerEnv(env) });
-  assert.equal(r.code, 0, r.stderr);
-  const reports = readdirReports();
-  assert.equal(reports.length, 1);
-  const rep = reports[0]!;
-  assert.equal(rep.profile, 'nightly');
-  assert.equal(rep.operation, 'Backup');
-  assert.equal(rep.source, 'timer');
-  assert.equal(rep.ok, true);
-  const result = rep.result as { session: string; qubes: Array<{ name: string; status: string }> };
-  assert.match(result.session, /^\d{8}-\d{6}$/);
-  assert.deepEqual(
-    result.qubes.map((q) => [q.name, q.status]),
-    [
-      ['personal', 'ok'],
-      ['work', 'ok'],
-    ],
-  );
-  assert.equal(rep.hooks?.before?.ok, true);
-  assert.equal(rep.hooks?.after?.ok, true);
-  assert.equal(sb.recorded('before')[0]?.env.WYNG_QUBES_RUN_SOURCE, 'timer');
-  assert.equal(sb.recorded('after')[0]?.env.WYNG_QUBES_OK, '1');
-  const mails = sb.recorded('mail');
-  assert.equal(mails.length, 1);
-  assert.deepEqual(JSON.parse(mails[0]!.stdin), rep, 'the notifier got the report as written');
-  assert.equal(sb.recorded('desktop').length, 0, 'desktop: failure → nothing on success');
+test(
+  'a scheduled backup: hooks around it, a report, the mail notifier gets it, no desktop ' + 'message on success',
+  async () => {
+    const { args, env } = unitCommand('nightly');
+    const r = await sim.run(args, { env: timerEnv(env) });
+    assert.equal(r.code, 0, r.stderr);
+    const reports = readdirReports();
+    assert.equal(reports.length, 1);
+    const rep = reports[0]!;
+    assert.equal(rep.profile, 'nightly');
+    assert.equal(rep.operation, 'Backup');
+    assert.equal(rep.source, 'timer');
+    assert.equal(rep.ok, true);
+    const result = rep.result as { session: string; qubes: Array<{ name: string; status: string }> };
+    assert.match(result.session, /^\d{8}-\d{6}$/);
+    assert.deepEqual(
+      result.qubes.map((q) => [q.name, q.status]),
+      [
+        ['personal', 'ok'],
+        ['work', 'ok'],
+      ],
+    );
+    assert.equal(rep.hooks?.before?.ok, true);
+    assert.equal(rep.hooks?.after?.ok, true);
+    assert.equal(sim.recorded('before')[0]?.env.WYNG_QUBES_RUN_SOURCE, 'timer');
+    assert.equal(sim.recorded('after')[0]?.env.WYNG_QUBES_OK, '1');
+    const mails = sim.recorded('mail');
+    assert.equal(mails.length, 1);
+    assert.deepEqual(JSON.parse(mails[0]!.stdin), rep, 'the notifier got the report as written');
+    assert.equal(sim.recorded('desktop').length, 0, 'desktop: failure → nothing on success');
 
-  const summary = await sim.run(['report', '--json']);
-  const nightly = (summary.json?.result as { profiles: ProfileSummary[] }).profiles.find(
-    (p) => p.profile === 'nightly',
-  );
-  assert.equal(nightly?.lastBackup?.session, result.session);
-  assert.equal(nightly?.lastFailure, null);
-});
+    const summary = await sim.run(['report', '--json']);
+    const nightly = (summary.json?.result as { profiles: ProfileSummary[] }).profiles.find(
+      (p) => p.profile === 'nightly',
+    );
+    assert.equal(nightly?.lastBackup?.session, result.session);
+    assert.equal(nightly?.lastFailure, null);
+  },
+);
 
-test('a scheduled backup that fails: failed report, mail notifier and a critical desktop message, exit code of the run', async () => {
-  const { args, env } = unitCommand('broken');
-  const r = await sim.run(args, { env: timerEnv(env) });
-  assert.notEqual(r.code, 0);
-  const rep = readdirReports().find((x) => x.profile === 'broken');
-  assert.ok(rep, 'a report for the failed run');
-  assert.equal(rep.ok, false);
-  assert.equal(rep.source, 'timer');
-  assert.equal(rep.exitCode, r.code);
-  assert.ok(rep.errors.length > 0);
-  const [mail] = sb.recorded('mail-broken');
-  assert.equal((JSON.parse(mail!.stdin) as Report).ok, false);
-  const desktop = sb.recorded('desktop');
-  assert.equal(desktop.length, 1);
-  assert.ok(desktop[0]!.args.includes('--urgency=critical'));
-  assert.ok(desktop[0]!.args.includes("wyng-qubes: backup of 'broken' FAILED"));
-  assert.equal(desktop[0]!.args.at(-1), `${rep.errors[0]!.message}\nDetails: wyng-qubes report --last broken`);
+test(
+  'a scheduled backup that fails: failed report, mail notifier and a critical desktop ' +
+    'message, exit code of the run',
+  async () => {
+    const { args, env } = unitCommand('broken');
+    const r = await sim.run(args, { env: timerEnv(env) });
+    assert.notEqual(r.code, 0);
+    const rep = readdirReports().find((x) => x.profile === 'broken');
+    assert.ok(rep, 'a report for the failed run');
+    assert.equal(rep.ok, false);
+    assert.equal(rep.source, 'timer');
+    assert.equal(rep.exitCode, r.code);
+    assert.ok(rep.errors.length > 0);
+    const [mail] = sim.recorded('mail-broken');
+    assert.equal((JSON.parse(mail!.stdin) as Report).ok, false);
+    const desktop = sim.recorded('desktop');
+    assert.equal(desktop.length, 1);
+    assert.ok(desktop[0]!.args.includes('--urgency=critical'));
+    assert.ok(desktop[0]!.args.includes("wyng-qubes: backup of 'broken' FAILED"));
+    assert.equal(desktop[0]!.args.at(-1), `${rep.errors[0]!.message}\nDetails: wyng-qubes report --last broken`);
 
-  const last = await sim.run(['report', '--last', 'broken']);
-  assert.match(last.stdout, /^broken: Backup FAILED \(exit \d+\)$/m);
-});
+    const last = await sim.run(['report', '--last', 'broken']);
+    assert.match(last.stdout, /^broken: Backup FAILED \(exit \d+\)$/m);
+  },
+);
 
 function readdirReports(): Report[] {
   const dir = join(sim.env.WYNG_QUBES_STATE_DIR!, 'reports');

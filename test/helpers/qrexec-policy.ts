@@ -1,5 +1,5 @@
 /**
- * A checker for the qrexec policy line format of Qubes 4.2+ (QREXEC.md §2), strict enough to
+ * A checker for the qrexec policy line format of Qubes 4.2+ (design.md "qrexec services"), strict enough to
  * catch what makes the real engine refuse a whole policy — used to test our policy file in CI
  * without the engine. Written from the format description, not from the engine's code.
  */
@@ -136,7 +136,7 @@ export function checkPolicy(text: string, opts: { quirks42?: boolean } = {}): Po
     if (target === '@default' && action === 'allow' && parsed.target === undefined)
       err('allow with target @default needs target=');
     if (opts.quirks42 === true && action === 'ask' && isDom0(parsed.target) && isDom0(parsed.default_target)) {
-      err('ask target=dom0 default_target=dom0 makes the Qubes 4.2 engine fail (QREXEC.md §2.2)');
+      err('ask target=dom0 default_target=dom0 makes the Qubes 4.2 engine fail (design.md "qrexec services")');
     }
     rules.push({ line, service, argument, source, target, action, options: parsed });
   });

@@ -1,7 +1,7 @@
 // Which qubesd the contract tests run against:
-//  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. the lab of ../shared/lab/qubesd);
+//  - QUBESD_REAL_SOCKET set → that socket (a real qubesd, e.g. a qubesd lab);
 //  - else the fake qubesd of test/fakes/qubesd on a temp socket, seeded with the recorded
-//    qubes.xml (../shared/conformance/qubesd/qubes.xml);
+//    qubes.xml (test/data/qubesd/qubes.xml);
 //  - QUBESD_CONTRACT_TARGET=replay → a replay of the recorded qubesd bytes, which can only serve
 //    the read-only calls (`writable: false`): a check of the read-only tests against the bytes
 //    of the real daemon without a lab.
@@ -43,6 +43,7 @@ const READ_ONLY_RECORDINGS = [
   'admin.vm.feature.Get/value-with-spaces',
   'admin.vm.tag.List/work',
   'admin.deviceclass.List/ok',
+  'admin.vm.property.List/dom0',
   'admin.vm.device.pci.Assigned/none',
   'admin.pool.List/ok',
   'admin.pool.Info/varlibqubes',

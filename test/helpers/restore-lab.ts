@@ -11,11 +11,11 @@ import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import type { QubeClass, QubeSettings } from '../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../src/core/qubes/properties.ts';
 import { parseFirewallXml } from '../../src/core/qubesxml/firewall-xml.ts';
-import type { CallLogEntry, FakeQubesdOptions } from '../fakes/qubesd/index.ts';
-import { runInProcess, type CliRun } from './cli.ts';
-import { startSimulator, type JsonEnvelope, type Simulator } from './sim.ts';
+import type { CallLogEntry } from '../fakes/qubesd/index.ts';
+import type { CliRun } from './cli.ts';
+import { comparable } from './settings.ts';
+import { pattern, type JsonEnvelope, type Sandbox } from './sim.ts';
 
 /** Every non-disposable qube of the lab scenario (what `restore --session S` selects). */
 export const LAB_QUBES = [
@@ -31,7 +31,7 @@ export const LAB_QUBES = [
 ];
 
 export interface RestoreLab {
-  sim: Simulator;
+  sim: Sandbox;
   /** a client whose read cache is emptied before each use (the CLI changes qubesd behind it) */
   client(): AdminClient;
   session: string;
@@ -63,13 +63,13 @@ export interface LabRun extends CliRun {
   json?: JsonEnvelope;
 }
 
-export interface LabOptions extends Partial<FakeQubesdOptions> {
+export interface LabOptions {
   /** extra setup before the backup (e.g. more qubes); returns extra qube names to back up */
-  prepare?: (sim: Simulator, client: AdminClient) => Promise<string[]>;
+  prepare?: (sim: Sandbox, client: AdminClient) => Promise<string[]>;
 }
 
 /** The directory of a qube below the Qubes dir (qubesd's layout). */
-export function qubeDir(sim: Simulator, name: string, klass: QubeClass): string {
+export function qubeDir(sim: Sandbox, name: string, klass: QubeClass): string {
   return join(sim.qubesDir, klass === 'TemplateVM' ? 'vm-templates' : 'appvms', name);
 }
 
@@ -87,12 +87,15 @@ export function firewallXml(rules: readonly string[]): string {
     const props = opts.map(([k, v]) => `        <property name="${k}">${esc(v)}</property>`).join('\n');
     return `    <rule>\n      <properties>\n${props}\n      </properties>\n    </rule>`;
   });
-  return `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n${ruleXml.join('\n')}\n  </rules>\n</firewall>\n`;
+  return (
+    `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  ` +
+    `<rules>\n${ruleXml.join('\n')}\n  </rules>\n</firewall>\n`
+  );
 }
 
 /** Sets a qube's firewall through the Admin API and writes its firewall.xml like qubesd. */
 export async function setFirewallLikeQubesd(
-  sim: Simulator,
+  sim: Sandbox,
   client: AdminClient,
   name: string,
   klass: QubeClass,
@@ -110,63 +113,41 @@ export async function setFirewallLikeQubesd(
 }
 
 /** Removes a qube as qubesd does: the qube, then its directory (notes, firewall.xml). */
-export async function removeQubeLikeQubesd(sim: Simulator, client: AdminClient, name: string): Promise<void> {
+export async function removeQubeLikeQubesd(sim: Sandbox, client: AdminClient, name: string): Promise<void> {
   const klass = (await client.listQubes()).find((q) => q.name === name)?.klass;
   await client.removeQube(name);
   if (klass) rmSync(qubeDir(sim, name, klass), { recursive: true, force: true });
 }
 
-export function pattern(seed: string, size = 256 * 1024): Buffer {
-  const buf = Buffer.alloc(size);
-  for (let i = 0; i < buf.length; i += 64) buf.write(`${seed}:${i};`, i);
-  return buf;
-}
+export { comparable };
 
-/** Settings minus identity/host values a restore never writes (qid, uuid, backup_timestamp, …). */
-export function comparable(s: QubeSettings | undefined): unknown {
-  if (s === undefined) return undefined;
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  const devices = [...s.devices].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-  return { ...s, properties: props, tags: [...s.tags].sort(), devices };
-}
+export { pattern };
 
-function envelope(r: CliRun): JsonEnvelope | undefined {
-  try {
-    return JSON.parse(r.stdout) as JsonEnvelope;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function startRestoreLab(opts: LabOptions = {}): Promise<RestoreLab> {
-  const { prepare, ...fakeOpts } = opts;
-  const sim = await startSimulator(fakeOpts);
+/**
+ * Makes a fresh sandbox (buildSandbox(), lab scenario, no archive) the backed-up lab described
+ * above. The sandbox is stopped when this fails (no server may keep the test process alive).
+ */
+export async function restoreLab(sim: Sandbox, opts: LabOptions = {}): Promise<RestoreLab> {
   const shared = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
   const client = (): AdminClient => {
     shared.clearCache();
     return shared;
   };
-  const cli = async (args: string[], runOpts: RunOpts = {}): Promise<LabRun> => {
-    sim.syncQubesXml();
-    const r = await runInProcess(args, {
-      env: { ...sim.env, ...runOpts.env },
-      ...(runOpts.confirm !== undefined ? { tty: true, confirm: runOpts.confirm } : {}),
+  const cli = (args: string[], runOpts: RunOpts = {}): Promise<LabRun> =>
+    sim.cli(args, {
+      ...(runOpts.env !== undefined ? { env: runOpts.env } : {}),
+      ...(runOpts.confirm !== undefined ? { confirm: runOpts.confirm } : {}),
     });
-    const json = args.includes('--json') ? envelope(r) : undefined;
-    return { ...r, ...(json ? { json } : {}) };
-  };
-
   try {
-    return await setUp(sim, client, cli, prepare);
+    return await setUp(sim, client, cli, opts.prepare);
   } catch (err) {
-    await sim.stop(); // a failed setup must not leave a server keeping the test process alive
+    await sim.stop();
     throw err;
   }
 }
 
 async function setUp(
-  sim: Simulator,
+  sim: Sandbox,
   client: () => AdminClient,
   cli: (args: string[], runOpts?: RunOpts) => Promise<LabRun>,
   prepare: LabOptions['prepare'],

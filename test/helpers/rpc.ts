@@ -1,98 +1,55 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli/program.ts';
 import type { CliIo } from '../../src/cli/io.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { BUNDLE, ROOT, type CliRun } from './cli.ts';
+import type { SandboxOptions, SeedSession } from './sim.ts';
 
-export const WYNG_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'wyng-stub');
 export const SUDO_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'sudo-stub');
 export const QREXEC_CLIENT_STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'qrexec-client-vm-stub');
 export const SERVICES_DIR = join(ROOT, 'rpc', 'services');
 
-/** A sandbox for RPC tests: config dir with profiles.yaml, state dir, Wyng call log. */
-export interface RpcSandbox {
-  dir: string;
-  configDir: string;
-  stateDir: string;
-  wyngLog: string;
-  env: Record<string, string | undefined>;
-  /** The Wyng calls logged so far (argv of each). */
-  wyngCalls(): string[][];
-  auditLines(): Array<Record<string, unknown>>;
+/** The archive the RPC tests talk to: `work` and `personal` in one session, 20261123-034732. */
+export const RPC_SEED: SeedSession[] = [{ at: '2026-11-23T03:47:32Z', qubes: ['work', 'personal'] }];
+
+/**
+ * Sandbox options of the RPC tests (for buildSandbox): no qubesd, the RPC_SEED archive, the
+ * profiles, the privileged part in-process, a short lock wait, UTC; the environment carries
+ * PATH and HOME because the tests hand `sb.env` to the entry point as the whole environment.
+ */
+export function rpcSandboxOptions(
+  profiles: SandboxOptions['profiles'],
+  env: Record<string, string> = {},
+): SandboxOptions {
+  return {
+    qubesd: false,
+    archive: { seed: RPC_SEED },
+    ...(profiles !== undefined ? { profiles } : {}),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/',
+      TZ: 'UTC',
+      WYNG_QUBES_RPC_SUDO: '0',
+      WYNG_QUBES_LOCK_TIMEOUT_MS: '500',
+      ...env,
+    },
+  };
 }
 
-const sandboxes: string[] = [];
+const serviceDirs: string[] = [];
 let cleanupRegistered = false;
 
-/** Sandboxes are removed when the test process ends (kept with WYNG_QUBES_KEEP_TEST_DIRS=1). */
+/** Service script copies are removed when the test process ends (kept with WYNG_QUBES_KEEP_TEST_DIRS=1). */
 function track(dir: string): void {
-  sandboxes.push(dir);
+  serviceDirs.push(dir);
   if (cleanupRegistered || process.env.WYNG_QUBES_KEEP_TEST_DIRS === '1') return;
   cleanupRegistered = true;
   process.once('exit', () => {
-    for (const d of sandboxes) rmSync(d, { recursive: true, force: true });
+    for (const d of serviceDirs) rmSync(d, { recursive: true, force: true });
   });
-}
-
-export function rpcSandbox(
-  profilesYaml: string,
-  opts: { wyng?: string; env?: Record<string, string | undefined> } = {},
-): RpcSandbox {
-  const dir = mkdtempSync(join(tmpdir(), 'wq-rpc-'));
-  track(dir);
-  const configDir = join(dir, 'etc');
-  const stateDir = join(dir, 'state');
-  mkdirSync(configDir);
-  writeFileSync(join(configDir, 'profiles.yaml'), profilesYaml, { mode: 0o600 });
-  chmodSync(join(configDir, 'profiles.yaml'), 0o600);
-  const wyngLog = join(dir, 'wyng-calls.log');
-  const env: Record<string, string | undefined> = {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    TZ: 'UTC',
-    WYNG_QUBES_CONFIG_DIR: configDir,
-    WYNG_QUBES_STATE_DIR: stateDir,
-    WYNG_QUBES_WYNG: opts.wyng ?? WYNG_STUB,
-    WYNG_QUBES_RPC_SUDO: '0',
-    WYNG_QUBES_LOCK_TIMEOUT_MS: '500',
-    STUB_NODE: process.execPath,
-    WYNG_STUB_LOG: wyngLog,
-    WYNG_FAKE_LOG: wyngLog,
-    ...opts.env,
-  };
-  return {
-    dir,
-    configDir,
-    stateDir,
-    wyngLog,
-    env,
-    wyngCalls: () =>
-      existsSync(wyngLog)
-        ? readFileSync(wyngLog, 'utf8')
-            .split('\n')
-            .filter((l) => l.trim() !== '')
-            .map((l) => {
-              try {
-                const doc = JSON.parse(l) as { argv?: string[] };
-                return doc.argv ?? [l];
-              } catch {
-                return [l];
-              }
-            })
-        : [],
-    auditLines: () => {
-      const path = join(stateDir, 'audit.log');
-      return existsSync(path)
-        ? readFileSync(path, 'utf8')
-            .split('\n')
-            .filter((l) => l !== '')
-            .map((l) => JSON.parse(l) as Record<string, unknown>)
-        : [];
-    },
-  };
 }
 
 export function qrexecEnv(service: string, argument: string, caller: string): Record<string, string> {

@@ -3,7 +3,8 @@ import { gzipSync } from 'node:zlib';
 /** Hand-built tar entries, so tests can make the hostile archives no tar tool would write. */
 export interface TarEntrySpec {
   name: string;
-  /** ustar type flag: '0' file, '1' hardlink, '2' symlink, '3' char dev, '4' block dev, '5' dir, '6' fifo, 'S' sparse. */
+  /** ustar type flag: '0' file, '1' hardlink, '2' symlink, '3' char dev, '4' block dev, '5' dir, '6' fifo, 'S' sparse.
+   * */
   type?: string;
   data?: Buffer | string;
   /** Declared size when it must differ from data (e.g. a huge sparse file header). */

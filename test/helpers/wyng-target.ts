@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FAKE_WYNG } from './cli.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from './cli.ts';
 
 /**
  * The Wyng the contract tests run against: the real one when WYNG_REAL (path of a wyng
@@ -19,8 +19,13 @@ export interface WyngTarget {
   env: Record<string, string | undefined>;
 }
 
+/** Which Wyng the contract tests run against: 'real' when WYNG_REAL and WYNG_REAL_POOL are set. */
+export function wyngTargetKind(): 'real' | 'fake' {
+  return process.env.WYNG_REAL !== undefined && process.env.WYNG_REAL_POOL !== undefined ? 'real' : 'fake';
+}
+
 export function wyngTarget(label: string): WyngTarget {
-  const real = process.env.WYNG_REAL !== undefined && process.env.WYNG_REAL_POOL !== undefined;
+  const real = wyngTargetKind() === 'real';
   const scratch = mkdtempSync(join(process.env.WYNG_REAL_SCRATCH ?? tmpdir(), `wq-${label}-`));
   const poolDir = real ? process.env.WYNG_REAL_POOL! : join(scratch, 'pool');
   mkdirSync(poolDir, { recursive: true });
@@ -30,6 +35,7 @@ export function wyngTarget(label: string): WyngTarget {
     TZ: 'UTC',
     WYNG_QUBES_STATE_DIR: join(scratch, 'state'),
     WYNG_FAKE_LOCK: join(scratch, 'wyng.lock'),
+    ...(real ? {} : FAKE_WYNG_LOOSE),
   };
   return { wyng: real ? process.env.WYNG_REAL! : FAKE_WYNG, real, poolDir, scratch, env };
 }

@@ -1,5 +1,6 @@
 // Crash anywhere: the built program is killed with SIGKILL (the test-only hook
-// WYNG_QUBES_TEST_CRASH_AT=<step>:<n>, src/core/test-hook.ts) at every step boundary of a
+// WYNG_QUBES_TEST_CRASH_AT=<step>:<n>, src/core/test-hook.ts, present only in the test build
+// dist/test-hooks/wyng-qubes.mjs; the rerun is the shipped bundle) at every step boundary of a
 // restore (after stopping a running qube, after removing a qube of the wrong class, after each
 // create, after the receive, after each qube's settings, after each qube's verification) and
 // of a backup (before and after the send, after each backup_timestamp). Then it runs again:
@@ -12,10 +13,11 @@
 //     the job lock in the state dir.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { QubeSettings } from '../../src/core/qubes/model.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { TEST_HOOKS_BUNDLE } from '../helpers/cli.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   BACKED_UP,
@@ -23,12 +25,14 @@ import {
   adminClient,
   buildTemplateArchive,
   comparable,
+  fromTemplate,
+  restoreArgs,
+  restoreOutcome,
   damage,
   leftovers,
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   type TemplateArchive,
@@ -38,51 +42,22 @@ let template: TemplateArchive;
 let cleanRestore: string;
 let cleanBackupVolumes: string[];
 
-/** `vault` running (restore stops it), `personal` replaced by a StandaloneVM (restore removes and re-creates it), plus the usual damage. */
-async function setupRestore(sim: Simulator): Promise<void> {
+/**
+ * `vault` running (restore stops it), `personal` replaced by a StandaloneVM (restore removes and
+ * re-creates it), plus the usual damage.
+ */
+async function setupRestore(sim: Sandbox): Promise<void> {
   await damage(sim);
   await adminClient(sim).createQube({ klass: 'StandaloneVM', name: 'personal', label: 'purple' });
 }
 
-function envFor(sim: Simulator, crashAt?: string): Record<string, string> {
-  const tmp = join(sim.dir, 'tmp');
-  mkdirSync(tmp, { recursive: true });
-  return {
-    TMPDIR: tmp,
-    WYNG_FAKE_HOME: join(sim.dir, 'wyng-home'),
-    TZ: 'UTC',
-    ...(crashAt !== undefined ? { WYNG_QUBES_TEST_CRASH_AT: crashAt } : {}),
-  };
+function envFor(crashAt?: string): Record<string, string> {
+  return { TZ: 'UTC', ...(crashAt !== undefined ? { WYNG_QUBES_TEST_CRASH_AT: crashAt } : {}) };
 }
 
-const restoreArgs = (sim: Simulator): string[] => [
-  'restore',
-  '--dest',
-  sim.archiveUrl,
-  '-u',
-  '--allow-reach=all',
-  '--json',
-  '--no-qubes-post',
-  '--session',
-  template.sessions[0]!,
-  ...BACKED_UP,
-];
-const backupArgs = (sim: Simulator): string[] => ['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP];
+const backupArgs = (sim: Sandbox): string[] => ['backup', '--dest', sim.archiveUrl, '-u', '--json', ...BACKED_UP];
 
-async function restoreState(sim: Simulator): Promise<string> {
-  const settings = await snapshot(sim, BACKED_UP);
-  const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
-  for (const q of BACKED_UP) {
-    const p = sim.qubesd.volumePath(q, 'private');
-    out[q] = {
-      settings: comparable(settings.get(q)),
-      bytes: p === undefined ? null : readFileSync(p).equals(template.data.get(`${q}/private`)!),
-    };
-  }
-  return JSON.stringify(out);
-}
-
-function newestSessionVolumes(sim: Simulator): { session: string; volumes: string[] } {
+function newestSessionVolumes(sim: Sandbox): { session: string; volumes: string[] } {
   const m = archiveModel(sim);
   const session = m.qubesSessions[m.qubesSessions.length - 1]!;
   return { session, volumes: m.sessionVolumes[session] ?? [] };
@@ -93,15 +68,16 @@ let preRestore: Map<string, QubeSettings>;
 
 before(async () => {
   requireFreshBundle();
+  requireFreshBundle(TEST_HOOKS_BUNDLE);
   template = await buildTemplateArchive(1);
-  const sim = await simWithArchive(template, { running: ['vault'] });
+  const sim = await buildSandbox(fromTemplate(template, { running: ['vault'] }));
   try {
     await setupRestore(sim);
     preRestore = await snapshot(sim, BACKED_UP);
-    const r = await sim.run(restoreArgs(sim), { env: envFor(sim) });
+    const r = await sim.run(restoreArgs(sim, template.sessions[0]!), { env: envFor() });
     assert.equal(r.code, 0, r.stderr);
-    cleanRestore = await restoreState(sim);
-    const b = await sim.run(backupArgs(sim), { env: envFor(sim) });
+    cleanRestore = await restoreOutcome(sim, template);
+    const b = await sim.run(backupArgs(sim), { env: envFor() });
     assert.equal(b.code, 0, b.stderr);
     cleanBackupVolumes = newestSessionVolumes(sim).volumes;
   } finally {
@@ -122,13 +98,13 @@ interface Outcome {
 }
 
 async function crashRestore(step: string): Promise<Outcome> {
-  const sim = await simWithArchive(template, { running: ['vault'] });
+  const sim = await buildSandbox(fromTemplate(template, { running: ['vault'] }));
   const problems: string[] = [];
   try {
     await setupRestore(sim);
     const before = new Set(sim.qubesd.state.qubes.keys());
-    const r = await sim.run(restoreArgs(sim), { env: envFor(sim, step) });
-    const killed = r.code === -1 && r.stdout.trim() === '';
+    const r = await sim.run(restoreArgs(sim, template.sessions[0]!), { env: envFor(step), bundle: TEST_HOOKS_BUNDLE });
+    const killed = r.signal === 'SIGKILL' && r.stdout.trim() === '';
     if (!killed) problems.push(`not killed at ${step} (exit ${r.code})`);
     const deleted = [...before].filter((q) => !sim.qubesd.state.qubes.has(q) && q !== 'personal');
     if (deleted.length > 0) problems.push(`deleted qubes that were not being replaced: ${deleted.join(', ')}`);
@@ -146,9 +122,9 @@ async function crashRestore(step: string): Promise<Outcome> {
     );
     if (unmarked.length > 0 && !(step.startsWith('restore:created') && unmarked.join() === 'personal'))
       problems.push(`changed but not marked ${IN_PROGRESS}: ${unmarked.join(', ')}`);
-    const again = await sim.run(restoreArgs(sim), { env: envFor(sim) });
+    const again = await sim.run(restoreArgs(sim, template.sessions[0]!), { env: envFor() });
     if (again.code !== 0) problems.push(`rerun exit ${again.code}: ${again.stderr.split('\n').slice(-3).join(' ')}`);
-    if ((await restoreState(sim)) !== cleanRestore)
+    if ((await restoreOutcome(sim, template)) !== cleanRestore)
       problems.push('the rerun did not end in the state of a clean restore');
     const left = leftovers(join(sim.dir, 'tmp'), sim);
     if (left.length > 0) problems.push(`left after the rerun: ${left.join(', ')}`);
@@ -159,24 +135,24 @@ async function crashRestore(step: string): Promise<Outcome> {
 }
 
 async function crashBackup(step: string): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox(fromTemplate(template));
   const problems: string[] = [];
   try {
     const before = new Set(sim.qubesd.state.qubes.keys());
     const stampsBefore = await snapshot(sim, BACKED_UP);
-    const r = await sim.run(backupArgs(sim), { env: envFor(sim, step) });
-    const killed = r.code === -1 && r.stdout.trim() === '';
+    const r = await sim.run(backupArgs(sim), { env: envFor(step), bundle: TEST_HOOKS_BUNDLE });
+    const killed = r.signal === 'SIGKILL' && r.stdout.trim() === '';
     if (!killed) problems.push(`not killed at ${step} (exit ${r.code})`);
     const leftBehind = leftovers(join(sim.dir, 'tmp'), sim).length;
     const started = Math.floor(Date.now() / 1000);
-    const again = await sim.run(backupArgs(sim), { env: envFor(sim) });
+    const again = await sim.run(backupArgs(sim), { env: envFor() });
     if (again.code !== 0) problems.push(`rerun exit ${again.code}: ${again.stderr.split('\n').slice(-3).join(' ')}`);
     const newest = newestSessionVolumes(sim);
     if (newest.volumes.join() !== cleanBackupVolumes.join())
       problems.push(`newest session holds [${newest.volumes.join(', ')}]`);
     const verify = await sim.run(
       ['verify', '--dest', sim.archiveUrl, '-u', '--json', '--session', newest.session, ...BACKED_UP],
-      { env: envFor(sim) },
+      { env: envFor() },
     );
     if (verify.code !== 0) problems.push(`verify of ${newest.session} exit ${verify.code}`);
     const stamps = await snapshot(sim, BACKED_UP);
@@ -246,16 +222,17 @@ test(
 );
 
 test('the crash hook is inert for other steps; a job removes temp dirs of dead jobs only', async () => {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox(fromTemplate(template));
   try {
-    const tmp = envFor(sim).TMPDIR!;
+    const tmp = sim.tmpDir;
     // a dead job's dir (no such pid), a live process's dir (this test), something else
     const dead = join(tmp, 'wyng-qubes-99999999-AbC123');
     const live = join(tmp, `wyng-qubes-${process.pid}-XyZ789`);
     const other = join(tmp, 'wyng-qubes-notes');
     for (const d of [dead, live, other]) mkdirSync(join(d, 'sub'), { recursive: true });
     const r = await sim.run(backupArgs(sim), {
-      env: { ...envFor(sim), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' },
+      env: { ...envFor(), WYNG_QUBES_TEST_CRASH_AT: 'restore:settings:1' },
+      bundle: TEST_HOOKS_BUNDLE,
     });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(

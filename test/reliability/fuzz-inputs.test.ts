@@ -100,7 +100,8 @@ const qubeNameArb = fc.oneof(
 
 // ---- profiles.yaml -------------------------------------------------------------------------
 
-const VALID_PROFILES = `profiles:
+const VALID_PROFILES =
+  `profiles:
   nightly:
     description: Nightly backup
     dest: file:/mnt/backup/wyng
@@ -108,7 +109,8 @@ const VALID_PROFILES = `profiles:
     qubes: [work, personal]
     includes: false
     exclude: [vault]
-    options: { dedup: true, autoprune: "on", check_after_send: true, pool: vm-pool, authmin: 5, meta_dir: /var/lib/wyng, wyng_options: [compression=zstd:3] }
+    options: { dedup: true, autoprune: "on", check_after_send: true, pool: vm-pool, authmin: 5, ` +
+  `meta_dir: /var/lib/wyng, wyng_options: [compression=zstd:3] }
     remote: { operations: [Backup, List, Restore], restore_qubes: [work], callers: [mgmt] }
     schedule: "*-*-* 02:00:00"
     notify: { desktop: failure, command: [/usr/bin/logger, -t, wyng] }
@@ -398,7 +400,10 @@ const REAL_LIST = (() => {
       },
     },
   };
-  return `Wyng 0.8 rc4 release 20251028\nUn-encrypted archive 'file:/x'\nLast updated 2026-11-23 03:47:01.431817 (+00:00)\n\n${JSON.stringify(doc)}`;
+  return (
+    `Wyng 0.8 rc4 release 20251028\nUn-encrypted archive 'file:/x'\nLast updated ` +
+    `2026-11-23 03:47:01.431817 (+00:00)\n\n${JSON.stringify(doc)}`
+  );
 })();
 const bannerArb = fc.oneof(
   {
@@ -533,7 +538,10 @@ function smallDomain(
   const f = Object.entries(features)
     .map(([k, v]) => `<feature name="${k}">${v}</feature>`)
     .join('');
-  return `<domain id="domain-${i}" class="${klass}"><properties>${p}</properties><features>${f}</features><tags>${t}</tags></domain>`;
+  return (
+    `<domain id="domain-${i}" ` +
+    `class="${klass}"><properties>${p}</properties><features>${f}</features><tags>${t}</tags></domain>`
+  );
 }
 const xmlEscape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/"/g, '&quot;');
 const goodName = fc
@@ -616,10 +624,26 @@ const smallXmlArb = fc
         ),
       )
       .join('');
-    return `<?xml version="1.0" encoding="utf-8"?><qubes><labels><label id="label-1" color="0xcc0000">red</label><label id="label-8" color="0x000000">black</label></labels><properties><property name="default_template">fedora-41</property></properties><domains><domain id="domain-0" class="AdminVM"><properties><property name="label">black</property></properties><features/><tags/></domain>${body}</domains></qubes>`;
+    return (
+      `<?xml version="1.0" encoding="utf-8"?><qubes><labels><label id="label-1" ` +
+      `color="0xcc0000">red</label><label id="label-8" ` +
+      `color="0x000000">black</label></labels><properties><property ` +
+      `name="default_template">fedora-41</property></properties><domains><domain id="domain-0" ` +
+      `class="AdminVM"><properties><property ` +
+      `name="label">black</property></properties><features/><tags/></domain>${body}</domains></qubes>`
+    );
   });
 const LAB_XML = readFileSync(SCENARIO_QUBES_XML, 'utf8');
-const SMALL_VALID = `<?xml version="1.0" encoding="utf-8"?><qubes><labels><label id="label-1" color="0xcc0000">red</label><label id="label-8" color="0x000000">black</label></labels><properties><property name="default_template">fedora-41</property></properties><domains><domain id="domain-0" class="AdminVM"><properties><property name="label">black</property></properties><features/><tags/></domain>${smallDomain(1, 'TemplateVM', 'fedora-41', {}, ['created-by-dom0'], { os: 'Linux' })}${smallDomain(2, 'AppVM', 'work', { template: 'fedora-41', memory: '800' }, [], {})}</domains></qubes>`;
+const SMALL_VALID =
+  `<?xml version="1.0" encoding="utf-8"?><qubes><labels><label id="label-1" ` +
+  `color="0xcc0000">red</label><label id="label-8" ` +
+  `color="0x000000">black</label></labels><properties><property ` +
+  `name="default_template">fedora-41</property></properties><domains><domain id="domain-0" ` +
+  `class="AdminVM"><properties><property ` +
+  `name="label">black</property></properties><features/><tags/></domain>` +
+  smallDomain(1, 'TemplateVM', 'fedora-41', {}, ['created-by-dom0'], { os: 'Linux' }) +
+  smallDomain(2, 'AppVM', 'work', { template: 'fedora-41', memory: '800' }, [], {}) +
+  '</domains></qubes>';
 const qubesXmlArb: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   { weight: 4, arbitrary: smallXmlArb },
   { weight: 4, arbitrary: mutants(SMALL_VALID, XML_FRAGMENTS) },
@@ -628,28 +652,32 @@ const qubesXmlArb: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }) },
 );
 
-test('fuzz: 10,000 qubes.xml documents (random, generated, mutated valid ones) — a validated system or an input error, never a crash', () => {
-  let systems = 0;
-  let qubes = 0;
-  fc.assert(
-    fc.property(qubesXmlArb, (xml) => {
-      const r = refusedOr(() => parseQubesXml(xml, { source: 'fuzzed qubes.xml' }));
-      if (!r.ok) {
-        assert.equal(r.error.kind, 'input');
-        return;
-      }
-      systems += 1;
-      const names = new Set<string>();
-      for (const q of r.value.qubes) {
-        qubes += 1;
-        assert.ok(isValidQubeName(q.name) || (q.name === 'dom0' && q.klass === 'AdminVM'), q.name);
-        assert.ok((QUBE_CLASSES as readonly string[]).includes(q.klass), q.klass);
-        assert.ok(!names.has(q.name), `duplicate ${q.name}`);
-        names.add(q.name);
-      }
-    }),
-    { numRuns: 10_000, seed: SEED },
-  );
-  assert.ok(systems > 500, `enough valid documents parsed (${systems})`);
-  assert.ok(qubes > 1000, `enough qubes parsed (${qubes})`);
-});
+test(
+  'fuzz: 10,000 qubes.xml documents (random, generated, mutated valid ones) — a validated ' +
+    'system or an input error, never a crash',
+  () => {
+    let systems = 0;
+    let qubes = 0;
+    fc.assert(
+      fc.property(qubesXmlArb, (xml) => {
+        const r = refusedOr(() => parseQubesXml(xml, { source: 'fuzzed qubes.xml' }));
+        if (!r.ok) {
+          assert.equal(r.error.kind, 'input');
+          return;
+        }
+        systems += 1;
+        const names = new Set<string>();
+        for (const q of r.value.qubes) {
+          qubes += 1;
+          assert.ok(isValidQubeName(q.name) || (q.name === 'dom0' && q.klass === 'AdminVM'), q.name);
+          assert.ok((QUBE_CLASSES as readonly string[]).includes(q.klass), q.klass);
+          assert.ok(!names.has(q.name), `duplicate ${q.name}`);
+          names.add(q.name);
+        }
+      }),
+      { numRuns: 10_000, seed: SEED },
+    );
+    assert.ok(systems > 500, `enough valid documents parsed (${systems})`);
+    assert.ok(qubes > 1000, `enough qubes parsed (${qubes})`);
+  },
+);

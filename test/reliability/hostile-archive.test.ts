@@ -14,16 +14,17 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import { FAKE_WYNG } from '../helpers/cli.ts';
-import type { Simulator } from '../helpers/sim.ts';
+import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
+import { waitForNewSessionSecond } from './helpers/archive-state.ts';
 import {
   IN_PROGRESS,
   buildTemplateArchive,
+  fromTemplate,
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   table,
   type TemplateArchive,
 } from './helpers/scenario.ts';
@@ -38,7 +39,7 @@ after(() => {
 });
 
 /** Sends `xml` as the qubes.xml of a new session holding personal's, vault's and work's data. */
-async function sendSession(sim: Simulator, xml: string): Promise<string> {
+async function sendSession(sim: Sandbox, xml: string): Promise<string> {
   const tar = join(sim.dir, 'hostile.tgz');
   writeFileSync(tar, makeTgz([{ name: 'qubes.xml', data: xml }]));
   const vols = (q: string): [string, string] => [`appvms/${q}/private.img`, `appvms/${q}/private.img`];
@@ -50,6 +51,7 @@ async function sendSession(sim: Simulator, xml: string): Promise<string> {
   }
   const localFrom = join(sim.dir, 'hostile-vols.json');
   writeFileSync(localFrom, JSON.stringify(Object.fromEntries(pools)));
+  await waitForNewSessionSecond(sim);
   const r = await execa(
     FAKE_WYNG,
     [
@@ -62,7 +64,7 @@ async function sendSession(sim: Simulator, xml: string): Promise<string> {
       'send',
     ],
     {
-      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, WYNG_FAKE_SESSION_BUMP: '1' },
+      env: { PATH: process.env.PATH, WYNG_FAKE_LOCK: sim.env.WYNG_FAKE_LOCK, ...FAKE_WYNG_LOOSE },
       extendEnv: false,
       reject: false,
     },
@@ -313,7 +315,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox(fromTemplate(template));
   const problems: string[] = [];
   try {
     const session = await sendSession(sim, c.xml(sim.qubesd.dumpQubesXml()));
@@ -379,7 +381,8 @@ async function runCase(c: Case): Promise<Outcome> {
 }
 
 test(
-  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, nothing unplanned written, nothing to dom0`,
+  `hostile qubes.xml in an archive: ${CASES.length} cases refused, failed or warned, ` +
+    'nothing unplanned written, nothing to dom0',
   { timeout: 600_000 },
   async () => {
     const outcomes = await pool(CASES, 4, runCase);
@@ -409,7 +412,10 @@ test(
         .filter((r) => !r.ok)
         .map(
           ({ c, o }) =>
-            `${c.label}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message.slice(0, 300)}' (want ${c.expect.message}); warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
+            `${c.label}: exit ${o.code} (want ${c.expect.code}), ` +
+            `failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), ` +
+            `message '${o.message.slice(0, 300)}' (want ${c.expect.message}); ` +
+            `warnings ${o.warnings.join(' | ')}; ${o.problems.join('; ')}`,
         ),
       [],
     );

@@ -16,18 +16,20 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
-import type { JsonEnvelope, Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type JsonEnvelope, type Sandbox } from '../helpers/sim.ts';
 import {
   BACKED_UP,
   IN_PROGRESS,
   adminClient,
   buildTemplateArchive,
   comparable,
+  fromTemplate,
+  restoreArgs,
+  restoreOutcome,
   damage,
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   type TemplateArchive,
@@ -48,51 +50,23 @@ interface RunResult {
 }
 
 /** The built program as a separate process: the fake qubesd keeps this process's event loop to itself. */
-async function restore(sim: Simulator, timeoutMs?: number): Promise<RunResult> {
+async function restore(sim: Sandbox, timeoutMs?: number): Promise<RunResult> {
   const started = Date.now();
-  const r = await sim.run(
-    [
-      'restore',
-      '--dest',
-      sim.archiveUrl,
-      '-u',
-      '--allow-reach=all',
-      '--json',
-      '--no-qubes-post',
-      '--session',
-      template.sessions[0]!,
-      ...BACKED_UP,
-    ],
-    {
-      env: { TZ: 'UTC', ...(timeoutMs !== undefined ? { WYNG_QUBES_QUBESD_TIMEOUT_MS: String(timeoutMs) } : {}) },
-    },
-  );
+  const r = await sim.run(restoreArgs(sim, template.sessions[0]!), {
+    env: { TZ: 'UTC', ...(timeoutMs !== undefined ? { WYNG_QUBES_QUBESD_TIMEOUT_MS: String(timeoutMs) } : {}) },
+  });
   return { code: r.code, doc: r.json, stderr: r.stderr, ms: Date.now() - started };
 }
 
-/** Everything a restore decides: the qubes that exist, the settings and bytes of the restored ones. */
-async function finalState(sim: Simulator): Promise<string> {
-  const settings = await snapshot(sim, BACKED_UP);
-  const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
-  for (const q of BACKED_UP) {
-    const p = sim.qubesd.volumePath(q, 'private');
-    out[q] = {
-      settings: comparable(settings.get(q)),
-      bytes: p === undefined ? null : readFileSync(p).equals(template.data.get(`${q}/private`)!),
-    };
-  }
-  return JSON.stringify(out);
-}
-
 /** The usual damage plus changed firewall rules; `vault` runs (the restore kills it). */
-async function setup(): Promise<Simulator> {
-  const sim = await simWithArchive(template, { running: ['vault'] });
+async function setup(): Promise<Sandbox> {
+  const sim = await buildSandbox(fromTemplate(template, { running: ['vault'] }));
   await damage(sim);
   await adminClient(sim).setFirewall('work', ['action=drop']);
   return sim;
 }
 
-const lastSeq = (sim: Simulator): number => sim.qubesd.callLog.reduce((m, c) => Math.max(m, c.seq), 0);
+const lastSeq = (sim: Sandbox): number => sim.qubesd.callLog.reduce((m, c) => Math.max(m, c.seq), 0);
 
 before(async () => {
   requireFreshBundle();
@@ -103,7 +77,11 @@ before(async () => {
     const r = await restore(sim);
     assert.equal(r.code, 0, r.stderr);
     const calls = sim.qubesd.callLog.filter((c) => c.seq > base).sort((a, b) => a.seq - b.seq);
-    reference = { calls, final: await finalState(sim), firstWrite: calls.find((c) => c.writes)!.seq - base };
+    reference = {
+      calls,
+      final: await restoreOutcome(sim, template),
+      firstWrite: calls.find((c) => c.writes)!.seq - base,
+    };
   } finally {
     await sim.stop();
   }
@@ -129,7 +107,7 @@ async function runCase(kind: Kind, n: number): Promise<Outcome> {
   const problems: string[] = [];
   try {
     const liveBefore = [...sim.qubesd.state.qubes.keys()];
-    const pre = await finalState(sim);
+    const pre = await restoreOutcome(sim, template);
     const preSettings = await snapshot(sim, BACKED_UP);
     const bytesOf = (q: string): Buffer | undefined => {
       const p = sim.qubesd.volumePath(q, 'private');
@@ -170,7 +148,7 @@ async function runCase(kind: Kind, n: number): Promise<Outcome> {
       if (n >= reference.firstWrite)
         problems.push(`fatal exit after the planning reads (call ${n}, first write is call ${reference.firstWrite})`);
       if (writes.length > 0) problems.push(`fatal exit but ${writes.length} write(s) were made`);
-      if ((await finalState(sim)) !== pre) problems.push('fatal exit but the system changed');
+      if ((await restoreOutcome(sim, template)) !== pre) problems.push('fatal exit but the system changed');
     }
     if (r.code === 2) {
       for (const q of BACKED_UP.filter((x) => !failed.includes(x))) {
@@ -198,7 +176,7 @@ async function runCase(kind: Kind, n: number): Promise<Outcome> {
     const again = await restore(sim);
     if (again.code !== 0)
       problems.push(`rerun exit ${again.code}: ${again.doc?.errors.map((e) => e.message).join('; ')}`);
-    if ((await finalState(sim)) !== reference.final)
+    if ((await restoreOutcome(sim, template)) !== reference.final)
       problems.push('rerun did not converge to the state of a clean restore');
     return { kind, n, hit, code: r.code, failed, ms: r.ms, rerun: again.code, problems };
   } finally {

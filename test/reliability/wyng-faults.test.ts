@@ -1,4 +1,4 @@
-// Wyng fault matrix: every failure mode of ../shared/conformance/wyng/CONTRACT.md (§6, §8, §9,
+// Wyng fault matrix: every failure mode of the Wyng contract (docs/design.md; Wyng §6, §8, §9,
 // §10, §11 — also the "soft" ones that exit 0) injected through the fake Wyng into backup,
 // restore, verify, prune and delete. Each case runs the built program against its own
 // simulator and its own copy of one archive; the test prints expected vs actual (exit code,
@@ -7,28 +7,28 @@
 // failed ones keep `backup-restore-in-progress`; a fatal error before the apply step changes
 // nothing; the archive keeps what a failed delete/prune did not remove).
 //
-// Expected outcomes come from SPEC.md "Exit codes" (0 ok · 2 some qubes failed · 3 auth ·
-// 5/6/7 storage · 9 input · else Wyng's own code) and CONTRACT.md §8 (exit 2 + `.error` →
+// Expected outcomes come from README "Exit codes" (0 ok · 2 some qubes failed · 3 auth ·
+// 5/6/7 storage · 9 input · else Wyng's own code) and design.md "Wyng contract" (exit 2 + `.error` →
 // those volumes' qubes failed; 3 → auth; 5, 6, 7 → storage; any other non-zero → Wyng's code).
 // A Wyng killed by SIGTERM counts as interrupted (8), by another signal as exit 1.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Simulator } from '../helpers/sim.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 import { archiveModel } from './helpers/archive-state.ts';
 import {
   BACKED_UP,
   IN_PROGRESS,
   INJECT,
   buildTemplateArchive,
+  fromTemplate,
   comparable,
   damage,
   pointOf,
   pool,
   removeDir,
   requireFreshBundle,
-  simWithArchive,
   snapshot,
   table,
   wyngCalls,
@@ -82,7 +82,7 @@ const MAIN: Record<Command, Point> = {
   delete: 'delete',
 };
 
-/** Failure modes every Wyng call can hit (CONTRACT.md §8, §9, §2). */
+/** Failure modes every Wyng call can hit (design.md "Wyng contract"). */
 function generic(command: Command, point: Point = MAIN[command]): Case[] {
   const fatal = (code: number, message: RegExp): Expectation =>
     command === 'delete'
@@ -502,7 +502,7 @@ after(() => {
   if (template) removeDir(template.dir);
 });
 
-function argsFor(c: Case, sim: Simulator): string[] {
+function argsFor(c: Case, sim: Sandbox): string[] {
   const [s1, s2] = template.sessions as [string, string];
   const common = ['--dest', sim.archiveUrl, '-u', '--json', ...(c.extraArgs ?? [])];
   switch (c.command) {
@@ -527,7 +527,7 @@ interface Outcome {
 }
 
 async function runCase(c: Case): Promise<Outcome> {
-  const sim = await simWithArchive(template);
+  const sim = await buildSandbox(fromTemplate(template));
   try {
     if (c.command === 'restore') await damage(sim);
     // `POOL` in a fault stands for the pool directory of `work`'s volume
@@ -669,10 +669,12 @@ test(
       .filter((r) => !r.match)
       .map(
         ({ c, o }) =>
-          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed [${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ${c.expect.message}); ${o.problems.join('; ')}`,
+          `${c.command} / ${c.mode}: exit ${o.code} (want ${c.expect.code}), failed ` +
+          `[${o.failed.join(', ')}] (want [${c.expect.failed.join(', ')}]), message '${o.message}' (want ` +
+          `${c.expect.message}); ${o.problems.join('; ')}`,
       );
     assert.deepEqual(bad, [], 'every row matches');
-    // the matrix covers every command and every failure class of CONTRACT.md §8
+    // the matrix covers every command and every failure class of design.md "Wyng contract"
     for (const cmd of ['backup', 'restore', 'verify', 'prune', 'delete'])
       assert.ok(
         CASES.some((c) => c.command === cmd),

@@ -6,8 +6,9 @@ import { buildArchiveModel, parseVolumeName, parseWyngListOutput } from '../../s
 import { WqError } from '../../src/core/errors.ts';
 import { checkPruneSession, selectSession, volumesOfQubes, volumesInSession } from '../../src/core/selection.ts';
 import { listResult } from '../../src/core/list.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const stdoutOf = (name: string): string =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { stdout: string }).stdout;
 
@@ -25,7 +26,8 @@ test('parses the real `--json list` output after its banner lines', () => {
     root: 'vm-templates/debian-12/root.img',
   });
   assert.equal(model.volumeQube['appvms/work/private.img'], 'work');
-  assert.equal(model.updatedAt, new Date(1795405621431.8166).toISOString());
+  // updated_at is float seconds; a Date keeps whole milliseconds
+  assert.equal(model.updatedAt, new Date(1795405621431).toISOString());
 });
 
 test('an empty archive and volumes without sessions build an empty model', () => {
@@ -38,7 +40,18 @@ test('an empty archive and volumes without sessions build an empty model', () =>
 test('list result: every qube with its sessions and newest, sessions oldest first', () => {
   const model = buildArchiveModel(parseWyngListOutput(stdoutOf('u06-list-after-s2')));
   const r = listResult(model, undefined);
-  assert.deepEqual(r.qubes.work, { sessions: ['20261123-034659', '20261123-034701'], newest: '20261123-034701' });
+  // sizes: Wyng's volsize (bytes) of the qube's volumes per session; a session's total includes every volume
+  assert.deepEqual(r.qubes.work, {
+    sessions: ['20261123-034659', '20261123-034701'],
+    newest: '20261123-034701',
+    bytes: 64 * 1048576,
+    sessionBytes: { '20261123-034659': 64 * 1048576, '20261123-034701': 64 * 1048576 },
+  });
+  assert.equal(r.qubes['debian-12']!.bytes, 96 * 1048576);
+  assert.deepEqual(
+    r.sessions.map((s) => s.bytes),
+    [(64 + 32 + 64 + 32) * 1048576 + 331, (64 + 32 + 64 + 32) * 1048576 + 341],
+  );
   assert.deepEqual(
     r.sessions.map((s) => s.id),
     ['20261123-034659', '20261123-034701'],

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { planBackupVolumes, selectForBackup, type WyngPool } from '../../src/core/backup/plan.ts';
+import {
+  planBackupVolumes,
+  selectForBackup,
+  sessionIdAt,
+  waitPastSession,
+  type WyngPool,
+} from '../../src/core/backup/plan.ts';
 import { sessionFromSendOutput, sentMegabytes } from '../../src/adapters/wyng/output.ts';
 import { buildMetadataTar } from '../../src/adapters/metadata/build.ts';
 import { readMetadataTar } from '../../src/adapters/metadata/safe-tar.ts';
@@ -111,4 +117,30 @@ test('metadata tar: every *.xml and notes.txt, relative, regular files only', as
   const back = readMetadataTar(readFileSync(tarPath));
   assert.deepEqual([...back.keys()].sort(), files);
   assert.equal(back.get('appvms/work/notes.txt')?.toString(), 'hello');
+});
+
+test('waitPastSession: waits until the clock is past the newest session second, never when already past', async () => {
+  const start = new Date(2026, 0, 2, 3, 4, 5, 300);
+  let t = start.getTime();
+  const slept: number[] = [];
+  const clock = {
+    now: () => new Date(t),
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    },
+  };
+  // the previous send named its session this very second
+  assert.equal(await waitPastSession(sessionIdAt(start), clock), 710);
+  assert.ok(sessionIdAt(clock.now()) > sessionIdAt(start));
+  // a session one second ahead of our clock (queued behind a send that started just now)
+  slept.length = 0;
+  const ahead = sessionIdAt(new Date(t + 1000));
+  await waitPastSession(ahead, clock);
+  assert.ok(sessionIdAt(clock.now()) > ahead);
+  // already past, or no session: no wait
+  assert.equal(await waitPastSession('20250101-000000', clock), 0);
+  assert.equal(await waitPastSession(undefined, clock), 0);
+  // a session far in the future (clock set back): bounded
+  assert.ok((await waitPastSession('29990101-000000', clock, 3000)) <= 4010);
 });

@@ -14,8 +14,9 @@ import { LAB_PCI_DEVICES } from '../fakes/qubesd/devices.ts';
 import { seedState } from '../fakes/qubesd/seed.ts';
 import { DEFAULT_HOST } from '../fakes/qubesd/server.ts';
 import { readFileSync } from 'node:fs';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SEED = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd', 'qubes.xml');
+const SEED = join(QUBESD_RECORDING, 'qubes.xml');
 
 function wellFormed(reply: Buffer | null): boolean {
   if (reply === null) return true;

@@ -64,35 +64,44 @@ test('metadata tar built while qubesd keeps saving qubes.xml: never fails, never
   assert.deepEqual(failures, []);
 });
 
-test('readRegularFile: contents and stat of a regular file; a FIFO, a symlink, a directory or a vanished path give undefined (never blocks)', () => {
-  const d = mkdtempSync(join(tmpdir(), 'wq-meta-read-'));
-  try {
-    writeFileSync(join(d, 'a.xml'), '<a/>', { mode: 0o640 });
-    execFileSync('mkfifo', [join(d, 'p.xml')]);
-    symlinkSync(join(d, 'a.xml'), join(d, 'l.xml'));
-    mkdirSync(join(d, 'dir.xml'));
-    const got = readRegularFile(join(d, 'a.xml'));
-    assert.equal(got?.data.toString(), '<a/>');
-    assert.equal((got!.mode & 0o777).toString(8), '640');
-    for (const n of ['p.xml', 'l.xml', 'dir.xml', 'gone.xml']) assert.equal(readRegularFile(join(d, n)), undefined, n);
-    assert.equal(readFileSync(join(d, 'a.xml'), 'utf8'), '<a/>');
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+test(
+  'readRegularFile: contents and stat of a regular file; a FIFO, a symlink, a directory or a ' +
+    'vanished path give undefined (never blocks)',
+  () => {
+    const d = mkdtempSync(join(tmpdir(), 'wq-meta-read-'));
+    try {
+      writeFileSync(join(d, 'a.xml'), '<a/>', { mode: 0o640 });
+      execFileSync('mkfifo', [join(d, 'p.xml')]);
+      symlinkSync(join(d, 'a.xml'), join(d, 'l.xml'));
+      mkdirSync(join(d, 'dir.xml'));
+      const got = readRegularFile(join(d, 'a.xml'));
+      assert.equal(got?.data.toString(), '<a/>');
+      assert.equal((got!.mode & 0o777).toString(8), '640');
+      for (const n of ['p.xml', 'l.xml', 'dir.xml', 'gone.xml'])
+        assert.equal(readRegularFile(join(d, n)), undefined, n);
+      assert.equal(readFileSync(join(d, 'a.xml'), 'utf8'), '<a/>');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);
 
-test("the tar keeps each file's mode (portable: group/other write dropped) and modification time, not those of the private copy", async () => {
-  const d = mkdtempSync(join(tmpdir(), 'wq-meta-mode-'));
-  try {
-    mkdirSync(join(d, 'q'));
-    writeFileSync(join(d, 'q', 'qubes.xml'), '<qubes/>');
-    chmodSync(join(d, 'q', 'qubes.xml'), 0o640);
-    utimesSync(join(d, 'q', 'qubes.xml'), new Date('2020-02-03T04:05:06Z'), new Date('2020-02-03T04:05:06Z'));
-    await buildMetadataTar(join(d, 'q'), join(d, 'm.tgz'));
-    const line = execFileSync('tar', ['-tvzf', join(d, 'm.tgz'), '--utc'], { encoding: 'utf8' }).trim();
-    assert.match(line, /^-rw-r----- .* 2020-02-03 04:05 \.\/qubes\.xml$/);
-    assert.deepEqual(readdirSync(d).sort(), ['m.tgz', 'q'], 'the private copies are gone');
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-});
+test(
+  "the tar keeps each file's mode (portable: group/other write dropped) and modification " +
+    'time, not those of the private copy',
+  async () => {
+    const d = mkdtempSync(join(tmpdir(), 'wq-meta-mode-'));
+    try {
+      mkdirSync(join(d, 'q'));
+      writeFileSync(join(d, 'q', 'qubes.xml'), '<qubes/>');
+      chmodSync(join(d, 'q', 'qubes.xml'), 0o640);
+      utimesSync(join(d, 'q', 'qubes.xml'), new Date('2020-02-03T04:05:06Z'), new Date('2020-02-03T04:05:06Z'));
+      await buildMetadataTar(join(d, 'q'), join(d, 'm.tgz'));
+      const line = execFileSync('tar', ['-tvzf', join(d, 'm.tgz'), '--utc'], { encoding: 'utf8' }).trim();
+      assert.match(line, /^-rw-r----- .* 2020-02-03 04:05 \.\/qubes\.xml$/);
+      assert.deepEqual(readdirSync(d).sort(), ['m.tgz', 'q'], 'the private copies are gone');
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  },
+);

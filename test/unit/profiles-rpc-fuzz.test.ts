@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { WqError } from '../../src/core/errors.ts';
 import { narrowRequest, PROFILE_NAME, ProfileSchema, RPC_OPERATIONS, type Profile } from '../../src/core/profiles.ts';
 import { MAX_REQUEST_BYTES, validateCall, type RawCall } from '../../src/core/rpc.ts';
-import { onlyDocument, qrexecEnv, rpcInProcess, rpcSandbox } from '../helpers/rpc.ts';
+import { onlyDocument, qrexecEnv, rpcInProcess, rpcSandboxOptions } from '../helpers/rpc.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 /**
  * Property-based fuzz of the RPC trust boundary: the qrexec argument, service name, caller
@@ -190,69 +191,73 @@ const rawCallArb: fc.Arbitrary<RawCall> = fc.oneof(
   { weight: 1, arbitrary: plausibleCallArb },
 );
 
-test('fuzz: 12,000 qrexec calls (argument + stdin) — a plan inside the profile or a typed refusal, never a crash', () => {
-  let plans = 0;
-  let refusals = 0;
-  fc.assert(
-    fc.property(rawCallArb, (raw) => {
-      let call;
-      try {
-        call = validateCall(raw);
-      } catch (err) {
-        assert.ok(err instanceof WqError, `untyped failure: ${String(err)}`);
-        assert.equal(err.kind, 'input');
-        refusals++;
-        return;
-      }
-      assert.match(call.profile, PROFILE_NAME);
-      assert.ok((RPC_OPERATIONS as readonly string[]).includes(call.operation));
-      assert.ok(raw.stdin.length <= MAX_REQUEST_BYTES);
-      const profile = Object.hasOwn(PROFILES, call.profile) ? PROFILES[call.profile] : undefined;
-      if (profile === undefined) {
-        refusals++;
-        return;
-      }
-      let plan;
-      try {
-        plan = narrowRequest(call.operation, call.profile, profile, call.request, call.caller);
-      } catch (err) {
-        assert.ok(err instanceof WqError, `untyped failure: ${String(err)}`);
-        assert.ok(err.kind === 'input' || err.kind === 'forbidden', err.kind);
-        refusals++;
-        return;
-      }
-      plans++;
-      // Whatever passed is inside the profile's permissions.
-      assert.ok(profile.remote.operations.includes(plan.operation));
-      if (call.caller !== 'dom0' && profile.remote.callers !== undefined)
-        assert.ok(profile.remote.callers.includes(call.caller));
-      if (plan.operation === 'Status') return;
-      if (plan.operation === 'Backup' && call.request.qubes !== undefined) {
-        for (const q of plan.options.qubes) assert.ok(profile.qubes.includes(q), q);
-        assert.equal(plan.options.includes, false);
-      }
-      if (plan.operation === 'Backup' && call.request.qubes === undefined)
-        assert.deepEqual(plan.options.qubes, profile.qubes);
-      if (plan.operation === 'Restore') {
-        assert.ok(plan.options.qubes.length > 0);
-        for (const q of plan.options.qubes) assert.ok(profile.remote.restore_qubes.includes(q), q);
-        assert.ok(call.caller === 'dom0' || (profile.remote.callers ?? []).includes(call.caller));
-      }
-      for (const k of Object.keys(plan.options)) {
-        assert.ok(['qubes', 'includes', 'exclude', 'session', 'dryRun', 'includeDisposable'].includes(k), k);
-      }
-    }),
-    { numRuns: 12_000, seed: Number(process.env.WYNG_QUBES_FUZZ_SEED ?? 20250707) },
-  );
-  assert.ok(plans > 200, `enough valid plans generated (${plans})`);
-  assert.ok(refusals > 1000, `enough refusals generated (${refusals})`);
-});
+test(
+  'fuzz: 12,000 qrexec calls (argument + stdin) — a plan inside the profile or a typed ' + 'refusal, never a crash',
+  () => {
+    let plans = 0;
+    let refusals = 0;
+    fc.assert(
+      fc.property(rawCallArb, (raw) => {
+        let call;
+        try {
+          call = validateCall(raw);
+        } catch (err) {
+          assert.ok(err instanceof WqError, `untyped failure: ${String(err)}`);
+          assert.equal(err.kind, 'input');
+          refusals++;
+          return;
+        }
+        assert.match(call.profile, PROFILE_NAME);
+        assert.ok((RPC_OPERATIONS as readonly string[]).includes(call.operation));
+        assert.ok(raw.stdin.length <= MAX_REQUEST_BYTES);
+        const profile = Object.hasOwn(PROFILES, call.profile) ? PROFILES[call.profile] : undefined;
+        if (profile === undefined) {
+          refusals++;
+          return;
+        }
+        let plan;
+        try {
+          plan = narrowRequest(call.operation, call.profile, profile, call.request, call.caller);
+        } catch (err) {
+          assert.ok(err instanceof WqError, `untyped failure: ${String(err)}`);
+          assert.ok(err.kind === 'input' || err.kind === 'forbidden', err.kind);
+          refusals++;
+          return;
+        }
+        plans++;
+        // Whatever passed is inside the profile's permissions.
+        assert.ok(profile.remote.operations.includes(plan.operation));
+        if (call.caller !== 'dom0' && profile.remote.callers !== undefined)
+          assert.ok(profile.remote.callers.includes(call.caller));
+        if (plan.operation === 'Status') return;
+        if (plan.operation === 'Backup' && call.request.qubes !== undefined) {
+          for (const q of plan.options.qubes) assert.ok(profile.qubes.includes(q), q);
+          assert.equal(plan.options.includes, false);
+        }
+        if (plan.operation === 'Backup' && call.request.qubes === undefined)
+          assert.deepEqual(plan.options.qubes, profile.qubes);
+        if (plan.operation === 'Restore') {
+          assert.ok(plan.options.qubes.length > 0);
+          for (const q of plan.options.qubes) assert.ok(profile.remote.restore_qubes.includes(q), q);
+          assert.ok(call.caller === 'dom0' || (profile.remote.callers ?? []).includes(call.caller));
+        }
+        for (const k of Object.keys(plan.options)) {
+          assert.ok(['qubes', 'includes', 'exclude', 'session', 'dryRun', 'includeDisposable'].includes(k), k);
+        }
+      }),
+      { numRuns: 12_000, seed: Number(process.env.WYNG_QUBES_FUZZ_SEED ?? 20250707) },
+    );
+    assert.ok(plans > 200, `enough valid plans generated (${plans})`);
+    assert.ok(refusals > 1000, `enough refusals generated (${refusals})`);
+  },
+);
 
 test('fuzz: refused calls through the real entry point answer one JSON error and never run Wyng', async () => {
-  const sandbox = rpcSandbox(
-    `profiles:
+  const sandbox = await buildSandbox(
+    rpcSandboxOptions(
+      (sb) => `profiles:
   nightly:
-    dest: file:/mnt/backup
+    dest: ${sb.archiveUrl}
     qubes: [work, personal]
     remote: { operations: [Backup, Restore, Verify, List, Prune, Status], restore_qubes: [work], callers: [mgmt] }
   weekly:
@@ -260,6 +265,7 @@ test('fuzz: refused calls through the real entry point answer one JSON error and
     includes: true
     remote: { operations: [List, Status] }
 `,
+    ),
   );
   // A stand-in qubesd socket that counts connections: no refused call may reach qubesd.
   let qubesdConnections = 0;

@@ -4,6 +4,7 @@ import { WqError } from '../../src/core/errors.ts';
 import {
   narrowRequest,
   ProfileSchema,
+  RpcRequestSchema,
   type Profile,
   type RpcOperation,
   type RpcRequest,
@@ -120,6 +121,18 @@ test('Restore: only remote.restore_qubes (all of them by default), session, dry 
   assert.match(refusal(() => narrow('Restore', {}, 'mgmt', none)).message, /allows restoring no qubes/);
 });
 
+test('Restore: a plan digest (expectPlan) passes to the restore; it is no field of other operations', () => {
+  const digest = 'ab'.repeat(32);
+  assert.deepEqual(narrow('Restore', { qubes: ['work'], expectPlan: digest }), {
+    operation: 'Restore',
+    command: 'restore',
+    options: { qubes: ['work'], expectPlan: digest },
+  });
+  assert.equal(refusal(() => narrow('Verify', { expectPlan: digest })).kind, 'input');
+  assert.equal(RpcRequestSchema.safeParse({ expectPlan: 'AB'.repeat(32) }).success, false);
+  assert.equal(RpcRequestSchema.safeParse({ allowRollback: true }).success, false, 'a caller cannot allow rollback');
+});
+
 test('Verify, List, Prune, Status: fields each operation accepts', () => {
   assert.deepEqual(narrow('Verify', { qubes: ['vault'], session: '20250101-000000', includeDisposable: true }), {
     operation: 'Verify',
@@ -165,7 +178,7 @@ test('service, argument and caller come from the qrexec environment and are vali
     profile: 'nightly',
     caller: 'mgmt',
   });
-  // Run directly in dom0 (QREXEC.md §7): no FULL_NAME, the script names the service.
+  // Run directly in dom0 (design.md "qrexec services"): no FULL_NAME, the script names the service.
   assert.deepEqual(parseServiceCall(env(undefined, 'nightly', 'dom0', 'wyng.List')), {
     operation: 'List',
     profile: 'nightly',

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadProfile, loadProfiles, readPassphrase, readProfiles } from '../../src/adapters/profiles.ts';
 import { CommonOptionsSchema } from '../../src/core/options.ts';
 import { mergeProfile, ProfileSchema, validateProfilesDocument, type Profile } from '../../src/core/profiles.ts';
 import { WqError } from '../../src/core/errors.ts';
-import { ROOT, runInProcess } from '../helpers/cli.ts';
-
-const STUB = join(ROOT, 'test', 'fixtures', 'rpc', 'wyng-stub.mjs');
+import { runInProcess } from '../helpers/cli.ts';
+import { RPC_SEED } from '../helpers/rpc.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 
 function configDir(yaml: string, mode = 0o600): string {
   const dir = mkdtempSync(join(tmpdir(), 'wq-profiles-'));
@@ -60,7 +60,7 @@ test('the issue example loads with every documented key, defaults filled in', ()
   assert.equal(p.notify?.desktop, 'failure');
   const minimal = validateProfilesDocument({ profiles: { weekly: { dest: 'file:/b' } } });
   assert.deepEqual(minimal.problems, []);
-  assert.deepEqual(minimal.profiles.weekly!.remote, { operations: [], restore_qubes: [] });
+  assert.deepEqual(minimal.profiles.weekly!.remote, { operations: [], restore_qubes: [], restore_as: false });
   assert.deepEqual(minimal.profiles.weekly!.qubes, []);
 });
 
@@ -210,69 +210,69 @@ test('mergeProfile: the profile fills what was not given explicitly; explicit op
   assert.deepEqual(mergeProfile('verify', p, defaults, [], new Set()).args, []);
 });
 
-test('--profile on the command line: profile values under explicit options, passphrase to Wyng by environment only', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wq-cli-profile-'));
-  const pass = join(dir, 'n.pass');
+test('--profile on the command line: profile values under explicit options, passphrase by --passcmd only', async () => {
+  // Two encrypted archives with the profile's passphrase: a list succeeds only if Wyng got it.
+  const sb = await buildSandbox({ qubesd: false, archive: { seed: RPC_SEED, passphrase: 'a long passphrase' } });
+  const explicitDir = join(sb.dir, 'explicit');
+  cpSync(sb.archiveDir, explicitDir, { recursive: true });
+  const pass = join(sb.dir, 'n.pass');
   writeFileSync(pass, 'a long passphrase\n', { mode: 0o600 });
-  writeFileSync(
-    join(dir, 'profiles.yaml'),
-    `profiles:\n  nightly:\n    dest: file:/from/profile\n    passphrase_file: ${pass}\n    options: { authmin: 5, wyng_options: [maxsync=2] }\n`,
-    { mode: 0o600 },
+  sb.writeProfiles(
+    'profiles:\n  nightly:\n' +
+      `    dest: ${sb.archiveUrl}\n    passphrase_file: ${pass}\n` +
+      '    options: { authmin: 5, wyng_options: [maxsync] }\n',
   );
-  const log = join(dir, 'wyng.log');
-  const env = {
-    WYNG_QUBES_CONFIG_DIR: dir,
-    WYNG_QUBES_STATE_DIR: join(dir, 'state'),
-    WYNG_QUBES_WYNG: STUB,
-    WYNG_STUB_LOG: log,
-  };
-  const r = await runInProcess(['list', '--profile', 'nightly', '--json'], { env });
+  const envNames = join(sb.dir, 'wyng-env-names');
+  const env = { WYNG_TEST_CAPTURE_ENV_NAMES: envNames };
+  const r = await sb.cli(['list', '--profile', 'nightly', '--json'], { env });
   assert.equal(r.code, 0, r.stderr);
-  const r2 = await runInProcess(['list', '--profile=nightly', '--dest=file:/explicit', '--authmin=1', '--json'], {
+  const r2 = await sb.cli(['list', '--profile=nightly', `--dest=file:${explicitDir}`, '--authmin=1', '--json'], {
     env,
   });
   assert.equal(r2.code, 0, r2.stderr);
-  const calls = readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { argv: string[]; passphrase: string | null });
+  const calls = sb.wyngCalls().map((c) => c.argv);
   assert.equal(calls.length, 2);
-  assert.ok(calls[0]!.argv.includes('--dest=file:/from/profile'), calls[0]!.argv.join(' '));
-  assert.ok(calls[0]!.argv.includes('--authmin=5'));
-  assert.ok(calls[0]!.argv.includes('--maxsync=2'));
-  assert.ok(calls[1]!.argv.includes('--dest=file:/explicit'), calls[1]!.argv.join(' '));
-  assert.ok(calls[1]!.argv.includes('--authmin=1'));
+  assert.ok(calls[0]!.includes(`--dest=${sb.archiveUrl}`), calls[0]!.join(' '));
+  assert.ok(calls[0]!.includes('--authmin=5'));
+  assert.ok(calls[0]!.includes('--maxsync'), 'wyng_options (Wyng 0.8: --maxsync is a flag)');
+  assert.ok(calls[1]!.includes(`--dest=file:${explicitDir}`), calls[1]!.join(' '));
+  assert.ok(calls[1]!.includes('--authmin=1'));
   for (const c of calls) {
-    assert.equal(c.passphrase, 'a long passphrase');
-    assert.ok(!c.argv.join(' ').includes('a long passphrase'), 'the passphrase is never in argv');
+    assert.ok(!c.join(' ').includes('a long passphrase'), 'the passphrase is never in argv');
+    assert.ok(
+      c.some((a) => a.startsWith('--passcmd=')),
+      'the passphrase goes by --passcmd (the lists succeeded: Wyng read it)',
+    );
   }
-  const unknown = await runInProcess(['list', '--profile', 'weekly', '--json'], { env });
+  const envLines = readFileSync(envNames, 'utf8').trim().split('\n');
+  assert.equal(envLines.length, 2);
+  for (const names of envLines)
+    assert.ok(!names.split(' ').includes('WYNG_QUBES_PASSPHRASE'), "the passphrase is never in Wyng's environment");
+  const unknown = await sb.cli(['list', '--profile', 'weekly', '--json']);
   assert.equal(unknown.code, 9);
   assert.match(unknown.stdout, /Unknown profile 'weekly'/);
-  assert.equal(readFileSync(log, 'utf8').trim().split('\n').length, 2, 'no Wyng call for an unknown profile');
+  assert.equal(sb.wyngCalls().length, 2, 'no Wyng call for an unknown profile');
+  await sb.stop();
 });
 
 test('library API: options given to run() win over the profile', async () => {
   const { run } = await import('../../src/index.ts');
-  const dir = configDir('profiles:\n  nightly:\n    dest: file:/from/profile\n');
-  const log = join(dir, 'wyng.log');
-  const env = {
-    PATH: process.env.PATH,
-    WYNG_QUBES_CONFIG_DIR: dir,
-    WYNG_QUBES_STATE_DIR: join(dir, 'state'),
-    WYNG_QUBES_WYNG: STUB,
-    WYNG_STUB_LOG: log,
-  };
+  const sb = await buildSandbox({
+    qubesd: false,
+    archive: { seed: RPC_SEED },
+    profiles: (s) => `profiles:\n  nightly:\n    dest: ${s.archiveUrl}\n`,
+  });
+  const libDir = join(sb.dir, 'lib');
+  cpSync(sb.archiveDir, libDir, { recursive: true });
+  const env = { PATH: process.env.PATH, ...sb.env };
   const a = await run('list', { profile: 'nightly' }, { env });
   assert.equal(a.ok, true, JSON.stringify(a.errors));
-  const b = await run('list', { profile: 'nightly', dest: 'file:/lib' }, { env });
-  assert.equal(b.ok, true);
-  const argvs = readFileSync(log, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
-  assert.ok(argvs[0]!.includes('--dest=file:/from/profile'));
-  assert.ok(argvs[1]!.includes('--dest=file:/lib'));
+  const b = await run('list', { profile: 'nightly', dest: `file:${libDir}` }, { env });
+  assert.equal(b.ok, true, JSON.stringify(b.errors));
+  const argvs = sb.wyngCalls().map((c) => c.argv);
+  assert.ok(argvs[0]!.includes(`--dest=${sb.archiveUrl}`));
+  assert.ok(argvs[1]!.includes(`--dest=file:${libDir}`));
+  await sb.stop();
 });
 
 test('profiles lists without secrets; profiles check validates and warns', async () => {
@@ -281,7 +281,9 @@ test('profiles lists without secrets; profiles check validates and warns', async
   writeFileSync(pass, 'secret-passphrase-123\n', { mode: 0o600 });
   writeFileSync(
     join(dir, 'profiles.yaml'),
-    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n    remote: { operations: [Restore], restore_qubes: [work] }\n  weekly:\n    dest: file:/c\n    passphrase_command: [/bin/echo, secret-from-command]\n`,
+    `profiles:\n  nightly:\n    dest: file:/b\n    passphrase_file: ${pass}\n` +
+      '    remote: { operations: [Restore], restore_qubes: [work] }\n' +
+      '  weekly:\n    dest: file:/c\n    passphrase_command: [/bin/echo, secret-from-command]\n',
     { mode: 0o600 },
   );
   const env = { WYNG_QUBES_CONFIG_DIR: dir };

@@ -11,7 +11,7 @@ import { resolveConfig } from '../../src/core/config.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { QubesApiError, QubesTransportError } from '../../src/core/qubesapi/errors.ts';
 import type { DeviceAssignment } from '../../src/core/qubes/model.ts';
-import { exchange, exchanges, type Exchange } from '../helpers/qubesd-transcripts.ts';
+import { exchange, exchanges, exchanges42, type Exchange } from '../helpers/qubesd-transcripts.ts';
 import { startReplay, synthetic, type ReplayServer } from '../helpers/qubesd-replay.ts';
 
 async function withReplay(
@@ -219,9 +219,10 @@ const WITH_ID: DeviceAssignment = {
   options: {},
 };
 
-test('devices, Qubes 4.3 API: probe by Assigned, Assign/Unassign with the recorded bytes', async () => {
+test('devices, Qubes 4.3 API: probe by dom0 property list, Assign/Unassign with the recorded bytes', async () => {
   const ex = exchanges(
     'admin.deviceclass.List/ok',
+    'admin.vm.property.List/dom0',
     'admin.vm.device.pci.Assigned/sys-net',
     'admin.vm.List/all',
     'admin.vm.device.pci.Assign/required',
@@ -258,12 +259,14 @@ test('devices, Qubes 4.3 API: probe by Assigned, Assign/Unassign with the record
     assert.deepEqual(server.unused(), []);
     // probing happened once: no 4.2 method was ever asked for
     assert.equal(c.log.entries.filter((e) => /^admin\.vm\.device\.\w+\.List$/.test(e.method)).length, 0);
+    assert.equal(c.log.entries.filter((e) => e.method === 'admin.vm.property.List').length, 1);
   });
 });
 
 test('devices: DeviceAlreadyAssigned; unknown classes and missing backends are refused before sending', async () => {
   const ex = exchanges(
     'admin.deviceclass.List/ok',
+    'admin.vm.property.List/dom0',
     'admin.vm.List/all',
     'admin.vm.device.pci.Assigned/none',
     'admin.vm.device.pci.Assign/already-assigned',
@@ -288,30 +291,17 @@ test('devices: DeviceAlreadyAssigned; unknown classes and missing backends are r
   });
 });
 
-test('devices, Qubes 4.2 API: "no such method" for a known class switches to List/Attach/Detach once', async () => {
-  // No 4.2 qubesd was recorded; these answers follow qubes-core-admin release4.2's
-  // vm_device_list/attach/detach, and the ProtocolError frame is the recorded shape.
-  const ex = [
-    exchange('admin.deviceclass.List/ok'),
-    synthetic(
-      '4.2/pci-assigned',
-      'admin.vm.device.pci.Assigned+ dom0 name sys-net\0',
-      "2\0ProtocolError\0\0no such method: 'admin.vm.device.pci.Assigned'\0",
-    ),
-    synthetic(
-      '4.2/pci-list',
-      'admin.vm.device.pci.List+ dom0 name sys-net\0',
-      '0\0dom0+00_03.0 no-strict-reset=True persistent=yes\ndom0+00_07.0 persistent=no\n',
-    ),
-    synthetic('4.2/block-list', 'admin.vm.device.block.List+ dom0 name work\0', '0\0'),
-    exchange('admin.vm.List/all'),
-    synthetic(
-      '4.2/attach',
-      'admin.vm.device.pci.Attach+dom0+00_05.0 dom0 name work\0no-strict-reset=True persistent=True',
-      '0\0',
-    ),
-    synthetic('4.2/detach', 'admin.vm.device.pci.Detach+dom0+00_05.0 dom0 name work\0', '0\0'),
-  ];
+test('devices, Qubes 4.2 API (recorded): no devices_denied in dom0 → List/Attach/Detach, no 4.3 name', async () => {
+  const ex = exchanges42(
+    'admin.deviceclass.List/ok',
+    'admin.vm.property.List/dom0',
+    'admin.vm.device.pci.List/sys-net',
+    'admin.vm.device.block.List/sys-net',
+    'admin.vm.List/all',
+    'admin.vm.device.pci.Attach/persistent-with-option',
+    'admin.vm.device.pci.Detach/persistent',
+  );
+  const ON_05: DeviceAssignment = { ...REQUIRED, deviceId: '*', options: { 'no-strict-reset': 'True' } };
   await withReplay(ex, async (c, server) => {
     assert.deepEqual(await c.assignedDevices('sys-net', 'pci'), [
       {
@@ -324,11 +314,28 @@ test('devices, Qubes 4.2 API: "no such method" for a known class switches to Lis
       },
     ]);
     assert.equal(c.deviceApi, '4.2');
-    assert.deepEqual(await c.assignedDevices('work', 'block'), []); // straight to List, no second probe
-    await c.assignDevice('work', REQUIRED);
-    await c.unassignDevice('work', REQUIRED);
+    assert.deepEqual(await c.assignedDevices('sys-net', 'block'), []);
+    await c.assignDevice('vault', ON_05);
+    await c.unassignDevice('vault', ON_05);
     assert.deepEqual(server.unused(), []);
-    assert.equal(c.log.entries.filter((e) => e.method.endsWith('.Assigned')).length, 1);
+    assert.equal(c.log.entries.filter((e) => /\.(Assigned|Assign|Unassign)$/.test(e.method)).length, 0);
+    assert.equal(c.log.entries.filter((e) => e.method === 'admin.vm.property.List').length, 1, 'probed once');
+  });
+});
+
+test('devices: a probe that gets no answer is an error, never taken for Qubes 4.2', async () => {
+  // qubesd 4.2 closes the connection both for a method it lacks and for a call policy denies
+  // (recorded: admin.vm.device.pci.Assigned on 4.2); silence must not pick an API
+  const dropped = exchanges42('protocol/unknown-method-4.3-device-Assigned')[0]!;
+  assert.equal(dropped.response.length, 0);
+  const ex = [
+    exchange('admin.deviceclass.List/ok'),
+    synthetic('no-answer/property-list', 'admin.vm.property.List+ dom0 name dom0\0', ''),
+  ];
+  await withReplay(ex, async (c) => {
+    await transportError('empty-response', () => c.assignedDevices('sys-net', 'pci'));
+    assert.equal(c.deviceApi, undefined);
+    assert.equal(c.log.entries.filter((e) => e.method.startsWith('admin.vm.device.')).length, 0);
   });
 });
 
@@ -339,7 +346,8 @@ test('firewall Get/Set', async () => {
     exchange('admin.vm.firewall.Get/default'),
     synthetic(
       'firewall-set',
-      'admin.vm.firewall.Set+ dom0 name work\0action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only\naction=drop\n',
+      'admin.vm.firewall.Set+ dom0 name work\0' +
+        'action=accept proto=tcp dsthost=10.0.0.0/8 dstports=443-443 comment=web only\naction=drop\n',
       '0\0',
     ),
   ];
@@ -699,7 +707,7 @@ test('illegal names and values are refused with zero bytes sent', async () => {
   }
 });
 
-test('per-run cache: a read is sent once until a write; the qube list and static reads survive other writes; cache can be off', async () => {
+test('per-run cache: a read is sent once until a write; qube list and static reads survive writes', async () => {
   const ex = exchanges(
     'admin.vm.List/all',
     'admin.deviceclass.List/ok',
@@ -756,8 +764,9 @@ test('per-run cache: a read is sent once until a write; the qube list and static
   );
 });
 
-test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigned per class; nothing read twice', async () => {
+test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigned per class, once', async () => {
   const ex = exchanges(
+    'admin.vm.property.List/dom0',
     'admin.vm.List/all',
     'admin.vm.property.GetAll/work',
     'admin.vm.feature.List/work',
@@ -784,9 +793,9 @@ test('readQubeSettings: vm.List + GetAll + feature List/Get + tag List + Assigne
     assert.deepEqual(work.devices, []);
     assert.equal(work.firewall, undefined);
     assert.deepEqual(server.unused(), []);
-    assert.equal(c.log.summary().calls, 8);
+    assert.equal(c.log.summary().calls, 9, '8 + the device-API probe');
     await c.readQubeSettings(['work'], { devices: ['pci'] });
-    assert.equal(c.log.summary().calls, 8, 'second read of the same qube costs no call');
+    assert.equal(c.log.summary().calls, 9, 'second read of the same qube costs no call');
   });
 });
 

@@ -311,7 +311,8 @@ test('Assign argument and payload reproduce the recorded requests', () => {
 
 test('4.2 List lines (persistent only) and Attach payload', () => {
   const list =
-    'dom0+00_03.0 no-strict-reset=True persistent=yes\nsys-usb+2-1 persistent=no\nsys-usb+sda frontend-dev=xvdi read-only=yes persistent=yes\n';
+    'dom0+00_03.0 no-strict-reset=True persistent=yes\nsys-usb+2-1 persistent=no\nsys-usb+sda ' +
+    'frontend-dev=xvdi read-only=yes persistent=yes\n';
   assert.deepEqual(parseLegacyList(list, 'pci'), [
     {
       devclass: 'pci',

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_FIREWALL_RULES, parseFirewallXml } from '../../src/core/qubesxml/index.ts';
-
-const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
+import { QUBES_XML_FIXTURES, qubesdTranscriptsDir } from '../helpers/test-data.ts';
 
 function rule(props: Record<string, string>): string {
   return `<rule><properties>${Object.entries(props)
@@ -13,10 +12,11 @@ function rule(props: Record<string, string>): string {
     .join('')}</properties></rule>`;
 }
 const fw = (...rules: string[]): string =>
-  `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n${rules.join('\n')}\n  </rules>\n</firewall>\n`;
+  `<?xml version='1.0' encoding='UTF-8'?>\n<firewall version="2">\n  <rules>\n` +
+  `${rules.join('\n')}\n  </rules>\n</firewall>\n`;
 
 test("the fixture (qubes-core-admin's own v2 example) in Admin API form", () => {
-  assert.deepEqual(parseFirewallXml(readFileSync(join(SHARED, 'fixtures', 'qubes-xml', 'v4-firewall.xml'))), [
+  assert.deepEqual(parseFirewallXml(readFileSync(join(QUBES_XML_FIXTURES, 'v4-firewall.xml'))), [
     'action=accept specialtarget=dns',
     'action=accept proto=icmp',
     'action=accept proto=tcp dstports=22-22',
@@ -27,9 +27,7 @@ test("the fixture (qubes-core-admin's own v2 example) in Admin API form", () => 
 });
 
 test('the default rule set equals what qubesd answered for a qube without firewall.xml', () => {
-  const doc = JSON.parse(
-    readFileSync(join(SHARED, 'conformance', 'qubesd', 'transcripts', 'admin.vm.firewall.Get.json'), 'utf8'),
-  ) as {
+  const doc = JSON.parse(readFileSync(join(qubesdTranscriptsDir(), 'admin.vm.firewall.Get.json'), 'utf8')) as {
     exchanges: Array<{ response: string }>;
   };
   const body = (doc.exchanges[0] as { response: string }).response.slice(2);
@@ -41,7 +39,8 @@ test('the default rule set equals what qubesd answered for a qube without firewa
 
 test('option order, prefixes, port ranges, ICMP, IPv6, comment and expire', () => {
   const xml = fw(
-    // the order in the file does not matter: qubesd prints action, expire, dst, proto, specialtarget, ports/icmptype, comment
+    // the order in the file does not matter: qubesd prints action, expire, dst, proto, specialtarget, ports/icmptype,
+    // comment
     rule({ comment: 'web: https only', dstports: '443', proto: 'tcp', dsthost: '10.1.2.3', action: 'accept' }),
     rule({ action: 'accept', proto: 'udp', dsthost: '2001:db8::1', dstports: '5000-5010' }),
     rule({ action: 'accept', proto: 'icmp', icmptype: '8' }),
@@ -79,7 +78,8 @@ test('version 1 (Qubes 3.x) files are translated as qubesd does', () => {
     'action=accept dst4=192.168.1.0/24 proto=tcp dstports=80-81',
     'action=accept dsthost=example.org proto=tcp dstports=22-22',
   ]);
-  const v1allow = `<QubesFirewallRules policy="allow" icmp="deny"><rule address="10.0.0.1" proto="any"/></QubesFirewallRules>`;
+  const v1allow =
+    `<QubesFirewallRules policy="allow" icmp="deny"><rule address="10.0.0.1" proto="any"/>` + `</QubesFirewallRules>`;
   assert.deepEqual(parseFirewallXml(v1allow), [
     'action=accept specialtarget=dns',
     'action=drop proto=icmp',

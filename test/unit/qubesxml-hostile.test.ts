@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WqError } from '../../src/core/errors.ts';
 import { parseFirewallXml, parseQubesXml } from '../../src/core/qubesxml/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const QUBESD = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd');
+const QUBESD = QUBESD_RECORDING;
 const REAL = readFileSync(join(QUBESD, 'qubes.xml'), 'utf8');
 
 const LABELS = '<labels><label id="label-1" color="0xcc0000">red</label></labels>';
@@ -48,7 +49,8 @@ test('a DOCTYPE with an entity bomb (billion laughs) is refused before any expan
 test('external entities and stray declarations are refused; undefined entity references too', () => {
   refuses(`<?xml version="1.0"?><!DOCTYPE qubes SYSTEM "file:///etc/shadow"><qubes/>`, /DOCTYPE/, 'external DTD');
   refuses(
-    `<!DOCTYPE qubes [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`,
+    `<!DOCTYPE qubes [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>` +
+      `<qubes><properties><property name="default_kernel">&xxe;</property></properties></qubes>`,
     /DTD declaration/,
     'external entity',
   );
@@ -128,7 +130,8 @@ test('unknown class, invalid or duplicate names, missing required attributes', (
   );
   refuses(
     domainXml(
-      `<properties><property name="name">${'a'.repeat(40)}</property><property name="label">red</property></properties>`,
+      `<properties><property name="name">${'a'.repeat(40)}</property>` +
+        `<property name="label">red</property></properties>`,
     ),
     /longer than 31/,
     'long name',
@@ -154,7 +157,8 @@ test('unknown class, invalid or duplicate names, missing required attributes', (
     'no class',
   );
   refuses(
-    `<qubes>${LABELS}<domains><domain class="AppVM">${PROPS}</domain><domain class="AppVM">${PROPS}</domain></domains></qubes>`,
+    `<qubes>${LABELS}<domains><domain class="AppVM">${PROPS}</domain>` +
+      `<domain class="AppVM">${PROPS}</domain></domains></qubes>`,
     /domain 'q1': duplicate qube name/,
     'duplicate qube',
   );

@@ -1,5 +1,5 @@
 // The property table (src/core/qubes/properties.ts) checked against what the real qubesd
-// 4.4.0 answered (shared/conformance/qubesd/transcripts): every GetAll line's type, the
+// 4.4.0 answered (test/data/qubesd/transcripts): every GetAll line's type, the
 // GetAll order, defaults, and the Set/Reset/GetDefault behaviour the table predicts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,8 +23,9 @@ import {
   restoreExclusionReason,
 } from '../../src/core/qubes/properties.ts';
 import { parseQubesXml } from '../../src/core/qubesxml/index.ts';
+import { QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const QUBESD = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'qubesd');
+const QUBESD = QUBESD_RECORDING;
 const TRANSCRIPTS = join(QUBESD, 'transcripts');
 
 interface Exchange {
@@ -168,7 +169,7 @@ test('GetDefault: an empty body exactly for the properties the table says have n
   }
 });
 
-test('Set and Reset: write-once properties get an empty response, read-only ones are refused, unknown ones do not exist', () => {
+test('Set and Reset: write-once properties get no reply, read-only ones are refused, unknown ones do not exist', () => {
   let checked = 0;
   for (const method of ['admin.vm.property.Set', 'admin.vm.property.Reset']) {
     for (const ex of exchanges(method)) {
@@ -250,7 +251,10 @@ test('reference properties are exactly the vm-typed ones', () => {
 test('restore exclusions: the wyng-util-qubes skip list, identity, computed and host-specific properties', () => {
   assert.deepEqual(
     [...WYNG_UTIL_QUBES_SKIPPED_PROPERTIES].sort(),
-    'dispid installed_by_rpm default_dispvm qid uuid xid klass label name backup_timestamp ip ip6 stubdom_mem stubdom_xid'
+    (
+      'dispid installed_by_rpm default_dispvm qid uuid xid klass label name ' +
+      'backup_timestamp ip ip6 stubdom_mem stubdom_xid'
+    )
       .split(' ')
       .sort(),
   );
@@ -281,7 +285,7 @@ test('restore exclusions: the wyng-util-qubes skip list, identity, computed and 
     'stubdom_mem',
     'backup_timestamp',
   ]) {
-    assert.ok(RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} excluded (PROTOCOL.md §6)`);
+    assert.ok(RESTORE_EXCLUDED_PROPERTIES.includes(name), `${name} excluded (design.md "Admin API contract")`);
   }
   for (const name of [
     'netvm',

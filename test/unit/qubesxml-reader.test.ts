@@ -1,5 +1,5 @@
 // qubes.xml reader on the recorded/real files: qubes-core-admin's own 4.x fixture and the
-// daemon's qubes.xml before/after the transcripts (shared/conformance/qubesd).
+// daemon's qubes.xml before/after the transcripts (test/data/qubesd).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { ArchivedSystemSchema, type ArchivedSystem, type QubeSettings } from '../../src/core/qubes/model.ts';
 import { danglingReferences, parseQubesXml, readArchivedMetadata } from '../../src/core/qubesxml/index.ts';
 import { archivedDomains } from '../../src/core/metadata-view.ts';
+import { QUBES_XML_FIXTURES, QUBESD_RECORDING } from '../helpers/test-data.ts';
 
-const SHARED = join(import.meta.dirname, '..', '..', '..', 'shared');
-const FIXTURES = join(SHARED, 'fixtures', 'qubes-xml');
-const QUBESD = join(SHARED, 'conformance', 'qubesd');
+const FIXTURES = QUBES_XML_FIXTURES;
+const QUBESD = QUBESD_RECORDING;
 
 const v4 = parseQubesXml(readFileSync(join(FIXTURES, 'v4-qubes.xml')));
 const before = parseQubesXml(readFileSync(join(QUBESD, 'qubes.xml')));
@@ -116,7 +116,7 @@ test('v4 fixture (Qubes 4.0–4.2 format): labels by id, globals, pools, referen
   assert.equal(dom0.volumes, undefined);
 });
 
-test('conformance qubes.xml (Qubes 4.4 format): label names, 4.3 devices with mode and identity, order of features', () => {
+test('recorded qubes.xml (Qubes 4.4 format): label names, devices with mode and identity, feature order', () => {
   assert.equal(before.labels.length, 8);
   assert.deepEqual(before.globals['default_pool_kernel'], 'linux-kernel');
   assert.deepEqual(
@@ -186,9 +186,11 @@ test('no dangling references in the real files; a missing target is reported', (
 
 test('4.2 device forms: identity option, legacy required attribute, missing mode', () => {
   const xml = `<qubes><labels><label id="label-1" color="0xcc0000">red</label></labels><domains>
-    <domain id="domain-1" class="AppVM"><properties><property name="name">usbq</property><property name="label">label-1</property></properties>
+    <domain id="domain-1" class="AppVM"><properties><property name="name">usbq</property>\
+<property name="label">label-1</property></properties>
       <devices class="usb">
-        <device backend-domain="sys-usb" id="2-1"><option name="identity">0781:5581:SanDisk</option><option name="read-only">yes</option></device>
+        <device backend-domain="sys-usb" id="2-1"><option name="identity">0781:5581:SanDisk</option>\
+<option name="read-only">yes</option></device>
         <device backend-domain="sys-usb" id="2-2" required="no"/>
         <device backend-domain="sys-usb" id="2-3" required="yes"/>
         <device backend-domain="sys-usb" id="2-4" mode="ask-to-attach" identity="1234:5678"/>
@@ -220,7 +222,8 @@ test('values keep their exact text; entities and character references are decode
     <property name="memory">0400</property>
     <property name="future_prop">anything at all</property>
   </properties>
-  <features><feature name="z-last">1</feature><feature name="a-first"></feature><feature name="10">x</feature><feature name="quote">it's "q"</feature></features>
+  <features><feature name="z-last">1</feature><feature name="a-first"></feature><feature name="10">x</feature>\
+<feature name="quote">it's "q"</feature></features>
   <tags/></domain></domains></qubes>`;
   const q = qube(parseQubesXml(xml), 'q1');
   assert.equal(q.properties['kernelopts'], '  a & b <c> AB ');
@@ -238,7 +241,8 @@ test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qube
     [
       'vm-templates/fedora-41/firewall.xml',
       Buffer.from(
-        '<firewall version="2"><rules><rule><properties><property name="action">drop</property></properties></rule></rules></firewall>',
+        '<firewall version="2"><rules><rule><properties>' +
+          '<property name="action">drop</property></properties></rule></rules></firewall>',
       ),
     ],
   ]);
@@ -256,7 +260,8 @@ test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qube
           [
             'appvms/vault/firewall.xml',
             Buffer.from(
-              '<firewall version="2"><rules><rule><properties><property name="action">maybe</property></properties></rule></rules></firewall>',
+              '<firewall version="2"><rules><rule><properties>' +
+                '<property name="action">maybe</property></properties></rule></rules></firewall>',
             ),
           ],
         ]),

@@ -125,7 +125,7 @@ test('report: readable text per profile', async () => {
     r.stdout,
     /^ {2}last failure: Backup, 2026-11-22T02:00:02\.000Z, 2\.0 s, via timer \(exit 9\): The hooks\.before command/m,
   );
-  assert.match(r.stdout, /^ {2}backups: {6}2 ok, on average 1 min 30 s and 1\.5 GB sent$/m);
+  assert.match(r.stdout, /^ {2}backups: {6}2 ok, on average 1 min 30 s and 1430\.5 MiB sent$/m);
   assert.match(r.stdout, /^\(no profile\): 1 run\(s\) kept, 0 failed$/m);
   assert.match(r.stdout, /^weekly: 1 run\(s\) kept, 0 failed$/m);
   // One profile only.
@@ -145,7 +145,7 @@ test('report --last: the newest report in full, of all or of one profile', async
   assert.equal(weekly.code, 0);
   assert.match(weekly.stdout, /^weekly: Backup succeeded$/m);
   assert.match(weekly.stdout, /^ {2}source: {3}rpc \(from mgmt\)$/m);
-  assert.match(weekly.stdout, /^ {2}sent: {5}5\.0 MB$/m);
+  assert.match(weekly.stdout, /^ {2}sent: {5}4\.8 MiB$/m);
   const failed = await runInProcess(['report', '--last', '--profile', 'nightly'], {
     env: { WYNG_QUBES_STATE_DIR: state },
   });

@@ -236,25 +236,28 @@ function assertEqualsArchive(mem: MemoryQubes) {
   assert.equal(mem.notes.get('work'), 'my notes\n');
 }
 
-test('restore into an empty system creates everything in dependency order, one receive, verified, tags removed', async () => {
-  const mem = new MemoryQubes();
-  const { outcomes } = await restore(mem);
-  assert.deepEqual(
-    outcomes.map((o) => [o.name, o.status, o.error]),
-    [
-      ['debian-12', 'restored', undefined],
-      ['dvm', 'restored', undefined],
-      ['sys-firewall', 'restored', undefined],
-      ['work', 'restored', undefined],
-    ],
-  );
-  assert.equal(mem.calls.filter((c) => c === 'receive').length, 1);
-  assert.equal(mem.received.length, 5);
-  assertEqualsArchive(mem);
-  assert.ok(![...mem.qubes.values()].some((x) => x.tags.includes(IN_PROGRESS_TAG)));
-  // dvm.netvm (cycle with sys-firewall.default_dispvm) is set after sys-firewall provides network
-  assert.ok(mem.calls.indexOf('set sys-firewall.provides_network') < mem.calls.indexOf('set dvm.netvm'));
-});
+test(
+  'restore into an empty system creates everything in dependency order, one receive, ' + 'verified, tags removed',
+  async () => {
+    const mem = new MemoryQubes();
+    const { outcomes } = await restore(mem);
+    assert.deepEqual(
+      outcomes.map((o) => [o.name, o.status, o.error]),
+      [
+        ['debian-12', 'restored', undefined],
+        ['dvm', 'restored', undefined],
+        ['sys-firewall', 'restored', undefined],
+        ['work', 'restored', undefined],
+      ],
+    );
+    assert.equal(mem.calls.filter((c) => c === 'receive').length, 1);
+    assert.equal(mem.received.length, 5);
+    assertEqualsArchive(mem);
+    assert.ok(![...mem.qubes.values()].some((x) => x.tags.includes(IN_PROGRESS_TAG)));
+    // dvm.netvm (cycle with sys-firewall.default_dispvm) is set after sys-firewall provides network
+    assert.ok(mem.calls.indexOf('set sys-firewall.provides_network') < mem.calls.indexOf('set dvm.netvm'));
+  },
+);
 
 test('a second restore of an unchanged system makes zero writes', async () => {
   const mem = new MemoryQubes();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { fetchSessionMetadata } from '../../src/adapters/metadata/fetch.ts';
+import type { ArchiveModel } from '../../src/core/archive.ts';
 import { readMetadataTar } from '../../src/adapters/metadata/safe-tar.ts';
 import { WqError } from '../../src/core/errors.ts';
 import type { WyngProcessResult } from '../../src/adapters/wyng/process.ts';
@@ -68,16 +69,50 @@ test('a decompression bomb is refused with a message that says so', () => {
   );
 });
 
-function stubWyng(write: (path: string) => void): Parameters<typeof fetchSessionMetadata>[0] {
+/** A Wyng whose last listing showed the metadata volume of 20260101-000000 as `listed` bytes. */
+function stubWyng(
+  write: (path: string) => void,
+  listed = 4096,
+  calls: Array<{ argv: string[]; limits: unknown }> = [],
+): Parameters<typeof fetchSessionMetadata>[0] {
   return {
     globals: { unattended: true, wyngopt: [] },
-    check: async (argv: string[]): Promise<WyngProcessResult> => {
+    lastModel: { volumeSizes: { 'wyng-qubes-metadata': { '20260101-000000': listed } } } as unknown as ArchiveModel,
+    list: () => Promise.reject(new Error('not listed again')),
+    check: async (argv: string[], options: { maxFileBytes?: number | undefined }): Promise<WyngProcessResult> => {
+      calls.push({ argv, limits: { maxFileBytes: options.maxFileBytes } });
       const saveTo = argv.find((a) => a.startsWith('--save-to='))!.slice('--save-to='.length);
       write(saveTo);
       return { argv, exitCode: 0, signal: undefined, stdout: '', stderr: '', durationMs: 0, spawnError: undefined };
     },
   };
 }
+
+test('a metadata volume the listing shows larger than the cap is refused before anything is received', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wq-meta-'));
+  try {
+    const calls: Array<{ argv: string[]; limits: unknown }> = [];
+    const wyng = stubWyng(() => undefined, 300 * 1024 * 1024, calls);
+    await assert.rejects(fetchSessionMetadata(wyng, dir, '20260101-000000'), (err: unknown) => {
+      assert.ok(err instanceof WqError);
+      assert.equal(err.kind, 'input');
+      assert.match(err.message, /lists it as 314572800 bytes, more than 67108864; nothing was received/);
+      return true;
+    });
+    assert.equal(calls.length, 0, 'no receive');
+    // a session without a metadata volume in the listing
+    await assert.rejects(fetchSessionMetadata(wyng, dir, '20260202-000000'), /holds no wyng-qubes-metadata/);
+    // a normal one is received with the file-size bound at the cap
+    await fetchSessionMetadata(
+      stubWyng((p) => writeFileSync(p, makeTgz([QX])), 4096, calls),
+      dir,
+      '20260101-000000',
+    );
+    assert.deepEqual(calls[0]!.limits, { maxFileBytes: 64 * 1024 * 1024 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a saved metadata volume larger than the cap is refused by its size, not read, and removed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wq-meta-'));

@@ -1,12 +1,12 @@
-// Reports, hooks and notifiers of backup/restore/verify/prune runs (src/cli/run-report.ts),
-// through the real CLI in-process, with the stub Wyng and stub programs.
-import { test } from 'node:test';
+// Reports, hooks and notifiers of backup/restore/verify/prune runs (src/app/job.ts),
+// through the real CLI in-process, in a sandbox without qubesd: the fake Wyng with an archive made
+// by seeded sends, stub programs for hooks and notifiers.
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { runInProcess } from '../helpers/cli.ts';
-import { jobSandbox, type JobSandbox } from '../helpers/jobs.ts';
+import { buildSandbox, type Sandbox, type SeedSession } from '../helpers/sim.ts';
 import { run } from '../../src/index.ts';
 import { notifyDesktop, qubesGroupMembers } from '../../src/adapters/hooks.ts';
 import {
@@ -18,16 +18,46 @@ import {
   type Report,
 } from '../../src/adapters/reports.ts';
 
-const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--json'];
+const prune = ['prune', '--profile', 'nightly', '--autoprune', 'on', '--json', 'work'];
 
-function profiles(extra: string): (sb: JobSandbox) => string {
-  return () => `profiles:\n  nightly:\n    dest: file:/mnt/backup/laptop\n${extra}`;
+/**
+ * An archive like the recorded autoprune case (Wyng 0.8 rc4, transcripts a02–a05): three sessions
+ * on one day long ago, then sparser ones up to "today" (the fake's clock is pinned to it). With
+ * Wyng's default --apdays 0:62:1:2, `--autoprune=on` thins the old day: `appvms/work/private.img -1`.
+ */
+const SEED: SeedSession[] = [
+  '2026-07-26T09:00:00Z',
+  '2026-07-26T10:00:00Z',
+  '2026-07-26T11:00:00Z',
+  '2026-07-27T09:00:00Z',
+  '2026-08-15T09:00:00Z',
+  '2026-09-14T09:00:00Z',
+  '2026-10-24T09:00:00Z',
+  '2026-11-23T03:48:23Z',
+].map((at, i, all) => ({ at, qubes: i === all.length - 1 ? ['work', 'personal'] : ['work'] }));
+const TODAY = '2026-11-23T03:50:00Z';
+
+// The archive is made once and copied into each test's sandbox.
+const template = buildSandbox({ qubesd: false, archive: { seed: SEED } });
+after(async () => (await template).stop());
+
+async function sandbox(profilesYaml?: (sb: Sandbox) => string): Promise<Sandbox> {
+  return buildSandbox({
+    qubesd: false,
+    archive: { copyFrom: (await template).archiveDir },
+    ...(profilesYaml !== undefined ? { profiles: profilesYaml } : {}),
+    env: { WYNG_QUBES_LOCK_TIMEOUT_MS: '2000', WYNG_FAKE_NOW: TODAY },
+  });
+}
+
+function profiles(extra: string): (sb: Sandbox) => string {
+  return (sb) => `profiles:\n  nightly:\n    dest: ${sb.archiveUrl}\n${extra}`;
 }
 
 test('a prune with a profile writes one report: profile, operation, source, timing, result', async () => {
-  const sb = jobSandbox(profiles(''));
+  const sb = await sandbox(profiles(''));
   const before = Date.now();
-  const r = await runInProcess(prune, { env: sb.env });
+  const r = await sb.cli(prune);
   assert.equal(r.code, 0, r.stderr);
   const [rep, ...more] = sb.reports();
   assert.equal(more.length, 0);
@@ -47,30 +77,31 @@ test('a prune with a profile writes one report: profile, operation, source, timi
 });
 
 test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library origins are all reported', async () => {
-  const sb = jobSandbox(profiles(''));
+  const sb = await sandbox(profiles(''));
   // Wyng fails → a failed report with the error.
-  const failed = await runInProcess(prune, {
-    env: { ...sb.env, WYNG_STUB_FAIL: 'prune', WYNG_QUBES_RUN_SOURCE: 'timer' },
+  const failed = await sb.cli(prune, {
+    env: { CAPTURE_FAIL_PRUNE: 'crash', WYNG_QUBES_RUN_SOURCE: 'timer' },
   });
   assert.notEqual(failed.code, 0);
   // No profile: filed under "_none".
-  const adhoc = await runInProcess(['prune', '--dest', 'file:/mnt/x', '--autoprune', 'on'], {
-    env: { ...sb.env, WYNG_QUBES_RUN_SOURCE: 'salt' },
+  const adhoc = await sb.cli(['prune', '--dest', sb.archiveUrl, '--autoprune', 'on', 'work'], {
+    env: { WYNG_QUBES_RUN_SOURCE: 'salt' },
   });
   assert.equal(adhoc.code, 0, adhoc.stderr);
-  // An option error before anything runs is still a run of `verify` that failed.
-  const bad = await runInProcess(['verify', '--profile', 'nosuch'], { env: sb.env });
+  // An unknown profile before anything runs is still a run of `verify` that failed; the mistyped
+  // name gets no report entry of its own: it is filed under "_none".
+  const bad = await sb.cli(['verify', '--profile', 'nosuch']);
   assert.equal(bad.code, 9);
   // The library API with an origin (as the RPC service passes it).
   const lib = await run(
     'prune',
-    { profile: 'nightly', autoprune: 'on' },
+    { profile: 'nightly', autoprune: 'on', qubes: ['work'] },
     { env: sb.env, origin: { source: 'rpc', caller: 'mgmt' } },
   );
   assert.equal(lib.ok, true);
   // Commands that are not jobs leave no report.
-  assert.equal((await runInProcess(['version'], { env: sb.env })).code, 0);
-  assert.equal((await runInProcess(['list', '--profile', 'nightly'], { env: sb.env })).code, 0);
+  assert.equal((await sb.cli(['version'])).code, 0);
+  assert.equal((await sb.cli(['list', '--profile', 'nightly'])).code, 0);
 
   const reps = sb.reports();
   assert.deepEqual(
@@ -78,7 +109,7 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
     [
       ['nightly', 'Prune', 'timer', false, null],
       ['_none', 'Prune', 'salt', true, null],
-      ['nosuch', 'Verify', 'cli', false, null],
+      ['_none', 'Verify', 'cli', false, null],
       ['nightly', 'Prune', 'rpc', true, 'mgmt'],
     ],
   );
@@ -88,33 +119,37 @@ test('failed runs, runs without a profile, WYNG_QUBES_RUN_SOURCE and library ori
 });
 
 test('a report that cannot be written never fails the run', async () => {
-  const sb = jobSandbox(profiles(''));
+  const sb = await sandbox(profiles(''));
   mkdirSync(sb.stateDir, { recursive: true });
   writeFileSync(join(sb.stateDir, 'reports'), 'not a directory');
-  const r = await runInProcess(prune, { env: sb.env });
+  const r = await sb.cli(prune);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /cannot write the report/);
 });
 
 test('hooks: before runs first, inside the job lock; after runs last with the outcome', async () => {
   // before: writes "in-lock" to a mark file, and succeeds, only while the job lock exists.
-  const sb = jobSandbox((s) =>
+  const sb = await sandbox((s) =>
     profiles(
       [
         '    hooks:',
-        `      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ${JSON.stringify(join(s.stateDir, 'wyng-qubes.lock'))}, ${JSON.stringify(join(s.dir, 'mark'))}]`,
+        `      before: ["/bin/sh", "-c", "test -e \\"$1\\" && echo in-lock > \\"$2\\"", "sh", ` +
+          `${JSON.stringify(join(s.stateDir, 'wyng-qubes.lock'))}, ${JSON.stringify(join(s.dir, 'mark'))}]`,
         `      after: ${s.recorder('after')}`,
         '',
       ].join('\n'),
     )(s),
   );
-  // The stub Wyng records the mark file's content at each call.
-  const r = await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_MARK: join(sb.dir, 'mark') } });
+  // The Wyng wrapper records the mark file's content at each Wyng call.
+  const mark = join(sb.dir, 'mark');
+  const r = await sb.cli(prune, { env: { CAPTURE_MARK: mark } });
   assert.equal(r.code, 0, r.stderr);
-  const calls = sb.wyngCalls();
-  assert.equal(calls.length, 2);
   assert.deepEqual(
-    calls.map((c) => c.mark),
+    sb.wyngCalls().map((c) => c.argv.find((a) => !a.startsWith('-'))),
+    ['list', 'prune'],
+  );
+  assert.deepEqual(
+    readFileSync(`${mark}.seen`, 'utf8').trim().split('\n'),
     ['in-lock', 'in-lock'],
     'the before hook ran inside the lock, before Wyng',
   );
@@ -124,7 +159,7 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.equal(after?.env.WYNG_QUBES_BEFORE_FAILED, '0');
   assert.equal(after?.env.WYNG_QUBES_PROFILE, 'nightly');
   assert.equal(after?.env.WYNG_QUBES_COMMAND, 'prune');
-  assert.equal(after?.env.WYNG_QUBES_DEST, 'file:/mnt/backup/laptop');
+  assert.equal(after?.env.WYNG_QUBES_DEST, sb.archiveUrl);
   assert.equal(after?.env.WYNG_QUBES_RUN_SOURCE, 'cli');
   const [rep] = sb.reports();
   const hooks = rep?.hooks as { before: { ok: boolean; argv0: string }; after: { ok: boolean } };
@@ -134,67 +169,79 @@ test('hooks: before runs first, inside the job lock; after runs last with the ou
   assert.ok(!existsSync(join(sb.stateDir, 'wyng-qubes.lock')), 'lock released');
 });
 
-test('hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the report says why', async () => {
-  const sb = jobSandbox((s) =>
-    profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
-  );
-  const r = await runInProcess(prune, { env: sb.env });
-  assert.equal(r.code, 9);
-  const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
-  assert.equal(doc.errors[0]?.kind, 'hook');
-  assert.match(
-    doc.errors[0]!.message,
-    /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/,
-  );
-  assert.equal(sb.recorded('before').length, 1);
-  assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
-  const afters = sb.recorded('after');
-  assert.equal(afters.length, 1, 'after always runs');
-  assert.equal(afters[0]?.env.WYNG_QUBES_BEFORE_FAILED, '1');
-  assert.equal(afters[0]?.env.WYNG_QUBES_OK, '0');
-  assert.equal(afters[0]?.env.WYNG_QUBES_EXIT_CODE, '9');
-  const [rep] = sb.reports();
-  assert.equal(rep?.ok, false);
-  assert.equal(rep?.exitCode, 9);
-  const before = (rep?.hooks as { before: { ok: boolean; exitCode: number; output: string } }).before;
-  assert.equal(before.ok, false);
-  assert.equal(before.exitCode, 3);
-  assert.match(before.output, /special device/);
-});
+test(
+  'hooks: a failing before aborts the job (Wyng never runs), after still runs (to undo), the ' + 'report says why',
+  async () => {
+    const sb = await sandbox((s) =>
+      profiles(`    hooks:\n      before: ${s.recorder('before', 'fail')}\n      after: ${s.recorder('after')}\n`)(s),
+    );
+    const r = await sb.cli(prune);
+    assert.equal(r.code, 9);
+    const doc = JSON.parse(r.stdout) as { errors: Array<{ kind: string; message: string }> };
+    assert.equal(doc.errors[0]?.kind, 'hook');
+    assert.match(
+      doc.errors[0]!.message,
+      /hooks\.before command of profile 'nightly'.*failed \(exit 3: mount: \/mnt\/backup: special device \/dev\/sdz1 does not exist\); the prune did not run/,
+    );
+    assert.equal(sb.recorded('before').length, 1);
+    assert.deepEqual(sb.wyngCalls(), [], 'Wyng never ran');
+    const afters = sb.recorded('after');
+    assert.equal(afters.length, 1, 'after always runs');
+    assert.equal(afters[0]?.env.WYNG_QUBES_BEFORE_FAILED, '1');
+    assert.equal(afters[0]?.env.WYNG_QUBES_OK, '0');
+    assert.equal(afters[0]?.env.WYNG_QUBES_EXIT_CODE, '9');
+    const [rep] = sb.reports();
+    assert.equal(rep?.ok, false);
+    assert.equal(rep?.exitCode, 9);
+    const before = (rep?.hooks as { before: { ok: boolean; exitCode: number; output: string } }).before;
+    assert.equal(before.ok, false);
+    assert.equal(before.exitCode, 3);
+    assert.match(before.output, /special device/);
+  },
+);
 
 test('hooks: a before that times out is killed and aborts the job', async () => {
-  const sb = jobSandbox((s) =>
+  const sb = await sandbox((s) =>
     profiles(`    hooks:\n      before: ${s.recorder('before', 'sleep')}\n      timeout_s: 1\n`)(s),
   );
   const started = Date.now();
-  const r = await runInProcess(prune, { env: sb.env });
+  const r = await sb.cli(prune);
   assert.equal(r.code, 9);
   assert.ok(Date.now() - started < 8000, 'did not wait for the 10 s hook');
   assert.match(r.stdout, /timed out after 1 s/);
   assert.deepEqual(sb.wyngCalls(), []);
 });
 
-test('hooks: after runs when the job fails (WYNG_QUBES_OK=0), and a failing after does not change the exit code', async () => {
-  const sb = jobSandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
-  const r = await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_FAIL: 'prune' } });
+test('hooks: after runs when the job fails (WYNG_QUBES_OK=0); a failing after keeps the exit code', async () => {
+  const sb = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after')}\n`)(s));
+  const r = await sb.cli(prune, {
+    env: { CAPTURE_FAIL_PRUNE: 'crash' },
+  });
   assert.notEqual(r.code, 0);
   const [after] = sb.recorded('after');
   assert.equal(after?.env.WYNG_QUBES_OK, '0');
   assert.equal(after?.env.WYNG_QUBES_EXIT_CODE, String(r.code));
 
-  const sb2 = jobSandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
-  const ok = await runInProcess(prune, { env: sb2.env });
+  const sb2 = await sandbox((s) => profiles(`    hooks:\n      after: ${s.recorder('after', 'fail')}\n`)(s));
+  const ok = await sb2.cli(prune);
   assert.equal(ok.code, 0, 'a failing after hook is reported, not fatal');
   assert.match(ok.stderr, /hooks\.after command of profile 'nightly'.*failed \(exit 3/);
   assert.equal((sb2.reports()[0]?.hooks as { after: { ok: boolean } }).after.ok, false);
 });
 
 test('notify: command gets the JSON report on stdin after every run; desktop follows its mode', async () => {
-  const sb = jobSandbox((s) =>
+  const sb = await sandbox((s) =>
     profiles(`    notify:\n      desktop: failure\n      command: ${s.recorder('mail')}\n`)(s),
   );
-  assert.equal((await runInProcess(prune, { env: sb.env })).code, 0);
-  assert.notEqual((await runInProcess(prune, { env: { ...sb.env, WYNG_STUB_FAIL: 'prune' } })).code, 0);
+  assert.equal((await sb.cli(prune)).code, 0);
+  assert.notEqual(
+    (
+      await sb.cli(prune, {
+        env: { CAPTURE_FAIL_PRUNE: 'crash' },
+      })
+    ).code,
+    0,
+  );
   const mails = sb.recorded('mail').map((m) => JSON.parse(m.stdin) as Report);
   assert.deepEqual(
     mails.map((m) => m.ok),
@@ -213,19 +260,19 @@ test('notify: command gets the JSON report on stdin after every run; desktop fol
   assert.ok(desktop[0]!.args.includes("wyng-qubes: prune of 'nightly' FAILED"), JSON.stringify(desktop[0]!.args));
   assert.match(desktop[0]!.args.at(-1)!, /wyng-qubes report --last nightly/);
 
-  const always = jobSandbox(profiles('    notify:\n      desktop: always\n'));
-  assert.equal((await runInProcess(prune, { env: always.env })).code, 0);
+  const always = await sandbox(profiles('    notify:\n      desktop: always\n'));
+  assert.equal((await always.cli(prune)).code, 0);
   const [n] = always.recorded('desktop');
   assert.ok(n?.args.includes("wyng-qubes: prune of 'nightly' done"));
   assert.ok(n?.args.includes('--urgency=normal'));
 });
 
 test('notify: failing notifiers are logged and never fail the run', async () => {
-  const sb = jobSandbox((s) =>
+  const sb = await sandbox((s) =>
     profiles(`    notify:\n      desktop: always\n      command: ${s.recorder('mail', 'fail')}\n`)(s),
   );
-  const r = await runInProcess(prune, {
-    env: { ...sb.env, WYNG_QUBES_NOTIFY_SEND: join(sb.dir, 'missing-notify-send') },
+  const r = await sb.cli(prune, {
+    env: { WYNG_QUBES_NOTIFY_SEND: join(sb.dir, 'missing-notify-send') },
   });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /notify\.command of profile 'nightly' failed \(exit 3/);
@@ -234,8 +281,8 @@ test('notify: failing notifiers are logged and never fail the run', async () => 
   assert.equal(sb.reports().length, 1);
 });
 
-test('reports are rotated: at most MAX_PER_PROFILE per profile and MAX_TOTAL in all, oldest first', () => {
-  const sb = jobSandbox();
+test('reports are rotated: at most MAX_PER_PROFILE per profile and MAX_TOTAL in all, oldest first', async () => {
+  const sb = await sandbox();
   const base = Date.parse('2026-01-01T00:00:00Z');
   const report = (profile: string, i: number): Report => ({
     version: 1,
@@ -282,7 +329,7 @@ test('reports are rotated: at most MAX_PER_PROFILE per profile and MAX_TOTAL in 
 });
 
 test("desktop notification for another user goes through runuser with that user's session bus", async () => {
-  const sb = jobSandbox();
+  const sb = await sandbox();
   const runuser = join(sb.dir, 'runuser');
   const out = join(sb.dir, 'runuser.log');
   writeFileSync(runuser, `#!/bin/sh\nprintf '%s\\n' "$@" > '${out}'\n`);

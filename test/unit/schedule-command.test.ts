@@ -4,8 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { runInProcess } from '../helpers/cli.ts';
-import { jobSandbox, SYSTEMCTL_STUB, type JobSandbox } from '../helpers/jobs.ts';
+import { ROOT, runInProcess } from '../helpers/cli.ts';
+import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
+
+const SYSTEMCTL_STUB = join(ROOT, 'test', 'fixtures', 'schedule', 'systemctl-stub.mjs');
 
 const PROFILES = `profiles:
   nightly:
@@ -25,15 +27,15 @@ const PROFILES = `profiles:
 `;
 
 interface Sched {
-  sb: JobSandbox;
+  sb: Sandbox;
   env: Record<string, string>;
   unitDir: string;
   calls(): string[][];
   dropin(profile: string): string;
 }
 
-function sandbox(extraEnv: Record<string, string> = {}): Sched {
-  const sb = jobSandbox(() => PROFILES);
+async function sandbox(extraEnv: Record<string, string> = {}): Promise<Sched> {
+  const sb = await buildSandbox({ qubesd: false, profiles: PROFILES });
   const unitDir = join(sb.dir, 'systemd');
   const log = join(sb.dir, 'systemctl.log');
   // systemctl runs with a fixed environment: a wrapper carries the stub's settings.
@@ -63,7 +65,7 @@ function sandbox(extraEnv: Record<string, string> = {}): Sched {
 }
 
 test('schedule enable writes the OnCalendar drop-in, reloads systemd and enables the timer', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const r = await runInProcess(['schedule', 'enable', 'nightly', '--json'], { env: s.env });
   assert.equal(r.code, 0, r.stderr);
   const text = readFileSync(s.dropin('nightly'), 'utf8');
@@ -80,14 +82,15 @@ test('schedule enable writes the OnCalendar drop-in, reloads systemd and enables
 });
 
 test('an invalid schedule is a clear error (exit 9) and changes nothing', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const typo = await runInProcess(['schedule', 'enable', 'typo', '--json'], { env: s.env });
   assert.equal(typo.code, 9);
   const doc = JSON.parse(typo.stdout) as { errors: Array<{ kind: string; message: string }> };
   assert.equal(doc.errors[0]?.kind, 'config');
   assert.equal(
     doc.errors[0]?.message,
-    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
+    "Profile 'typo': schedule 'Mon..Fry 02:00' is not a valid systemd calendar expression: " +
+      "unknown weekday 'Fry' (use Mon, Tue, Wed, Thu, Fri, Sat, Sun).",
   );
   const late = await runInProcess(['schedule', 'enable', 'late'], { env: s.env });
   assert.equal(late.code, 9);
@@ -100,7 +103,7 @@ test('an invalid schedule is a clear error (exit 9) and changes nothing', async 
 });
 
 test('systemd-analyze has the last word: a schedule it refuses is refused', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const analyze = join(s.sb.dir, 'systemd-analyze');
   writeFileSync(
     analyze,
@@ -125,7 +128,7 @@ test('systemd-analyze has the last word: a schedule it refuses is refused', asyn
 });
 
 test('a profile without schedule gets the timer default and no drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   // A drop-in left from an earlier schedule is removed.
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   const r = await runInProcess(['schedule', 'enable', 'plain', '--json'], { env: s.env });
@@ -137,7 +140,7 @@ test('a profile without schedule gets the timer default and no drop-in', async (
 });
 
 test('schedule disable stops and disables the timer and removes the drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   const r = await runInProcess(['schedule', 'disable', 'nightly', '--json'], { env: s.env });
   assert.equal(r.code, 0, r.stderr);
@@ -150,7 +153,7 @@ test('schedule disable stops and disables the timer and removes the drop-in', as
 });
 
 test('schedule list shows each profile: schedule, enabled, next run, and a stale drop-in', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   assert.equal((await runInProcess(['schedule', 'enable', 'nightly'], { env: s.env })).code, 0);
   // The profile's schedule changes after enabling: list says the timer is stale.
   s.sb.writeProfiles(
@@ -183,7 +186,7 @@ test('schedule list shows each profile: schedule, enabled, next run, and a stale
 });
 
 test('usage errors and a failing systemctl are clear errors', async () => {
-  const s = sandbox();
+  const s = await sandbox();
   const cases: Array<[string[], RegExp]> = [
     [['schedule', 'enable'], /schedule enable needs a PROFILE/],
     [['schedule', 'enable', 'Bad/Name'], /invalid profile name 'Bad\/Name'/],
@@ -198,7 +201,7 @@ test('usage errors and a failing systemctl are clear errors', async () => {
     assert.match(r.stderr, message, argv.join(' '));
   }
   assert.deepEqual(s.calls(), []);
-  const denied = sandbox({ SYSTEMCTL_STUB_FAIL: 'enable' });
+  const denied = await sandbox({ SYSTEMCTL_STUB_FAIL: 'enable' });
   const r = await runInProcess(['schedule', 'enable', 'nightly'], { env: denied.env });
   assert.equal(r.code, 9);
   assert.match(
@@ -212,10 +215,11 @@ test('usage errors and a failing systemctl are clear errors', async () => {
   assert.match(missing.stderr, /Cannot run systemctl/);
 });
 
-test('profiles check warns about a schedule that schedule enable would refuse', async () => {
-  const s = sandbox();
+test('profiles check fails on a schedule that schedule enable would refuse', async () => {
+  const s = await sandbox();
   const r = await runInProcess(['profiles', 'check', '--json'], { env: s.env });
-  const warnings = (JSON.parse(r.stdout) as { result: { warnings: string[] } }).result.warnings;
+  assert.equal(r.code, 9);
+  const warnings = (JSON.parse(r.stdout) as { result: { problems: string[] } }).result.problems;
   assert.ok(
     warnings.some((w) =>
       /profile 'typo': field 'schedule': not a valid systemd calendar expression: unknown weekday 'Fry'/.test(w),

@@ -5,14 +5,15 @@ import { join } from 'node:path';
 import { wyngArgv, wyngPrefix, type WyngGlobals } from '../../src/adapters/wyng/argv.ts';
 import { wyngEnvironment } from '../../src/adapters/wyng/process.ts';
 import { wyngFailure, softFailures } from '../../src/adapters/wyng/errors.ts';
+import { wyngTranscriptsDir } from '../helpers/test-data.ts';
 
-const TRANSCRIPTS = join(import.meta.dirname, '..', '..', '..', 'shared', 'conformance', 'wyng', 'transcripts');
+const TRANSCRIPTS = wyngTranscriptsDir();
 const argvOf = (name: string): string[] =>
   (JSON.parse(readFileSync(join(TRANSCRIPTS, `${name}.json`), 'utf8')) as { argv: string[] }).argv.slice(1);
 
 const g: WyngGlobals = { dest: 'file:{ARCHIVE}', unattended: true, wyngopt: [] };
 
-test('argv equals what the recorded wyng-util-qubes calls sent (CONTRACT.md §3)', () => {
+test('argv equals what the recorded wyng-util-qubes calls sent (design.md "Wyng contract")', () => {
   assert.deepEqual(
     wyngArgv.send(g, { localFrom: '{TMP}/u-vols.json', metadataTar: '{TMP}/qmeta-u-S1.tgz' }),
     argvOf('u03-send-s1'),
@@ -56,7 +57,7 @@ test('prefix: meta-dir, -u only when unattended, authmin, -w options, passcmd wi
       unattended: false,
       authmin: 10,
       wyngopt: ['tag=nightly,Nightly', 'encrypt=off'],
-      passphraseEnv: 'P',
+      passcmd: "timeout 10 head -n 1 '/tmp/d/passphrase'",
     }),
     [
       '--dest=file:/a',
@@ -64,20 +65,17 @@ test('prefix: meta-dir, -u only when unattended, authmin, -w options, passcmd wi
       '--authmin=10',
       '--tag=nightly,Nightly',
       '--encrypt=off',
-      '--passcmd=printenv P',
+      "--passcmd=timeout 10 head -n 1 '/tmp/d/passphrase'",
     ],
   );
 });
 
-test('Wyng runs without a small COLUMNS, with system dirs on PATH, passphrase only in its env', () => {
-  const env = wyngEnvironment(
-    { PATH: '/opt/x', COLUMNS: '80', WYNG_QUBES_PASSPHRASE: 'leak', HOME: '/root' },
-    'secret-pass',
-  );
+test('Wyng runs without a small COLUMNS, with system dirs on PATH, never with a passphrase variable', () => {
+  const env = wyngEnvironment({ PATH: '/opt/x', COLUMNS: '80', WYNG_QUBES_PASSPHRASE: 'leak', HOME: '/root' });
   assert.equal(env.COLUMNS, undefined);
   assert.equal(env.PATH, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/x');
-  assert.equal(env.WYNG_QUBES_PASSPHRASE, 'secret-pass');
-  assert.equal(wyngEnvironment({ WYNG_QUBES_PASSPHRASE: 'leak' }, undefined).WYNG_QUBES_PASSPHRASE, undefined);
+  assert.equal(env.WYNG_QUBES_PASSPHRASE, undefined);
+  assert.equal(env.HOME, '/root');
 });
 
 const result = (exitCode: number | undefined, stderr: string, signal?: string) => ({

@@ -27,7 +27,7 @@ def test_without_the_bundle_the_module_is_not_loaded_and_says_why(minion, tmp_pa
     minion.config["bin"] = str(tmp_path / "nowhere" / "wyng-qubes")
     code, functions, _ = minion.call("sys.list_functions", "wyng_qubes")
     assert functions == []
-    code, out, stderr = minion.call("wyng_qubes.list", "dest=file:/tmp/x", check=False)
+    code, out, stderr = minion.call("wyng_qubes.list", "dest=file:/nonexistent/x", check=False)
     assert code != 0
     assert "nowhere/wyng-qubes" in (stderr + str(out)) and "does not exist" in (stderr + str(out))
 

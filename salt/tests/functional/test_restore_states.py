@@ -339,3 +339,66 @@ def test_a_repair_apply_restores_exactly_the_missing_qubes(minion, system, tmp_p
     code, ret, _ = minion.call("state.apply", sls)
     assert code == 0 and all(r["result"] is True and r["changes"] == {} for r in ret.values()), ret
     assert len(wyng_calls(log)) <= 3
+
+
+TAMPER = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b"admin.vm.property.Set+memory dom0 name personal\\0" + sys.argv[2].encode())
+s.shutdown(socket.SHUT_WR)
+assert s.recv(2) == b"0\\0"
+"""
+
+
+def test_restored_is_bound_to_its_plan_a_change_in_between_is_refused(minion, system, tmp_path):
+    """
+    Two `restored` states share one plan; between the first restore and the second, something
+    changes personal's live settings. The second restore is bound to the plan's digest of
+    personal (expect_plan), so the tool refuses it: the state fails, personal keeps the value
+    nobody planned against. A run without the change restores both.
+    """
+    session = system.backup()
+    tamper = tmp_path / "tamper.py"
+    tamper.write_text(TAMPER)
+
+    def sls(name, change):
+        opts = [{"dest": system.dest}, {"only_if_missing": False}, {"no_qubes_post": True}]
+        opts += [{"trust_unauthenticated": True}, {"allow_reach": ["all"]}]  # unencrypted test archive
+        doc = {"restored-work": {"wyng_qubes.restored": [{"name": "work"}, *opts]}}
+        after = "restored-work"
+        if change:
+            doc["tamper"] = {
+                "cmd.run": [
+                    {"name": f"python3 {tamper} {system.qubesd.socket} 1111"},
+                    {"require": [{"wyng_qubes": "restored-work"}]},
+                ]
+            }
+            after = "tamper"
+        kind = "cmd" if change else "wyng_qubes"
+        doc["restored-personal"] = {
+            "wyng_qubes.restored": [{"name": "personal"}, *opts, {"require": [{kind: after}]}]
+        }
+        (minion.files / f"{name}.sls").write_text(json.dumps(doc))
+        return name
+
+    planned = system.qubesd.get("personal", "memory")
+    for q in ("work", "personal"):
+        system.qubesd.set(q, "memory", 1234)
+    code, ret, _ = minion.call("state.apply", sls("bound-tampered", True), check=False)
+    by_id = states(ret)
+    assert by_id["restored-work"]["result"] is True, by_id["restored-work"]["comment"]
+    assert by_id["tamper"]["result"] is True, by_id["tamper"]
+    r = by_id["restored-personal"]
+    assert r["result"] is False and r["changes"] == {}, r
+    assert "exit 9" in r["comment"] and "plan changed since it was approved" in r["comment"], r["comment"]
+    assert system.qubesd.get("personal", "memory") == "1111"
+    assert code != 0
+
+    system.qubesd.set("work", "memory", 1234)
+    code, ret, _ = minion.call("state.apply", sls("bound-clean", False))
+    assert code == 0
+    for sid, r in states(ret).items():
+        assert r["result"] is True and r["changes"], (sid, r)
+        assert r["changes"][sid.split("-", 1)[1]]["session"] == session
+    assert system.qubesd.get("personal", "memory") == planned

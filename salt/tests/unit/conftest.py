@@ -26,7 +26,7 @@ def config(bundle, node):
     return {
         "wyng_qubes:bin": bundle,
         "wyng_qubes:node": node,
-        "wyng_qubes:env": {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state"},
+        "wyng_qubes:env": {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test"},
     }
 
 

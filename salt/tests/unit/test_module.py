@@ -21,7 +21,7 @@ def test_list_with_dest_and_qubes_runs_the_bundle_with_an_argv_list(mod, run_all
     cmd, kwargs = run_all.calls[0]
     assert cmd == head(node, bundle) + ["--dest=file:/mnt/b", "list", "--", "work", "personal"]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state", "WYNG_QUBES_RUN_SOURCE": "salt"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test", "WYNG_QUBES_RUN_SOURCE": "salt"}
     assert kwargs["ignore_retcode"] is True
     assert doc == envelope("list", {"sessions": []})
 
@@ -362,7 +362,7 @@ def test_remote_mode_calls_wyng_qubes_remote_with_the_operation_and_profile(mod,
         "personal",
     ]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/tmp/wq-state", "WYNG_QUBES_RUN_SOURCE": "salt"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test", "WYNG_QUBES_RUN_SOURCE": "salt"}
     # the same document as in local mode
     assert doc == envelope("backup", {"session": "20250101-010101", "qubes": []})
 
@@ -430,3 +430,26 @@ def test_an_unknown_mode_is_refused(mod, config, run_all):
     with pytest.raises(CommandExecutionError, match="wyng_qubes:mode must be local or remote"):
         mod.list_(profile="p")
     assert run_all.calls == []
+
+
+def test_restore_as_rename_conflicting_and_ignore_space_reach_the_cli(mod, run_all, node, bundle):
+    run_all.reply(envelope("restore", {"session": "20250101-010101", "qubes": []}))
+    mod.restore(qubes=["work"], profile="p", ignore_space=True, rename_conflicting=False, **{"as": "work-old"})
+    cmd, _ = run_all.calls[0]
+    assert cmd == head(node, bundle) + ["--as=work-old", "--ignore-space", "--profile=p", "restore", "--", "work"]
+
+
+def test_remote_restore_may_send_as_but_not_ignore_space(mod, remote, run_all, node, bundle):
+    run_all.reply(envelope("remote", {"qubes": []}))
+    mod.restore(profile="p", qubes=["work"], **{"as": "work-old"})
+    argv = ["--as=work-old", "--profile=p", "remote", "Restore", "--", "work"]
+    assert run_all.calls[0][0] == head(node, bundle) + argv
+    with pytest.raises(SaltInvocationError, match="ignore_space cannot be sent in remote mode"):
+        mod.restore(profile="p", qubes=["work"], ignore_space=True)
+
+
+def test_backup_dom0_home_reaches_the_cli(mod, run_all, node, bundle):
+    run_all.reply(envelope("backup", {"session": "20250101-010101", "qubes": []}))
+    mod.backup(qubes=["work"], dest="file:/b", dom0_home=True, dom0_user="alice")
+    cmd, _ = run_all.calls[0]
+    assert cmd == head(node, bundle) + ["--dest=file:/b", "--dom0-home", "--dom0-user=alice", "backup", "--", "work"]

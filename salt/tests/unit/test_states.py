@@ -114,6 +114,18 @@ def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
     assert ret["comment"] == f"work created from session {SESSION}"
 
 
+def test_the_restore_is_bound_to_the_planned_digest_of_its_qube(state_mod, calls):
+    """With a digest in the plan, the restore carries it (expect_plan) and the session as given."""
+    digest = "ab" * 32
+    doc = plan_doc([entry("work", "create")])
+    doc["result"]["qubeDigests"] = {"work": digest, "vault": "cd" * 32}
+    calls.answer("plan", doc)
+    calls.answer("restore", restore_doc("work"))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is True, ret["comment"]
+    assert calls.calls[1] == ("restore", {"qubes": ["work"], "expect_plan": digest, "session": None, "profile": "laptop"})
+
+
 def test_test_mode_runs_the_plan_only(state_mod, calls):
     state_mod.__opts__["test"] = True
     calls.answer("plan", plan_doc([entry("work", "create", problems=[("warning", "netvm sys-vpn does not exist")])]))
@@ -467,3 +479,30 @@ def test_a_qube_failing_in_the_shared_plan_is_planned_again_and_restored_when_it
     r = state_mod.restored("app")
     assert r["result"] is True and r["changes"]["app"]["status"] == "restored", r["comment"]
     assert calls.names() == ["plan", "restore", "plan", "restore"]
+
+
+def test_restored_as_plans_and_restores_the_copy_under_its_new_name(state_mod, calls):
+    calls.answer("plan", plan_doc([entry("work-old", "create")]))
+    calls.answer("restore", restore_doc("work-old"))
+    ret = state_mod.restored("work", profile="laptop", **{"as": "work-old"})
+    assert ret["result"] is True, ret["comment"]
+    assert calls.calls == [
+        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop", "as": "work-old"}),
+        ("restore", {"qubes": ["work"], "session": SESSION, "profile": "laptop", "as": "work-old"}),
+    ]
+    assert list(ret["changes"]) == ["work-old"]
+    assert ret["comment"] == f"work-old created from session {SESSION}"
+
+
+def test_restored_as_with_an_existing_copy_is_nothing_to_do_when_only_if_missing(state_mod, calls):
+    doc = envelope(
+        "restore",
+        None,
+        exit_code=9,
+        errors=[{"kind": "selection", "message": "--as: a qube named 'work-old' already exists."}],
+    )
+    calls.answer("plan", planned_failure(doc))
+    ret = state_mod.restored("work", profile="laptop", **{"as": "work-old"})
+    assert ret["result"] is True
+    assert ret["comment"] == "work-old exists; not restored (only_if_missing is set)"
+    assert calls.names() == ["plan"]

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { METADATA_VOLUME, type ArchiveModel } from '../../core/archive.ts';
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv } from '../wyng/argv.ts';
 import type { WyngArchive } from '../wyng/archive.ts';
@@ -8,26 +10,65 @@ import { DEFAULT_METADATA_LIMITS, readMetadataTar, type MetadataFiles, type Meta
 /**
  * Receives a session's `wyng-qubes-metadata` tarball into the job's private temp dir
  * (`--save-to`) and reads it safely in memory. The tarball is removed right after.
+ *
+ * The volume is untrusted and dom0's /tmp is memory: its size is checked from the archive
+ * listing BEFORE anything is received (Wyng writes exactly the listed volume size), and the
+ * receive itself runs with a file-size bound (RLIMIT_FSIZE) at the same cap, so a listing that
+ * lies cannot make Wyng write more either.
  */
 export async function fetchSessionMetadata(
-  wyng: Pick<WyngArchive, 'check' | 'globals'>,
+  wyng: Pick<WyngArchive, 'check' | 'globals' | 'list'> & { lastModel?: ArchiveModel | undefined },
   tmpDir: string,
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
 ): Promise<MetadataFiles> {
+  return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits)).files;
+}
+
+/** As fetchSessionMetadata, plus the sha256 of the tarball as received (dom0's backup record). */
+export async function fetchSessionMetadataWithDigest(
+  wyng: Pick<WyngArchive, 'check' | 'globals' | 'list'> & { lastModel?: ArchiveModel | undefined },
+  tmpDir: string,
+  session: string,
+  limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+): Promise<{ files: MetadataFiles; sha256: string }> {
+  const model = wyng.lastModel ?? (await wyng.list()).model;
+  const listed = model.volumeSizes[METADATA_VOLUME]?.[session];
+  if (listed === undefined) {
+    throw new WqError('selection', `Session ${session} holds no ${METADATA_VOLUME} volume.`);
+  }
+  if (listed > limits.maxCompressedBytes) {
+    throw new WqError(
+      'input',
+      `Refusing backup metadata of session ${session}: the archive lists it as ${listed} bytes, ` +
+        `more than ${limits.maxCompressedBytes}; nothing was received.`,
+    );
+  }
   const tarPath = join(tmpDir, `metadata-${session}.tgz`);
   rmSync(tarPath, { force: true });
-  await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), {
-    what: `receive of the metadata of session ${session}`,
-  });
   let tgz: Buffer;
   try {
-    // size first: the volume is untrusted and may be huge (never read it whole into memory)
+    try {
+      await wyng.check(wyngArgv.receiveMetadata(wyng.globals, { saveTo: tarPath, session }), {
+        what: `receive of the metadata of session ${session}`,
+        maxFileBytes: limits.maxCompressedBytes,
+      });
+    } catch (err) {
+      const size = lstatSync(tarPath, { throwIfNoEntry: false })?.size ?? 0;
+      if (size >= limits.maxCompressedBytes) {
+        throw new WqError(
+          'input',
+          `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (the receive was stopped).`,
+        );
+      }
+      throw err;
+    }
+    // size first: never read a huge file whole into memory
     const st = lstatSync(tarPath, { throwIfNoEntry: false });
     if (st === undefined || !st.isFile()) {
       throw new WqError('wyng', `Wyng did not save the metadata of session ${session}.`, { wyngCode: 1 });
     }
-    if (st.size > limits.maxCompressedBytes) {
+    if (st.size >= limits.maxCompressedBytes) {
       throw new WqError(
         'input',
         `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (${st.size}).`,
@@ -37,5 +78,5 @@ export async function fetchSessionMetadata(
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return readMetadataTar(tgz, limits);
+  return { files: readMetadataTar(tgz, limits), sha256: createHash('sha256').update(tgz).digest('hex') };
 }

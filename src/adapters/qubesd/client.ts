@@ -3,9 +3,9 @@
 // Every operation validates what goes into the request before anything is sent (validate.ts),
 // parses the answer with the zod-checked parsers of core/qubesapi, and documents the qubesd
 // behaviour it relies on. The facts come from the recorded daemon (qubes-core-admin 4.4.0):
-// docs/design.md "Admin API contract" and the recorded transcripts.
+// docs/design.md "Admin API contract" (§n cites the recorded protocol notes) and test/data/qubesd/.
 import { WqError } from '../../core/errors.ts';
-import { QubesApiError, type CallRef } from '../../core/qubesapi/errors.ts';
+import type { CallRef } from '../../core/qubesapi/errors.ts';
 import {
   ReplyFormatError,
   parseCurrentState,
@@ -14,6 +14,7 @@ import {
   parseLabelIndex,
   parseNameList,
   parsePoolInfo,
+  parsePoolUsage,
   parsePropertyDefault,
   parsePropertyGet,
   parsePropertyGetAll,
@@ -22,6 +23,7 @@ import {
   parseVolumeInfo,
   type CurrentState,
   type PoolInfo,
+  type PoolUsage,
   type PropertyDefault,
   type PropertyValue,
   type VmListEntry,
@@ -120,6 +122,7 @@ export class AdminClient {
   private readonly cache = new Map<string, Promise<string>>();
   private readonly staticCache = new Map<string, Promise<string>>();
   private deviceApiKnown: DeviceApi | undefined;
+  private deviceApiProbe: Promise<DeviceApi> | undefined;
   private readonly maxInFlight: number;
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
@@ -432,9 +435,34 @@ export class AdminClient {
   }
 
   /**
-   * Refuses an unknown class before calling: qubesd answers `ProtocolError: no such method`
-   * both for an unknown class and for the 4.2 method names on 4.3, so only with a class that
-   * exists does that answer tell the API version.
+   * Which device API this qubesd speaks (docs/design.md "Device API on 4.2 and 4.3+"), found by
+   * a read that both releases answer and that tells them apart: `admin.vm.property.List` of dom0
+   * lists `devices_denied` on 4.3+ (the device deny list came with the Assign/Assigned API) and
+   * not on 4.2. Never from a closed connection: qubesd 4.2 closes it without a byte both for a
+   * method it does not have and for a call that policy denies, so silence proves nothing; a
+   * probe that gets no answer fails the run. One call per client, cached like every read.
+   */
+  detectDeviceApi(): Promise<DeviceApi> {
+    if (this.deviceApiKnown !== undefined) return Promise.resolve(this.deviceApiKnown);
+    this.deviceApiProbe ??= this.readParsed('dom0', 'admin.vm.property.List', '', (t) =>
+      parseNameList(t, 'property list'),
+    ).then(
+      (names) => {
+        const api: DeviceApi = names.includes('devices_denied') ? '4.3' : '4.2';
+        this.deviceApiKnown ??= api;
+        return this.deviceApiKnown;
+      },
+      (err: unknown) => {
+        this.deviceApiProbe = undefined;
+        throw err;
+      },
+    );
+    return this.deviceApiProbe;
+  }
+
+  /**
+   * Refuses an unknown class before calling: qubesd 4.3+ answers `ProtocolError: no such method`
+   * for an unknown class, qubesd 4.2 closes the connection.
    */
   private async requireDeviceClass(devclass: string): Promise<void> {
     checkDeviceClass(devclass);
@@ -448,38 +476,18 @@ export class AdminClient {
   }
 
   /**
-   * Persistent assignments of one class. 4.3+: `admin.vm.device.<c>.Assigned`. The first call
-   * probes: `ProtocolError: no such method` for a class that exists means a Qubes 4.2 qubesd,
-   * which is then asked `admin.vm.device.<c>.List` (keeping `persistent=yes` entries) for the
-   * rest of this client's life.
+   * Persistent assignments of one class. 4.3+: `admin.vm.device.<c>.Assigned`. 4.2:
+   * `admin.vm.device.<c>.List`, keeping the `persistent=yes` entries (the others are live
+   * attachments that end with the qube). The API is detected first (detectDeviceApi).
    */
   async assignedDevices(qube: string, devclass: string): Promise<DeviceAssignment[]> {
     checkQubeName(qube);
-    await this.requireDeviceClass(devclass);
-    if (this.deviceApiKnown === '4.2') return this.legacyAssigned(qube, devclass);
-    const method = `admin.vm.device.${devclass}.Assigned`;
-    try {
-      const text = await this.read(qube, method, '');
-      this.deviceApiKnown ??= '4.3';
-      return this.parse({ method, dest: qube, arg: '' }, text, (t) => parseAssigned(t, devclass));
-    } catch (err) {
-      // `!== '4.3'`, not `=== undefined`: concurrent first calls (pci and block) all probe, and
-      // the first answer to come back may already have recorded 4.2
-      if (this.deviceApiKnown !== '4.3' && err instanceof QubesApiError && err.isNoSuchMethod()) {
-        this.deviceApiKnown = '4.2';
-        return this.legacyAssigned(qube, devclass);
-      }
-      throw err;
+    checkDeviceClass(devclass); // before anything is sent
+    const [api] = await Promise.all([this.detectDeviceApi(), this.requireDeviceClass(devclass)]);
+    if (api === '4.2') {
+      return this.readParsed(qube, `admin.vm.device.${devclass}.List`, '', (t) => parseLegacyList(t, devclass));
     }
-  }
-
-  private legacyAssigned(qube: string, devclass: string): Promise<DeviceAssignment[]> {
-    return this.readParsed(qube, `admin.vm.device.${devclass}.List`, '', (t) => parseLegacyList(t, devclass));
-  }
-
-  private async deviceApiFor(qube: string, devclass: string): Promise<DeviceApi> {
-    if (this.deviceApiKnown === undefined) await this.assignedDevices(qube, devclass);
-    return this.deviceApiKnown ?? '4.3';
+    return this.readParsed(qube, `admin.vm.device.${devclass}.Assigned`, '', (t) => parseAssigned(t, devclass));
   }
 
   /** Backend qubes must exist: qubesd answers Assign naming a missing backend with NOTHING (§1). */
@@ -502,7 +510,7 @@ export class AdminClient {
     checkAssignment(assignment);
     await this.requireDeviceClass(assignment.devclass);
     await this.requireBackend(assignment.backend);
-    const api = await this.deviceApiFor(qube, assignment.devclass);
+    const api = await this.detectDeviceApi();
     if (api === '4.3') {
       await this.write(
         qube,
@@ -528,7 +536,7 @@ export class AdminClient {
     checkQubeName(qube);
     checkAssignment({ ...assignment, mode: 'required', options: {} });
     await this.requireDeviceClass(assignment.devclass);
-    const api = await this.deviceApiFor(qube, assignment.devclass);
+    const api = await this.detectDeviceApi();
     if (api === '4.3') {
       await this.write(qube, `admin.vm.device.${assignment.devclass}.Unassign`, assignmentArg(assignment));
     } else {
@@ -591,6 +599,12 @@ export class AdminClient {
   async poolInfo(pool: string): Promise<PoolInfo> {
     checkPoolName(pool);
     return this.readParsed('dom0', 'admin.pool.Info', pool, parsePoolInfo);
+  }
+
+  /** admin.pool.UsageDetails+<p>: data size and usage in bytes (both absent when the driver does not know). */
+  async poolUsage(pool: string): Promise<PoolUsage> {
+    checkPoolName(pool);
+    return this.readParsed('dom0', 'admin.pool.UsageDetails', pool, parsePoolUsage);
   }
 
   /** Every pool with its info (1 + one call per pool). */

@@ -43,12 +43,29 @@ export class LiveSystem {
   async volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined> {
     try {
       const info = await this.client.volumeInfo(qube, kind);
-      return { pool: info.pool, vid: info.vid };
+      return { pool: info.pool, vid: info.vid, usage: info.usage };
     } catch (err) {
       // qubesd: an unknown volume name is `PermissionDenied: Argument not in '<q> volumes'`
       if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
       throw err;
     }
+  }
+
+  /** The pool a qube's volume is in and the bytes it holds there, or undefined without such a volume. */
+  async volumeUsage(qube: string, kind: VolumeKind): Promise<{ pool: string; usage: number } | undefined> {
+    try {
+      const info = await this.client.volumeInfo(qube, kind);
+      return { pool: info.pool, usage: info.usage };
+    } catch (err) {
+      if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
+      throw err;
+    }
+  }
+
+  /** Free bytes of a pool (admin.pool.UsageDetails), or undefined when its driver does not say. */
+  async poolFree(pool: string): Promise<number | undefined> {
+    const u = await this.client.poolUsage(pool);
+    return u.data_size === undefined || u.data_usage === undefined ? undefined : u.data_size - u.data_usage;
   }
 
   /** Every pool, as Wyng addresses it. */
@@ -131,15 +148,14 @@ export class LiveSystem {
 
   /** Menu refresh after a restore (docs/design.md "Restore algorithm", post steps), as the dom0 user. */
   async postRestore(qube: string, klass: QubeClass): Promise<void> {
-    const asUser = ['sudo', '-u', '#1000'];
+    const asUser = ['-u', '#1000'];
     if (klass === 'TemplateVM' || klass === 'StandaloneVM') {
       await this.client.startQube(qube);
-      await execa(asUser[0]!, [...asUser.slice(1), 'qvm-sync-appmenus', qube], { reject: false });
+      await execa(this.config.sudo, [...asUser, 'qvm-sync-appmenus', qube], { reject: false });
       await this.client.shutdownQube(qube, { wait: true }).catch(() => undefined);
     }
-    const r = await execa(asUser[0]!, [...asUser.slice(1), 'qvm-appmenus', '--update', qube], { reject: false });
-    if (r.exitCode !== 0)
-      throw new WqError('internal', `qvm-appmenus --update ${qube} failed (exit ${r.exitCode ?? '?'})`, { qube });
+    const r = await execa(this.config.sudo, [...asUser, 'qvm-appmenus', '--update', qube], { reject: false });
+    if (r.exitCode !== 0) throw new WqError('internal', postFailure(`qvm-appmenus --update ${qube}`, r), { qube });
   }
 
   /** Where a planned volume is received: its pool's path for Wyng and its local name there. */
@@ -207,4 +223,18 @@ export class LiveSystem {
   callLog(): string[] {
     return this.client.log.format();
   }
+}
+
+/** Why a post-restore program failed: "not found" (sudo, or the program under sudo) or its exit status. */
+function postFailure(
+  command: string,
+  r: { exitCode?: number | undefined; stderr?: unknown; code?: unknown; signal?: unknown },
+): string {
+  const stderr = typeof r.stderr === 'string' ? r.stderr : '';
+  if (r.code === 'ENOENT') return `${command}: sudo not found`;
+  if (/command not found|No such file or directory/.test(stderr))
+    return `${command}: ${command.split(' ')[0]} not found`;
+  const status =
+    r.exitCode !== undefined ? `exit ${r.exitCode}` : typeof r.signal === 'string' ? r.signal : 'no exit code';
+  return `${command} failed (${status})`;
 }

@@ -11,12 +11,22 @@ import {
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv, type WyngGlobals } from './argv.ts';
 import { readErrorFile, removeErrorFile, softFailures, unannouncedVolumes, wyngFailure } from './errors.ts';
-import { parsePruneCounts, sendProgressVolume, sentMegabytes, sessionFromSendOutput } from './output.ts';
-import { PASSPHRASE_ENV, runWyngProcess, type WyngProcessResult } from './process.ts';
+import {
+  parsePruneCounts,
+  receiveProgressVolume,
+  sendProgressVolume,
+  sentMegabytes,
+  sessionFromSendOutput,
+} from './output.ts';
+import { runWyngProcess, type WyngProcessResult } from './process.ts';
+import { deliverPassphrase } from './secret.ts';
+
+/** Stands for the per-run FIFO command in argv built from `globals`; run() replaces it. */
+const PASSCMD_MARK = 'wyng-qubes-passphrase-fifo';
 
 export interface WyngArchiveOptions {
   wyngPath: string;
-  globals: Omit<WyngGlobals, 'passphraseEnv'>;
+  globals: Omit<WyngGlobals, 'passcmd'>;
   env: Env;
   passphrase?: string | undefined;
   stdin: 'inherit' | 'ignore';
@@ -35,6 +45,8 @@ export interface RunOptions {
   passthrough?: boolean;
   /** Sees Wyng's stdout as it comes, passed through or not. */
   onStdout?: ((text: string) => void) | undefined;
+  /** RLIMIT_FSIZE for Wyng (a receive of untrusted data into a file). */
+  maxFileBytes?: number | undefined;
 }
 
 /** What a send stored, as Wyng reported it (the archive re-read afterwards is the truth: settleSend). */
@@ -61,6 +73,8 @@ export interface SendRequest {
   dedup: boolean;
   /** Wyng's progress to the human output sink. */
   passthrough: boolean;
+  /** Further imported volumes: [archive volume name, file]. */
+  imports?: ReadonlyArray<readonly [string, string]> | undefined;
   /** Called with each volume Wyng starts sending. */
   onVolume?: ((name: string) => void) | undefined;
 }
@@ -81,21 +95,30 @@ export type DeleteReport = { deleted: true } | { deleted: false; reason: string 
 export class WyngArchive {
   readonly globals: WyngGlobals;
   readonly calls: WyngProcessResult[] = [];
+  /** The archive as the last `list()` showed it (for checks before a receive). */
+  lastModel: ArchiveModel | undefined;
 
   constructor(private readonly opts: WyngArchiveOptions) {
-    this.globals = { ...opts.globals, passphraseEnv: opts.passphrase !== undefined ? PASSPHRASE_ENV : undefined };
+    this.globals = { ...opts.globals, passcmd: opts.passphrase !== undefined ? PASSCMD_MARK : undefined };
   }
 
   /** Runs Wyng; never throws for Wyng's exit status. */
   private async run(argv: string[], options: Omit<RunOptions, 'what'>): Promise<WyngProcessResult> {
+    // a one-shot FIFO per run: the passphrase is in no environment and no argv
+    const secret =
+      this.opts.passphrase !== undefined && argv.includes(`--passcmd=${PASSCMD_MARK}`)
+        ? deliverPassphrase(this.opts.env, this.opts.passphrase)
+        : undefined;
+    if (secret !== undefined)
+      argv = argv.map((a) => (a === `--passcmd=${PASSCMD_MARK}` ? `--passcmd=${secret.command}` : a));
     this.opts.debug(`wyng ${argv.join(' ')}`);
     const sink = this.opts.passthrough;
     const passthrough = options.passthrough === true;
     const onStdout = options.onStdout;
     const result = await runWyngProcess(this.opts.wyngPath, argv, {
       env: this.opts.env,
-      passphrase: this.opts.passphrase,
       stdin: this.opts.stdin,
+      fileSizeLimit: options.maxFileBytes,
       onStdout:
         passthrough || onStdout !== undefined
           ? (text) => {
@@ -104,7 +127,7 @@ export class WyngArchive {
             }
           : undefined,
       onStderr: passthrough ? (this.opts.passthroughStderr ?? sink) : undefined,
-    });
+    }).finally(() => secret?.dispose());
     this.calls.push(result);
     this.opts.debug(`wyng exit ${result.exitCode ?? result.signal ?? '?'} after ${result.durationMs} ms`);
     return result;
@@ -120,7 +143,9 @@ export class WyngArchive {
   async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
     const result = await this.check(wyngArgv.list(this.globals), { what: 'list' });
     const list = parseWyngListOutput(result.stdout);
-    return { list, model: buildArchiveModel(list) };
+    const model = buildArchiveModel(list);
+    this.lastModel = model;
+    return { list, model };
   }
 
   /** `arch-init` at --dest. */
@@ -144,6 +169,7 @@ export class WyngArchive {
       autoprune: request.autoprune,
       remap: request.remap,
       dedup: request.dedup,
+      ...(request.imports !== undefined ? { imports: request.imports } : {}),
     });
     let pending = '';
     const onVolume = request.onVolume;
@@ -176,6 +202,10 @@ export class WyngArchive {
     volumes: ReadonlyMap<string, ReadonlyArray<readonly [string, string]>>;
     useSnapshot: boolean;
     verbose: boolean;
+    /** called as Wyng starts each volume (`--progress=json`) */
+    onVolume?: ((name: string) => void) | undefined;
+    /** pass Wyng's output through (default true) */
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const localFrom = join(request.workDir, 'restore-volumes.json');
     writeFileSync(localFrom, JSON.stringify(Object.fromEntries(request.volumes)), { mode: 0o600 });
@@ -186,7 +216,10 @@ export class WyngArchive {
       useSnapshot: request.useSnapshot,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, localFrom, 'receive'));
     for (const v of softFailures(result).notFound) failed.add(v);
     const archived = [...request.volumes.values()].flat().map(([arch]) => arch);
@@ -203,6 +236,8 @@ export class WyngArchive {
     session: string;
     volumes: readonly string[];
     verbose: boolean;
+    onVolume?: ((name: string) => void) | undefined;
+    passthrough?: boolean;
   }): Promise<VolumesReport> {
     const volsFrom = join(request.workDir, 'verify-vols.json');
     writeFileSync(volsFrom, JSON.stringify({ null: request.volumes.map((v) => [v, '']) }));
@@ -213,7 +248,10 @@ export class WyngArchive {
       volumes: request.volumes,
       verbose: request.verbose,
     });
-    const result = await this.run(argv, { passthrough: true });
+    const result = await this.run(argv, {
+      passthrough: request.passthrough ?? true,
+      onStdout: volumeWatcher(request.onVolume),
+    });
     const failed = new Set(errorFileVolumes(result, volsFrom, 'verify'));
     for (const v of softFailures(result).notFound) failed.add(v);
     return { failed: [...failed] };
@@ -226,12 +264,15 @@ export class WyngArchive {
     allBefore: boolean;
     autoprune?: string | undefined;
     volumes: readonly string[];
-  }): Promise<{ removed: Record<string, number> }> {
+  }): Promise<{ removed: Record<string, number>; cancelled: boolean }> {
     const result = await this.check(wyngArgv.prune(this.globals, request), { what: 'prune', passthrough: true });
     const notFound = softFailures(result).notFound;
     if (notFound.length > 0)
       throw new WqError('wyng', `Wyng did not find volumes: ${notFound.join(', ')}.`, { wyngCode: 1 });
-    return { removed: parsePruneCounts(result.stdout) };
+    const removed = parsePruneCounts(result.stdout);
+    // Wyng asks "Are you sure? [y/N]" in attended runs; any answer but yes ends it with exit 0 and no volume line
+    const cancelled = !this.globals.unattended && Object.keys(removed).length === 0 && !/^\S+ -/m.test(result.stdout);
+    return { removed, cancelled };
   }
 
   /** Deletes one archive volume (every session of it). */
@@ -251,4 +292,18 @@ function errorFileVolumes(result: WyngProcessResult, jsonPath: string, what: str
   const listed = result.exitCode === 2 ? readErrorFile(jsonPath) : undefined;
   if (listed === undefined) throw wyngFailure(result, what);
   return listed;
+}
+
+/** Splits Wyng's stdout into lines (progress bars end in CR) and reports each volume it starts. */
+function volumeWatcher(onVolume: ((name: string) => void) | undefined): ((text: string) => void) | undefined {
+  if (onVolume === undefined) return undefined;
+  let pending = '';
+  return (text) => {
+    const lines = (pending + text).split(/\r|\n/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const name = receiveProgressVolume(line);
+      if (name !== undefined) onVolume(name);
+    }
+  };
 }

@@ -11,8 +11,11 @@ export interface WyngGlobals {
   authmin?: number | undefined;
   /** `-w OPT[=VAL]` values, passed as `--OPT[=VAL]`. */
   wyngopt: readonly string[];
-  /** When set, Wyng reads the passphrase from this environment variable via --passcmd. */
-  passphraseEnv?: string | undefined;
+  /**
+   * When set, Wyng runs this command to read the passphrase (`--passcmd`): it reads a one-shot
+   * FIFO in a private directory (src/adapters/wyng/secret.ts), never an environment variable.
+   */
+  passcmd?: string | undefined;
 }
 
 export function wyngPrefix(g: WyngGlobals): string[] {
@@ -23,7 +26,7 @@ export function wyngPrefix(g: WyngGlobals): string[] {
   if (g.authmin !== undefined) out.push(`--authmin=${g.authmin}`);
   for (const o of g.wyngopt) out.push(`--${o}`);
   // The passphrase itself never appears in argv: Wyng runs this command and reads its stdout.
-  if (g.passphraseEnv !== undefined) out.push(`--passcmd=printenv ${g.passphraseEnv}`);
+  if (g.passcmd !== undefined) out.push(`--passcmd=${g.passcmd}`);
   return out;
 }
 
@@ -34,7 +37,15 @@ export const wyngArgv = {
 
   send: (
     g: WyngGlobals,
-    o: { localFrom: string; metadataTar: string; autoprune?: string | undefined; remap?: boolean; dedup?: boolean },
+    o: {
+      localFrom: string;
+      metadataTar: string;
+      autoprune?: string | undefined;
+      remap?: boolean;
+      dedup?: boolean;
+      /** further imported volumes: [archive volume name, file] (dom0's home) */
+      imports?: ReadonlyArray<readonly [string, string]>;
+    },
   ): string[] => [
     ...wyngPrefix(g),
     `--local-from=${o.localFrom}`,
@@ -44,10 +55,22 @@ export const wyngArgv = {
     ...(o.remap === true ? ['--remap'] : []),
     ...(o.dedup === true ? ['-d'] : []),
     `--import-other-from=${METADATA_VOLUME}:|:${o.metadataTar}`,
+    ...(o.imports ?? []).map(([vol, file]) => `--import-other-from=${vol}:|:${file}`),
     'send',
   ],
 
   archCheckNewest: (g: WyngGlobals): string[] => [...wyngPrefix(g), '--session=newest', 'arch-check'],
+
+  /** One imported volume (dom0's home) of a session into a file. */
+  receiveImport: (g: WyngGlobals, o: { saveTo: string; session: string; volume: string }): string[] => [
+    ...wyngPrefix(g),
+    '-u',
+    '--quiet',
+    `--save-to=${o.saveTo}`,
+    `--session=${o.session}`,
+    'receive',
+    o.volume,
+  ],
 
   receiveMetadata: (g: WyngGlobals, o: { saveTo: string; session: string }): string[] => [
     ...wyngPrefix(g),

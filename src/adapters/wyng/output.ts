@@ -26,6 +26,11 @@ export function sendProgressVolume(line: string): string | undefined {
   return m?.[1];
 }
 
+/** The volume a receive or verify progress line starts (`Receiving volume 'NAME' S` / `Verifying volume …`). */
+export function receiveProgressVolume(line: string): string | undefined {
+  return /^(?:Receiving|Verifying) volume '(.+)' \d{8}-\d{6}/.exec(line)?.[1];
+}
+
 /** Pruning result lines: `<volume> -<count> ` (docs/design.md "Wyng contract"). */
 export function parsePruneCounts(stdout: string): Record<string, number> {
   const out: Record<string, number> = {};

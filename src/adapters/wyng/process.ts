@@ -1,9 +1,12 @@
+import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import type { Env } from '../../core/config.ts';
+import { WqError } from '../../core/errors.ts';
 
 /** Standard system directories put first on PATH so Wyng always finds the system python3, ps, btrfs… */
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
+/** Never passed on to Wyng (an older wyng-qubes put the passphrase there). */
 export const PASSPHRASE_ENV = 'WYNG_QUBES_PASSPHRASE';
 
 let active = 0;
@@ -14,10 +17,14 @@ export function activeWyngProcesses(): number {
 
 export interface WyngRunOptions {
   env: Env;
-  /** Passphrase for an encrypted archive; only the Wyng child sees it (environment). */
-  passphrase?: string | undefined;
   /** `inherit` lets Wyng prompt on the terminal; `ignore` for unattended/library runs. */
   stdin: 'inherit' | 'ignore';
+  /**
+   * A bound on the size of every file Wyng writes (RLIMIT_FSIZE through util-linux `prlimit`):
+   * writing past it fails with EFBIG (Python ignores SIGXFSZ). For receives of untrusted
+   * volumes into dom0's temp area.
+   */
+  fileSizeLimit?: number | undefined;
   /** Receives Wyng's stdout/stderr as it runs (progress pass-through). */
   onStdout?: ((text: string) => void) | undefined;
   onStderr?: ((text: string) => void) | undefined;
@@ -34,8 +41,11 @@ export interface WyngProcessResult {
   spawnError: string | undefined;
 }
 
-/** The environment Wyng runs with: ours minus a small COLUMNS (docs/design.md "Wyng contract"), a sane PATH. */
-export function wyngEnvironment(env: Env, passphrase: string | undefined): Record<string, string> {
+/**
+ * The environment Wyng runs with: ours minus a small COLUMNS (docs/design.md "Wyng contract"), a sane PATH.
+ * Never a passphrase: that goes through a FIFO (secret.ts).
+ */
+export function wyngEnvironment(env: Env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) continue;
@@ -47,7 +57,6 @@ export function wyngEnvironment(env: Env, passphrase: string | undefined): Recor
   const dirs = [...SYSTEM_PATH];
   for (const d of (env.PATH ?? '').split(':')) if (d !== '' && !dirs.includes(d)) dirs.push(d);
   out.PATH = dirs.join(':');
-  if (passphrase !== undefined) out[PASSPHRASE_ENV] = passphrase;
   return out;
 }
 
@@ -55,13 +64,30 @@ export function wyngEnvironment(env: Env, passphrase: string | undefined): Recor
  * Runs Wyng once. Never throws for a failing Wyng: the caller maps the result (see errors.ts
  * in this folder). SIGINT/SIGTERM received meanwhile are forwarded to Wyng.
  */
+let prlimitPath: string | null | undefined;
+function prlimitProgram(): string | undefined {
+  if (prlimitPath === undefined)
+    prlimitPath =
+      SYSTEM_PATH.map((d) => `${d}/prlimit`).find((p) => statSync(p, { throwIfNoEntry: false })?.isFile()) ?? null;
+  return prlimitPath ?? undefined;
+}
+
 export async function runWyngProcess(wyng: string, argv: string[], opts: WyngRunOptions): Promise<WyngProcessResult> {
   const started = Date.now();
+  let file = wyng;
+  let args = argv;
+  if (opts.fileSizeLimit !== undefined) {
+    const prlimit = prlimitProgram();
+    if (prlimit === undefined) throw new WqError('config', 'prlimit (util-linux) is missing: cannot bound a receive.');
+    const n = Math.max(0, Math.floor(opts.fileSizeLimit));
+    file = prlimit;
+    args = [`--fsize=${n}:${n}`, '--', wyng, ...argv];
+  }
   active += 1;
-  const child = execa(wyng, argv, {
+  const child = execa(file, args, {
     reject: false,
     extendEnv: false,
-    env: wyngEnvironment(opts.env, opts.passphrase),
+    env: wyngEnvironment(opts.env),
     stdin: opts.stdin,
     stdout: 'pipe',
     stderr: 'pipe',

@@ -3,6 +3,7 @@ import { parseOperation } from '../../core/remote.ts';
 import type { UseCase } from '../../app/ports.ts';
 import { inferExplicit } from '../../app/profile.ts';
 import { callRemote } from '../../rpc/index.ts';
+import { renderResult } from '../render.ts';
 
 /** Options `remote` can send; everything else is decided by the profile in dom0. */
 const REMOTE_OPTIONS = new Set([
@@ -11,6 +12,8 @@ const REMOTE_OPTIONS = new Set([
   'dryRun',
   'exclude',
   'includeDisposable',
+  'expectPlan',
+  'as',
   'json',
   'verbose',
   'debug',
@@ -30,13 +33,26 @@ export const remoteCommand: UseCase = async (ctx) => {
   const envelope = await callRemote(
     op,
     o.profile,
-    { qubes, exclude: o.exclude, session: o.session, dryRun: o.dryRun, includeDisposable: o.includeDisposable },
+    {
+      qubes,
+      exclude: o.exclude,
+      session: o.session,
+      dryRun: o.dryRun,
+      includeDisposable: o.includeDisposable,
+      expectPlan: o.expectPlan,
+      as: o.as,
+    },
     ctx.io.env,
   );
   const service = `wyng.${op}+${o.profile ?? ''}`;
   if (envelope.ok) {
+    // the text the local command prints, rebuilt from the result (raw JSON only with --json)
+    if (envelope.result !== null && envelope.result !== undefined) {
+      for (const line of renderResult(op, envelope.result, { qubes, session: o.session, dryRun: o.dryRun })) {
+        ctx.say(line);
+      }
+    }
     ctx.say(`${service}: done.`);
-    if (envelope.result !== null && envelope.result !== undefined) ctx.say(JSON.stringify(envelope.result, null, 2));
   } else {
     for (const e of envelope.errors) ctx.warn(`${service}: ${e.qube !== undefined ? `${e.qube}: ` : ''}${e.message}`);
   }

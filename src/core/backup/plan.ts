@@ -65,6 +65,8 @@ export function wyngPoolOf(p: PoolInfo): WyngPool {
 export interface VolumeRef {
   pool: string;
   vid: string;
+  /** bytes the volume uses in its pool (the Admin API's `usage`), when known */
+  usage?: number;
 }
 
 export interface QubeVolumesForBackup {
@@ -253,4 +255,25 @@ export function sessionIdAt(date: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   const day = `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}`;
   return `${day}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
+}
+
+/**
+ * Waits until the clock's session id is past the archive's newest session (Wyng names a session by the
+ * second its send starts; a second send in that second crashes with "Duplicate session name"): after a job
+ * queued on the lock, the previous send may have named its session this very second. Bounded by `maxMs`
+ * (a clock set back, or a session from a machine ahead of ours, must not stall the backup); returns the ms
+ * waited.
+ */
+export async function waitPastSession(
+  newest: string | undefined,
+  clock: { now(): Date; sleep(ms: number): Promise<void> },
+  maxMs = 3000,
+): Promise<number> {
+  let waited = 0;
+  while (newest !== undefined && sessionIdAt(clock.now()) <= newest && waited < maxMs) {
+    const ms = 1000 - (clock.now().getMilliseconds() % 1000) + 10;
+    await clock.sleep(ms);
+    waited += ms;
+  }
+  return waited;
 }

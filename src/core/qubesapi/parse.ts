@@ -203,6 +203,16 @@ export const PoolInfoSchema = z
   });
 export type PoolInfo = z.output<typeof PoolInfoSchema>;
 
+/** admin.pool.UsageDetails: `data_size=`/`data_usage=` (bytes; lvm_thin adds metadata_*); empty when unknown. */
+export const PoolUsageSchema = z
+  .record(z.string(), z.string())
+  .pipe(z.object({ data_size: Digits.optional(), data_usage: Digits.optional() }).catchall(z.string()));
+export type PoolUsage = z.output<typeof PoolUsageSchema>;
+
+export function parsePoolUsage(text: string): PoolUsage {
+  return zodCheck(PoolUsageSchema, parseKeyValueLines(text, 'pool usage'), 'pool usage');
+}
+
 export function parsePoolInfo(text: string): PoolInfo {
   return zodCheck(PoolInfoSchema, parseKeyValueLines(text, 'pool info'), 'pool info');
 }

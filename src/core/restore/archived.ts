@@ -5,6 +5,7 @@ import { WqError } from '../errors.ts';
 import type { ArchivedSystem, QubeClass } from '../qubes/model.ts';
 import { parseFirewallXml } from '../qubesxml/firewall-xml.ts';
 import { parseQubesXml } from '../qubesxml/qubes-xml.ts';
+import { hasUnsafeText } from '../terminal.ts';
 
 export interface ArchivedRestoreSource {
   system: ArchivedSystem;
@@ -36,7 +37,17 @@ export function readArchivedSource(files: ReadonlyMap<string, Buffer>, session: 
           'input',
           `Refusing ${dir}/notes.txt of session ${session}: larger than ${MAX_NOTES_BYTES} bytes.`,
         );
-      const text = new TextDecoder('utf-8', { fatal: false }).decode(note);
+      let text: string;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(note);
+      } catch {
+        throw new WqError('input', `Refusing ${dir}/notes.txt of session ${session}: not UTF-8 text.`);
+      }
+      if (hasUnsafeText(text.replaceAll('\r\n', '\n')))
+        throw new WqError(
+          'input',
+          `Refusing ${dir}/notes.txt of session ${session}: control characters (printable text, tabs, line ends only).`,
+        );
       notes[q.name] = text;
     }
     return { ...q, firewall };

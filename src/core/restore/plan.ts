@@ -49,6 +49,11 @@ export interface PlanInput {
   };
   request: RestoreRequest;
   normalise: NormaliseValue;
+  /**
+   * The live qubesd's device API (default 4.3+). On 4.2 a device change is a persistent
+   * attachment by port (Attach persistent=True / Detach), shown as such in the plan.
+   */
+  deviceApi?: '4.2' | '4.3';
 }
 
 export type PlanAction = 'create' | 'overwrite' | 'replace-class' | 'skip';
@@ -92,6 +97,8 @@ export interface RestorePlan {
   order: string[];
   /** requested names that are not restorable from this session */
   notMatched: string[];
+  /** the device API the device changes are written with (docs/design.md "Device API on 4.2 and 4.3+") */
+  deviceApi: '4.2' | '4.3';
 }
 
 /** The longest setting value that fits in one Admin API request (qubesd's limit minus a header). */
@@ -326,5 +333,11 @@ export function planRestore(input: PlanInput): RestorePlan {
   const { order, deferred } = restoreOrder(nodes);
   for (const [name, props] of Object.entries(deferred)) planned.get(name)!.deferred = props;
 
-  return { session: input.session, qubes: order.map((n) => planned.get(n)!), order, notMatched };
+  return {
+    session: input.session,
+    qubes: order.map((n) => planned.get(n)!),
+    order,
+    notMatched,
+    deviceApi: input.deviceApi ?? '4.3',
+  };
 }

@@ -36,7 +36,6 @@ import {
   validateName,
 } from './mutate.ts';
 import {
-  NOVAL,
   featureWithNetvm,
   featureWithTemplate,
   globalProp,
@@ -53,12 +52,12 @@ import {
   vmPropIsDefault,
   vmSpec,
   vmSpecs,
+  wireType,
 } from './props.ts';
 import { isAsciiBytes, isDigits, pyRepr } from './py.ts';
 import {
   POOL_DRIVERS,
   importVolume,
-  isFilePool,
   isKernelVolume,
   isOutdated,
   poolConfig,
@@ -175,7 +174,8 @@ export function dispatch(app: AppState, req: WireRequest): Dispatched {
     kind = def.kind;
     if (def.wantsPayload === true && req.payload.length === 0) throw protocolError('expected payload');
     if (def.wantsPayload === false && req.payload.length > 0) throw protocolError('unexpected payload');
-    if (def.wantsArg === true && base.arg === '') throw protocolError('expected an argument');
+    // 4.2 has no such check: the handler looks the empty argument up (e.g. property '')
+    if (def.wantsArg === true && base.arg === '' && app.api !== '4.2') throw protocolError('expected an argument');
     if (def.wantsArg === false && base.arg !== '') throw protocolError('unexpected argument');
     if (def.destAdminvm === true && dest.klass !== 'AdminVM') throw protocolError('expected destination to be AdminVM');
     if (def.destAdminvm === false && dest.klass === 'AdminVM')
@@ -191,6 +191,16 @@ export function dispatch(app: AppState, req: WireRequest): Dispatched {
     });
     return { ...base, kind, outcome: 'ok', reply: okReply(body ?? null) };
   } catch (e) {
+    // qubesd 4.2 (qubes/api/__init__.py, respond): ProtocolError and PermissionDenied are logged
+    // and the connection is aborted — no `2\0` reply, as for an unknown method (recorded in
+    // test/data/qubesd-r4.2); 4.3+ sends them as exceptions
+    if (
+      e instanceof QubesdError &&
+      app.api === '4.2' &&
+      (e.type === 'ProtocolError' || e.type === 'PermissionDenied')
+    ) {
+      return { ...base, kind, outcome: 'dropped', why: `${e.type}: ${e.message}`, reply: null };
+    }
     if (e instanceof QubesdError) {
       return { ...base, kind, outcome: 'exception', excType: e.type, reply: excReply(e.type, e.message) };
     }
@@ -241,7 +251,11 @@ export function methodTable(app: AppState): Map<string, MethodDef> {
   const t = new Map<string, MethodDef>();
   t.set(
     'admin.vmclass.List',
-    m(false, false, true, 'read', () => VM_CLASSES.map((c) => `${c}\n`).join('')),
+    m(false, false, true, 'read', () =>
+      VM_CLASSES.filter((k) => app.api !== '4.2' || k !== 'RemoteVM')
+        .map((k) => `${k}\n`)
+        .join(''),
+    ),
   );
   t.set('admin.vm.List', m(false, false, null, 'read', vmList));
   // properties
@@ -473,7 +487,9 @@ function vmList(c: Call): string {
     if (b.klass === 'AdminVM') return 1;
     return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
   });
-  return qubes.map((q) => `${q.name} class=${q.klass} state=${q.power} uuid=${q.uuid}\n`).join('');
+  // 4.2 lists no uuid
+  const uuid = (q: Qube): string => (c.app.api === '4.2' ? '' : ` uuid=${q.uuid}`);
+  return qubes.map((q) => `${q.name} class=${q.klass} state=${q.power}${uuid(q)}\n`).join('');
 }
 
 function vmSpecOrFail(c: Call) {
@@ -490,7 +506,7 @@ function globalSpecOrFail(c: Call) {
 
 function vmPropertyGet(c: Call): string {
   const spec = vmSpecOrFail(c);
-  return serialize(spec.type, vmProp(c.app, c.dest, spec.name), vmPropIsDefault(c.dest, spec.name));
+  return serialize(wireType(c.app, spec), vmProp(c.app, c.dest, spec.name), vmPropIsDefault(c.dest, spec.name));
 }
 
 function globalPropertyGet(c: Call): string {
@@ -504,10 +520,10 @@ function escapeGetAll(text: string): string {
 
 function vmPropertyGetAll(c: Call): string {
   return vmSpecs(c.app, c.dest)
-    .map(
-      (s) =>
-        `${s.name} ${escapeGetAll(serialize(s.type, vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name)))}\n`,
-    )
+    .map((s) => {
+      const text = serialize(wireType(c.app, s), vmProp(c.app, c.dest, s.name), vmPropIsDefault(c.dest, s.name));
+      return `${s.name} ${escapeGetAll(text)}\n`;
+    })
     .join('');
 }
 
@@ -729,16 +745,23 @@ function poolInfo(c: Call): string {
   let out = poolConfig(c.app, pool)
     .map(([k, v]) => `${k}=${v}\n`)
     .join('');
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage !== undefined) out += `size=${usage.size}\nusage=${usage.usage}\n`;
   const inc = poolIncludedIn(c.app, pool);
   if (inc !== undefined) out += `included_in=${inc}\n`;
   return out;
 }
 
+/** The pool's size and usage, with the test knob `poolFree` applied. */
+function reportedUsage(c: Call, pool: ReturnType<typeof poolArg>): { size: number; usage: number } | undefined {
+  const usage = poolUsage(pool);
+  const free = c.app.poolFree?.get(pool.name);
+  return usage === undefined || free === undefined ? usage : { size: usage.usage + free, usage: usage.usage };
+}
+
 function poolUsageDetails(c: Call): string {
   const pool = poolArg(c);
-  const usage = poolUsage(pool);
+  const usage = reportedUsage(c, pool);
   if (usage === undefined) return '';
   return `data_size=${usage.size}\ndata_usage=${usage.usage}\n`;
 }
@@ -828,7 +851,8 @@ function currentState(c: Call): string {
   const running = isRunning(q);
   const num = (v: ReturnType<typeof vmProp>): number => (typeof v === 'string' ? Number(v) : 0);
   const mem = running ? num(vmProp(c.app, q, 'memory')) : 0;
-  const max = running ? num(vmProp(c.app, q, 'maxmem')) * 1024 : 0;
+  // 4.2 (as recorded): the static maximum is the memory
+  const max = running ? (c.app.api === '4.2' ? mem : num(vmProp(c.app, q, 'maxmem')) * 1024) : 0;
   return `mem=${mem} mem_static_max=${max} cputime=0 power_state=${q.power}`;
 }
 
@@ -884,7 +908,10 @@ function vmCreate(c: Call, allowPool: boolean): void {
   let invalidTemplate = false;
   let invalidLabel = false;
   if (c.arg !== '') {
-    if (klass !== 'AppVM' && klass !== 'DispVM') throw protocolError(`${klass} cannot be based on template`);
+    if (klass !== 'AppVM' && klass !== 'DispVM') {
+      const msg = `${klass} cannot be based on template`;
+      throw c.app.api === '4.2' ? qerr('QubesValueError', msg) : protocolError(msg);
+    }
     const t = c.app.qubes.get(c.arg);
     if (t !== undefined) {
       template = t;
@@ -908,6 +935,8 @@ function vmCreate(c: Call, allowPool: boolean): void {
       name = value;
       kw.add('name');
     } else if (key === 'label') {
+      // 4.2: enforce(not isdigit()) — a ProtocolError
+      if (c.app.api === '4.2' && isDigits(value)) throw protocolError('label index');
       validateLabelName(value, true);
       const found =
         c.app.labels.find((l) => l.name === value) ??
@@ -915,6 +944,9 @@ function vmCreate(c: Call, allowPool: boolean): void {
       if (found !== undefined) {
         label = found.name;
         kw.add('label');
+      } else if (c.app.api === '4.2') {
+        // 4.2: refused as it is read, naming the label
+        throw qerr('QubesLabelNotFoundError', `Label does not exist: ${value}`);
       } else invalidLabel = true;
     } else if (key === 'pool' && allowPool) {
       if (pool !== undefined) throw protocolError("Option 'pool' must be unique");
@@ -938,7 +970,10 @@ function vmCreate(c: Call, allowPool: boolean): void {
   if (label === undefined) throw protocolError('Creation requested without key: label');
   if (pool !== undefined && pools.size > 0)
     throw protocolError("Conflicting options specified: 'pool=', 'pool:volume='");
-  if (c.app.qubes.has(name)) throw qerr('QubesVMAlreadyExistsError', `Qube already exists: ${name}`);
+  if (c.app.qubes.has(name)) {
+    if (c.app.api === '4.2') throw qerr('QubesValueError', `VM ${name} already exists`);
+    throw qerr('QubesVMAlreadyExistsError', `Qube already exists: ${name}`);
+  }
   if (invalidTemplate) throw qerr('QubesVMNotFoundError', `No such domain: ${pyRepr(c.arg)}`);
   // the label name came from the payload: qubesd does not repeat it
   if (invalidLabel) throw qerr('QubesLabelNotFoundError', 'Label does not exist: untrusted label');
@@ -967,6 +1002,9 @@ function deviceArgFilter<T extends { backend: string; port: string }>(c: Call, l
 }
 
 function deviceAvailable(c: Call): string {
+  // dom0's PCI devices come from libvirt's node devices: none without a hypervisor
+  if (c.app.offline && c.dest.klass === 'AdminVM' && c.endpoint === 'pci')
+    throw qerr('QubesException', 'VMM operations disabled in offline mode');
   let devs = c.dest.klass === 'RemoteVM' ? [] : exposedBy(c.app, c.dest, c.endpoint);
   if (c.arg !== '') {
     devs = devs.filter((d) => d.port === c.arg);
@@ -1159,6 +1197,10 @@ function deviceAttach42(c: Call): void {
       throw qerr('QubesException', "Can't attach PCI device to VM in pvh mode");
   }
   const exposed = findExposed(c.app, c.endpoint, backend, port);
+  // 4.2's block extension reads the absent device's mode when read-only is not given:
+  // AttributeError on UnknownDevice, the connection is dropped (recorded)
+  if (c.endpoint === 'block' && exposed === undefined && !options.some(([k]) => k === 'read-only'))
+    throw drop("AttributeError: 'UnknownDevice' object has no attribute 'mode'");
   const a: Assignment = {
     devclass: c.endpoint,
     backend,

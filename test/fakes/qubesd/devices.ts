@@ -1,4 +1,4 @@
-// Devices as qubesd 4.3+/4.4 serialises them (`key='value'` lists, PROTOCOL.md §7) and as the
+// Devices as qubesd 4.3+/4.4 serialises them (`key='value'` lists, design.md "Admin API contract") and as the
 // 4.2 API did (`key=value` options + `persistent=yes`). Parsing follows the rules of
 // qubes.device_protocol (allowed characters, expected port/backend/devclass), re-implemented.
 import { DropConnection, protocolError, qerr, drop } from './errors.ts';
@@ -211,7 +211,9 @@ export function serializeAssignment(a: Assignment, deviceId = a.deviceId): strin
 }
 
 export function serializeExposed(d: ExposedDevice): string {
-  const base = `device_id=${quote(d.deviceId)} port_id=${quote(d.port)} devclass=${quote(d.devclass)} backend_domain=${quote(d.backend)}`;
+  const base =
+    `device_id=${quote(d.deviceId)} port_id=${quote(d.port)} ` +
+    `devclass=${quote(d.devclass)} backend_domain=${quote(d.backend)}`;
   return d.extra === '' ? base : `${base} ${d.extra}`;
 }
 

@@ -85,7 +85,10 @@ export function dumpQubesXml(app: AppState): string {
       }
       lines.push(`      <devices class="${esc(devclass)}">`);
       for (const a of list) {
-        const head = `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}" mode="${a.mode}" identity="${esc(a.deviceId)}"`;
+        // 4.2 keeps neither mode nor identity (as recorded in test/data/qubesd-r4.2)
+        const head =
+          `        <device backend-domain="${esc(a.backend)}" id="${esc(a.port)}"` +
+          (app.api === '4.2' ? '' : ` mode="${a.mode}" identity="${esc(a.deviceId)}"`);
         if (a.options.length === 0) lines.push(`${head}/>`);
         else {
           lines.push(`${head}>`);
@@ -97,15 +100,18 @@ export function dumpQubesXml(app: AppState): string {
     }
     if (q.volumes.size > 0) {
       lines.push('      <volume-config>');
+      // 4.2 writes only the flags that are set (as recorded in test/data/qubesd-r4.2)
+      const flag = (k: string, on: boolean): string[] =>
+        on ? [`${k}="True"`] : app.api === '4.2' ? [] : [`${k}="False"`];
       for (const v of q.volumes.values()) {
         const attrs = [
           `name="${esc(v.name)}"`,
           `pool="${esc(v.pool)}"`,
           `vid="${esc(volumeVid(app, q, v))}"`,
           `revisions_to_keep="${v.revisionsToKeep}"`,
-          `rw="${v.rw ? 'True' : 'False'}"`,
-          `save_on_stop="${v.saveOnStop ? 'True' : 'False'}"`,
-          `snap_on_start="${v.snapOnStart ? 'True' : 'False'}"`,
+          ...flag('rw', v.rw),
+          ...flag('save_on_stop', v.saveOnStop),
+          ...flag('snap_on_start', v.snapOnStart),
         ];
         const size = volumeSize(app, v);
         if (size > 0) attrs.push(`size="${size}"`);

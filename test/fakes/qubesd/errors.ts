@@ -1,4 +1,4 @@
-// The two ways a qubesd call can fail (PROTOCOL.md §1):
+// The two ways a qubesd call can fail (design.md "Admin API contract"):
 // - a Qubes exception: the reply is `2\0<Type>\0<traceback>\0<message>\0`;
 // - anything else raised inside qubesd (AttributeError, KeyError, ValueError, …) or a framing
 //   error: qubesd aborts the connection and the client reads zero bytes.

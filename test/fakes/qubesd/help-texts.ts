@@ -2,6 +2,8 @@
 // real daemon (qubes-core-admin 4.4.0) returns them: each property's docstring run through
 // docutils, including docutils' own warnings where a docstring uses an unknown RST role.
 // Recorded from the qubesd lab (shared/lab/qubesd) with one Help call per property and class.
+// The texts are recorded byte for byte; some are longer than a line and stay unsplit.
+/* eslint-disable max-len -- recorded qubesd help texts, kept verbatim */
 
 /** The text for most classes. */
 export const VM_HELP: Readonly<Record<string, string>> = {

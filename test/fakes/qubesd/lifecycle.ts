@@ -1,5 +1,5 @@
 // Qube life cycle with qubesd's checks: create (Create / CreateInPool), remove, and the power
-// operations. Power changes are instant, like in the qubesd lab (PROTOCOL.md §10): Shutdown
+// operations. Power changes are instant, like in the qubesd lab (design.md "Admin API contract"): Shutdown
 // without `wait` returns with the qube already Halted.
 import { randomInt, randomUUID } from 'node:crypto';
 import { rmSync, mkdirSync } from 'node:fs';
@@ -167,6 +167,7 @@ function libvirtPciName(port: string): string {
 export function startQube(app: AppState, q: Qube, chain = new Set<string>()): void {
   if (q.klass === 'AdminVM') throw qerr('QubesVMNotHaltedError', 'Cannot start Dom0 fake domain!');
   if (q.power !== 'Halted') return;
+  if (app.offline) throw qerr('QubesException', 'VMM operations disabled in offline mode');
   if (q.klass === 'DispVM') {
     const t = templateOf(app, q);
     if (t === undefined || vmProp(app, t, 'template_for_dispvms') !== 'True') {

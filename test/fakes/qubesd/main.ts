@@ -73,7 +73,8 @@ async function main(argv: string[]): Promise<void> {
           const e = fake.callLog[printed];
           if (e !== undefined)
             process.stderr.write(
-              `${e.seq} ${e.method}+${e.arg} ${e.src}→${e.dest} ${e.outcome}${e.excType !== undefined ? ` ${e.excType}` : ''}\n`,
+              `${e.seq} ${e.method}+${e.arg} ${e.src}→${e.dest} ` +
+                `${e.outcome}${e.excType !== undefined ? ` ${e.excType}` : ''}\n`,
             );
         }
       }, 100)

@@ -89,8 +89,8 @@ export interface Qube {
 }
 
 export interface HostInfo {
-  /** global `maxmem` (MiB of host memory) */
-  memoryMiB: number;
+  /** global `maxmem` (MiB of host memory; a bigint for qubesd's offline value, above 2^53) */
+  memoryMiB: number | bigint;
   /** global `no_cpus` */
   cpus: number;
   /** dom0's `maxmem` (MiB) */
@@ -113,6 +113,10 @@ export interface AppState {
   reportSeedPaths: boolean;
   /** size of newly created volume files: their nominal size, or a fixed number of bytes */
   volumeFileSize: 'declared' | number;
+  /** test knob: free bytes a pool reports (its size becomes usage + this) instead of its file system's */
+  poolFree?: Map<string, number>;
   nextXid: number;
+  /** qubesd's offline mode (no hypervisor): every qube Halted, VMM operations refused */
+  offline: boolean;
   cloneTokens: Map<string, { qube: string; volume: string; pool: string; vid: string }>;
 }

@@ -237,13 +237,15 @@ function checkTemplateForDispvmsOff(app: AppState, q: Qube, newValue: string | n
   if (system.length > 0) {
     throw qerr(
       'QubesVMInUseError',
-      'Cannot change template_for_dispvms to False while it is in use by the system by any of these properties: default_dispvm, management_dispvm',
+      'Cannot change template_for_dispvms to False while it is in use by the system by any of ' +
+        'these properties: default_dispvm, management_dispvm',
     );
   }
   if (qubes.length > 0) {
     throw qerr(
       'QubesVMInUseError',
-      'Cannot change template_for_dispvms to False while it is the disposable template of a qube by any of these properties: default_dispvm, management_dispvm, template',
+      'Cannot change template_for_dispvms to False while it is the disposable template of a ' +
+        'qube by any of these properties: default_dispvm, management_dispvm, template',
     );
   }
 }
@@ -519,7 +521,8 @@ function deniedList(value: string): string {
   if (!/^([bump*][0-9a-f*]{6})*$/.test(out)) {
     throw qerr(
       'QubesPropertyValueError',
-      'Interface code list should be in the form chhhhhhchhhhhh...,where c is one of "b", "u", "m", "p", "*" and h is a hexdigit or "*".',
+      'Interface code list should be in the form chhhhhhchhhhhh...,where c is one of "b", "u", ' +
+        '"m", "p", "*" and h is a hexdigit or "*".',
     );
   }
   return out;

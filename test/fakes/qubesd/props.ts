@@ -2,7 +2,7 @@
 // properties), and the stateless properties derived from other state (ip, icon, dns, xid, …).
 // Which properties a class has, their API type and access come from the shared property table
 // (src/core/qubes/properties.ts); the rules of each default are implemented here, after
-// qubes-core-admin 4.4.0 (PROTOCOL.md §3–§6 and the GetAll transcripts).
+// qubes-core-admin 4.4.0 (design.md "Admin API contract" and the GetAll transcripts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -289,8 +289,8 @@ export function vmPropDefault(app: AppState, q: Qube, name: string): PyVal {
     case 'mac':
       return DEFAULT_MAC;
     case 'maxmem':
-      // qubesd enables memory balancing only under Xen; the lab (and this fake) is not Xen
-      return '0';
+      // qubesd 4.3+ enables memory balancing only under Xen; the lab (and this fake) is not Xen
+      return app.api === '4.2' ? defaultMaxmem42(app, q) : '0';
     case 'memory':
       return fromTemplate(app, q, 'memory', () => '400');
     case 'vcpus':
@@ -334,6 +334,8 @@ export function vmPropDefault(app: AppState, q: Qube, name: string): PyVal {
     case 'xid':
       return isRunning(q) ? String(q.xid) : '-1';
     case 'stubdom_xid':
+      // 4.2 reads xenstore for every running qube (the lab has none: AttributeError)
+      if (app.api === '4.2') return isRunning(q) ? NOVAL : '-1';
       if (vmProp(app, q, 'virt_mode') !== 'hvm') return '-1';
       if (!isRunning(q)) return '-1';
       return NOVAL; // qubesd reads xenstore here; without Xen that is an AttributeError
@@ -523,6 +525,37 @@ export function globalPropDefault(app: AppState, name: string): PyVal {
     default:
       return NOVAL;
   }
+}
+
+/**
+ * qubesd 4.2's _default_maxmem: 0 when memory balancing is impossible (a persistent PCI device;
+ * an HVM qube without qrexec, or announcing services but not meminfo-writer), else the
+ * template's maxmem, else min(memory × 10 for os=Linux / 4000, half the host's memory).
+ */
+function defaultMaxmem42(app: AppState, q: Qube): PyVal {
+  if (hasPciAssigned(q)) return '0';
+  if (vmProp(app, q, 'virt_mode') === 'hvm') {
+    const features = new Set<string>(q.features.keys());
+    for (let t = templateOf(app, q); t !== undefined; t = templateOf(app, t))
+      for (const f of t.features.keys()) features.add(f);
+    const services = [...features].some((f) => f.startsWith('supported-service.'));
+    if (
+      !truthy(featureWithTemplate(app, q, 'qrexec')) ||
+      (services && !truthy(featureWithTemplate(app, q, 'supported-service.meminfo-writer')))
+    )
+      return '0';
+  }
+  const memory = Number(vmProp(app, q, 'memory'));
+  const own = Math.min(
+    q.features.get('os') === 'Linux' ? memory * 10 : 4000,
+    Math.floor(Number(app.host.memoryMiB) / 2),
+  );
+  return fromTemplate(app, q, 'maxmem', () => String(own));
+}
+
+/** The type qubesd names for a property: 4.2 declares the stateless xid/stubdom_xid without one (str). */
+export function wireType(app: AppState, spec: { name: string; type: string }): string {
+  return app.api === '4.2' && (spec.name === 'xid' || spec.name === 'stubdom_xid') ? 'str' : spec.type;
 }
 
 /** qubesd's _default_pool: a pool named "default", else a file pool at /var/lib/qubes. */

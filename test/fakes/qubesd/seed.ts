@@ -22,6 +22,8 @@ export interface SeedOptions {
   running?: readonly string[];
   /** extra installed kernel versions */
   kernels?: readonly string[];
+  /** qubesd's offline mode (see AppState.offline) */
+  offline?: boolean;
 }
 
 function pyId(qid: number): string {
@@ -69,6 +71,7 @@ export function seedState(system: ArchivedSystem, opts: SeedOptions): AppState {
     reportSeedPaths: opts.reportSeedPaths,
     volumeFileSize: opts.volumeFileSize,
     nextXid: 1,
+    offline: opts.offline ?? false,
     cloneTokens: new Map(),
   };
   for (const p of system.pools) {

@@ -47,7 +47,10 @@ export interface FakeQubesdOptions {
   faults?: Faults;
   /** report qubes.xml paths (e.g. /var/lib/qubes) in pool.Info/volume.Info instead of the real ones */
   reportSeedPaths?: boolean;
-  /** size of new volume files: 'declared' = their nominal size (sparse), else at most this many bytes (default 1 MiB) */
+  /**
+   * size of new volume files: 'declared' = their nominal size (sparse), else at most this many bytes
+   * (default 1 MiB)
+   */
   volumeFileSize?: 'declared' | number;
   host?: Partial<HostInfo>;
   /** devices backend qubes expose (default: dom0's PCI devices of the qubesd lab) */
@@ -60,6 +63,12 @@ export interface FakeQubesdOptions {
   kernels?: readonly string[];
   /** save the state to `<poolsDir>/var/lib/qubes/qubes.xml` after each change, like qubesd (default true) */
   saveQubesXml?: boolean;
+  /**
+   * qubesd started in offline mode (`offline_mode=True`, no hypervisor): every qube Halted, starting a
+   * qube or listing dom0's PCI devices fails with "VMM operations disabled in offline mode", and the
+   * host values are qubesd's offline defaults (OFFLINE_HOST) unless `host` says otherwise
+   */
+  offline?: boolean;
 }
 
 export interface CallLogEntry {
@@ -95,6 +104,8 @@ export interface FakeQubesd {
 }
 
 export const DEFAULT_HOST: HostInfo = { memoryMiB: 32768, cpus: 8, dom0MaxmemMiB: 4096 };
+/** qubesd's values without a hypervisor: 42 CPUs, (2^64 - 1) KiB of memory, dom0 maxmem from Xen's default */
+export const OFFLINE_HOST: HostInfo = { memoryMiB: (2n ** 64n - 1n) / 1024n, cpus: 42, dom0MaxmemMiB: 4096 };
 
 function hits(spec: number | readonly number[] | undefined, n: number): boolean {
   if (spec === undefined) return false;
@@ -107,13 +118,16 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
   const state = seedState(system, {
     api: opts.api ?? '4.3',
     root: resolve(opts.poolsDir),
-    host: { ...DEFAULT_HOST, ...opts.host },
+    host: { ...(opts.offline === true ? OFFLINE_HOST : DEFAULT_HOST), ...opts.host },
     exposed: opts.exposedDevices ?? LAB_PCI_DEVICES,
     deviceClasses: opts.deviceClasses ?? ['pci', 'block'],
     reportSeedPaths: opts.reportSeedPaths ?? false,
     volumeFileSize: opts.volumeFileSize ?? 1 << 20,
     kernels: opts.kernels ?? [],
+    offline: opts.offline ?? false,
   });
+  if (opts.offline === true && (opts.running ?? []).length > 0)
+    throw new Error('fake qubesd: offline mode runs no qube');
   for (const name of opts.running ?? []) {
     const q = state.qubes.get(name);
     if (q === undefined) throw new Error(`fake qubesd: cannot start unknown qube ${name}`);

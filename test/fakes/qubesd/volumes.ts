@@ -101,7 +101,8 @@ export function newQubeVolumes(app: AppState, q: Qube, choice: PoolChoice = {}):
       if (d.snapOnStart) {
         throw qerr(
           'QubesException',
-          `Snapshot volume ${d.name} must be in the same pool as its origin (${d.name} volume of template),cannot move to pool ${per} `,
+          `Snapshot volume ${d.name} must be in the same pool as its origin (${d.name} volume ` +
+            `of template),cannot move to pool ${per} `,
         );
       }
       pool = per;

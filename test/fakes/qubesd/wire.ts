@@ -1,4 +1,4 @@
-// The qubesd wire format (PROTOCOL.md §1): one call per connection,
+// The qubesd wire format (design.md "Admin API contract"): one call per connection,
 //   request  = `<method>+<arg> <source> <dest-type> <dest>\0<payload>` then half-close,
 //   response = `0\0<body>` | `2\0<Type>\0<traceback>\0<message>\0` | nothing (framing error).
 

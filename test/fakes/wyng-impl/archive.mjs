@@ -63,7 +63,8 @@ export class Archive {
     atomicWrite(join(dir, STATE_FILE), `${JSON.stringify(state, null, 1)}\n`);
     atomicWrite(
       join(dir, 'archive.ini'),
-      `[var]\n; wyng test double archive (see test/fakes/README.md); metadata in ${STATE_FILE}\nuuid = ${state.uuid}\nformat = ${FORMAT}\n`,
+      `[var]\n; wyng test double archive (see test/fakes/README.md); metadata in ` +
+        `${STATE_FILE}\nuuid = ${state.uuid}\nformat = ${FORMAT}\n`,
     );
     return new Archive(dir, spec, state);
   }

@@ -1,7 +1,7 @@
-// Passphrases and the key agent (CONTRACT.md §7). The archive stores only a salted scrypt
+// Passphrases and the key agent (design.md "Wyng contract"). The archive stores only a salted scrypt
 // verifier of the passphrase; data is not really encrypted by the double. The "key agent" is a
 // file under WYNG_FAKE_HOME/agents holding that verifier and an expiry time.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -88,6 +88,24 @@ function storeAgent(url, verifier, minutes) {
   const p = agentFile(url);
   mkdirSync(join(p, '..'), { recursive: true, mode: 0o700 });
   writeFileSync(p, JSON.stringify({ url, hash: verifier.hash, expires: now() + minutes * 60 }), { mode: 0o600 });
+  startAgentProcess(p);
+}
+
+/**
+ * With WYNG_FAKE_AGENT_PROCESS=N (seconds): like Wyng's detached `wyng_agent.py store` process,
+ * a detached process inheriting Wyng's whole environment lives while the agent file does (at
+ * most N s), so tests can see what an agent process would hold in /proc/PID/environ.
+ */
+function startAgentProcess(file) {
+  const limit = Number.parseInt(process.env.WYNG_FAKE_AGENT_PROCESS ?? '', 10);
+  if (!Number.isFinite(limit) || limit <= 0) return;
+  const script = 'i=0; while [ -e "$1" ] && [ "$i" -lt "$2" ]; do sleep 0.2; i=$((i+1)); done';
+  const child = spawn('/bin/sh', ['-c', script, 'wyng_agent.py', file, String(limit * 5)], {
+    detached: true,
+    stdio: 'ignore',
+    env: process.env,
+  });
+  child.unref();
 }
 
 /**

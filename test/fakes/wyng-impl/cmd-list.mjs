@@ -1,4 +1,4 @@
-// `list`: the JSON document of `--json list` (CONTRACT.md §5) and the human views.
+// `list`: the JSON document of `--json list` (design.md "Wyng contract") and the human views.
 import { terminalColumns } from './env.mjs';
 import { pyJson, pyTuple } from './pyfmt.mjs';
 
@@ -121,7 +121,8 @@ export function listCommand(ctx, archive, opts, selected) {
         const last = sn.length ? sn[sn.length - 1].slice(2) : ' ';
         const size = sn.length ? archive.session(vol, sn[sn.length - 1]).volsize : 0;
         ctx.print(
-          `${(size / 1024 ** 3).toFixed(2).padStart(7)} GB  ${vol.vid}  ${name.padEnd(width + 2)}  ${last} (${String(sn.length).padStart(3)})`,
+          `${(size / 1024 ** 3).toFixed(2).padStart(7)} GB  ${vol.vid}  ` +
+            `${name.padEnd(width + 2)}  ${last} (${String(sn.length).padStart(3)})`,
         );
         if (vol.desc) ctx.print('  desc:', vol.desc);
       } else {

@@ -1,5 +1,5 @@
 // `prune`: --session (single, "A,B" range, --all-before, ^tag), --autoprune on/full with the
-// --apdays date rules (CONTRACT.md §3.1). Pruned sessions are merged into the next newer one:
+// --apdays date rules (design.md "Wyng contract"). Pruned sessions are merged into the next newer one:
 // here every session has a full manifest, so merging = dropping the pruned session; its
 // changes then count as the next session's (is_changed()).
 import { Exit, PyCrash, optionError, selectionError } from './context.mjs';

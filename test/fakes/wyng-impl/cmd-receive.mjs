@@ -1,4 +1,4 @@
-// `receive` and `verify` (CONTRACT.md §3, §4.1, §6, §11): data comes back from the chunk store,
+// `receive` and `verify` (design.md "Wyng contract"): data comes back from the chunk store,
 // every chunk checked against its hash.
 import {
   closeSync,
@@ -11,6 +11,7 @@ import {
   utimesSync,
   writeSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { Exit, PyCrash, sleep, tick } from './context.mjs';
 import { volumeDelayMs } from './env.mjs';
@@ -227,7 +228,8 @@ export async function receiveVolume(
     }
     if (verbose) ctx.out(`\r[${'|'.repeat(20)}`);
     ctx.out(
-      `${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}${diff ? ` Diff bytes: ${diff}` : ''}${verbose ? '' : '\n'}`,
+      `${verifyOnly !== 2 ? '] 100% ' : ''}${!diff || target ? ': OK ' : ' '}` +
+        `${diff ? ` Diff bytes: ${diff}` : ''}${verbose ? '' : '\n'}`,
     );
     if (verbose) ctx.print(` Data bytes: ${bcount}`, verifyOnly !== 2 ? `/ ${volsize}` : '');
   } finally {
@@ -237,14 +239,28 @@ export async function receiveVolume(
   return true;
 }
 
+/**
+ * Sets atime and mtime to `ns` nanoseconds exactly, as Wyng's os.utime(ns=…) does. Node's utimes()
+ * takes a double and libuv cuts it to whole microseconds, so it is only the first step; `touch -d
+ * @S.N` sets the nanoseconds. Where neither works the time stays as it is (like Wyng, only where the
+ * storage allows it).
+ */
+function setTimesNs(target, ns) {
+  try {
+    const t = Number(ns) / 1e9;
+    utimesSync(target, t, t);
+    if (statSync(target, { bigint: true }).mtimeNs === ns) return;
+    const s = ns / 1_000_000_000n;
+    const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
+    execFileSync('touch', ['-c', '-d', `@${s}.${frac}`, '--', target], { stdio: 'ignore' });
+  } catch {
+    /* storage without settable times */
+  }
+}
+
 /** Restores the session's mtime; after receiving the newest session the snapshot is paired again. */
 function finishTarget(archive, pool, vol, ses, target, localName, home, newest) {
-  try {
-    const t = Number(ses.ts) / 1e9;
-    utimesSync(target, t, t);
-  } catch {
-    /* like Wyng, only where the storage allows it */
-  }
+  setTimesNs(target, BigInt(ses.ts));
   if (home && newest && pool.canSnapshot) pool.writeSnapshot(localName, archive.uuid, vol.vid, ses.name);
 }
 

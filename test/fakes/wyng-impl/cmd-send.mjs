@@ -1,4 +1,4 @@
-// `send` (CONTRACT.md §3, §4.1, §6, §10, §11): one new session for every listed volume plus the
+// `send` (design.md "Wyng contract"): one new session for every listed volume plus the
 // --import-other-from volumes; real file data goes into the archive chunk store.
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -186,9 +186,8 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
     if (last !== undefined && pool.paired(dv, archive.uuid, vol.vid, last)) {
       const snap = pool.readSnapshot(dv, archive.uuid, vol.vid);
       const st = statSync(pool.file(dv), { bigint: true });
-      // utimes() sets times as a double (about 0.25 µs steps), so times within 1 µs count as equal.
-      const dt = BigInt(snap.mtimeNs) - st.mtimeNs;
-      if (dt <= 1000n && dt >= -1000n && snap.size === Number(st.size)) unchanged.push(dv);
+      // as Wyng: unchanged when the snapshot's mtime (ns) and size are the volume's
+      if (BigInt(snap.mtimeNs) === st.mtimeNs && snap.size === Number(st.size)) unchanged.push(dv);
       else incr.push(dv);
     } else {
       ctx.print(`  Queuing full scan of '${dv}'`);
@@ -320,7 +319,8 @@ async function monitorSend(ctx, archive, opts, pool, datavols, imports, state, v
   if (sentVols) {
     ctx.print(
       hl,
-      `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} MB in ${(now() - started).toFixed(1)} seconds.`,
+      `\n${sentVols} volumes, ${Math.floor(totalVsize / MB)}——>${Math.floor(totalBcount / MB)} MB ` +
+        `in ${(now() - started).toFixed(1)} seconds.`,
     );
   }
 }

@@ -105,11 +105,22 @@ export function readLineOrEmpty() {
   return readLine() ?? '';
 }
 
+let halted = false;
+
+/**
+ * The run has finished and the process only waits for its output to drain (see finish() in
+ * main.mjs): from now on sleep() and tick() never resolve, so a loop interrupted by a signal
+ * stops at its next await instead of going on while the exit is pending.
+ */
+export function halt() {
+  halted = true;
+}
+
 export function sleep(ms) {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(() => halted || r(), ms));
 }
 
 /** Lets pending signal handlers run during long loops. */
 export function tick() {
-  return new Promise((r) => setImmediate(r));
+  return new Promise((r) => setImmediate(() => halted || r()));
 }

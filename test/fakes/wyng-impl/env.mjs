@@ -78,6 +78,7 @@ export function parseFaults() {
     storage7: false,
     crash: false,
     hang: false,
+    hold: undefined,
     nonroot: false,
     interruptAfter: undefined,
   };
@@ -106,6 +107,9 @@ export function parseFaults() {
         break;
       case 'no-snapshot':
         f.noSnapshot.add(canonical(needArg()));
+        break;
+      case 'hold':
+        f.hold = needArg();
         break;
       case 'interrupt-after': {
         const n = Number(needArg());
@@ -146,8 +150,21 @@ export function stdinIsTTY() {
   return env.WYNG_FAKE_STDIN_TTY === '1' || process.stdin.isTTY === true;
 }
 
-export function requireBtrfs() {
-  return env.WYNG_FAKE_REQUIRE_BTRFS === '1';
+/**
+ * Whether the caller counts as root/admin for the write commands. Like Wyng only root does, unless
+ * WYNG_FAKE_ALLOW_NONROOT=1 loosens that (tests running the fake as a normal user).
+ */
+export function runsAsAdmin() {
+  if (env.WYNG_FAKE_ALLOW_NONROOT === '1') return true;
+  return typeof process.getuid !== 'function' || process.getuid() === 0;
+}
+
+/**
+ * Whether any directory counts as a reflink pool (a Btrfs subvolume root, as Wyng needs for send):
+ * only with WYNG_FAKE_ANY_POOL=1 (tests whose pools are plain temp directories).
+ */
+export function anyDirIsPool() {
+  return env.WYNG_FAKE_ANY_POOL === '1';
 }
 
 export function logPath() {
@@ -164,7 +181,7 @@ export function terminalColumns() {
 
 /**
  * Wyng finds its key agent in `ps` output, which ps truncates to $COLUMNS: the agent's
- * command line needs about 106 columns (CONTRACT.md §2, transcript e15b).
+ * command line needs about 106 columns (design.md "Wyng contract", transcript e15b).
  */
 export function agentVisible() {
   if (env.COLUMNS === undefined || env.COLUMNS === '') return true;

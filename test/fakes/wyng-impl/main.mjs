@@ -1,8 +1,8 @@
 // Entry point of the Wyng test double: Wyng 0.8 rc4's main flow (parse, banner, lock, archive,
-// volume selection, action, exit), its exit codes and stdout/stderr split (CONTRACT.md §4, §8).
-import { appendFileSync, writeFileSync } from 'node:fs';
-import { Ctx, Exit, PyCrash, WyngError } from './context.mjs';
-import { FakeConfigError, initClock, lockPath, logPath, parseFaults, volumeDelayMs } from './env.mjs';
+// volume selection, action, exit), its exit codes and stdout/stderr split (design.md "Wyng contract").
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { Ctx, Exit, PyCrash, WyngError, halt } from './context.mjs';
+import { FakeConfigError, initClock, lockPath, logPath, parseFaults, runsAsAdmin, volumeDelayMs } from './env.mjs';
 import { acquireLock, releaseLock } from './lock.mjs';
 import { ArgparseError, HelpRequested, USAGE, checkOptions, parseArgs } from './options.mjs';
 import { getConfigs } from './dest.mjs';
@@ -22,7 +22,14 @@ function writeLog(argv, exitCode, signal) {
   try {
     appendFileSync(
       p,
-      `${JSON.stringify({ argv, cwd: process.cwd(), exitCode, signal: signal ?? null, pid: process.pid, time: new Date().toISOString() })}\n`,
+      `${JSON.stringify({
+        argv,
+        cwd: process.cwd(),
+        exitCode,
+        signal: signal ?? null,
+        pid: process.pid,
+        time: new Date().toISOString(),
+      })}\n`,
     );
   } catch {
     /* the log is best effort */
@@ -57,21 +64,48 @@ function finish(ctx, argv, code) {
   }
   releaseLock();
   writeLog(argv, code);
-  process.exit(code);
+  exitWhenWritten(code);
+}
+
+/**
+ * Exits once stdout and stderr have taken everything written, as Python does at exit.
+ * process.exit() right away would drop what is still queued for a pipe whose reader is behind
+ * (more than the pipe's 64 KiB): a verbose verify then ends mid-volume with exit 0.
+ */
+function exitWhenWritten(code) {
+  halt();
+  let pending = 2;
+  const done = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  // a reader that went away (EPIPE) takes nothing more: exit with the run's code all the same
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', () => process.exit(code));
+    s.write('', done);
+  }
+  setTimeout(() => process.exit(code), 10_000);
 }
 
 function traceback(ctx, e) {
   ctx.out('\n');
   ctx.err(
-    `Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
+    'Traceback (most recent call last):\n  File "wyng (test double)", line 1, in <module>\n' +
+      `    ${e.where}\n${e.pyType}: ${e.pyMessage}\n${e.note !== undefined ? `${e.note}\n` : ''}`,
   );
+}
+
+/** WYNG_FAKE_FAIL=hold:FILE — with the lock taken, writes FILE.held (its pid) and waits until FILE exists. */
+async function holdUntilReleased(file) {
+  writeFileSync(`${file}.held`, String(process.pid));
+  while (!existsSync(file)) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function run(ctx, argv) {
   const opts = parseArgs(argv);
   ctx.options = opts;
   ctx.verbose = opts.verbose > 0 || opts.debug;
-  checkOptions(opts, { admin: !ctx.faults.nonroot });
+  checkOptions(opts, { admin: !ctx.faults.nonroot && runsAsAdmin() });
   // Before the banner Wyng already reads --local-from (malformed JSON fails here, exit 9).
   storageSets(ctx, opts, undefined, { requireLocal: false, faults: ctx.faults });
   if (opts.quiet && !['list', 'version'].includes(opts.action)) {
@@ -84,6 +118,7 @@ async function run(ctx, argv) {
   if (ctx.faults.nonroot) throw new Exit(1, `ERROR: No writing permission on ${lockPath()}`);
   if (!acquireLock(lockPath())) throw new Exit(1, `I/O ERROR obtaining lock on ${lockPath()}`);
   if (ctx.faults.hang) await new Promise(() => setInterval(() => {}, 1 << 30));
+  if (ctx.faults.hold !== undefined) await holdUntilReleased(ctx.faults.hold);
 
   const archive = getConfigs(ctx, opts, ctx.faults);
   ctx.archive = archive;

@@ -1,5 +1,5 @@
 // Wyng's command line (argparse): the same options, defaults, error texts and exit code 2, and
-// the consistency checks Wyng makes right after parsing (CONTRACT.md §2, §8).
+// the consistency checks Wyng makes right after parsing (design.md "Wyng contract").
 import { optionError } from './context.mjs';
 import { stdinIsTTY } from './env.mjs';
 
@@ -68,6 +68,7 @@ const DEFS = [
 ];
 
 // The usage block Wyng 0.8 rc4 prints (recorded in transcripts/err-argparse-*.json).
+/* eslint-disable max-len -- Wyng's usage text, recorded verbatim (one line is 121 characters) */
 export const USAGE = `usage: wyng [-h] [--dest DEST] [--local LOCAL] [--unattended]
             [--authmin AUTHMIN] [--all-before] [--all] [--session SESSION]
             [--session-strict {on,off}] [--dedup] [--volume-desc VOLDESC]
@@ -88,6 +89,7 @@ export const USAGE = `usage: wyng [-h] [--dest DEST] [--local LOCAL] [--unattend
             {monitor,version,list,receive,verify,diff,arch-check,add,send,prune,delete,rename,arch-deduplicate,arch-init}
             [volumes ...]
 `;
+/* eslint-enable max-len */
 
 const HELP = `${USAGE}
 Backup logical volumes and disk images.

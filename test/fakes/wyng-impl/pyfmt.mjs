@@ -100,14 +100,16 @@ export function isoLocal(ts) {
   const frac = micros ? `.${pad(micros, 6)}` : '';
   return (
     `${pad(d.getFullYear(), 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${frac}` +
+    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
   );
 }
 
 /** time.strftime("%Y%m%d-%H%M%S", time.localtime(ts)). */
 export function sessionStamp(ts) {
   const d = new Date(Math.floor(ts) * 1000);
-  return `${pad(d.getFullYear(), 4)}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+  const day = `${pad(d.getFullYear(), 4)}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
+  return `${day}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
 }
 
 /** str.isprintable() for the characters that matter here (controls and separators are not). */

@@ -1,10 +1,10 @@
 // Local storage (the Qubes pool directory) and the --local-from / --vols-from file
-// (CONTRACT.md §6). Wyng's local snapshots `sn<uuid>_<vid>.wyng1` are small JSON marker files
+// (design.md "Wyng contract"). Wyng's local snapshots `sn<uuid>_<vid>.wyng1` are small JSON marker files
 // here: they record which archive session the local volume was last paired with.
 import { existsSync, readFileSync, realpathSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { PyCrash, selectionError } from './context.mjs';
-import { requireBtrfs } from './env.mjs';
+import { anyDirIsPool } from './env.mjs';
 import { isPrintable, pyRepr } from './pyfmt.mjs';
 
 const BTRFS_MAGIC = 0x9123683e;
@@ -67,7 +67,14 @@ export class LocalStorage {
     const st = statSync(this.file(volname), { bigint: true });
     writeFileSync(
       this.snapshotPath(volname, uuid, vid),
-      `${JSON.stringify({ uuid, vid, volume: volname, session, mtimeNs: st.mtimeNs.toString(), size: Number(st.size) })}\n`,
+      `${JSON.stringify({
+        uuid,
+        vid,
+        volume: volname,
+        session,
+        mtimeNs: st.mtimeNs.toString(),
+        size: Number(st.size),
+      })}\n`,
     );
   }
 
@@ -92,10 +99,10 @@ export class LocalStorage {
   }
 }
 
-/** A Btrfs subvolume root when WYNG_FAKE_REQUIRE_BTRFS=1; any directory otherwise. */
+/** A Btrfs subvolume root, as for Wyng; any directory with WYNG_FAKE_ANY_POOL=1. */
 function snapshotCapable(abs, faults) {
   if (faults.noSnapshot.has(abs)) return false;
-  if (!requireBtrfs()) return true;
+  if (anyDirIsPool()) return true;
   try {
     return statfsSync(abs).type === BTRFS_MAGIC && statSync(abs).ino === 256;
   } catch {

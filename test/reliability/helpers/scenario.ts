@@ -8,9 +8,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminClient, SocketTransport } from '../../../src/adapters/qubesd/index.ts';
 import type { QubeSettings } from '../../../src/core/qubes/model.ts';
-import { RESTORE_EXCLUDED_PROPERTIES } from '../../../src/core/qubes/properties.ts';
 import { BUNDLE, ROOT } from '../../helpers/cli.ts';
-import { startSimulator, type Simulator } from '../../helpers/sim.ts';
+import { comparable } from '../../helpers/settings.ts';
+import type { FakeQubesdOptions } from '../../fakes/qubesd/index.ts';
+import { buildSandbox, type Sandbox, type SandboxOptions } from '../../helpers/sim.ts';
 
 export const INJECT = join(dirname(fileURLToPath(import.meta.url)), 'wyng-inject.mjs');
 export const IN_PROGRESS = 'backup-restore-in-progress';
@@ -22,31 +23,25 @@ export const BACKED_UP: readonly string[] = ['fedora-41', 'personal', 'vault', '
  * The suites run the built program (what users run): it must exist. A bundle older than src/
  * is reported (the npm scripts build first; other work may be editing src/ meanwhile).
  */
-export function requireFreshBundle(): void {
-  assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: run \`npm run build\` first`);
-  const built = statSync(BUNDLE).mtimeMs;
+export function requireFreshBundle(bundle: string = BUNDLE): void {
+  assert.ok(existsSync(bundle), `${bundle} is missing: run \`npm run build\` first`);
+  const built = statSync(bundle).mtimeMs;
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
       const p = join(dir, e.name);
       return Math.max(m, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
     }, 0);
   if (newest(join(ROOT, 'src')) > built)
-    process.stderr.write('warning: dist/wyng-qubes.mjs is older than src/ (run `npm run build`)\n');
+    process.stderr.write(`warning: ${bundle} is older than src/ (run \`npm run build\`)\n`);
 }
 
-export function adminClient(sim: Simulator, timeoutMs = 5000): AdminClient {
+export function adminClient(sim: Sandbox, timeoutMs = 5000): AdminClient {
   return new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs }));
 }
 
-/** Settings minus what a restore never writes (qid, uuid, backup_timestamp, …), tags sorted. */
-export function comparable(s: QubeSettings | undefined): unknown {
-  if (s === undefined) return undefined;
-  const props = { ...s.properties };
-  for (const p of RESTORE_EXCLUDED_PROPERTIES) delete props[p];
-  return { ...s, properties: props, tags: [...s.tags].sort() };
-}
+export { comparable };
 
-export async function snapshot(sim: Simulator, names: readonly string[]): Promise<Map<string, QubeSettings>> {
+export async function snapshot(sim: Sandbox, names: readonly string[]): Promise<Map<string, QubeSettings>> {
   const live = new Set(sim.qubesd.state.qubes.keys());
   return adminClient(sim).readQubeSettings(
     names.filter((n) => live.has(n)),
@@ -66,7 +61,7 @@ export interface TemplateArchive {
   data: Map<string, Buffer>;
 }
 
-function fill(sim: Simulator, qube: string, volume: string, seed: string): Buffer {
+function fill(sim: Sandbox, qube: string, volume: string, seed: string): Buffer {
   const path = sim.qubesd.volumePath(qube, volume);
   assert.ok(path, `${qube} has a ${volume} volume file`);
   const buf = Buffer.alloc(256 * 1024);
@@ -77,7 +72,7 @@ function fill(sim: Simulator, qube: string, volume: string, seed: string): Buffe
 
 /** Creates an archive with `sessions` backups of BACKED_UP (recognisable data in every volume). */
 export async function buildTemplateArchive(sessions = 2): Promise<TemplateArchive> {
-  const sim = await startSimulator();
+  const sim = await buildSandbox();
   try {
     const c = await sim.run(['create', '--dest', sim.archiveUrl, '-w', 'encrypt=off', '-u', '--json']);
     assert.equal(c.code, 0, c.stderr);
@@ -94,28 +89,57 @@ export async function buildTemplateArchive(sessions = 2): Promise<TemplateArchiv
     }
     const archived = await snapshot(sim, BACKED_UP);
     const dir = mkdtempSync(join(tmpdir(), 'wq-rel-template-'));
-    cpSync(join(sim.dir, 'archive'), join(dir, 'archive'), { recursive: true });
+    cpSync(sim.archiveDir, join(dir, 'archive'), { recursive: true });
     return { dir, archiveDir: join(dir, 'archive'), sessions: ids, archived, data };
   } finally {
     await sim.stop();
   }
 }
 
-/** A fresh simulator (the lab system as seeded) with its own copy of the template archive. */
-export async function simWithArchive(
-  t: TemplateArchive,
-  opts: Parameters<typeof startSimulator>[0] = {},
-): Promise<Simulator> {
-  const sim = await startSimulator(opts);
-  cpSync(t.archiveDir, join(sim.dir, 'archive'), { recursive: true });
-  return sim;
+/** Sandbox options of a case: the lab system as seeded, its own copy of the template archive. */
+export function fromTemplate(t: TemplateArchive, qubesd: Partial<FakeQubesdOptions> = {}): SandboxOptions {
+  return { qubesd, archive: { copyFrom: t.archiveDir } };
+}
+
+/** `restore` of BACKED_UP from one session, as the suites run it (JSON, no menu post step). */
+export function restoreArgs(sim: Sandbox, session: string): string[] {
+  // the test archive is unencrypted: approve every reach class (issue 14), as a dom0 user would
+  return [
+    'restore',
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--allow-reach=all',
+    '--json',
+    '--no-qubes-post',
+    '--session',
+    session,
+    ...BACKED_UP,
+  ];
+}
+
+/**
+ * Everything a restore of BACKED_UP decides, as one text: the qubes that exist, and per backed-up
+ * qube its settings (comparable) and whether its private volume holds the archived bytes.
+ */
+export async function restoreOutcome(sim: Sandbox, t: TemplateArchive): Promise<string> {
+  const settings = await snapshot(sim, BACKED_UP);
+  const out: Record<string, unknown> = { qubes: [...sim.qubesd.state.qubes.keys()].sort() };
+  for (const q of BACKED_UP) {
+    const p = sim.qubesd.volumePath(q, 'private');
+    out[q] = {
+      settings: comparable(settings.get(q)),
+      bytes: p === undefined ? null : readFileSync(p).equals(t.data.get(`${q}/private`)!),
+    };
+  }
+  return JSON.stringify(out);
 }
 
 /**
  * The damage a restore of BACKED_UP has to repair: `personal` removed (create), settings of
  * `work` changed, a stray tag on `vault`, a stray feature on `fedora-41`, zeroed data in `work`.
  */
-export async function damage(sim: Simulator): Promise<void> {
+export async function damage(sim: Sandbox): Promise<void> {
   const c = adminClient(sim);
   await c.removeQube('personal');
   await c.setProperty('work', 'memory', 1234);
@@ -125,7 +149,7 @@ export async function damage(sim: Simulator): Promise<void> {
   writeFileSync(sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 7));
 }
 
-export function wyngCalls(sim: Simulator): Array<{ argv: string[]; exitCode: number | null; signal: string | null }> {
+export function wyngCalls(sim: Sandbox): Array<{ argv: string[]; exitCode: number | null; signal: string | null }> {
   const log = sim.env.WYNG_FAKE_LOG!;
   if (!existsSync(log)) return [];
   return readFileSync(log, 'utf8')
@@ -172,7 +196,7 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly st
 }
 
 /** Temp entries wyng-qubes may leave: its job dirs in TMPDIR, notes temp files, the lock. */
-export function leftovers(tmpDir: string, sim: Simulator): string[] {
+export function leftovers(tmpDir: string, sim: Sandbox): string[] {
   const out: string[] = [];
   if (existsSync(tmpDir)) for (const e of readdirSync(tmpDir)) out.push(join(tmpDir, e));
   const walk = (d: string): void => {

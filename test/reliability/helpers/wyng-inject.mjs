@@ -16,6 +16,9 @@
 //   rm-local-volume { volume } the local file of that archive volume vanishes (send list)
 //   rm-archive-volume { volume } another Wyng deletes that archive volume just before the call
 //   prune-first               another Wyng runs the same prune just before the call
+//   next-second               the call waits until its session name (Wyng names sessions by the
+//                             second) is newer than every session in the archive, as for a job
+//                             started a moment later; Wyng itself crashes on a duplicate name
 // `once: true` applies a rule to the first matching call only (marker files in WQ_INJECT_DIR).
 // WQ_INJECT_TRACE=FILE appends one JSON line per call: the calling process (ppid), the call,
 // its start and end time (ms) — to show which calls of which wyng-qubes processes overlapped.
@@ -56,6 +59,26 @@ function otherWyng(args) {
     process.stderr.write(`wyng-inject: setting up the race failed (${args.join(' ')}): ${r.stderr}\n`);
     process.exit(70);
   }
+}
+
+/** Blocks until a session started now is named after every session in the archive. */
+function waitForNewSessionSecond() {
+  const env = { ...process.env };
+  for (const k of ['WYNG_FAKE_FAIL', 'WQ_INJECT', 'WYNG_FAKE_LOG']) delete env[k];
+  const r = spawnSync(FAKE, [`--dest=${optionValue('dest')}`, '-u', '--json', 'list'], { env, encoding: 'utf8' });
+  if (r.status !== 0) {
+    process.stderr.write(`wyng-inject: reading the sessions failed: ${r.stderr}\n`);
+    process.exit(70);
+  }
+  const doc = JSON.parse(r.stdout.slice(r.stdout.indexOf('\n{') + 1));
+  const names = Object.values(doc.volumes).flatMap((v) => Object.keys(v.sessions).map((s) => s.slice(2)));
+  const newest = names.sort().at(-1) ?? '';
+  const p = (n) => String(n).padStart(2, '0');
+  const name = (d) =>
+    `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-` +
+    `${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (name(new Date()) <= newest) Atomics.wait(pause, 0, 0, 50);
 }
 
 const rules = JSON.parse(process.env.WQ_INJECT ?? '[]');
@@ -138,6 +161,9 @@ if (rule !== undefined) {
       break;
     case 'prune-first':
       otherWyng(argv);
+      break;
+    case 'next-second':
+      waitForNewSessionSecond();
       break;
     default:
       throw new Error(`wyng-inject: unknown fault '${rule.do}'`);

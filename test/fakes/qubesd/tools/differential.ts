@@ -1,4 +1,4 @@
-// Differential check of the fake against a real qubesd (e.g. the lab of ../shared/lab/qubesd):
+// Differential check of the fake against a real qubesd (e.g. a qubesd lab):
 // seeds a fake from the real daemon's qubes.xml, sends the same calls to both, and prints every
 // reply that differs after normalising uuids, object addresses and the path mapping.
 //
@@ -72,7 +72,8 @@ for (const file of files) {
       continue;
     }
     console.log(
-      `DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`,
+      `DIFF ${method}+${arg} ${dest} ${JSON.stringify(payload ?? '')}\n  real: ` +
+        `${JSON.stringify(real)}\n  fake: ${JSON.stringify(mine)}`,
     );
   }
 }

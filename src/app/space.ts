@@ -1,0 +1,74 @@
+// Space pre-flight of a restore (issue 19 §3): the archived size of each volume a plan receives
+// against the free space of the pool it lands in. The comparison is core/space.ts.
+import { statSync } from 'node:fs';
+import { freeBytesAt } from '../adapters/fs/space.ts';
+import type { BackupVolume } from '../core/backup/plan.ts';
+import { WqError } from '../core/errors.ts';
+import type { RestorePlan } from '../core/restore/plan.ts';
+import {
+  backupNeed,
+  compareSpace,
+  localDestPath,
+  renderSpace,
+  restoreNeed,
+  spaceRefusal,
+  type SpaceNeed,
+  type TargetSpace,
+} from '../core/space.ts';
+import type { AppContext, QubesSystem } from './ports.ts';
+
+/**
+ * Per pool: what the plan's volumes need and what the pool has free. A created qube's volumes
+ * go to `--pool`, else the system's default pool for that volume; an overwritten qube's stay in
+ * their pool, and the space they already hold counts as theirs.
+ */
+export async function restoreSpace(
+  live: QubesSystem,
+  plan: RestorePlan,
+  sizes: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  pool: string | null,
+): Promise<TargetSpace[]> {
+  const globals = await live.globalValues();
+  const needs: SpaceNeed[] = [];
+  for (const q of plan.qubes) {
+    if (q.fails) continue;
+    for (const v of q.volumes) {
+      const size = sizes[v.archiveName]?.[plan.session] ?? 0;
+      const current = q.action === 'overwrite' ? await live.volumeUsage(q.name, v.kind) : undefined;
+      const target = current?.pool ?? pool ?? globals[`default_pool_${v.kind}`] ?? globals.default_pool;
+      if (target === undefined || target === '') continue;
+      needs.push({ target, bytes: restoreNeed(size, current?.usage) });
+    }
+  }
+  const free = new Map<string, number | undefined>();
+  for (const target of new Set(needs.map((n) => n.target))) free.set(target, await live.poolFree(target));
+  return compareSpace(needs, free);
+}
+
+/**
+ * The backup's pre-flight at a `file:` destination: what the send may add (core/space.ts
+ * backupNeed) against the destination file system's free bytes. Shown; too little refuses the
+ * backup (exit 5) before Wyng runs, unless --force. Other destinations: nothing to check here.
+ */
+export async function backupSpace(
+  ctx: AppContext,
+  live: QubesSystem,
+  volumes: readonly BackupVolume[],
+  archiveVolumes: ReadonlySet<string>,
+  imports: readonly string[],
+): Promise<TargetSpace[]> {
+  const path = localDestPath(ctx.options.dest);
+  if (path === undefined) return [];
+  const usage = await Promise.all(
+    volumes.map(async (v) => ({ archive: v.archive, usage: (await live.volumeUsage(v.qube, v.kind))?.usage })),
+  );
+  const importBytes = imports.reduce((sum, f) => sum + statSync(f).size, 0);
+  const bytes = backupNeed({ volumes: usage, archiveVolumes, metadataBytes: importBytes });
+  const rows = compareSpace([{ target: path, bytes }], new Map([[path, freeBytesAt(path)]]));
+  ctx.say(renderSpace('Space at the destination', rows));
+  const short = spaceRefusal('backup', rows);
+  if (short !== undefined && !ctx.options.ignoreSpace) throw new WqError('storage', short, { wyngCode: 5 });
+  if (short !== undefined)
+    ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
+  return rows;
+}

@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { expandOptionPrefixes, type PrefixOption } from '../../src/cli/option-prefix.ts';
+import { buildProgram, parseCommandLine, prefixOption } from '../../src/cli/program.ts';
+import { WqError } from '../../src/core/errors.ts';
+import { runInProcess } from '../helpers/cli.ts';
+
+const OPTS: PrefixOption[] = [
+  { long: '--dest', required: true },
+  { long: '--dedup', short: '-d' },
+  { long: '--debug' },
+  { long: '--all' },
+  { long: '--all-before' },
+  { long: '--wyngopt', short: '-w', required: true },
+  { long: '--unattended', short: '-u' },
+  { long: '--no-auto-rename' },
+];
+
+const ambiguity = (argv: string[]): string => {
+  try {
+    expandOptionPrefixes(argv, OPTS);
+  } catch (err) {
+    assert.ok(err instanceof WqError);
+    assert.equal(err.kind, 'option');
+    return err.message;
+  }
+  assert.fail(`no error for ${argv.join(' ')}`);
+};
+
+test('a unique prefix becomes the long option, with or without =VALUE', () => {
+  assert.deepEqual(expandOptionPrefixes(['--dedu', 'backup'], OPTS), ['--dedup', 'backup']);
+  assert.deepEqual(expandOptionPrefixes(['--des=file:/a', 'list'], OPTS), ['--dest=file:/a', 'list']);
+  assert.deepEqual(expandOptionPrefixes(['--des', 'file:/a'], OPTS), ['--dest', 'file:/a']);
+  assert.deepEqual(expandOptionPrefixes(['--deb', '--no-auto'], OPTS), ['--debug', '--no-auto-rename']);
+  assert.deepEqual(expandOptionPrefixes(['--unat'], OPTS), ['--unattended']);
+});
+
+test('an exact name wins over longer options it starts', () => {
+  assert.deepEqual(expandOptionPrefixes(['--all', 'list'], OPTS), ['--all', 'list']);
+  assert.deepEqual(expandOptionPrefixes(['--all-b'], OPTS), ['--all-before']);
+});
+
+test('a prefix of several options is a usage error naming them (argparse wording)', () => {
+  assert.equal(ambiguity(['--de']), 'ambiguous option: --de could match --dest, --dedup, --debug');
+  assert.equal(ambiguity(['list', '--al=x']), 'ambiguous option: --al could match --all, --all-before');
+});
+
+test('values, short options, unknown names and words after -- are left alone', () => {
+  const same = (argv: string[]): void => assert.deepEqual(expandOptionPrefixes(argv, OPTS), argv);
+  same(['--dest', '-x', 'list']);
+  same(['-w', 'de', 'backup']);
+  same(['-uw', 'x', 'backup']);
+  same(['--bogus', '--', '--dedu', '--de']);
+  same(['-d', '-u', 'backup', 'work']);
+  same(['--', '--al']);
+  same(['-', '--']);
+  // "-wu": u is -w's value here, so the next word is a word of its own.
+  assert.deepEqual(expandOptionPrefixes(['-wu', '--dedu'], OPTS), ['-wu', '--dedup']);
+  // "--" alone and "--x" where nothing starts with "--x" are the parser's business.
+  same(['--x', 'list']);
+});
+
+test('an option marked exact is never the expansion of a prefix', () => {
+  const opts: PrefixOption[] = [...OPTS, { long: '--debug-all', exact: true }];
+  assert.deepEqual(expandOptionPrefixes(['--deb'], opts), ['--debug']);
+  assert.deepEqual(expandOptionPrefixes(['--debug-all'], opts), ['--debug-all']);
+  assert.deepEqual(expandOptionPrefixes(['--debug-a'], opts), ['--debug-a']);
+});
+
+test('a value that starts with -- is a missing value, not the next option swallowed', () => {
+  const message = ambiguity; // the usage error's message
+  assert.equal(message(['--dest', '--de', 'list']), '--dest needs a value');
+  assert.equal(message(['--des', '--json']), '--dest needs a value');
+  assert.equal(message(['--dest=--de', 'list']), '--dest needs a value');
+  assert.equal(message(['list', '--dest']), '--dest needs a value');
+  assert.equal(message(['--wyngopt', '--al']), '--wyngopt needs a value');
+  assert.equal(message(['-w', '--de', 'backup']), '-w, --wyngopt needs a value');
+  assert.equal(message(['-uw', '--de', 'backup']), '-w, --wyngopt needs a value');
+  assert.equal(message(['backup', '-w']), '-w, --wyngopt needs a value');
+});
+
+test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now ambiguous', () => {
+  // 0.9's long options (its argparse table) and the ones added since.
+  const v09 = [
+    '--dest', '--authmin', '--session', '--dedup', '--includes', '--exclude', '--check-after-send', '--autoprune',
+    '--all-before', '--all', '--pref', '--pool-info', '--pool', '--wyng', '--wyngopt', '--no-snapshot-restore',
+    '--no-auto-rename', '--no-qubes-post', '--include-disposable', '--remap', '--force-incomplete', '--unattended',
+    '--verbose', '--debug', '--meta-dir', '--help',
+  ]; // prettier-ignore
+  const program = buildProgram({ stdout: () => undefined, stderr: () => undefined });
+  const ours: PrefixOption[] = [...program.options.map(prefixOption), { long: '--help' }];
+  const oldOpts = v09.map((long) => ({ long }));
+  const resolve = (word: string, opts: PrefixOption[]): string => {
+    try {
+      return expandOptionPrefixes([word, 'x'], opts)[0]!;
+    } catch {
+      return 'ambiguous';
+    }
+  };
+  const changed: string[] = [];
+  for (const long of v09)
+    for (let n = 3; n <= long.length; n++) {
+      const prefix = long.slice(0, n);
+      const before = resolve(prefix, oldOpts);
+      if (before !== 'ambiguous' && resolve(prefix, ours) !== before) changed.push(prefix);
+    }
+  assert.deepEqual(changed, ['--pr', '--r', '--re'], 'README "Compatibility" lists exactly these');
+  // Through the real parser.
+  const io = { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false };
+  const parsed = parseCommandLine(['--dedu', '--exc', 'a', '--exc=b', '--autop=full', 'backup', 'work'], io);
+  assert.ok(!('help' in parsed));
+  if (!('help' in parsed)) {
+    assert.equal(parsed.options.dedup, true);
+    assert.deepEqual(parsed.options.exclude, ['a', 'b']);
+    assert.equal(parsed.options.autoprune, 'full');
+    assert.deepEqual(parsed.args, ['work']);
+  }
+});
+
+test('an ambiguous prefix exits 9 (argparse exits 2) with one line naming the candidates', async () => {
+  const r = await runInProcess(['--pr', 'x', 'list']);
+  assert.equal(r.code, 9);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, 'Error: ambiguous option: --pr could match --pref, --profile, --progress\n');
+  const help = await runInProcess(['--he']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: wyng-qubes/);
+});
