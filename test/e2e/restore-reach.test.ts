@@ -302,8 +302,12 @@ test('rpc, trusted unauthenticated archive, no approval: reach withheld and repo
   const doc = onlyDocument(r.stdout);
   const res = doc.result as RestoreDoc;
   assert.ok(res.withheld.personal!.length >= 9, JSON.stringify(res.withheld));
-  // a remote caller is told the profile approval only
-  assert.match(doc.errors.find((e) => e.qube === 'personal')?.message ?? JSON.stringify(doc.errors), /allow_reach/);
+  // the caller gets the generic per-qube error (redacted) and the withheld list; dom0's report
+  // names the approval, the profile's only (a remote caller cannot approve)
+  assert.match(
+    doc.errors.find((e) => e.qube === 'personal')?.message ?? JSON.stringify(doc.errors),
+    /'personal' failed/,
+  );
   // the run report (what wyng.Status and `report` show) lists the withheld changes too
   const dir = join(lab.sim.env.WYNG_QUBES_STATE_DIR!, 'reports');
   const newest = readdirSync(dir)
@@ -314,7 +318,10 @@ test('rpc, trusted unauthenticated archive, no approval: reach withheld and repo
   assert.ok(newest, 'a report of the rpc restore');
   const report = JSON.parse(newest) as { result: RestoreDoc; errors: Array<{ message: string }> };
   assert.ok(report.result.withheld.personal!.some((c) => c.reach === 'devices'));
-  assert.ok(report.errors.some((e) => /reach change\(s\) withheld/.test(e.message)));
+  const named = report.errors.find((e) => /reach change\(s\) withheld/.test(e.message));
+  assert.ok(named, JSON.stringify(report.errors));
+  assert.match(named.message, /profile 'restore: \{ allow_reach: \[/);
+  assert.doesNotMatch(named.message, /--allow-reach/);
   await putBack();
 });
 
