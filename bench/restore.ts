@@ -45,7 +45,17 @@ function timing(result: unknown, key: TimingKey): number | null {
 async function restore(args: string[]): Promise<Run> {
   const before = sim.qubesd.callLog.length;
   const t0 = performance.now();
-  const r = await sim.run(['restore', '--dest', sim.archiveUrl, '-u', '--no-qubes-post', '--json', ...args]);
+  // the bench archive is unencrypted: approve every reach class (issue 14) to restore everything
+  const r = await sim.run([
+    'restore',
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--allow-reach=all',
+    '--no-qubes-post',
+    '--json',
+    ...args,
+  ]);
   const ms = performance.now() - t0;
   if (r.code !== 0 || !r.json) throw new Error(`restore failed: ${r.stderr}`);
   const log = sim.qubesd.callLog.slice(before);

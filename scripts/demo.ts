@@ -127,14 +127,23 @@ try {
   }
 
   step('3. restore --dry-run (the plan; nothing is touched)');
-  const dry = await sim.run(['restore', '--dry-run', '--session', session, '--dest', sim.archiveUrl, '-u']);
+  const dry = await sim.run([
+    'restore',
+    '--dry-run',
+    '--allow-reach=all',
+    '--session',
+    session,
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+  ]);
   out(dry.stdout.trim() || dry.stderr.trim());
 
   step('4. restore');
   const callsBefore = sim.qubesd.callLog.length;
   const restore = (await cli(
     sim,
-    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'],
+    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--allow-reach=all', '--no-qubes-post'],
     'restore',
   )) as {
     qubes: Array<{ name: string; status: string; changes: number; error?: string }>;
@@ -178,7 +187,7 @@ try {
   const rerunBefore = sim.qubesd.callLog.length;
   await cli(
     sim,
-    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--no-qubes-post'],
+    ['restore', '--session', session, '--dest', sim.archiveUrl, '-u', '--allow-reach=all', '--no-qubes-post'],
     'second restore',
   );
   const rerunWrites = sim.qubesd.callLog.slice(rerunBefore).filter((c) => c.writes).length;

@@ -75,6 +75,8 @@ OPTIONS = {
     "no_qubes_post": ("flag", "--no-qubes-post"),
     "force_incomplete": ("flag", "--force-incomplete"),
     "ignore_missing": ("flag", "--ignore-missing"),
+    "allow_reach": ("list", "--allow-reach"),
+    "trust_unauthenticated": ("flag", "--trust-unauthenticated"),
     "all_before": ("flag", "--all-before"),
     "all": ("flag", "--all"),
     "expect_plan": ("value", "--expect-plan"),
@@ -97,6 +99,8 @@ _RESTORE = _COMMON + (
     "no_qubes_post",
     "force_incomplete",
     "ignore_missing",
+    "allow_reach",
+    "trust_unauthenticated",
     "allow_rollback",
     "expect_plan",
     "as",
@@ -141,6 +145,12 @@ MODES = ("local", "remote")
 _ENV_KEY = re.compile(r"^WYNG_QUBES_[A-Z0-9_]+$")
 # Test-only switches (e.g. the crash hook WYNG_QUBES_TEST_CRASH_AT) are never configuration.
 _ENV_TEST_ONLY = re.compile(r"^WYNG_QUBES_TEST_")
+# Secrets never travel through pillar/config env: a passphrase belongs in a profile's
+# passphrase_file or passphrase_command (issue 14).
+_ENV_SECRETS = ("WYNG_QUBES_PASSPHRASE",)
+# Runs started by this module are Salt runs (restore refuses unauthenticated archives unless
+# the state trusts them); the configuration cannot say otherwise.
+_RUN_SOURCE = "WYNG_QUBES_RUN_SOURCE"
 _SESSION_ID = re.compile(r"^\d{8}-\d{6}$")
 
 
@@ -203,9 +213,17 @@ def _env():
             )
         if _ENV_TEST_ONLY.match(key):
             raise CommandExecutionError(f"wyng_qubes:env: {key} is a test-only variable, never configuration")
+        if key in _ENV_SECRETS:
+            raise CommandExecutionError(
+                f"wyng_qubes:env: {key} is a secret, never configuration: use the profile's passphrase_file "
+                "or passphrase_command"
+            )
+        if key == _RUN_SOURCE:
+            raise CommandExecutionError(f"wyng_qubes:env: {key} is set by this module (salt)")
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise CommandExecutionError(f"wyng_qubes:env: {key} must be a string")
         out[key] = str(value)
+    out[_RUN_SOURCE] = "salt"
     return out
 
 
@@ -436,6 +454,9 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
 
     Options: ``exclude``, ``pref``, ``pool``, ``include_disposable``, ``ignore_missing``,
     ``no_snapshot_restore``, ``no_qubes_post``, ``force_incomplete``, ``authmin``, ``wyng``,
+    ``meta_dir``, ``wyngopt``, ``allow_reach`` (reach classes applied: devices, network, gui,
+    tags, features, class, all), ``trust_unauthenticated`` (restore from an archive Wyng does
+    not authenticate; its reach changes stay withheld unless approved).
     ``meta_dir``, ``wyngopt``, ``allow_rollback`` (restore qubes older than dom0's backup
     record), ``expect_plan`` (a plan digest from ``plan``: refuse unless the plan is unchanged),
     ``as`` (restore the one qube alongside under this name), ``rename_conflicting``,

@@ -143,6 +143,8 @@ _PLAN_OPTIONS = (
     "no_qubes_post",
     "force_incomplete",
     "ignore_missing",
+    "allow_reach",
+    "trust_unauthenticated",
     "allow_rollback",
 )
 _CONTEXT_KEY = "wyng_qubes.restored.plans"
@@ -252,7 +254,10 @@ def restored(
         do under ``only_if_missing``).
 
     Further options go to ``wyng_qubes.plan``/``wyng_qubes.restore`` (``pool``, ``pref``,
-    ``ignore_missing``, ``no_qubes_post``, ``wyng``, ...). Under ``test=True`` only the plan
+    ``ignore_missing``, ``no_qubes_post``, ``wyng``, ``allow_reach``, ``trust_unauthenticated``, ...).
+    Reach changes (devices, network, GUI, tags, dom0-facing features, class) are applied only
+    from an authenticated archive or where ``allow_reach`` (or the profile) approves them;
+    withheld ones fail the state with the approval that would apply them. Under ``test=True`` only the plan
     runs: ``result`` is None and ``changes`` shows what would change.
     """
     ret = _ret(name)
@@ -283,6 +288,17 @@ def restored(
     if only_if_missing and action != "create":
         ret["result"] = True
         ret["comment"] = f"{target} exists; not restored (only_if_missing is set)"
+        return ret
+    withheld = [w for w in entry.get("withheld") or [] if isinstance(w, dict)]
+    if withheld and not _differs(entry) and action == "overwrite":
+        # only reach changes nobody approved differ: not silent, and nothing to write
+        classes = sorted({str(w.get("reach")) for w in withheld})
+        ret["result"] = False
+        ret["comment"] = (
+            f"{name}: {len(withheld)} reach change(s) of session {chosen} withheld "
+            f"({', '.join(str(w.get('kind')) + ' ' + str(w.get('key')) for w in withheld)}); "
+            f"approve them with allow_reach: [{', '.join(classes)}] (state or profile restore.allow_reach)"
+        )
         return ret
     if not _differs(entry):
         ret["result"] = True

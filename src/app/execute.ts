@@ -3,6 +3,7 @@ import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { makeEnvelope, type Envelope } from '../core/envelope.ts';
 import { PromptInterrupted, toWqError, WqError, type ErrorRecord } from '../core/errors.ts';
 import { assertQubeName } from '../core/names.ts';
+import { originFromEnv } from '../core/reports.ts';
 import type { CommandName, CommonOptions } from '../core/options.ts';
 import { REPORTED_COMMANDS } from '../core/reports.ts';
 import { escapeForTerminal } from '../core/terminal.ts';
@@ -117,6 +118,8 @@ async function executeCommand(
         if (options.debug) io.stderr(`debug: ${text}\n`);
       },
       around: recorder?.around(),
+      origin: opts.origin ?? originFromEnv(io.env),
+      profile: applied.profile,
     };
     const outcome = await useCaseOf(command, opts.entryPoints)(ctx);
     return makeEnvelope(command, outcome.exitCode, outcome.result, outcome.errors);

@@ -7,6 +7,8 @@ import type { QubeClass, QubeSettings, SettingsPart } from '../core/qubes/model.
 import type { PoolInfo } from '../core/qubesapi/parse.ts';
 import type { RestorePorts } from '../core/restore/apply.ts';
 import type { LiveQube } from '../core/restore/plan.ts';
+import type { Profile } from '../core/profiles.ts';
+import type { RunOrigin } from '../core/reports.ts';
 
 /** Everything a run touches of its process, injectable so tests drive the real program. */
 export interface AppIo {
@@ -44,6 +46,10 @@ export interface AppContext {
   debug(text: string): void;
   /** Runs around the job inside the job lock (a profile's hooks.before/after). */
   around?: JobAround | undefined;
+  /** Who started the run (`rpc` = a remote caller through dom0's qrexec service). */
+  origin?: RunOrigin | undefined;
+  /** The profile applied (`--profile`, or the RPC call's profile), if any. */
+  profile?: Profile | undefined;
 }
 
 /** What a use case returns: the envelope's parts. */

@@ -19,6 +19,8 @@ import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome, confirmContinue } from './outcome.ts';
+import { planReach, reachAuthority } from './reach.ts';
+import type { ClassifiedChange } from '../core/restore/reach.ts';
 import { progress, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
@@ -29,7 +31,9 @@ export interface RestoreResult {
   session: string;
   planDigest: string;
   rollback: RollbackCheck;
-  qubes: QubeOutcome[];
+  qubes: (QubeOutcome & { withheld?: ClassifiedChange[] })[];
+  /** per qube, the reach changes nobody approved (not applied; issue 14) */
+  withheld: Record<string, ClassifiedChange[]>;
   /** archived name → name restored as (--as, --rename-conflicting) */
   renames: Record<string, string>;
   /** the space pre-flight's figures per target pool */
@@ -54,6 +58,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const clock = new RestoreClock(() => wyng.calls.reduce((sum, c) => sum + c.durationMs, 0));
     const { model } = await wyng.list();
     requireQubesSessions(model);
+    const authority = reachAuthority(ctx, model); // issue 14: refuses before the metadata is received
     const session = selectSession(model, ctx.args, o.session, 'restore');
     const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
     const archivedSource = readArchivedSource(metadata.files, session);
@@ -136,10 +141,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
         });
       }
     }
+    // Reach (issue 14): unapproved reach changes leave the plan; they are shown, withheld and reported.
+    const reach = planReach(plan, authority, liveState.globals);
+    const applied = reach.plan;
     // space pre-flight: per pool, what the receive needs and what is free (app/space.ts)
-    const space = await restoreSpace(live, plan, model.volumeSizes, o.pool ?? null);
+    const space = await restoreSpace(live, applied, model.volumeSizes, o.pool ?? null);
     ctx.say(
-      renderPlan(plan, o.verbose || o.dryRun) +
+      renderPlan(applied, o.verbose || o.dryRun) +
+        (o.dryRun || o.unattended ? reach.text : '') +
         renderRenames(renamed.renames) +
         renderSpace('Space in the target pools', space),
     );
@@ -175,7 +184,8 @@ export const restoreUseCase: UseCase = async (ctx) => {
           planDigest: binding.planDigest,
           qubeDigests: binding.qubeDigests,
           rollback,
-          plan,
+          plan: reach.json,
+          reach: reach.summary,
           renames: renamed.renames,
           space,
           pool: target.pool,
@@ -195,18 +205,21 @@ export const restoreUseCase: UseCase = async (ctx) => {
       );
     }
 
-    const overwriting = plan.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
-    if (!o.unattended && overwriting.length > 0) {
-      ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
+    const overwriting = applied.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
+    if (!o.unattended && (overwriting.length > 0 || reach.text !== '')) {
+      if (reach.text !== '') ctx.say(reach.text); // the reach changes first
+      if (overwriting.length > 0)
+        ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
       if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
     }
 
-    const outcomes = await reportInterruptedRestore(ctx, live, plan, () =>
+    const appliedOutcomes = await reportInterruptedRestore(ctx, live, applied, () =>
       applyRestore(
         {
-          plan,
+          plan: reach.toApply,
+          restrict: reach.restrict,
           archived: new Map(source.system.qubes.map((q) => [q.name, q])),
           archivedNotes: source.notes,
           skip: request.skip,
@@ -218,12 +231,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
         restorePorts(ctx, job, live, plan),
       ),
     );
+    const outcomes = reach.outcomes(appliedOutcomes);
     const calls = live.callSummary();
     const result: RestoreResult = {
       session,
       planDigest: binding.planDigest,
       rollback,
       qubes: outcomes,
+      withheld: reach.split.withheld,
       renames: renamed.renames,
       space,
       adminApi: { calls: calls.calls, reads: calls.reads, writes: calls.writes },
@@ -234,9 +249,10 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const errors: ErrorRecord[] = [
       ...planErrors,
       ...outcomes.filter((q) => q.status === 'failed').map((q) => qubeFailure(q.name, q.error ?? 'failed')),
+      ...reach.errors,
     ];
     progress(ctx, { event: 'done', session, ok: errors.length === 0 });
-    const restored = outcomes.filter((q) => q.status === 'restored').length;
+    const restored = outcomes.filter((q) => q.status === 'restored' && q.withheld === undefined).length;
     ctx.say(restoreSummaryLine(restored, outcomes.length, session));
     return failedQubesOutcome(ctx, result, errors);
   });

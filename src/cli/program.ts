@@ -9,6 +9,7 @@ import {
   type CommandName,
   type CommonOptions,
 } from '../core/options.ts';
+import { parseReachApprovals } from '../core/restore/reach.ts';
 import { printable } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
@@ -60,6 +61,13 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
     .option('--dry-run', 'restore: print the plan, change nothing')
     .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
+    .option(
+      '--allow-reach <classes>',
+      'restore: apply reach changes of these classes (devices,network,gui,tags,features,class,all)',
+      collect,
+      [],
+    )
+    .option('--trust-unauthenticated', 'restore: run from an unauthenticated archive (reach changes withheld)')
     .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
     .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
     .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
@@ -207,6 +215,8 @@ export function parseCommandLine(
     json: o.json === true,
     dryRun: o.dryRun === true,
     ignoreMissing: o.ignoreMissing === true,
+    allowReach: [...parseReachApprovals((o.allowReach as string[]).flatMap((w) => w.split(',')))],
+    trustUnauthenticated: o.trustUnauthenticated === true,
     as: o.as,
     renameConflicting: o.renameConflicting === true,
     ignoreSpace: o.ignoreSpace === true,
@@ -224,6 +234,9 @@ export function parseCommandLine(
   const options = parsed.data;
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
+  }
+  if ((options.allowReach.length > 0 || options.trustUnauthenticated) && command !== 'restore') {
+    throw new WqError('option', '--allow-reach and --trust-unauthenticated are only valid with restore');
   }
   if (options.expectPlan !== undefined && command !== 'restore' && command !== 'remote')
     throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');

@@ -76,6 +76,10 @@ export const CommonOptionsSchema = z
     json: z.boolean().default(false),
     dryRun: z.boolean().default(false),
     ignoreMissing: z.boolean().default(false),
+    /** restore: reach classes approved on the dom0 command line (issue 14; core/restore/reach.ts) */
+    allowReach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
+    /** restore: run from an archive Wyng does not authenticate (its reach changes stay withheld) */
+    trustUnauthenticated: z.boolean().default(false),
     /** `restore QUBE --as NEW`: restore alongside under a new name (issue 19). */
     as: QubeNameSchema.optional(),
     /** `restore --rename-conflicting`: a live namesake of another class keeps its name; ours becomes NAME1… */

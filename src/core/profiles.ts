@@ -91,6 +91,14 @@ const RemoteSchema = z.strictObject({
   callers: z.array(QubeNameSchema).optional(),
 });
 
+/** Restore approvals (issue 14): reach classes applied without a further approval. */
+const RestoreSchema = z.strictObject({
+  allow_rollback: z.boolean().optional(),
+  allow_reach: z.array(z.enum(['devices', 'network', 'gui', 'tags', 'features', 'class', 'all'])).default([]),
+  /** run remote and Salt restores from an archive Wyng does not authenticate (reach stays withheld) */
+  trust_unauthenticated: z.boolean().default(false),
+});
+
 /** Fields used by scheduled runs (issue 9); validated here so a typo is caught early. */
 const NotifySchema = z.strictObject({
   desktop: z.enum(['never', 'failure', 'always']).optional(),
@@ -121,8 +129,11 @@ export const ProfileSchema = z
       .optional(),
     notify: NotifySchema.optional(),
     hooks: HooksSchema.optional(),
-    /** Restore settings: `allow_rollback` restores qubes older than dom0's backup record (issue 14 §5). */
-    restore: z.strictObject({ allow_rollback: z.boolean().optional() }).optional(),
+    /**
+     * Restore settings (issue 14): `allow_rollback` restores qubes older than dom0's backup record
+     * (§5); `allow_reach` / `trust_unauthenticated` decide reach changes (§1, app/reach.ts).
+     */
+    restore: RestoreSchema.optional(),
   })
   .superRefine((p, ctx) => {
     if (p.passphrase_file !== undefined && p.passphrase_command !== undefined) {

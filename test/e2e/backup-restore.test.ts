@@ -106,7 +106,17 @@ test('damage, then restore --dry-run shows the plan and writes nothing', async (
   writeFileSync(sim.qubesd.volumePath('work', 'private')!, Buffer.alloc(256 * 1024, 7));
 
   const before = sim.qubesd.callLog.length;
-  const r = await sim.run(['restore', '--dry-run', '--session', session, '--dest', sim.archiveUrl, '-u', '--json']);
+  const r = await sim.run([
+    'restore',
+    '--dry-run',
+    '--allow-reach=all',
+    '--session',
+    session,
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--json',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const writes = sim.qubesd.callLog.slice(before).filter((c) => c.writes);
   assert.deepEqual(
@@ -157,6 +167,7 @@ test('restore brings every setting and every byte back; a rerun writes nothing',
     '--dest',
     sim.archiveUrl,
     '-u',
+    '--allow-reach=all',
     '--no-qubes-post',
     '--json',
   ]);
@@ -178,6 +189,7 @@ test('restore brings every setting and every byte back; a rerun writes nothing',
     '--dest',
     sim.archiveUrl,
     '-u',
+    '--allow-reach=all',
     '--no-qubes-post',
     '--json',
   ]);

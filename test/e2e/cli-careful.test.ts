@@ -294,7 +294,10 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
   assert.deepEqual([ve[1]!.name, ve[1]!.index, ve[1]!.total], ['appvms/work/private.img', 1, 1]);
   assert.equal(ve[2]!.ok, true);
 
-  const r = await env.run(['restore', ...dest(), '--json', '--progress=json', `--session=${session}`, 'work'], fake);
+  const r = await env.run(
+    ['restore', '--allow-reach=all', ...dest(), '--json', '--progress=json', `--session=${session}`, 'work'],
+    fake,
+  );
   assert.equal(r.code, 0, r.stderr);
   const re = events(r.stderr);
   assert.deepEqual(re.find((e) => e.event === 'selected')!.qubes, ['work']);
@@ -311,7 +314,7 @@ test('a missing post-restore program is reported as "not found", not as a failed
   const c = new AdminClient(new SocketTransport({ socketPath: env.qubesd.socketPath, timeoutMs: 10_000 }));
   await c.setProperty('work', 'memory', 1234);
   const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
-  const r = await env.run(['restore', ...dest(), '--json', `--session=${session}`, 'work'], fake);
+  const r = await env.run(['restore', '--allow-reach=all', ...dest(), '--json', `--session=${session}`, 'work'], fake);
   const text = `${r.stderr}\n${JSON.stringify(r.json)}`;
   assert.match(text, /qvm-appmenus --update work: (qvm-appmenus|sudo) not found/);
   assert.doesNotMatch(text, /qvm-appmenus --update work failed/);

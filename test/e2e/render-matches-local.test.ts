@@ -40,10 +40,30 @@ test('list: overview, named qubes, one session', async () => {
 });
 
 test('restore: the plan of a dry run, the closing line of a restore', async () => {
-  const dry = await sim.run(['restore', '--dest', sim.archiveUrl, '--session', session, '--dry-run', 'work', '--json']);
+  const dry = await sim.run([
+    'restore',
+    '--allow-reach=all',
+    '--dest',
+    sim.archiveUrl,
+    '--session',
+    session,
+    '--dry-run',
+    'work',
+    '--json',
+  ]);
   assert.equal(dry.code, 0, dry.stderr);
   contains(dry.stderr, renderRestore(dry.json!.result));
-  const real = await sim.run(['restore', '--dest', sim.archiveUrl, '--session', session, '-u', 'work', '--json']);
+  const real = await sim.run([
+    'restore',
+    '--allow-reach=all',
+    '--dest',
+    sim.archiveUrl,
+    '--session',
+    session,
+    '-u',
+    'work',
+    '--json',
+  ]);
   assert.equal(real.code, 0, real.stderr);
   contains(real.stderr, renderRestore(real.json!.result));
 });

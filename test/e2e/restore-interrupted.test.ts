@@ -32,7 +32,16 @@ test('an interrupted restore names the tagged qubes and the command to finish; t
   assert.ok(m, r.stderr);
   assert.ok(m[1]!.endsWith(`--session ${lab.session} ${tagged.join(' ')}`), m[1]);
 
-  const dry = await lab.cli(['restore', '--dest', lab.sim.archiveUrl, '-u', '--dry-run', '--session', lab.session]);
+  const dry = await lab.cli([
+    'restore',
+    '--allow-reach=all',
+    '--dest',
+    lab.sim.archiveUrl,
+    '-u',
+    '--dry-run',
+    '--session',
+    lab.session,
+  ]);
   assert.equal(dry.code, 0, dry.stderr);
   assert.ok(
     dry.stdout.includes(`Left unfinished by an earlier restore (tag ${IN_PROGRESS_TAG}): ${tagged.join(', ')}.`),
@@ -41,7 +50,7 @@ test('an interrupted restore names the tagged qubes and the command to finish; t
 
   // the command it names finishes the job
   const args = m[1]!.split(' ').slice(1);
-  const fin = await lab.cli([...args, '-u', '--no-qubes-post']);
+  const fin = await lab.cli([...args, '-u', '--allow-reach=all', '--no-qubes-post']);
   assert.equal(fin.code, 0, `${fin.stderr}\n${fin.stdout}`);
   for (const q of tagged) assert.equal(await lab.client().hasTag(q, IN_PROGRESS_TAG), false, q);
 });

@@ -118,6 +118,7 @@ test(
       '--dest',
       lab.sim.archiveUrl,
       '-u',
+      '--allow-reach=all',
       '--session',
       lab.session,
       'work',
@@ -133,7 +134,17 @@ test(
 test('interactive restore asks before overwriting; answering no changes nothing', async () => {
   const m = lab.mark();
   const no = await lab.cli(
-    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, 'work', 'vault'],
+    [
+      'restore',
+      '--dest',
+      lab.sim.archiveUrl,
+      '--no-qubes-post',
+      '--allow-reach=all',
+      '--session',
+      lab.session,
+      'work',
+      'vault',
+    ],
     { confirm: false },
   );
   assert.equal(no.code, 0, no.stderr);
@@ -151,7 +162,18 @@ test('interactive restore asks before overwriting; answering no changes nothing'
   assert.equal((await lab.client().listQubes()).find((q) => q.name === 'vault')!.klass, 'StandaloneVM');
 
   const yes = await lab.cli(
-    ['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--session', lab.session, '--json', 'work', 'vault'],
+    [
+      'restore',
+      '--dest',
+      lab.sim.archiveUrl,
+      '--no-qubes-post',
+      '--allow-reach=all',
+      '--session',
+      lab.session,
+      '--json',
+      'work',
+      'vault',
+    ],
     { confirm: true },
   );
   assert.equal(yes.code, 0, `${yes.stderr}\n${yes.stdout}`);

@@ -42,9 +42,12 @@ async function restore(
   if (changed) await change();
   stubs.clear();
   const mark = sim.qubesd.callLog.length;
-  const r = await sim.run(['restore', '--dest', sim.archiveUrl, '-u', '--json', 'fedora-41', 'work'], {
-    env: { ...stubs.env, ...extraEnv },
-  });
+  const r = await sim.run(
+    ['restore', '--allow-reach=all', '--dest', sim.archiveUrl, '-u', '--json', 'fedora-41', 'work'],
+    {
+      env: { ...stubs.env, ...extraEnv },
+    },
+  );
   return { code: r.code, out: `${r.stderr}\n${r.stdout}`, mark };
 }
 
@@ -105,9 +108,12 @@ test('an unchanged rerun runs no post step and makes no write (no qube started)'
 test('--no-qubes-post runs none of it', async () => {
   stubs.clear();
   const mark = sim.qubesd.callLog.length;
-  const r = await sim.run(['restore', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', 'fedora-41'], {
-    env: stubs.env,
-  });
+  const r = await sim.run(
+    ['restore', '--allow-reach=all', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', 'fedora-41'],
+    {
+      env: stubs.env,
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(stubs.calls(), []);
   assert.equal(sim.qubesd.callLog.slice(mark).filter((c) => c.method === 'admin.vm.Start').length, 0);

@@ -16,7 +16,18 @@ after(async () => {
 });
 
 const dry = (extra: string[]): Promise<LabRun> =>
-  lab.cli(['restore', '--dest', lab.sim.archiveUrl, '-u', '--dry-run', '--session', lab.session, ...extra, 'work']);
+  lab.cli([
+    'restore',
+    '--allow-reach=all',
+    '--dest',
+    lab.sim.archiveUrl,
+    '-u',
+    '--dry-run',
+    '--session',
+    lab.session,
+    ...extra,
+    'work',
+  ]);
 
 test('firewall changes are shown rule by rule in qvm-firewall words', async () => {
   const archived = lab.archived.get('work')!.firewall ?? [];

@@ -124,7 +124,9 @@ test('--allow-rollback: work restored from the older session, the finding report
 
 test('attended: asked; no → work not restored; yes → restored', async () => {
   const attended = (confirm: boolean): Promise<LabRun> =>
-    lab.cli(['restore', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--json', 'work'], { confirm });
+    lab.cli(['restore', '--allow-reach=all', '--dest', lab.sim.archiveUrl, '--no-qubes-post', '--json', 'work'], {
+      confirm,
+    });
   await damageWork();
   const no = await attended(false);
   assert.equal(no.code, 2, no.stderr);
@@ -145,14 +147,32 @@ test('profile restore.allow_rollback: true approves it; the profile schema refus
     );
   await damageWork();
   write('{ allow_rollback: false }');
-  const refused = await lab.cli(['restore', '--profile', 'lab', '-u', '--no-qubes-post', '--json', 'work']);
+  const refused = await lab.cli([
+    'restore',
+    '--allow-reach=all',
+    '--profile',
+    'lab',
+    '-u',
+    '--no-qubes-post',
+    '--json',
+    'work',
+  ]);
   assert.equal(refused.code, 2, refused.stderr);
   write('{ allow_rollback: true }');
-  const allowed = await lab.cli(['restore', '--profile', 'lab', '-u', '--no-qubes-post', '--json', 'work']);
+  const allowed = await lab.cli([
+    'restore',
+    '--allow-reach=all',
+    '--profile',
+    'lab',
+    '-u',
+    '--no-qubes-post',
+    '--json',
+    'work',
+  ]);
   assert.equal(allowed.code, 0, allowed.stderr);
   assert.equal(await memoryOfWork(), lab.archived.get('work')!.properties.memory);
   write('{ allow_rollbak: true }');
-  const typo = await lab.cli(['restore', '--profile', 'lab', '-u', '--json', 'work']);
+  const typo = await lab.cli(['restore', '--allow-reach=all', '--profile', 'lab', '-u', '--json', 'work']);
   assert.equal(typo.code, 9, typo.stderr);
 });
 

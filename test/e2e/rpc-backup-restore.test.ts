@@ -26,6 +26,8 @@ function setup(sim: Sandbox): Record<string, string | undefined> {
       operations: [Backup, Restore, Status]
       restore_qubes: [work]
       callers: [mgmt]
+    restore:
+      trust_unauthenticated: true
 `,
     { mode: 0o600 },
   );

@@ -320,7 +320,17 @@ async function runCase(c: Case): Promise<Outcome> {
   try {
     const session = await sendSession(sim, c.xml(sim.qubesd.dumpQubesXml()));
     const names = c.args ?? ['personal', 'vault', 'work'];
-    const base = ['restore', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', '--session', session];
+    const base = [
+      'restore',
+      '--dest',
+      sim.archiveUrl,
+      '-u',
+      '--allow-reach=all',
+      '--json',
+      '--no-qubes-post',
+      '--session',
+      session,
+    ];
     const mark0 = sim.qubesd.callLog.length;
     const dry = await sim.run([...base, '--dry-run', ...names], { env: { TZ: 'UTC' } });
     const dryWrites = sim.qubesd.callLog.slice(mark0).filter((x) => x.writes);

@@ -509,7 +509,7 @@ function argsFor(c: Case, sim: Sandbox): string[] {
     case 'backup':
       return ['backup', ...common, ...BACKED_UP];
     case 'restore':
-      return ['restore', ...common, '--no-qubes-post', '--session', s2, ...BACKED_UP];
+      return ['restore', ...common, '--allow-reach=all', '--no-qubes-post', '--session', s2, ...BACKED_UP];
     case 'verify':
       return ['verify', ...common, '--session', s2, ...BACKED_UP];
     case 'prune':

@@ -80,7 +80,13 @@ class Machine:
         config_dir.mkdir(mode=0o700)
         profiles = {
             "profiles": {
-                "nightly": {"dest": f"file:{self.archive}", "qubes": ["work", "personal"], "remote": REMOTE[name]}
+                "nightly": {
+                    "dest": f"file:{self.archive}",
+                    "qubes": ["work", "personal"],
+                    "remote": REMOTE[name],
+                    # an unencrypted archive: remote restores trust it and apply every reach class (issue 14)
+                    "restore": {"trust_unauthenticated": True, "allow_reach": ["all"]},
+                }
             }
         }
         (config_dir / "profiles.yaml").write_text(yaml.safe_dump(profiles))

@@ -70,7 +70,8 @@ def rebuild_pillar(system, **extra):
         "templates": ["fedora-41"],
         "net_qubes": ["sys-net", "sys-firewall"],
         "qubes": ["work", "personal"],
-        "options": {"no_qubes_post": True},
+        # the test archive is unencrypted: the states trust it and approve every reach class (issue 14)
+        "options": {"no_qubes_post": True, "trust_unauthenticated": True, "allow_reach": ["all"]},
     }
     rebuild.update(extra)
     return {"wyng_qubes": {"env": system.minion.env, "rebuild": rebuild}}
@@ -147,6 +148,7 @@ def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
         f"dest={system.dest}",
         "only_if_missing=False",
         "no_qubes_post=True",
+        "trust_unauthenticated=True",
     ]
 
     code, ret, _ = minion.call(*args, "test=True")
@@ -167,12 +169,56 @@ def test_restored_with_only_if_missing_false_puts_settings_back(minion, system):
     assert r["comment"] == f"work already matches session {session}"
 
 
+def test_reach_from_an_unauthenticated_archive_needs_trust_and_approval(minion, system):
+    session = system.backup()
+    # the live work lost its tag project-x (a reach change: qrexec policy matches tags) and its
+    # memory (own); the unencrypted archive would put both back
+    system.qubesd.call("admin.vm.tag.Remove", "work", "project-x")
+    system.qubesd.set("work", "memory", 1234)
+    base = ["state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "only_if_missing=False"]
+    base.append("no_qubes_post=True")
+
+    # not trusted: the Salt restore is refused as a whole
+    code, ret, _ = minion.call(*base, check=False)
+    (r,) = ret.values()
+    assert r["result"] is False
+    assert "not authenticated" in r["comment"] and "trust_unauthenticated" in r["comment"], r["comment"]
+    assert system.qubesd.get("work", "memory") == "1234"
+
+    # trusted, not approved: own changes restored, the tag withheld and named in a failing state
+    code, ret, _ = minion.call(*base, "trust_unauthenticated=True", check=False)
+    (r,) = ret.values()
+    assert r["result"] is False
+    assert "withheld" in r["comment"] and "allow-reach=tags" in r["comment"], r["comment"]
+    assert system.qubesd.get("work", "memory") == "800"
+    assert "project-x" not in system.qubesd.call("admin.vm.tag.List", "work")
+
+    # only the withheld tag differs now: still not silent, and nothing is written
+    code, ret, _ = minion.call(*base, "trust_unauthenticated=True", check=False)
+    (r,) = ret.values()
+    assert r["result"] is False and "allow_reach: [tags]" in r["comment"], r["comment"]
+
+    # approved: applied
+    code, ret, _ = minion.call(*base, "trust_unauthenticated=True", "allow_reach=tags")
+    (r,) = ret.values()
+    assert r["result"] is True, r["comment"]
+    assert r["changes"]["work"]["session"] == session
+    assert "project-x" in system.qubesd.call("admin.vm.tag.List", "work")
+
+
 def test_a_failing_restore_is_result_false_with_the_tools_error(minion, system):
     system.backup()
     system.qubesd.remove("work")
     minion.process_env["WYNG_FAKE_FAIL"] = "receive-volume:appvms/work/private.img"
     code, ret, _ = minion.call(
-        "state.single", "wyng_qubes.restored", "name=work", f"dest={system.dest}", "no_qubes_post=True", check=False
+        "state.single",
+        "wyng_qubes.restored",
+        "name=work",
+        f"dest={system.dest}",
+        "no_qubes_post=True",
+        "trust_unauthenticated=True",
+        "allow_reach=all",
+        check=False,
     )
     assert code != 0
     (r,) = ret.values()
@@ -235,7 +281,15 @@ def wyng_calls(log):
 def nine_restored_states(minion, system, name="nine"):
     """An sls with one wyng_qubes.restored state per qube of NINE (same options)."""
     states_sls = {
-        f"restored-{q}": {"wyng_qubes.restored": [{"name": q}, {"dest": system.dest}, {"no_qubes_post": True}]}
+        f"restored-{q}": {
+            "wyng_qubes.restored": [
+                {"name": q},
+                {"dest": system.dest},
+                {"no_qubes_post": True},
+                {"trust_unauthenticated": True},
+                {"allow_reach": ["all"]},
+            ]
+        }
         for q in NINE
     }
     (minion.files / f"{name}.sls").write_text(json.dumps(states_sls))
@@ -310,6 +364,7 @@ def test_restored_is_bound_to_its_plan_a_change_in_between_is_refused(minion, sy
 
     def sls(name, change):
         opts = [{"dest": system.dest}, {"only_if_missing": False}, {"no_qubes_post": True}]
+        opts += [{"trust_unauthenticated": True}, {"allow_reach": ["all"]}]  # unencrypted test archive
         doc = {"restored-work": {"wyng_qubes.restored": [{"name": "work"}, *opts]}}
         after = "restored-work"
         if change:

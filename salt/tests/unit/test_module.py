@@ -21,7 +21,7 @@ def test_list_with_dest_and_qubes_runs_the_bundle_with_an_argv_list(mod, run_all
     cmd, kwargs = run_all.calls[0]
     assert cmd == head(node, bundle) + ["--dest=file:/mnt/b", "list", "--", "work", "personal"]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test", "WYNG_QUBES_RUN_SOURCE": "salt"}
     assert kwargs["ignore_retcode"] is True
     assert doc == envelope("list", {"sessions": []})
 
@@ -209,6 +209,8 @@ def test_default_bundle_path(mod, config):
         ({"WYNG_QUBES_TEST_CRASH_AT": "backup:before-send"}, "WYNG_QUBES_TEST_CRASH_AT is a test-only variable"),
         ({"WYNG_QUBES_STATE_DIR": "/s", "WYNG_QUBES_TEST_X": "1"}, "WYNG_QUBES_TEST_X is a test-only variable"),
         ({"WYNG_QUBES_STATE_DIR": ["a"]}, "WYNG_QUBES_STATE_DIR must be a string"),
+        ({"WYNG_QUBES_PASSPHRASE": "hunter2"}, "WYNG_QUBES_PASSPHRASE is a secret, never configuration"),
+        ({"WYNG_QUBES_RUN_SOURCE": "cli"}, "WYNG_QUBES_RUN_SOURCE is set by this module"),
         ("WYNG_QUBES_STATE_DIR=/x", "must be a mapping"),
     ],
 )
@@ -223,7 +225,16 @@ def test_no_env_configured_passes_an_empty_env(mod, config, run_all):
     del config["wyng_qubes:env"]
     run_all.reply(envelope("list", {}))
     mod.list_(dest="file:/b")
-    assert run_all.calls[0][1]["env"] == {}
+    assert run_all.calls[0][1]["env"] == {"WYNG_QUBES_RUN_SOURCE": "salt"}
+
+
+def test_restore_passes_reach_approvals_and_trust(mod, run_all):
+    run_all.reply(envelope("restore", {"session": "S", "qubes": []}))
+    mod.restore(qubes=["work"], dest="file:/b", allow_reach=["devices", "tags"], trust_unauthenticated=True)
+    argv = run_all.calls[0][0]
+    assert "--allow-reach=devices" in argv and "--allow-reach=tags" in argv
+    assert "--trust-unauthenticated" in argv
+    assert argv.index("--trust-unauthenticated") < argv.index("restore")
 
 
 def test_timeout_reaches_cmd_run_all(mod, run_all):
@@ -351,7 +362,7 @@ def test_remote_mode_calls_wyng_qubes_remote_with_the_operation_and_profile(mod,
         "personal",
     ]
     assert kwargs["python_shell"] is False
-    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test"}
+    assert kwargs["env"] == {"WYNG_QUBES_STATE_DIR": "/var/lib/wq-state-test", "WYNG_QUBES_RUN_SOURCE": "salt"}
     # the same document as in local mode
     assert doc == envelope("backup", {"session": "20250101-010101", "qubes": []})
 

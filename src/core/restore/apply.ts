@@ -85,6 +85,11 @@ export interface ApplyInput {
   dryRun?: false;
   /** called as each late phase starts (for the result's timing) */
   onPhase?: (phase: RestorePhase) => void;
+  /**
+   * Applied to every diff apply computes itself (a created qube's, re-read once it exists, and the
+   * verification diff): drops the reach changes nobody approved (app/reach.ts, issue 14).
+   */
+  restrict?: (name: string, diff: SettingsDiff) => SettingsDiff;
 }
 
 /** The phases after the plan whose start `onPhase` reports. */
@@ -253,8 +258,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     }
   };
   await Promise.all(created.map(readCreated));
-  const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff =>
-    diffSettings({
+  const diffOf = (name: string, current: QubeSettings | undefined): SettingsDiff => {
+    const diff = diffSettings({
       target: input.archived.get(name)!,
       current,
       skip: input.skip,
@@ -262,6 +267,8 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       overrides: new Map(Object.entries(runs.get(name)!.q.overrides)),
       targetNotes: input.archivedNotes[name],
     });
+    return input.restrict ? input.restrict(name, diff) : diff;
+  };
   const late: Array<[QubeRun, SettingsDiff['properties'][number]]> = [];
   for (const r of active()) {
     const q = r.q;

@@ -103,7 +103,19 @@ export function fromTemplate(t: TemplateArchive, qubesd: Partial<FakeQubesdOptio
 
 /** `restore` of BACKED_UP from one session, as the suites run it (JSON, no menu post step). */
 export function restoreArgs(sim: Sandbox, session: string): string[] {
-  return ['restore', '--dest', sim.archiveUrl, '-u', '--json', '--no-qubes-post', '--session', session, ...BACKED_UP];
+  // the test archive is unencrypted: approve every reach class (issue 14), as a dom0 user would
+  return [
+    'restore',
+    '--dest',
+    sim.archiveUrl,
+    '-u',
+    '--allow-reach=all',
+    '--json',
+    '--no-qubes-post',
+    '--session',
+    session,
+    ...BACKED_UP,
+  ];
 }
 
 /**
