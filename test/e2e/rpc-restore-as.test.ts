@@ -20,7 +20,10 @@ function setup(sim: Sandbox): Record<string, string | undefined> {
       operations: [Backup, Restore]
       restore_qubes: [work]
       callers: [mgmt]
-${restoreAs ? '      restore_as: true\n' : ''}`;
+${restoreAs ? '      restore_as: true\n' : ''}    restore:
+      trust_unauthenticated: true
+      allow_reach: [all]
+`;
   writeFileSync(join(etc, 'profiles.yaml'), `profiles:\n${profile('plain', false)}${profile('copies', true)}`, {
     mode: 0o600,
   });

@@ -25,6 +25,9 @@ function writeProfile(sim: Sandbox, restore: string): void {
       operations: [Backup, Restore]
       restore_qubes: [work]
       callers: [mgmt]
+    # the sandbox archive is unencrypted (issue 14: a remote restore needs the profile's trust)
+    restore:
+      trust_unauthenticated: true
 ${restore}`,
     { mode: 0o600 },
   );
@@ -99,7 +102,7 @@ test('wyng.Restore: swapped metadata refused unless the profile allows rollback;
     assert.equal(asked.code, 9, 'a caller cannot approve a rollback');
     assert.equal(asked.doc.errors[0]?.kind, 'input');
 
-    writeProfile(sim, '    restore:\n      allow_rollback: true\n');
+    writeProfile(sim, '      allow_rollback: true\n');
     const allowed = await rpc('wyng.Restore', { qubes: ['work'] });
     assert.equal(allowed.code, 0, allowed.stderr);
     const rb = (allowed.doc.result as { rollback: { findings: Array<{ kind: string }> } }).rollback;
