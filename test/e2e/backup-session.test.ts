@@ -276,8 +276,8 @@ test(
       .qubes;
     assert.deepEqual(
       sq.find((x) => x.name === 'disp-test'),
-      { name: 'disp-test', class: 'DispVM', disposable: true },
-      'the DispVM is in the session metadata',
+      { name: 'disp-test', class: 'DispVM', disposable: true, bytes: 0 },
+      'the DispVM is in the session metadata (no volumes of its own)',
     );
   },
 );
