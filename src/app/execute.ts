@@ -88,8 +88,10 @@ async function executeCommand(
 ): Promise<Envelope> {
   const json = options.json;
   try {
-    if (options.dryRun && !DRY_RUN_COMMANDS.has(command)) {
-      throw new WqError('option', `--dry-run is only valid with ${[...DRY_RUN_COMMANDS].join(', ')}`);
+    // `remote` sends --dry-run in its request: dom0's service decides what it means for the operation
+    if (options.dryRun && command !== 'remote' && !DRY_RUN_COMMANDS.has(command)) {
+      const valid = [...DRY_RUN_COMMANDS].join(', ');
+      throw new WqError('option', `--dry-run is only valid with ${valid} (and remote Restore)`);
     }
     // Qube names are checked before any program runs.
     if (!ARG_COMMANDS.has(command)) args.forEach(assertQubeName);

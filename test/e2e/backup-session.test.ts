@@ -274,11 +274,10 @@ test(
     assert.equal(listed.code, 0, listed.stderr);
     const sq = (listed.json!.result as { session: { qubes: Array<{ name: string; disposable: boolean }> } }).session
       .qubes;
-    // a DispVM has no volumes of its own in the session: 0 bytes
     assert.deepEqual(
       sq.find((x) => x.name === 'disp-test'),
       { name: 'disp-test', class: 'DispVM', disposable: true, bytes: 0 },
-      'the DispVM is in the session metadata',
+      'the DispVM is in the session metadata (no volumes of its own)',
     );
   },
 );

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
 import { FAKE_WYNG, FAKE_WYNG_LOOSE } from '../helpers/cli.ts';
 import { installPostStubs } from '../helpers/post-stubs.ts';
 import { onlyDocument, qrexecEnv, runService } from '../helpers/rpc.ts';
@@ -124,6 +125,10 @@ test(
         "Restore without names: the profile's restore_qubes only",
       );
 
+      // The post step is for qubes whose data or settings the restore changes: one setting of
+      // work differs from the backup.
+      const admin = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
+      await admin.setProperty('work', 'memory', 1234);
       const restore = await rpc('wyng.Restore', '{}');
       assert.equal(restore.code, 0, restore.stderr);
       const rr = onlyDocument(restore.stdout).result as {
