@@ -99,10 +99,16 @@ test(
     assert.deepEqual(inSession.doc.result.session, {
       id: s1,
       tags: { qubes: '' },
+      // each qube's bytes in the session: the overview's figure for it (a DispVM has no volumes: 0)
       qubes: [
-        { name: 'disp7', class: 'DispVM', disposable: true },
-        { name: `${sub}t`, class: 'TemplateVM', disposable: false },
-        { name: `${sub}w`, class: 'AppVM', disposable: false },
+        { name: 'disp7', class: 'DispVM', disposable: true, bytes: 0 },
+        {
+          name: `${sub}t`,
+          class: 'TemplateVM',
+          disposable: false,
+          bytes: one.doc.result.qubes?.[`${sub}t`]?.sessionBytes[s1!],
+        },
+        { name: `${sub}w`, class: 'AppVM', disposable: false, bytes: w?.bytes },
       ],
     });
 
