@@ -45,7 +45,10 @@ def test_list_returns_the_sessions_after_a_backup(minion, archive):
     assert len(sessions) == 1
     s1 = sessions[0]["id"]
     assert sessions[0]["qubes"] == ["tpl", "work"]
-    assert doc["result"]["qubes"]["work"] == {"sessions": [s1], "newest": s1}
+    work = doc["result"]["qubes"]["work"]
+    # list carries Wyng's volume sizes: the qube's bytes in its newest session, and per session
+    assert work == {"sessions": [s1], "newest": s1, "bytes": work["bytes"], "sessionBytes": {s1: work["bytes"]}}
+    assert work["bytes"] > 0
 
     code, doc, _ = minion.call("wyng_qubes.list", "work", f"dest={archive.dest}")
     assert list(doc["result"]["qubes"]) == ["work"]
