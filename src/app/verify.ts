@@ -50,16 +50,20 @@ export const verifyUseCase: UseCase = async (ctx) => {
         // volumes one at a time to say which qubes are damaged (only after a failure; interrupts end the job)
         if (!(err instanceof WqError) || err.kind !== 'wyng' || volumes.length === 0) throw err;
         ctx.warn(`Verification failed (${err.message}); checking each volume to find the damaged qubes.`);
+        let thrown = 0;
         for (const v of volumes) {
           try {
             const one = await wyng.verify({ workDir: tmpDir, session, volumes: [v], verbose: false, passthrough });
             if (one.failed.length > 0) failures.set(v, `Verification failed for volume '${v}'.`);
           } catch (e) {
             if (!(e instanceof WqError) || e.kind !== 'wyng') throw e;
+            thrown += 1;
             failures.set(v, `Verification failed for volume '${v}': ${e.message}`);
           }
         }
-        if (failures.size === 0) throw err;
+        // a failure that stops Wyng for every volume alike (crash, lock, usage, storage) is Wyng's, not a
+        // damaged qube's: the whole verify fails with Wyng's own outcome
+        if (failures.size === 0 || thrown === volumes.length) throw err;
       }
     }
     for (const [v, message] of failures) errors.push(qubeFailure(model.volumeQube[v], message));
