@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
+import { renderVolumeRecord, VOLUME_RECORD_FILE } from '../core/volume-record.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
 import { METADATA_VOLUME } from '../core/archive.ts';
@@ -140,7 +141,17 @@ export const backupUseCase: UseCase = async (ctx) => {
     }
 
     const tarPath = join(tmpDir, 'qubes-metadata.tgz');
-    const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath);
+    // what each sent volume holds in its pool: the restore's space pre-flight reads it (core/volume-record.ts)
+    const usageOf = new Map(volumeQubes.map((q) => [q.name, q.volumes]));
+    const record = renderVolumeRecord(
+      plan.volumes.flatMap((v) => {
+        const usage = usageOf.get(v.qube)?.[v.kind]?.usage;
+        return usage === undefined ? [] : [{ archive: v.archive, usage }];
+      }),
+    );
+    const metaFiles = await buildMetadataTar(ctx.config.qubesDir, tarPath, [
+      { name: VOLUME_RECORD_FILE, data: record },
+    ]);
     if (!metaFiles.includes('qubes.xml'))
       throw new WqError('config', `No qubes.xml in the Qubes dir '${ctx.config.qubesDir}'.`);
     // --dom0-home: the home's tar, imported next to the metadata (app/dom0-home.ts)

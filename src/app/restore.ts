@@ -12,7 +12,8 @@ import { renderPlan } from '../core/restore/render.ts';
 import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
 import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
-import { restoreSpace } from './space.ts';
+import { parseVolumeRecord, VOLUME_RECORD_FILE } from '../core/volume-record.ts';
+import { enforceSpace, restoreSpace } from './space.ts';
 import { restoreDom0Home } from './dom0-home.ts';
 import { selectSession } from '../core/selection.ts';
 import { restoreSummaryLine } from '../core/summary-text.ts';
@@ -62,6 +63,12 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const session = selectSession(model, ctx.args, o.session, 'restore');
     const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
     const archivedSource = readArchivedSource(metadata.files, session);
+    // what each volume held at backup time (core/volume-record.ts), read with the rest of the metadata
+    const recordFile = metadata.files.get(VOLUME_RECORD_FILE);
+    const recorded =
+      recordFile === undefined
+        ? new Map<string, number>()
+        : parseVolumeRecord(recordFile, `${VOLUME_RECORD_FILE} of session ${session}`);
 
     const sessionVolumes: Record<string, SessionVolumes> = {};
     for (const [qube, sessions] of Object.entries(model.qubeSessions)) {
@@ -145,7 +152,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const reach = planReach(plan, authority, liveState.globals);
     const applied = reach.plan;
     // space pre-flight: per pool, what the receive needs and what is free (app/space.ts)
-    const space = await restoreSpace(live, applied, model.volumeSizes, o.pool ?? null);
+    const space = await restoreSpace(live, applied, model.volumeSizes, recorded, o.pool ?? null);
     ctx.say(
       renderPlan(applied, o.verbose || o.dryRun) +
         (o.dryRun || o.unattended ? reach.text : '') +
@@ -165,6 +172,9 @@ export const restoreUseCase: UseCase = async (ctx) => {
       throw new WqError('selection', `No qubes to restore from session ${session}.`);
 
     if (o.dryRun) {
+      const refusal = spaceRefusal('restore', space);
+      if (refusal !== undefined)
+        ctx.say(`\nThe restore would stop here: ${refusal.replace(/ Nothing was written;/, '')}`);
       const failing = plan.qubes
         .filter((q) => q.fails)
         .map((q) =>
@@ -194,16 +204,9 @@ export const restoreUseCase: UseCase = async (ctx) => {
       };
     }
 
-    // Wyng lists logical volume sizes, and Qubes' pools (lvm_thin, file-reflink) hold volumes
-    // sparse: a receive usually writes far less (real lab: 2,048 MiB listed, 16 MiB written). So a
-    // pool that looks too small is a warning before anything is written, not a refusal.
-    const short = spaceRefusal('restore', space);
-    if (short !== undefined && !o.ignoreSpace) {
-      ctx.warn(
-        `Warning: ${short.replace(/ Nothing was written.*$/, '')} ` +
-          'Volumes are sparse, so they usually need less; going on (--ignore-space silences this).',
-      );
-    }
+    // per pool: refused when the data recorded at backup time cannot fit, a warning when only the
+    // listed (logical, sparse) sizes exceed the free space (app/space.ts, core/volume-record.ts)
+    enforceSpace(ctx, 'restore', space);
 
     const overwriting = applied.qubes.filter((q) => q.action !== 'create' && !q.fails).map((q) => q.name);
     if (!o.unattended && (overwriting.length > 0 || reach.text !== '')) {

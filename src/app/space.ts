@@ -12,6 +12,7 @@ import {
   renderSpace,
   restoreNeed,
   spaceRefusal,
+  spaceWarning,
   type SpaceNeed,
   type TargetSpace,
 } from '../core/space.ts';
@@ -26,6 +27,7 @@ export async function restoreSpace(
   live: QubesSystem,
   plan: RestorePlan,
   sizes: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  recorded: ReadonlyMap<string, number>,
   pool: string | null,
 ): Promise<TargetSpace[]> {
   const globals = await live.globalValues();
@@ -33,11 +35,13 @@ export async function restoreSpace(
   for (const q of plan.qubes) {
     if (q.fails) continue;
     for (const v of q.volumes) {
-      const size = sizes[v.archiveName]?.[plan.session] ?? 0;
+      // the data the volume held at backup time (the session's volume record), else its listed size
+      const data = recorded.get(v.archiveName);
+      const size = data ?? sizes[v.archiveName]?.[plan.session] ?? 0;
       const current = q.action === 'overwrite' ? await live.volumeUsage(q.name, v.kind) : undefined;
       const target = current?.pool ?? pool ?? globals[`default_pool_${v.kind}`] ?? globals.default_pool;
       if (target === undefined || target === '') continue;
-      needs.push({ target, bytes: restoreNeed(size, current?.usage) });
+      needs.push({ target, bytes: restoreNeed(size, current?.usage), measured: data !== undefined });
     }
   }
   const free = new Map<string, number | undefined>();
@@ -64,11 +68,20 @@ export async function backupSpace(
   );
   const importBytes = imports.reduce((sum, f) => sum + statSync(f).size, 0);
   const bytes = backupNeed({ volumes: usage, archiveVolumes, metadataBytes: importBytes });
-  const rows = compareSpace([{ target: path, bytes }], new Map([[path, freeBytesAt(path)]]));
+  const rows = compareSpace([{ target: path, bytes, measured: true }], new Map([[path, freeBytesAt(path)]]));
   ctx.say(renderSpace('Space at the destination', rows));
-  const short = spaceRefusal('backup', rows);
-  if (short !== undefined && !ctx.options.ignoreSpace) throw new WqError('storage', short, { wyngCode: 5 });
-  if (short !== undefined)
-    ctx.warn(`Warning: ${short.replace(/ Nothing was written.*$/, '')} Going on (--ignore-space).`);
+  enforceSpace(ctx, 'backup', rows);
   return rows;
+}
+
+/**
+ * Refuses (exit 5, before anything is written) when a target cannot fit the measured data, unless
+ * --force (or --ignore-space); warns when only listed upper bounds exceed the free space.
+ */
+export function enforceSpace(ctx: AppContext, what: string, rows: readonly TargetSpace[]): void {
+  const refusal = spaceRefusal(what, rows);
+  if (refusal !== undefined && !ctx.options.ignoreSpace) throw new WqError('storage', refusal, { wyngCode: 5 });
+  if (refusal !== undefined) ctx.warn(`Warning: ${refusal.replace(/ Nothing was written.*$/, '')} Going on (--force).`);
+  const warning = spaceWarning(what, rows);
+  if (warning !== undefined) ctx.warn(warning);
 }

@@ -72,7 +72,12 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
     .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
     .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
-    .option('--ignore-space', 'restore/backup: go on although the pools or the destination look too small')
+    .option(
+      '--force',
+      'restore/backup: go on although the space pre-flight refuses; restore: also --force-incomplete ' +
+        '(wyng-util-qubes 0.9 read --force as that)',
+    )
+    .option('--ignore-space', 'restore/backup: go on although the space pre-flight refuses (--force without the rest)')
     .option('--dom0-home', "backup: add dom0's home; restore: extract it to ~/home-restore-SESSION")
     .option('--dom0-user <name>', 'whose dom0 home (default: the user who ran sudo)')
     .option('--dom0-home-exclude <path>', 'leave this path of the home out (repeatable; default .cache)', collect, [])
@@ -107,7 +112,7 @@ const COMMANDER_KEY: Readonly<Record<string, string>> = {
  * Options added after 0.9 that only their full name selects: `--ver` stays 0.9's `--verbose`,
  * `--ex` 0.9's `--exclude`; a restore guard is never switched on or off by an abbreviation.
  */
-const EXACT_ONLY: ReadonlySet<string> = new Set(['--version', '--expect-plan', '--allow-rollback']);
+const EXACT_ONLY: ReadonlySet<string> = new Set(['--version', '--expect-plan', '--allow-rollback', '--force']);
 
 /** What prefix expansion needs to know about one of the program's options. */
 export function prefixOption(o: Option): PrefixOption {
@@ -206,7 +211,8 @@ export function parseCommandLine(
     noQubesPost: o.qubesPost === false,
     includeDisposable: o.includeDisposable === 'on',
     remap: o.remap === true,
-    forceIncomplete: o.forceIncomplete === true,
+    // `--force`: 0.9 read it as its prefix of --force-incomplete; it also overrides the space pre-flight
+    forceIncomplete: o.forceIncomplete === true || o.force === true,
     // Unattended is implied when stdin is not a terminal (README "Usage").
     unattended: o.unattended === true || !io.stdinIsTTY,
     verbose: o.verbose === true,
@@ -219,7 +225,7 @@ export function parseCommandLine(
     trustUnauthenticated: o.trustUnauthenticated === true,
     as: o.as,
     renameConflicting: o.renameConflicting === true,
-    ignoreSpace: o.ignoreSpace === true,
+    ignoreSpace: o.ignoreSpace === true || o.force === true,
     dom0Home: o.dom0Home === true,
     dom0User: o.dom0User,
     dom0HomeExclude: o.dom0HomeExclude,

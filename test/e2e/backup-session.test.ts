@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
+import { parseVolumeRecord } from '../../src/core/volume-record.ts';
 import { backupResult, byName, listJson, timestampWrites, wyngAction } from '../helpers/backup-env.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
@@ -23,6 +24,11 @@ function tarEntries(file: string): Array<{ type: string; path: string }> {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => ({ type: l[0]!, path: l.split(/\s+/).slice(5).join(' ') }));
+}
+
+/** One file of a tgz, as GNU tar extracts it. */
+function tarFile(file: string, path: string): Buffer {
+  return execFileSync('tar', ['-xzOf', file, path]);
 }
 
 /** What `find DIR -type f ( -name '*.xml' -o -name notes.txt )` lists, as ./relative paths. */
@@ -221,7 +227,21 @@ test(
       'regular files only (no dirs, links, FIFOs)',
     );
     const paths = entries.map((e) => e.path).sort();
-    assert.deepEqual(paths, findMetadataFiles(env.qubesDir), 'exactly what find lists');
+    assert.deepEqual(
+      paths,
+      [...findMetadataFiles(env.qubesDir), './wyng-qubes-volumes.xml'].sort(),
+      'exactly what find lists, and our volume record',
+    );
+    // the volume record: each sent volume's usage in its pool (the restore's space pre-flight)
+    const record = parseVolumeRecord(tarFile(tarCopy, './wyng-qubes-volumes.xml'), 'record');
+    for (const volume of Object.values(names)) assert.ok(record.has(volume), `${volume} is recorded`);
+    for (const [volume, recorded] of record) {
+      const [, qube, kind] = /^(?:appvms|vm-templates)\/([^/]+)\/(private|root)\.img$/.exec(volume) ?? [];
+      assert.ok(qube !== undefined && kind !== undefined, volume);
+      assert.equal(recorded, (await client.volumeInfo(qube, kind as 'private' | 'root')).usage, `usage of ${volume}`);
+    }
+    for (const [key, volume] of Object.entries(names))
+      assert.ok(record.get(volume)! >= data.get(key)!.length, `${volume}: the usage counts the data`);
     for (const p of [
       './qubes.xml',
       './appvms/work/notes.txt',

@@ -183,6 +183,20 @@ const cases: Case[] = [
     tgz: () => makeTgz([qx(), { name: './qubes.xml', data: qubesXml.replace('yellow', 'red') }]),
     message: /duplicate entry/,
   },
+  {
+    label: 'a volume record that is not one',
+    tgz: () =>
+      makeTgz([
+        qx(),
+        {
+          name: 'wyng-qubes-volumes.xml',
+          data:
+            '<wyng-qubes-volumes version="1">' +
+            '<volume name="appvms/personal/private.img" usage="-5"/></wyng-qubes-volumes>',
+        },
+      ]),
+    message: /Refusing wyng-qubes-volumes\.xml of session .*is not <volume/,
+  },
   { label: 'not gzip at all', tgz: () => Buffer.from('this is not a tarball'), message: /not a readable gzip file/ },
   {
     label: 'XML entity bomb (billion laughs)',

@@ -104,7 +104,21 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
       const before = resolve(prefix, oldOpts);
       if (before !== 'ambiguous' && resolve(prefix, ours) !== before) changed.push(prefix);
     }
-  assert.deepEqual(changed, ['--pr', '--r', '--re'], 'README "Compatibility" lists exactly these');
+  assert.deepEqual(changed, ['--pr', '--r', '--re', '--force'], 'README "Compatibility" lists exactly these');
+  // `--force` is its own option now, and still implies what 0.9 read it as; `--forc` is still 0.9's
+  const io0 = { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false };
+  for (const [word, space] of [
+    ['--force', true],
+    ['--forc', false],
+    ['--force-incomplete', false],
+  ] as const) {
+    const p = parseCommandLine([word, 'restore', 'work'], io0);
+    assert.ok(!('help' in p));
+    if (!('help' in p)) {
+      assert.equal(p.options.forceIncomplete, true, word);
+      assert.equal(p.options.ignoreSpace, space, word);
+    }
+  }
   // Through the real parser.
   const io = { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false };
   const parsed = parseCommandLine(['--dedu', '--exc', 'a', '--exc=b', '--autop=full', 'backup', 'work'], io);

@@ -85,12 +85,22 @@ export function readRegularFile(path: string): RegularFile | undefined {
   }
 }
 
-/** Builds the tar at `tarPath`; returns the relative paths stored (sorted). */
-export async function buildMetadataTar(qubesDir: string, tarPath: string): Promise<string[]> {
+/**
+ * Builds the tar at `tarPath`; returns the relative paths stored (sorted). `extra` files (our own,
+ * e.g. the volume record) are stored at the top, after the Qubes dir's; a Qubes dir file of the
+ * same name is left out.
+ */
+export async function buildMetadataTar(
+  qubesDir: string,
+  tarPath: string,
+  extra: ReadonlyArray<{ name: string; data: string }> = [],
+): Promise<string[]> {
   const stage = mkdtempSync(join(dirname(tarPath), 'metadata-'));
   try {
     const stored: string[] = [];
+    const ours = new Set(extra.map((e) => e.name));
     for (const rel of collectMetadataFiles(qubesDir)) {
+      if (ours.has(rel)) continue;
       const file = readRegularFile(join(qubesDir, rel));
       if (file === undefined) continue; // removed or replaced by something else meanwhile
       const copy = join(stage, rel);
@@ -99,6 +109,10 @@ export async function buildMetadataTar(qubesDir: string, tarPath: string): Promi
       chmodSync(copy, file.mode & 0o777); // the original mode, not narrowed by the umask
       utimesSync(copy, file.atime, file.mtime);
       stored.push(rel);
+    }
+    for (const e of extra) {
+      writeFileSync(join(stage, e.name), e.data, { mode: 0o644, flag: 'wx' });
+      stored.push(e.name);
     }
     await create(
       { gzip: true, file: tarPath, cwd: stage, portable: true, noDirRecurse: true, follow: false },
