@@ -174,7 +174,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     if (o.dryRun) {
       const refusal = spaceRefusal('restore', space);
       if (refusal !== undefined)
-        ctx.say(`\nThe restore would stop here: ${refusal.replace(/ Nothing was written;/, '')}`);
+        ctx.say(`\nThe restore would stop here: ${refusal.replace(/ Nothing was written; use/, ' Use')}`);
       const failing = plan.qubes
         .filter((q) => q.fails)
         .map((q) =>

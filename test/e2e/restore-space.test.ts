@@ -78,7 +78,10 @@ test('a pool too small for the recorded data: refused before any write (exit 5);
     const short = (planned.json!.result as { space: SpaceRow[] }).space[0]!;
     assert.deepEqual(short, { ...row!, free: 4096, short: true, refused: true });
     assert.match(planned.stderr + planned.stdout, /TOO SMALL/);
-    assert.match(planned.stderr + planned.stdout, /The restore would stop here: Not enough space/);
+    assert.match(
+      planned.stderr + planned.stdout,
+      /The restore would stop here: Not enough space.* Use --force to go on anyway/,
+    );
 
     const mark = lab.mark();
     const r = await lab.restore(['--session', lab.session, '--as', 'copy-b', 'work']);
