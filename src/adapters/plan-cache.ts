@@ -28,7 +28,8 @@ import { DEFAULT_METADATA_LIMITS } from './metadata/safe-tar.ts';
  * through the same safe reader with the same limits, the list through the same parser, and the
  * plan digest (`--expect-plan`) still binds the restore, so an entry that changed cannot apply
  * anything but the approved plan. Entries older than PLAN_TTL_MS are not used (the restore
- * receives the metadata again) and are removed when a new one is written.
+ * receives the metadata again) and are removed when a new one is written, as are the oldest beyond
+ * MAX_ENTRIES.
  *
  * One entry is one file: a header line (JSON: format version, time, the `--dest` it was planned
  * with, the byte lengths of its parts), then the list output's bytes, then the tarball's bytes.
@@ -37,6 +38,9 @@ export const PLAN_CACHE_DIR = 'plans';
 
 /** How long an entry is used (and kept): a day. */
 export const PLAN_TTL_MS = 24 * 60 * 60 * 1000;
+
+/** At most this many entries are kept (the oldest go first). */
+export const MAX_ENTRIES = 64;
 
 /** A plan id: 128 random bits as 32 lowercase hex digits. */
 export const PLAN_ID_PATTERN = /^[0-9a-f]{32}$/;
@@ -154,7 +158,10 @@ function cacheDirProblem(dir: string): string | undefined {
   return undefined;
 }
 
-/** Removes entries older than the TTL (and stray temp files of dead writers) from the cache dir. */
+/**
+ * Removes entries older than the TTL (and stray temp files of dead writers) from the cache dir, and
+ * the oldest beyond MAX_ENTRIES - 1 (a Salt highstate every few minutes keeps a plan each time).
+ */
 function removeExpired(dir: string, now: number): void {
   let names: string[];
   try {
@@ -162,16 +169,21 @@ function removeExpired(dir: string, now: number): void {
   } catch {
     return;
   }
+  const kept: Array<{ path: string; mtimeMs: number }> = [];
   for (const name of names) {
     if (!/^[0-9a-f]{32}\.plan(\.wyng-qubes-\d+\.tmp)?$/.test(name)) continue;
     const path = join(dir, name);
     try {
       const st = lstatSync(path);
-      if (st.isFile() && now - st.mtimeMs > PLAN_TTL_MS) rmSync(path, { force: true });
+      if (!st.isFile()) continue;
+      if (now - st.mtimeMs > PLAN_TTL_MS) rmSync(path, { force: true });
+      else if (name.endsWith('.plan')) kept.push({ path, mtimeMs: st.mtimeMs });
     } catch {
       /* gone meanwhile */
     }
   }
+  kept.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { path } of kept.slice(MAX_ENTRIES - 1)) rmSync(path, { force: true });
 }
 
 /** Keeps what a plan was made from; returns the new entry's id. Expired entries are removed first. */

@@ -21,6 +21,7 @@ import {
   decodePlanEntry,
   encodePlanEntry,
   keepPlan,
+  MAX_ENTRIES,
   PLAN_TTL_MS,
   planCacheDir,
   readKeptPlan,
@@ -78,6 +79,27 @@ test('missing or expired: not found, with the reason; expired entries go when a 
   const fresh = keepPlan(dir, SOURCE, now);
   assert.deepEqual(readdirSync(planCacheDir(dir)), [`${fresh}.plan`]);
   assert.deepEqual(readKeptPlan(dir, 'b'.repeat(32), now).found, false);
+  rmSync(join(dir, '..'), { recursive: true });
+});
+
+test('at most MAX_ENTRIES are kept: the oldest go first', () => {
+  const dir = stateDir();
+  const now = Date.now();
+  const ids: string[] = [];
+  for (let i = 0; i < MAX_ENTRIES + 3; i++) {
+    ids.push(keepPlan(dir, SOURCE, now));
+    const at = new Date(now - (MAX_ENTRIES + 3 - i) * 1000); // older first
+    utimesSync(join(planCacheDir(dir), `${ids[i]}.plan`), at, at);
+  }
+  const left = readdirSync(planCacheDir(dir)).sort();
+  assert.equal(left.length, MAX_ENTRIES);
+  assert.deepEqual(
+    left,
+    ids
+      .slice(3)
+      .map((id) => `${id}.plan`)
+      .sort(),
+  );
   rmSync(join(dir, '..'), { recursive: true });
 });
 
