@@ -80,6 +80,7 @@ OPTIONS = {
     "all_before": ("flag", "--all-before"),
     "all": ("flag", "--all"),
     "expect_plan": ("value", "--expect-plan"),
+    "from_plan": ("value", "--from-plan"),
     "allow_rollback": ("flag", "--allow-rollback"),
     "as": ("value", "--as"),
     "rename_conflicting": ("flag", "--rename-conflicting"),
@@ -103,6 +104,7 @@ _RESTORE = _COMMON + (
     "trust_unauthenticated",
     "allow_rollback",
     "expect_plan",
+    "from_plan",
     "as",
     "rename_conflicting",
     "ignore_space",
@@ -459,6 +461,9 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
     not authenticate; its reach changes stay withheld unless approved).
     ``meta_dir``, ``wyngopt``, ``allow_rollback`` (restore qubes older than dom0's backup
     record), ``expect_plan`` (a plan digest from ``plan``: refuse unless the plan is unchanged),
+    ``from_plan`` (with ``expect_plan``: the ``planId`` of a ``plan`` run with ``keep_plan``; the
+    restore uses the Wyng listing and metadata that plan was made from instead of fetching them
+    again; local mode only),
     ``as`` (restore the one qube alongside under this name), ``rename_conflicting``,
     ``ignore_space`` (go on although the space pre-flight refuses).
 
@@ -472,12 +477,17 @@ def restore(qubes=None, profile=None, dest=None, session=None, timeout=None, **k
     return _run("restore", qubes, opts, timeout=timeout)
 
 
-def plan(qubes=None, profile=None, dest=None, session=None, timeout=None, **kwargs):
+def plan(qubes=None, profile=None, dest=None, session=None, timeout=None, keep_plan=False, **kwargs):
     """
     The restore plan only (``wyng-qubes restore --dry-run --json``): per qube the action,
     volumes, setting changes and problems, and the order. Changes nothing.
 
-    Takes the same options as ``restore``.
+    Takes the same options as ``restore``, plus ``keep_plan``: True keeps what the plan was
+    made from (``--keep-plan``, in dom0's state dir for a day) and the result names it
+    (``result.planId``), so ``restore`` with ``from_plan`` and ``expect_plan`` applies exactly
+    this plan without listing the archive and receiving its metadata again (the
+    ``wyng_qubes.restored`` state does). In remote mode dom0 keeps no plan: ``keep_plan`` is
+    ignored there and the result has no ``planId``.
 
     CLI Example:
 
@@ -486,7 +496,10 @@ def plan(qubes=None, profile=None, dest=None, session=None, timeout=None, **kwar
         salt-call --local wyng_qubes.plan qubes=work profile=laptop
     """
     opts = _options(kwargs, profile=profile, dest=dest, session=session)
-    return _run("restore", qubes, opts, extra=("--dry-run",), timeout=timeout)
+    if not isinstance(keep_plan, bool):
+        raise SaltInvocationError(f"keep_plan: expected True or False, got {keep_plan!r}")
+    extra = ("--dry-run", "--keep-plan") if keep_plan and _mode() == "local" else ("--dry-run",)
+    return _run("restore", qubes, opts, extra=extra, timeout=timeout)
 
 
 def verify(qubes=None, profile=None, dest=None, session=None, timeout=None, **kwargs):

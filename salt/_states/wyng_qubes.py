@@ -178,10 +178,19 @@ def _batch_names(opts):
     return names
 
 
+def _keeping(opts):
+    """
+    The plan's options, keeping the plan (``keep_plan``) for the restore that may follow
+    (``from_plan``): the restore then reads the listing and metadata this plan was made from.
+    Under ``test=True`` nothing is restored, so nothing is kept.
+    """
+    return opts if __opts__.get("test") else {**opts, "keep_plan": True}
+
+
 def _plan_one(name, opts):
     """(plan document or None, error message or None) of a plan of ``name`` alone."""
     try:
-        return __salt__["wyng_qubes.plan"](qubes=[name], **opts), None
+        return __salt__["wyng_qubes.plan"](qubes=[name], **_keeping(opts)), None
     except (CommandExecutionError, SaltInvocationError) as exc:
         # A plan whose qube would fail still comes back (exit 2, `result.plan`): it is judged
         # by the caller, so an existing qube left alone by only_if_missing is not a failure.
@@ -197,7 +206,8 @@ def _shared_plan(name, opts):
     plan that came back without a plan (e.g. the qubes' newest sessions differ, or one of
     them is not in the archive) is not used: each state then plans its own qube; so does a
     state whose shared entry says it cannot be restored. A state that restores runs the
-    tool's own restore, which plans again and re-reads everything it writes.
+    tool's own restore of the kept plan (``keep_plan``/``from_plan``), which plans again from
+    the same listing and metadata and re-reads everything it writes.
     """
     if any(k not in _PLAN_OPTIONS for k in opts):
         return _plan_one(name, opts)  # an unknown option: let the plan refuse it
@@ -209,7 +219,7 @@ def _shared_plan(name, opts):
     if key not in cache:
         doc, error = None, None
         try:
-            doc = __salt__["wyng_qubes.plan"](qubes=names, **opts)
+            doc = __salt__["wyng_qubes.plan"](qubes=names, **_keeping(opts))
         except (CommandExecutionError, SaltInvocationError) as exc:
             doc, error = getattr(exc, "document", None), str(exc)
         usable = bool(((doc or {}).get("result") or {}).get("plan"))
@@ -242,11 +252,14 @@ def restored(
 
     All ``restored`` states of one state run with the same options share one plan (one
     archive listing and metadata receive per run, kept in ``__context__``); a state with
-    nothing to do starts no further Wyng process. A state that restores binds the restore to
-    that plan (``expect_plan``: the qube's digest from the plan): if the archived metadata or
-    the qube's live state changed in between, the tool refuses and the state fails, nothing
-    written. The restore receives the metadata again (a separate process), but can only
-    apply exactly the planned state.
+    nothing to do starts no further Wyng process. A state that restores restores that plan:
+    the plan is kept by the tool (``keep_plan``; in dom0's state dir for a day) and the restore
+    reads the same listing and metadata from it (``from_plan``: the plan's ``planId``), so
+    the metadata is received once per run; and it is bound to the plan (``expect_plan``: the
+    qube's digest from the plan): if the kept metadata or the qube's live state changed in
+    between, the tool refuses and the state fails, nothing written. Where no plan was kept (a
+    management qube's remote mode, or a kept plan gone or expired) the restore lists and
+    receives again, bound by the same digest.
 
     as
         Restore ``name`` alongside, as a new qube of this name (``wyng-qubes restore --as``):
@@ -324,6 +337,10 @@ def restored(
     # the session the plan chose.
     digest = ((plan_doc.get("result") or {}).get("qubeDigests") or {}).get(name)
     bound = {"expect_plan": digest, "session": session} if digest else {"session": chosen}
+    # the kept plan: the restore uses its listing and metadata (no second receive); only with the digest
+    plan_id = (plan_doc.get("result") or {}).get("planId")
+    if digest and isinstance(plan_id, str) and plan_id:
+        bound["from_plan"] = plan_id
     try:
         doc = __salt__["wyng_qubes.restore"](qubes=[name], **bound, **opts)
     except (CommandExecutionError, SaltInvocationError) as exc:

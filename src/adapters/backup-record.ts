@@ -4,9 +4,11 @@ import { WqError } from '../core/errors.ts';
 import {
   BackupRecordSchema,
   EMPTY_BACKUP_RECORD,
+  withoutRemoved,
   withRecordedSession,
   type BackupRecord,
   type RecordedSession,
+  type RemovedFromSession,
 } from '../core/restore/rollback.ts';
 import { describeZodError } from '../core/options.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
@@ -49,4 +51,26 @@ export function recordBackupSession(stateDir: string, url: string, session: stri
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const next = withRecordedSession(readBackupRecord(stateDir), url, session, entry);
   writeFileAtomic(backupRecordPath(stateDir), `${JSON.stringify(next, null, 1)}\n`, { mode: 0o600 });
+}
+
+/**
+ * Forgets what wyng-qubes itself removed from the archive (prune, delete): atomic replace. No
+ * record of the archive, or nothing removed: nothing is written. Returns whether it wrote.
+ */
+export function forgetRemoved(stateDir: string, url: string, removed: readonly RemovedFromSession[]): boolean {
+  if (removed.length === 0) return false;
+  const record = readBackupRecord(stateDir);
+  if (record.archives[url] === undefined) return false;
+  const next = withoutRemoved(record, url, removed);
+  writeFileAtomic(backupRecordPath(stateDir), `${JSON.stringify(next, null, 1)}\n`, { mode: 0o600 });
+  return true;
+}
+
+/** Whether dom0's record holds any session of this archive (a damaged record counts as yes). */
+export function hasRecordOf(stateDir: string, url: string): boolean {
+  try {
+    return Object.keys(readBackupRecord(stateDir).archives[url] ?? {}).length > 0;
+  } catch {
+    return true;
+  }
 }

@@ -4,6 +4,8 @@ import { qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { volumesOfQubes } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
+import { forgetInRecord } from './record-upkeep.ts';
+import { deletedFromArchive } from '../core/restore/rollback.ts';
 import { confirmContinue, failedQubesOutcome } from './outcome.ts';
 
 /** `delete QUBE`: remove every archive volume of exactly one qube. */
@@ -37,6 +39,8 @@ export const deleteUseCase: UseCase = async (ctx) => {
         errors.push(qubeFailure(qube, `Could not delete volume '${volume}' (${report.reason}).`));
       }
     }
+    // dom0's backup record forgets the volumes Wyng confirmed deleted (a failed one stays recorded)
+    await forgetInRecord(ctx, model.url, () => deletedFromArchive(model, qube, deleted));
     return failedQubesOutcome(ctx, { qube, deleted, cancelled: false }, errors);
   });
 };

@@ -4,6 +4,8 @@ import { WqError } from '../core/errors.ts';
 import { checkPruneSession, volumesOfQubes } from '../core/selection.ts';
 import type { UseCase } from './ports.ts';
 import { withJob } from './job.ts';
+import { forgetInRecord } from './record-upkeep.ts';
+import { prunedFromArchive } from '../core/restore/rollback.ts';
 
 export const pruneUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
@@ -62,6 +64,9 @@ export const pruneUseCase: UseCase = async (ctx) => {
       ctx.say('\nCancelled.');
       return { exitCode: 0, result: { session: o.session ?? null, volumes, removed, cancelled: true }, errors: [] };
     }
+    // dom0's backup record forgets the Qubes sessions Wyng removed, as the archive now shows them
+    const qubes = o.all ? Object.keys(model.qubeSessions) : ctx.args;
+    await forgetInRecord(ctx, model.url, async () => prunedFromArchive(model, (await wyng.list()).model, qubes));
     ctx.say('\nDone.');
     return { exitCode: 0, result: { session: o.session ?? null, volumes, removed, cancelled: false }, errors: [] };
   });

@@ -1,6 +1,4 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
-import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
-import { requireQubesSessions } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
 import type { QubeSettings } from '../core/qubes/model.ts';
@@ -15,12 +13,12 @@ import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
 import { parseVolumeRecord, VOLUME_RECORD_FILE } from '../core/volume-record.ts';
 import { enforceSpace, restoreSpace } from './space.ts';
 import { restoreDom0Home } from './dom0-home.ts';
-import { selectSession } from '../core/selection.ts';
 import { restoreSummaryLine } from '../core/summary-text.ts';
 import type { AppContext, QubesSystem, UseCase } from './ports.ts';
 import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome, confirmContinue } from './outcome.ts';
-import { planReach, reachAuthority } from './reach.ts';
+import { planReach } from './reach.ts';
+import { checkPlanCacheOptions, restoreSource } from './restore-source.ts';
 import type { ClassifiedChange } from '../core/restore/reach.ts';
 import { progress, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
@@ -53,15 +51,13 @@ export const restoreUseCase: UseCase = async (ctx) => {
   const o = ctx.options;
   const started = Date.now();
   const live: QubesSystem = openLiveSystem(ctx.config);
+  checkPlanCacheOptions(ctx); // before anything is read
   return withJob(ctx, async (job) => {
     if (o.dom0Home) return restoreDom0Home(ctx, job); // issue 19 §2: app/dom0-home.ts
-    const { wyng, tmpDir } = job;
+    const { wyng } = job;
     const clock = new RestoreClock(() => wyng.calls.reduce((sum, c) => sum + c.durationMs, 0));
-    const { model } = await wyng.list();
-    requireQubesSessions(model);
-    const authority = reachAuthority(ctx, model); // issue 14: refuses before the metadata is received
-    const session = selectSession(model, ctx.args, o.session, 'restore');
-    const metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
+    // Wyng's list and the session's metadata, or a kept plan's (--from-plan; app/restore-source.ts)
+    const { model, authority, session, metadata, keep } = await restoreSource(ctx, job);
     const archivedSource = readArchivedSource(metadata.files, session);
     // what each volume held at backup time (core/volume-record.ts), read with the rest of the metadata
     const recordFile = metadata.files.get(VOLUME_RECORD_FILE);
@@ -187,12 +183,14 @@ export const restoreUseCase: UseCase = async (ctx) => {
           ),
         );
       const errors = [...planErrors, ...failing];
+      const planId = keep(); // --keep-plan: what this plan was made from, for --from-plan
       return {
         exitCode: errors.length > 0 ? exitCodeFor('qubes-failed') : 0,
         result: {
           session,
           planDigest: binding.planDigest,
           qubeDigests: binding.qubeDigests,
+          ...(planId !== undefined ? { planId } : {}),
           rollback,
           plan: reach.json,
           reach: reach.summary,

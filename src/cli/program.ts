@@ -69,6 +69,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
     )
     .option('--trust-unauthenticated', 'restore: run from an unauthenticated archive (reach changes withheld)')
     .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
+    .option('--keep-plan', 'restore --dry-run: keep what the plan was made from (result.planId)')
+    .option('--from-plan <id>', 'restore: use a kept plan (no second fetch); needs --expect-plan')
     .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
     .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
     .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
@@ -112,7 +114,14 @@ const COMMANDER_KEY: Readonly<Record<string, string>> = {
  * Options added after 0.9 that only their full name selects: `--ver` stays 0.9's `--verbose`,
  * `--ex` 0.9's `--exclude`; a restore guard is never switched on or off by an abbreviation.
  */
-const EXACT_ONLY: ReadonlySet<string> = new Set(['--version', '--expect-plan', '--allow-rollback', '--force']);
+const EXACT_ONLY: ReadonlySet<string> = new Set([
+  '--version',
+  '--expect-plan',
+  '--allow-rollback',
+  '--keep-plan',
+  '--from-plan',
+  '--force',
+]);
 
 /** What prefix expansion needs to know about one of the program's options. */
 export function prefixOption(o: Option): PrefixOption {
@@ -234,6 +243,8 @@ export function parseCommandLine(
     last: o.last === true,
     expectPlan: o.expectPlan,
     allowRollback: o.allowRollback === true,
+    keepPlan: o.keepPlan === true,
+    fromPlan: o.fromPlan,
   };
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
@@ -248,6 +259,8 @@ export function parseCommandLine(
     throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');
   if (options.expectPlan !== undefined && options.dryRun)
     throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
+  if ((options.keepPlan || options.fromPlan !== undefined) && command !== 'restore')
+    throw new WqError('option', '--keep-plan and --from-plan are only valid with restore');
   if (options.as !== undefined && command !== 'restore' && command !== 'remote')
     throw new WqError('option', '--as is only valid with restore (and remote Restore)');
   if ((options.dom0Home || options.dom0User !== undefined) && command !== 'backup' && command !== 'restore')

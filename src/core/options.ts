@@ -105,6 +105,16 @@ export const CommonOptionsSchema = z
       .string()
       .regex(/^[0-9a-f]{64}$/, 'expect-plan must be a plan digest (64 lowercase hex digits)')
       .optional(),
+    /** `restore --dry-run --keep-plan`: keep what the plan was made from; the result names it (`planId`). */
+    keepPlan: z.boolean().default(false),
+    /**
+     * `restore --from-plan=ID --expect-plan=DIGEST`: use a kept plan's Wyng list and metadata instead of
+     * fetching them again (dom0 only: no RPC request carries it; adapters/plan-cache.ts).
+     */
+    fromPlan: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, "from-plan must be a plan id (32 lowercase hex digits, the dry run's planId)")
+      .optional(),
     /** `restore --allow-rollback`: restore a qube even when dom0's record shows a newer or different backup. */
     allowRollback: z.boolean().default(false),
     /** `report --last`. */

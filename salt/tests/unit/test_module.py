@@ -453,3 +453,25 @@ def test_backup_dom0_home_reaches_the_cli(mod, run_all, node, bundle):
     mod.backup(qubes=["work"], dest="file:/b", dom0_home=True, dom0_user="alice")
     cmd, _ = run_all.calls[0]
     assert cmd == head(node, bundle) + ["--dest=file:/b", "--dom0-home", "--dom0-user=alice", "backup", "--", "work"]
+
+
+def test_plan_keep_plan_and_restore_from_plan_reach_the_cli(mod, run_all, node, bundle):
+    run_all.reply(envelope("restore", {"session": "20250101-010101", "planId": "0f" * 16, "plan": {"qubes": []}}))
+    mod.plan(qubes=["work"], dest="file:/b", keep_plan=True)
+    assert run_all.calls[0][0] == head(node, bundle) + ["--dest=file:/b", "--dry-run", "--keep-plan", "restore", "--", "work"]
+    run_all.reply(envelope("restore", {"session": "20250101-010101", "qubes": []}))
+    mod.restore(qubes=["work"], dest="file:/b", expect_plan="ab" * 32, from_plan="0f" * 16)
+    argv = ["--dest=file:/b", f"--expect-plan={'ab' * 32}", f"--from-plan={'0f' * 16}", "restore", "--", "work"]
+    assert run_all.calls[1][0] == head(node, bundle) + argv
+    with pytest.raises(SaltInvocationError, match="keep_plan: expected True or False"):
+        mod.plan(qubes=["work"], dest="file:/b", keep_plan="yes")
+
+
+def test_remote_mode_keeps_no_plan_and_sends_no_from_plan(mod, remote, run_all, node, bundle):
+    """dom0 keeps no plan for a management qube: keep_plan is ignored, from_plan refused before running."""
+    run_all.reply(envelope("remote", {"plan": {"qubes": []}}))
+    mod.plan(profile="p", qubes=["work"], keep_plan=True)
+    assert run_all.calls[0][0] == head(node, bundle) + ["--profile=p", "--dry-run", "remote", "Restore", "--", "work"]
+    with pytest.raises(SaltInvocationError, match="from_plan cannot be sent in remote mode"):
+        mod.restore(profile="p", qubes=["work"], expect_plan="ab" * 32, from_plan="0f" * 16)
+    assert len(run_all.calls) == 1

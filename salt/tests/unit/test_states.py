@@ -98,7 +98,7 @@ def test_missing_qube_is_restored_from_the_planned_session(state_mod, calls):
     ret = state_mod.restored("work", profile="laptop")
     assert ret["result"] is True
     assert calls.calls == [
-        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop"}),
+        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop", "keep_plan": True}),
         ("restore", {"qubes": ["work"], "session": SESSION, "profile": "laptop"}),
     ]
     assert ret["changes"] == {
@@ -124,6 +124,28 @@ def test_the_restore_is_bound_to_the_planned_digest_of_its_qube(state_mod, calls
     ret = state_mod.restored("work", profile="laptop")
     assert ret["result"] is True, ret["comment"]
     assert calls.calls[1] == ("restore", {"qubes": ["work"], "expect_plan": digest, "session": None, "profile": "laptop"})
+
+
+def test_the_restore_uses_the_kept_plan_with_its_digest(state_mod, calls):
+    """A plan that names a kept plan (planId) and a digest: the restore reads it (from_plan)."""
+    digest, plan_id = "ab" * 32, "0f" * 16
+    doc = plan_doc([entry("work", "create")])
+    doc["result"].update({"qubeDigests": {"work": digest}, "planId": plan_id})
+    calls.answer("plan", doc)
+    calls.answer("restore", restore_doc("work"))
+    ret = state_mod.restored("work", profile="laptop")
+    assert ret["result"] is True, ret["comment"]
+    assert calls.calls[1] == (
+        "restore",
+        {"qubes": ["work"], "expect_plan": digest, "session": None, "from_plan": plan_id, "profile": "laptop"},
+    )
+    # a planId without a digest is not used: a kept plan is only ever read under its digest
+    doc = plan_doc([entry("work", "create")])
+    doc["result"]["planId"] = plan_id
+    calls.answer("plan", doc)
+    calls.answer("restore", restore_doc("work"))
+    state_mod.restored("work", profile="laptop")
+    assert "from_plan" not in calls.calls[3][1]
 
 
 def test_test_mode_runs_the_plan_only(state_mod, calls):
@@ -391,7 +413,7 @@ def test_restored_over_the_cli_documents(wired, run_all, node, bundle):
     run_all.reply(restore_doc("work"))
     ret = wired.restored("work", dest="file:/b")
     assert [c[0] for c in run_all.calls] == [
-        [node, bundle, "--json", "--unattended", "--dest=file:/b", "--dry-run", "restore", "--", "work"],
+        [node, bundle, "--json", "--unattended", "--dest=file:/b", "--dry-run", "--keep-plan", "restore", "--", "work"],
         [node, bundle, "--json", "--unattended", "--dest=file:/b", f"--session={SESSION}", "restore", "--", "work"],
     ]
     assert ret["result"] is True
@@ -430,11 +452,11 @@ def test_restored_states_of_one_run_share_one_plan(state_mod, calls):
     assert [r["result"] for r in rets] == [True, True, True]
     assert [r["changes"] for r in rets] == [{}, {}, {}]
     # one plan for a, b and c (same options); "other" has other options: its own plan
-    assert calls.calls == [("plan", {"qubes": ["a", "b", "c"], "dest": dest, "session": None})]
+    assert calls.calls == [("plan", {"qubes": ["a", "b", "c"], "dest": dest, "session": None, "keep_plan": True})]
     r = state_mod.restored("other", dest="file:/mnt/elsewhere")
     assert r["result"] is True and r["changes"]["other"]["status"] == "restored"
     assert calls.calls[1:] == [
-        ("plan", {"qubes": ["other"], "dest": "file:/mnt/elsewhere", "session": None}),
+        ("plan", {"qubes": ["other"], "dest": "file:/mnt/elsewhere", "session": None, "keep_plan": True}),
         ("restore", {"qubes": ["other"], "session": SESSION, "dest": "file:/mnt/elsewhere"}),
     ]
 
@@ -487,7 +509,7 @@ def test_restored_as_plans_and_restores_the_copy_under_its_new_name(state_mod, c
     ret = state_mod.restored("work", profile="laptop", **{"as": "work-old"})
     assert ret["result"] is True, ret["comment"]
     assert calls.calls == [
-        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop", "as": "work-old"}),
+        ("plan", {"qubes": ["work"], "session": None, "profile": "laptop", "as": "work-old", "keep_plan": True}),
         ("restore", {"qubes": ["work"], "session": SESSION, "profile": "laptop", "as": "work-old"}),
     ]
     assert list(ret["changes"]) == ["work-old"]

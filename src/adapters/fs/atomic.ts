@@ -5,7 +5,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
  * with `mode`), then rename. Readers see the old file or the new one, never a part; the temp
  * file is removed when anything fails. The directory must exist.
  */
-export function writeFileAtomic(path: string, data: string, options: { mode: number }): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode: number }): void {
   const tmp = `${path}.wyng-qubes-${process.pid}.tmp`;
   rmSync(tmp, { force: true });
   try {

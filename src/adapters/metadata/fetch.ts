@@ -25,13 +25,33 @@ export async function fetchSessionMetadata(
   return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits)).files;
 }
 
-/** As fetchSessionMetadata, plus the sha256 of the tarball as received (dom0's backup record). */
+/** What a session's metadata volume held: its files, the sha256 of the tarball and the tarball itself. */
+export interface ReceivedMetadata {
+  files: MetadataFiles;
+  /** sha256 of the tarball as received (dom0's backup record) */
+  sha256: string;
+  /** the tarball as received (kept by `restore --dry-run --keep-plan`) */
+  tgz: Buffer;
+}
+
+/** Reads a metadata tarball received earlier (a kept plan) through the same safe reader and limits. */
+export function readReceivedMetadata(tgz: Buffer, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): ReceivedMetadata {
+  if (tgz.length >= limits.maxCompressedBytes) {
+    throw new WqError(
+      'input',
+      `Refusing backup metadata: archive larger than ${limits.maxCompressedBytes} bytes (${tgz.length}).`,
+    );
+  }
+  return { files: readMetadataTar(tgz, limits), sha256: createHash('sha256').update(tgz).digest('hex'), tgz };
+}
+
+/** As fetchSessionMetadata, plus the sha256 of the tarball as received (dom0's backup record) and its bytes. */
 export async function fetchSessionMetadataWithDigest(
   wyng: Pick<WyngArchive, 'check' | 'globals' | 'list'> & { lastModel?: ArchiveModel | undefined },
   tmpDir: string,
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
-): Promise<{ files: MetadataFiles; sha256: string }> {
+): Promise<ReceivedMetadata> {
   const model = wyng.lastModel ?? (await wyng.list()).model;
   const listed = model.volumeSizes[METADATA_VOLUME]?.[session];
   if (listed === undefined) {
@@ -78,5 +98,5 @@ export async function fetchSessionMetadataWithDigest(
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return { files: readMetadataTar(tgz, limits), sha256: createHash('sha256').update(tgz).digest('hex') };
+  return readReceivedMetadata(tgz, limits);
 }

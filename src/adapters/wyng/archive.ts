@@ -140,9 +140,17 @@ export class WyngArchive {
     return result;
   }
 
-  async list(): Promise<{ list: WyngList; model: ArchiveModel }> {
+  async list(): Promise<{ list: WyngList; model: ArchiveModel; stdout: string }> {
     const result = await this.check(wyngArgv.list(this.globals), { what: 'list' });
-    const list = parseWyngListOutput(result.stdout);
+    return { ...this.adoptList(result.stdout), stdout: result.stdout };
+  }
+
+  /**
+   * A list output Wyng gave earlier (a kept plan, adapters/plan-cache.ts), read through the same
+   * parser as a live one; it becomes `lastModel`. No Wyng process runs.
+   */
+  adoptList(stdout: string): { list: WyngList; model: ArchiveModel } {
+    const list = parseWyngListOutput(stdout);
     const model = buildArchiveModel(list);
     this.lastModel = model;
     return { list, model };

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { qubesSessionsOf, type ArchiveModel } from '../archive.ts';
 
 /**
  * Rollback detection (issue 14 §5): dom0's own record of the backups it made, and the pure decision
@@ -43,6 +44,83 @@ export function withRecordedSession(
     version: 1,
     archives: { ...record.archives, [url]: { ...(record.archives[url] ?? {}), [session]: entry } },
   };
+}
+
+/**
+ * What wyng-qubes itself removed from the archive (`prune`, `delete`), per recorded session and
+ * qube: the record forgets it, so a later restore does not report our own removal as a rollback.
+ */
+export interface RemovedFromSession {
+  session: string;
+  qube: string;
+  /** the qube's archive volumes no longer in the session */
+  volumes: string[];
+  /** true: the qube has no Qubes session `session` any more (its entry leaves the recorded session) */
+  qubeGone: boolean;
+}
+
+/**
+ * The record without what was removed (pure). A recorded session left with no qube is dropped;
+ * sessions, qubes and volumes not named stay as they are (a removal behind dom0's back still shows).
+ */
+export function withoutRemoved(
+  record: BackupRecord,
+  url: string,
+  removed: readonly RemovedFromSession[],
+): BackupRecord {
+  const archive = record.archives[url];
+  if (archive === undefined || removed.length === 0) return record;
+  const next: Record<string, RecordedSession> = { ...archive };
+  for (const r of removed) {
+    const entry = next[r.session];
+    if (entry === undefined) continue;
+    const qubes = r.qubeGone ? entry.qubes.filter((q) => q !== r.qube) : entry.qubes;
+    const volumes = entry.volumes.filter((v) => !r.volumes.includes(v));
+    if (qubes.length === 0) delete next[r.session];
+    else next[r.session] = { ...entry, qubes, volumes };
+  }
+  return { version: 1, archives: { ...record.archives, [url]: next } };
+}
+
+/**
+ * What a prune run by wyng-qubes removed, as the archive shows it before and after (Wyng reports
+ * only counts): for each of `qubes`, its Qubes sessions listed before and gone after. Only what
+ * both listings confirm: a session already missing before the prune is not ours to forget.
+ */
+export function prunedFromArchive(
+  before: ArchiveModel,
+  after: ArchiveModel,
+  qubes: readonly string[],
+): RemovedFromSession[] {
+  const out: RemovedFromSession[] = [];
+  for (const qube of qubes) {
+    const still = new Set(qubesSessionsOf(after, qube));
+    for (const session of qubesSessionsOf(before, qube)) {
+      if (still.has(session)) continue;
+      const all = before.qubeSessions[qube]?.[session]?.all ?? [];
+      const volumes = all.filter((v) => !(after.volumeSessions[v] ?? []).includes(session));
+      out.push({ session, qube, volumes, qubeGone: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * What `delete QUBE` removed: the volumes Wyng confirmed deleted, from every session that held
+ * them. The qube leaves a session only when all its volumes there were deleted.
+ */
+export function deletedFromArchive(
+  before: ArchiveModel,
+  qube: string,
+  deleted: readonly string[],
+): RemovedFromSession[] {
+  const gone = new Set(deleted);
+  const out: RemovedFromSession[] = [];
+  for (const [session, vols] of Object.entries(before.qubeSessions[qube] ?? {})) {
+    const volumes = vols.all.filter((v) => gone.has(v));
+    if (volumes.length > 0) out.push({ session, qube, volumes, qubeGone: volumes.length === vols.all.length });
+  }
+  return out;
 }
 
 export type RollbackKind = 'newer-session-missing' | 'metadata-differs' | 'older-session-chosen' | 'not-recorded';
