@@ -46,7 +46,8 @@ export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>, command?: Com
   const program = new Command('wyng-qubes')
     .description('Back up and restore Qubes OS qubes (data and settings) with Wyng.')
     .usage('[options] COMMAND [ARGS ...]');
-  for (const o of OPTION_TABLE) program.addOption(makeOption(o));
+  // the program parses only a command line without a command word
+  if (command === undefined) for (const o of OPTION_TABLE) program.addOption(makeOption(o));
   program
     .helpOption('-h, --help', "show this help (help COMMAND: that command's)")
     .helpCommand('help [COMMAND]', "show a command's help: its options")
@@ -96,20 +97,27 @@ const COMMANDER_KEY: Readonly<Record<string, string>> = {
   noQubesPost: 'qubesPost',
 };
 
+const PREFIX_OPTIONS = new Map<string, readonly PrefixOption[]>();
+
 /**
  * What prefix expansion needs to know about the options `command` accepts (without a command: every
  * option). `--help` is 0.9's too (`--he`). Options marked exact (`--version`, `--expect-plan`,
  * `--allow-rollback`) only by their full name: a restore guard is never switched on by an abbreviation.
  */
-export function prefixOptions(command?: CommandName): PrefixOption[] {
+export function prefixOptions(command?: CommandName): readonly PrefixOption[] {
+  const key = command ?? '';
+  const known = PREFIX_OPTIONS.get(key);
+  if (known !== undefined) return known;
   const specs = OPTION_TABLE.filter((s) => command === undefined || accepts(s, command));
-  return [
+  const options = [
     ...specs.map((s) => {
       const o = makeOption(s);
       return { long: o.long, short: o.short, required: o.required, exact: s.exact === true, v09: s.v09 === true };
     }),
     { long: '--help', short: '-h', v09: true },
   ];
+  PREFIX_OPTIONS.set(key, options);
+  return options;
 }
 
 /** Whether an option word (a full name or a prefix, without `=`) reads the next word as its value. */

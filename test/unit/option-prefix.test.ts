@@ -110,7 +110,7 @@ test('every command accepts the prefixes wyng-util-qubes 0.9 accepted, with thei
     '--verbose', '--debug', '--meta-dir', '--help',
   ]; // prettier-ignore
   const oldOpts = v09.map((long) => ({ long }));
-  const resolve = (word: string, opts: PrefixOption[]): string => {
+  const resolve = (word: string, opts: readonly PrefixOption[]): string => {
     try {
       return expandOptionPrefixes([word, 'x'], opts)[0]!;
     } catch {
