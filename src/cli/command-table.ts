@@ -70,6 +70,7 @@ function opt(flags: string, commands: readonly CommandName[], help: string, ...e
   return Object.assign({ flags, commands, help }, ...extra) as OptionSpec;
 }
 const REST: readonly CommandName[] = ['restore'];
+const NOT_RPC: readonly CommandName[] = COMMANDS.filter((c) => c !== 'rpc');
 const SESSION: readonly CommandName[] = ['restore', 'verify', 'prune', 'list', 'remote'];
 const RESTORE_REMOTE: readonly CommandName[] = ['restore', 'remote'];
 const DRY_RUN: readonly CommandName[] = [...DRY_RUN_COMMANDS, 'remote'];
@@ -106,7 +107,8 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   opt('--debug', ALL, 'debug output (Admin API call log, Wyng argv)', V09),
   opt('--meta-dir <path>', ARCHIVE, 'Wyng metadata cache directory', V09),
   // added since 0.9: only the commands listed accept them
-  opt('--json', ALL, 'print one JSON document on stdout (human text goes to stderr)'),
+  // rpc prints its own document: it refuses --json itself ("do not pass --json"), its help leaves it out
+  opt('--json', NOT_RPC, 'print one JSON document on stdout (human text goes to stderr)', { everywhere: true }),
   opt('--profile <name>', [...ARCHIVE, 'remote', 'schedule', 'report'], 'use a profile from profiles.yaml'),
   opt('--progress <format>', ['backup', 'restore', 'verify'], 'progress events on stderr', choices(['json'])),
   opt('--dry-run', DRY_RUN, 'show what it would do, change nothing'),
@@ -123,7 +125,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   opt('--dom0-home-exclude <path>', ['backup'], 'leave this path of the home out (default .cache)', REPEAT),
   opt('--last', ['report'], 'show the newest report in full'),
   opt('-V, --version', ['version'], 'print the version (as the version command)', EXACT, { everywhere: true }),
-]; // prettier-ignore
+];
 
 /** Whether `command` accepts the option (its help may still hide it). */
 export function accepts(spec: OptionSpec, command: CommandName): boolean {
