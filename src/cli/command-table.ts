@@ -2,6 +2,7 @@ import { Option } from 'commander';
 import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { WqError } from '../core/errors.ts';
 import { COMMANDS, type CommandName } from '../core/options.ts';
+import { parseReachApprovals } from '../core/restore/reach.ts';
 
 // The command line's tables: every command with its usage and summary, every option with the
 // commands it belongs to. src/cli/program.ts builds one commander subcommand per command from them.
@@ -52,6 +53,13 @@ export interface OptionSpec {
   exact?: true;
   /** Choices, value parser, default. */
   setup?: (o: Option) => Option;
+  /**
+   * Its value in the option model (CommonOptionsSchema, key: the long name in camelCase, `--no-x` → noX).
+   * Default: a flag is true when given (`--no-x`: noX true), a value is passed as given.
+   */
+  toModel?: (value: unknown) => unknown;
+  /** Not part of the option model (-V selects the version command). */
+  model?: false;
 }
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -61,11 +69,18 @@ function intArg(value: string): number {
   return Number(value);
 }
 
-type Extra = Partial<Pick<OptionSpec, 'v09' | 'everywhere' | 'exact' | 'setup'>>;
+type Extra = Partial<Pick<OptionSpec, 'v09' | 'everywhere' | 'exact' | 'setup' | 'toModel' | 'model'>>;
 const V09: Extra = { v09: true };
 const EXACT: Extra = { exact: true };
 const REPEAT: Extra = { setup: (o) => o.argParser(collect) };
 const choices = (values: string[]): Extra => ({ setup: (o) => o.choices(values) });
+/** off/on → false/true */
+const ON: Extra = { toModel: (v) => v === 'on' };
+/** repeatable, each a comma-separated list of reach classes (checked here: an unknown class is refused) */
+const REACH: Extra = {
+  ...REPEAT,
+  toModel: (v) => [...parseReachApprovals(((v as string[] | undefined) ?? []).flatMap((w) => w.split(',')))],
+};
 function opt(flags: string, commands: readonly CommandName[], help: string, ...extra: Extra[]): OptionSpec {
   return Object.assign({ flags, commands, help }, ...extra) as OptionSpec;
 }
@@ -99,7 +114,14 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   opt('--no-snapshot-restore', REST, "don't restore from local snapshots", V09),
   opt('--no-auto-rename', ['backup'], "don't rename volumes between LVM and reflink names", V09),
   opt('--no-qubes-post', REST, 'skip qvm-sync-appmenus / qvm-appmenus after restore', V09),
-  opt('--include-disposable <mode>', ['restore', 'verify', 'remote'], 'disposables too', V09, choices(['off', 'on'])),
+  opt(
+    '--include-disposable <mode>',
+    ['restore', 'verify', 'remote'],
+    'disposables too',
+    V09,
+    choices(['off', 'on']),
+    ON,
+  ),
   opt('--remap', ['backup'], 're-pair local snapshots with this archive', V09),
   opt('--force-incomplete', REST, 'restore templates/standalones with missing volumes', V09),
   opt('-u, --unattended', [...ARCHIVE, 'remote'], 'operate without prompts (implied without a terminal)', V09),
@@ -113,7 +135,7 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   opt('--progress <format>', ['backup', 'restore', 'verify'], 'progress events on stderr', choices(['json'])),
   opt('--dry-run', DRY_RUN, 'show what it would do, change nothing'),
   opt('--ignore-missing', REST, 'fall back to system defaults for referenced qubes that do not exist'),
-  opt('--allow-reach <classes>', REST, 'apply reach changes: devices,network,gui,tags,features,class,all', REPEAT),
+  opt('--allow-reach <classes>', REST, 'apply reach changes: devices,network,gui,tags,features,class,all', REACH),
   opt('--trust-unauthenticated', REST, 'run from an unauthenticated archive (reach changes withheld)'),
   opt('--expect-plan <digest>', RESTORE_REMOTE, 'refuse unless the plan digest (--dry-run --json) matches', EXACT),
   opt('--allow-rollback', REST, "restore qubes older than dom0's record of its backups", EXACT),
@@ -124,7 +146,10 @@ export const OPTION_TABLE: readonly OptionSpec[] = [
   opt('--dom0-user <name>', ['backup', 'restore'], 'whose dom0 home (default: the user who ran sudo)'),
   opt('--dom0-home-exclude <path>', ['backup'], 'leave this path of the home out (default .cache)', REPEAT),
   opt('--last', ['report'], 'show the newest report in full'),
-  opt('-V, --version', ['version'], 'print the version (as the version command)', EXACT, { everywhere: true }),
+  opt('-V, --version', ['version'], 'print the version (as the version command)', EXACT, {
+    everywhere: true,
+    model: false,
+  }),
 ];
 
 /** Whether `command` accepts the option (its help may still hide it). */

@@ -9,7 +9,6 @@ import {
   type CommandName,
   type CommonOptions,
 } from '../core/options.ts';
-import { parseReachApprovals } from '../core/restore/reach.ts';
 import { printable } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
@@ -90,12 +89,28 @@ export interface HelpRequest {
   json: boolean;
 }
 
-/** Commander's option keys that are not named like our option model's. */
-const COMMANDER_KEY: Readonly<Record<string, string>> = {
-  noSnapshotRestore: 'snapshotRestore',
-  noAutoRename: 'autoRename',
-  noQubesPost: 'qubesPost',
-};
+/** How one option of the table becomes one key of the option model (CommonOptionsSchema). */
+interface ModelOption {
+  /** `--dry-run` → dryRun, `--no-qubes-post` → noQubesPost */
+  key: string;
+  /** commander's key (`--no-qubes-post` → qubesPost) */
+  attribute: string;
+  value: (given: unknown) => unknown;
+}
+
+let MODEL_OPTIONS: readonly ModelOption[] | undefined;
+
+function modelOptions(): readonly ModelOption[] {
+  MODEL_OPTIONS ??= OPTION_TABLE.filter((s) => s.model !== false).map((spec) => {
+    const o = makeOption(spec);
+    const key = o.long!.slice(2).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const value =
+      spec.toModel ??
+      (o.negate ? (v: unknown) => v === false : o.isBoolean() ? (v: unknown) => v === true : (v: unknown) => v);
+    return { key, attribute: o.attributeName(), value };
+  });
+  return MODEL_OPTIONS;
+}
 
 const PREFIX_OPTIONS = new Map<string, readonly PrefixOption[]>();
 
@@ -228,50 +243,10 @@ export function parseCommandLine(
   const command: CommandName | undefined = o.version === true ? 'version' : word;
   if (command === undefined) throw new WqError('option', "missing required argument 'command'");
   if (command !== word) return parseCommandLine(['version', ...rest], io);
-  const raw = {
-    dest: o.dest,
-    authmin: o.authmin,
-    session: o.session,
-    dedup: o.dedup === true,
-    includes: o.includes === true,
-    exclude: o.exclude,
-    checkAfterSend: o.checkAfterSend === true,
-    autoprune: o.autoprune,
-    allBefore: o.allBefore === true,
-    all: o.all === true,
-    pref: o.pref,
-    poolInfo: o.poolInfo === true,
-    pool: o.pool,
-    wyng: o.wyng,
-    wyngopt: o.wyngopt,
-    noSnapshotRestore: o.snapshotRestore === false,
-    noAutoRename: o.autoRename === false,
-    noQubesPost: o.qubesPost === false,
-    includeDisposable: o.includeDisposable === 'on',
-    remap: o.remap === true,
-    forceIncomplete: o.forceIncomplete === true,
-    // Unattended is implied when stdin is not a terminal (README "Usage").
-    unattended: o.unattended === true || !io.stdinIsTTY,
-    verbose: o.verbose === true,
-    debug: o.debug === true,
-    metaDir: o.metaDir,
-    json: o.json === true,
-    dryRun: o.dryRun === true,
-    ignoreMissing: o.ignoreMissing === true,
-    allowReach: [...parseReachApprovals(((o.allowReach as string[] | undefined) ?? []).flatMap((w) => w.split(',')))],
-    trustUnauthenticated: o.trustUnauthenticated === true,
-    as: o.as,
-    renameConflicting: o.renameConflicting === true,
-    ignoreSpace: o.ignoreSpace === true,
-    dom0Home: o.dom0Home === true,
-    dom0User: o.dom0User,
-    dom0HomeExclude: o.dom0HomeExclude,
-    profile: o.profile,
-    progress: o.progress,
-    last: o.last === true,
-    expectPlan: o.expectPlan,
-    allowRollback: o.allowRollback === true,
-  };
+  const raw: Record<string, unknown> = {};
+  for (const m of modelOptions()) raw[m.key] = m.value(o[m.attribute]);
+  // Unattended is implied when stdin is not a terminal (README "Usage").
+  raw.unattended = raw.unattended === true || !io.stdinIsTTY;
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
   const options = parsed.data;
@@ -282,7 +257,9 @@ export function parseCommandLine(
   if (options.expectPlan !== undefined && options.dryRun)
     throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
   const explicit = new Set(
-    Object.keys(options).filter((k) => parser.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),
+    modelOptions()
+      .filter((m) => parser.getOptionValueSource(m.attribute) === 'cli')
+      .map((m) => m.key),
   );
   return { command, args: [...parser.args], options, explicit };
 }
