@@ -75,6 +75,7 @@ export function helpText(command?: CommandName): string {
   if (command === undefined) return program.helpInformation() + OVERVIEW_END;
   return program.commands.find((c) => c.name() === command)!.helpInformation();
 }
+
 interface ParsedCommandLine {
   command: CommandName;
   args: string[];
@@ -195,8 +196,8 @@ function jsonAsked(expanded: readonly string[]): boolean {
  */
 function optionError(err: CommanderError, command: CommandName | undefined): WqError {
   const word = /^error: unknown option '([^']*)'/.exec(err.message)?.[1];
-  const spec = word === undefined || command === undefined ? undefined : findOption(word);
-  if (spec !== undefined && !accepts(spec, command!)) {
+  const spec = word === undefined ? undefined : findOption(word);
+  if (spec !== undefined && command !== undefined && !accepts(spec, command)) {
     const long = spec.flags.split(/[ ,]+/).find((f) => f.startsWith('--'))!;
     return new WqError('option', `${long} is only valid with ${commandList(spec.commands)}`);
   }
