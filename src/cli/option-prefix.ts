@@ -10,6 +10,12 @@ export interface PrefixOption {
   required?: boolean | undefined;
   /** Only its full name selects it (options added since 0.9 that would make an old prefix ambiguous). */
   exact?: boolean | undefined;
+  /**
+   * wyng-util-qubes 0.9 has it. A prefix that starts one 0.9 option means that option, as in 0.9,
+   * whatever options were added since (`--pr` stays `--pref`); one that starts several 0.9 options
+   * is ambiguous, as in 0.9. Only a prefix of no 0.9 option is looked up among the others.
+   */
+  v09?: boolean | undefined;
 }
 
 /** An option's value is missing: nothing follows, or what follows starts with `--` (another option). */
@@ -22,7 +28,8 @@ function needsValue(value: string | undefined): boolean {
  * written for wyng-util-qubes 0.9 keep working): `--dedu` → `--dedup`, `--de=x` → `--dest=x`
  * when `--de` is the start of exactly one long option. An exact name always wins (`--all` next
  * to `--all-before`); a prefix of several options is a usage error naming them all, as
- * argparse's "ambiguous option: --al could match --all, --all-before". Words that are not
+ * argparse's "ambiguous option: --al could match --all, --all-before"; 0.9's options are asked
+ * first, so that a 0.9 prefix keeps its 0.9 meaning (PrefixOption.v09). Words that are not
  * long options are left alone: values of options that take one, short options, unknown names
  * (the parser reports them) and everything after `--`.
  *
@@ -33,6 +40,7 @@ function needsValue(value: string | undefined): boolean {
 export function expandOptionPrefixes(argv: readonly string[], options: readonly PrefixOption[]): string[] {
   const longs = options.flatMap((o) => (o.long !== undefined ? [o.long] : []));
   const prefixable = options.flatMap((o) => (o.long !== undefined && o.exact !== true ? [o.long] : []));
+  const old = options.flatMap((o) => (o.long !== undefined && o.v09 === true ? [o.long] : []));
   const takesValue = new Set(options.filter((o) => o.required === true).flatMap((o) => [o.long, o.short]));
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -44,7 +52,7 @@ export function expandOptionPrefixes(argv: readonly string[], options: readonly 
     if (word.startsWith('--')) {
       const eq = word.indexOf('=');
       const name = eq < 0 ? word : word.slice(0, eq);
-      const full = longs.includes(name) ? name : uniquePrefix(name, prefixable);
+      const full = longs.includes(name) ? name : (uniquePrefix(name, old) ?? uniquePrefix(name, prefixable));
       out.push(full === undefined ? word : `${full}${eq < 0 ? '' : word.slice(eq)}`);
       if (full !== undefined && takesValue.has(full)) {
         // "--dest VALUE" / "--dest=VALUE"

@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { execute } from '../app/execute.ts';
 import { renderEnvelope } from '../core/envelope.ts';
 import { WqError, toWqError } from '../core/errors.ts';
@@ -9,90 +9,71 @@ import {
   type CommandName,
   type CommonOptions,
 } from '../core/options.ts';
-import { parseReachApprovals } from '../core/restore/reach.ts';
 import { printable } from '../core/names.ts';
 import { VERSION } from '../core/version.ts';
 import type { CliIo } from './io.ts';
 import { CLI_COMMANDS } from './commands/index.ts';
+import { COMMAND_TABLE, OPTION_TABLE, accepts, commandList, findOption, makeOption } from './command-table.ts';
 import { expandOptionPrefixes, type PrefixOption } from './option-prefix.ts';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+const QUIET: Pick<CliIo, 'stdout' | 'stderr'> = { stdout: () => undefined, stderr: () => undefined };
 
-function intArg(value: string): number {
-  if (!/^-?\d+$/.test(value)) throw new WqError('option', `'${value}' is not an integer`);
-  return Number(value);
+function isCommand(word: string | undefined): word is CommandName {
+  return (COMMANDS as readonly string[]).includes(word ?? '');
 }
 
-/** The commander program: options anywhere, `COMMAND [QUBE ...]` positionals (as wyng-util-qubes). */
-export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>): Command {
-  const program = new Command('wyng-qubes');
-  program
-    .description('Back up and restore Qubes OS qubes (data and settings) with Wyng.')
-    .usage('[options] COMMAND [QUBE ...]')
-    .argument('[command]', `one of: ${COMMANDS.join(', ')}, help`)
-    .argument('[qubes...]', 'qube names (or sub-command arguments)')
-    .option('--dest <url>', 'URL location of the Wyng archive (passed to Wyng)')
-    .option('--authmin <n>', 'retain authentication for N minutes', intArg)
-    .option('--session <s>', 'session YYYYMMDD-HHMMSS, or a range S1,S2 (prune)')
-    .option('-d, --dedup', 'use deduplication (backup)')
-    .option('-i, --includes', 'select every qube marked "include in backups" (backup)')
-    .option('--exclude <name>', 'exclude a qube (repeatable)', collect, [])
-    .option('--check-after-send', 'check the new session after backup')
-    .addOption(new Option('--autoprune <mode>', 'automatic pruning').choices(['off', 'on', 'full']))
-    .option('--all-before', 'select all sessions before --session (prune)')
-    .option('--all', 'all volumes / sessions (list, prune)')
-    .option('--pref <spec>', 'NAME::x skips property NAME on restore (repeatable)', collect, [])
-    .option('--pool-info', 'show local storage pools (list)')
-    .option('-p, --pool <pool>', 'Qubes storage pool for qubes created by restore')
-    .option('--wyng <path>', 'path of the Wyng executable')
-    .option('-w, --wyngopt <opt>', 'pass --OPT[=VAL] to Wyng (repeatable)', collect, [])
-    .option('--no-snapshot-restore', "don't restore from local snapshots (restore)")
-    .option('--no-auto-rename', "don't rename volumes between LVM and reflink names (backup)")
-    .option('--no-qubes-post', 'skip qvm-sync-appmenus / qvm-appmenus after restore')
-    .addOption(
-      new Option('--include-disposable <mode>', 'include disposable qubes (restore, list)').choices(['off', 'on']),
-    )
-    .option('--remap', 're-pair local snapshots with this archive (backup)')
-    .option('--force-incomplete', 'restore templates/standalones with missing volumes')
-    .option('-u, --unattended', 'operate without prompts')
-    .option('--verbose', 'more output')
-    .option('--debug', 'debug output (Admin API call log, Wyng argv)')
-    .option('--meta-dir <path>', 'Wyng metadata cache directory')
-    .option('--json', 'print one JSON document on stdout (human text goes to stderr)')
-    .option('--dry-run', 'restore: print the plan, change nothing')
-    .option('--ignore-missing', 'restore: fall back to system defaults for referenced qubes that do not exist')
-    .option(
-      '--allow-reach <classes>',
-      'restore: apply reach changes of these classes (devices,network,gui,tags,features,class,all)',
-      collect,
-      [],
-    )
-    .option('--trust-unauthenticated', 'restore: run from an unauthenticated archive (reach changes withheld)')
-    .option('--expect-plan <digest>', 'restore: refuse unless the plan digest (from --dry-run --json) matches')
-    .option('--keep-plan', 'restore --dry-run: keep what the plan was made from (result.planId)')
-    .option('--from-plan <id>', 'restore: use a kept plan (no second fetch); needs --expect-plan')
-    .option('--allow-rollback', "restore: restore qubes older than dom0's record of its backups")
-    .option('--as <name>', 'restore: restore the one named qube alongside, under this new name')
-    .option('--rename-conflicting', 'restore: restore a qube whose name is taken by another class as NAME1, NAME2, …')
-    .option(
-      '--force',
-      'restore/backup: go on although the space pre-flight refuses; restore: also --force-incomplete ' +
-        '(wyng-util-qubes 0.9 read --force as that)',
-    )
-    .option('--ignore-space', 'restore/backup: go on although the space pre-flight refuses (--force without the rest)')
-    .option('--dom0-home', "backup: add dom0's home; restore: extract it to ~/home-restore-SESSION")
-    .option('--dom0-user <name>', 'whose dom0 home (default: the user who ran sudo)')
-    .option('--dom0-home-exclude <path>', 'leave this path of the home out (repeatable; default .cache)', collect, [])
-    .option('--profile <name>', 'use a profile from profiles.yaml')
-    .option('--last', 'report: show the newest report in full')
-    .addOption(new Option('--progress <format>', 'progress events on stderr').choices(['json']))
-    .option('-V, --version', 'print the version (as the version command)')
+/** One command: its usage line, summary and the options it accepts (src/cli/command-table.ts). */
+function buildCommand(name: CommandName, io: Pick<CliIo, 'stdout' | 'stderr'>, withOptions: boolean): Command {
+  const spec = COMMAND_TABLE[name];
+  const cmd = new Command(name).description(spec.summary).usage(`[options] ${spec.args}`.trim());
+  if (withOptions) for (const o of OPTION_TABLE) if (accepts(o, name)) cmd.addOption(makeOption(o, name));
+  return cmd
     .helpOption('-h, --help', 'show this help')
+    .allowExcessArguments()
     .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: () => undefined })
     .action(() => undefined);
+}
+
+/**
+ * The commander program: one subcommand per command (`command`'s with its options; the others
+ * only for the overview). Without a command it accepts every option (its help shows the common
+ * ones), as wyng-util-qubes accepts options before the command: `wyng-qubes --dest=X -u list`.
+ */
+export function buildProgram(io: Pick<CliIo, 'stdout' | 'stderr'>, command?: CommandName): Command {
+  const program = new Command('wyng-qubes')
+    .description('Back up and restore Qubes OS qubes (data and settings) with Wyng.')
+    .usage('[options] COMMAND [ARGS ...]');
+  // the program parses only a command line without a command word
+  if (command === undefined) for (const o of OPTION_TABLE) program.addOption(makeOption(o));
+  program
+    .helpOption('-h, --help', "show this help (help COMMAND: that command's)")
+    .helpCommand('help [COMMAND]', "show a command's help: its options")
+    .configureHelp({
+      subcommandTerm: (c) => {
+        const name = c.name();
+        return isCommand(name) ? `${name} ${COMMAND_TABLE[name].args}`.trim() : 'help [COMMAND]';
+      },
+    })
+    .showSuggestionAfterError(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s), outputError: () => undefined })
+    .action(() => undefined);
+  for (const name of COMMANDS) program.addCommand(buildCommand(name, io, name === command));
   return program;
+}
+
+/** After the overview: where the rest is. */
+const OVERVIEW_END =
+  "\nRun 'wyng-qubes help COMMAND' or 'wyng-qubes COMMAND --help' for the options of a command.\n" +
+  'Options may come before or after the command; a unique prefix of a long option stands for it.\n';
+
+/** The help text: the overview (`--help`, `help`), or one command's (`help COMMAND`, `COMMAND --help`). */
+export function helpText(command?: CommandName): string {
+  const program = buildProgram(QUIET, command);
+  if (command === undefined) return program.helpInformation() + OVERVIEW_END;
+  return program.commands.find((c) => c.name() === command)!.helpInformation();
 }
 
 interface ParsedCommandLine {
@@ -103,40 +84,91 @@ interface ParsedCommandLine {
   explicit: Set<string>;
 }
 
-/** Commander's option keys that are not named like our option model's. */
-const COMMANDER_KEY: Readonly<Record<string, string>> = {
-  noSnapshotRestore: 'snapshotRestore',
-  noAutoRename: 'autoRename',
-  noQubesPost: 'qubesPost',
-};
-
-/**
- * Options added after 0.9 that only their full name selects: `--ver` stays 0.9's `--verbose`,
- * `--ex` 0.9's `--exclude`; a restore guard is never switched on or off by an abbreviation.
- */
-const EXACT_ONLY: ReadonlySet<string> = new Set([
-  '--version',
-  '--expect-plan',
-  '--allow-rollback',
-  '--keep-plan',
-  '--from-plan',
-  '--force',
-]);
-
-/** What prefix expansion needs to know about one of the program's options. */
-export function prefixOption(o: Option): PrefixOption {
-  return { long: o.long, short: o.short, required: o.required, exact: o.long !== undefined && EXACT_ONLY.has(o.long) };
-}
-
-/** The help text (`--help`, `help [COMMAND]`). */
-export function helpText(): string {
-  return buildProgram({ stdout: () => undefined, stderr: () => undefined }).helpInformation();
-}
-
 /** `-h`/`--help` or the `help` command: the help text, printed by the caller (as text, or in the --json document). */
 export interface HelpRequest {
   help: string;
   json: boolean;
+}
+
+/** How one option of the table becomes one key of the option model (CommonOptionsSchema). */
+interface ModelOption {
+  /** `--dry-run` → dryRun, `--no-qubes-post` → noQubesPost */
+  key: string;
+  /** commander's key (`--no-qubes-post` → qubesPost) */
+  attribute: string;
+  value: (given: unknown) => unknown;
+}
+
+let MODEL_OPTIONS: readonly ModelOption[] | undefined;
+
+function modelOptions(): readonly ModelOption[] {
+  MODEL_OPTIONS ??= OPTION_TABLE.filter((s) => s.model !== false).map((spec) => {
+    const o = makeOption(spec);
+    const key = o.long!.slice(2).replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const value =
+      spec.toModel ??
+      (o.negate ? (v: unknown) => v === false : o.isBoolean() ? (v: unknown) => v === true : (v: unknown) => v);
+    return { key, attribute: o.attributeName(), value };
+  });
+  return MODEL_OPTIONS;
+}
+
+const PREFIX_OPTIONS = new Map<string, readonly PrefixOption[]>();
+
+/**
+ * What prefix expansion needs to know about the options `command` accepts (without a command: every
+ * option). `--help` is 0.9's too (`--he`). Options marked exact (`--version`, `--expect-plan`,
+ * `--allow-rollback`) only by their full name: a restore guard is never switched on by an abbreviation.
+ */
+export function prefixOptions(command?: CommandName): readonly PrefixOption[] {
+  const key = command ?? '';
+  const known = PREFIX_OPTIONS.get(key);
+  if (known !== undefined) return known;
+  const specs = OPTION_TABLE.filter((s) => command === undefined || accepts(s, command));
+  const options = [
+    ...specs.map((s) => {
+      const o = makeOption(s);
+      return { long: o.long, short: o.short, required: o.required, exact: s.exact === true, v09: s.v09 === true };
+    }),
+    { long: '--help', short: '-h', v09: true },
+  ];
+  PREFIX_OPTIONS.set(key, options);
+  return options;
+}
+
+/** Whether an option word (a full name or a prefix, without `=`) reads the next word as its value. */
+function readsValue(word: string, options: readonly PrefixOption[]): boolean {
+  try {
+    const [full] = expandOptionPrefixes(
+      [word],
+      options.map((o) => ({ ...o, required: false })),
+    );
+    return options.some((o) => o.long === full && o.required === true);
+  } catch {
+    // ambiguous: the parse reports it; the candidates that all take a value still read one here
+    const candidates = options.filter((o) => o.long?.startsWith(word) === true && o.exact !== true);
+    return candidates.length > 0 && candidates.every((o) => o.required === true);
+  }
+}
+
+/**
+ * Where the command word is: the first word that is neither an option nor an option's value
+ * (wyng-util-qubes takes options before and after the command). -1 when there is none.
+ */
+function commandWordAt(argv: readonly string[]): number {
+  const options = prefixOptions();
+  const shortValue = new Set(options.filter((o) => o.required === true).map((o) => o.short));
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (word.startsWith('--')) {
+      if (!word.includes('=') && readsValue(word, options)) i++;
+    } else if (/^-[^-]/.test(word)) {
+      // "-w VALUE", "-uw VALUE": a short option that takes a value and ends the word reads the next
+      if ([...word.slice(1)].findIndex((c) => shortValue.has(`-${c}`)) === word.length - 2) i++;
+    } else return i;
+  }
+  return -1;
 }
 
 /**
@@ -145,133 +177,96 @@ export interface HelpRequest {
  * command is named.
  */
 export function namedCommand(argv: readonly string[]): CommandName | 'help' | undefined {
-  const program = buildProgram({ stdout: () => undefined, stderr: () => undefined });
-  const takesValue = new Set(program.options.filter((o) => o.required).flatMap((o) => [o.long, o.short]));
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (word === '--') return known(argv[i + 1]);
-    if (word.startsWith('--')) {
-      if (!word.includes('=') && [...takesValue].some((l) => l !== undefined && l.startsWith(word))) i++;
-      continue;
-    }
-    if (/^-[^-]/.test(word)) {
-      if (takesValue.has(`-${word[word.length - 1]!}`)) i++;
-      continue;
-    }
-    return known(word);
+  const word = argv[commandWordAt(argv)];
+  return word === 'help' || isCommand(word) ? word : undefined;
+}
+
+function unknownCommand(word: string): WqError {
+  return new WqError('option', `unknown command '${printable(word)}' (expected one of: ${COMMANDS.join(', ')}, help)`);
+}
+
+/** `--json` before any `--` (after prefix expansion). */
+function jsonAsked(expanded: readonly string[]): boolean {
+  return expanded.slice(0, (expanded.indexOf('--') + 1 || expanded.length + 1) - 1).includes('--json');
+}
+
+/**
+ * An unknown option of this command that another command has: say which ("--as is only valid with
+ * restore and remote"), as for --all; otherwise commander's "unknown option '--x'".
+ */
+function optionError(err: CommanderError, command: CommandName | undefined): WqError {
+  const word = /^error: unknown option '([^']*)'/.exec(err.message)?.[1];
+  const spec = word === undefined ? undefined : findOption(word);
+  if (spec !== undefined && command !== undefined && !accepts(spec, command)) {
+    const long = spec.flags.split(/[ ,]+/).find((f) => f.startsWith('--'))!;
+    return new WqError('option', `${long} is only valid with ${commandList(spec.commands)}`);
   }
-  return undefined;
+  return new WqError('option', err.message.replace(/^error: /, ''));
 }
 
-function known(word: string | undefined): CommandName | 'help' | undefined {
-  if (word === 'help') return 'help';
-  return (COMMANDS as readonly string[]).includes(word ?? '') ? (word as CommandName) : undefined;
-}
-
-/** Turns commander's raw option bag into our zod-checked option model. */
+/** Turns the command line into our zod-checked option model (or a help request). */
 export function parseCommandLine(
   argv: readonly string[],
   io: Pick<CliIo, 'stdout' | 'stderr' | 'stdinIsTTY'>,
 ): ParsedCommandLine | HelpRequest {
-  let helpShown = '';
-  const program = buildProgram({ stdout: (text) => void (helpShown += text), stderr: io.stderr });
-  const expanded = expandOptionPrefixes(argv, [...program.options.map(prefixOption), { long: '--help' }]);
-  const json = expanded.slice(0, (expanded.indexOf('--') + 1 || expanded.length + 1) - 1).includes('--json');
+  const at = commandWordAt(argv);
+  const word = at < 0 ? undefined : argv[at];
+  const rest = at < 0 ? [...argv] : [...argv.slice(0, at), ...argv.slice(at + 1)];
+  if (word === 'help') {
+    // `help [COMMAND]`: the overview, or that command's help
+    const json = jsonAsked(expandOptionPrefixes(rest, prefixOptions()));
+    const target = rest[commandWordAt(rest)];
+    if (target === undefined || target === 'help') return { help: helpText(), json };
+    if (!isCommand(target)) throw unknownCommand(target);
+    return { help: helpText(target), json };
+  }
+  if (word !== undefined && !isCommand(word)) {
+    expandOptionPrefixes(rest, prefixOptions()); // an option error comes first, as before
+    throw unknownCommand(word);
+  }
+  // Without a command word the program itself parses (`--help`, `-V`); otherwise the command does.
+  const program = buildProgram(QUIET, word);
+  const parser = word === undefined ? program : program.commands.find((c) => c.name() === word)!;
+  const expanded = expandOptionPrefixes(rest, prefixOptions(word));
+  const json = jsonAsked(expanded);
   try {
-    program.parse(expanded, { from: 'user' });
+    parser.parse(expanded, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return { help: helpShown, json };
-      throw new WqError('option', err.message.replace(/^error: /, ''));
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help')
+        return { help: helpText(word), json };
+      throw optionError(err, word);
     }
     throw err;
   }
-  const o = program.opts<Record<string, unknown>>();
-  const [commandGiven, rest] = program.processedArgs as [string | undefined, string[] | undefined];
-  // `-V`/`--version` is the version command; `help [COMMAND]` is `--help` (per-command help: not yet).
-  if (commandGiven === 'help') return { help: program.helpInformation(), json };
-  const commandRaw = o.version === true ? 'version' : commandGiven;
-  if (commandRaw === undefined) throw new WqError('option', "missing required argument 'command'");
-  if (!(COMMANDS as readonly string[]).includes(commandRaw)) {
-    throw new WqError(
-      'option',
-      `unknown command '${printable(commandRaw)}' (expected one of: ${COMMANDS.join(', ')}, help)`,
-    );
-  }
-  const command = commandRaw as CommandName;
-  const raw = {
-    dest: o.dest,
-    authmin: o.authmin,
-    session: o.session,
-    dedup: o.dedup === true,
-    includes: o.includes === true,
-    exclude: o.exclude,
-    checkAfterSend: o.checkAfterSend === true,
-    autoprune: o.autoprune,
-    allBefore: o.allBefore === true,
-    all: o.all === true,
-    pref: o.pref,
-    poolInfo: o.poolInfo === true,
-    pool: o.pool,
-    wyng: o.wyng,
-    wyngopt: o.wyngopt,
-    noSnapshotRestore: o.snapshotRestore === false,
-    noAutoRename: o.autoRename === false,
-    noQubesPost: o.qubesPost === false,
-    includeDisposable: o.includeDisposable === 'on',
-    remap: o.remap === true,
-    // `--force`: 0.9 read it as its prefix of --force-incomplete; it also overrides the space pre-flight
-    forceIncomplete: o.forceIncomplete === true || o.force === true,
-    // Unattended is implied when stdin is not a terminal (README "Usage").
-    unattended: o.unattended === true || !io.stdinIsTTY,
-    verbose: o.verbose === true,
-    debug: o.debug === true,
-    metaDir: o.metaDir,
-    json: o.json === true,
-    dryRun: o.dryRun === true,
-    ignoreMissing: o.ignoreMissing === true,
-    allowReach: [...parseReachApprovals((o.allowReach as string[]).flatMap((w) => w.split(',')))],
-    trustUnauthenticated: o.trustUnauthenticated === true,
-    as: o.as,
-    renameConflicting: o.renameConflicting === true,
-    ignoreSpace: o.ignoreSpace === true || o.force === true,
-    dom0Home: o.dom0Home === true,
-    dom0User: o.dom0User,
-    dom0HomeExclude: o.dom0HomeExclude,
-    profile: o.profile,
-    progress: o.progress,
-    last: o.last === true,
-    expectPlan: o.expectPlan,
-    allowRollback: o.allowRollback === true,
-    keepPlan: o.keepPlan === true,
-    fromPlan: o.fromPlan,
-  };
+  const o = parser.opts<Record<string, unknown>>();
+  // `-V`/`--version` is the version command
+  const command: CommandName | undefined = o.version === true ? 'version' : word;
+  if (command === undefined) throw new WqError('option', "missing required argument 'command'");
+  if (command !== word) return parseCommandLine(['version', ...rest], io);
+  const raw: Record<string, unknown> = {};
+  for (const m of modelOptions()) raw[m.key] = m.value(o[m.attribute]);
+  // Unattended is implied when stdin is not a terminal (README "Usage").
+  raw.unattended = raw.unattended === true || !io.stdinIsTTY;
+  // `--force`: past the space pre-flight, and --force-incomplete as 0.9 read it (its prefix there)
+  const force = o.force === true;
+  if (force) raw.forceIncomplete = raw.ignoreSpace = true;
   const parsed = CommonOptionsSchema.safeParse(raw);
   if (!parsed.success) throw new WqError('option', describeZodError(parsed.error));
   const options = parsed.data;
   if (options.all && command !== 'list' && command !== 'prune') {
     throw new WqError('option', '--all is only valid with list and prune');
   }
-  if ((options.allowReach.length > 0 || options.trustUnauthenticated) && command !== 'restore') {
-    throw new WqError('option', '--allow-reach and --trust-unauthenticated are only valid with restore');
-  }
-  if (options.expectPlan !== undefined && command !== 'restore' && command !== 'remote')
-    throw new WqError('option', '--expect-plan is only valid with restore (and remote Restore)');
+  // The options added since 0.9 that only some commands accept are the table's business (optionError).
   if (options.expectPlan !== undefined && options.dryRun)
     throw new WqError('option', '--expect-plan cannot be combined with --dry-run');
-  if ((options.keepPlan || options.fromPlan !== undefined) && command !== 'restore')
-    throw new WqError('option', '--keep-plan and --from-plan are only valid with restore');
-  if (options.as !== undefined && command !== 'restore' && command !== 'remote')
-    throw new WqError('option', '--as is only valid with restore (and remote Restore)');
-  if ((options.dom0Home || options.dom0User !== undefined) && command !== 'backup' && command !== 'restore')
-    throw new WqError('option', '--dom0-home and --dom0-user are only valid with backup and restore');
-  if (options.renameConflicting && command !== 'restore')
-    throw new WqError('option', '--rename-conflicting is only valid with restore');
-  if (options.last && command !== 'report') throw new WqError('option', '--last is only valid with report');
   const explicit = new Set(
-    Object.keys(options).filter((k) => program.getOptionValueSource(COMMANDER_KEY[k] ?? k) === 'cli'),
+    modelOptions()
+      .filter((m) => parser.getOptionValueSource(m.attribute) === 'cli')
+      .map((m) => m.key),
   );
-  return { command, args: rest ?? [], options, explicit };
+  if (force) for (const k of ['forceIncomplete', 'ignoreSpace']) explicit.add(k);
+  return { command, args: [...parser.args], options, explicit };
 }
 
 /** Runs the CLI; returns the exit status. Never calls process.exit. */

@@ -4,10 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUNDLE, ROOT } from '../helpers/cli.ts';
+import { OPTION_TABLE } from '../../src/cli/command-table.ts';
+import { COMMANDS } from '../../src/core/options.ts';
 
 const COMPLETION = join(ROOT, 'packaging', 'wyng-qubes.bash-completion');
 const dir = mkdtempSync(join(tmpdir(), 'wq-compl-'));
@@ -85,4 +87,32 @@ test('commands, sub-commands and flags', () => {
   assert.ok(complete(['wyng-qubes', '']).includes('help'));
   assert.deepEqual(complete(['wyng-qubes', 'profiles', '']), ['check', 'list']);
   assert.ok(complete(['wyng-qubes', '--ver']).includes('--version'));
+});
+
+test("each command's options are the ones its help shows (the command table)", () => {
+  const text = readFileSync(COMPLETION, 'utf8');
+  const block = /_wyng_qubes_command_options\(\) \{[\s\S]*?case "\$1" in\n([\s\S]*?)\n {4}esac/.exec(text)![1]!;
+  const inFile = Object.fromEntries(
+    [...block.matchAll(/^ {8}([a-z]+)\) echo "([^"]*)" ;;$/gm)].map((m) => [m[1]!, m[2]!.split(/\s+/).sort()]),
+  );
+  const table = Object.fromEntries(
+    COMMANDS.map((c) => [
+      c,
+      [
+        ...OPTION_TABLE.filter((s) => s.commands.includes(c)).flatMap((s) =>
+          s.flags.split(/[ ,]+/).filter((f) => f.startsWith('-')),
+        ),
+        '-h',
+        '--help',
+      ].sort(),
+    ]),
+  );
+  assert.deepEqual(inFile, table, 'packaging/wyng-qubes.bash-completion lists what src/cli/command-table.ts says');
+  // after the command: its options only; before it: every option
+  const backup = complete(['wyng-qubes', '--dest', 'file:/x', 'backup', '--']);
+  assert.ok(backup.includes('--dedup') && backup.includes('--autoprune') && backup.includes('--dest'));
+  assert.ok(!backup.includes('--pool') && !backup.includes('--allow-reach') && !backup.includes('--last'));
+  assert.deepEqual(complete(['wyng-qubes', 'restore', '--allow-r']), ['--allow-reach', '--allow-rollback']);
+  assert.deepEqual(complete(['wyng-qubes', 'report', '--l']), ['--last']);
+  assert.ok(complete(['wyng-qubes', '--al']).includes('--allow-reach'));
 });

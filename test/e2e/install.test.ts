@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { ROOT } from '../helpers/cli.ts';
 import { checkCalendar } from '../../src/core/calendar.ts';
+import { COMMANDS } from '../../src/core/options.ts';
 
 let dest: string;
 
@@ -159,16 +160,19 @@ test('the example profiles.yaml is valid, schedules included, and a second insta
   assert.equal(readFileSync(join(configDir, 'profiles.yaml'), 'utf8'), 'profiles: {}\n', 'not overwritten');
 });
 
-/** Long options the program's own --help lists. */
+/** Long options the program's own help lists: the overview (--help) and every command's (help COMMAND). */
 function helpOptions(): string[] {
-  const r = runInstalled([join(dest, 'usr/bin/wyng-qubes'), '--help']);
-  assert.equal(r.code, 0);
-  const opts = [...r.stdout.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/gm)].map((m) => m[1]!);
-  assert.ok(opts.length > 30, 'the help lists the options');
+  const opts: string[] = [];
+  for (const argv of [['--help'], ...COMMANDS.map((c) => ['help', c])]) {
+    const r = runInstalled([join(dest, 'usr/bin/wyng-qubes'), ...argv]);
+    assert.equal(r.code, 0, argv.join(' '));
+    opts.push(...[...r.stdout.matchAll(/(?:^|\s)(--[a-z][a-z0-9-]*)/gm)].map((m) => m[1]!));
+  }
+  assert.ok(new Set(opts).size > 40, 'the help lists the options');
   return [...new Set(opts)];
 }
 
-test('the man page documents every option of --help and renders', () => {
+test('the man page documents every option of the help and renders', () => {
   const page = readFileSync(join(dest, 'usr/share/man/man1/wyng-qubes.1'), 'utf8');
   assert.match(page, /^\.TH "WYNG-QUBES" "1" "" "wyng-qubes \d+\.\d+\.\d+" "wyng-qubes manual"$/m);
   for (const section of [
@@ -195,7 +199,7 @@ test('the man page documents every option of --help and renders', () => {
   }
 });
 
-test('bash completion knows every option of --help, the commands, schedule actions and profile names', () => {
+test('bash completion knows every option of the help, the commands, schedule actions and profile names', () => {
   const file = join(dest, 'usr/share/bash-completion/completions/wyng-qubes');
   const text = readFileSync(file, 'utf8');
   for (const opt of helpOptions()) assert.match(text, new RegExp(`(\\s|")${opt}(\\s|")`), `completion offers ${opt}`);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expandOptionPrefixes, type PrefixOption } from '../../src/cli/option-prefix.ts';
-import { buildProgram, parseCommandLine, prefixOption } from '../../src/cli/program.ts';
+import { parseCommandLine, prefixOptions } from '../../src/cli/program.ts';
+import { COMMANDS } from '../../src/core/options.ts';
 import { WqError } from '../../src/core/errors.ts';
 import { runInProcess } from '../helpers/cli.ts';
 
@@ -67,6 +68,27 @@ test('an option marked exact is never the expansion of a prefix', () => {
   assert.deepEqual(expandOptionPrefixes(['--debug-a'], opts), ['--debug-a']);
 });
 
+test("a prefix of a 0.9 option keeps 0.9's meaning; others are looked up among the rest", () => {
+  const opts: PrefixOption[] = [
+    { long: '--pref', required: true, v09: true },
+    { long: '--remap', v09: true },
+    { long: '--all', v09: true },
+    { long: '--all-before', v09: true },
+    { long: '--profile', required: true },
+    { long: '--progress', required: true },
+    { long: '--allow-reach', required: true },
+  ];
+  assert.deepEqual(expandOptionPrefixes(['--pr=x', '--re'], opts), ['--pref=x', '--remap']);
+  assert.deepEqual(expandOptionPrefixes(['--allo', 'x', '--prof', 'p'], opts), [
+    '--allow-reach',
+    'x',
+    '--profile',
+    'p',
+  ]);
+  assert.throws(() => expandOptionPrefixes(['--al'], opts), /ambiguous option: --al could match --all, --all-before/);
+  assert.throws(() => expandOptionPrefixes(['--pro=x'], opts), /could match --profile, --progress/);
+});
+
 test('a value that starts with -- is a missing value, not the next option swallowed', () => {
   const message = ambiguity; // the usage error's message
   assert.equal(message(['--dest', '--de', 'list']), '--dest needs a value');
@@ -79,7 +101,7 @@ test('a value that starts with -- is a missing value, not the next option swallo
   assert.equal(message(['backup', '-w']), '-w, --wyngopt needs a value');
 });
 
-test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now ambiguous', () => {
+test('every command accepts the prefixes wyng-util-qubes 0.9 accepted, with their 0.9 meaning', () => {
   // 0.9's long options (its argparse table) and the ones added since.
   const v09 = [
     '--dest', '--authmin', '--session', '--dedup', '--includes', '--exclude', '--check-after-send', '--autoprune',
@@ -87,25 +109,34 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
     '--no-auto-rename', '--no-qubes-post', '--include-disposable', '--remap', '--force-incomplete', '--unattended',
     '--verbose', '--debug', '--meta-dir', '--help',
   ]; // prettier-ignore
-  const program = buildProgram({ stdout: () => undefined, stderr: () => undefined });
-  const ours: PrefixOption[] = [...program.options.map(prefixOption), { long: '--help' }];
   const oldOpts = v09.map((long) => ({ long }));
-  const resolve = (word: string, opts: PrefixOption[]): string => {
+  const resolve = (word: string, opts: readonly PrefixOption[]): string => {
     try {
       return expandOptionPrefixes([word, 'x'], opts)[0]!;
     } catch {
       return 'ambiguous';
     }
   };
-  const changed: string[] = [];
-  for (const long of v09)
-    for (let n = 3; n <= long.length; n++) {
-      const prefix = long.slice(0, n);
-      const before = resolve(prefix, oldOpts);
-      if (before !== 'ambiguous' && resolve(prefix, ours) !== before) changed.push(prefix);
-    }
-  assert.deepEqual(changed, ['--pr', '--r', '--re', '--force'], 'README "Compatibility" lists exactly these');
-  // `--force` is its own option now, and still implies what 0.9 read it as; `--forc` is still 0.9's
+  for (const command of [undefined, ...COMMANDS]) {
+    const ours = prefixOptions(command);
+    const changed: string[] = [];
+    for (const long of v09)
+      for (let n = 3; n <= long.length; n++) {
+        const prefix = long.slice(0, n);
+        // the same option, or ambiguous where 0.9 found it ambiguous
+        if (resolve(prefix, ours) !== resolve(prefix, oldOpts)) changed.push(prefix);
+      }
+    // `--force` (issue 19) is backup's and restore's own option now; it still implies what 0.9 read it as
+    const expected = command === undefined || command === 'backup' || command === 'restore' ? ['--force'] : [];
+    assert.deepEqual(changed, expected, `${command ?? '(no command)'}: README "Compatibility" promises these`);
+  }
+  // --pr and --re are 0.9's --pref and --remap, although --profile, --progress, --rename-conflicting exist now
+  assert.equal(resolve('--pr', prefixOptions('restore')), '--pref');
+  assert.equal(resolve('--re', prefixOptions('restore')), '--remap');
+  // a prefix of no 0.9 option is looked up among the command's options
+  assert.equal(resolve('--allow-re', prefixOptions('restore')), '--allow-reach');
+  assert.equal(resolve('--pro', prefixOptions('backup')), 'ambiguous');
+  assert.equal(resolve('--pro', prefixOptions('report')), '--profile');
   const io0 = { stdout: () => undefined, stderr: () => undefined, stdinIsTTY: false };
   for (const [word, space] of [
     ['--force', true],
@@ -117,6 +148,7 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
     if (!('help' in p)) {
       assert.equal(p.options.forceIncomplete, true, word);
       assert.equal(p.options.ignoreSpace, space, word);
+      assert.equal(p.explicit.has('ignoreSpace'), space, word);
     }
   }
   // Through the real parser.
@@ -132,10 +164,13 @@ test('the CLI accepts the prefixes wyng-util-qubes 0.9 accepted; --pr is now amb
 });
 
 test('an ambiguous prefix exits 9 (argparse exits 2) with one line naming the candidates', async () => {
-  const r = await runInProcess(['--pr', 'x', 'list']);
+  const r = await runInProcess(['--al', 'list']);
   assert.equal(r.code, 9);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, 'Error: ambiguous option: --pr could match --pref, --profile, --progress\n');
+  assert.equal(r.stderr, 'Error: ambiguous option: --al could match --all-before, --all\n');
+  const n = await runInProcess(['backup', '--pro=x']);
+  assert.equal(n.code, 9);
+  assert.equal(n.stderr, 'Error: ambiguous option: --pro could match --profile, --progress\n');
   const help = await runInProcess(['--he']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: wyng-qubes/);
