@@ -8,7 +8,7 @@ import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/resto
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
-import { renderPlan } from '../core/restore/render.ts';
+import { renderNetLoss, renderPlan } from '../core/restore/render.ts';
 import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
 import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
@@ -25,6 +25,7 @@ import { progress, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
 import { confirmedSettings } from './restore-settings.ts';
+import { addNetLoss } from './restore-netloss.ts';
 import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
@@ -120,6 +121,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const settings = await confirmedSettings(live, [...candidates], planFrom);
     const liveState = { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates };
     const plan = planFrom(settings);
+    await addNetLoss(live, liveQubes, settings, plan); // issue 16: running qubes cut off from the network
     // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
     const binding = bindPlan(ctx, {
       session,
@@ -210,6 +212,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       if (reach.text !== '') ctx.say(reach.text); // the reach changes first
       if (overwriting.length > 0)
         ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
+      if (renderNetLoss(applied) !== '') ctx.say(renderNetLoss(applied));
       if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }

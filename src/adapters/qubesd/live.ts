@@ -167,6 +167,16 @@ export class LiveSystem {
     return out;
   }
 
+  /** The netvm of each running qube ('' = none): one admin.vm.property.Get each (the restore's net-loss preview). */
+  async runningNetvms(live: readonly LiveQube[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const q of live) {
+      if (q.klass === 'AdminVM' || q.state === 'Halted') continue;
+      out[q.name] = (await this.client.getProperty(q.name, 'netvm')).value;
+    }
+    return out;
+  }
+
   readNotes(qube: string, klass: QubeClass): string {
     return readNotes(this.config.qubesDir, qube, klass);
   }
