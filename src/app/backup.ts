@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
@@ -24,7 +24,7 @@ import { prepareHomeImport } from './dom0-home.ts';
 import type { TargetSpace } from '../core/space.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
-import { progress, volumeProgress } from './progress.ts';
+import { progress, sendVolumes, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface BackupQubeResult {
@@ -159,7 +159,16 @@ export const backupUseCase: UseCase = async (ctx) => {
     const total = plan.volumes.length + 1;
     progress(ctx, { event: 'send', volumes: total });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const { onVolume, passthrough } = volumeProgress(ctx, total);
+    const { onVolume, onPercent, passthrough, finish } = volumeProgress(
+      ctx,
+      sendVolumes(
+        plan.volumes,
+        volumeQubes,
+        [[METADATA_VOLUME, tarPath] as const, ...(home ? [[home.volume, home.tarPath] as const] : [])].map(
+          ([name, path]) => ({ name, bytes: statSync(path).size }),
+        ),
+      ),
+    );
     crashPoint('backup:before-send');
     const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
       wyng.send({
@@ -172,8 +181,10 @@ export const backupUseCase: UseCase = async (ctx) => {
         ...(home ? { imports: [[home.volume, home.tarPath] as const] } : {}),
         passthrough,
         onVolume,
+        onPercent,
       }),
     );
+    finish();
     crashPoint('backup:after-send');
 
     // The archive after the send is the truth about what was stored (see settleSend).

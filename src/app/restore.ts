@@ -1,6 +1,6 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { fetchSessionMetadataWithDigest } from '../adapters/metadata/fetch.ts';
-import { requireQubesSessions } from '../core/archive.ts';
+import { requireQubesSessions, type ArchiveModel } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
 import type { QubeSettings } from '../core/qubes/model.ts';
@@ -21,7 +21,7 @@ import { withJob, type Job } from './job.ts';
 import { failedQubesOutcome, confirmContinue } from './outcome.ts';
 import { planReach, reachAuthority } from './reach.ts';
 import type { ClassifiedChange } from '../core/restore/reach.ts';
-import { progress, volumeProgress } from './progress.ts';
+import { progress, receivedVolumes, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
 import { confirmedSettings } from './restore-settings.ts';
@@ -231,7 +231,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
           post: !o.noQubesPost,
           onPhase: clock.phase,
         },
-        restorePorts(ctx, job, live, plan),
+        restorePorts(ctx, job, live, plan, model.volumeSizes),
       ),
     );
     const outcomes = reach.outcomes(appliedOutcomes);
@@ -262,24 +262,29 @@ export const restoreUseCase: UseCase = async (ctx) => {
 };
 
 /** The restore's ports: the live system's, plus Wyng's receive and the run's output. */
-function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: RestorePlan): RestorePorts {
+function restorePorts(
+  ctx: AppContext,
+  job: Job,
+  live: QubesSystem,
+  plan: RestorePlan,
+  sizes: ArchiveModel['volumeSizes'],
+): RestorePorts {
   const o = ctx.options;
   return {
     ...live.restorePorts(),
-    receive: async (map) =>
-      (
-        await job.wyng.receive({
-          ...volumeProgress(
-            ctx,
-            [...map.values()].reduce((n, l) => n + l.length, 0),
-          ),
-          workDir: job.tmpDir,
-          session: plan.session,
-          volumes: map,
-          useSnapshot: !o.noSnapshotRestore,
-          verbose: o.verbose || !o.unattended,
-        })
-      ).failed,
+    receive: async (map) => {
+      const { finish, ...hooks } = volumeProgress(ctx, receivedVolumes(map, plan.session, sizes));
+      const report = await job.wyng.receive({
+        ...hooks,
+        workDir: job.tmpDir,
+        session: plan.session,
+        volumes: map,
+        useSnapshot: !o.noSnapshotRestore,
+        verbose: o.verbose || !o.unattended,
+      });
+      finish();
+      return report.failed;
+    },
     say: (t) => ctx.say(t),
   };
 }
