@@ -1,12 +1,19 @@
 import { formatProgressLine, VolumeProgress, type ProgressSnapshot, type ProgressVolume } from '../core/progress.ts';
 import type { ArchiveModel } from '../core/archive.ts';
 import type { BackupVolume, QubeVolumesForBackup } from '../core/backup/plan.ts';
-import type { AppContext } from './ports.ts';
+import type { CommonOptions } from '../core/options.ts';
+import type { AppIo } from './ports.ts';
+
+/** What progress reporting needs of the run (an AppContext is one). */
+export interface ProgressContext {
+  options: Pick<CommonOptions, 'json' | 'progress'>;
+  io: Pick<AppIo, 'stderr' | 'stderrIsTTY'>;
+}
 
 /** One `--progress=json` event (README "Progress"): one JSON line on stderr with its time. */
 export type ProgressEvent = Record<string, string | number | boolean | null | string[]>;
 
-export function progress(ctx: AppContext, event: ProgressEvent): void {
+export function progress(ctx: ProgressContext, event: ProgressEvent): void {
   if (ctx.options.progress === 'json')
     ctx.io.stderr(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
@@ -37,7 +44,7 @@ const BYTES_EVENT_MS = 1000;
  * done, the rate and the time left (Wyng's own bar shows each volume's percent); nothing otherwise.
  */
 export function volumeProgress(
-  ctx: AppContext,
+  ctx: ProgressContext,
   volumes: readonly ProgressVolume[],
   now: () => number = Date.now,
 ): VolumeProgressHooks {
