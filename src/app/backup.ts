@@ -156,19 +156,16 @@ export const backupUseCase: UseCase = async (ctx) => {
     await waitPastSession(newest, { now: () => new Date(), sleep });
 
     const metadataSha256 = sha256Hex(readFileSync(tarPath));
-    const total = plan.volumes.length + 1;
-    progress(ctx, { event: 'send', volumes: total });
-    // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const { onVolume, onPercent, passthrough, finish } = volumeProgress(
-      ctx,
-      sendVolumes(
-        plan.volumes,
-        volumeQubes,
-        [[METADATA_VOLUME, tarPath] as const, ...(home ? [[home.volume, home.tarPath] as const] : [])].map(
-          ([name, path]) => ({ name, bytes: statSync(path).size }),
-        ),
-      ),
+    // what Wyng sends: the imports (metadata, dom0 home) and the volumes, with their sizes (progress in bytes)
+    const imports = [[METADATA_VOLUME, tarPath] as const, ...(home ? [[home.volume, home.tarPath] as const] : [])];
+    const sending = sendVolumes(
+      plan.volumes,
+      volumeQubes,
+      imports.map(([name, path]) => ({ name, bytes: statSync(path).size })),
     );
+    progress(ctx, { event: 'send', volumes: sending.length });
+    // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
+    const { onVolume, onPercent, passthrough, finish } = volumeProgress(ctx, sending);
     crashPoint('backup:before-send');
     const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
       wyng.send({

@@ -5,6 +5,8 @@
 // terminal (-u from cron, a pipe) none.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { buildSandbox } from '../helpers/sim.ts';
 import { restoreLab, type RestoreLab } from '../helpers/restore-lab.ts';
 
@@ -99,6 +101,25 @@ test('backup --progress=json: the pool usage of the volumes plus the metadata', 
   assert.ok(metadata > 0 && metadata < 1024 * 1024, `the metadata tar: ${metadata} bytes`);
   assert.equal(volumes[0]!.name, 'wyng-qubes-metadata');
   assert.equal(volumes[1]!.bytesDone, metadata, 'the metadata is done when the first qube volume starts');
+});
+
+test('backup --dom0-home --progress=json: the home archive is one more volume, in bytes', async () => {
+  const homeRoot = join(lab.sim.dir, 'home');
+  mkdirSync(join(homeRoot, 'alice'), { recursive: true });
+  writeFileSync(join(homeRoot, 'alice', 'notes.txt'), 'x'.repeat(4096));
+  const groups = join(lab.sim.dir, 'group');
+  writeFileSync(groups, 'qubes:x:1000:alice\n');
+  const env = { ...lab.sim.env, WYNG_QUBES_HOME_ROOT: homeRoot, WYNG_QUBES_GROUP_FILE: groups };
+  const r = await lab.cli(
+    ['backup', '--dest', lab.sim.archiveUrl, '-u', '--json', '--progress=json', '--dom0-home', 'work'],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const evs = events(r.stderr);
+  const { volumes } = assertBytes(evs, 'backup --dom0-home');
+  assert.equal(evs.find((e) => e.event === 'send')!.volumes, 3);
+  assert.equal(volumes.length, 3);
+  assert.ok(volumes.every((e) => e.total === 3));
 });
 
 test('a terminal on stderr: one line per volume with qube, MiB done and total, then a closing line', async () => {
