@@ -95,7 +95,8 @@ export function receivedVolumes(
 
 /**
  * The volumes of a send with their sizes: the imported files (metadata, dom0 home) and each qube
- * volume's bytes in its pool (the Admin API's usage; a volume without it counts as 0).
+ * volume's size (the Admin API's `size`, the span Wyng's scan and percent run over; a volume
+ * without it counts as 0).
  */
 export function sendVolumes(
   volumes: readonly BackupVolume[],
@@ -103,5 +104,5 @@ export function sendVolumes(
   imports: readonly ProgressVolume[],
 ): ProgressVolume[] {
   const byName = new Map(qubes.map((q) => [q.name, q]));
-  return [...imports, ...volumes.map((v) => ({ name: v.archive, bytes: byName.get(v.qube)?.volumes[v.kind]?.usage }))];
+  return [...imports, ...volumes.map((v) => ({ name: v.archive, bytes: byName.get(v.qube)?.volumes[v.kind]?.size }))];
 }

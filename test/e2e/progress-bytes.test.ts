@@ -1,6 +1,6 @@
 // Issue 16: progress of backup, restore and verify in bytes. `--progress=json` events carry
 // bytesDone / bytesTotal / rate, never going back and ending at bytesTotal — the session's volume
-// sizes for restore and verify (the same figures `list` shows), the pool usage plus the metadata for
+// sizes for restore and verify (the same figures `list` shows), the volume sizes plus the metadata for
 // backup. On a terminal (stderr) one line per volume with the MiB done, and a closing line; without a
 // terminal (-u from cron, a pipe) none.
 import { after, before, test } from 'node:test';
@@ -91,13 +91,13 @@ test('restore --progress=json: bytes of the received volumes', async () => {
   assert.equal(volumes.length, 2);
 });
 
-test('backup --progress=json: the pool usage of the volumes plus the metadata', async () => {
+test('backup --progress=json: the sizes of the volumes plus the metadata', async () => {
   const r = await lab.cli(['backup', '--dest', lab.sim.archiveUrl, '-u', '--json', '--progress=json', 'vault', 'work']);
   assert.equal(r.code, 0, r.stderr);
   const { total, volumes } = assertBytes(events(r.stderr), 'backup');
-  let usage = 0;
-  for (const q of ['vault', 'work']) usage += (await lab.client().volumeInfo(q, 'private')).usage;
-  const metadata = total - usage;
+  let sizes = 0;
+  for (const q of ['vault', 'work']) sizes += (await lab.client().volumeInfo(q, 'private')).size;
+  const metadata = total - sizes;
   assert.ok(metadata > 0 && metadata < 1024 * 1024, `the metadata tar: ${metadata} bytes`);
   assert.equal(volumes[0]!.name, 'wyng-qubes-metadata');
   assert.equal(volumes[1]!.bytesDone, metadata, 'the metadata is done when the first qube volume starts');

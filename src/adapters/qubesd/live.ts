@@ -50,7 +50,7 @@ export class LiveSystem {
   async volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined> {
     try {
       const info = await this.client.volumeInfo(qube, kind);
-      return { pool: info.pool, vid: info.vid, usage: info.usage };
+      return { pool: info.pool, vid: info.vid, usage: info.usage, size: info.size };
     } catch (err) {
       // qubesd: an unknown volume name is `PermissionDenied: Argument not in '<q> volumes'`
       if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
