@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { recordBackupSession } from '../adapters/backup-record.ts';
 import { buildMetadataTar } from '../adapters/metadata/build.ts';
@@ -25,7 +25,7 @@ import { prepareHomeImport } from './dom0-home.ts';
 import type { TargetSpace } from '../core/space.ts';
 import type { AppContext, QubesSystem, UseCase, UseCaseOutcome } from './ports.ts';
 import { withJob } from './job.ts';
-import { progress, volumeProgress } from './progress.ts';
+import { progress, sendVolumes, volumeProgress } from './progress.ts';
 import { failedQubesOutcome } from './outcome.ts';
 
 export interface BackupQubeResult {
@@ -167,10 +167,16 @@ export const backupUseCase: UseCase = async (ctx) => {
     await waitPastSession(newest, { now: () => new Date(), sleep });
 
     const metadataSha256 = sha256Hex(readFileSync(tarPath));
-    const total = plan.volumes.length + 1;
-    progress(ctx, { event: 'send', volumes: total });
+    // what Wyng sends: the imports (metadata, dom0 home) and the volumes, with their sizes (progress in bytes)
+    const imports = [[METADATA_VOLUME, tarPath] as const, ...(home ? [[home.volume, home.tarPath] as const] : [])];
+    const sending = sendVolumes(
+      plan.volumes,
+      volumeQubes,
+      imports.map(([name, path]) => ({ name, bytes: statSync(path).size })),
+    );
+    progress(ctx, { event: 'send', volumes: sending.length });
     // --json --progress=json: stderr carries JSON lines, so Wyng's raw progress (partial lines) stays out of it
-    const { onVolume, passthrough } = volumeProgress(ctx, total);
+    const { onVolume, onPercent, passthrough, finish } = volumeProgress(ctx, sending);
     crashPoint('backup:before-send');
     const send = await interruptedSendReport(ctx, wyng, model.volumeSessions, plan.volumes, selection.selected, () =>
       wyng.send({
@@ -183,8 +189,10 @@ export const backupUseCase: UseCase = async (ctx) => {
         ...(home ? { imports: [[home.volume, home.tarPath] as const] } : {}),
         passthrough,
         onVolume,
+        onPercent,
       }),
     );
+    finish();
     crashPoint('backup:after-send');
 
     // The archive after the send is the truth about what was stored (see settleSend).

@@ -84,6 +84,8 @@ export interface QubesSystem {
   deviceApi(live: readonly LiveQube[]): Promise<'4.2' | '4.3'>;
   globalValues(): Promise<Record<string, string>>;
   runningDispvmTemplates(live: readonly LiveQube[]): Promise<Record<string, string>>;
+  /** the netvm of each running qube ('' = none) */
+  runningNetvms(live: readonly LiveQube[]): Promise<Record<string, string>>;
   readNotes(qube: string, klass: QubeClass): string;
   /** The restore ports qubesd and the qube files serve; Wyng's receive and the output are the app's. */
   restorePorts(): Omit<RestorePorts, 'receive' | 'say'>;

@@ -1,4 +1,5 @@
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
+import type { ArchiveModel } from '../core/archive.ts';
 import { exitCodeFor, qubeFailure, WqError, type ErrorRecord } from '../core/errors.ts';
 import { skippedPrefs } from '../core/options.ts';
 import type { QubeSettings } from '../core/qubes/model.ts';
@@ -6,7 +7,7 @@ import { applyRestore, type QubeOutcome, type RestorePorts } from '../core/resto
 import { projectForDeviceApi, readArchivedSource } from '../core/restore/archived.ts';
 import { tableNormaliser } from '../core/restore/diff.ts';
 import { planRestore, selectRestoreQubes, type RestorePlan, type SessionVolumes } from '../core/restore/plan.ts';
-import { renderPlan } from '../core/restore/render.ts';
+import { renderNetLoss, renderPlan } from '../core/restore/render.ts';
 import type { RollbackCheck } from '../core/restore/rollback.ts';
 import { renameForRestore, renderRenames } from '../core/restore/rename.ts';
 import { renderSpace, spaceRefusal, type TargetSpace } from '../core/space.ts';
@@ -20,10 +21,11 @@ import { failedQubesOutcome, confirmContinue } from './outcome.ts';
 import { planReach } from './reach.ts';
 import { checkPlanCacheOptions, restoreSource } from './restore-source.ts';
 import type { ClassifiedChange } from '../core/restore/reach.ts';
-import { progress, volumeProgress } from './progress.ts';
+import { progress, receivedVolumes, volumeProgress } from './progress.ts';
 import { reportInterruptedRestore, staleTagLines, targetPool } from './restore-extras.ts';
 import { bindPlan, guardRollback } from './restore-guards.ts';
 import { confirmedSettings } from './restore-settings.ts';
+import { addNetLoss } from './restore-netloss.ts';
 import { RestoreClock, type RestoreTiming } from './restore-timing.ts';
 
 export interface RestoreResult {
@@ -123,6 +125,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
     const settings = await confirmedSettings(live, [...candidates], planFrom);
     const liveState = { qubes: liveQubes, settings, notes, globals, runningDispvmTemplates };
     const plan = planFrom(settings);
+    await addNetLoss(live, liveQubes, settings, plan); // issue 16: running qubes cut off from the network
     // issue 14: bind to the approved plan (--expect-plan), then check for a rollback behind dom0's back
     const binding = bindPlan(ctx, {
       session,
@@ -211,6 +214,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
       if (reach.text !== '') ctx.say(reach.text); // the reach changes first
       if (overwriting.length > 0)
         ctx.say(`\nWarning:  Restoring to existing VMs will overwrite them...\n ${overwriting.join(', ')}`);
+      if (renderNetLoss(applied) !== '') ctx.say(renderNetLoss(applied));
       if (!(await confirmContinue(ctx))) {
         return { exitCode: 0, result: { session, qubes: [], cancelled: true }, errors: [] };
       }
@@ -229,7 +233,7 @@ export const restoreUseCase: UseCase = async (ctx) => {
           post: !o.noQubesPost,
           onPhase: clock.phase,
         },
-        restorePorts(ctx, job, live, plan),
+        restorePorts(ctx, job, live, plan, model.volumeSizes),
       ),
     );
     const outcomes = reach.outcomes(appliedOutcomes);
@@ -260,24 +264,29 @@ export const restoreUseCase: UseCase = async (ctx) => {
 };
 
 /** The restore's ports: the live system's, plus Wyng's receive and the run's output. */
-function restorePorts(ctx: AppContext, job: Job, live: QubesSystem, plan: RestorePlan): RestorePorts {
+function restorePorts(
+  ctx: AppContext,
+  job: Job,
+  live: QubesSystem,
+  plan: RestorePlan,
+  sizes: ArchiveModel['volumeSizes'],
+): RestorePorts {
   const o = ctx.options;
   return {
     ...live.restorePorts(),
-    receive: async (map) =>
-      (
-        await job.wyng.receive({
-          ...volumeProgress(
-            ctx,
-            [...map.values()].reduce((n, l) => n + l.length, 0),
-          ),
-          workDir: job.tmpDir,
-          session: plan.session,
-          volumes: map,
-          useSnapshot: !o.noSnapshotRestore,
-          verbose: o.verbose || !o.unattended,
-        })
-      ).failed,
+    receive: async (map) => {
+      const { finish, ...hooks } = volumeProgress(ctx, receivedVolumes(map, plan.session, sizes));
+      const report = await job.wyng.receive({
+        ...hooks,
+        workDir: job.tmpDir,
+        session: plan.session,
+        volumes: map,
+        useSnapshot: !o.noSnapshotRestore,
+        verbose: o.verbose || !o.unattended,
+      });
+      finish();
+      return report.failed;
+    },
     say: (t) => ctx.say(t),
   };
 }

@@ -38,13 +38,15 @@ export const verifyUseCase: UseCase = async (ctx) => {
 
     const volumes = volumesInSession(model, selected, session);
     const verbose = o.verbose || !o.unattended;
-    const { onVolume, passthrough } = volumeProgress(ctx, volumes.length);
+    // progress by the volumes' sizes in the session (Wyng's volsize)
+    const sized = volumes.map((name) => ({ name, bytes: model.volumeSizes[name]?.[session] }));
+    const { onVolume, onPercent, passthrough, finish } = volumeProgress(ctx, sized);
     const failures = new Map<string, string>();
     if (volumes.length > 0) {
       try {
-        for (const v of (await wyng.verify({ workDir: tmpDir, session, volumes, verbose, onVolume, passthrough }))
-          .failed)
-          failures.set(v, `Verification failed for volume '${v}'.`);
+        const request = { workDir: tmpDir, session, volumes, verbose, onVolume, onPercent, passthrough };
+        for (const v of (await wyng.verify(request)).failed) failures.set(v, `Verification failed for volume '${v}'.`);
+        finish();
       } catch (err) {
         // Wyng stops at the first damaged chunk (a traceback, exit 1) without naming the volume: verify the
         // volumes one at a time to say which qubes are damaged (only after a failure; interrupts end the job)

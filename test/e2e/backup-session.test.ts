@@ -425,10 +425,21 @@ test('--progress=json: JSON-lines events on stderr, one per volume; with --json 
     for (const e of events) assert.match(String(e.time), /^\d{4}-\d\d-\d\dT/);
     const kinds = events.map((e) => e.event);
     assert.deepEqual(
-      kinds.filter((k) => k !== 'volume'),
+      kinds.filter((k) => k !== 'volume' && k !== 'bytes'),
       ['selected', 'send', 'done'],
       kinds.join(' '),
     );
+    // the byte figures: every volume and bytes event, never going back, ending at the total
+    const figures = events.filter((e) => e.event === 'volume' || e.event === 'bytes');
+    const bytesDone = figures.map((e) => e.bytesDone as number);
+    assert.deepEqual(
+      [...bytesDone].sort((a, b) => a - b),
+      bytesDone,
+      bytesDone.join(' '),
+    );
+    assert.equal(figures.at(-1)!.event, 'bytes');
+    assert.ok((figures.at(-1)!.bytesTotal as number) > 0);
+    assert.equal(bytesDone.at(-1), figures.at(-1)!.bytesTotal);
     const vols = events.filter((e) => e.event === 'volume').map((e) => e.name);
     // Wyng's order: the metadata import first, then the pool's volumes sorted by name
     assert.deepEqual(vols, [

@@ -288,11 +288,14 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
   const ve = events(v.stderr);
   assert.deepEqual(
     ve.map((e) => e.event),
-    ['selected', 'volume', 'done'],
+    ['selected', 'volume', 'bytes', 'done'],
   );
   assert.deepEqual(ve[0]!.qubes, ['work']);
   assert.deepEqual([ve[1]!.name, ve[1]!.index, ve[1]!.total], ['appvms/work/private.img', 1, 1]);
-  assert.equal(ve[2]!.ok, true);
+  assert.equal(ve[1]!.bytesDone, 0);
+  assert.ok((ve[2]!.bytesTotal as number) > 0);
+  assert.equal(ve[2]!.bytesDone, ve[2]!.bytesTotal);
+  assert.equal(ve[3]!.ok, true);
 
   const r = await env.run(
     ['restore', '--allow-reach=all', ...dest(), '--json', '--progress=json', `--session=${session}`, 'work'],

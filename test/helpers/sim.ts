@@ -117,6 +117,8 @@ export interface InProcessOptions {
   env?: Record<string, string | undefined>;
   /** attended run: stdin is a terminal and every confirmation gets this answer */
   confirm?: boolean;
+  /** stderr is a terminal (the progress line) */
+  stderrIsTTY?: boolean;
   stdin?: string | Uint8Array;
 }
 
@@ -478,6 +480,7 @@ export async function buildSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         stdout: (t) => void (stdout += t),
         stderr: (t) => void (stderr += t),
         stdinIsTTY: runOpts.confirm !== undefined,
+        ...(runOpts.stderrIsTTY === true ? { stderrIsTTY: true } : {}),
         wyngStdin: 'ignore',
         env: { ...baseEnv(), ...runOpts.env },
         confirm: async () => runOpts.confirm ?? false,

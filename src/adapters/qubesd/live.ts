@@ -50,7 +50,7 @@ export class LiveSystem {
   async volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined> {
     try {
       const info = await this.client.volumeInfo(qube, kind);
-      return { pool: info.pool, vid: info.vid, usage: info.usage };
+      return { pool: info.pool, vid: info.vid, usage: info.usage, size: info.size };
     } catch (err) {
       // qubesd: an unknown volume name is `PermissionDenied: Argument not in '<q> volumes'`
       if (err instanceof QubesApiError && err.type === 'PermissionDenied') return undefined;
@@ -163,6 +163,16 @@ export class LiveSystem {
     for (const q of live) {
       if (q.klass !== 'DispVM' || q.state === 'Halted') continue;
       out[q.name] = (await this.client.getProperty(q.name, 'template')).value;
+    }
+    return out;
+  }
+
+  /** The netvm of each running qube ('' = none): one admin.vm.property.Get each (the restore's net-loss preview). */
+  async runningNetvms(live: readonly LiveQube[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const q of live) {
+      if (q.klass === 'AdminVM' || q.state === 'Halted') continue;
+      out[q.name] = (await this.client.getProperty(q.name, 'netvm')).value;
     }
     return out;
   }

@@ -17,6 +17,7 @@ import {
   sendProgressVolume,
   sentMegabytes,
   sessionFromSendOutput,
+  wyngPercent,
 } from './output.ts';
 import { runWyngProcess, type WyngProcessResult } from './process.ts';
 import { deliverPassphrase } from './secret.ts';
@@ -77,6 +78,8 @@ export interface SendRequest {
   imports?: ReadonlyArray<readonly [string, string]> | undefined;
   /** Called with each volume Wyng starts sending. */
   onVolume?: ((name: string) => void) | undefined;
+  /** Called with Wyng's percent of the current volume, where it prints one. */
+  onPercent?: ((percent: number) => void) | undefined;
 }
 
 /** Volumes a receive or verify did not restore or verify (archive names; local names as Wyng listed them). */
@@ -179,19 +182,7 @@ export class WyngArchive {
       dedup: request.dedup,
       ...(request.imports !== undefined ? { imports: request.imports } : {}),
     });
-    let pending = '';
-    const onVolume = request.onVolume;
-    const onStdout =
-      onVolume !== undefined
-        ? (text: string): void => {
-            const lines = (pending + text).split(/\r|\n/);
-            pending = lines.pop() ?? '';
-            for (const line of lines) {
-              const name = sendProgressVolume(line);
-              if (name !== undefined) onVolume(name);
-            }
-          }
-        : undefined;
+    const onStdout = progressWatcher(sendProgressVolume, request.onVolume, request.onPercent);
     const result = await this.run(argv, { passthrough: request.passthrough, onStdout });
     const failedVolumes = errorFileVolumes(result, localFrom, 'send');
     return {
@@ -212,6 +203,8 @@ export class WyngArchive {
     verbose: boolean;
     /** called as Wyng starts each volume (`--progress=json`) */
     onVolume?: ((name: string) => void) | undefined;
+    /** called with Wyng's percent of the current volume, where it prints one */
+    onPercent?: ((percent: number) => void) | undefined;
     /** pass Wyng's output through (default true) */
     passthrough?: boolean;
   }): Promise<VolumesReport> {
@@ -226,7 +219,7 @@ export class WyngArchive {
     });
     const result = await this.run(argv, {
       passthrough: request.passthrough ?? true,
-      onStdout: volumeWatcher(request.onVolume),
+      onStdout: progressWatcher(receiveProgressVolume, request.onVolume, request.onPercent),
     });
     const failed = new Set(errorFileVolumes(result, localFrom, 'receive'));
     for (const v of softFailures(result).notFound) failed.add(v);
@@ -245,6 +238,7 @@ export class WyngArchive {
     volumes: readonly string[];
     verbose: boolean;
     onVolume?: ((name: string) => void) | undefined;
+    onPercent?: ((percent: number) => void) | undefined;
     passthrough?: boolean;
   }): Promise<VolumesReport> {
     const volsFrom = join(request.workDir, 'verify-vols.json');
@@ -258,7 +252,7 @@ export class WyngArchive {
     });
     const result = await this.run(argv, {
       passthrough: request.passthrough ?? true,
-      onStdout: volumeWatcher(request.onVolume),
+      onStdout: progressWatcher(receiveProgressVolume, request.onVolume, request.onPercent),
     });
     const failed = new Set(errorFileVolumes(result, volsFrom, 'verify'));
     for (const v of softFailures(result).notFound) failed.add(v);
@@ -302,16 +296,27 @@ function errorFileVolumes(result: WyngProcessResult, jsonPath: string, what: str
   return listed;
 }
 
-/** Splits Wyng's stdout into lines (progress bars end in CR) and reports each volume it starts. */
-function volumeWatcher(onVolume: ((name: string) => void) | undefined): ((text: string) => void) | undefined {
-  if (onVolume === undefined) return undefined;
+/**
+ * Splits Wyng's stdout into lines (progress bars end in CR) and reports each volume it starts
+ * (`volumeOf`: the send or the receive/verify form) and each percent of the current volume.
+ */
+function progressWatcher(
+  volumeOf: (line: string) => string | undefined,
+  onVolume: ((name: string) => void) | undefined,
+  onPercent: ((percent: number) => void) | undefined,
+): ((text: string) => void) | undefined {
+  if (onVolume === undefined && onPercent === undefined) return undefined;
   let pending = '';
   return (text) => {
     const lines = (pending + text).split(/\r|\n/);
     pending = lines.pop() ?? '';
     for (const line of lines) {
-      const name = receiveProgressVolume(line);
-      if (name !== undefined) onVolume(name);
+      const name = volumeOf(line);
+      if (name !== undefined) onVolume?.(name);
+      else if (onPercent !== undefined) {
+        const p = wyngPercent(line);
+        if (p !== undefined) onPercent(p);
+      }
     }
   };
 }

@@ -31,6 +31,18 @@ export function receiveProgressVolume(line: string): string | undefined {
   return /^(?:Receiving|Verifying) volume '(.+)' \d{8}-\d{6}/.exec(line)?.[1];
 }
 
+/**
+ * Wyng's percent of the current volume in one line of its output (split at CR and LF):
+ * receive/verify `[|||||...............] 23.4% ` (and `] 100% : OK` at the end), an attended
+ * send `    22.0MB | 10%`. Undefined for any other line.
+ */
+export function wyngPercent(line: string): number | undefined {
+  const m = /^\s*\[[|.]*\] +(\d{1,3}(?:\.\d)?)% /.exec(line) ?? /^\s*\d+\.\dMB [\\|/\u2013-] ?(\d{1,3})%$/.exec(line);
+  if (m === null) return undefined;
+  const p = Number(m[1]);
+  return p <= 100 ? p : undefined;
+}
+
 /** Pruning result lines: `<volume> -<count> ` (docs/design.md "Wyng contract"). */
 export function parsePruneCounts(stdout: string): Record<string, number> {
   const out: Record<string, number> = {};

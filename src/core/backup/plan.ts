@@ -67,6 +67,8 @@ export interface VolumeRef {
   vid: string;
   /** bytes the volume uses in its pool (the Admin API's `usage`), when known */
   usage?: number;
+  /** the volume's size (the Admin API's `size`): what a send's progress runs over, when known */
+  size?: number;
 }
 
 export interface QubeVolumesForBackup {

@@ -89,6 +89,11 @@ export interface PlannedQube {
   staleTag: boolean;
   /** true when an error problem means this qube will not be restored */
   fails: boolean;
+  /**
+   * Running qubes that lose network while the qube (or a disposable of it) this restore stops is
+   * halted, transitively; set by the app from the live netvms (core/restore/net-loss.ts)
+   */
+  netLoss?: string[];
 }
 
 export interface RestorePlan {

@@ -375,6 +375,7 @@ export function splitPlan(plan: RestorePlan, approvals: ReadonlySet<ReachApprova
         changes: emptyDiff(),
         changeCount: 0,
         deferred: [],
+        ...(q.netLoss !== undefined ? { netLoss: [] } : {}), // not stopped: cuts nobody off
         problems: [
           ...q.problems,
           { severity: 'warning', message: `not restored: its class change needs approval (reach class 'class').` },

@@ -45,7 +45,32 @@ function qubeLines(q: PlannedQube, detail: boolean, deviceApi: RestorePlan['devi
     if (q.deferred.length > 0) out.push(`      set last (dependency cycle): ${q.deferred.map(t).join(', ')}`);
   }
   for (const p of q.problems) out.push(`      ${p.severity}: ${t(p.message)}`);
+  if (q.netLoss !== undefined && q.netLoss.length > 0) out.push(`      warning: ${netLossLine(q)}`);
   return out;
+}
+
+function netLossLine(q: PlannedQube): string {
+  const name = `'${t(q.name)}'`;
+  const what = !q.running
+    ? `the disposables of ${name} are`
+    : q.stopDisposables.length > 0
+      ? `${name} and its disposables are`
+      : `${name} is`;
+  return (
+    `running qubes lose network while ${what} stopped (until started again): ` + (q.netLoss ?? []).map(t).join(', ')
+  );
+}
+
+/**
+ * The running qubes that lose network, for the confirmation before `Continue?` ('' when none):
+ * each with the stopped qube its network goes through.
+ */
+export function renderNetLoss(plan: Pick<RestorePlan, 'qubes'>): string {
+  const lines = plan.qubes.filter((q) => (q.netLoss ?? []).length > 0).map((q) => `  ${netLossLine(q)}`);
+  if (lines.length === 0) return '';
+  return ['\nWarning:  running qubes will lose network (the restore stops the qube they use as netvm):', ...lines].join(
+    '\n',
+  );
 }
 
 export function renderPlan(plan: RestorePlan, detail: boolean): string {
