@@ -168,7 +168,7 @@ test('bad ids and option misuse: exit 9 before any Wyng or qubesd call', async (
   ]) {
     const r = await lab.cli([...args, '--dest', lab.sim.archiveUrl, '-u']);
     assert.equal(r.code, 9, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr, /--keep-plan and --from-plan are only valid with restore/);
+    assert.match(r.stderr, /--(keep|from)-plan is only valid with restore\n/);
   }
   // no abbreviation selects them
   const abbrev = await lab.restore(['--from-pl', id, '--expect-plan', d, 'work']);
