@@ -30,16 +30,28 @@ interface Run {
   /** the result's own split of the time, when it has one (null until then) */
   oursMs: number | null;
   wyngMs: number | null;
+  cpuMs: number | null;
   /** ours by phase: plan / apply / verify (ms), when the result has them */
   split: string;
   /** time the (fake) qubesd spent answering this run's calls */
   qubesdMs: number;
+  /** the calls by Admin API method, most frequent first ("method ×count, …") */
+  byMethod: string;
 }
 
 type TimingKey = 'oursMs' | 'wyngMs' | 'planMs' | 'applyMs' | 'verifyMs' | 'cpuMs';
 function timing(result: unknown, key: TimingKey): number | null {
   const t = (result as { timing?: Record<string, unknown> } | null)?.timing?.[key];
   return typeof t === 'number' && Number.isFinite(t) ? Math.round(t) : null;
+}
+
+function countByMethod(methods: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const m of methods) counts.set(m, (counts.get(m) ?? 0) + 1);
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, n]) => `${m} ×${n}`)
+    .join(', ');
 }
 
 async function restore(args: string[]): Promise<Run> {
@@ -67,7 +79,9 @@ async function restore(args: string[]): Promise<Run> {
     names: (r.json.result as { qubes: Array<{ name: string }> }).qubes.map((q) => q.name),
     oursMs: timing(r.json.result, 'oursMs'),
     wyngMs: timing(r.json.result, 'wyngMs'),
+    cpuMs: timing(r.json.result, 'cpuMs'),
     qubesdMs: Math.round(log.reduce((sum, c) => sum + c.durationMs, 0)),
+    byMethod: countByMethod(log.map((c) => c.method)),
     split: (['planMs', 'applyMs', 'verifyMs', 'cpuMs'] as const)
       .map((k) => `${k.slice(0, -2)} ${timing(r.json!.result, k) ?? 'n/a'}`)
       .join(', '),
@@ -96,10 +110,14 @@ try {
         `incl. the (fake) Wyng receive, ${full.calls} Admin API calls ` +
         `(${(full.calls / full.qubes).toFixed(2)} per qube), ${full.writes} writes; ` +
         `ours ${full.oursMs ?? 'n/a'} ms (${full.split}), fake Wyng ${full.wyngMs ?? 'n/a'} ms, ` +
-        `fake qubesd answering ${full.qubesdMs} ms`,
+        `fake qubesd answering ${full.qubesdMs} ms (ours without it: ${
+          full.oursMs === null ? 'n/a' : full.oursMs - full.qubesdMs
+        } ms)`,
+      `  its calls: ${full.byMethod}`,
       `unchanged rerun: ${rerun.ms.toFixed(0)} ms, ${rerun.calls} calls, ${rerun.writes} writes; ` +
         `ours ${rerun.oursMs ?? 'n/a'} ms (${rerun.split}), fake Wyng ${rerun.wyngMs ?? 'n/a'} ms, ` +
         `fake qubesd answering ${rerun.qubesdMs} ms`,
+      `  its calls: ${rerun.byMethod}`,
       `one-qube restore: ${single.calls} calls, ${single.writes} writes ` +
         `(wyng-util-qubes, recorded: ${wuq.min}–${wuq.max} calls)`,
     ].join('\n'),
@@ -112,6 +130,11 @@ try {
         changed,
         oursMs: full.oursMs,
         wyngMs: full.wyngMs,
+        // the (fake) qubesd's own time answering (incl. its qubes.xml rewrite after each write)
+        qubesdMs: full.qubesdMs,
+        cpuMs: full.cpuMs,
+        // reads beyond the unchanged check's (the per-run reads every restore makes), per changed qube
+        readsPerChanged: Number(((full.calls - full.writes - rerun.calls) / Math.max(1, changed)).toFixed(2)),
       },
       restoreCheck200: { oursMs: rerun.oursMs, calls: rerun.calls },
       rerunWrites: rerun.writes,

@@ -69,6 +69,8 @@ export interface QubesSystem {
   volumeOf(qube: string, kind: VolumeKind): Promise<VolumeRef | undefined>;
   /** the pool of a qube's volume and the bytes it holds, or undefined without such a volume */
   volumeUsage(qube: string, kind: VolumeKind): Promise<{ pool: string; usage: number } | undefined>;
+  /** the pool of a qube's volume as qubesd's qubes.xml said at the last readSettingsFromFiles (no call) */
+  volumePoolFromFile(qube: string, kind: VolumeKind): string | undefined;
   /** free bytes of a pool (admin.pool.UsageDetails); undefined when the pool does not say */
   poolFree(pool: string): Promise<number | undefined>;
   wyngPools(): Promise<Map<string, WyngPool>>;

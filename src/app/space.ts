@@ -2,6 +2,7 @@
 // against the free space of the pool it lands in. The comparison is core/space.ts.
 import { statSync } from 'node:fs';
 import { freeBytesAt } from '../adapters/fs/space.ts';
+import type { VolumeKind } from '../core/archive.ts';
 import type { BackupVolume } from '../core/backup/plan.ts';
 import { WqError } from '../core/errors.ts';
 import type { RestorePlan } from '../core/restore/plan.ts';
@@ -21,7 +22,9 @@ import type { AppContext, QubesSystem } from './ports.ts';
 /**
  * Per pool: what the plan's volumes need and what the pool has free. A created qube's volumes
  * go to `--pool`, else the system's default pool for that volume; an overwritten qube's stay in
- * their pool, and the space they already hold counts as theirs.
+ * their pool, and the space they already hold counts as theirs. An overwritten volume whose pool
+ * qubesd's qubes.xml names counts first with its whole archived size (no Admin API call); only
+ * in a pool that looks too small then is what it holds read (admin.vm.volume.Info) and deducted.
  */
 export async function restoreSpace(
   live: QubesSystem,
@@ -31,13 +34,19 @@ export async function restoreSpace(
   pool: string | null,
 ): Promise<TargetSpace[]> {
   const globals = await live.globalValues();
-  const needs: SpaceNeed[] = [];
+  const needs: Array<SpaceNeed & { replaces?: { qube: string; kind: VolumeKind; size: number } }> = [];
   for (const q of plan.qubes) {
     if (q.fails) continue;
     for (const v of q.volumes) {
       // the data the volume held at backup time (the session's volume record), else its listed size
       const data = recorded.get(v.archiveName);
       const size = data ?? sizes[v.archiveName]?.[plan.session] ?? 0;
+      const measured = data !== undefined;
+      const filePool = q.action === 'overwrite' ? live.volumePoolFromFile(q.name, v.kind) : undefined;
+      if (filePool !== undefined) {
+        needs.push({ target: filePool, bytes: size, measured, replaces: { qube: q.name, kind: v.kind, size } });
+        continue;
+      }
       const current = q.action === 'overwrite' ? await live.volumeUsage(q.name, v.kind) : undefined;
       const target = current?.pool ?? pool ?? globals[`default_pool_${v.kind}`] ?? globals.default_pool;
       if (target === undefined || target === '') continue;
@@ -46,6 +55,12 @@ export async function restoreSpace(
   }
   const free = new Map<string, number | undefined>();
   for (const target of new Set(needs.map((n) => n.target))) free.set(target, await live.poolFree(target));
+  const short = new Set(compareSpace(needs, free).flatMap((r) => (r.short ? [r.target] : [])));
+  for (const n of needs) {
+    if (n.replaces === undefined || !short.has(n.target)) continue;
+    const current = await live.volumeUsage(n.replaces.qube, n.replaces.kind);
+    if (current !== undefined && current.pool === n.target) n.bytes = restoreNeed(n.replaces.size, current.usage);
+  }
   return compareSpace(needs, free);
 }
 

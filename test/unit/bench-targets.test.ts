@@ -61,3 +61,16 @@ test('figures are judged against their targets; null figures and simulator-only 
   assert.equal(verdictOf(slow, 'Salt: no-op apply'), 'MISSED');
   assert.equal(verdictOf(slow, 'restore of one qube'), 'MISSED');
 });
+
+test('the one-change restore of 200 qubes: ours without the fake qubesd, reads per changed qube', () => {
+  const fig = (oursMs: number, qubesdMs: number, readsPerChanged: number): ReturnType<typeof judge> =>
+    judge(
+      { restore200: { oursMs, wyngMs: 500, qubesdMs, calls: 824, writes: 489, changed: 163, readsPerChanged } },
+      WUQ,
+    );
+  const row = 'restore of 200 qubes (one change each): ours';
+  assert.equal(verdictOf(fig(9000, 8200, 2), row), 'met');
+  assert.equal(verdictOf(fig(9000, 7900, 2), row), 'MISSED');
+  assert.equal(verdictOf(fig(900, 100, 2.5), row), 'MISSED');
+  assert.equal(verdictOf(judge({ restore200: { oursMs: 900, calls: 824 } }, WUQ), row), 'no figure');
+});

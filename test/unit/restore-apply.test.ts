@@ -174,7 +174,10 @@ class MemoryQubes implements RestorePorts {
     }
     return out;
   }
-  async volumeTarget(n: string, v: { kind: 'private' | 'root' }) {
+  /** each volumeTarget call: qube, existing flag, and how many writes were made before it */
+  located: Array<[string, boolean, number]> = [];
+  async volumeTarget(n: string, v: { kind: 'private' | 'root' }, existing?: boolean) {
+    this.located.push([`${n}/${v.kind}`, existing === true, this.writes]);
     const dir = this.get(n).klass === 'TemplateVM' ? 'vm-templates' : 'appvms';
     return { poolPath: '/pool', localName: `${dir}/${n}/${v.kind}.img` };
   }
@@ -429,4 +432,34 @@ test('post steps run only for qubes whose data or settings the restore changed',
   mem.stampOf.delete('vm-templates/debian-12/root.img'); // no stamp: its data counts as changed
   await restore(mem);
   assert.deepEqual(mem.posted, ['debian-12']);
+});
+
+test('overwritten qubes: volumes located as existing before any write; a created one once it exists', async () => {
+  const mem = new MemoryQubes();
+  await restore(mem);
+  mem.qubes.delete('work');
+  mem.qubes.get('dvm')!.properties.memory = '4000';
+  mem.located = [];
+  mem.writes = 0;
+  mem.calls = [];
+  const { outcomes } = await restore(mem);
+  assert.ok(outcomes.every((o) => o.status === 'restored'));
+  const existing = mem.located.filter(([, e]) => e);
+  assert.deepEqual(existing.map(([v]) => v).sort(), [
+    'debian-12/private',
+    'debian-12/root',
+    'dvm/private',
+    'sys-firewall/private',
+  ]);
+  assert.ok(
+    existing.every(([, , writes]) => writes === 0),
+    'located before any write',
+  );
+  const created = mem.located.filter(([, e]) => !e);
+  assert.deepEqual(
+    created.map(([v]) => v),
+    ['work/private'],
+  );
+  assert.ok(created[0]![2] > mem.calls.indexOf('create work'), 'located once it exists');
+  assertEqualsArchive(mem);
 });

@@ -33,6 +33,12 @@ export function openLiveSystem(config: Config): LiveSystem {
 }
 
 export class LiveSystem {
+  /**
+   * Pool and vid of each volume of the qubes the last `readSettingsFromFiles` found in qubesd's
+   * qubes.xml (qube → volume name → where it is).
+   */
+  private fileVolumes = new Map<string, Map<string, { pool: string; vid: string }>>();
+
   constructor(
     private readonly client: AdminClient,
     private readonly config: Config,
@@ -120,8 +126,15 @@ export class LiveSystem {
     }
     const wanted = new Set(names);
     const out = new Map<string, QubeSettings>();
+    this.fileVolumes = new Map();
     for (const q of system.qubes) {
       if (!wanted.has(q.name)) continue;
+      const vols = new Map<string, { pool: string; vid: string }>();
+      for (const v of q.volumes ?? []) {
+        const { pool, vid } = v.config;
+        if (pool !== undefined && pool !== '' && vid !== undefined && vid !== '') vols.set(v.name, { pool, vid });
+      }
+      this.fileVolumes.set(q.name, vols);
       if (q.klass === 'AdminVM') {
         const { firewall: _ignored, ...rest } = q;
         out.set(q.name, { ...rest, tags: [...q.tags].sort() });
@@ -137,6 +150,14 @@ export class LiveSystem {
       out.set(q.name, { ...q, tags: [...q.tags].sort(), firewall });
     }
     return out;
+  }
+
+  /**
+   * The pool of a qube's volume as qubesd's qubes.xml said when `readSettingsFromFiles` read it
+   * (no Admin API call), or undefined when the file did not say.
+   */
+  volumePoolFromFile(qube: string, kind: VolumeKind): string | undefined {
+    return this.fileVolumes.get(qube)?.get(kind)?.pool;
   }
 
   /**
@@ -209,13 +230,19 @@ export class LiveSystem {
     if (r.exitCode !== 0) throw new WqError('internal', postFailure(`qvm-appmenus --update ${qube}`, r), { qube });
   }
 
-  /** Where a planned volume is received: its pool's path for Wyng and its local name there. */
+  /**
+   * Where a planned volume is received: its pool's path for Wyng and its local name there. An
+   * existing qube's volume is located by qubesd's qubes.xml when `readSettingsFromFiles` read it
+   * (qubesd rewrites the file before it answers any change, and a volume's pool and vid change
+   * only when its qube is created or removed), else through the Admin API.
+   */
   private async volumeTarget(
     pools: Map<string, WyngPool>,
     qube: string,
     kind: VolumeKind,
+    existing: boolean,
   ): Promise<{ poolPath: string; localName: string }> {
-    const info = await this.volumeOf(qube, kind);
+    const info = (existing ? this.fileVolumes.get(qube)?.get(kind) : undefined) ?? (await this.volumeOf(qube, kind));
     if (!info) throw new WqError('admin-api', `'${qube}' has no ${kind} volume.`, { qube });
     const pool = pools.get(info.pool);
     const path = pool ? poolPath(pool) : undefined;
@@ -233,7 +260,7 @@ export class LiveSystem {
   /** The restore's writes and reads of the live system. */
   restorePorts(): QubesRestorePorts {
     const c = this.client;
-    let pools: Map<string, WyngPool> | undefined;
+    let pools: Promise<Map<string, WyngPool>> | undefined;
     return {
       kill: (q) => this.kill(q),
       remove: (q) => c.removeQube(q),
@@ -257,14 +284,16 @@ export class LiveSystem {
       writeNotes: async (q, klass, text) => this.writeNotes(q, klass, text),
       readNotes: async (q, klass) => this.readNotes(q, klass),
       readSettings: (names, parts) => this.readSettings(names, parts),
-      volumeTarget: async (q, v) => {
-        pools ??= await this.wyngPools();
-        return this.volumeTarget(pools, q, v.kind);
+      volumeTarget: async (q, v, existing) => {
+        pools ??= this.wyngPools();
+        return this.volumeTarget(await pools, q, v.kind, existing === true);
       },
       // a file pool's volume: size and mtime (Wyng's receive sets the session's); LVM: unknown
       volumeStamp: async (t) => {
-        pools ??= await this.wyngPools();
-        const filePool = [...pools.values()].some((p) => p.driver === 'file-reflink' && poolPath(p) === t.poolPath);
+        pools ??= this.wyngPools();
+        const filePool = [...(await pools).values()].some(
+          (p) => p.driver === 'file-reflink' && poolPath(p) === t.poolPath,
+        );
         if (!filePool) return undefined;
         const st = await stat(join(t.poolPath, t.localName), { bigint: true });
         return `${st.size}:${st.mtimeNs}`;

@@ -43,7 +43,11 @@ export interface RestorePorts {
     parts?: ReadonlyMap<string, ReadonlySet<SettingsPart>>,
   ): Promise<Map<string, QubeSettings>>;
   readNotes(qube: string, klass: QubeSettings['klass']): Promise<string>;
-  volumeTarget(qube: string, volume: PlannedVolume): Promise<VolumeTarget>;
+  /**
+   * Where a volume is received. `existing`: the qube is overwritten and no qube was created or
+   * removed yet in this run, so the location qubesd's files gave at planning still holds.
+   */
+  volumeTarget(qube: string, volume: PlannedVolume, existing?: boolean): Promise<VolumeTarget>;
   /**
    * A cheap fingerprint of a local volume's data (size and mtime: Wyng's receive sets a volume's
    * mtime to its session's), or undefined when the storage has none. The same stamp before and
@@ -164,6 +168,20 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
     return false;
   };
 
+  // 0. where an overwritten qube's volumes are received, located before any write of this run
+  // (stopping or tagging a qube does not move its volumes). Created qubes' volumes are located
+  // once they exist (step 2).
+  const located = new Map<PlannedVolume, Promise<VolumeTarget>>();
+  for (const r of active()) {
+    if (r.q.action !== 'overwrite') continue;
+    for (const v of r.q.volumes) {
+      const p = ports.volumeTarget(r.q.name, v, true);
+      p.catch(() => undefined); // reported in step 2, if the qube is still going then
+      located.set(v, p);
+    }
+  }
+  await Promise.allSettled(located.values());
+
   // 1. stop, remove, create — in dependency order, so a created qube's template exists
   for (const r of active()) {
     const q = r.q;
@@ -194,7 +212,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   for (const r of active()) {
     for (const v of r.q.volumes) {
       try {
-        const t = await ports.volumeTarget(r.q.name, v);
+        const t = await (located.get(v) ?? ports.volumeTarget(r.q.name, v));
         const list = map.get(t.poolPath) ?? [];
         list.push([v.archiveName, t.localName]);
         map.set(t.poolPath, list);

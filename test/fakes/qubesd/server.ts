@@ -221,6 +221,8 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
         return;
       }
       const d = dispatch(state, parsed.request);
+      // like qubesd, a change is saved to qubes.xml before the reply (part of the call's time)
+      if (d.outcome === 'ok' && (d.kind === 'write' || d.kind === 'execute')) save();
       callLog.push(
         entry(n, started, {
           ...head,
@@ -230,7 +232,6 @@ export async function startFakeQubesd(opts: FakeQubesdOptions): Promise<FakeQube
           ...(d.why !== undefined ? { why: d.why } : {}),
         }),
       );
-      if (d.outcome === 'ok' && (d.kind === 'write' || d.kind === 'execute')) save();
       if (d.reply === null) sock.destroy();
       else sock.end(d.reply);
     });
