@@ -4,10 +4,15 @@
 // - no DTD at all: any `<!DOCTYPE`, `<!ENTITY`, `<!ELEMENT`, `<!ATTLIST` … is refused, so there
 //   is no entity expansion and no external entity; only the five predefined entities and
 //   character references are decoded (by us, with fast-xml-parser's entity processing off);
-// - well-formedness is checked (fast-xml-parser's validator) before the tree is built;
-// - nesting depth and the number of elements are bounded.
+// - well-formedness is checked before the tree is built, in ONE pass over the text that also
+//   bounds nesting depth and the number of elements (checkWellFormed below: what
+//   fast-xml-parser's parser would let through — a closing tag that does not match, an
+//   unclosed element, a repeated or malformed attribute, a stray '<', text or a second element
+//   outside the document element; fast-xml-parser's own validator walked the text a second
+//   time for that, ~35 ms of a 1,000-domain qubes.xml, issue 17);
+// - the parser then builds the tree (it refuses what is left: unclosed comments, CDATA, PIs).
 // Every problem is a WqError('input') naming the file and what is wrong.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
 import { WqError } from '../errors.ts';
 import { printable } from '../names.ts';
 
@@ -174,19 +179,7 @@ export function parseSafeXml(
         'DOCTYPE, ENTITY and other declarations are not allowed',
     );
   }
-  // cheap upper bound of the element count before building anything
-  let elements = 0;
-  for (let i = text.indexOf('<'); i >= 0; i = text.indexOf('<', i + 1)) {
-    if (++elements > limits.maxElements * 2 + 16) refuse(source, `more than ${limits.maxElements} elements`);
-  }
-  checkDepth(text, source, limits.maxDepth);
-  const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
-  if (valid !== true) {
-    refuse(
-      source,
-      `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}: ${printable(valid.err.msg, 160)})`,
-    );
-  }
+  checkWellFormed(text, source, limits);
   let items: unknown;
   try {
     items = makeParser(limits).parse(text);
@@ -221,21 +214,109 @@ export function parseSafeXml(
   return root;
 }
 
-/** Rough but safe depth bound computed on the text, before the parser builds anything. */
-function checkDepth(text: string, source: string, maxDepth: number): void {
-  let depth = 0;
-  const tag = /<(\/?)([^\s>/!?]*)[^>]*?(\/?)>/g;
-  let m: RegExpExecArray | null;
-  // attribute values never contain a raw '<' in well-formed XML, and '>' inside an attribute
-  // only shortens a match; the validator catches the rest
-  while ((m = tag.exec(text)) !== null) {
-    if (m[2] === '') continue; // <!-- --> <? ?> and the like
-    if (m[1] === '/') depth--;
-    else if (m[3] !== '/') {
-      depth++;
-      if (depth > maxDepth) refuse(source, `elements nested deeper than ${maxDepth} levels`);
+// XML 1.0 names: exact in ASCII; above it every character from U+00B7 on is allowed (a superset
+// of the specification's ranges: what matters here is that no markup character is).
+const NAME = '[:A-Z_a-z\\u00C0-\\uFFFD][:A-Z_a-z\\u00B7-\\uFFFD\\-.0-9]*';
+// an attribute: a name, '=', a quoted value without '<' (and without its own quote)
+const ATTRIBUTE = (name: string): string => `${name}\\s*=\\s*(?:"[^<"]*"|'[^<']*')`;
+/** `<name attr="v" …>` or `<name … />` at the scan position: name, attributes, '/' if empty. */
+const OPEN_TAG = new RegExp(`<(${NAME})((?:\\s+${ATTRIBUTE(`(?:${NAME})`)})*)\\s*(/?)>`, 'y');
+const CLOSE_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
+const ATTRIBUTES = new RegExp(ATTRIBUTE(`(${NAME})`), 'g');
+const PI = new RegExp(`<\\?(${NAME})(?:\\s[^]*?)?\\?>`, 'y');
+const NOT_SPACE = /[^ \t\r\n]/;
+
+/**
+ * The well-formedness check, in one pass over the text (each markup item matched where it
+ * starts), together with the nesting and element-count limits (exported for bench/xml-profile.ts).
+ * What it accepts, fast-xml-parser's
+ * parser reads as written; what the parser would misread, it refuses with the line and column.
+ */
+export function checkWellFormed(text: string, source: string, limits: XmlLimits): void {
+  function notWellFormed(at: number, what: string): never {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = text.indexOf('\n'); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    refuse(source, `not well-formed XML (line ${line}, column ${at - lineStart + 1}: ${what})`);
+  }
+  const open: string[] = [];
+  let elements = 0;
+  let rootSeen = false;
+  let at = 0;
+  for (let lt = text.indexOf('<'); ; lt = text.indexOf('<', at)) {
+    // character data: only inside the document element (whitespace around it)
+    if (open.length === 0) {
+      const chunk = lt < 0 ? text.slice(at) : text.slice(at, lt);
+      const bad = NOT_SPACE.exec(chunk);
+      if (bad !== null) notWellFormed(at + bad.index, 'text outside the document element');
+    }
+    if (lt < 0) break;
+    const next = text.charCodeAt(lt + 1);
+    if (next === 0x2f /* / */) {
+      CLOSE_TAG.lastIndex = lt;
+      const m = CLOSE_TAG.exec(text);
+      if (m === null) notWellFormed(lt, 'malformed closing tag');
+      const expected = open.pop();
+      if (m[1] !== expected) {
+        notWellFormed(
+          lt,
+          expected === undefined
+            ? `closing tag </${printable(m[1] as string, 40)}> without an open element`
+            : `closing tag </${printable(m[1] as string, 40)}> does not match <${printable(expected, 40)}>`,
+        );
+      }
+      at = CLOSE_TAG.lastIndex;
+    } else if (next === 0x21 /* ! */) {
+      if (text.startsWith('<!--', lt)) {
+        const end = text.indexOf('-->', lt + 4);
+        if (end < 0) notWellFormed(lt, 'unclosed comment');
+        at = end + 3;
+      } else if (text.startsWith('<![CDATA[', lt)) {
+        if (open.length === 0) notWellFormed(lt, 'CDATA outside the document element');
+        const end = text.indexOf(']]>', lt + 9);
+        if (end < 0) notWellFormed(lt, 'unclosed CDATA section');
+        at = end + 3;
+      } else {
+        notWellFormed(lt, 'declarations are not allowed'); // DTDs are refused before the scan
+      }
+    } else if (next === 0x3f /* ? */) {
+      PI.lastIndex = lt;
+      const m = PI.exec(text);
+      if (m === null) notWellFormed(lt, 'malformed processing instruction');
+      if ((m[1] as string).toLowerCase() === 'xml' && lt !== 0)
+        notWellFormed(lt, 'the XML declaration is allowed only at the start');
+      at = PI.lastIndex;
+    } else {
+      OPEN_TAG.lastIndex = lt;
+      const m = OPEN_TAG.exec(text);
+      if (m === null) notWellFormed(lt, "malformed start tag or a bare '<'");
+      if (open.length === 0) {
+        if (rootSeen) notWellFormed(lt, 'more than one document element');
+        rootSeen = true;
+      }
+      if (++elements > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
+      const attrs = m[2] as string;
+      if (attrs !== '') {
+        const names: string[] = [];
+        ATTRIBUTES.lastIndex = 0;
+        for (let a = ATTRIBUTES.exec(attrs); a !== null; a = ATTRIBUTES.exec(attrs)) {
+          const name = a[1] as string;
+          if (names.includes(name)) notWellFormed(lt, `attribute '${printable(name, 40)}' is repeated`);
+          names.push(name);
+        }
+      }
+      if (m[3] !== '/') {
+        open.push(m[1] as string);
+        if (open.length > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
+      }
+      at = OPEN_TAG.lastIndex;
     }
   }
+  if (open.length > 0) notWellFormed(text.length, `<${printable(open[open.length - 1] as string, 40)}> is not closed`);
+  if (!rootSeen) refuse(source, 'no document element');
 }
 
 function isTextItem(item: RawItem): boolean {
