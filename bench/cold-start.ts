@@ -47,16 +47,28 @@ if (wuqDir !== undefined && wuqDir !== '') {
   }
 }
 
+// node itself: `node -e 0`, and an empty ES module (what any .mjs program pays for the ESM
+// loader); in the same loop as ours, so that the machine's load weighs on all alike
+const emptyDir = mkdtempSync(join(tmpdir(), 'wq-bench-cold-'));
+const emptyModule = join(emptyDir, 'empty.mjs');
+writeFileSync(emptyModule, '');
 timed(process.execPath, [bundle, 'version']); // warm the file cache
 const ours: number[] = [];
 const theirs: number[] = [];
+const bare: number[] = [];
+const emptyEsm: number[] = [];
 for (let i = 0; i < runs; i += 1) {
   const r = timed(process.execPath, [bundle, 'version']);
   if (r.status !== 0) throw new Error(`version failed: ${r.stderr}`);
   ours.push(r.ms);
   if (wuq !== undefined) theirs.push(timed(wuq[0] as string, wuq.slice(1)).ms);
+  bare.push(timed(process.execPath, ['-e', '0']).ms);
+  emptyEsm.push(timed(process.execPath, [emptyModule]).ms);
 }
+rmSync(emptyDir, { recursive: true, force: true });
 const oursMs = median(ours);
+const baseline = median(bare);
+const emptyMs = median(emptyEsm);
 // `--help` the same way (issue 17 aims at both)
 const oursHelp: number[] = [];
 const theirsHelp: number[] = [];
@@ -65,20 +77,6 @@ for (let i = 0; i < runs; i += 1) {
   if (wuq !== undefined) theirsHelp.push(timed(wuq[0] as string, [...wuq.slice(1, -1), '--help']).ms);
 }
 const helpRatio = theirsHelp.length > 0 ? Number((median(oursHelp) / median(theirsHelp)).toFixed(2)) : null;
-// node itself: `node -e 0`, and an empty ES module (what any .mjs program pays for the ESM loader)
-const emptyDir = mkdtempSync(join(tmpdir(), 'wq-bench-cold-'));
-const emptyModule = join(emptyDir, 'empty.mjs');
-writeFileSync(emptyModule, '');
-const bare: number[] = [];
-const emptyEsm: number[] = [];
-for (let i = 0; i < Math.max(5, Math.ceil(runs / 2)); i += 1) {
-  bare.push(timed(process.execPath, ['-e', '0']).ms);
-  emptyEsm.push(timed(process.execPath, [emptyModule]).ms);
-}
-rmSync(emptyDir, { recursive: true, force: true });
-const baseline = median(bare);
-const emptyMs = median(emptyEsm);
-
 // peak RSS: a preload reports the process's maxRSS (KiB) on exit
 const report = "process.on('exit',()=>process.stderr.write('\\nWQ_MAXRSS '+process.resourceUsage().maxRSS+'\\n'))";
 const peak = (args: string[]): { mb: number | null } => {
