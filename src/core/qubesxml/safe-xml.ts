@@ -337,6 +337,15 @@ function checkDeclaration(item: RawItem, source: string): void {
   }
 }
 
+/**
+ * An empty record without a prototype (no inherited `constructor`, `__proto__` a plain key).
+ * Made from `{}` rather than Object.create(null): V8 keeps this one's properties in fast mode
+ * (Object.create(null) makes a dictionary, several times slower to fill, read and walk; issue 17).
+ */
+export function nullRecord(): Record<string, string> {
+  return Object.setPrototypeOf({}, null) as Record<string, string>;
+}
+
 function convert(
   item: RawItem,
   tag: string,
@@ -347,7 +356,7 @@ function convert(
 ): XNode {
   if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
   if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
-  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+  const attrs = nullRecord();
   const rawAttrs = item[':@'];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
     for (const key in rawAttrs as Record<string, unknown>) {
