@@ -216,6 +216,15 @@ function listOf(ctx: Ctx, node: XNode | undefined, tag: string, where: string, m
   return node.children as XNode[];
 }
 
+/**
+ * A record of the model, filled key by key where every key goes through Ctx.key first (no
+ * `__proto__`), so it is a plain object from the start (no copy; issue 17) and only literal
+ * keys are read back from it here.
+ */
+function modelRecord(): Record<string, string> {
+  return {};
+}
+
 /** Copies a null-prototype record into a plain object (every key went through Ctx.key: no `__proto__`). */
 function plain(rec: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -336,7 +345,7 @@ function readProperties(
   where: string,
   convertValue: (name: string, value: string, where: string) => string,
 ): Record<string, string> {
-  const out = nullRecord();
+  const out = modelRecord();
   for (const [i, p] of listOf(ctx, node, 'property', `${where} <properties>`, ctx.limits.maxProperties).entries()) {
     const name = ctx.name(p, () => `${where}: property #${i + 1}`);
     if (!PROPERTY_NAME.test(name)) ctx.fail(`${where}: property '${printable(name, 64)}'`, 'invalid property name');
@@ -396,7 +405,7 @@ function readDomain(
   if (klass !== 'AdminVM' && properties['label'] === undefined) ctx.fail(where, 'no label property');
 
   // features (insertion order kept)
-  const features = nullRecord();
+  const features = modelRecord();
   const featuresNode = single(ctx, node, 'features', where);
   for (const [i, f] of listOf(ctx, featuresNode, 'feature', `${where} <features>`, ctx.limits.maxFeatures).entries()) {
     const fname = ctx.name(f, () => `${where}: feature #${i + 1}`);
@@ -455,18 +464,18 @@ function readDomain(
       const vw = `${where}: volume '${vname}'`;
       if (seen.has(vname)) ctx.fail(vw, 'listed twice');
       seen.add(vname);
-      const config = nullRecord();
+      const config = modelRecord();
       // for…in, not Object.entries: no [key, value] array per attribute (4 volumes × 7 per qube)
       for (const k in v.attrs) {
         if (k === 'name') continue;
         if (!ATTR_NAME.test(k)) ctx.fail(vw, `invalid attribute name '${printable(k, 40)}'`);
         config[ctx.key(k, vw)] = ctx.valueAt(v.attrs[k] as string, vw, k);
       }
-      volumes.push({ name: vname, config: plain(config) });
+      volumes.push({ name: vname, config });
     }
   }
 
-  const qube: QubeSettings = { name, klass, properties: plain(properties), features: plain(features), tags, devices };
+  const qube: QubeSettings = { name, klass, properties, features, tags, devices };
   if (volumes !== undefined) qube.volumes = volumes;
   return qube;
 }

@@ -346,6 +346,8 @@ export function nullRecord(): Record<string, string> {
   return Object.setPrototypeOf({}, null) as Record<string, string>;
 }
 
+const NO_CHILDREN: readonly XNode[] = Object.freeze([]);
+
 function convert(
   item: RawItem,
   tag: string,
@@ -371,7 +373,8 @@ function convert(
         : norm;
     }
   }
-  const children: XNode[] = [];
+  // most elements are leaves: they share one empty list
+  let children: XNode[] | undefined;
   let text = '';
   const content = item[tag];
   if (Array.isArray(content)) {
@@ -389,8 +392,8 @@ function convert(
         if (Array.isArray(parts)) for (const part of parts as RawItem[]) text += String(part['#text'] ?? '');
         continue;
       }
-      children.push(convert(child, childTag, source, counter, limits, depth + 1));
+      (children ??= []).push(convert(child, childTag, source, counter, limits, depth + 1));
     }
   }
-  return { tag, attrs, text, children };
+  return { tag, attrs, text, children: children ?? NO_CHILDREN };
 }
