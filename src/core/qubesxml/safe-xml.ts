@@ -10,6 +10,9 @@
 //   unclosed element, a repeated or malformed attribute, a stray '<', text or a second element
 //   outside the document element; fast-xml-parser's own validator walked the text a second
 //   time for that, ~35 ms of a 1,000-domain qubes.xml, issue 17);
+//   The same pass cuts layout whitespace (whitespace-only runs between child elements) from the
+//   text the parser reads: fast-xml-parser builds text one character at a time, ~20 % of a
+//   large file's parse, and the readers never use it;
 // - the parser then builds the tree (it refuses what is left: unclosed comments, CDATA, PIs).
 // Every problem is a WqError('input') naming the file and what is wrong.
 import { XMLParser } from 'fast-xml-parser';
@@ -35,7 +38,10 @@ export const DEFAULT_XML_LIMITS: XmlLimits = Object.freeze({
 export interface XNode {
   readonly tag: string;
   readonly attrs: Readonly<Record<string, string>>;
-  /** the element's own character data (text and CDATA), decoded, exactly as written */
+  /**
+   * the element's own character data (text and CDATA), decoded, exactly as written; of an
+   * element with child elements, without the whitespace-only runs between its children (layout)
+   */
   readonly text: string;
   readonly children: readonly XNode[];
 }
@@ -179,10 +185,10 @@ export function parseSafeXml(
         'DOCTYPE, ENTITY and other declarations are not allowed',
     );
   }
-  checkWellFormed(text, source, limits);
+  const layoutFree = checkWellFormed(text, source, limits);
   let items: unknown;
   try {
-    items = makeParser(limits).parse(text);
+    items = makeParser(limits).parse(layoutFree);
   } catch (err) {
     refuse(source, `not readable XML (${printable(err instanceof Error ? err.message : String(err), 160)})`);
   }
@@ -228,11 +234,12 @@ const NOT_SPACE = /[^ \t\r\n]/;
 
 /**
  * The well-formedness check, in one pass over the text (each markup item matched where it
- * starts), together with the nesting and element-count limits (exported for bench/xml-profile.ts).
+ * starts), together with the nesting and element-count limits; returns the text without its
+ * layout whitespace, for the parser (exported for bench/xml-profile.ts).
  * What it accepts, fast-xml-parser's
  * parser reads as written; what the parser would misread, it refuses with the line and column.
  */
-export function checkWellFormed(text: string, source: string, limits: XmlLimits): void {
+export function checkWellFormed(text: string, source: string, limits: XmlLimits): string {
   function notWellFormed(at: number, what: string): never {
     let line = 1;
     let lineStart = 0;
@@ -246,12 +253,25 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
   let elements = 0;
   let rootSeen = false;
   let at = 0;
+  // Layout whitespace (a whitespace-only run between markup in an element that has child
+  // elements, or outside the document element) is cut from the text the parser reads: the
+  // parser builds its text one character at a time, and the readers ignore it. A run is
+  // decided when its element's first child appears (cut) or the element closes without
+  // one (kept: the element's value). Ranges [from, to) to cut, in order:
+  const cuts: number[] = [];
+  const pending: number[] = []; // runs of the open elements not decided yet
+  const pendingFrom: number[] = []; // per open element: where its runs start in `pending`
+  const hasChildren: boolean[] = [];
   for (let lt = text.indexOf('<'); ; lt = text.indexOf('<', at)) {
-    // character data: only inside the document element (whitespace around it)
+    const end = lt < 0 ? text.length : lt;
     if (open.length === 0) {
-      const chunk = lt < 0 ? text.slice(at) : text.slice(at, lt);
-      const bad = NOT_SPACE.exec(chunk);
+      // character data: only inside the document element (whitespace around it)
+      const bad = NOT_SPACE.exec(text.slice(at, end));
       if (bad !== null) notWellFormed(at + bad.index, 'text outside the document element');
+      if (end > at) cuts.push(at, end);
+    } else if (end > at && isSpace(text, at, end)) {
+      if (hasChildren[hasChildren.length - 1] === true) cuts.push(at, end);
+      else pending.push(at, end);
     }
     if (lt < 0) break;
     const next = text.charCodeAt(lt + 1);
@@ -260,6 +280,8 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
       const m = CLOSE_TAG.exec(text);
       if (m === null) notWellFormed(lt, 'malformed closing tag');
       const expected = open.pop();
+      hasChildren.pop();
+      pending.length = pendingFrom.pop() ?? 0; // a childless element keeps its whitespace value
       if (m[1] !== expected) {
         notWellFormed(
           lt,
@@ -298,6 +320,13 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
         rootSeen = true;
       }
       if (++elements > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
+      if (open.length > 0 && hasChildren[hasChildren.length - 1] !== true) {
+        // the parent's first child: its runs so far are layout
+        hasChildren[hasChildren.length - 1] = true;
+        const from = pendingFrom[pendingFrom.length - 1] as number;
+        for (let i = from; i < pending.length; i++) cuts.push(pending[i] as number);
+        pending.length = from;
+      }
       const attrs = m[2] as string;
       if (attrs !== '') {
         const names: string[] = [];
@@ -310,6 +339,8 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
       }
       if (m[3] !== '/') {
         open.push(m[1] as string);
+        hasChildren.push(false);
+        pendingFrom.push(pending.length);
         if (open.length > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
       }
       at = OPEN_TAG.lastIndex;
@@ -317,6 +348,24 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
   }
   if (open.length > 0) notWellFormed(text.length, `<${printable(open[open.length - 1] as string, 40)}> is not closed`);
   if (!rootSeen) refuse(source, 'no document element');
+  if (cuts.length === 0) return text;
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < cuts.length; i += 2) {
+    parts.push(text.slice(from, cuts[i]));
+    from = cuts[i + 1] as number;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
+}
+
+/** Whether text[from, to) is XML whitespace only (space, tab, CR, LF). */
+function isSpace(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 function isTextItem(item: RawItem): boolean {
