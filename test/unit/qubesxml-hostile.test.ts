@@ -137,6 +137,11 @@ test('malformed markup the parser would misread is refused with its line and col
   ];
   for (const [xml, pattern, label] of cases)
     refuses(xml, new RegExp(`not well-formed XML \\((?=line \\d+, column \\d+: ).*${pattern.source}`), label);
+  // a start tag with a million attributes is refused as malformed input (matched attribute by
+  // attribute: one pattern over all of them exhausted the regexp engine's stack, a RangeError)
+  const many = Array.from({ length: 1_000_000 }, (_, i) => ` a${i}="1"`).join('');
+  refuses(`<qubes${many} b/>`, /malformed start tag/, 'a million attributes, then a bad one');
+  refuses(`<qubes${many} a7="2"/>`, /attribute 'a7' is repeated/, 'a repeat after a million');
   // and what stays well-formed is read as written: '>' in values and text, any quote style, spaces
   const ok = parseQubesXml(
     `<?xml version='1.0' encoding='UTF-8'?>\n<!-- c --><qubes >${LABELS}<domains\n><domain id='domain-1' ` +

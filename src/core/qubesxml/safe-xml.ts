@@ -223,12 +223,14 @@ export function parseSafeXml(
 // XML 1.0 names: exact in ASCII; above it every character from U+00B7 on is allowed (a superset
 // of the specification's ranges: what matters here is that no markup character is).
 const NAME = '[:A-Z_a-z\\u00C0-\\uFFFD][:A-Z_a-z\\u00B7-\\uFFFD\\-.0-9]*';
-// an attribute: a name, '=', a quoted value without '<' (and without its own quote)
-const ATTRIBUTE = (name: string): string => `${name}\\s*=\\s*(?:"[^<"]*"|'[^<']*')`;
-/** `<name attr="v" …>` or `<name … />` at the scan position: name, attributes, '/' if empty. */
-const OPEN_TAG = new RegExp(`<(${NAME})((?:\\s+${ATTRIBUTE(`(?:${NAME})`)})*)\\s*(/?)>`, 'y');
+// A start tag is matched one piece at a time (never one pattern repeated over all of its
+// attributes: a tag with a million attributes would exhaust the regexp engine's stack):
+const START_TAG_NAME = new RegExp(`<(${NAME})`, 'y');
+/** the next attribute: space, a name, '=', a quoted value without '<' (and without its own quote) */
+const NEXT_ATTRIBUTE = new RegExp(`\\s+(${NAME})\\s*=\\s*(?:"[^<"]*"|'[^<']*')`, 'y');
+/** the end of a start tag, '/' if the element is empty */
+const START_TAG_END = /\s*(\/?)>/y;
 const CLOSE_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
-const ATTRIBUTES = new RegExp(ATTRIBUTE(`(${NAME})`), 'g');
 const PI = new RegExp(`<\\?(${NAME})(?:\\s[^]*?)?\\?>`, 'y');
 const NOT_SPACE = /[^ \t\r\n]/;
 
@@ -312,9 +314,35 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
         notWellFormed(lt, 'the XML declaration is allowed only at the start');
       at = PI.lastIndex;
     } else {
-      OPEN_TAG.lastIndex = lt;
-      const m = OPEN_TAG.exec(text);
+      START_TAG_NAME.lastIndex = lt;
+      const m = START_TAG_NAME.exec(text);
       if (m === null) notWellFormed(lt, "malformed start tag or a bare '<'");
+      const name = m[1] as string;
+      // attributes, each name once (a list while short, a set past a few: no quadratic check)
+      let pos = START_TAG_NAME.lastIndex;
+      let names: string[] | Set<string> | undefined;
+      let empty: boolean;
+      for (;;) {
+        START_TAG_END.lastIndex = pos;
+        const close = START_TAG_END.exec(text);
+        if (close !== null) {
+          empty = close[1] === '/';
+          pos = START_TAG_END.lastIndex;
+          break;
+        }
+        NEXT_ATTRIBUTE.lastIndex = pos;
+        const a = NEXT_ATTRIBUTE.exec(text);
+        if (a === null) notWellFormed(lt, "malformed start tag or a bare '<'");
+        const attr = a[1] as string;
+        if (names === undefined) names = [attr];
+        else if (Array.isArray(names) ? names.includes(attr) : names.has(attr))
+          notWellFormed(lt, `attribute '${printable(attr, 40)}' is repeated`);
+        else if (Array.isArray(names)) {
+          names.push(attr);
+          if (names.length > 8) names = new Set(names);
+        } else names.add(attr);
+        pos = NEXT_ATTRIBUTE.lastIndex;
+      }
       if (open.length === 0) {
         if (rootSeen) notWellFormed(lt, 'more than one document element');
         rootSeen = true;
@@ -327,23 +355,13 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
         for (let i = from; i < pending.length; i++) cuts.push(pending[i] as number);
         pending.length = from;
       }
-      const attrs = m[2] as string;
-      if (attrs !== '') {
-        const names: string[] = [];
-        ATTRIBUTES.lastIndex = 0;
-        for (let a = ATTRIBUTES.exec(attrs); a !== null; a = ATTRIBUTES.exec(attrs)) {
-          const name = a[1] as string;
-          if (names.includes(name)) notWellFormed(lt, `attribute '${printable(name, 40)}' is repeated`);
-          names.push(name);
-        }
-      }
-      if (m[3] !== '/') {
-        open.push(m[1] as string);
+      if (!empty) {
+        open.push(name);
         hasChildren.push(false);
         pendingFrom.push(pending.length);
         if (open.length > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
       }
-      at = OPEN_TAG.lastIndex;
+      at = pos;
     }
   }
   if (open.length > 0) notWellFormed(text.length, `<${printable(open[open.length - 1] as string, 40)}> is not closed`);
