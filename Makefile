@@ -36,6 +36,8 @@ RPMBUILD_FLAGS ?=
 
 BUILDDIR := build
 BUNDLE := dist/wyng-qubes.mjs
+# The rest of the program, loaded by the entry as a command needs it (scripts/build.mjs).
+CHUNKS := dist/chunks
 # Written by npm run build beside the bundle (scripts/third-party-licenses.mjs).
 THIRD_PARTY := dist/THIRD-PARTY-LICENSES
 BUNDLED_PROVIDES := dist/bundled-provides.spec
@@ -48,7 +50,7 @@ PROJECT_URL ?= $(shell sed -n 's/^  "homepage": "\([^"]*\)".*/\1/p' package.json
 TARNAME := wyng-qubes-$(VERSION)
 
 # What the source tarball of the RPM holds (the bundle is prebuilt: dom0 builds need no npm).
-DIST_FILES := Makefile package.json README.md SECURITY.md LICENSE $(BUNDLE) $(THIRD_PARTY) \
+DIST_FILES := Makefile package.json README.md SECURITY.md LICENSE $(BUNDLE) $(CHUNKS) $(THIRD_PARTY) \
 	docs/wyng-qubes.1.md docs/install.md scripts/gen-man.mjs \
 	packaging rpc/services rpc/policy rpm_spec \
 	salt/_modules/wyng_qubes.py salt/_states/wyng_qubes.py salt/formulas salt/README.md
@@ -73,13 +75,16 @@ bundle:
 
 # Nothing installed or packaged carries the test-only crash hook (only dist/test-hooks/ has it).
 check-release: $(BUNDLE)
-	@if grep -q 'WYNG_QUBES_TEST' $(BUNDLE); then \
+	@if grep -rq 'WYNG_QUBES_TEST' $(BUNDLE) $(CHUNKS); then \
 		echo "$(BUNDLE) carries a test hook: run 'npm run build:release'" >&2; exit 1; fi
 
 install: $(BUNDLE) check-release $(THIRD_PARTY) $(MANPAGE)
 	install -d -m 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes $(DESTDIR)$(BINDIR)
 	sed '1s|^#!.*|#!$(NODE_SHEBANG)|' $(BUNDLE) > $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs
 	chmod 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs
+	rm -rf $(DESTDIR)$(LIBDIR)/wyng-qubes/chunks
+	install -d -m 0755 $(DESTDIR)$(LIBDIR)/wyng-qubes/chunks
+	install -m 0644 $(CHUNKS)/*.mjs $(DESTDIR)$(LIBDIR)/wyng-qubes/chunks/
 	ln -sfr $(DESTDIR)$(LIBDIR)/wyng-qubes/wyng-qubes.mjs $(DESTDIR)$(BINDIR)/wyng-qubes
 	install -d -m 0755 $(DESTDIR)$(QUBESRPCDIR) $(DESTDIR)$(POLICYDIR)
 	install -m 0755 rpc/services/wyng.* $(DESTDIR)$(QUBESRPCDIR)/

@@ -5,12 +5,17 @@
  * lab sets it up; interpreter `PYTHON`, default python3) both tools run alternately in the
  * same loop and the ratio ours / wyng-util-qubes of the medians is printed.
  * Targets (issues 3, 17): < 150 ms; ≤ 0.75× wyng-util-qubes; ≤ 45 MiB.
- * `--help` is measured the same way (its ratio `coldStartHelpRatioVsWuq`).
- * With `--json` the last line is `{"coldStartMs", "coldStartRssMb", "coldStartRatioVsWuq", "coldStartHelpRatioVsWuq"}`
- * (the ratio null without WUQ, or when wyng-util-qubes does not run; the reason is printed).
+ * `--help` is measured the same way (its ratio `coldStartHelpRatioVsWuq`, its peak `coldStartHelpRssMb`).
+ * Where the time goes: node itself (`node -e 0`, and an empty ES module: the ESM loader), then
+ * our part of each median on top of the empty module (the entry and the chunks it loads;
+ * scripts/build.mjs).
+ * With `--json` the last line is `{"coldStartMs", "coldStartRssMb", "coldStartRatioVsWuq",
+ * "coldStartHelpRatioVsWuq", "coldStartHelpRssMb"}` (the ratios null without WUQ, or when
+ * wyng-util-qubes does not run; the reason is printed).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const bundle = join(import.meta.dirname, '..', 'dist', 'wyng-qubes.mjs');
@@ -42,16 +47,28 @@ if (wuqDir !== undefined && wuqDir !== '') {
   }
 }
 
+// node itself: `node -e 0`, and an empty ES module (what any .mjs program pays for the ESM
+// loader); in the same loop as ours, so that the machine's load weighs on all alike
+const emptyDir = mkdtempSync(join(tmpdir(), 'wq-bench-cold-'));
+const emptyModule = join(emptyDir, 'empty.mjs');
+writeFileSync(emptyModule, '');
 timed(process.execPath, [bundle, 'version']); // warm the file cache
 const ours: number[] = [];
 const theirs: number[] = [];
+const bare: number[] = [];
+const emptyEsm: number[] = [];
 for (let i = 0; i < runs; i += 1) {
   const r = timed(process.execPath, [bundle, 'version']);
   if (r.status !== 0) throw new Error(`version failed: ${r.stderr}`);
   ours.push(r.ms);
   if (wuq !== undefined) theirs.push(timed(wuq[0] as string, wuq.slice(1)).ms);
+  bare.push(timed(process.execPath, ['-e', '0']).ms);
+  emptyEsm.push(timed(process.execPath, [emptyModule]).ms);
 }
+rmSync(emptyDir, { recursive: true, force: true });
 const oursMs = median(ours);
+const baseline = median(bare);
+const emptyMs = median(emptyEsm);
 // `--help` the same way (issue 17 aims at both)
 const oursHelp: number[] = [];
 const theirsHelp: number[] = [];
@@ -60,17 +77,20 @@ for (let i = 0; i < runs; i += 1) {
   if (wuq !== undefined) theirsHelp.push(timed(wuq[0] as string, [...wuq.slice(1, -1), '--help']).ms);
 }
 const helpRatio = theirsHelp.length > 0 ? Number((median(oursHelp) / median(theirsHelp)).toFixed(2)) : null;
-const baseline = median([0, 1, 2, 3, 4].map(() => timed(process.execPath, ['-e', '0']).ms));
-
 // peak RSS: a preload reports the process's maxRSS (KiB) on exit
 const report = "process.on('exit',()=>process.stderr.write('\\nWQ_MAXRSS '+process.resourceUsage().maxRSS+'\\n'))";
-const rss = spawnSync(process.execPath, ['--import', `data:text/javascript,${report}`, bundle, 'version'], {
-  encoding: 'utf8',
-});
-const kib = /WQ_MAXRSS (\d+)/.exec(rss.stderr ?? '')?.[1];
-const rssMb = kib === undefined ? null : Number((Number(kib) / 1024).toFixed(1));
+const peak = (args: string[]): { mb: number | null } => {
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${report}`, bundle, ...args], {
+    encoding: 'utf8',
+  });
+  const kib = /WQ_MAXRSS (\d+)/.exec(r.stderr ?? '')?.[1];
+  return { mb: kib === undefined ? null : Number((Number(kib) / 1024).toFixed(1)) };
+};
+const rssMb = peak(['version']).mb;
+const helpRssMb = peak(['--help']).mb;
 
 const ratio = theirs.length > 0 ? Number((oursMs / median(theirs)).toFixed(2)) : null;
+const helpMs = median(oursHelp);
 console.log(
   `cold start (node dist/wyng-qubes.mjs version): median ${oursMs.toFixed(1)} ms over ${runs} runs ` +
     `(min ${Math.min(...ours).toFixed(1)}, max ${Math.max(...ours).toFixed(1)}); ` +
@@ -82,8 +102,14 @@ console.log(
     '; targets < 150 ms, ≤ 0.75× wyng-util-qubes, ≤ 45 MiB',
 );
 console.log(
-  `cold start --help: median ${median(oursHelp).toFixed(1)} ms` +
+  `cold start --help: median ${helpMs.toFixed(1)} ms, peak RSS ${helpRssMb ?? 'n/a'} MiB` +
     (helpRatio === null ? '' : `; wyng-util-qubes --help ${median(theirsHelp).toFixed(1)} ms, ratio ${helpRatio}×`),
+);
+const plus = (ms: number): string => `${ms >= emptyMs ? '+' : ''}${(ms - emptyMs).toFixed(1)} ms`;
+console.log(
+  `where the time goes: node -e 0 ${baseline.toFixed(1)} ms; an empty ES module ${emptyMs.toFixed(1)} ms ` +
+    `(node + its ESM loader); on top of that, ours: version ${plus(oursMs)}, --help ${plus(helpMs)} ` +
+    `(entry ${(statSync(bundle).size / 1024).toFixed(1)} KiB + the chunks each loads)`,
 );
 if (process.argv.includes('--json'))
   console.log(
@@ -92,5 +118,6 @@ if (process.argv.includes('--json'))
       coldStartRssMb: rssMb,
       coldStartRatioVsWuq: ratio,
       coldStartHelpRatioVsWuq: helpRatio,
+      coldStartHelpRssMb: helpRssMb,
     }),
   );

@@ -98,6 +98,20 @@ export function judge(f: Figures, wuq: WuqCalls): Row[] {
     '≤ 45 MiB',
     verdict([coldRss], (m) => m <= 45),
   );
+  const helpRatio = num(f, 'coldStartHelpRatioVsWuq');
+  add(
+    'cold start vs wyng-util-qubes (`--help`, same run)',
+    helpRatio === undefined ? 'n/a (set WUQ to a wyng-util-qubes checkout)' : `${show(helpRatio)}×`,
+    '≤ 0.75×',
+    verdict([helpRatio], (r) => r <= 0.75),
+  );
+  const helpRss = num(f, 'coldStartHelpRssMb');
+  add(
+    'cold start `--help`, peak RSS',
+    show(helpRss, 'MiB'),
+    '≤ 45 MiB',
+    verdict([helpRss], (m) => m <= 45),
+  );
 
   const xml = num(f, 'xmlParse1000Ms');
   add(

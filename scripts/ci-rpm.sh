@@ -59,6 +59,8 @@ for path in /usr/bin/wyng-qubes /usr/lib/wyng-qubes/wyng-qubes.mjs /etc/qubes-rp
   /usr/share/licenses/wyng-qubes/LICENSE /usr/share/licenses/wyng-qubes/THIRD-PARTY-LICENSES; do
   grep -qx -- "$path" <<<"$files" || fail "missing in the RPM: $path"
 done
+# The program's chunks (scripts/build.mjs): the entry loads them from chunks/ beside it.
+grep -q '^/usr/lib/wyng-qubes/chunks/.*\.mjs$' <<<"$files" || fail "missing in the RPM: /usr/lib/wyng-qubes/chunks/"
 # Fedora's nodejs has Epoch 1: "nodejs >= 18.19" would accept nodejs 1:16.
 grep -qx 'nodejs >= 1:18.19' <<<"$requires" || fail "the RPM does not require nodejs >= 1:18.19"
 ! grep -q '^wyng\b' <<<"$requires" || fail "the RPM requires wyng, which no dom0 repository ships"
@@ -86,6 +88,8 @@ root="$topdir/root"
 mkdir -p "$root"
 (cd "$root" && rpm2cpio "$rpm_file" | cpio -idm --quiet)
 [ "$(head -1 "$root/usr/lib/wyng-qubes/wyng-qubes.mjs")" = '#!/usr/bin/node' ] || fail "the program's interpreter is not /usr/bin/node"
+# Every chunk the entry needs is in the package: the unpacked program prints its help.
+node "$root/usr/lib/wyng-qubes/wyng-qubes.mjs" --help >/dev/null || fail "the unpacked program does not run"
 visudo -cf "$root/etc/sudoers.d/wyng-qubes"
 logrotate --debug --state "$topdir/logrotate.state" "$root/etc/logrotate.d/wyng-qubes" >"$topdir/logrotate.log" 2>&1 ||
   { cat "$topdir/logrotate.log" >&2; fail "logrotate rejects /etc/logrotate.d/wyng-qubes"; }

@@ -98,6 +98,17 @@ test('make install puts every file in its place with the right mode', () => {
   const [shebang, ...rest] = readFileSync(join(dest, 'usr/lib/wyng-qubes/wyng-qubes.mjs'), 'utf8').split('\n');
   assert.equal(shebang, '#!/usr/bin/node');
   assert.deepEqual(rest, readFileSync(join(ROOT, 'dist/wyng-qubes.mjs'), 'utf8').split('\n').slice(1));
+  // …and beside it every chunk of the build, unchanged, nothing else (scripts/build.mjs)
+  const chunks = readdirSync(join(ROOT, 'dist/chunks')).sort();
+  assert.ok(chunks.length > 0, 'the build has chunks');
+  assert.deepEqual(readdirSync(join(dest, 'usr/lib/wyng-qubes/chunks')).sort(), chunks);
+  for (const c of chunks) {
+    assert.equal(mode(`/usr/lib/wyng-qubes/chunks/${c}`).toString(8), '644', `mode of chunks/${c}`);
+    assert.equal(
+      readFileSync(join(dest, 'usr/lib/wyng-qubes/chunks', c), 'utf8'),
+      readFileSync(join(ROOT, 'dist/chunks', c), 'utf8'),
+    );
+  }
   for (const s of SERVICES)
     assert.equal(
       readFileSync(join(dest, 'etc/qubes-rpc', s), 'utf8'),

@@ -86,8 +86,14 @@ test('the tarball installs with no registry and brings nothing a consumer must f
     readdirSync(join(project, 'node_modules')).filter((n) => !n.startsWith('.')),
     ['wyng-qubes'],
   );
-  // what the package holds under dist/: the two bundles and the typings, no test build
-  assert.deepEqual(readdirSync(join(installed, 'dist')).sort(), ['lib.d.ts', 'lib.mjs', 'types', 'wyng-qubes.mjs']);
+  // what the package holds under dist/: the library, the CLI (its entry and chunks) and the typings, no test build
+  assert.deepEqual(readdirSync(join(installed, 'dist')).sort(), [
+    'chunks',
+    'lib.d.ts',
+    'lib.mjs',
+    'types',
+    'wyng-qubes.mjs',
+  ]);
 });
 
 test('importing the package by name runs nothing; list and plan run against the simulator', async () => {
@@ -159,6 +165,9 @@ test('importing the package by name runs nothing; list and plan run against the 
   assert.equal(out.cli, `file://${join(installed, 'dist', 'wyng-qubes.mjs')}`);
   const version = await run(process.execPath, [join(installed, 'dist', 'wyng-qubes.mjs'), 'version']);
   assert.match(version.stdout, /0\.\d+\.\d+/);
+  // the help loads the CLI's chunks: they travel with the package
+  const help = await run(process.execPath, [join(installed, 'dist', 'wyng-qubes.mjs'), '--help']);
+  assert.match(help.stdout, /^Usage: wyng-qubes /);
 });
 
 test("a consumer's TypeScript type-checks against the package's typings (no skipLibCheck)", async () => {

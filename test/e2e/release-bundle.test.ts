@@ -5,12 +5,19 @@
 // Needs `npm run build` (dist/).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUNDLE, ROOT, TEST_HOOKS_BUNDLE } from '../helpers/cli.ts';
 import { buildSandbox, type Sandbox } from '../helpers/sim.ts';
 
-const SHIPPED = [BUNDLE, join(ROOT, 'dist', 'lib.mjs')];
+// the CLI's entry, the chunks it loads (scripts/build.mjs) and the library
+const CHUNKS = join(ROOT, 'dist', 'chunks');
+const SHIPPED = [
+  BUNDLE,
+  join(ROOT, 'dist', 'lib.mjs'),
+  ...(existsSync(CHUNKS) ? readdirSync(CHUNKS).map((c) => join(CHUNKS, c)) : []),
+];
+const TEST_HOOKS_CHUNKS = join(ROOT, 'dist', 'test-hooks', 'chunks');
 const TRACES = ['WYNG_QUBES_TEST', 'CRASH_AT', 'backup:before-send', 'restore:received'];
 
 let sim: Sandbox;
@@ -31,7 +38,10 @@ test('the shipped CLI bundle and library hold no trace of the crash hook; the te
     const text = readFileSync(f, 'utf8');
     for (const t of TRACES) assert.equal(text.includes(t), false, `${f} contains ${t}`);
   }
-  const hooked = readFileSync(TEST_HOOKS_BUNDLE, 'utf8');
+  assert.ok(SHIPPED.length > 2, 'dist/chunks/ holds the chunks');
+  const hooked = [TEST_HOOKS_BUNDLE, ...readdirSync(TEST_HOOKS_CHUNKS).map((c) => join(TEST_HOOKS_CHUNKS, c))]
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
   for (const t of TRACES) assert.ok(hooked.includes(t), `the test build contains ${t}`);
 });
 

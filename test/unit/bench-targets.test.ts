@@ -36,6 +36,8 @@ test('figures are judged against their targets; null figures and simulator-only 
     {
       coldStartMs: 120,
       coldStartRatioVsWuq: null,
+      coldStartHelpRatioVsWuq: 0.9,
+      coldStartHelpRssMb: 44,
       xmlParse1000Ms: 140,
       xmlParse1000RssMb: 90,
       restore1: { calls: 20, writes: 3 },
@@ -46,7 +48,9 @@ test('figures are judged against their targets; null figures and simulator-only 
     WUQ,
   );
   assert.equal(verdictOf(rows, 'cold start of the bundle'), 'met');
-  assert.equal(verdictOf(rows, 'cold start vs wyng-util-qubes'), 'no figure');
+  assert.equal(verdictOf(rows, 'cold start vs wyng-util-qubes (`version`'), 'no figure');
+  assert.equal(verdictOf(rows, 'cold start vs wyng-util-qubes (`--help`'), 'MISSED');
+  assert.equal(verdictOf(rows, 'cold start `--help`, peak RSS'), 'met');
   assert.equal(verdictOf(rows, 'parse a 1,000-domain qubes.xml (median)'), 'MISSED');
   assert.equal(verdictOf(rows, 'parse a 1,000-domain qubes.xml, peak RSS'), 'met');
   assert.equal(verdictOf(rows, 'restore of one qube'), 'met');

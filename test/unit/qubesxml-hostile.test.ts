@@ -110,6 +110,47 @@ test('not UTF-8, other encodings, not XML, wrong root', () => {
   refuses('<qubes/><qubes/>', /not well-formed|more than one document element/, 'two roots');
 });
 
+// What fast-xml-parser's parser alone would misread (it does not check these): the one-pass
+// well-formedness check refuses each with where it is (line, column) and what.
+test('malformed markup the parser would misread is refused with its line and column', () => {
+  const cases: Array<[string, RegExp, string]> = [
+    ['<qubes>\n  <labels>\n</qubes>', /line 3, column 1: closing tag <\/qubes> does not match <labels>/, 'mismatch'],
+    ['<qubes><labels>', /line 1, column 16: <labels> is not closed/, 'unclosed at the end'],
+    ['<qubes/></labels>', /closing tag <\/labels> without an open element/, 'stray closing tag'],
+    ['<qubes a=b/>', /line 1, column 1: malformed start tag/, 'unquoted attribute'],
+    ['<qubes a="1"b="2"/>', /malformed start tag/, 'attributes without space'],
+    ['<qubes a="x<y"/>', /malformed start tag/, "'<' in an attribute value"],
+    ['<qubes a/>', /malformed start tag/, 'attribute without value'],
+    ['<qubes>a < b</qubes>', /line 1, column 10: malformed start tag or a bare '<'/, "bare '<' in text"],
+    ['<qubes>< labels/></qubes>', /malformed start tag/, "space after '<'"],
+    ['<qubes/>\ntrailing', /line 2, column 1: text outside the document element/, 'text after the root'],
+    ['<qubes/><!-- x', /unclosed comment/, 'unclosed comment'],
+    ['<qubes><![CDATA[x</qubes>', /unclosed CDATA section/, 'unclosed CDATA'],
+    ['<qubes/><![CDATA[x]]>', /CDATA outside the document element/, 'CDATA after the root'],
+    ['<qubes><?xml version="1.0"?></qubes>', /XML declaration is allowed only at the start/, 'late declaration'],
+    ['<qubes></ qubes>', /malformed closing tag/, 'space in a closing tag'],
+    [
+      `<qubes ${'a'.repeat(100_000)}="1" ${'a'.repeat(100_000)}="2"/>`,
+      /attribute 'a{40}…' is repeated/,
+      'long names (shown shortened)',
+    ],
+  ];
+  for (const [xml, pattern, label] of cases)
+    refuses(xml, new RegExp(`not well-formed XML \\((?=line \\d+, column \\d+: ).*${pattern.source}`), label);
+  // a start tag with a million attributes is refused as malformed input (matched attribute by
+  // attribute: one pattern over all of them exhausted the regexp engine's stack, a RangeError)
+  const many = Array.from({ length: 1_000_000 }, (_, i) => ` a${i}="1"`).join('');
+  refuses(`<qubes${many} b/>`, /malformed start tag/, 'a million attributes, then a bad one');
+  refuses(`<qubes${many} a7="2"/>`, /attribute 'a7' is repeated/, 'a repeat after a million');
+  // and what stays well-formed is read as written: '>' in values and text, any quote style, spaces
+  const ok = parseQubesXml(
+    `<?xml version='1.0' encoding='UTF-8'?>\n<!-- c --><qubes >${LABELS}<domains\n><domain id='domain-1' ` +
+      `class = "AppVM"><properties><property name="name">q1</property><property name="label">label-1</property>` +
+      `<property name="kernelopts">a > b</property></properties></domain></domains></qubes >\n`,
+  );
+  assert.equal(ok.qubes[0]?.properties['kernelopts'], 'a > b');
+});
+
 test('unknown class, invalid or duplicate names, missing required attributes', () => {
   refuses(
     domainXml(PROPS, 'EvilVM'),

@@ -234,6 +234,31 @@ test('values keep their exact text; entities and character references are decode
   assert.equal(q.volumes, undefined);
 });
 
+// The reader cuts layout whitespace before fast-xml-parser reads the text (safe-xml.ts): only
+// whitespace between the child elements of an element, never an element's own value.
+test('whitespace values are kept exactly, next to comments and CDATA too; layout between elements is not text', () => {
+  const xml = `<qubes>\r\n <labels> <label id="label-1" color="0xcc0000">red</label>\n</labels>\n<domains>
+  <domain id="domain-1" class="AppVM">\t<properties>
+    <property name="name">q1</property> <!-- between --> <property name="label">red</property>
+    <property name="kernelopts">   </property>
+    <property name="default_user"> <!-- c --> </property>
+    <property name="vcpus"> 2 </property>
+  </properties>
+  <features>\n<feature name="cdata"> <![CDATA[ a <b> ]]> </feature></features>
+  </domain></domains>\n</qubes>\n`;
+  const q = qube(parseQubesXml(xml), 'q1');
+  assert.equal(q.properties['kernelopts'], '   ');
+  assert.equal(q.properties['default_user'], '  ');
+  assert.deepEqual(q.features, { cdata: '  a <b>  ' });
+  // a tab value reaches the value check (it is not cut as layout)
+  assert.throws(
+    () => parseQubesXml(xml.replace('</feature>', '</feature><feature name="tab">\t</feature>')),
+    /feature 'tab': value holds control character 0x09/,
+  );
+  // text that is not whitespace between elements stays text (and is refused where not allowed)
+  assert.throws(() => parseQubesXml(xml.replace('<!-- between -->', 'x')), /<properties>: unexpected text 'x'/);
+});
+
 test("readArchivedMetadata attaches each qube's firewall.xml (none → [] = qubesd default)", () => {
   const files = new Map<string, Buffer>([
     ['qubes.xml', readFileSync(join(QUBESD, 'qubes.xml'))],

@@ -42,7 +42,7 @@ import {
   normalisePropertyValue,
   type PropertyType,
 } from '../qubes/properties.ts';
-import { DEFAULT_XML_LIMITS, parseSafeXml, type XmlLimits, type XNode } from './safe-xml.ts';
+import { DEFAULT_XML_LIMITS, nullRecord, parseSafeXml, type XmlLimits, type XNode } from './safe-xml.ts';
 
 export interface QubesXmlLimits extends XmlLimits {
   maxDomains: number;
@@ -179,6 +179,12 @@ class Ctx {
     return text;
   }
 
+  /** value() of attribute `attr` of the element at `where` (the message is built only on failure) */
+  valueAt(text: string, where: string, attr: string): string {
+    if (text.length <= this.limits.maxValueLength && !NOT_PRINTABLE_ASCII.test(text)) return text;
+    return this.value(text, `${where} attribute '${attr}'`);
+  }
+
   /** refuses `__proto__` (it cannot be a key of a plain record) */
   key(name: string, where: string): string {
     if (name === '__proto__') this.fail(where, `reserved name '__proto__'`);
@@ -210,8 +216,13 @@ function listOf(ctx: Ctx, node: XNode | undefined, tag: string, where: string, m
   return node.children as XNode[];
 }
 
-function nullRecord(): Record<string, string> {
-  return Object.create(null) as Record<string, string>;
+/**
+ * A record of the model, filled key by key where every key goes through Ctx.key first (no
+ * `__proto__`), so it is a plain object from the start (no copy; issue 17) and only literal
+ * keys are read back from it here.
+ */
+function modelRecord(): Record<string, string> {
+  return {};
 }
 
 /** Copies a null-prototype record into a plain object (every key went through Ctx.key: no `__proto__`). */
@@ -269,10 +280,10 @@ export function parseQubesXml(input: Uint8Array | string, options: ParseQubesXml
     if (poolNames.has(a.name)) ctx.fail(where, 'duplicate pool name');
     poolNames.add(a.name);
     const config = nullRecord();
-    for (const [k, v] of Object.entries(node.attrs)) {
+    for (const k in node.attrs) {
       if (k === 'name' || k === 'driver') continue;
       if (!ATTR_NAME.test(k)) ctx.fail(where, `invalid attribute name '${printable(k, 40)}'`);
-      config[ctx.key(k, where)] = ctx.value(v, `${where} attribute '${k}'`);
+      config[ctx.key(k, where)] = ctx.value(node.attrs[k] as string, `${where} attribute '${k}'`);
     }
     pools.push({ name: a.name, driver: a.driver, config: plain(config) });
   }
@@ -334,7 +345,7 @@ function readProperties(
   where: string,
   convertValue: (name: string, value: string, where: string) => string,
 ): Record<string, string> {
-  const out = nullRecord();
+  const out = modelRecord();
   for (const [i, p] of listOf(ctx, node, 'property', `${where} <properties>`, ctx.limits.maxProperties).entries()) {
     const name = ctx.name(p, () => `${where}: property #${i + 1}`);
     if (!PROPERTY_NAME.test(name)) ctx.fail(`${where}: property '${printable(name, 64)}'`, 'invalid property name');
@@ -394,7 +405,7 @@ function readDomain(
   if (klass !== 'AdminVM' && properties['label'] === undefined) ctx.fail(where, 'no label property');
 
   // features (insertion order kept)
-  const features = nullRecord();
+  const features = modelRecord();
   const featuresNode = single(ctx, node, 'features', where);
   for (const [i, f] of listOf(ctx, featuresNode, 'feature', `${where} <features>`, ctx.limits.maxFeatures).entries()) {
     const fname = ctx.name(f, () => `${where}: feature #${i + 1}`);
@@ -453,17 +464,18 @@ function readDomain(
       const vw = `${where}: volume '${vname}'`;
       if (seen.has(vname)) ctx.fail(vw, 'listed twice');
       seen.add(vname);
-      const config = nullRecord();
-      for (const [k, val] of Object.entries(v.attrs)) {
+      const config = modelRecord();
+      // for…in, not Object.entries: no [key, value] array per attribute (4 volumes × 7 per qube)
+      for (const k in v.attrs) {
         if (k === 'name') continue;
         if (!ATTR_NAME.test(k)) ctx.fail(vw, `invalid attribute name '${printable(k, 40)}'`);
-        config[ctx.key(k, vw)] = ctx.value(val, `${vw} attribute '${k}'`);
+        config[ctx.key(k, vw)] = ctx.valueAt(v.attrs[k] as string, vw, k);
       }
-      volumes.push({ name: vname, config: plain(config) });
+      volumes.push({ name: vname, config });
     }
   }
 
-  const qube: QubeSettings = { name, klass, properties: plain(properties), features: plain(features), tags, devices };
+  const qube: QubeSettings = { name, klass, properties, features, tags, devices };
   if (volumes !== undefined) qube.volumes = volumes;
   return qube;
 }

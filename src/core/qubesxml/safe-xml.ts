@@ -4,10 +4,18 @@
 // - no DTD at all: any `<!DOCTYPE`, `<!ENTITY`, `<!ELEMENT`, `<!ATTLIST` … is refused, so there
 //   is no entity expansion and no external entity; only the five predefined entities and
 //   character references are decoded (by us, with fast-xml-parser's entity processing off);
-// - well-formedness is checked (fast-xml-parser's validator) before the tree is built;
-// - nesting depth and the number of elements are bounded.
+// - well-formedness is checked before the tree is built, in ONE pass over the text that also
+//   bounds nesting depth and the number of elements (checkWellFormed below: what
+//   fast-xml-parser's parser would let through — a closing tag that does not match, an
+//   unclosed element, a repeated or malformed attribute, a stray '<', text or a second element
+//   outside the document element; fast-xml-parser's own validator walked the text a second
+//   time for that, ~35 ms of a 1,000-domain qubes.xml, issue 17);
+//   The same pass cuts layout whitespace (whitespace-only runs between child elements) from the
+//   text the parser reads: fast-xml-parser builds text one character at a time, ~20 % of a
+//   large file's parse, and the readers never use it;
+// - the parser then builds the tree (it refuses what is left: unclosed comments, CDATA, PIs).
 // Every problem is a WqError('input') naming the file and what is wrong.
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLParser } from 'fast-xml-parser';
 import { WqError } from '../errors.ts';
 import { printable } from '../names.ts';
 
@@ -30,7 +38,10 @@ export const DEFAULT_XML_LIMITS: XmlLimits = Object.freeze({
 export interface XNode {
   readonly tag: string;
   readonly attrs: Readonly<Record<string, string>>;
-  /** the element's own character data (text and CDATA), decoded, exactly as written */
+  /**
+   * the element's own character data (text and CDATA), decoded, exactly as written; of an
+   * element with child elements, without the whitespace-only runs between its children (layout)
+   */
   readonly text: string;
   readonly children: readonly XNode[];
 }
@@ -174,22 +185,10 @@ export function parseSafeXml(
         'DOCTYPE, ENTITY and other declarations are not allowed',
     );
   }
-  // cheap upper bound of the element count before building anything
-  let elements = 0;
-  for (let i = text.indexOf('<'); i >= 0; i = text.indexOf('<', i + 1)) {
-    if (++elements > limits.maxElements * 2 + 16) refuse(source, `more than ${limits.maxElements} elements`);
-  }
-  checkDepth(text, source, limits.maxDepth);
-  const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
-  if (valid !== true) {
-    refuse(
-      source,
-      `not well-formed XML (line ${valid.err.line}, column ${valid.err.col}: ${printable(valid.err.msg, 160)})`,
-    );
-  }
+  const layoutFree = checkWellFormed(text, source, limits);
   let items: unknown;
   try {
-    items = makeParser(limits).parse(text);
+    items = makeParser(limits).parse(layoutFree);
   } catch (err) {
     refuse(source, `not readable XML (${printable(err instanceof Error ? err.message : String(err), 160)})`);
   }
@@ -221,21 +220,170 @@ export function parseSafeXml(
   return root;
 }
 
-/** Rough but safe depth bound computed on the text, before the parser builds anything. */
-function checkDepth(text: string, source: string, maxDepth: number): void {
-  let depth = 0;
-  const tag = /<(\/?)([^\s>/!?]*)[^>]*?(\/?)>/g;
-  let m: RegExpExecArray | null;
-  // attribute values never contain a raw '<' in well-formed XML, and '>' inside an attribute
-  // only shortens a match; the validator catches the rest
-  while ((m = tag.exec(text)) !== null) {
-    if (m[2] === '') continue; // <!-- --> <? ?> and the like
-    if (m[1] === '/') depth--;
-    else if (m[3] !== '/') {
-      depth++;
-      if (depth > maxDepth) refuse(source, `elements nested deeper than ${maxDepth} levels`);
+// XML 1.0 names: exact in ASCII; above it every character from U+00B7 on is allowed (a superset
+// of the specification's ranges: what matters here is that no markup character is).
+const NAME = '[:A-Z_a-z\\u00C0-\\uFFFD][:A-Z_a-z\\u00B7-\\uFFFD\\-.0-9]*';
+// A start tag is matched one piece at a time (never one pattern repeated over all of its
+// attributes: a tag with a million attributes would exhaust the regexp engine's stack):
+const START_TAG_NAME = new RegExp(`<(${NAME})`, 'y');
+/** the next attribute: space, a name, '=', a quoted value without '<' (and without its own quote) */
+const NEXT_ATTRIBUTE = new RegExp(`\\s+(${NAME})\\s*=\\s*(?:"[^<"]*"|'[^<']*')`, 'y');
+/** the end of a start tag, '/' if the element is empty */
+const START_TAG_END = /\s*(\/?)>/y;
+const CLOSE_TAG = new RegExp(`</(${NAME})\\s*>`, 'y');
+const PI = new RegExp(`<\\?(${NAME})(?:\\s[^]*?)?\\?>`, 'y');
+const NOT_SPACE = /[^ \t\r\n]/;
+
+/**
+ * The well-formedness check, in one pass over the text (each markup item matched where it
+ * starts), together with the nesting and element-count limits; returns the text without its
+ * layout whitespace, for the parser (exported for bench/xml-profile.ts).
+ * What it accepts, fast-xml-parser's
+ * parser reads as written; what the parser would misread, it refuses with the line and column.
+ */
+export function checkWellFormed(text: string, source: string, limits: XmlLimits): string {
+  function notWellFormed(at: number, what: string): never {
+    let line = 1;
+    let lineStart = 0;
+    for (let i = text.indexOf('\n'); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) {
+      line++;
+      lineStart = i + 1;
+    }
+    refuse(source, `not well-formed XML (line ${line}, column ${at - lineStart + 1}: ${what})`);
+  }
+  const open: string[] = [];
+  let elements = 0;
+  let rootSeen = false;
+  let at = 0;
+  // Layout whitespace (a whitespace-only run between markup in an element that has child
+  // elements, or outside the document element) is cut from the text the parser reads: the
+  // parser builds its text one character at a time, and the readers ignore it. A run is
+  // decided when its element's first child appears (cut) or the element closes without
+  // one (kept: the element's value). Ranges [from, to) to cut, in order:
+  const cuts: number[] = [];
+  const pending: number[] = []; // runs of the open elements not decided yet
+  const pendingFrom: number[] = []; // per open element: where its runs start in `pending`
+  const hasChildren: boolean[] = [];
+  for (let lt = text.indexOf('<'); ; lt = text.indexOf('<', at)) {
+    const end = lt < 0 ? text.length : lt;
+    if (open.length === 0) {
+      // character data: only inside the document element (whitespace around it)
+      const bad = NOT_SPACE.exec(text.slice(at, end));
+      if (bad !== null) notWellFormed(at + bad.index, 'text outside the document element');
+      if (end > at) cuts.push(at, end);
+    } else if (end > at && isSpace(text, at, end)) {
+      if (hasChildren[hasChildren.length - 1] === true) cuts.push(at, end);
+      else pending.push(at, end);
+    }
+    if (lt < 0) break;
+    const next = text.charCodeAt(lt + 1);
+    if (next === 0x2f /* / */) {
+      CLOSE_TAG.lastIndex = lt;
+      const m = CLOSE_TAG.exec(text);
+      if (m === null) notWellFormed(lt, 'malformed closing tag');
+      const expected = open.pop();
+      hasChildren.pop();
+      pending.length = pendingFrom.pop() ?? 0; // a childless element keeps its whitespace value
+      if (m[1] !== expected) {
+        notWellFormed(
+          lt,
+          expected === undefined
+            ? `closing tag </${printable(m[1] as string, 40)}> without an open element`
+            : `closing tag </${printable(m[1] as string, 40)}> does not match <${printable(expected, 40)}>`,
+        );
+      }
+      at = CLOSE_TAG.lastIndex;
+    } else if (next === 0x21 /* ! */) {
+      if (text.startsWith('<!--', lt)) {
+        const end = text.indexOf('-->', lt + 4);
+        if (end < 0) notWellFormed(lt, 'unclosed comment');
+        at = end + 3;
+      } else if (text.startsWith('<![CDATA[', lt)) {
+        if (open.length === 0) notWellFormed(lt, 'CDATA outside the document element');
+        const end = text.indexOf(']]>', lt + 9);
+        if (end < 0) notWellFormed(lt, 'unclosed CDATA section');
+        at = end + 3;
+      } else {
+        notWellFormed(lt, 'declarations are not allowed'); // DTDs are refused before the scan
+      }
+    } else if (next === 0x3f /* ? */) {
+      PI.lastIndex = lt;
+      const m = PI.exec(text);
+      if (m === null) notWellFormed(lt, 'malformed processing instruction');
+      if ((m[1] as string).toLowerCase() === 'xml' && lt !== 0)
+        notWellFormed(lt, 'the XML declaration is allowed only at the start');
+      at = PI.lastIndex;
+    } else {
+      START_TAG_NAME.lastIndex = lt;
+      const m = START_TAG_NAME.exec(text);
+      if (m === null) notWellFormed(lt, "malformed start tag or a bare '<'");
+      const name = m[1] as string;
+      // attributes, each name once (a list while short, a set past a few: no quadratic check)
+      let pos = START_TAG_NAME.lastIndex;
+      let names: string[] | Set<string> | undefined;
+      let empty: boolean;
+      for (;;) {
+        START_TAG_END.lastIndex = pos;
+        const close = START_TAG_END.exec(text);
+        if (close !== null) {
+          empty = close[1] === '/';
+          pos = START_TAG_END.lastIndex;
+          break;
+        }
+        NEXT_ATTRIBUTE.lastIndex = pos;
+        const a = NEXT_ATTRIBUTE.exec(text);
+        if (a === null) notWellFormed(lt, "malformed start tag or a bare '<'");
+        const attr = a[1] as string;
+        if (names === undefined) names = [attr];
+        else if (Array.isArray(names) ? names.includes(attr) : names.has(attr))
+          notWellFormed(lt, `attribute '${printable(attr, 40)}' is repeated`);
+        else if (Array.isArray(names)) {
+          names.push(attr);
+          if (names.length > 8) names = new Set(names);
+        } else names.add(attr);
+        pos = NEXT_ATTRIBUTE.lastIndex;
+      }
+      if (open.length === 0) {
+        if (rootSeen) notWellFormed(lt, 'more than one document element');
+        rootSeen = true;
+      }
+      if (++elements > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
+      if (open.length > 0 && hasChildren[hasChildren.length - 1] !== true) {
+        // the parent's first child: its runs so far are layout
+        hasChildren[hasChildren.length - 1] = true;
+        const from = pendingFrom[pendingFrom.length - 1] as number;
+        for (let i = from; i < pending.length; i++) cuts.push(pending[i] as number);
+        pending.length = from;
+      }
+      if (!empty) {
+        open.push(name);
+        hasChildren.push(false);
+        pendingFrom.push(pending.length);
+        if (open.length > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
+      }
+      at = pos;
     }
   }
+  if (open.length > 0) notWellFormed(text.length, `<${printable(open[open.length - 1] as string, 40)}> is not closed`);
+  if (!rootSeen) refuse(source, 'no document element');
+  if (cuts.length === 0) return text;
+  const parts: string[] = [];
+  let from = 0;
+  for (let i = 0; i < cuts.length; i += 2) {
+    parts.push(text.slice(from, cuts[i]));
+    from = cuts[i + 1] as number;
+  }
+  parts.push(text.slice(from));
+  return parts.join('');
+}
+
+/** Whether text[from, to) is XML whitespace only (space, tab, CR, LF). */
+function isSpace(text: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x09 && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 function isTextItem(item: RawItem): boolean {
@@ -256,6 +404,17 @@ function checkDeclaration(item: RawItem, source: string): void {
   }
 }
 
+/**
+ * An empty record without a prototype (no inherited `constructor`, `__proto__` a plain key).
+ * Made from `{}` rather than Object.create(null): V8 keeps this one's properties in fast mode
+ * (Object.create(null) makes a dictionary, several times slower to fill, read and walk; issue 17).
+ */
+export function nullRecord(): Record<string, string> {
+  return Object.setPrototypeOf({}, null) as Record<string, string>;
+}
+
+const NO_CHILDREN: readonly XNode[] = Object.freeze([]);
+
 function convert(
   item: RawItem,
   tag: string,
@@ -266,7 +425,7 @@ function convert(
 ): XNode {
   if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
   if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
-  const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+  const attrs = nullRecord();
   const rawAttrs = item[':@'];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
     for (const key in rawAttrs as Record<string, unknown>) {
@@ -281,7 +440,8 @@ function convert(
         : norm;
     }
   }
-  const children: XNode[] = [];
+  // most elements are leaves: they share one empty list
+  let children: XNode[] | undefined;
   let text = '';
   const content = item[tag];
   if (Array.isArray(content)) {
@@ -299,8 +459,8 @@ function convert(
         if (Array.isArray(parts)) for (const part of parts as RawItem[]) text += String(part['#text'] ?? '');
         continue;
       }
-      children.push(convert(child, childTag, source, counter, limits, depth + 1));
+      (children ??= []).push(convert(child, childTag, source, counter, limits, depth + 1));
     }
   }
-  return { tag, attrs, text, children };
+  return { tag, attrs, text, children: children ?? NO_CHILDREN };
 }
