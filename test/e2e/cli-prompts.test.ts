@@ -79,8 +79,13 @@ test('"n" at Wyng\'s prune prompt: "Cancelled." and cancelled: true, nothing pru
 test('a terminal shows a progress line per volume (backup, verify); a pipe under -u stays quiet', async () => {
   const r = await runOnPty(['backup', '--dest', env.archiveUrl, '-u', 'work'], ptyEnv(), '@@never@@', '');
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /\[volume 1 of 2, qube 1: [\w-]+\] \S+, \d+ s\r?\n/);
-  assert.match(r.out, /\[volume 2 of 2, qube \d: [\w-]+\] \S+, \d+ s \(about \d+ s left\)/);
+  // the metadata volume first (no qube), then the qube's volume: MiB done of the total, rate, time, ETA
+  assert.match(r.out, /\[volume 1 of 2\] wyng-qubes-metadata — [\d.]+ of [\d.]+ MiB, \d+ s\r?\n/);
+  assert.match(
+    r.out,
+    /\[volume 2 of 2, qube 1 of 1: work\] appvms\/work\/private\.img — [\d.]+ of [\d.]+ MiB, [\d.]+ MiB\/s, \d+ s, about \d+ s left/,
+  );
+  assert.match(r.out, /\[done: 2 volume\(s\)\] [\d.]+ MiB in \d+ s/);
   const session = /Session (\d{8}-\d{6})/.exec(r.out)![1]!;
   const v = await runOnPty(
     ['verify', '--dest', env.archiveUrl, '-u', `--session=${session}`, 'work'],
@@ -89,7 +94,7 @@ test('a terminal shows a progress line per volume (backup, verify); a pipe under
     '',
   );
   assert.equal(v.code, 0, v.out);
-  assert.match(v.out, /\[volume 1 of 1, qube 1: work\] appvms\/work\/private\.img/);
+  assert.match(v.out, /\[volume 1 of 1, qube 1 of 1: work\] appvms\/work\/private\.img — [\d.]+ of [\d.]+ MiB/);
   const quiet = await env.run(['backup', '--dest', env.archiveUrl, '-u', 'work']);
   assert.equal(quiet.code, 0, quiet.stderr);
   assert.doesNotMatch(quiet.stdout + quiet.stderr, /\[volume /);
