@@ -8,6 +8,11 @@ const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '-V' || argv[0] === '--version')) {
   process.stdout.write(`wyng-qubes ${VERSION}\n`);
 } else {
-  const [{ runCli }, { nodeIo }] = await Promise.all([import('./cli/program.ts'), import('./cli/node-io.ts')]);
-  process.exitCode = await runCli(argv, nodeIo());
+  // help reads only the command table (no option model, no use case); anything else the whole CLI
+  const [words, { nodeIo }] = await Promise.all([import('./cli/words.ts'), import('./cli/node-io.ts')]);
+  const help = argv.some((a) => a === 'help' || a.startsWith('--h') || a === '-h' || /^-[a-zA-Z]*h/.test(a))
+    ? words.helpRequested(argv)
+    : undefined;
+  if (help !== undefined) words.printHelp(help, nodeIo());
+  else process.exitCode = await (await import('./cli/program.ts')).runCli(argv, nodeIo());
 }

@@ -1,8 +1,8 @@
 import { Option } from 'commander';
 import { DRY_RUN_COMMANDS } from '../core/dry-run.ts';
 import { WqError } from '../core/errors.ts';
-import { COMMANDS, type CommandName } from '../core/options.ts';
-import { parseReachApprovals } from '../core/restore/reach.ts';
+import { COMMANDS, type CommandName } from '../core/commands.ts';
+import { parseReachApprovals } from '../core/reach-approvals.ts';
 
 // The command line's tables: every command with its usage and summary, every option with the
 // commands it belongs to. src/cli/program.ts builds one commander subcommand per command from them.

@@ -1,20 +1,7 @@
 import * as z from 'zod';
 import { qubeNameProblem } from './names.ts';
 
-/** Commands of wyng-util-qubes 0.9, plus the ones wyng-qubes adds. */
-export const REFERENCE_COMMANDS = [
-  'create',
-  'backup',
-  'restore',
-  'verify',
-  'prune',
-  'delete',
-  'list',
-  'version',
-] as const;
-export const EXTRA_COMMANDS = ['profiles', 'rpc', 'remote', 'schedule', 'report'] as const;
-export const COMMANDS = [...REFERENCE_COMMANDS, ...EXTRA_COMMANDS] as const;
-export type CommandName = (typeof COMMANDS)[number];
+export { COMMANDS, EXTRA_COMMANDS, REFERENCE_COMMANDS, type CommandName } from './commands.ts';
 
 export const QubeNameSchema = z.string().superRefine((name, ctx) => {
   const problem = qubeNameProblem(name);

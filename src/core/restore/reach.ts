@@ -18,16 +18,17 @@
 // qube has no network, devices, tags or roles to begin with).
 // Anything the table does not name is reach (fail closed): a property or feature qubesd gains
 // later must be reviewed and added here before a restore writes it unapproved.
-import { WqError } from '../errors.ts';
-import { printable } from '../names.ts';
 import { deviceKey, diffSize, emptyDiff, type SettingsDiff } from './diff.ts';
 import type { PlannedQube, RestorePlan } from './plan.ts';
 
-export const REACH_CLASSES = ['devices', 'network', 'gui', 'tags', 'features', 'class'] as const;
-export type ReachClass = (typeof REACH_CLASSES)[number];
-/** An approval keyword: one class or `all`. */
-export type ReachApproval = ReachClass | 'all';
-export const REACH_APPROVALS: readonly ReachApproval[] = [...REACH_CLASSES, 'all'];
+import { REACH_CLASSES, type ReachApproval, type ReachClass } from '../reach-approvals.ts';
+export {
+  parseReachApprovals,
+  REACH_APPROVALS,
+  REACH_CLASSES,
+  type ReachApproval,
+  type ReachClass,
+} from '../reach-approvals.ts';
 
 export type ChangeKind =
   'class' | 'label' | 'template' | 'property' | 'feature' | 'tag' | 'device' | 'firewall' | 'notes';
@@ -307,21 +308,6 @@ export function classifyQube(q: PlannedQube, ctx: ReachContext): QubeReach {
 
 export function classifyPlan(plan: RestorePlan, ctx: ReachContext): QubeReach[] {
   return plan.qubes.map((q) => classifyQube(q, ctx));
-}
-
-/** Parses approval keywords (`devices,tags` or a list); unknown words are an input error. */
-export function parseReachApprovals(words: string | readonly string[]): Set<ReachApproval> {
-  const list = typeof words === 'string' ? words.split(',') : words;
-  const out = new Set<ReachApproval>();
-  for (const raw of list) {
-    const w = raw.trim();
-    if (w === '') continue;
-    if (!(REACH_APPROVALS as readonly string[]).includes(w)) {
-      throw new WqError('input', `Unknown reach class '${printable(w)}' (expected ${REACH_APPROVALS.join(', ')}).`);
-    }
-    out.add(w as ReachApproval);
-  }
-  return out;
 }
 
 export function isApproved(c: ClassifiedChange, approvals: ReadonlySet<ReachApproval>): boolean {
