@@ -1,5 +1,6 @@
 """Real Salt loads the modules, refuses them without the bundle, and passes the tool's errors on."""
 
+import shutil
 import stat
 
 from saltcall import BUNDLE
@@ -34,9 +35,11 @@ def test_without_the_bundle_the_module_is_not_loaded_and_says_why(minion, tmp_pa
 
 def test_bundle_path_and_env_come_from_pillar(minion, tmp_path):
     # No minion config: config.get finds both keys in pillar.
+    # an install elsewhere: the entry and its chunks/ folder beside it (docs/install.md)
     copy = tmp_path / "elsewhere" / "wq.mjs"
     copy.parent.mkdir()
     copy.write_bytes(BUNDLE.read_bytes())
+    shutil.copytree(BUNDLE.parent / "chunks", copy.parent / "chunks")
     minion.config = {}
     etc = tmp_path / "pillar-etc"
     minion.pillar = {"wyng_qubes": {"bin": str(copy), "env": {**minion.env, "WYNG_QUBES_CONFIG_DIR": str(etc)}}}
