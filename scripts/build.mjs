@@ -15,9 +15,19 @@
 // `node scripts/build.mjs --release` builds only what ships (no test-hooks bundle).
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeThirdPartyLicenses } from './third-party-licenses.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,6 +64,37 @@ const requireShim = [
   '}',
 ];
 
+/**
+ * The help texts (`--help`, `help COMMAND`, `COMMAND --help`), made from the command table at build
+ * time: the entry prints the plain forms of those command lines without loading commander
+ * (issue 17, cold start). Made by the same code the CLI runs (src/cli/words.ts helpText).
+ */
+async function helpTexts() {
+  const tmp = mkdtempSync(join(tmpdir(), 'wq-build-help-'));
+  try {
+    const out = join(tmp, 'words.mjs');
+    await build({
+      ...common(false),
+      entryPoints: [join(root, 'src', 'cli', 'words.ts')],
+      outfile: out,
+      banner: { js: requireShim.join('\n') },
+    });
+    const words = await import(pathToFileURL(out).href);
+    const { COMMANDS } = await import(pathToFileURL(await bundleOf(tmp, 'commands')).href);
+    return { overview: words.helpText(), commands: Object.fromEntries(COMMANDS.map((c) => [c, words.helpText(c)])) };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function bundleOf(dir, name) {
+  const out = join(dir, `${name}.mjs`);
+  await build({ ...common(false), entryPoints: [join(root, 'src', 'core', `${name}.ts`)], outfile: out });
+  return out;
+}
+
+const HELP = JSON.stringify(await helpTexts());
+
 /** The CLI: its executable entry `outfile` and the chunks/ folder beside it. */
 async function buildCli(outfile, { testHooks }) {
   const outdir = dirname(outfile);
@@ -61,6 +102,7 @@ async function buildCli(outfile, { testHooks }) {
   rmSync(join(outdir, 'chunks'), { recursive: true, force: true }); // no stale chunk of an earlier build
   await build({
     ...common(testHooks),
+    define: { ...common(testHooks).define, __WYNG_QUBES_HELP__: HELP },
     entryPoints: [{ in: join(root, 'src', 'main.ts'), out: basename(outfile, '.mjs') }],
     outdir,
     splitting: true,

@@ -135,3 +135,28 @@ test('0.9 command lines: options before the command, 0.9 prefixes, 0.9 options w
   assert.equal(pool.code, 0, pool.stderr);
   assert.ok(pool.wyng.every((c) => !c.argv.some((a) => a.includes('pool') || a.includes('label'))));
 });
+
+test("the bundle's built-in help texts are the command table's (help made at build time, issue 17)", async () => {
+  // the plain help command lines are answered from texts made when the bundle was built: they must
+  // equal what the CLI's own help path prints from the table now (a stale build fails here)
+  const { helpText } = await import('../../src/cli/words.ts');
+  const overview = await runBundle(['--help']);
+  assert.equal(overview.code, 0);
+  assert.equal(overview.stdout, helpText());
+  assert.equal((await runBundle(['help'])).stdout, helpText());
+  for (const command of COMMANDS) {
+    for (const argv of [
+      ['help', command],
+      [command, '--help'],
+      ['-h', command],
+    ]) {
+      const r = await runBundle(argv);
+      assert.equal(r.code, 0, argv.join(' '));
+      assert.equal(r.stdout, helpText(command), argv.join(' '));
+    }
+  }
+  // other forms still go through the CLI: an unknown command, --json, a prefix
+  assert.equal((await runBundle(['help', 'nosuch'])).code, 9);
+  assert.match((await runBundle(['--help', '--json'])).stdout, /^\{"ok":true,"exitCode":0,"command":"help"/);
+  assert.equal((await runBundle(['--he'])).stdout, helpText());
+});
