@@ -1,8 +1,9 @@
 import './require-node.ts';
 import { VERSION } from './core/version.ts';
 
-// The entry point reads as little as it can: `version` is answered here, every other command
-// line loads the CLI (commander, the option model; a command's own modules load when it runs).
+// The entry point reads as little as it can: `version` and the plain help command lines are
+// answered here, every other command line loads the CLI (commander, the option model; a command's
+// own modules load when it runs).
 // Same output and exit status as the version command through the CLI (issue 17, cold start).
 const argv = process.argv.slice(2);
 
@@ -26,10 +27,11 @@ function builtHelp(words: readonly string[]): string | undefined {
   return a === 'help' || asks(a) ? of(b) : asks(b) ? of(a) : undefined;
 }
 
+const built = builtHelp(argv);
 if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '-V' || argv[0] === '--version')) {
   process.stdout.write(`wyng-qubes ${VERSION}\n`);
-} else if (builtHelp(argv) !== undefined) {
-  process.stdout.write(builtHelp(argv)!);
+} else if (built !== undefined) {
+  process.stdout.write(built);
 } else {
   // help reads only the command table (no option model, no use case); anything else the whole CLI
   const [words, { nodeIo }] = await Promise.all([import('./cli/words.ts'), import('./cli/node-io.ts')]);
