@@ -43,6 +43,8 @@ export function makeWyng(ctx: AppContext): WyngArchive {
     // Wyng's errors and warnings stay on stderr (wyng-util-qubes passes Wyng's stderr through as is)
     passthroughStderr: (text) => ctx.io.stderr(text),
     debug: ctx.debug,
+    // another program's Wyng run (Wyng's own machine-wide lock): wait as long as for our job lock
+    lockWaitMs: ctx.config.lockTimeoutMs,
   });
 }
 

@@ -541,7 +541,14 @@ async function runCase(c: Case): Promise<Outcome> {
     const before = await snapshot(sim, BACKED_UP);
     const callsBefore = sim.qubesd.callLog.length;
     const r = await sim.run(argsFor(c, sim), {
-      env: { WYNG_QUBES_WYNG: INJECT, WQ_INJECT: JSON.stringify([rule]), WQ_INJECT_DIR: markers, TZ: 'UTC' },
+      env: {
+        WYNG_QUBES_WYNG: INJECT,
+        WQ_INJECT: JSON.stringify([rule]),
+        WQ_INJECT_DIR: markers,
+        TZ: 'UTC',
+        // a busy Wyng lock is waited for this long (then Wyng's refusal stands: test/e2e/wyng-lock-wait.test.ts)
+        WYNG_QUBES_LOCK_TIMEOUT_MS: '1500',
+      },
     });
     const doc = r.json;
     const problems: string[] = [];

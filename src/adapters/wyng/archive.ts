@@ -36,7 +36,18 @@ export interface WyngArchiveOptions {
   /** Where Wyng's stderr (errors, warnings, prompts) goes when passed through; default: `passthrough`. */
   passthroughStderr?: ((text: string) => void) | undefined;
   debug: (text: string) => void;
+  /**
+   * How long a run waits while another program holds Wyng's machine-wide lock (Wyng then exits 1
+   * at once, "I/O ERROR obtaining lock on PATH", having done nothing): the run is started again
+   * every second until then. 0: not at all.
+   */
+  lockWaitMs?: number | undefined;
+  /** For tests of the wait: the pause between attempts. */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
 }
+
+/** Wyng's own refusal when another Wyng holds its lock (recorded: err-lock-*-archive). */
+const WYNG_LOCK_BUSY = /^I\/O ERROR obtaining lock on /m;
 
 /** How one Wyng run is shown and read. */
 export interface RunOptions {
@@ -105,8 +116,22 @@ export class WyngArchive {
     this.globals = { ...opts.globals, passcmd: opts.passphrase !== undefined ? PASSCMD_MARK : undefined };
   }
 
-  /** Runs Wyng; never throws for Wyng's exit status. */
+  /**
+   * Runs Wyng; never throws for Wyng's exit status. While another program holds Wyng's lock, the
+   * run is started again (lockWaitMs): Wyng refused before doing anything, so a retry is safe.
+   */
   private async run(argv: string[], options: Omit<RunOptions, 'what'>): Promise<WyngProcessResult> {
+    const deadline = Date.now() + (this.opts.lockWaitMs ?? 0);
+    const sleep = this.opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (;;) {
+      const result = await this.runOnce(argv, options);
+      if (result.exitCode !== 1 || !WYNG_LOCK_BUSY.test(result.stderr) || Date.now() >= deadline) return result;
+      this.opts.debug('another Wyng holds its lock: trying again in a second');
+      await sleep(1000);
+    }
+  }
+
+  private async runOnce(argv: string[], options: Omit<RunOptions, 'what'>): Promise<WyngProcessResult> {
     // a one-shot FIFO per run: the passphrase is in no environment and no argv
     const secret =
       this.opts.passphrase !== undefined && argv.includes(`--passcmd=${PASSCMD_MARK}`)
