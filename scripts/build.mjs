@@ -79,18 +79,10 @@ async function helpTexts() {
       outfile: out,
       banner: { js: requireShim.join('\n') },
     });
-    const words = await import(pathToFileURL(out).href);
-    const { COMMANDS } = await import(pathToFileURL(await bundleOf(tmp, 'commands')).href);
-    return { overview: words.helpText(), commands: Object.fromEntries(COMMANDS.map((c) => [c, words.helpText(c)])) };
+    return (await import(pathToFileURL(out).href)).allHelpTexts();
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-async function bundleOf(dir, name) {
-  const out = join(dir, `${name}.mjs`);
-  await build({ ...common(false), entryPoints: [join(root, 'src', 'core', `${name}.ts`)], outfile: out });
-  return out;
 }
 
 const HELP = JSON.stringify(await helpTexts());

@@ -1,5 +1,6 @@
 import './require-node.ts';
 import { VERSION } from './core/version.ts';
+import type { HelpTexts } from './cli/words.ts';
 
 // The entry point reads as little as it can: `version` and the plain help command lines are
 // answered here, every other command line loads the CLI (commander, the option model; a command's
@@ -7,10 +8,6 @@ import { VERSION } from './core/version.ts';
 // Same output and exit status as the version command through the CLI (issue 17, cold start).
 const argv = process.argv.slice(2);
 
-interface HelpTexts {
-  overview: string;
-  commands: Record<string, string>;
-}
 /** The help texts, made from the command table when the bundle is built (scripts/build.mjs); not in tsx runs. */
 declare const __WYNG_QUBES_HELP__: HelpTexts | undefined;
 const HELP: HelpTexts | undefined = typeof __WYNG_QUBES_HELP__ === 'undefined' ? undefined : __WYNG_QUBES_HELP__;

@@ -50,7 +50,7 @@ export async function restoreSpace(
       const current = q.action === 'overwrite' ? await live.volumeUsage(q.name, v.kind) : undefined;
       const target = current?.pool ?? pool ?? globals[`default_pool_${v.kind}`] ?? globals.default_pool;
       if (target === undefined || target === '') continue;
-      needs.push({ target, bytes: restoreNeed(size, current?.usage), measured: data !== undefined });
+      needs.push({ target, bytes: restoreNeed(size, current?.usage), measured });
     }
   }
   const free = new Map<string, number | undefined>();

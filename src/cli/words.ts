@@ -72,6 +72,16 @@ export function helpText(command?: CommandName): string {
   return program.commands.find((c) => c.name() === command)!.helpInformation();
 }
 
+/** Every help text: the overview and each command's (the build makes them into the entry: src/main.ts). */
+export interface HelpTexts {
+  overview: string;
+  commands: Record<string, string>;
+}
+
+export function allHelpTexts(): HelpTexts {
+  return { overview: helpText(), commands: Object.fromEntries(COMMANDS.map((c) => [c, helpText(c)])) };
+}
+
 export interface ParsedCommandLine {
   command: CommandName;
   args: string[];
