@@ -27,7 +27,11 @@ const PHASES: Record<string, () => unknown> = {
   decode: () => decodeXmlBytes(xml, 'bench'),
   wellFormed: () => checkWellFormed(text, 'bench', DEFAULT_XML_LIMITS),
   'validator (unused)': () => XMLValidator.validate(text, { allowBooleanAttributes: false }),
-  parser: () => makeParser(DEFAULT_XML_LIMITS).parse(layoutFree), // the text as parseSafeXml gives it
+  // the texts as parseSafeXml gives them: the skeleton and each third-level element apart
+  parser: () => {
+    const p = makeParser(DEFAULT_XML_LIMITS);
+    return [p.parse(layoutFree.skeleton), ...layoutFree.chunks.map((c) => p.parse(c))];
+  },
   parseSafeXml: () => parseSafeXml(xml, 'qubes', 'bench'),
   parseQubesXml: () => parseQubesXml(xml),
 };

@@ -13,7 +13,9 @@
 //   The same pass cuts layout whitespace (whitespace-only runs between child elements) from the
 //   text the parser reads: fast-xml-parser builds text one character at a time, ~20 % of a
 //   large file's parse, and the readers never use it;
-// - the parser then builds the tree (it refuses what is left: unclosed comments, CDATA, PIs).
+// - the parser then builds the tree (it refuses what is left: unclosed comments, CDATA, PIs),
+//   one third-level element at a time (each <domain> of qubes.xml apart), so that its raw tree
+//   of the whole document never lives beside ours (see WellFormed);
 // Every problem is a WqError('input') naming the file and what is wrong.
 import { XMLParser } from 'fast-xml-parser';
 import { WqError } from '../errors.ts';
@@ -165,6 +167,17 @@ export function makeParser(limits: XmlLimits): XMLParser {
   });
 }
 
+function parseItems(parser: XMLParser, text: string, source: string): RawItem[] {
+  let items: unknown;
+  try {
+    items = parser.parse(text);
+  } catch (err) {
+    refuse(source, `not readable XML (${printable(err instanceof Error ? err.message : String(err), 160)})`);
+  }
+  if (!Array.isArray(items)) refuse(source, 'not readable XML');
+  return items as RawItem[];
+}
+
 /**
  * Parses `input` into a tree of XNode and returns the root element. `rootTag` names the
  * allowed document element(s).
@@ -185,15 +198,20 @@ export function parseSafeXml(
         'DOCTYPE, ENTITY and other declarations are not allowed',
     );
   }
-  const layoutFree = checkWellFormed(text, source, limits);
-  let items: unknown;
-  try {
-    items = makeParser(limits).parse(layoutFree);
-  } catch (err) {
-    refuse(source, `not readable XML (${printable(err instanceof Error ? err.message : String(err), 160)})`);
-  }
-  if (!Array.isArray(items)) refuse(source, 'not readable XML');
-  const counter = { n: 0 };
+  const { skeleton, chunks } = checkWellFormed(text, source, limits);
+  const parser = makeParser(limits);
+  const items = parseItems(parser, skeleton, source);
+  // the elements of the third level, each parsed when the tree reaches it (see checkWellFormed)
+  let next = 0;
+  const third = (): { item: RawItem; tag: string } => {
+    const chunk = chunks[next++];
+    if (chunk === undefined) refuse(source, 'not readable XML (an element was lost)');
+    for (const item of parseItems(parser, chunk, source)) {
+      const tag = elementTag(item);
+      if (tag !== undefined && !isTextItem(item) && !tag.startsWith('?')) return { item, tag };
+    }
+    return refuse(source, 'not readable XML (an element was lost)');
+  };
   let root: XNode | undefined;
   for (const item of items as RawItem[]) {
     if (isTextItem(item)) {
@@ -207,9 +225,10 @@ export function parseSafeXml(
     }
     if (tag === undefined || tag.startsWith('?')) continue;
     if (root !== undefined) refuse(source, 'more than one document element');
-    root = convert(item, tag, source, counter, limits, 1);
+    root = convert(item, tag, { source, limits, n: 0, third, names: new Map() }, 1);
   }
   if (root === undefined) refuse(source, 'no document element');
+  if (next !== chunks.length) refuse(source, 'not readable XML (an element was lost)');
   const roots = typeof rootTag === 'string' ? [rootTag] : rootTag;
   if (!roots.includes(root.tag)) {
     refuse(
@@ -241,7 +260,7 @@ const NOT_SPACE = /[^ \t\r\n]/;
  * What it accepts, fast-xml-parser's
  * parser reads as written; what the parser would misread, it refuses with the line and column.
  */
-export function checkWellFormed(text: string, source: string, limits: XmlLimits): string {
+export function checkWellFormed(text: string, source: string, limits: XmlLimits): WellFormed {
   function notWellFormed(at: number, what: string): never {
     let line = 1;
     let lineStart = 0;
@@ -264,6 +283,8 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
   const pending: number[] = []; // runs of the open elements not decided yet
   const pendingFrom: number[] = []; // per open element: where its runs start in `pending`
   const hasChildren: boolean[] = [];
+  // where each element of the third level starts and ends: [from, to) pairs, in order
+  const thirds: number[] = [];
   for (let lt = text.indexOf('<'); ; lt = text.indexOf('<', at)) {
     const end = lt < 0 ? text.length : lt;
     if (open.length === 0) {
@@ -293,6 +314,7 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
         );
       }
       at = CLOSE_TAG.lastIndex;
+      if (open.length === 2) thirds.push(at);
     } else if (next === 0x21 /* ! */) {
       if (text.startsWith('<!--', lt)) {
         const end = text.indexOf('-->', lt + 4);
@@ -355,6 +377,10 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
         for (let i = from; i < pending.length; i++) cuts.push(pending[i] as number);
         pending.length = from;
       }
+      if (open.length === 2) {
+        thirds.push(lt);
+        if (empty) thirds.push(pos);
+      }
       if (!empty) {
         open.push(name);
         hasChildren.push(false);
@@ -366,16 +392,46 @@ export function checkWellFormed(text: string, source: string, limits: XmlLimits)
   }
   if (open.length > 0) notWellFormed(text.length, `<${printable(open[open.length - 1] as string, 40)}> is not closed`);
   if (!rootSeen) refuse(source, 'no document element');
-  if (cuts.length === 0) return text;
+  // text[from, to) without the cuts in it, appended to `out` (the cuts are consumed in order)
+  let cut = 0;
+  const uncut = (from: number, to: number, out: string[]): void => {
+    let p = from;
+    for (; cut < cuts.length && (cuts[cut] as number) < to; cut += 2) {
+      out.push(text.slice(p, cuts[cut]));
+      p = cuts[cut + 1] as number;
+    }
+    out.push(text.slice(p, to));
+  };
   const parts: string[] = [];
+  const chunks: string[] = [];
   let from = 0;
-  for (let i = 0; i < cuts.length; i += 2) {
-    parts.push(text.slice(from, cuts[i]));
-    from = cuts[i + 1] as number;
+  for (let i = 0; i < thirds.length; i += 2) {
+    uncut(from, thirds[i] as number, parts);
+    parts.push(PLACEHOLDER);
+    const own: string[] = [];
+    uncut(thirds[i] as number, thirds[i + 1] as number, own);
+    chunks.push(own.length === 1 ? (own[0] as string) : own.join(''));
+    from = thirds[i + 1] as number;
   }
-  parts.push(text.slice(from));
-  return parts.join('');
+  uncut(from, text.length, parts);
+  return { skeleton: parts.join(''), chunks };
 }
+
+/**
+ * What the well-formedness check hands the parser: the document without its layout whitespace,
+ * cut in pieces. Each element of the third level (each `<domain>` of qubes.xml, each `<rule>` of
+ * firewall.xml) is a text of its own, parsed when the tree reaches it, and stands in the rest
+ * (`skeleton`) as an empty placeholder element. The parser's raw tree of one such element is
+ * garbage as soon as it is converted, instead of the whole document's raw tree living at once
+ * beside the converted one (issue 17: the peak memory of a 1,000-domain qubes.xml).
+ */
+export interface WellFormed {
+  skeleton: string;
+  /** the third-level elements in document order */
+  chunks: string[];
+}
+
+const PLACEHOLDER = '<_/>';
 
 /** Whether text[from, to) is XML whitespace only (space, tab, CR, LF). */
 function isSpace(text: string, from: number, to: number): boolean {
@@ -415,15 +471,20 @@ export function nullRecord(): Record<string, string> {
 
 const NO_CHILDREN: readonly XNode[] = Object.freeze([]);
 
-function convert(
-  item: RawItem,
-  tag: string,
-  source: string,
-  counter: { n: number },
-  limits: XmlLimits,
-  depth: number,
-): XNode {
-  if (++counter.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
+interface ConvertContext {
+  readonly source: string;
+  readonly limits: XmlLimits;
+  /** elements converted so far */
+  n: number;
+  /** the next third-level element, parsed apart (see WellFormed) */
+  readonly third: () => { item: RawItem; tag: string };
+  /** attribute names without the parser's prefix, by prefixed name */
+  readonly names: Map<string, string>;
+}
+
+function convert(item: RawItem, tag: string, ctx: ConvertContext, depth: number): XNode {
+  const { source, limits } = ctx;
+  if (++ctx.n > limits.maxElements) refuse(source, `more than ${limits.maxElements} elements`);
   if (depth > limits.maxDepth) refuse(source, `elements nested deeper than ${limits.maxDepth} levels`);
   const attrs = nullRecord();
   const rawAttrs = item[':@'];
@@ -432,7 +493,9 @@ function convert(
       const value = (rawAttrs as Record<string, unknown>)[key];
       if (!key.startsWith(ATTR_PREFIX) || typeof value !== 'string')
         refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(key, 40)}'`);
-      const name = key.slice(ATTR_PREFIX.length);
+      // one string per distinct name, not one per attribute (a slice of a short string is a copy)
+      let name = ctx.names.get(key);
+      if (name === undefined) ctx.names.set(key, (name = key.slice(ATTR_PREFIX.length)));
       // attribute-value normalisation: literal whitespace characters become spaces
       const norm = /[\t\n\r]/.test(value) ? value.replace(/[\t\n\r]/g, ' ') : value;
       attrs[name] = norm.includes('&')
@@ -459,7 +522,11 @@ function convert(
         if (Array.isArray(parts)) for (const part of parts as RawItem[]) text += String(part['#text'] ?? '');
         continue;
       }
-      (children ??= []).push(convert(child, childTag, source, counter, limits, depth + 1));
+      if (depth === 2) {
+        // a placeholder: the element itself was parsed apart
+        const own = ctx.third();
+        (children ??= []).push(convert(own.item, own.tag, ctx, depth + 1));
+      } else (children ??= []).push(convert(child, childTag, ctx, depth + 1));
     }
   }
   return { tag, attrs, text, children: children ?? NO_CHILDREN };
