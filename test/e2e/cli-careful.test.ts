@@ -313,9 +313,9 @@ test('--progress=json: backup, verify and restore print events; selected.qubes i
 
 test('a missing post-restore program is reported as "not found", not as a failed exit', async () => {
   const session = (await listJson(env)).qubes.work!.newest;
-  // a setting differs from the backup, so the restore changes work and runs its post step
+  // a menu setting differs from the backup, so the restore changes work and runs its post step
   const c = new AdminClient(new SocketTransport({ socketPath: env.qubesd.socketPath, timeoutMs: 10_000 }));
-  await c.setProperty('work', 'memory', 1234);
+  await c.setProperty('work', 'label', 'purple');
   const fake = { env: { WYNG_QUBES_WYNG: FAKE_WYNG } };
   const r = await env.run(['restore', '--allow-reach=all', ...dest(), '--json', `--session=${session}`, 'work'], fake);
   const text = `${r.stderr}\n${JSON.stringify(r.json)}`;

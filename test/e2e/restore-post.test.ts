@@ -1,11 +1,12 @@
-// The default restore post step (no --no-qubes-post): for a template or standalone qube the
-// qube is started, its menus are synced from it (`qvm-sync-appmenus`, as the dom0 user), it is
-// shut down; then every restored qube gets `qvm-appmenus --update`. wyng-qubes runs the sudo
-// WYNG_QUBES_SUDO names (default /usr/bin/sudo); stubs for it and the qvm-* programs record what
-// was called, in order, with which arguments. Each qvm-* stub also asks qubesd for the qube's
-// power state: that request lands in the fake qubesd's call log, which puts the programs and the
-// Admin API calls into one order. The post step is for qubes whose data or settings the restore
-// changed (issue 17): the tests change a setting of both qubes first; an unchanged rerun runs none.
+// The default restore post step (no --no-qubes-post): for a template or standalone qube whose
+// data the restore changed, the qube is started, its menus are synced from it
+// (`qvm-sync-appmenus`, as the dom0 user), it is shut down; then every qube whose data or menu
+// settings (label, template, menu features …) changed gets `qvm-appmenus --update`. wyng-qubes
+// runs the sudo WYNG_QUBES_SUDO names (default /usr/bin/sudo); stubs for it and the qvm-*
+// programs record what was called, in order, with which arguments. Each qvm-* stub also asks
+// qubesd for the qube's power state: that request lands in the fake qubesd's call log, which puts
+// the programs and the Admin API calls into one order. A restore that changes only other settings
+// (memory), and an unchanged rerun, run none (issue 17: no template boot for nothing).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdminClient, SocketTransport } from '../../src/adapters/qubesd/index.ts';
@@ -28,18 +29,23 @@ after(async () => {
   await sim?.stop();
 });
 
-/** A setting of both qubes differs from the backup, so the restore changes them. */
-async function change(): Promise<void> {
+type Change = 'data' | 'memory' | 'label' | 'none';
+
+/** Makes both qubes differ from the backup: their private data, or one setting. */
+async function change(what: Change): Promise<void> {
   const c = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
-  await c.setProperty('fedora-41', 'memory', 1234);
-  await c.setProperty('work', 'memory', 1234);
+  for (const q of ['fedora-41', 'work']) {
+    if (what === 'data') sim.fill(q, 'private', `changed-${q}-${Date.now()}`);
+    else if (what === 'memory') await c.setProperty(q, 'memory', 1234);
+    else if (what === 'label') await c.setProperty(q, 'label', 'purple');
+  }
 }
 
 async function restore(
   extraEnv: Record<string, string> = {},
-  changed = true,
+  what: Change = 'data',
 ): Promise<{ code: number; out: string; mark: number }> {
-  if (changed) await change();
+  await change(what);
   stubs.clear();
   const mark = sim.qubesd.callLog.length;
   const r = await sim.run(
@@ -51,7 +57,7 @@ async function restore(
   return { code: r.code, out: `${r.stderr}\n${r.stdout}`, mark };
 }
 
-test('the post step starts the template, syncs its menus as the dom0 user, shuts it down, updates menus', async () => {
+test('data changed: the template is started, synced as the dom0 user, shut down; menus updated', async () => {
   const r = await restore();
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(stubs.calls(), [
@@ -93,9 +99,36 @@ test('a failing menu update is reported but does not fail the restore', async ()
   );
 });
 
+test('only a menu setting changed (label): menus updated, no qube started', async () => {
+  // the failing run above booted the template without recording it: this run syncs it again
+  assert.equal((await restore({}, 'none')).code, 0);
+  const r = await restore({}, 'label');
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(
+    stubs
+      .calls()
+      .filter((c) => c.prog !== 'sudo')
+      .map((c) => `${c.prog} ${c.args.join(' ')} ${c.power}`),
+    ['qvm-appmenus --update fedora-41 Halted', 'qvm-appmenus --update work Halted'],
+  );
+  assert.equal(sim.qubesd.callLog.slice(r.mark).filter((c) => c.method === 'admin.vm.Start').length, 0);
+});
+
+test('only other settings changed (memory): written, no post step, no qube started', async () => {
+  const r = await restore({}, 'memory');
+  assert.equal(r.code, 0, r.out);
+  assert.deepEqual(stubs.calls(), []);
+  const writes = sim.qubesd.callLog.slice(r.mark).filter((c) => c.method.startsWith('admin.vm.property.'));
+  assert.deepEqual(
+    writes.filter((c) => c.writes).map((c) => `${c.dest} ${c.arg}`),
+    ['fedora-41 memory', 'work memory'],
+  );
+  assert.equal(sim.qubesd.callLog.slice(r.mark).filter((c) => c.method === 'admin.vm.Start').length, 0);
+});
+
 test('an unchanged rerun runs no post step and makes no write (no qube started)', async () => {
   assert.equal((await restore()).code, 0); // its post step boots the template: its volumes change
-  const r = await restore({}, false);
+  const r = await restore({}, 'none');
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(stubs.calls(), []);
   const writes = sim.qubesd.callLog.slice(r.mark).filter((c) => c.writes);

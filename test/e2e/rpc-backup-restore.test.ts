@@ -125,10 +125,10 @@ test(
         "Restore without names: the profile's restore_qubes only",
       );
 
-      // The post step is for qubes whose data or settings the restore changes: one setting of
-      // work differs from the backup.
+      // The post step is for qubes whose data or menu settings the restore changes: the label
+      // of work differs from the backup.
       const admin = new AdminClient(new SocketTransport({ socketPath: sim.qubesd.socketPath, timeoutMs: 10_000 }));
-      await admin.setProperty('work', 'memory', 1234);
+      await admin.setProperty('work', 'label', 'purple');
       const restore = await rpc('wyng.Restore', '{}');
       assert.equal(restore.code, 0, restore.stderr);
       const rr = onlyDocument(restore.stdout).result as {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ArchivedSystem, QubeSettings } from '../../src/core/qubes/model.ts';
 import { planRestore, type LiveQube } from '../../src/core/restore/plan.ts';
-import { applyRestore, type RestorePorts } from '../../src/core/restore/apply.ts';
-import { IN_PROGRESS_TAG, tableNormaliser } from '../../src/core/restore/diff.ts';
+import { applyRestore, menuRelevant, type RestorePorts } from '../../src/core/restore/apply.ts';
+import { emptyDiff, IN_PROGRESS_TAG, tableNormaliser, type SettingsDiff } from '../../src/core/restore/diff.ts';
 
 function q(
   name: string,
@@ -186,7 +186,7 @@ class MemoryQubes implements RestorePorts {
     for (const list of map.values()) this.received.push(...list);
     return this.failVolumes;
   }
-  async post(_qube: string) {}
+  async post(_qube: string, _klass: QubeSettings['klass'], _sync: boolean) {}
   say(t: string) {
     this.said.push(t);
   }
@@ -409,29 +409,59 @@ class StampedQubes extends MemoryQubes {
   async volumeStamp(t: { poolPath: string; localName: string }) {
     return this.stampOf.get(t.localName);
   }
-  override async post(n: string) {
-    this.posted.push(n);
+  override async post(n: string, _klass: QubeSettings['klass'], sync: boolean) {
+    this.posted.push(sync ? `${n} (synced)` : n);
   }
 }
 
-test('post steps run only for qubes whose data or settings the restore changed', async () => {
+test('post steps run only for qubes whose data or menu settings the restore changed', async () => {
   const mem = new StampedQubes();
   await restore(mem);
-  assert.deepEqual(mem.posted.sort(), ['debian-12', 'dvm', 'sys-firewall', 'work'], 'created qubes');
+  assert.deepEqual(
+    mem.posted.sort(),
+    ['debian-12 (synced)', 'dvm', 'sys-firewall', 'work'],
+    'created qubes; the template, whose data was received, is started for the sync',
+  );
 
   mem.posted = [];
   await restore(mem);
   assert.deepEqual(mem.posted, [], 'an unchanged rerun starts no post step');
 
   mem.stampOf.set('appvms/work/private.img', 'used-since'); // work ran: its data differs from the session
-  mem.qubes.get('sys-firewall')!.properties.memory = '999'; // a setting to restore, data untouched
+  mem.qubes.get('sys-firewall')!.properties.memory = '999'; // a setting to restore, not one of the menus'
+  mem.qubes.get('dvm')!.properties.label = 'blue'; // a menu setting to restore
+  mem.qubes.get('debian-12')!.features['menu-items'] = 'xterm.desktop'; // one the archive lacks
   await restore(mem);
-  assert.deepEqual(mem.posted.sort(), ['sys-firewall', 'work']);
+  assert.deepEqual(mem.posted.sort(), ['debian-12', 'dvm', 'work'], 'no template start without new data');
+  assert.equal(mem.qubes.get('sys-firewall')!.properties.memory, undefined, 'memory restored all the same');
 
   mem.posted = [];
   mem.stampOf.delete('vm-templates/debian-12/root.img'); // no stamp: its data counts as changed
   await restore(mem);
-  assert.deepEqual(mem.posted, ['debian-12']);
+  assert.deepEqual(mem.posted, ['debian-12 (synced)']);
+});
+
+test('menuRelevant: label, template, the menu properties and features; nothing else', () => {
+  const change = (name: string) => ({ name, from: 'a', to: 'b' });
+  const with_ = (d: Partial<SettingsDiff>): SettingsDiff => ({ ...emptyDiff(), ...d });
+  assert.equal(menuRelevant(emptyDiff()), false);
+  assert.equal(menuRelevant(with_({ label: change('label') })), true);
+  assert.equal(menuRelevant(with_({ template: change('template') })), true);
+  assert.equal(menuRelevant(with_({ properties: [change('template_for_dispvms')] })), true);
+  for (const f of ['menu-items', 'default-menu-items', 'menu-favorites', 'internal', 'appmenus-dispvm'])
+    assert.equal(menuRelevant(with_({ features: [change(f)] })), true, f);
+  assert.equal(
+    menuRelevant(
+      with_({
+        properties: ['memory', 'netvm', 'vcpus', 'kernel', 'default_dispvm'].map(change),
+        features: ['service.cups', 'internal-x', 'gui'].map(change),
+        tags: [{ tag: 't', op: 'add' }],
+        firewall: { from: [], to: ['action=drop'] },
+        notes: { changed: true, bytes: 3 },
+      }),
+    ),
+    false,
+  );
 });
 
 test('overwritten qubes: volumes located as existing before any write; a created one once it exists', async () => {

@@ -219,9 +219,9 @@ export class LiveSystem {
   }
 
   /** Menu refresh after a restore (docs/design.md "Restore algorithm", post steps), as the dom0 user. */
-  async postRestore(qube: string, klass: QubeClass): Promise<void> {
+  async postRestore(qube: string, klass: QubeClass, sync: boolean): Promise<void> {
     const asUser = ['-u', '#1000'];
-    if (klass === 'TemplateVM' || klass === 'StandaloneVM') {
+    if (sync && (klass === 'TemplateVM' || klass === 'StandaloneVM')) {
       await this.client.startQube(qube);
       await execa(this.config.sudo, [...asUser, 'qvm-sync-appmenus', qube], { reject: false });
       await this.client.shutdownQube(qube, { wait: true }).catch(() => undefined);
@@ -300,7 +300,7 @@ export class LiveSystem {
       },
       postStamp: async (q) => readPostStamp(this.config.stateDir, q),
       recordPostStamp: async (q, stamp) => writePostStamp(this.config.stateDir, q, stamp),
-      post: (q, klass) => this.postRestore(q, klass),
+      post: (q, klass, sync) => this.postRestore(q, klass, sync),
     };
   }
 

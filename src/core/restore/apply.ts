@@ -59,7 +59,11 @@ export interface RestorePorts {
   recordPostStamp?(qube: string, stamp: string): Promise<void>;
   /** one Wyng receive; resolves with the archive volume names that failed */
   receive(map: ReadonlyMap<string, Array<[string, string]>>): Promise<string[]>;
-  post(qube: string, klass: QubeSettings['klass']): Promise<void>;
+  /**
+   * The menu refresh of one qube: `qvm-appmenus --update`; with `sync`, a template or standalone
+   * qube is first started for `qvm-sync-appmenus` (its installed applications may have changed).
+   */
+  post(qube: string, klass: QubeSettings['klass'], sync: boolean): Promise<void>;
   say(text: string): void;
 }
 
@@ -116,6 +120,8 @@ class QubeRun {
   tagged = false;
   /** the receive may have changed this qube's data (a stamp differed or is unknown) */
   dataChanged = false;
+  /** this run created the qube or wrote a setting dom0's menus are made from (menuRelevant) */
+  menus = false;
   constructor(readonly q: PlannedQube) {}
   get failed(): boolean {
     return this.errors.length > 0;
@@ -305,6 +311,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
       if (!r.tagged) continue;
     }
     for (const part of partsOf(diff)) r.written.add(part);
+    if (q.action !== 'overwrite' || menuRelevant(diff)) r.menus = true;
     await applyDiff(r, diff, q.deferred, input.archivedNotes[q.name], ports, step);
     for (const p of diff.properties) if (q.deferred.includes(p.name)) late.push([r, p]);
     crashPoint('restore:settings');
@@ -313,6 +320,7 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   for (const [r, p] of late) {
     if (r.failed) continue;
     r.written.add('properties');
+    if (MENU_PROPERTIES.has(p.name)) r.menus = true;
     if (p.to === null) await step(r, `resetting ${p.name}`, () => ports.resetProperty(r.q.name, p.name));
     else await step(r, `setting ${p.name}`, () => ports.setProperty(r.q.name, p.name, p.to!));
   }
@@ -380,12 +388,16 @@ export async function applyRestore(input: ApplyInput, ports: RestorePorts): Prom
   }
 
   // 5. post steps (menus); their failures are reported but do not fail the qube. Only for qubes
-  // whose data or settings this run changed: an unchanged rerun starts no qube.
+  // whose data or menu settings this run changed: an unchanged rerun, or one that changed only
+  // other settings (memory, netvm, firewall …), starts no qube and refreshes no menu. A template
+  // or standalone qube is booted for qvm-sync-appmenus only when its data changed: its settings
+  // do not change which applications are installed in it.
   input.onPhase?.('post');
   if (input.post) {
     for (const r of active()) {
-      if (r.q.klass === 'DispVM' || !(r.dataChanged || r.changes > 0)) continue;
-      const ok = await ports.post(r.q.name, r.q.klass).then(
+      if (r.q.klass === 'DispVM' || !(r.dataChanged || r.menus)) continue;
+      const sync = r.dataChanged && (r.q.klass === 'TemplateVM' || r.q.klass === 'StandaloneVM');
+      const ok = await ports.post(r.q.name, r.q.klass, sync).then(
         () => true,
         (err: unknown) => {
           ports.say(`  post step for ${r.q.name}: ${message(err)}`);
@@ -468,6 +480,24 @@ function describeDiff(d: SettingsDiff): string {
 }
 
 type Step = (r: QubeRun, what: string, fn: () => Promise<void>, counts?: boolean) => Promise<boolean>;
+
+/**
+ * Properties dom0's application menus are made from (qubesappmenus: the entries' icon, the
+ * template whose applications an app qube lists, the disposable entries of a disposable template).
+ */
+export const MENU_PROPERTIES: ReadonlySet<string> = new Set(['label', 'template', 'template_for_dispvms']);
+/** Features the menus read: menu-items, default-menu-items, menu-favorites, internal, appmenus-dispvm. */
+const MENU_FEATURE = /^(menu-|default-menu-|appmenus-)|^internal$/;
+
+/** Whether a settings diff changes anything dom0's menus show of the qube. */
+export function menuRelevant(d: SettingsDiff): boolean {
+  return (
+    d.label !== null ||
+    d.template !== null ||
+    d.properties.some((p) => MENU_PROPERTIES.has(p.name)) ||
+    d.features.some((f) => MENU_FEATURE.test(f.name))
+  );
+}
 
 async function applyDiff(
   r: QubeRun,
