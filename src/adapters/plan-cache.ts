@@ -1,19 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readSync,
-  rmSync,
-} from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
 import { WqError } from '../core/errors.ts';
 import { writeFileAtomic } from './fs/atomic.ts';
+import { ensurePrivateDir, privateDirProblem, pruneEntries, readBoundedFile } from './fs/private.ts';
 import { DEFAULT_METADATA_LIMITS } from './metadata/safe-tar.ts';
 
 /**
@@ -131,31 +121,8 @@ export function decodePlanEntry(bytes: Buffer, what: string): { source: PlanSour
   };
 }
 
-/**
- * The cache directory, created root-only (0700) when missing. Refused when it is not a directory
- * of ours that only we can enter (a symlink, another owner, group/other access).
- */
 function ensureCacheDir(stateDir: string): string {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const dir = planCacheDir(stateDir);
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-  const problem = cacheDirProblem(dir);
-  if (problem !== undefined) throw new WqError('config', `Refusing the plan cache '${dir}': ${problem}.`);
-  return dir;
-}
-
-function cacheDirProblem(dir: string): string | undefined {
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined) return 'missing';
-  if (!st.isDirectory()) return 'not a directory';
-  const euid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
-  if (st.uid !== euid) return `owned by uid ${st.uid}`;
-  if ((st.mode & 0o077) !== 0) return 'open to group or others (expected mode 0700)';
-  return undefined;
+  return ensurePrivateDir(stateDir, PLAN_CACHE_DIR, 'the plan cache');
 }
 
 /**
@@ -163,27 +130,7 @@ function cacheDirProblem(dir: string): string | undefined {
  * the oldest beyond MAX_ENTRIES - 1 (a Salt highstate every few minutes keeps a plan each time).
  */
 function removeExpired(dir: string, now: number): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  const kept: Array<{ path: string; mtimeMs: number }> = [];
-  for (const name of names) {
-    if (!/^[0-9a-f]{32}\.plan(\.wyng-qubes-\d+\.tmp)?$/.test(name)) continue;
-    const path = join(dir, name);
-    try {
-      const st = lstatSync(path);
-      if (!st.isFile()) continue;
-      if (now - st.mtimeMs > PLAN_TTL_MS) rmSync(path, { force: true });
-      else if (name.endsWith('.plan')) kept.push({ path, mtimeMs: st.mtimeMs });
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  kept.sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const { path } of kept.slice(MAX_ENTRIES - 1)) rmSync(path, { force: true });
+  pruneEntries(dir, /^[0-9a-f]{32}\.plan$/, MAX_ENTRIES - 1, (mtimeMs) => now - mtimeMs > PLAN_TTL_MS);
 }
 
 /** Keeps what a plan was made from; returns the new entry's id. Expired entries are removed first. */
@@ -203,43 +150,15 @@ export function keepPlan(stateDir: string, source: PlanSource, now = Date.now())
 export function readKeptPlan(stateDir: string, id: string, now = Date.now()): PlanEntryReading {
   if (!PLAN_ID_PATTERN.test(id)) throw new WqError('option', '--from-plan must be a plan id (32 lowercase hex digits)');
   const dir = planCacheDir(stateDir);
-  const problem = cacheDirProblem(dir);
+  const problem = privateDirProblem(dir);
   if (problem === 'missing') return { found: false, why: 'no plan is kept' };
   if (problem !== undefined) throw new WqError('config', `Refusing the plan cache '${dir}': ${problem}.`);
   const path = join(dir, entryName(id));
   const limit = MAX_HEADER_BYTES + MAX_LIST_BYTES + DEFAULT_METADATA_LIMITS.maxCompressedBytes;
-  const bytes = readBounded(path, limit);
+  const bytes = readBoundedFile(path, limit, 'the kept plan');
   if (bytes === undefined) return { found: false, why: `plan ${id} is not kept (expired or never made)` };
   const entry = decodePlanEntry(bytes, id);
   if (now - entry.createdAt > PLAN_TTL_MS || entry.createdAt > now + 60_000)
     return { found: false, why: `plan ${id} has expired` };
   return { found: true, ...entry };
-}
-
-/** A regular file's bytes (no symlink followed, at most `limit`); undefined when it does not exist. */
-function readBounded(path: string, limit: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw new WqError('input', `Cannot open the kept plan '${path}': ${code ?? (err as Error).message}.`);
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new WqError('input', `Refusing the kept plan '${path}': not a regular file.`);
-    if (st.size > limit) throw new WqError('input', `Refusing the kept plan '${path}': larger than ${limit} bytes.`);
-    const buf = Buffer.alloc(st.size + 1);
-    let total = 0;
-    for (;;) {
-      const n = readSync(fd, buf, total, buf.length - total, null);
-      if (n === 0) break;
-      total += n;
-      if (total > st.size) throw new WqError('input', `Refusing the kept plan '${path}': it grew while read.`);
-    }
-    return buf.subarray(0, total);
-  } finally {
-    closeSync(fd);
-  }
 }

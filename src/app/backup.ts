@@ -5,7 +5,8 @@ import { buildMetadataTar } from '../adapters/metadata/build.ts';
 import { renderVolumeRecord, VOLUME_RECORD_FILE } from '../core/volume-record.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { WYNG_MB } from '../adapters/wyng/output.ts';
-import { METADATA_VOLUME } from '../core/archive.ts';
+import { metadataCache } from '../adapters/metadata-cache.ts';
+import { METADATA_VOLUME, type ArchiveModel } from '../core/archive.ts';
 import {
   planBackupVolumes,
   selectForBackup,
@@ -197,8 +198,10 @@ export const backupUseCase: UseCase = async (ctx) => {
 
     // The archive after the send is the truth about what was stored (see settleSend).
     let after: Record<string, string[]> | undefined;
+    let afterModel: ArchiveModel | undefined;
     try {
-      after = (await wyng.list()).model.volumeSessions;
+      afterModel = (await wyng.list()).model;
+      after = afterModel.volumeSessions;
     } catch (err) {
       // an interrupt (Ctrl-C while Wyng reads) ends the job like any interrupt: exit 8, nothing stamped
       if (err instanceof WqError && err.kind === 'interrupted') throw err;
@@ -214,6 +217,14 @@ export const backupUseCase: UseCase = async (ctx) => {
       exitCode: send.exitCode,
     });
     const session = outcome.session ?? null;
+    // dom0 keeps the metadata it sent: a restore of this session reads it instead of receiving it
+    // (adapters/metadata-cache.ts), as long as the archive lists it as exactly these bytes
+    const identity = session !== null && outcome.metadataStored ? afterModel?.metadataIdentity[session] : undefined;
+    if (identity !== undefined) {
+      const sent = readFileSync(tarPath);
+      if (session !== null && afterModel?.volumeSizes[METADATA_VOLUME]?.[session] === sent.length)
+        metadataCache(ctx.config.stateDir).put(identity, sent);
+    }
     if (!outcome.metadataStored) {
       ctx.warn(
         `Wyng did not store the Qubes metadata volume${session !== null ? ` in session ${session}` : ''}: ` +

@@ -1,4 +1,5 @@
 import { fetchSessionMetadata } from '../adapters/metadata/fetch.ts';
+import { metadataCache } from '../adapters/metadata-cache.ts';
 import { openLiveSystem } from '../adapters/qubesd/index.ts';
 import { requireQubesSessions } from '../core/archive.ts';
 import { listPools, listResult, listText, poolLines, qubeBytes } from '../core/list.ts';
@@ -30,7 +31,8 @@ export const listUseCase: UseCase = async (ctx) => {
     } else if (o.session !== undefined) {
       const id = o.session;
       if (!model.qubesSessions.includes(id)) throw new WqError('selection', `No match for session ${id}.`);
-      const domains = archivedDomains(await fetchSessionMetadata(wyng, tmpDir, id));
+      const cache = metadataCache(ctx.config.stateDir);
+      const domains = archivedDomains(await fetchSessionMetadata(wyng, tmpDir, id, undefined, cache));
       const withVolumes = new Set(model.sessionQubes[id] ?? []);
       const entries = domains
         .filter((d) => d.name !== 'dom0' && (withVolumes.has(d.name) || d.klass === 'DispVM'))

@@ -3,6 +3,7 @@ import {
   readReceivedMetadata,
   type ReceivedMetadata,
 } from '../adapters/metadata/fetch.ts';
+import { metadataCache } from '../adapters/metadata-cache.ts';
 import { keepPlan, readKeptPlan, type PlanSource } from '../adapters/plan-cache.ts';
 import { requireQubesSessions, type ArchiveModel } from '../core/archive.ts';
 import { WqError } from '../core/errors.ts';
@@ -64,9 +65,15 @@ export async function restoreSource(ctx: AppContext, job: Job): Promise<RestoreS
     if (kept !== undefined)
       ctx.warn(
         `Warning: the kept plan ${o.fromPlan} is of session ${kept.session}, this restore selects ${session}: ` +
-          'receiving its metadata (the plan digest still binds the restore).',
+          'reading its metadata (the plan digest still binds the restore).',
       );
-    metadata = await fetchSessionMetadataWithDigest(wyng, tmpDir, session);
+    metadata = await fetchSessionMetadataWithDigest(
+      wyng,
+      tmpDir,
+      session,
+      undefined,
+      metadataCache(ctx.config.stateDir),
+    );
   }
   const keep = (): string | undefined => {
     if (!o.keepPlan || !o.dryRun) return undefined;
@@ -86,7 +93,7 @@ function usableKeptPlan(ctx: AppContext, id: string, dest: string | null): PlanS
   const reading = readKeptPlan(ctx.config.stateDir, id);
   const fallback = (why: string): undefined => {
     ctx.warn(
-      `Warning: ${why}: listing the archive and receiving the metadata again ` +
+      `Warning: ${why}: listing the archive and reading the metadata again ` +
         '(the plan digest still binds the restore).',
     );
     return undefined;

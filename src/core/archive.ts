@@ -158,6 +158,13 @@ export interface ArchiveModel {
   volumeQube: Record<string, string>;
   /** Volume sizes per session (bytes), for reporting. */
   volumeSizes: Record<string, Record<string, number>>;
+  /**
+   * Qubes session → what identifies its metadata volume for good (the archive's uuid, the
+   * volume's vid, the session, its timestamp, size and sequence): sessions never change once
+   * written, so equal identities mean equal bytes (adapters/metadata-cache.ts). Empty when the
+   * listing has no archive uuid.
+   */
+  metadataIdentity: Record<string, string>;
 }
 
 const sortedUnique = (xs: Iterable<string>): string[] => [...new Set(xs)].sort();
@@ -220,6 +227,15 @@ export function buildArchiveModel(list: WyngList): ArchiveModel {
   const sessionQubes: Record<string, string[]> = {};
   for (const id of qubesSessions) sessionQubes[id] = sortedUnique(sessionQubeSets.get(id) ?? []);
 
+  const metadataIdentity: Record<string, string> = {};
+  const meta = list.volumes[METADATA_VOLUME];
+  if (list.uuid !== undefined && list.uuid !== '' && meta !== undefined) {
+    for (const [key, s] of Object.entries(meta.sessions)) {
+      if (s.ts === null) continue;
+      metadataIdentity[key.slice(2)] = JSON.stringify([list.uuid, meta.vid, key, s.ts, s.volsize, s.sequence]);
+    }
+  }
+
   return {
     url: list.url,
     encrypted: list.encrypted,
@@ -235,6 +251,7 @@ export function buildArchiveModel(list: WyngList): ArchiveModel {
     qubeSessions,
     volumeQube,
     volumeSizes,
+    metadataIdentity,
   };
 }
 

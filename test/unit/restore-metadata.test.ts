@@ -77,7 +77,10 @@ function stubWyng(
 ): Parameters<typeof fetchSessionMetadata>[0] {
   return {
     globals: { unattended: true, wyngopt: [] },
-    lastModel: { volumeSizes: { 'wyng-qubes-metadata': { '20260101-000000': listed } } } as unknown as ArchiveModel,
+    lastModel: {
+      volumeSizes: { 'wyng-qubes-metadata': { '20260101-000000': listed } },
+      metadataIdentity: {},
+    } as unknown as ArchiveModel,
     list: () => Promise.reject(new Error('not listed again')),
     check: async (argv: string[], options: { maxFileBytes?: number | undefined }): Promise<WyngProcessResult> => {
       calls.push({ argv, limits: { maxFileBytes: options.maxFileBytes } });

@@ -48,6 +48,7 @@ function model(volumes: Record<string, string[]>): ArchiveModel {
     qubeSessions,
     volumeQube,
     volumeSizes: {},
+    metadataIdentity: {},
   };
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { METADATA_VOLUME, type ArchiveModel } from '../../core/archive.ts';
 import { WqError } from '../../core/errors.ts';
 import { wyngArgv } from '../wyng/argv.ts';
+import type { MetadataCache } from '../metadata-cache.ts';
 import type { WyngArchive } from '../wyng/archive.ts';
 import { DEFAULT_METADATA_LIMITS, readMetadataTar, type MetadataFiles, type MetadataLimits } from './safe-tar.ts';
 
@@ -21,8 +22,9 @@ export async function fetchSessionMetadata(
   tmpDir: string,
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+  cache?: MetadataCache,
 ): Promise<MetadataFiles> {
-  return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits)).files;
+  return (await fetchSessionMetadataWithDigest(wyng, tmpDir, session, limits, cache)).files;
 }
 
 /** What a session's metadata volume held: its files, the sha256 of the tarball and the tarball itself. */
@@ -51,11 +53,23 @@ export async function fetchSessionMetadataWithDigest(
   tmpDir: string,
   session: string,
   limits: MetadataLimits = DEFAULT_METADATA_LIMITS,
+  cache?: MetadataCache,
 ): Promise<ReceivedMetadata> {
   const model = wyng.lastModel ?? (await wyng.list()).model;
   const listed = model.volumeSizes[METADATA_VOLUME]?.[session];
   if (listed === undefined) {
     throw new WqError('selection', `Session ${session} holds no ${METADATA_VOLUME} volume.`);
+  }
+  // dom0's copy of this very session (sent or received before): no Wyng process. A copy that the
+  // safe reader refuses is dropped and the metadata received (the archive's bytes decide).
+  const identity = model.metadataIdentity[session];
+  const copy = identity !== undefined && cache !== undefined ? cache.get(identity) : undefined;
+  if (copy !== undefined && copy.length === listed) {
+    try {
+      return readReceivedMetadata(copy, limits);
+    } catch {
+      /* received below */
+    }
   }
   if (listed > limits.maxCompressedBytes) {
     throw new WqError(
@@ -98,5 +112,7 @@ export async function fetchSessionMetadataWithDigest(
   } finally {
     rmSync(tarPath, { force: true });
   }
-  return readReceivedMetadata(tgz, limits);
+  const received = readReceivedMetadata(tgz, limits);
+  if (identity !== undefined && tgz.length === listed) cache?.put(identity, tgz);
+  return received;
 }
