@@ -251,7 +251,8 @@ def restored(
         existing qube when the plan shows any difference (settings, class).
 
     All ``restored`` states of one state run with the same options share one plan (one
-    archive listing and metadata receive per run, kept in ``__context__``); a state with
+    archive listing and at most one metadata receive per run — none when dom0 kept the
+    session's metadata from its backup or an earlier receive —, kept in ``__context__``); a state with
     nothing to do starts no further Wyng process. A state that restores restores that plan:
     the plan is kept by the tool (``keep_plan``; in dom0's state dir for a day) and the restore
     reads the same listing and metadata from it (``from_plan``: the plan's ``planId``), so
