@@ -72,3 +72,31 @@ test('an error inside a third-level element is still refused as one input error'
     );
   }
 });
+
+test('names are kept as written; the three prototype names are refused with their place', () => {
+  const root = parseSafeXml('<r><a toString="1" hasOwnProperty="2" valueOf="3"/></r>', 'r', 'test.xml');
+  assert.deepEqual({ ...(root.children[0] as XNode).attrs }, { toString: '1', hasOwnProperty: '2', valueOf: '3' });
+  for (const name of ['__proto__', 'constructor', 'prototype']) {
+    assert.throws(
+      () => parseSafeXml(`<r>\n<a ${name}="x"/></r>`, 'r', 'test.xml'),
+      (err: unknown) =>
+        err instanceof WqError &&
+        err.kind === 'input' &&
+        err.message.includes(`line 2, column 1: reserved name '${name}' for an attribute`),
+      name,
+    );
+    assert.throws(
+      () => parseSafeXml(`<r><${name}/></r>`, 'r', 'test.xml'),
+      (err: unknown) => err instanceof WqError && err.message.includes(`reserved name '${name}' for an element`),
+      name,
+    );
+  }
+  const odd = parseSafeXml('<r><toString/><valueOf>v</valueOf></r>', 'r', 'test.xml');
+  assert.deepEqual(
+    odd.children.map((c) => [c.tag, c.text]),
+    [
+      ['toString', ''],
+      ['valueOf', 'v'],
+    ],
+  );
+});
