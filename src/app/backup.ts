@@ -167,7 +167,8 @@ export const backupUseCase: UseCase = async (ctx) => {
     const newest = Object.values(model.volumeSessions).flat().sort().pop();
     await waitPastSession(newest, { now: () => new Date(), sleep });
 
-    const metadataSha256 = sha256Hex(readFileSync(tarPath));
+    const sentMetadata = readFileSync(tarPath);
+    const metadataSha256 = sha256Hex(sentMetadata);
     // what Wyng sends: the imports (metadata, dom0 home) and the volumes, with their sizes (progress in bytes)
     const imports = [[METADATA_VOLUME, tarPath] as const, ...(home ? [[home.volume, home.tarPath] as const] : [])];
     const sending = sendVolumes(
@@ -219,11 +220,10 @@ export const backupUseCase: UseCase = async (ctx) => {
     const session = outcome.session ?? null;
     // dom0 keeps the metadata it sent: a restore of this session reads it instead of receiving it
     // (adapters/metadata-cache.ts), as long as the archive lists it as exactly these bytes
-    const identity = session !== null && outcome.metadataStored ? afterModel?.metadataIdentity[session] : undefined;
-    if (identity !== undefined) {
-      const sent = readFileSync(tarPath);
-      if (session !== null && afterModel?.volumeSizes[METADATA_VOLUME]?.[session] === sent.length)
-        metadataCache(ctx.config.stateDir).put(identity, sent);
+    if (session !== null && outcome.metadataStored && afterModel !== undefined) {
+      const identity = afterModel.metadataIdentity[session];
+      if (identity !== undefined && afterModel.volumeSizes[METADATA_VOLUME]?.[session] === sentMetadata.length)
+        metadataCache(ctx.config.stateDir).put(identity, sentMetadata);
     }
     if (!outcome.metadataStored) {
       ctx.warn(

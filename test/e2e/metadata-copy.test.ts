@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METADATA_CACHE_DIR } from '../../src/adapters/metadata-cache.ts';
-import { assertRestored, removeQubeLikeQubesd, restoreLab, type RestoreLab } from '../helpers/restore-lab.ts';
+import {
+  assertRestored,
+  removeQubeLikeQubesd,
+  restoreLab,
+  wyngSince as wyngProcessesSince,
+  type RestoreLab,
+} from '../helpers/restore-lab.ts';
 import { buildSandbox } from '../helpers/sim.ts';
 
 let lab: RestoreLab;
@@ -24,14 +30,10 @@ after(async () => {
 const copyDir = (): string => join(lab.sim.stateDir, METADATA_CACHE_DIR);
 const copies = (): string[] => readdirSync(copyDir()).filter((f) => f.endsWith('.tgz'));
 
+/** Wyng processes since `from`, without the calls themselves. */
 function wyngSince(from: number): { list: number; metadata: number; data: number } {
-  const all = lab.sim.wyngCalls().slice(from);
-  const receives = all.filter((c) => c.argv.includes('receive'));
-  return {
-    list: all.filter((c) => c.argv.includes('list')).length,
-    metadata: receives.filter((c) => c.argv.some((a) => a.startsWith('--save-to'))).length,
-    data: receives.filter((c) => !c.argv.some((a) => a.startsWith('--save-to'))).length,
-  };
+  const { list, metadata, data } = wyngProcessesSince(lab.sim, from);
+  return { list, metadata, data };
 }
 
 test('the backup kept what it sent (0600 in a 0700 dir); a restore of it receives only the data', async () => {

@@ -16,10 +16,11 @@ import {
   removeQubeLikeQubesd,
   restoreLab,
   writes,
+  wyngSince as wyngProcessesSince,
   type LabRun,
   type RestoreLab,
 } from '../helpers/restore-lab.ts';
-import { buildSandbox, type WyngCall } from '../helpers/sim.ts';
+import { buildSandbox } from '../helpers/sim.ts';
 import { makeTgz } from '../helpers/tarball.ts';
 
 let lab: RestoreLab;
@@ -48,17 +49,8 @@ async function keptPlan(qube: string): Promise<Kept> {
   return result;
 }
 
-/** Wyng processes since `from`: list runs, metadata receives (--save-to), data receives. */
-function wyngSince(from: number): { list: number; metadata: number; data: number; all: WyngCall[] } {
-  const all = lab.sim.wyngCalls().slice(from);
-  const receives = all.filter((c) => c.argv.includes('receive'));
-  return {
-    list: all.filter((c) => c.argv.includes('list')).length,
-    metadata: receives.filter((c) => c.argv.some((a) => a.startsWith('--save-to'))).length,
-    data: receives.filter((c) => !c.argv.some((a) => a.startsWith('--save-to'))).length,
-    all,
-  };
-}
+/** Wyng processes since `from` (helpers/restore-lab.ts). */
+const wyngSince = (from: number): ReturnType<typeof wyngProcessesSince> => wyngProcessesSince(lab.sim, from);
 
 async function removeWork(): Promise<void> {
   await removeQubeLikeQubesd(lab.sim, lab.client(), 'work');

@@ -15,7 +15,7 @@ import { parseFirewallXml } from '../../src/core/qubesxml/firewall-xml.ts';
 import type { CallLogEntry } from '../fakes/qubesd/index.ts';
 import type { CliRun } from './cli.ts';
 import { comparable } from './settings.ts';
-import { pattern, type JsonEnvelope, type Sandbox } from './sim.ts';
+import { pattern, type JsonEnvelope, type Sandbox, type WyngCall } from './sim.ts';
 
 /** Every non-disposable qube of the lab scenario (what `restore --session S` selects). */
 export const LAB_QUBES = [
@@ -231,6 +231,22 @@ async function setUp(
 }
 
 /** Admin API writes among these calls, as `method+arg dest` (for messages). */
+/** The sandbox's Wyng processes since `from`: list runs, metadata receives (--save-to), data receives. */
+export function wyngSince(
+  sim: Sandbox,
+  from: number,
+): { list: number; metadata: number; data: number; all: WyngCall[] } {
+  const all = sim.wyngCalls().slice(from);
+  const receives = all.filter((c) => c.argv.includes('receive'));
+  const metadata = receives.filter((c) => c.argv.some((a) => a.startsWith('--save-to'))).length;
+  return {
+    list: all.filter((c) => c.argv.includes('list')).length,
+    metadata,
+    data: receives.length - metadata,
+    all,
+  };
+}
+
 export function writes(calls: readonly CallLogEntry[]): string[] {
   return calls.filter((c) => c.writes).map((c) => `${c.method}${c.arg ? `+${c.arg}` : ''} ${c.dest}`);
 }
