@@ -1,5 +1,4 @@
 import './require-node.ts';
-import { enableCompileCache } from './adapters/compile-cache.ts';
 import { VERSION } from './core/version.ts';
 import type { HelpTexts } from './cli/words.ts';
 
@@ -32,7 +31,7 @@ if (argv.length === 1 && (argv[0] === 'version' || argv[0] === '-V' || argv[0] =
   process.stdout.write(built);
 } else {
   // the modules below are compiled once and kept, where the Node version can (adapters/compile-cache.ts)
-  enableCompileCache();
+  (await import('./adapters/compile-cache.ts')).enableCompileCache();
   // help reads only the command table (no option model, no use case); anything else the whole CLI
   const [words, { nodeIo }] = await Promise.all([import('./cli/words.ts'), import('./cli/node-io.ts')]);
   const help = argv.some((a) => a === 'help' || a.startsWith('--h') || a === '-h' || /^-[a-zA-Z]*h/.test(a))

@@ -1,6 +1,6 @@
-import { lstatSync, type Stats } from 'node:fs';
 import * as nodeModule from 'node:module';
 import { join } from 'node:path';
+import { privateDirProblem } from './fs/private.ts';
 
 /** The part of the state dir that holds V8's compile cache. */
 export const COMPILE_CACHE_DIR = 'compile-cache';
@@ -25,18 +25,12 @@ export function enableCompileCache(
   const stateDir = env.WYNG_QUBES_STATE_DIR || '/var/lib/wyng-qubes';
   const cacheDir = join(stateDir, COMPILE_CACHE_DIR);
   try {
-    if (!onlyOurs(lstatSync(stateDir, { throwIfNoEntry: false }), false)) return false;
-    if (!onlyOurs(lstatSync(cacheDir, { throwIfNoEntry: false }), true)) return false;
+    if (privateDirProblem(stateDir, true) !== undefined) return false;
+    const cache = privateDirProblem(cacheDir, true);
+    if (cache !== undefined && cache !== 'missing') return false;
     enable(cacheDir);
     return true;
   } catch {
     return false;
   }
-}
-
-/** A directory of this user that group and others cannot write (missing: `missingOk`). */
-function onlyOurs(st: Stats | undefined, missingOk: boolean): boolean {
-  if (st === undefined) return missingOk;
-  const euid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
-  return st.isDirectory() && st.uid === euid && (st.mode & 0o022) === 0;
 }

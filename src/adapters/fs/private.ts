@@ -17,13 +17,17 @@ import { WqError } from '../../core/errors.ts';
  * was read from an archive or planned from it, so the directory must be ours alone.
  */
 
-/** Why `dir` is not a directory of ours that only we can enter, or undefined when it is. */
-export function privateDirProblem(dir: string): string | undefined {
+/**
+ * Why `dir` is not a directory of ours that only we can enter (with `othersMayRead`: that only we
+ * can write), or undefined when it is.
+ */
+export function privateDirProblem(dir: string, othersMayRead = false): string | undefined {
   const st = lstatSync(dir, { throwIfNoEntry: false });
   if (st === undefined) return 'missing';
   if (!st.isDirectory()) return 'not a directory';
   const euid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
   if (st.uid !== euid) return `owned by uid ${st.uid}`;
+  if (othersMayRead) return (st.mode & 0o022) !== 0 ? 'writable by group or others' : undefined;
   if ((st.mode & 0o077) !== 0) return 'open to group or others (expected mode 0700)';
   return undefined;
 }
