@@ -139,20 +139,18 @@ export function decodeEntities(raw: string, source: string, where: string): stri
 
 // fast-xml-parser's preserveOrder output: an array of items, each either a text item
 // { '#text': string }, a CDATA item { '#cdata': [ { '#text': string } ] }, or an element
-// { <tag>: item[], ':@'?: { '@<attr>': string } }.
+// { <tag>: item[], ':@'?: { <attr>: string } }.
 type RawItem = Record<string, unknown>;
-
-// No prefix: with preserveOrder the attributes have an object of their own (':@'), so their names
-// cannot meet the parser's own keys, and the parser makes no prefixed copy of every name
-// (~10 % of its time on a large qubes.xml, issue 17).
-const ATTR_PREFIX = '';
 
 /** The parser as parseSafeXml configures it (exported for bench/xml-profile.ts). */
 export function makeParser(limits: XmlLimits): XMLParser {
   return new XMLParser({
     preserveOrder: true,
     ignoreAttributes: false,
-    attributeNamePrefix: ATTR_PREFIX,
+    // no prefix: with preserveOrder the attributes have an object of their own (':@'), so their
+    // names cannot meet the parser's own keys, and it makes no prefixed copy of every name (~8 %
+    // of its time on a large qubes.xml, issue 17)
+    attributeNamePrefix: '',
     // keep every other name as written (its default renames e.g. 'toString' to '__toString');
     // our records of them have no prototype
     onDangerousProperty: (name: string) => name,
@@ -465,7 +463,7 @@ function elementTag(item: RawItem): string | undefined {
 
 function checkDeclaration(item: RawItem, source: string): void {
   const attrs = (item[':@'] ?? {}) as Record<string, unknown>;
-  const enc = attrs[`${ATTR_PREFIX}encoding`];
+  const enc = attrs['encoding'];
   if (typeof enc === 'string' && !/^utf-?8$/i.test(enc)) {
     refuse(source, `it declares encoding '${printable(enc, 20)}'; only UTF-8 is accepted`);
   }
@@ -498,11 +496,10 @@ function convert(item: RawItem, tag: string, ctx: ConvertContext, depth: number)
   const attrs = nullRecord();
   const rawAttrs = item[':@'];
   if (rawAttrs !== undefined && rawAttrs !== null && typeof rawAttrs === 'object') {
-    for (const key in rawAttrs as Record<string, unknown>) {
-      const value = (rawAttrs as Record<string, unknown>)[key];
+    for (const name in rawAttrs as Record<string, unknown>) {
+      const value = (rawAttrs as Record<string, unknown>)[name];
       if (typeof value !== 'string')
-        refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(key, 40)}'`);
-      const name = key;
+        refuse(source, `element <${printable(tag, 40)}>: unreadable attribute '${printable(name, 40)}'`);
       // attribute-value normalisation: literal whitespace characters become spaces
       const norm = /[\t\n\r]/.test(value) ? value.replace(/[\t\n\r]/g, ' ') : value;
       attrs[name] = norm.includes('&')
